@@ -1,0 +1,1 @@
+"""Stage wiring: one module per stage; each reads/writes files and calls pure stage code."""

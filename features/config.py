@@ -1,0 +1,71 @@
+"""Configuration of the feature stage and the synthetic generator (frozen, typed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from features._config import require
+from features.contract import OFFENCES
+
+AGE_BANDS = ("8-12", "13-19", "20-23")
+BAND_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType({"8-12": (8, 12), "13-19": (13, 19), "20-23": (20, 23)})
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelConfig:
+    """Outcome for one age band: suspect registration for one of ``offences`` within the horizon."""
+
+    offences: tuple[str, ...] = ("opiumwet",)
+    horizon_months: int = 24
+
+    def __post_init__(self) -> None:
+        require(len(self.offences) > 0, "features.labels.offences", "must name at least one offence")
+        for o in self.offences:
+            require(o in OFFENCES, "features.labels.offences", f"unknown offence {o!r} (known: {list(OFFENCES)})")
+        require(1 <= self.horizon_months <= 120, "features.labels.horizon_months", "must be 1..120")
+
+
+def _default_labels() -> Mapping[str, LabelConfig]:
+    return MappingProxyType(
+        {
+            # 8-12: drug-law registrations are very rare below 12 (criminal responsibility
+            # starts at 12); any suspect registration within 48 months (so by 12-16).
+            "8-12": LabelConfig(offences=OFFENCES, horizon_months=48),
+            "13-19": LabelConfig(offences=("opiumwet",), horizon_months=24),
+            "20-23": LabelConfig(offences=("opiumwet",), horizon_months=24),
+        }
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Reference dates (peildata), label definitions and look-back windows."""
+
+    first_ref_date: dt.date = dt.date(2018, 1, 1)
+    ref_step_months: int = 12
+    recent_months: int = 24
+    labels: Mapping[str, LabelConfig] = dataclasses.field(default_factory=_default_labels)
+
+    def __post_init__(self) -> None:
+        require(1 <= self.ref_step_months <= 24, "features.ref_step_months", "must be 1..24")
+        require(1 <= self.recent_months <= 120, "features.recent_months", "must be 1..120")
+        require(set(self.labels) == set(AGE_BANDS), "features.labels", f"must define exactly the bands {list(AGE_BANDS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthConfig:
+    """Size and window of the synthetic population (rates: features.sources.synth)."""
+
+    scale: float = 0.01
+    seed: int = 1
+    start_year: int = 2016
+    end_year: int = 2024
+
+    def __post_init__(self) -> None:
+        require(0 < self.scale <= 2.0, "synth.scale", "must be in (0, 2]")
+        require(self.seed >= 0, "synth.seed", "must be >= 0")
+        require(2000 <= self.start_year, "synth.start_year", "must be >= 2000")
+        require(self.end_year - self.start_year >= 6, "synth.end_year", "need at least 7 years of history")
