@@ -1,0 +1,62 @@
+"""Stage wiring of ``aanwas synth``: generate, then write raw/ and truth/ atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from aanwas.config import AppConfig
+from features._io import atomic_dir
+from features.sources.synth import SynthResult, generate
+
+
+def write_synth(result: SynthResult, out: Path) -> None:
+    """Write ``out/raw`` (contract tables as Parquet, interventions.csv, delivery.toml) and
+    ``out/truth`` (truth tables), each directory atomically."""
+    with atomic_dir(out / "raw") as raw:
+        for name, df in result.raw.items():
+            df.to_parquet(raw / f"{name}.parquet", index=False)
+        ivs = result.interventions[["intervention_id", "name", "area_codes", "age_bands", "start_date"]].copy()
+        ivs["start_date"] = ivs["start_date"].dt.strftime("%Y-%m-%d")
+        ivs.to_csv(raw / "interventions.csv", index=False)
+        (raw / "delivery.toml").write_text(
+            "# Delivery metadata: the last day the data cover (labels past it are censored).\n"
+            f"observation_end = {result.observation_end.isoformat()}\n",
+            encoding="utf-8",
+        )
+    with atomic_dir(out / "truth") as truth:
+        for name, df in result.truth.items():
+            if name == "interventions":
+                df.to_csv(truth / "interventions.csv", index=False)
+            else:
+                df.to_parquet(truth / f"{name}.parquet", index=False)
+        (truth / "README.txt").write_text(
+            "Known truth of the synthetic world: for tests and benchmarks only. See docs/synthetic.md.\n",
+            encoding="utf-8",
+        )
+
+
+def run_synth(cfg: AppConfig, out: Path, console: Console) -> SynthResult:
+    """Generate the synthetic population of ``cfg.synth`` and write it under ``out``."""
+    with Progress(
+        TextColumn("synth {task.fields[stage]:<12}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("synth", total=1.0, stage="")
+        result = generate(cfg.synth, progress=lambda stage, frac: bar.update(task, completed=frac, stage=stage))
+    write_synth(result, Path(out))
+    counts = {name: len(df) for name, df in result.raw.items()}
+    console.print(
+        f"synthetic population (scale {cfg.synth.scale}, seed {cfg.synth.seed}): "
+        f"{counts['persons']:,} persons, data up to {result.observation_end}; "
+        f"inputs in {Path(out) / 'raw'}, truth in {Path(out) / 'truth'}"
+    )
+    (Path(out) / "truth" / "row_counts.json").write_text(json.dumps(counts, indent=2), encoding="utf-8")
+    return result

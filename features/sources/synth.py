@@ -1,0 +1,799 @@
+"""A synthetic population on the real 2024 map, with a documented ground truth.
+
+It stands in for CBS microdata (which never leave the secure environment) in demos, tests and
+benchmarks. Households are placed in real buurten in proportion to their real numbers of young
+people; area deprivation follows the real origin composition and gemeente income; every event
+table of the input contract is generated year by year from hazards that depend on a person's
+state on 1 January of that year. The same state definitions are what the feature builders
+derive, so features can be checked against the truth person by person.
+
+Ground truth (written to ``truth/``, never to ``raw/``):
+
+* ``person_year``: per young person and year, the true annual probability of offending
+  (``h_any``, before detection, including intervention effects), the share of offences that
+  are drug-law offences, the detection probability where the person lives (area enforcement
+  intensity: label bias), and the generator's state on 1 January;
+* ``areas``: per wijk the enforcement multiplier and whether it is over-policed, per buurt the
+  deprivation score;
+* ``interventions``: the true hazard ratio of each intervention and its true effect on the
+  annual registration rate of treated young people.
+
+All rates and their sources or assumptions are in ``docs/synthetic.md``; :class:`WorldParams`
+holds them. Deterministic per seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from features.config import AGE_BANDS, BAND_LIMITS, SynthConfig
+from features.contract import DATE_DTYPE, HALT_CATEGORIES, OFFENCES
+from features.geography import Geography, load_geography
+
+Progress = Callable[[str, float], None]
+DAY0 = np.datetime64("1970-01-01", "D")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldParams:
+    """Rates and effect sizes of the synthetic world (see docs/synthetic.md for sources)."""
+
+    national_youth_8_23: int = 3_400_000
+    kids_extra_p: float = 0.3  # children per household = 1 + Binomial(3, p): mean 1.9
+    single_parent_share: float = 0.09  # households single-parent before the window
+    separation_rate: float = 0.009  # per year, two-parent households
+    father_leaves_share: float = 0.85
+    move_rate: float = 0.07  # household moves between buurten per year
+    move_same_gemeente: float = 0.7
+    leave_home_age: tuple[float, float] = (18.0, 27.0)
+    # hazards per year (logit intercepts; slopes on latent vulnerability z)
+    youth_care_logit: float = -3.85
+    halt_logit: float = -4.55
+    vsv_logit: float = -4.7
+    own_debt_logit: float = -6.0
+    parent_debt_logit: float = -4.1
+    parent_suspect_logit: float = -5.5
+    special_ed_logit: float = -3.6
+    school_change_logit: float = -2.4
+    probation_after_registration: float = 0.35
+    # offending: logit h = alpha(age) + effects . state + gamma z
+    alpha_age: tuple[tuple[int, float], ...] = (
+        (8, -7.4), (10, -6.6), (12, -5.4), (14, -4.7), (16, -4.2), (18, -4.2), (20, -4.4), (22, -4.6), (24, -4.8),
+    )
+    beta_male: float = 1.0
+    beta_halt: float = 0.9
+    beta_vsv: float = 0.8
+    beta_own_debt: float = 0.7
+    beta_parent_debt: float = 0.55
+    beta_parent_suspect: float = 0.5
+    beta_single_parent: float = 0.35
+    beta_youth_care: float = 0.45
+    beta_prior_suspect: float = 1.1
+    gamma_latent: float = 0.25
+    drug_share_age: tuple[tuple[int, float], ...] = ((8, 0.02), (12, 0.08), (14, 0.18), (16, 0.3), (18, 0.4))
+    # registration
+    detect_base: float = 0.4
+    over_policed_logit: float = -3.2  # share of wijken over-policed ~ 6-10 %, more in deprived ones
+    over_policed_multiplier: float = 2.0
+    detect_max: float = 0.95
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthResult:
+    """Raw contract tables, truth tables and the data cut-off."""
+
+    raw: dict[str, pd.DataFrame]
+    truth: dict[str, pd.DataFrame]
+    interventions: pd.DataFrame
+    observation_end: dt.date
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+def _days(year: np.ndarray | int, month: int = 1, day: int = 1) -> np.ndarray:
+    """Days since 1970-01-01 of ``year-month-day`` (vectorised over ``year``)."""
+    y = np.asarray(year, dtype="int64")
+    d = ((y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + np.timedelta64(month - 1, "M")).astype(
+        "datetime64[D]"
+    ) + np.timedelta64(day - 1, "D")
+    out = (d - DAY0).astype("int64")
+    return out if y.ndim else int(out)
+
+
+def _to_date(days: np.ndarray) -> np.ndarray:
+    out = (DAY0 + days.astype("timedelta64[D]")).astype(DATE_DTYPE)
+    return out
+
+
+def _years_of(days: np.ndarray) -> np.ndarray:
+    return (DAY0 + days.astype("timedelta64[D]")).astype("datetime64[Y]").astype("int64") + 1970
+
+
+def _age_on(birth_days: np.ndarray, on_days: np.ndarray | int) -> np.ndarray:
+    """Completed years on a date (vectorised, calendar-exact)."""
+    b = DAY0 + birth_days.astype("timedelta64[D]")
+    o = DAY0 + np.asarray(on_days).astype("timedelta64[D]")
+    by = b.astype("datetime64[Y]").astype("int64")
+    oy = o.astype("datetime64[Y]").astype("int64")
+    bm = (b.astype("datetime64[M]").astype("int64") % 12)
+    om = (o.astype("datetime64[M]").astype("int64") % 12)
+    bd = (b - b.astype("datetime64[M]").astype("datetime64[D]")).astype("int64")
+    od = (o - o.astype("datetime64[M]").astype("datetime64[D]")).astype("int64")
+    before = (om < bm) | ((om == bm) & (od < bd))
+    return (oy - by - before.astype("int64")).astype("int64")
+
+
+def _step(table: tuple[tuple[int, float], ...], ages: np.ndarray) -> np.ndarray:
+    """Piecewise-constant lookup: value of the last threshold <= age."""
+    thresholds = np.array([a for a, _ in table])
+    values = np.array([v for _, v in table])
+    idx = np.clip(np.searchsorted(thresholds, ages, side="right") - 1, 0, len(values) - 1)
+    return values[idx]
+
+
+def _unique_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` distinct random 9-digit pseudonyms (like RINPERSOON)."""
+    out = np.empty(0, dtype="int64")
+    while len(out) < n:
+        draw = rng.integers(100_000_000, 999_999_999, size=int((n - len(out)) * 1.05) + 16)
+        out = np.unique(np.concatenate([out, draw]))
+    return rng.permutation(out)[:n]
+
+
+class _World:
+    """Area-level truth: deprivation per buurt, enforcement per wijk, weighted sampling."""
+
+    def __init__(self, geo: Geography, params: WorldParams, rng: np.random.Generator):
+        b = geo.buurten.sort_values(["gm_code", "code"]).reset_index(drop=True)
+        self.buurt = b
+        inh = b["inhabitants"].to_numpy(float)
+        youth = b["age_0_15"].to_numpy(float) * 8 / 15 + b["age_15_25"].to_numpy(float) * 0.9
+        self.youth_w = youth / youth.sum()
+        outside = np.divide(b["origin_outside_europe"].to_numpy(float), inh, out=np.zeros_like(inh), where=inh > 0)
+        europe = np.divide(b["origin_europe_excl_nl"].to_numpy(float), inh, out=np.zeros_like(inh), where=inh > 0)
+        self.p_outside = np.clip(outside, 0, 1)
+        self.p_europe = np.clip(europe, 0, 1 - self.p_outside)
+        income = _gemeente_income()
+        gm_income = b["gm_code"].map(income).fillna(income.median()).to_numpy(float)
+
+        def z(x: np.ndarray) -> np.ndarray:
+            w = self.youth_w
+            m = np.sum(w * x)
+            s = np.sqrt(np.sum(w * (x - m) ** 2))
+            return (x - m) / s
+
+        d = z(outside) - 0.8 * z(gm_income) + 0.6 * rng.standard_normal(len(b))
+        self.deprivation = z(d)
+        gm_codes, gm_idx = np.unique(b["gm_code"].to_numpy(str), return_inverse=True)
+        self.gm_idx = gm_idx
+        self.gm_codes = gm_codes
+        wk_codes, wk_idx = np.unique(b["wk_code"].to_numpy(str), return_inverse=True)
+        self.wk_idx = wk_idx
+        self.wk_codes = wk_codes
+        wk_weight = np.bincount(wk_idx, weights=self.youth_w, minlength=len(wk_codes))
+        wk_dep = np.bincount(wk_idx, weights=self.youth_w * self.deprivation, minlength=len(wk_codes)) / np.maximum(wk_weight, 1e-12)
+        self.wk_deprivation = wk_dep
+        over = rng.random(len(wk_codes)) < _sigmoid(params.over_policed_logit + 1.2 * wk_dep)
+        self.wk_over = over
+        self.wk_multiplier = np.where(over, params.over_policed_multiplier, 1.0) * np.exp(0.08 * rng.standard_normal(len(wk_codes)))
+        self.detect = np.minimum(params.detect_base * self.wk_multiplier[wk_idx], params.detect_max)  # per buurt
+        # weighted sampling within a gemeente: cumulative inhabitants over buurten sorted by gemeente
+        w_in = np.maximum(inh, 1.0)
+        self.cum = np.cumsum(w_in)
+        gm_first = np.searchsorted(gm_idx, np.arange(len(gm_codes)), side="left")
+        gm_last = np.searchsorted(gm_idx, np.arange(len(gm_codes)), side="right")
+        self.gm_lo = np.where(gm_first > 0, self.cum[gm_first - 1], 0.0)
+        self.gm_hi = self.cum[gm_last - 1]
+
+    def draw_national(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.minimum(np.searchsorted(self.cum, rng.random(n) * self.cum[-1], side="right"), len(self.cum) - 1)
+
+    def draw_same_gemeente(self, rng: np.random.Generator, buurt: np.ndarray) -> np.ndarray:
+        g = self.gm_idx[buurt]
+        target = self.gm_lo[g] + rng.random(len(buurt)) * (self.gm_hi[g] - self.gm_lo[g])
+        return np.minimum(np.searchsorted(self.cum, target, side="right"), len(self.cum) - 1)
+
+    def draw_move(self, rng: np.random.Generator, buurt: np.ndarray, p_same: float) -> np.ndarray:
+        same = rng.random(len(buurt)) < p_same
+        return np.where(same, self.draw_same_gemeente(rng, buurt), self.draw_national(rng, len(buurt)))
+
+
+def _gemeente_income() -> pd.Series:
+    path = resources.files("features.sources") / "data" / "income_households_2024_gemeente.csv"
+    with resources.as_file(path) as p:
+        inc = pd.read_csv(p)
+    return inc.set_index("gm_code")["median_standardised_income_k_eur"].astype(float)
+
+
+def _episodes_lookup(pid: np.ndarray, start: np.ndarray, values: np.ndarray, q_pid: np.ndarray, q_day: np.ndarray) -> np.ndarray:
+    """Value of the episode (sorted by pid, start) that covers each query (pid, day); -1 if none.
+
+    Episodes of one person are contiguous, so the covering one is the last start <= day.
+    """
+    span = np.int64(1 << 20)
+    key = pid.astype("int64") * span + start
+    qkey = q_pid.astype("int64") * span + q_day
+    idx = np.searchsorted(key, qkey, side="right") - 1
+    ok = (idx >= 0) & (pid[np.maximum(idx, 0)] == q_pid)
+    return np.where(ok, values[np.maximum(idx, 0)], -1)
+
+
+def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Progress | None = None) -> SynthResult:
+    """Generate raw contract tables and truth.
+
+    Parameters
+    ----------
+    cfg : SynthConfig
+        Scale (1.0 = national size), seed and the window of simulated years.
+    params : WorldParams, optional
+        Rates and effects of the world; defaults documented in docs/synthetic.md.
+    progress : callable, optional
+        ``progress(stage, fraction_done)`` for a progress bar.
+
+    Examples
+    --------
+    >>> from features.config import SynthConfig
+    >>> res = generate(SynthConfig(scale=0.001, seed=3))
+    >>> sorted(res.raw)[:3]
+    ['addresses', 'debt', 'enrolments']
+    """
+    p = params or WorldParams()
+    tick = progress or (lambda stage, frac: None)
+    rng = np.random.default_rng(cfg.seed)
+    geo = load_geography()
+    world = _World(geo, p, rng)
+    y0, y1 = cfg.start_year, cfg.end_year
+    win_start = _days(y0)
+    obs_end = _days(y1, 12, 31)
+    tick("households", 0.0)
+
+    # ---- households and children ------------------------------------------------------------
+    bmin, bmax = y1 - 30, y1 - 8
+    n_cohorts = bmax - bmin + 1
+    target = max(int(round(p.national_youth_8_23 / 16 * n_cohorts * cfg.scale)), 50)
+    n_hh0 = int(target / 1.9 * 1.35) + 10
+    n_kids_hh = 1 + rng.binomial(3, p.kids_extra_p, n_hh0)
+    first_by = rng.integers(bmin - 4, bmax + 1, n_hh0)
+    hh_of = np.repeat(np.arange(n_hh0), n_kids_hh)
+    order = np.arange(len(hh_of)) - np.repeat(np.cumsum(n_kids_hh) - n_kids_hh, n_kids_hh)
+    gaps = np.where(order == 0, 0, rng.integers(1, 5, len(hh_of)))
+    gap_cum = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[np.cumsum(n_kids_hh) - n_kids_hh] - gaps[np.cumsum(n_kids_hh) - n_kids_hh], n_kids_hh)
+    kid_by = first_by[hh_of] + gap_cum
+    keep = (kid_by >= bmin) & (kid_by <= bmax)
+    # keep households in random order until the target number of children is reached
+    hh_order = rng.permutation(n_hh0)
+    kids_in = np.bincount(hh_of[keep], minlength=n_hh0)
+    cum = np.cumsum(kids_in[hh_order])
+    chosen = np.sort(hh_order[: np.searchsorted(cum, target) + 1])
+    chosen = chosen[kids_in[chosen] > 0]
+    remap = np.full(n_hh0, -1)
+    remap[chosen] = np.arange(len(chosen))
+    sel = keep & (remap[hh_of] >= 0)
+    kid_hh = remap[hh_of[sel]]
+    kid_by = kid_by[sel]
+    n_hh = len(chosen)
+    n_kid = len(kid_hh)
+    kid_birth = _days(kid_by) + rng.integers(0, 365, n_kid)
+    kid_male = rng.random(n_kid) < 0.512
+
+    hh_buurt0 = np.minimum(np.searchsorted(np.cumsum(world.youth_w), rng.random(n_hh), side="right"), len(world.youth_w) - 1)
+    dep = world.deprivation[hh_buurt0]
+    ses = -0.7 * dep + 0.71 * rng.standard_normal(n_hh)
+    vuln = -0.6 * ses + 0.8 * rng.standard_normal(n_hh)
+    u = rng.random(n_hh)
+    p_out = world.p_outside[hh_buurt0]
+    p_eu = world.p_europe[hh_buurt0]
+    hh_mig = np.where(u < p_out, 2, np.where(u < p_out + p_eu, 1, 0))
+    kid_z = 0.7 * vuln[kid_hh] + 0.7 * rng.standard_normal(n_kid)
+
+    # separation: before the window (single-parent from the start) or during it
+    single0 = rng.random(n_hh) < _sigmoid(_logit(p.single_parent_share) + 0.5 * vuln)
+    n_years = y1 - y0 + 1
+    sep_draw = rng.random(n_hh) < 1 - np.exp(-p.separation_rate * np.exp(0.3 * vuln) * n_years)
+    sep_day = np.where(single0, win_start, np.where(sep_draw, win_start + rng.integers(0, obs_end - win_start, n_hh), np.iinfo("int64").max))
+    father_leaves = rng.random(n_hh) < p.father_leaves_share
+
+    # parents: mother and father per household
+    last_kid_by = np.full(n_hh, bmin)
+    np.maximum.at(last_kid_by, kid_hh, kid_by)
+    first_kid_by = np.full(n_hh, bmax)
+    np.minimum.at(first_kid_by, kid_hh, kid_by)
+    mother_by = first_kid_by - rng.integers(22, 38, n_hh)
+    father_by = mother_by - rng.integers(0, 6, n_hh)
+    mother_birth = _days(mother_by) + rng.integers(0, 365, n_hh)
+    father_birth = _days(father_by) + rng.integers(0, 365, n_hh)
+
+    # person index: kids [0, n_kid), mothers [n_kid, n_kid+n_hh), fathers after
+    n_pers = n_kid + 2 * n_hh
+    rin = _unique_ids(rng, n_pers)
+    mother_pid = n_kid + np.arange(n_hh)
+    father_pid = n_kid + n_hh + np.arange(n_hh)
+    tick("addresses", 0.15)
+
+    # ---- household address episodes ---------------------------------------------------------
+    n_moves = np.minimum(rng.poisson(p.move_rate * n_years, n_hh), 3)
+    mv_hh = np.repeat(np.arange(n_hh), n_moves)
+    mv_day = win_start + rng.integers(1, obs_end - win_start, len(mv_hh))
+    o = np.lexsort((mv_day, mv_hh))
+    mv_hh, mv_day = mv_hh[o], mv_day[o]
+    ep_hh = np.concatenate([np.arange(n_hh), mv_hh])
+    ep_start = np.concatenate([np.full(n_hh, win_start), mv_day])
+    o = np.lexsort((ep_start, ep_hh))
+    ep_hh, ep_start = ep_hh[o], ep_start[o]
+    is_first = np.r_[True, ep_hh[1:] != ep_hh[:-1]]
+    ep_end = np.r_[ep_start[1:], 0]
+    ep_end = np.where(np.r_[ep_hh[1:] != ep_hh[:-1], True], np.iinfo("int64").max, ep_end)
+    ep_buurt = np.empty(len(ep_hh), dtype="int64")
+    ep_buurt[is_first] = hh_buurt0
+    # moves: chain from the previous episode (at most 3 moves, so iterate over move rank)
+    rank = np.arange(len(ep_hh)) - np.maximum.accumulate(np.where(is_first, np.arange(len(ep_hh)), 0))
+    for r in range(1, 4):
+        m = rank == r
+        ep_buurt[m] = world.draw_move(rng, ep_buurt[np.flatnonzero(m) - 1], p.move_same_gemeente)
+    n_addr_needed = len(ep_hh) + n_pers
+    addr_ids = _unique_ids(rng, n_addr_needed)
+    ep_addr = addr_ids[: len(ep_hh)]
+    own_addr = addr_ids[len(ep_hh) :]
+
+    # members: (pid, hh, from, to)
+    big = np.iinfo("int64").max
+    leave_age = rng.uniform(*p.leave_home_age, n_kid)
+    kid_leave = kid_birth + (leave_age * 365.25).astype("int64")
+    departing = np.where(father_leaves, father_pid, mother_pid)
+    staying = np.where(father_leaves, mother_pid, father_pid)
+    mem_pid = np.concatenate([np.arange(n_kid), staying, departing])
+    mem_hh = np.concatenate([kid_hh, np.arange(n_hh), np.arange(n_hh)])
+    mem_from = np.concatenate([np.maximum(kid_birth, win_start), np.full(n_hh, win_start), np.full(n_hh, win_start)])
+    mem_to = np.concatenate([kid_leave, np.full(n_hh, big), sep_day])
+    # join members to their household's episodes (sorted by hh): vectorised range expansion
+    hh_ep_first = np.searchsorted(ep_hh, np.arange(n_hh), side="left")
+    hh_ep_n = np.bincount(ep_hh, minlength=n_hh)
+    rep = hh_ep_n[mem_hh]
+    r_mem = np.repeat(np.arange(len(mem_pid)), rep)
+    r_ep = np.repeat(hh_ep_first[mem_hh], rep) + (np.arange(len(r_mem)) - np.repeat(np.cumsum(rep) - rep, rep))
+    a_start = np.maximum(ep_start[r_ep], mem_from[r_mem])
+    a_end = np.minimum(ep_end[r_ep], mem_to[r_mem])
+    ok = a_start < a_end
+    a_pid = mem_pid[r_mem][ok]
+    a_start, a_end = a_start[ok], a_end[ok]
+    a_buurt = ep_buurt[r_ep][ok]
+    a_addr = ep_addr[r_ep][ok]
+    # own addresses: children who left home, departed parents (same gemeente as household then)
+    def at_day(hh: np.ndarray, day: np.ndarray) -> np.ndarray:
+        idx = np.searchsorted(ep_hh * np.int64(1 << 20) + ep_start, hh * np.int64(1 << 20) + np.minimum(day, obs_end), side="right") - 1
+        return ep_buurt[idx]
+
+    kid_left = kid_leave <= obs_end
+    kid_left_from = np.maximum(kid_leave, win_start)
+    dep_left = sep_day <= obs_end
+    own_pid = np.concatenate([np.flatnonzero(kid_left), departing[dep_left]])
+    own_from = np.concatenate([kid_left_from[kid_left], sep_day[dep_left]])
+    own_hh = np.concatenate([kid_hh[kid_left], np.arange(n_hh)[dep_left]])
+    own_buurt = world.draw_move(rng, at_day(own_hh, own_from), 0.6)
+    a_pid = np.concatenate([a_pid, own_pid])
+    a_start = np.concatenate([a_start, own_from])
+    a_end = np.concatenate([a_end, np.full(len(own_pid), big)])
+    a_buurt = np.concatenate([a_buurt, own_buurt])
+    a_addr = np.concatenate([a_addr, own_addr[own_pid]])
+    o = np.lexsort((a_start, a_pid))
+    a_pid, a_start, a_end, a_buurt, a_addr = a_pid[o], a_start[o], a_end[o], a_buurt[o], a_addr[o]
+    dup = np.r_[False, (a_pid[1:] == a_pid[:-1]) & (a_start[1:] == a_start[:-1])]
+    a_pid, a_start, a_end, a_buurt, a_addr = a_pid[~dup], a_start[~dup], a_end[~dup], a_buurt[~dup], a_addr[~dup]
+    tick("parents", 0.3)
+
+    # ---- parents' events (depend on household vulnerability only) ----------------------------
+    hist0 = y0 - 6  # parents' history before the window, for look-back indicators
+    debt_rows: list[tuple[np.ndarray, ...]] = []
+    psus_rows: list[tuple[np.ndarray, ...]] = []
+    for y in range(hist0, y1 + 1):
+        ydays = _days(y)
+        n_days = _days(y + 1) - ydays
+        # household debt help: one parent registered (the staying parent, else mother)
+        hit = rng.random(n_hh) < _sigmoid(p.parent_debt_logit + 0.8 * vuln)
+        h = np.flatnonzero(hit)
+        wsnp = rng.random(len(h)) < 0.25
+        start = ydays + rng.integers(0, n_days, len(h))
+        dur = np.where(wsnp, 3 * 365, rng.integers(180, 3 * 365, len(h)))
+        debt_rows.append((staying[h], np.where(wsnp, 0, 1), start, start + dur))
+        for parent, extra in ((father_pid, 0.7), (mother_pid, 0.0)):
+            hit = rng.random(n_hh) < _sigmoid(p.parent_suspect_logit + 0.8 * vuln + extra)
+            h = np.flatnonzero(hit)
+            psus_rows.append((parent[h], ydays + rng.integers(0, n_days, len(h))))
+    pdebt_pid, pdebt_type, pdebt_start, pdebt_end = (np.concatenate(c) for c in zip(*debt_rows))
+    psus_pid, psus_day = (np.concatenate(c) for c in zip(*psus_rows))
+    # per household: parent debt episodes and parent suspect days (for the kids' states)
+    parent_hh = np.empty(n_pers, dtype="int64")
+    parent_hh[mother_pid] = np.arange(n_hh)
+    parent_hh[father_pid] = np.arange(n_hh)
+    pdebt_hh = parent_hh[pdebt_pid]
+    psus_hh = parent_hh[psus_pid]
+
+    # ---- children year by year -----------------------------------------------------------------
+    interventions = _choose_interventions(world, geo, rng, y0, y1)
+    iv_rows = _intervention_area_sets(interventions, world)
+    # states
+    halt_n = np.zeros(n_kid, "int16")
+    vsv_ever = np.zeros(n_kid, bool)
+    own_debt_ever = np.zeros(n_kid, bool)
+    youth_care_ever = np.zeros(n_kid, bool)
+    prior_suspect = np.zeros(n_kid, bool)
+    ev: dict[str, list[tuple[np.ndarray, ...]]] = {k: [] for k in ("halt", "vsv", "debt", "care", "sus")}
+    truth_rows = []
+    iv_effect_rows = []
+    for yi, y in enumerate(range(y0, y1 + 1)):
+        tick("events", 0.35 + 0.5 * yi / n_years)
+        jan1 = _days(y)
+        n_days = _days(y + 1) - jan1
+        age = _age_on(kid_birth, jan1)
+        buurt_now = _episodes_lookup(a_pid, a_start, a_buurt, np.arange(n_kid), np.full(n_kid, jan1))
+        addr_now = _episodes_lookup(a_pid, a_start, a_addr, np.arange(n_kid), np.full(n_kid, jan1))
+        end_now = _episodes_lookup(a_pid, a_start, a_end, np.arange(n_kid), np.full(n_kid, jan1))
+        resident = (buurt_now >= 0) & (end_now > jan1)
+        # parent states at 1 January
+        lo24 = jan1 - _days_back(jan1, 24)
+        m = (pdebt_start < jan1) & (pdebt_end >= lo24)
+        pdebt_hh_now = np.zeros(n_hh, bool)
+        pdebt_hh_now[pdebt_hh[m]] = True
+        lo60 = jan1 - _days_back(jan1, 60)
+        m = (psus_day < jan1) & (psus_day >= lo60)
+        psus_hh_now = np.zeros(n_hh, bool)
+        psus_hh_now[psus_hh[m]] = True
+        parent_debt_recent = pdebt_hh_now[kid_hh]
+        parent_suspect_recent = psus_hh_now[kid_hh]
+        # single parent: lives at the address of exactly one linked parent
+        m_addr = _episodes_lookup(a_pid, a_start, a_addr, mother_pid[kid_hh], np.full(n_kid, jan1))
+        f_addr = _episodes_lookup(a_pid, a_start, a_addr, father_pid[kid_hh], np.full(n_kid, jan1))
+        n_par = (m_addr == addr_now).astype(int) + (f_addr == addr_now).astype(int)
+        single_parent = resident & (n_par == 1)
+        z = kid_z
+        # events of this year, from the state on 1 January
+        in_ages = resident & (age >= 8) & (age <= 26)
+        yc = in_ages & (age <= 17) & (rng.random(n_kid) < _sigmoid(p.youth_care_logit + 0.9 * z))
+        halt = resident & (age >= 12) & (age <= 17) & (rng.random(n_kid) < _sigmoid(p.halt_logit + 0.9 * z + 0.4 * kid_male))
+        vsv = resident & (age >= 16) & (age <= 22) & ~vsv_ever & (rng.random(n_kid) < _sigmoid(p.vsv_logit + 1.0 * z + 0.8 * (halt_n > 0) + 0.3 * kid_male))
+        odebt = resident & (age >= 18) & ~own_debt_ever & (rng.random(n_kid) < _sigmoid(p.own_debt_logit + 1.0 * z + 0.8 * vsv_ever))
+        lin = (
+            _step(p.alpha_age, age)
+            + p.beta_male * kid_male
+            + p.beta_halt * (halt_n > 0)
+            + p.beta_vsv * vsv_ever
+            + p.beta_own_debt * own_debt_ever
+            + p.beta_parent_debt * parent_debt_recent
+            + p.beta_parent_suspect * parent_suspect_recent
+            + p.beta_single_parent * single_parent
+            + p.beta_youth_care * youth_care_ever
+            + p.beta_prior_suspect * prior_suspect
+            + p.gamma_latent * z
+        )
+        h0 = _sigmoid(lin)
+        hr = np.ones(n_kid)
+        band = _band_of(age)
+        for iv_idx, (codes_mask, bands, start_year, ratio) in enumerate(iv_rows):
+            if y < start_year:
+                continue
+            treated = resident & (buurt_now >= 0) & codes_mask[np.maximum(buurt_now, 0)] & np.isin(band, bands)
+            hr = np.where(treated, hr * ratio, hr)
+            if treated.any():
+                det = world.detect[buurt_now[treated]]
+                iv_effect_rows.append((iv_idx, y, int(treated.sum()), float(np.sum(h0[treated] * (ratio - 1) * det)), float(np.sum(h0[treated] * det))))
+        h = np.where(in_ages, h0 * hr, 0.0)
+        share_drug = _step(p.drug_share_age, age)
+        p_det = np.where(resident, world.detect[np.maximum(buurt_now, 0)], 0.0)
+        keep_truth = in_ages & (y >= y1 - 6)
+        if keep_truth.any():
+            truth_rows.append(
+                pd.DataFrame(
+                    {
+                        "rinpersoon": rin[np.flatnonzero(keep_truth)],
+                        "year": np.full(int(keep_truth.sum()), y, "int16"),
+                        "age": age[keep_truth].astype("int8"),
+                        "h_any": h[keep_truth].astype("float32"),
+                        "share_drug": share_drug[keep_truth].astype("float32"),
+                        "p_detect": p_det[keep_truth].astype("float32"),
+                        "halt_n": halt_n[keep_truth],
+                        "vsv_ever": vsv_ever[keep_truth],
+                        "own_debt_ever": own_debt_ever[keep_truth],
+                        "parent_debt_recent": parent_debt_recent[keep_truth],
+                        "parent_suspect_recent": parent_suspect_recent[keep_truth],
+                        "single_parent": single_parent[keep_truth],
+                        "youth_care_ever": youth_care_ever[keep_truth],
+                        "prior_suspect": prior_suspect[keep_truth],
+                        "latent_z": z[keep_truth].astype("float32"),
+                    }
+                )
+            )
+        offend = rng.random(n_kid) < h
+        registered = offend & (rng.random(n_kid) < p_det)
+        idx = np.flatnonzero(registered)
+        drug = rng.random(len(idx)) < share_drug[idx]
+        other = rng.integers(1, len(OFFENCES), len(idx))
+        sus_day = jan1 + rng.integers(0, n_days, len(idx))
+        ev["sus"].append((idx, sus_day, np.where(drug, 0, other)))
+        # youth probation after a registration at 12-17
+        prob = (age[idx] >= 12) & (age[idx] <= 17) & (rng.random(len(idx)) < p.probation_after_registration)
+        ev["care"].append((idx[prob], np.minimum(sus_day[prob] + rng.integers(20, 90, int(prob.sum())), obs_end), np.full(int(prob.sum()), 2)))
+        i = np.flatnonzero(yc)
+        ev["care"].append((i, jan1 + rng.integers(0, n_days, len(i)), (rng.random(len(i)) < 0.1).astype(int)))
+        i = np.flatnonzero(halt)
+        ev["halt"].append((i, jan1 + rng.integers(0, n_days, len(i))))
+        i = np.flatnonzero(vsv)
+        ev["vsv"].append((i, jan1 + rng.integers(0, n_days, len(i))))
+        i = np.flatnonzero(odebt)
+        ev["debt"].append((i, jan1 + rng.integers(0, n_days, len(i)), (rng.random(len(i)) < 0.2).astype(int)))
+        # update states for next year (events strictly before next 1 January)
+        halt_n += halt
+        vsv_ever |= vsv
+        own_debt_ever |= odebt
+        youth_care_ever |= yc
+        youth_care_ever[idx[prob]] = True
+        prior_suspect[idx] = True
+    tick("tables", 0.88)
+
+    # ---- assemble raw tables -------------------------------------------------------------------
+    def cat(values: np.ndarray, labels: tuple[str, ...]) -> pd.Categorical:
+        return pd.Categorical.from_codes(values.astype("int8"), categories=list(labels))
+
+    buurt_codes = world.buurt["code"].to_numpy(str)
+    sex = np.concatenate([np.where(kid_male, "M", "V"), np.full(n_hh, "V"), np.full(n_hh, "M")])
+    birth = np.concatenate([kid_birth, mother_birth, father_birth])
+    mig = np.concatenate([hh_mig[kid_hh], hh_mig, hh_mig])
+    persons = pd.DataFrame(
+        {
+            "rinpersoon": rin,
+            "birth_date": _to_date(birth),
+            "sex": pd.Categorical(sex, categories=["M", "V"]),
+            "migration_group": cat(mig, ("nederland", "europa", "buiten_europa")),
+        }
+    )
+    parent_child = pd.DataFrame(
+        {
+            "rinpersoon": np.concatenate([rin[:n_kid], rin[:n_kid]]),
+            "rinpersoon_parent": np.concatenate([rin[mother_pid[kid_hh]], rin[father_pid[kid_hh]]]),
+        }
+    )
+    a_end_out = np.where(a_end > obs_end, -1, a_end)
+    addresses = pd.DataFrame(
+        {
+            "rinpersoon": rin[a_pid],
+            "address_id": a_addr,
+            "buurt_code": pd.Categorical.from_codes(a_buurt, categories=list(buurt_codes)),
+            "date_start": _to_date(a_start),
+            "date_end": pd.Series(_to_date(np.maximum(a_end_out, 0))).where(a_end_out >= 0),
+        }
+    )
+    def cat_rows(key: str) -> list[np.ndarray]:
+        return [np.concatenate(c) for c in zip(*ev[key])]
+
+    h_i, h_d = cat_rows("halt")
+    halt_tbl = pd.DataFrame({"rinpersoon": rin[h_i], "referral_date": _to_date(h_d), "halt_category": cat(rng.integers(0, len(HALT_CATEGORIES), len(h_i)), HALT_CATEGORIES)})
+    v_i, v_d = cat_rows("vsv")
+    vsv_tbl = pd.DataFrame({"rinpersoon": rin[v_i], "vsv_date": _to_date(v_d)})
+    d_i, d_d, d_t = cat_rows("debt")
+    d_end = d_d + np.where(d_t == 0, 3 * 365, rng.integers(180, 3 * 365, len(d_i)))
+    all_debt_pid = np.concatenate([d_i, pdebt_pid])
+    all_debt_start = np.concatenate([d_d, pdebt_start])
+    all_debt_end = np.concatenate([d_end, pdebt_end])
+    all_debt_type = np.concatenate([np.where(d_t == 1, 0, 1), pdebt_type])
+    all_debt_end = np.where(all_debt_end > obs_end, -1, all_debt_end)
+    debt_tbl = pd.DataFrame(
+        {
+            "rinpersoon": rin[all_debt_pid],
+            "debt_type": cat(all_debt_type, ("wsnp", "minnelijk")),
+            "date_start": _to_date(all_debt_start),
+            "date_end": pd.Series(_to_date(np.maximum(all_debt_end, 0))).where(all_debt_end >= 0),
+        }
+    )
+    s_i, s_d, s_o = cat_rows("sus")
+    sus_pid = np.concatenate([s_i, psus_pid])
+    sus_day = np.concatenate([s_d, psus_day])
+    sus_off = np.concatenate([s_o, rng.integers(0, len(OFFENCES), len(psus_pid))])
+    suspects = pd.DataFrame({"rinpersoon": rin[sus_pid], "registration_date": _to_date(sus_day), "offence": cat(sus_off, OFFENCES)})
+    c_i, c_d, c_t = cat_rows("care")
+    c_end = c_d + rng.integers(60, 2 * 365, len(c_i))
+    c_end = np.where(c_end > obs_end, -1, c_end)
+    care = pd.DataFrame(
+        {
+            "rinpersoon": rin[c_i],
+            "care_type": cat(c_t, ("jeugdhulp", "jeugdbescherming", "jeugdreclassering")),
+            "date_start": _to_date(c_d),
+            "date_end": pd.Series(_to_date(np.maximum(c_end, 0))).where(c_end >= 0),
+        }
+    )
+    enrol = _enrolments(rng, p, kid_birth, kid_z, world.gm_idx[hh_buurt0[kid_hh]], obs_end, win_start)
+    enrol["rinpersoon"] = rin[enrol.pop("pid").to_numpy()]
+    income = _income(rng, rin[:n_kid], kid_birth, ses[kid_hh], y0, y1)
+    raw = {
+        "persons": persons,
+        "parent_child": parent_child,
+        "addresses": addresses,
+        "enrolments": enrol[["rinpersoon", "school_id", "level", "date_start", "date_end"]],
+        "vsv": vsv_tbl,
+        "halt": halt_tbl,
+        "debt": debt_tbl,
+        "suspects": suspects,
+        "youth_care": care,
+        "household_income": income,
+    }
+    raw = {k: _dedupe(k, v) for k, v in raw.items()}
+    tick("truth", 0.95)
+    truth = {
+        "person_year": pd.concat(truth_rows, ignore_index=True),
+        "areas": _area_truth(world),
+        "interventions": _intervention_truth(interventions, iv_effect_rows),
+    }
+    tick("done", 1.0)
+    return SynthResult(raw=raw, truth=truth, interventions=interventions, observation_end=dt.date(y1, 12, 31))
+
+
+def _days_back(jan1: int, months: int) -> int:
+    d = DAY0 + np.timedelta64(int(jan1), "D")
+    back = (d.astype("datetime64[M]") - np.timedelta64(months, "M")).astype("datetime64[D]") + (d - d.astype("datetime64[M]").astype("datetime64[D]"))
+    return int((d - back).astype("int64"))
+
+
+def _band_of(age: np.ndarray) -> np.ndarray:
+    out = np.full(len(age), "", dtype=object)
+    for band in AGE_BANDS:
+        lo, hi = BAND_LIMITS[band]
+        out[(age >= lo) & (age <= hi)] = band
+    return out
+
+
+def _dedupe(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    from features.contract import TABLES
+
+    return df.drop_duplicates(list(TABLES[name].key)).reset_index(drop=True)
+
+
+def _choose_interventions(world: _World, geo: Geography, rng: np.random.Generator, y0: int, y1: int) -> pd.DataFrame:
+    """A handful of staggered interventions in large gemeenten (one wijk-level), disjoint areas."""
+    gm_youth = pd.Series(np.bincount(world.gm_idx, weights=world.youth_w), index=world.gm_codes)
+    big = gm_youth.sort_values(ascending=False).index[:40].to_numpy()
+    pick = rng.permutation(big)
+    s = y1 - 5  # start years relative to the data window: y1-5 .. y1-2
+    specs = [
+        ("IV01", "Preventie met gezag", list(pick[0:3]), ["13-19"], s, 0.6),
+        ("IV02", "Jongerenwerk plus", list(pick[3:5]), ["13-19", "20-23"], s + 1, 0.7),
+        ("IV03", "School aan zet", list(pick[5:7]), ["8-12", "13-19"], s - 1, 0.65),
+        ("IV04", "Sport in de wijk", list(pick[7:9]), ["13-19"], s + 2, 1.0),
+    ]
+    # a single large wijk outside the gemeenten above, for synthetic control
+    used = set(np.concatenate([np.array(x[2]) for x in specs]))
+    wk_youth = pd.Series(np.bincount(world.wk_idx, weights=world.youth_w), index=world.wk_codes)
+    wk_gm = pd.Series(world.buurt.groupby("wk_code")["gm_code"].first())
+    candidates = wk_youth[~wk_gm.reindex(wk_youth.index).isin(used)].sort_values(ascending=False).index[:20]
+    wk = str(rng.choice(candidates))
+    specs.append(("IV05", "Wijkaanpak", [wk], ["13-19"], s + 1, 0.5))
+    rows = [
+        {
+            "intervention_id": i,
+            "name": n,
+            "area_codes": ";".join(codes),
+            "age_bands": ";".join(bands),
+            "start_date": pd.Timestamp(dt.date(start, 1, 1)),
+            "hazard_ratio": hr,
+        }
+        for i, n, codes, bands, start, hr in specs
+    ]
+    return pd.DataFrame(rows)
+
+
+def _intervention_area_sets(ivs: pd.DataFrame, world: _World) -> list[tuple[np.ndarray, list[str], int, float]]:
+    out = []
+    gm = world.buurt["gm_code"].to_numpy(str)
+    wk = world.buurt["wk_code"].to_numpy(str)
+    bu = world.buurt["code"].to_numpy(str)
+    for row in ivs.itertuples():
+        codes = row.area_codes.split(";")
+        mask = np.isin(gm, codes) | np.isin(wk, codes) | np.isin(bu, codes)
+        out.append((mask, row.age_bands.split(";"), row.start_date.year, row.hazard_ratio))
+    return out
+
+
+def _intervention_truth(ivs: pd.DataFrame, rows: list[tuple[int, int, int, float, float]]) -> pd.DataFrame:
+    eff = pd.DataFrame(rows, columns=["iv", "year", "n_treated", "delta_reg", "base_reg"])
+    agg = eff.groupby("iv")[["n_treated", "delta_reg", "base_reg"]].sum()
+    out = ivs.copy()
+    n = agg["n_treated"].reindex(range(len(ivs))).fillna(0).to_numpy()
+    out["treated_person_years"] = n.astype("int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["true_att_reg_per_1000"] = 1000 * agg["delta_reg"].reindex(range(len(ivs))).to_numpy() / n
+        out["untreated_reg_per_1000"] = 1000 * agg["base_reg"].reindex(range(len(ivs))).to_numpy() / n
+    return out
+
+
+def _area_truth(world: _World) -> pd.DataFrame:
+    wk = pd.DataFrame(
+        {
+            "area_code": world.wk_codes,
+            "area_level": "wijk",
+            "enforcement_multiplier": world.wk_multiplier,
+            "over_policed": world.wk_over,
+            "deprivation": world.wk_deprivation,
+        }
+    )
+    bu = pd.DataFrame(
+        {
+            "area_code": world.buurt["code"].to_numpy(str),
+            "area_level": "buurt",
+            "enforcement_multiplier": world.wk_multiplier[world.wk_idx],
+            "over_policed": world.wk_over[world.wk_idx],
+            "deprivation": world.deprivation,
+        }
+    )
+    return pd.concat([wk, bu], ignore_index=True)
+
+
+def _enrolments(
+    rng: np.random.Generator,
+    p: WorldParams,
+    birth: np.ndarray,
+    z: np.ndarray,
+    gm: np.ndarray,
+    obs_end: int,
+    win_start: int,
+) -> pd.DataFrame:
+    """Primary (po/so), secondary (vo/vso, with school changes) and tertiary (mbo/hbo/wo) spells."""
+    n = len(birth)
+    by = _years_of(birth)
+    special = rng.random(n) < _sigmoid(p.special_ed_logit + 1.0 * z)
+    vo_years = np.where(z > 0.8, 4, rng.choice([4, 5, 6], n, p=[0.45, 0.3, 0.25]))
+    post_years = rng.integers(2, 6, n)
+    tertiary = np.where(vo_years == 4, 4, np.where(vo_years == 5, 5, 6))  # mbo / hbo / wo
+
+    def school(k: np.ndarray) -> np.ndarray:
+        return gm[k] * 1000 + rng.integers(0, 40, len(k))
+
+    k = np.arange(n)
+    po_s, po_e = _days(by + 4, 8, 1), _days(by + 12, 8, 1)
+    vo_s, vo_e = po_e, _days(by + 12 + vo_years, 8, 1)
+    post_e = _days(by + 12 + vo_years + post_years, 8, 1)
+    change = rng.random(n) < _sigmoid(p.school_change_logit + 0.6 * z)
+    ch_day = vo_s + (rng.random(n) * (vo_e - vo_s)).astype("int64")
+    level_primary = np.where(special, 1, 0)
+    level_secondary = np.where(special, 3, 2)
+    parts = [
+        (k, school(k), level_primary, po_s, po_e),
+        (k, school(k), level_secondary, vo_s, np.where(change, ch_day, vo_e)),
+        (k[change], school(k[change]), level_secondary[change], ch_day[change], vo_e[change]),
+        (k, school(k), tertiary, vo_e, post_e),
+    ]
+    pid, sid, lvl, s, e = (np.concatenate(c) for c in zip(*parts))
+    keep = (s <= obs_end) & (e > win_start - 10 * 365)
+    pid, sid, lvl, s, e = pid[keep], sid[keep], lvl[keep], s[keep], e[keep]
+    e = np.where(e > obs_end, -1, e)
+    from features.contract import SCHOOL_LEVELS
+
+    return pd.DataFrame(
+        {
+            "pid": pid,
+            "school_id": sid.astype("int64"),
+            "level": pd.Categorical.from_codes(lvl.astype("int8"), categories=list(SCHOOL_LEVELS)),
+            "date_start": _to_date(s),
+            "date_end": pd.Series(_to_date(np.maximum(e, 0))).where(e >= 0),
+        }
+    )
+
+
+def _income(rng: np.random.Generator, rin: np.ndarray, birth: np.ndarray, ses: np.ndarray, y0: int, y1: int) -> pd.DataFrame:
+    """Household income quintile per young person and year (years they are 7-23)."""
+    frames = []
+    by = _years_of(birth)
+    for y in range(y0, y1 + 1):
+        m = (y - by >= 7) & (y - by <= 23)
+        score = ses[m] + 0.35 * rng.standard_normal(int(m.sum()))
+        q = np.searchsorted(np.quantile(score, [0.2, 0.4, 0.6, 0.8]), score, side="right") + 1
+        frames.append(pd.DataFrame({"rinpersoon": rin[m], "year": np.full(int(m.sum()), y, "int16"), "income_group": q.astype("int8")}))
+    return pd.concat(frames, ignore_index=True)
