@@ -1,0 +1,51 @@
+"""Layering contracts (like import-linter): lower layers never import higher ones."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("aanwas", "features", "models", "training", "evaluation", "monitoring")
+
+# package -> packages of ours it may not import
+FORBIDDEN = {
+    "features": {"aanwas", "models", "training", "evaluation", "monitoring"},
+    "models": {"aanwas", "training", "evaluation", "monitoring"},
+    "training": {"aanwas", "monitoring"},
+    "evaluation": {"aanwas", "training", "monitoring"},
+    "monitoring": {"aanwas", "training"},
+}
+# module -> packages it may not import (the export writer stays free of models and training)
+FORBIDDEN_MODULES = {"monitoring/export.py": {"models", "training", "evaluation"}}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module.split(".")[0])
+    return out & set(PACKAGES)
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_layering(package):
+    bad = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        wrong = _imports(path) & FORBIDDEN[package]
+        if wrong:
+            bad.append(f"{path.relative_to(ROOT)} imports {sorted(wrong)}")
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN_MODULES))
+def test_export_writer_imports_no_model_code(module):
+    path = ROOT / module
+    if not path.exists():
+        pytest.skip(f"{module} not written yet")
+    assert not (_imports(path) & FORBIDDEN_MODULES[module])
