@@ -46,12 +46,19 @@ class FeatureConfig:
 
     first_ref_date: dt.date = dt.date(2018, 1, 1)
     ref_step_months: int = 12
+    #: look-back of the "recent" indicators: parental debt, moves, school changes (months)
     recent_months: int = 24
     labels: Mapping[str, LabelConfig] = dataclasses.field(default_factory=_default_labels)
+    #: look-back for a parent's suspect registration (months)
+    parent_suspect_months: int = 60
+    #: "months since last event" indicators are capped here; no event at all also gives the cap
+    recency_cap_months: int = 120
 
     def __post_init__(self) -> None:
         require(1 <= self.ref_step_months <= 24, "features.ref_step_months", "must be 1..24")
         require(1 <= self.recent_months <= 120, "features.recent_months", "must be 1..120")
+        require(1 <= self.parent_suspect_months <= 240, "features.parent_suspect_months", "must be 1..240")
+        require(12 <= self.recency_cap_months <= 600, "features.recency_cap_months", "must be 12..600")
         require(set(self.labels) == set(AGE_BANDS), "features.labels", f"must define exactly the bands {list(AGE_BANDS)}")
 
 
@@ -61,7 +68,7 @@ class SynthConfig:
 
     scale: float = 0.01
     seed: int = 1
-    start_year: int = 2016
+    start_year: int = 2010
     end_year: int = 2024
 
     def __post_init__(self) -> None:

@@ -523,7 +523,9 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
         ev["sus"].append((idx, sus_day, np.where(drug, 0, other)))
         # youth probation after a registration at 12-17
         prob = (age[idx] >= 12) & (age[idx] <= 17) & (rng.random(len(idx)) < p.probation_after_registration)
-        ev["care"].append((idx[prob], np.minimum(sus_day[prob] + rng.integers(20, 90, int(prob.sum())), obs_end), np.full(int(prob.sum()), 2)))
+        # starts 20-90 days later, within the same year so the 1 January state stays exact
+        prob_day = np.minimum(sus_day[prob] + rng.integers(20, 90, int(prob.sum())), jan1 + n_days - 1)
+        ev["care"].append((idx[prob], np.minimum(prob_day, obs_end), np.full(int(prob.sum()), 2)))
         i = np.flatnonzero(yc)
         ev["care"].append((i, jan1 + rng.integers(0, n_days, len(i)), (rng.random(len(i)) < 0.1).astype(int)))
         i = np.flatnonzero(halt)

@@ -1,0 +1,177 @@
+"""Stage wiring of ``aanwas features``: read a delivery, build, cache in the work directory.
+
+Writes, inside WORK only (person-level data: never an exports directory or MLflow store):
+
+- ``features.parquet``: the feature table (:func:`features.build.build_feature_table`);
+- ``audit.parquet``: the audit frame, same rows (:func:`features.build.build_audit_frame`);
+- ``features_summary.json``: row, labelled and positive counts per reference date and band,
+  the feature config and the build time.
+
+The table is built and written one reference date at a time (bounded memory). Both Parquet
+files are written under temporary names and renamed into place only when everything
+succeeded; on any error nothing new is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.console import Console
+
+from aanwas.config import AppConfig
+from features._config import as_plain
+from features._io import atomic_write_bytes
+from features.build import BAND_DTYPE, REF_DTYPE, build_audit_frame, iter_feature_tables
+from features.catalogue import LABEL_COLUMN
+from features.config import AGE_BANDS
+from features.sources.readers import load_mapping, read_delivery
+
+FEATURES_FILE = "features.parquet"
+AUDIT_FILE = "audit.parquet"
+SUMMARY_FILE = "features_summary.json"
+
+
+class _ChunkWriter:
+    """Append frames with one fixed schema to a Parquet file (one row group per frame)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+        self.schema: pa.Schema | None = None
+
+    def write(self, df: pd.DataFrame) -> None:
+        if self.writer is None:
+            self.schema = pa.Schema.from_pandas(df, preserve_index=False)
+            self.writer = pq.ParquetWriter(self.path, self.schema)
+        self.writer.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _summary_rows(chunk: pd.DataFrame) -> list[dict[str, Any]]:
+    lab = chunk[LABEL_COLUMN]
+    g = (
+        pd.DataFrame(
+            {
+                "ref_date": chunk["ref_date"].dt.strftime("%Y-%m-%d"),
+                "age_band": chunk["age_band"],
+                "n_rows": 1,
+                "n_labelled": lab.notna().astype("int64"),
+                "n_positive": lab.fillna(False).astype("int64"),
+            }
+        )
+        .groupby(["ref_date", "age_band"], observed=False, sort=True)[["n_rows", "n_labelled", "n_positive"]]
+        .sum()
+    )
+    return [{"ref_date": r, "age_band": str(b), **{k: int(v) for k, v in row.items()}} for (r, b), row in g.iterrows()]
+
+
+def run_features(
+    cfg: AppConfig,
+    data: Path,
+    work: Path,
+    mapping: Path | None = None,
+    *,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Read and validate the delivery in ``data``, build features and audit frame, cache in ``work``.
+
+    Returns the summary that is also written to ``work/features_summary.json``.
+
+    Raises
+    ------
+    InputError
+        If the delivery breaks the contract (nothing is written).
+    ConfigError
+        If the config or mapping is invalid, or no reference date lies within the data.
+    """
+    work = Path(work)
+    t0 = time.perf_counter()
+    delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract)
+    t_read = time.perf_counter() - t0
+    created = not work.exists()
+    work.mkdir(parents=True, exist_ok=True)
+    tmp_paths = []
+    for name in (FEATURES_FILE, AUDIT_FILE):
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.tmp-", dir=work)
+        os.close(fd)
+        tmp_paths.append(Path(tmp))
+    feat_writer, audit_writer = _ChunkWriter(tmp_paths[0]), _ChunkWriter(tmp_paths[1])
+    rows: list[dict[str, Any]] = []
+    try:
+        t1 = time.perf_counter()
+        n_total = 0
+        for chunk in iter_feature_tables(delivery, cfg.features):
+            feat_writer.write(chunk)
+            audit_writer.write(build_audit_frame(delivery, chunk))
+            rows += _summary_rows(chunk)
+            n_total += len(chunk)
+        feat_writer.close()
+        audit_writer.close()
+        t_build = time.perf_counter() - t1
+        summary = {
+            "observation_end": delivery.observation_end.isoformat(),
+            "n_rows": n_total,
+            "per_ref_date_band": rows,
+            "seconds_read": round(t_read, 2),
+            "seconds_build": round(t_build, 2),
+            "features": as_plain(cfg.features),
+        }
+        os.replace(tmp_paths[0], work / FEATURES_FILE)
+        os.replace(tmp_paths[1], work / AUDIT_FILE)
+        atomic_write_bytes(work / SUMMARY_FILE, json.dumps(summary, indent=2).encode("utf-8"))
+    except BaseException:
+        feat_writer.close()
+        audit_writer.close()
+        for p in tmp_paths:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        if created:
+            with contextlib.suppress(OSError):
+                work.rmdir()  # only if still empty
+        raise
+    if console is not None:
+        console.print(
+            f"feature table: {n_total:,} rows (person x reference date), built in {t_build:.1f} s "
+            f"(reading and validation {t_read:.1f} s); cached in {work} "
+            "(person-level: keep it inside the secure environment)"
+        )
+        if rows:
+            table = pd.DataFrame(rows).pivot(index="ref_date", columns="age_band", values="n_rows")[list(AGE_BANDS)]
+            console.print(table.to_string())
+    return summary
+
+
+def load_feature_table(work: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the cached feature table and audit frame from ``work`` with their contract dtypes.
+
+    Raises
+    ------
+    InputError
+        If ``work`` holds no cached feature table (run ``aanwas features`` first).
+    """
+    from features.errors import InputError
+
+    work = Path(work)
+    out = []
+    for name in (FEATURES_FILE, AUDIT_FILE):
+        path = work / name
+        if not path.exists():
+            raise InputError(str(path), None, None, "no cached feature table (run 'aanwas features' first)")
+        df = pd.read_parquet(path)
+        df["ref_date"] = df["ref_date"].astype(REF_DTYPE)
+        if "age_band" in df.columns:
+            df["age_band"] = df["age_band"].astype(BAND_DTYPE)
+        out.append(df)
+    return out[0], out[1]

@@ -1,0 +1,99 @@
+"""``aanwas features``: synthetic delivery in, cached feature table + audit frame out, atomically."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from aanwas.cli import app
+from aanwas.config import load_config
+from aanwas.stages.features import AUDIT_FILE, FEATURES_FILE, SUMMARY_FILE, load_feature_table
+from aanwas.stages.synth import write_synth
+from features.build import build_audit_frame, build_feature_table
+from features.catalogue import AUDIT_COLUMNS
+from features.config import SynthConfig
+from features.sources.readers import load_mapping, read_delivery
+from features.sources.synth import generate
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    write_synth(generate(SynthConfig(scale=0.002, seed=3)), out)
+    return out
+
+
+def test_cli_writes_features_audit_and_summary(synth_dir, tmp_path):
+    work = tmp_path / "work"
+    res = runner.invoke(
+        app, ["features", "--data", str(synth_dir / "raw"), "--work", str(work), "--set", "features.recent_months=12"]
+    )
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in work.iterdir()) == sorted([FEATURES_FILE, AUDIT_FILE, SUMMARY_FILE])
+    ft, au = load_feature_table(work)
+    # the cache equals a direct build with the same config, dtypes included
+    cfg = load_config(None, ["features.recent_months=12"])
+    delivery = read_delivery(synth_dir / "raw", load_mapping(None), cfg.contract)
+    direct = build_feature_table(delivery, cfg.features)
+    pd.testing.assert_frame_equal(ft, direct)
+    pd.testing.assert_frame_equal(au, build_audit_frame(delivery, direct))
+    assert list(au.columns) == list(AUDIT_COLUMNS)
+    summary = json.loads((work / SUMMARY_FILE).read_text())
+    assert summary["n_rows"] == len(ft)
+    assert summary["features"]["recent_months"] == 12
+    per = pd.DataFrame(summary["per_ref_date_band"])
+    counts = ft.groupby([ft["ref_date"].dt.strftime("%Y-%m-%d"), "age_band"], observed=True).size()
+    assert per.set_index(["ref_date", "age_band"])["n_rows"].sort_index().to_dict() == counts.sort_index().to_dict()
+    assert (per["n_labelled"] <= per["n_rows"]).all() and (per["n_positive"] <= per["n_labelled"]).all()
+
+
+def test_bad_delivery_fails_with_one_line_and_writes_nothing(synth_dir, tmp_path):
+    broken = tmp_path / "raw"
+    broken.mkdir()
+    for f in (synth_dir / "raw").iterdir():
+        if f.name != "halt.parquet":
+            (broken / f.name).write_bytes(f.read_bytes())
+    work = tmp_path / "work"
+    res = runner.invoke(app, ["features", "--data", str(broken), "--work", str(work)])
+    assert res.exit_code == 2
+    assert "halt" in res.output and len(res.output.strip().splitlines()) == 1
+    assert not work.exists() or not any(work.iterdir())
+
+
+def test_failure_during_build_leaves_previous_cache_and_no_temp_files(synth_dir, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    assert runner.invoke(app, ["features", "--data", str(synth_dir / "raw"), "--work", str(work)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in work.iterdir()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    import aanwas.stages.features as stage
+
+    monkeypatch.setattr(stage, "build_audit_frame", boom)
+    with pytest.raises(RuntimeError):
+        stage.run_features(load_config(), synth_dir / "raw", work)
+    assert {p.name: p.read_bytes() for p in work.iterdir()} == before
+
+
+def test_config_error_for_first_ref_date_after_data(synth_dir, tmp_path):
+    work = tmp_path / "w"
+    res = runner.invoke(
+        app,
+        [
+            "features",
+            "--data",
+            str(synth_dir / "raw"),
+            "--work",
+            str(work),
+            "--set",
+            "features.first_ref_date=2030-01-01",
+        ],
+    )
+    assert res.exit_code == 2 and "first_ref_date" in res.output
+    assert not work.exists()  # the work directory it created is removed again

@@ -1,0 +1,135 @@
+"""``aanwas validate``: a valid delivery prints its summary; every bad input ends in one line on
+stderr, exit code 2 and nothing written; docs/reliability.md shows each case's exact line."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aanwas.cli import app
+from aanwas.config import load_config
+from features.errors import AanwasError, ConfigError, InputError
+from features.sources.readers import load_mapping, read_delivery
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _testdata():
+    name = "contract_testdata"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "features" / "contract_testdata.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+td = _testdata()
+runner = CliRunner()
+
+
+def _invoke(args: list[str], tmp_path: Path, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    before = td.snapshot(tmp_path)
+    result = runner.invoke(app, ["validate", *args])
+    after = td.snapshot(tmp_path)
+    assert after == before, "validate wrote or touched files"
+    assert not any(cwd.iterdir())
+    return result
+
+
+def test_valid_delivery_prints_summary_and_writes_nothing(tmp_path, monkeypatch):
+    data = td.write_delivery(tmp_path / "data", td.base_tables(), td.base_interventions())
+    result = _invoke(["--data", str(data)], tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "observation end 2024-12-31" in out
+    for table in ("persons", "parent_child", "addresses", "household_income", "interventions"):
+        assert table in out
+    assert "2020-07-07" in out and "2022-02-02" in out  # suspects: first and last date
+    assert td.looks_like_pseudonym_free(out)
+
+
+def test_valid_delivery_with_the_cbs_example_mapping(tmp_path, monkeypatch):
+    data = td.write_cbs_delivery(tmp_path)
+    result = _invoke(
+        ["--data", str(data), "--mapping", str(ROOT / "conf" / "mapping_cbs_example.toml")], tmp_path, monkeypatch
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_tolerated_orphans_are_reported(tmp_path, monkeypatch):
+    tables = td.base_tables()
+    tables["halt"].loc[1, "rinpersoon"] = 100000999
+    data = td.write_delivery(tmp_path / "data", tables, None)
+    result = _invoke(["--data", str(data), "--set", "contract.max_orphan_share=0.5"], tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "1 rows whose pseudonym is not in persons were dropped" in " ".join(result.output.split())
+
+
+def _library_run(args: list[str]) -> None:
+    """What ``aanwas validate`` does before printing: config, mapping, read + validate."""
+    opts: dict[str, list[str]] = {}
+    for flag, value in zip(args[::2], args[1::2], strict=False):
+        opts.setdefault(flag, []).append(value)
+    config = Path(opts["--config"][0]) if "--config" in opts else None
+    cfg = load_config(config, opts.get("--set", []))
+    mapping = load_mapping(Path(opts["--mapping"][0]) if "--mapping" in opts else None)
+    read_delivery(Path(opts["--data"][0]), mapping, cfg.contract)
+
+
+@pytest.fixture(scope="module")
+def reliability_doc() -> str:
+    return (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", td.CASES, ids=[c.id for c in td.CASES])
+def test_bad_input_exit_code_2_one_line_nothing_written(case, tmp_path, monkeypatch, reliability_doc):
+    args = case.build(tmp_path)
+    before = td.snapshot(tmp_path)
+    # the library: the error's own fields, exactly
+    with pytest.raises(AanwasError) as info:
+        _library_run(args)
+    err = info.value
+    if case.error == "config":
+        assert isinstance(err, ConfigError)
+        assert td.normalise(err.key, tmp_path).replace("DIR/", "") == case.table
+    else:
+        assert isinstance(err, InputError)
+        assert (err.table, err.column, err.n_rows) == (case.table, case.column, case.n_rows)
+    assert td.snapshot(tmp_path) == before
+    # the command line: exit code 2, one line on stderr, nothing written
+    result = _invoke(args, tmp_path, monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line == f"aanwas: error: {err}"
+    assert line.startswith("aanwas: error: invalid " + ("config" if case.error == "config" else "input"))
+    assert case.problem in line
+    if case.error == "input":
+        assert f"table '{case.table}'" in line
+        if case.column:
+            assert f"column '{case.column}'" in line
+        if case.n_rows is not None:
+            assert f"({case.n_rows} row" in line
+    assert td.looks_like_pseudonym_free(line)
+    # docs/reliability.md shows this case with exactly this line
+    row = f"| `{case.id}` |"
+    assert (
+        row in reliability_doc and f"`{td.normalise(line, tmp_path)}`" in reliability_doc
+    ), f"docs/reliability.md is out of date for {case.id}: {td.normalise(line, tmp_path)}"
+
+
+def test_reliability_doc_has_no_stale_cases(reliability_doc):
+    import re
+
+    listed = set(re.findall(r"^\| \d+ \| `([a-z0-9-]+)` \|", reliability_doc, flags=re.M))
+    assert listed == {c.id for c in td.CASES}
