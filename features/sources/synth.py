@@ -145,11 +145,7 @@ def _step(table: tuple[tuple[int, float], ...], ages: np.ndarray) -> np.ndarray:
 
 def _unique_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` distinct random 9-digit pseudonyms (like RINPERSOON)."""
-    out = np.empty(0, dtype="int64")
-    while len(out) < n:
-        draw = rng.integers(100_000_000, 999_999_999, size=int((n - len(out)) * 1.05) + 16)
-        out = np.unique(np.concatenate([out, draw]))
-    return rng.permutation(out)[:n]
+    return rng.choice(899_999_999, size=n, replace=False).astype("int64") + 100_000_000
 
 
 class _World:
@@ -628,7 +624,8 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
         "youth_care": care,
         "household_income": income,
     }
-    raw = {k: _dedupe(k, v) for k, v in raw.items()}
+    # only these can repeat a key by chance (same-day starts); the others are unique by design
+    raw.update({k: _dedupe(k, raw[k]) for k in ("enrolments", "youth_care", "suspects")})
     tick("truth", 0.95)
     truth = {
         "person_year": pd.concat(truth_rows, ignore_index=True),
