@@ -1,12 +1,223 @@
-"""Configuration of the training stage (frozen, typed; defaults mirrored in conf/default.toml)."""
+"""Configuration of the training stage (frozen, typed; defaults mirrored in conf/default.toml).
+
+Sections: ``split`` (temporal validation), ``lightgbm`` (fixed LightGBM settings and the
+starting point when tuning is off), ``tuning`` (Optuna budget and search space),
+``calibration``, ``mlflow`` (tracking store and registry names) and ``promotion`` (the
+champion/challenger gate).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
-from features._config import require  # noqa: F401  (range rules in __post_init__)
+from features._config import require
+from features.config import AGE_BANDS
+from features.contract import AUDIT_ONLY_COLUMNS
+
+#: Columns of the feature table that are keys or the outcome, never model inputs.
+NON_FEATURE_COLUMNS = ("rinpersoon", "ref_date", "age_band", "buurt", "wijk", "gemeente", "label")
+
+
+def _range(lo_hi: tuple[float, ...], key: str, low: float, high: float) -> None:
+    # tuple[x, ...] rather than tuple[x, x]: features._config converts fixed-length tuples wrongly
+    require(len(lo_hi) == 2, key, "must be a list [low, high]")
+    lo, hi = lo_hi
+    require(low <= lo <= hi <= high, key, f"must be [low, high] with {low} <= low <= high <= {high}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """Temporal validation: train on earlier reference dates, tune and calibrate on a later
+    one, test on the latest whose labels are complete (per band, as horizons differ)."""
+
+    min_train_dates: int = 1
+    max_train_dates: int = 0  # 0 = every complete date before the tuning date
+    max_censored_share: float = 0.0  # a ref date counts as complete if at most this share is NA
+
+    def __post_init__(self) -> None:
+        require(self.min_train_dates >= 1, "training.split.min_train_dates", "must be >= 1")
+        require(self.max_train_dates >= 0, "training.split.max_train_dates", "must be >= 0 (0 = all)")
+        require(
+            self.max_train_dates == 0 or self.max_train_dates >= self.min_train_dates,
+            "training.split.max_train_dates",
+            "must be 0 or >= min_train_dates",
+        )
+        require(0.0 <= self.max_censored_share < 1.0, "training.split.max_censored_share", "must be in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class LightGBMConfig:
+    """Fixed LightGBM settings; the tuned ones are also the defaults when tuning is off."""
+
+    n_estimators: int = 2000  # upper bound; early stopping on the tuning date picks the number
+    early_stopping_rounds: int = 50
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 200
+    reg_lambda: float = 1.0
+    colsample_bytree: float = 0.8
+    subsample: float = 0.8
+    subsample_freq: int = 1
+    max_depth: int = -1
+    n_jobs: int = 0  # 0 = LightGBM's default (all cores); results are reproducible per value
+
+    def __post_init__(self) -> None:
+        k = "training.lightgbm."
+        require(1 <= self.n_estimators <= 100_000, k + "n_estimators", "must be 1..100000")
+        require(self.early_stopping_rounds >= 0, k + "early_stopping_rounds", "must be >= 0 (0 = off)")
+        require(0 < self.learning_rate <= 1, k + "learning_rate", "must be in (0, 1]")
+        require(2 <= self.num_leaves <= 4096, k + "num_leaves", "must be 2..4096")
+        require(self.min_child_samples >= 1, k + "min_child_samples", "must be >= 1")
+        require(self.reg_lambda >= 0, k + "reg_lambda", "must be >= 0")
+        require(0 < self.colsample_bytree <= 1, k + "colsample_bytree", "must be in (0, 1]")
+        require(0 < self.subsample <= 1, k + "subsample", "must be in (0, 1]")
+        require(self.subsample_freq >= 0, k + "subsample_freq", "must be >= 0")
+        require(self.max_depth == -1 or self.max_depth >= 1, k + "max_depth", "must be -1 (no limit) or >= 1")
+        require(self.n_jobs >= 0, k + "n_jobs", "must be >= 0 (0 = default)")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """Optuna search ranges ([low, high]); learning rate, leaves, child size, L2 on a log scale."""
+
+    learning_rate: tuple[float, ...] = (0.01, 0.2)
+    num_leaves: tuple[int, ...] = (4, 63)
+    min_child_samples: tuple[int, ...] = (20, 2000)
+    reg_lambda: tuple[float, ...] = (0.001, 30.0)
+    colsample_bytree: tuple[float, ...] = (0.5, 1.0)
+    subsample: tuple[float, ...] = (0.5, 1.0)
+
+    def __post_init__(self) -> None:
+        k = "training.tuning.search."
+        _range(self.learning_rate, k + "learning_rate", 1e-5, 1.0)
+        _range(self.num_leaves, k + "num_leaves", 2, 4096)
+        _range(self.min_child_samples, k + "min_child_samples", 1, 1_000_000)
+        _range(self.reg_lambda, k + "reg_lambda", 1e-8, 1e4)
+        _range(self.colsample_bytree, k + "colsample_bytree", 0.01, 1.0)
+        _range(self.subsample, k + "subsample", 0.01, 1.0)
+        require(self.reg_lambda[0] > 0, k + "reg_lambda", "low must be > 0 (log scale)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningConfig:
+    """Optuna TPE search with median pruning; budget by trials and/or wall time."""
+
+    enabled: bool = True
+    n_trials: int = 25  # 0 = no limit on trials (then timeout_seconds must be set)
+    timeout_seconds: float = 0.0  # 0 = no time limit
+    n_startup_trials: int = 8  # random trials before TPE starts modelling
+    pruning: bool = True
+    pruning_warmup_rounds: int = 50  # boosting rounds before a trial may be pruned
+    report_every_rounds: int = 10
+    subsample_rows: int = 0  # >0: each trial trains on at most this many rows (stratified)
+    storage: str = ""  # "" = in memory; an RDB URL (e.g. postgresql://...) lets many workers share trials
+    study_name: str = "aanwas"
+    search: SearchSpace = dataclasses.field(default_factory=SearchSpace)
+
+    def __post_init__(self) -> None:
+        k = "training.tuning."
+        require(self.n_trials >= 0, k + "n_trials", "must be >= 0 (0 = no limit)")
+        require(self.timeout_seconds >= 0, k + "timeout_seconds", "must be >= 0 (0 = no limit)")
+        require(
+            not self.enabled or self.n_trials > 0 or self.timeout_seconds > 0,
+            k + "n_trials",
+            "set n_trials or timeout_seconds (or both), else tuning never stops",
+        )
+        require(self.n_startup_trials >= 1, k + "n_startup_trials", "must be >= 1")
+        require(self.pruning_warmup_rounds >= 0, k + "pruning_warmup_rounds", "must be >= 0")
+        require(self.report_every_rounds >= 1, k + "report_every_rounds", "must be >= 1")
+        require(self.subsample_rows >= 0, k + "subsample_rows", "must be >= 0 (0 = all rows)")
+        require(bool(self.study_name), k + "study_name", "must not be empty")
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationConfig:
+    """How probabilities are calibrated on the tuning date and how ECE is binned."""
+
+    method: Literal["sigmoid", "isotonic"] = "sigmoid"  # Platt; why: models/_calibration.py
+    ece_bins: int = 10
+    ece_strategy: Literal["quantile", "uniform"] = "quantile"
+
+    def __post_init__(self) -> None:
+        require(2 <= self.ece_bins <= 1000, "training.calibration.ece_bins", "must be 2..1000")
+
+
+@dataclasses.dataclass(frozen=True)
+class MlflowConfig:
+    """Tracking store and registry naming.
+
+    The tracking URI is, in order: the ``--mlflow-uri`` option, ``tracking_uri`` here, the
+    ``MLFLOW_TRACKING_URI`` environment variable (set by ``mlflow run``), and otherwise an
+    embedded SQLite store ``sqlite:///<store_dir>/mlflow.db`` (``store_dir`` empty = a
+    directory ``mlflow`` beside the work directory, never inside it).
+    """
+
+    tracking_uri: str = ""
+    store_dir: str = ""
+    artifact_location: str = ""  # "" = <db dir>/artifacts for SQLite, the server's default otherwise
+    experiment: str = "aanwas"
+    model_prefix: str = "aanwas"  # registered model per band: <prefix>-<band>, e.g. aanwas-13-19
+    log_baseline_models: bool = True
+
+    def __post_init__(self) -> None:
+        require(bool(self.experiment), "training.mlflow.experiment", "must not be empty")
+        require(
+            bool(self.model_prefix) and all(c.isalnum() or c in "-_." for c in self.model_prefix),
+            "training.mlflow.model_prefix",
+            "must be non-empty letters, digits, '-', '_' or '.'",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class PromotionConfig:
+    """Champion/challenger gate: the challenger replaces the champion only if its AUC on the
+    newest test data is at most ``auc_margin`` below the champion's on the same data, and, when
+    ``require_evaluation_gates`` is set, the evaluation gates (fairness, stigmatisation) pass."""
+
+    auc_margin: float = 0.005
+    run_evaluation_gates: bool = True  # run the evaluation stage's gates on each challenger (aanwas train/retrain)
+    require_evaluation_gates: bool = False  # True: no promotion unless the gates ran and passed
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.auc_margin <= 0.5, "training.promotion.auc_margin", "must be in [0, 0.5]")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
     """Settings of the training stage."""
+
+    seed: int = 1
+    bands: tuple[str, ...] = AGE_BANDS
+    flag_prefix: str = "ind_"  # without a catalogue: ind_* columns are the profile baseline's flags
+    flag_columns: tuple[str, ...] = ()  # () = the catalogue's indicators of kind "flag"
+    protective_flags: tuple[str, ...] = ("ind_enrolled",)  # flags whose risk value is 0 (not enrolled)
+    exclude_features: tuple[str, ...] = ()  # drop these from the feature catalogue's list
+    extra_features: tuple[str, ...] = ()  # add these feature-table columns as inputs
+    logistic_c: float = 1.0  # inverse L2 strength of the logistic baseline
+    split: SplitConfig = dataclasses.field(default_factory=SplitConfig)
+    lightgbm: LightGBMConfig = dataclasses.field(default_factory=LightGBMConfig)
+    tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
+    calibration: CalibrationConfig = dataclasses.field(default_factory=CalibrationConfig)
+    mlflow: MlflowConfig = dataclasses.field(default_factory=MlflowConfig)
+    promotion: PromotionConfig = dataclasses.field(default_factory=PromotionConfig)
+
+    def __post_init__(self) -> None:
+        require(self.seed >= 0, "training.seed", "must be >= 0")
+        require(len(self.bands) > 0, "training.bands", "must name at least one band")
+        for band in self.bands:
+            require(band in AGE_BANDS, "training.bands", f"unknown band {band!r} (known: {list(AGE_BANDS)})")
+        require(len(set(self.bands)) == len(self.bands), "training.bands", "must not repeat a band")
+        require(bool(self.flag_prefix), "training.flag_prefix", "must not be empty")
+        require(self.logistic_c > 0, "training.logistic_c", "must be > 0")
+        for col in self.extra_features:
+            require(
+                col not in AUDIT_ONLY_COLUMNS,
+                "training.extra_features",
+                f"{col!r} is audit-only and can never be a model input",
+            )
+            require(
+                col not in NON_FEATURE_COLUMNS,
+                "training.extra_features",
+                f"{col!r} is a key or the label, not a feature",
+            )

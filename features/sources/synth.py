@@ -76,6 +76,18 @@ class WorldParams:
     beta_youth_care: float = 0.45
     beta_prior_suspect: float = 1.1
     gamma_latent: float = 0.25
+    # interactions (what a linear model cannot express): the male effect peaks at 14-21,
+    # parental factors matter most for minors, Halt and early school leaving reinforce each
+    # other, an early registration weighs more than a later one
+    male_peak_ages: tuple[int, int] = (14, 21)
+    male_off_peak: float = 0.5
+    parent_debt_minor_until: int = 15
+    parent_debt_adult_factor: float = 0.25
+    single_parent_until: int = 17
+    beta_halt_and_vsv: float = 0.6
+    prior_suspect_young_until: int = 15
+    prior_suspect_young_factor: float = 1.4
+    prior_suspect_older_factor: float = 0.85
     drug_share_age: tuple[tuple[int, float], ...] = ((8, 0.02), (12, 0.08), (14, 0.18), (16, 0.3), (18, 0.4))
     # registration
     detect_base: float = 0.4
@@ -224,6 +236,47 @@ def _episodes_lookup(pid: np.ndarray, start: np.ndarray, values: np.ndarray, q_p
     idx = np.searchsorted(key, qkey, side="right") - 1
     ok = (idx >= 0) & (pid[np.maximum(idx, 0)] == q_pid)
     return np.where(ok, values[np.maximum(idx, 0)], -1)
+
+
+def offending_logit(
+    p: WorldParams,
+    age: np.ndarray,
+    male: np.ndarray,
+    halt: np.ndarray,
+    vsv: np.ndarray,
+    own_debt: np.ndarray,
+    parent_debt: np.ndarray,
+    parent_suspect: np.ndarray,
+    single_parent: np.ndarray,
+    youth_care: np.ndarray,
+    prior_suspect: np.ndarray,
+    z: np.ndarray,
+) -> np.ndarray:
+    """Log-odds of offending in a year, from age and the state on 1 January of that year.
+
+    The one definition of the true offending model: the generator draws offences with it and
+    :func:`features.sources.truth.true_label_risk` evaluates it for the oracle.
+    """
+    age = np.asarray(age)
+    lo, hi = p.male_peak_ages
+    male_w = np.where((age >= lo) & (age <= hi), 1.0, p.male_off_peak)
+    pdebt_w = np.where(age <= p.parent_debt_minor_until, 1.0, p.parent_debt_adult_factor)
+    prior_w = np.where(age <= p.prior_suspect_young_until, p.prior_suspect_young_factor, p.prior_suspect_older_factor)
+    halt, vsv = np.asarray(halt, bool), np.asarray(vsv, bool)
+    return (
+        _step(p.alpha_age, age)
+        + p.beta_male * male_w * male
+        + p.beta_halt * halt
+        + p.beta_vsv * vsv
+        + p.beta_halt_and_vsv * (halt & vsv)
+        + p.beta_own_debt * own_debt
+        + p.beta_parent_debt * pdebt_w * parent_debt
+        + p.beta_parent_suspect * parent_suspect
+        + p.beta_single_parent * (age <= p.single_parent_until) * single_parent
+        + p.beta_youth_care * youth_care
+        + p.beta_prior_suspect * prior_w * prior_suspect
+        + p.gamma_latent * z
+    )
 
 
 def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Progress | None = None) -> SynthResult:
@@ -460,18 +513,9 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
         halt = resident & (age >= 12) & (age <= 17) & (rng.random(n_kid) < _sigmoid(p.halt_logit + 0.9 * z + 0.4 * kid_male))
         vsv = resident & (age >= 16) & (age <= 22) & ~vsv_ever & (rng.random(n_kid) < _sigmoid(p.vsv_logit + 1.0 * z + 0.8 * (halt_n > 0) + 0.3 * kid_male))
         odebt = resident & (age >= 18) & ~own_debt_ever & (rng.random(n_kid) < _sigmoid(p.own_debt_logit + 1.0 * z + 0.8 * vsv_ever))
-        lin = (
-            _step(p.alpha_age, age)
-            + p.beta_male * kid_male
-            + p.beta_halt * (halt_n > 0)
-            + p.beta_vsv * vsv_ever
-            + p.beta_own_debt * own_debt_ever
-            + p.beta_parent_debt * parent_debt_recent
-            + p.beta_parent_suspect * parent_suspect_recent
-            + p.beta_single_parent * single_parent
-            + p.beta_youth_care * youth_care_ever
-            + p.beta_prior_suspect * prior_suspect
-            + p.gamma_latent * z
+        lin = offending_logit(
+            p, age, kid_male, halt_n > 0, vsv_ever, own_debt_ever, parent_debt_recent,
+            parent_suspect_recent, single_parent, youth_care_ever, prior_suspect, z,
         )
         h0 = _sigmoid(lin)
         hr = np.ones(n_kid)
@@ -495,7 +539,9 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
                         "rinpersoon": rin[np.flatnonzero(keep_truth)],
                         "year": np.full(int(keep_truth.sum()), y, "int16"),
                         "age": age[keep_truth].astype("int8"),
+                        "is_male": kid_male[keep_truth],
                         "h_any": h[keep_truth].astype("float32"),
+                        "hazard_ratio": hr[keep_truth].astype("float32"),
                         "share_drug": share_drug[keep_truth].astype("float32"),
                         "p_detect": p_det[keep_truth].astype("float32"),
                         "halt_n": halt_n[keep_truth],

@@ -1,0 +1,176 @@
+"""LightGBM gradient boosting as a scikit-learn classifier with a log-odds decision function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from models._target import binary_target
+
+#: Metrics LightGBM evaluates on the ``eval_set``; the first drives early stopping.
+EVAL_METRICS = ("binary_logloss", "auc")
+
+
+class LightGBMRiskClassifier(ClassifierMixin, BaseEstimator):
+    """Binary LightGBM classifier that behaves like a scikit-learn estimator.
+
+    ``__init__`` only stores its arguments; learned state ends in ``_``; ``fit`` returns
+    ``self``, so :func:`sklearn.base.clone`, pipelines and
+    :class:`~sklearn.calibration.CalibratedClassifierCV` work. Missing values (an indicator
+    that does not apply to a person) are passed to LightGBM, which learns where they go.
+    Training is deterministic for a given ``random_state`` and ``n_jobs``.
+
+    Parameters
+    ----------
+    n_estimators : int
+        Maximum number of boosting rounds (early stopping may use fewer).
+    learning_rate, num_leaves, min_child_samples, reg_lambda, colsample_bytree, subsample,
+    subsample_freq, max_depth :
+        LightGBM's parameters of the same names.
+    early_stopping_rounds : int or None
+        Stop when the eval-set log loss has not improved for this many rounds (only with an
+        ``eval_set`` passed to :meth:`fit`).
+    random_state : int or None
+        Seed of all of LightGBM's randomness.
+    n_jobs : int or None
+        Threads; ``None`` uses LightGBM's default.
+
+    Attributes
+    ----------
+    booster_ : lightgbm.Booster
+        The fitted model.
+    best_iteration_ : int
+        Number of rounds used for prediction.
+    classes_ : ndarray
+        ``[0, 1]``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    >>> y = (X["a"] + rng.normal(size=400) > 0).astype(int)
+    >>> clf = LightGBMRiskClassifier(n_estimators=20, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X).shape
+    (400, 2)
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 500,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 20,
+        reg_lambda: float = 0.0,
+        colsample_bytree: float = 1.0,
+        subsample: float = 1.0,
+        subsample_freq: int = 0,
+        max_depth: int = -1,
+        early_stopping_rounds: int | None = None,
+        random_state: int | None = None,
+        n_jobs: int | None = None,
+    ):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
+        self.colsample_bytree = colsample_bytree
+        self.subsample = subsample
+        self.subsample_freq = subsample_freq
+        self.max_depth = max_depth
+        self.early_stopping_rounds = early_stopping_rounds
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _lgb_params(self) -> dict[str, Any]:
+        return {
+            "objective": "binary",
+            "metric": list(EVAL_METRICS),
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "reg_lambda": self.reg_lambda,
+            "colsample_bytree": self.colsample_bytree,
+            "subsample": self.subsample,
+            "subsample_freq": self.subsample_freq,
+            "max_depth": self.max_depth,
+            "seed": 0 if self.random_state is None else self.random_state,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+            **({"num_threads": self.n_jobs} if self.n_jobs else {}),
+        }
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        eval_set: tuple[Any, Any] | None = None,
+        callbacks: Sequence[Callable[[Any], None]] = (),
+    ) -> LightGBMRiskClassifier:
+        """Fit on ``X`` (rows x features) and binary ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_samples, n_features)
+        y : array-like of 0/1 (or booleans)
+        eval_set : (X_eval, y_eval), optional
+            Held-out data evaluated every round (log loss and AUC); enables early stopping.
+        callbacks : sequence of callables
+            LightGBM callbacks (e.g. an Optuna pruning callback reading the eval-set AUC).
+
+        Returns
+        -------
+        self
+        """
+        y = binary_target(y)
+        X = validate_data(self, X, dtype=np.float32, ensure_all_finite="allow-nan", reset=True)
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+        self.classes_ = np.array([0, 1])
+        train = lgb.Dataset(X, label=y, free_raw_data=True)
+        valid_sets = []
+        cbs = list(callbacks)
+        if eval_set is not None:
+            X_eval = validate_data(self, eval_set[0], dtype=np.float32, ensure_all_finite="allow-nan", reset=False)
+            valid_sets = [lgb.Dataset(X_eval, label=binary_target(eval_set[1]), reference=train)]
+            if self.early_stopping_rounds:
+                cbs.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False))
+        self.booster_ = lgb.train(
+            self._lgb_params(),
+            train,
+            num_boost_round=self.n_estimators,
+            valid_sets=valid_sets,
+            valid_names=["eval"][: len(valid_sets)],
+            callbacks=cbs,
+        )
+        best = self.booster_.best_iteration
+        self.best_iteration_ = int(best) if best and best > 0 else int(self.booster_.current_iteration())
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Raw log-odds of the positive class (what Platt scaling calibrates)."""
+        check_is_fitted(self, "booster_")
+        X = validate_data(self, X, dtype=np.float32, ensure_all_finite="allow-nan", reset=False)
+        return np.asarray(self.booster_.predict(X, raw_score=True, num_iteration=self.best_iteration_), dtype=float)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Uncalibrated probabilities, columns ``[P(y=0), P(y=1)]``."""
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class with the higher probability (rarely useful for rare outcomes)."""
+        return (self.decision_function(X) > 0).astype(int)

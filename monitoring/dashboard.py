@@ -1,0 +1,952 @@
+"""One self-contained, offline HTML dashboard for policy staff (Dutch by default).
+
+A map of gemeenten (inline SVG projected from the shipped 2024 boundaries; no tiles, no
+external files), a drill-down table per wijk and buurt, trend lines with uncertainty bands and
+intervention start markers, intervention effects with their placebo checks, and a plain-language
+explanation of what the score is and is not. Areas are listed alphabetically; there is no rank
+column and no sorting by risk. An area is labelled "verhoogd" only when its whole interval lies
+above the national mean of the same band and period.
+
+The page embeds only disclosure-checked aggregates: suppressed cells stay blank. Everything
+(data, styles, script) is inline; the file contains no web address at all.
+"""
+
+# ruff: noqa: E501  (long lines are the page's Dutch/English texts and its embedded script)
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.errors import InputError
+from features.geography import load_geography
+from monitoring.monitor_config import DashboardConfig, TrendConfig
+from monitoring.trends import build_trend_series, period_dates
+
+__all__ = [
+    "AREA_TABLE_COLUMNS",
+    "TEXTS",
+    "build_dashboard",
+    "label_areas",
+    "load_gemeenten_geojson",
+    "project_gemeenten",
+]
+
+#: Columns the dashboard reads from the disclosure-checked area table.
+AREA_TABLE_COLUMNS = (
+    "period",
+    "area_level",
+    "area_code",
+    "area_name",
+    "age_band",
+    "n_persons",
+    "n_elevated",
+    "share_elevated",
+    "risk_mean",
+    "risk_lo",
+    "risk_hi",
+    "status",
+)
+LABELS = ("elevated", "no_difference", "lower", "suppressed", "reference")
+_LEVEL_ORDER = {"land": 0, "gemeente": 1, "wijk": 2, "buurt": 3}
+
+TEXTS: Mapping[str, Mapping[str, str]] = {
+    "nl": {
+        "lang": "nl",
+        "title": "Jonge aanwas: gebiedsmonitor voor preventie",
+        "subtitle": "Geschatte kans op een registratie als verdachte, gemiddeld per gebied en leeftijdsgroep",
+        "period": "Peildatum",
+        "band": "Leeftijdsgroep",
+        "band_all": "alle leeftijden",
+        "years": "jaar",
+        "map_title": "Kaart van gemeenten",
+        "map_hint": "Klik op een gemeente of kies er een in de lijst.",
+        "choose_gm": "Kies een gemeente",
+        "national": "Nederland",
+        "label_elevated": "verhoogd",
+        "label_no_difference": "niet aantoonbaar afwijkend",
+        "label_lower": "lager",
+        "label_suppressed": "niet gepubliceerd (te weinig jongeren)",
+        "label_reference": "landelijk gemiddelde",
+        "legend_note": "Verhoogd of lager alleen als het hele {level}%-interval boven of onder het landelijk gemiddelde ligt.",
+        "col_area": "Gebied",
+        "col_level": "Niveau",
+        "col_n": "Jongeren",
+        "col_risk": "Gemiddelde kans ({level}%-interval)",
+        "col_share": "Aandeel boven drempel",
+        "col_label": "Oordeel",
+        "level_land": "land",
+        "level_gemeente": "gemeente",
+        "level_wijk": "wijk",
+        "level_buurt": "buurt",
+        "table_title": "Wijken en buurten",
+        "table_note": "Alfabetisch geordend. Dit is geen ranglijst. Klik op een wijk voor de buurten en het verloop.",
+        "trend_title": "Verloop",
+        "trend_risk": "Gemiddelde kans (met {level}%-interval)",
+        "trend_share": "Aandeel boven drempel (met {level}%-interval)",
+        "trend_observed": "Waargenomen registraties per 1.000 jongeren per jaar (met interval)",
+        "trend_none": "Geen verloop beschikbaar (één peildatum, of niet gepubliceerd).",
+        "trend_start": "start",
+        "key_area": "dit gebied",
+        "key_interval": "onzekerheidsinterval",
+        "key_national": "landelijk",
+        "key_start": "start interventie",
+        "effects_title": "Effecten van interventies",
+        "effects_note": "Schatting van het effect op waargenomen registraties per 1.000 jongeren per jaar, vergeleken met gebieden zonder interventie, met 95%-interval. Placebo-controles horen geen effect te tonen.",
+        "col_intervention": "Interventie",
+        "col_method": "Methode",
+        "col_estimate": "Schatting (95%-interval)",
+        "col_areas": "Gebieden",
+        "col_reading": "Lezing",
+        "method_did_cs": "verschil-in-verschillen",
+        "method_synthetic_control": "synthetische controle",
+        "method_placebo_time": "placebo in de tijd (nep-startdatum eerder)",
+        "method_placebo_space": "placebo in de ruimte (gebieden zonder interventie)",
+        "reading_down": "aantoonbare daling",
+        "reading_up": "aantoonbare stijging",
+        "reading_none": "geen aantoonbaar effect",
+        "reading_placebo_ok": "geen aanwijzing voor vertekening",
+        "reading_placebo_bad": "let op: placebo wijkt af, uitkomst voorzichtig lezen",
+        "effects_none": "Geen interventies geregistreerd.",
+        "about_title": "Wat deze cijfers wel en niet zijn",
+        "about_what": "De score is de geschatte kans dat een jongere uit dit gebied en deze leeftijdsgroep binnen {horizon} door de politie als verdachte wordt geregistreerd, gemiddeld over alle jongeren in het gebied. Het model gebruikt kenmerken die vaak aan zo'n registratie voorafgaan, zoals voortijdig schoolverlaten, Halt-verwijzingen en schulden in het gezin.",
+        "about_for": "De cijfers zijn alleen bedoeld voor het plannen van preventie per gebied: jongerenwerk, sport, school- en gezinsondersteuning.",
+        "about_not": "Ze zeggen niets over individuele jongeren. Er bestaan geen lijsten van personen en de cijfers mogen niet gebruikt worden voor opsporing, handhaving of toezicht op personen.",
+        "about_police": "Registraties weerspiegelen ook waar de politie kijkt. Waar meer gecontroleerd wordt, worden meer jongeren geregistreerd; een hogere score kan dus deels meer politie-aandacht betekenen en niet meer criminaliteit. Een gebied als probleemgebied bestempelen kan zo zichzelf versterken.",
+        "about_uncertainty": "Elk getal heeft een onzekerheidsinterval ({level}%). Het oordeel 'verhoogd' staat er alleen als het hele interval boven het landelijk gemiddelde ligt. Kleine gebieden worden naar het gemiddelde van hun omgeving getrokken, zodat toeval geen label oplevert. Cellen met te weinig jongeren worden niet getoond (geheimhouding).",
+        "about_order": "Gebieden staan alfabetisch. Maak er geen ranglijst van: verschillen binnen de intervallen zijn niet aantoonbaar.",
+        "about_audit": "Migratieachtergrond en andere gevoelige kenmerken zijn geen invoer van het model; ze worden alleen gebruikt om het model op eerlijkheid te controleren.",
+        "horizon_default": "de gekozen periode (zie de modelkaart)",
+        "horizon_months": "{months} maanden",
+        "horizon_per_band": "een vaste periode per leeftijdsgroep ({per_band})",
+        "footer": "Gebiedsgrenzen en gebiedscodes: CBS, 2024 (CC BY 4.0). Alleen geaggregeerde cijfers die de geheimhoudingscontrole hebben doorstaan.",
+        "no_script": "Deze pagina heeft JavaScript nodig voor de kaart en de tabellen.",
+        "model_version": "Modelversie",
+        "na": "–",
+    },
+    "en": {
+        "lang": "en",
+        "title": "Young recruits into crime: area monitor for prevention",
+        "subtitle": "Estimated chance of a suspect registration, averaged per area and age band",
+        "period": "Reference date",
+        "band": "Age band",
+        "band_all": "all ages",
+        "years": "years",
+        "map_title": "Map of municipalities",
+        "map_hint": "Click a municipality or choose one from the list.",
+        "choose_gm": "Choose a municipality",
+        "national": "Netherlands",
+        "label_elevated": "elevated",
+        "label_no_difference": "no demonstrable difference",
+        "label_lower": "lower",
+        "label_suppressed": "not published (too few young people)",
+        "label_reference": "national mean",
+        "legend_note": "Elevated or lower only when the whole {level}% interval lies above or below the national mean.",
+        "col_area": "Area",
+        "col_level": "Level",
+        "col_n": "Young people",
+        "col_risk": "Mean chance ({level}% interval)",
+        "col_share": "Share above threshold",
+        "col_label": "Assessment",
+        "level_land": "country",
+        "level_gemeente": "municipality",
+        "level_wijk": "district",
+        "level_buurt": "neighbourhood",
+        "table_title": "Districts and neighbourhoods",
+        "table_note": "Alphabetical order. This is not a ranking. Click a district for its neighbourhoods and trend.",
+        "trend_title": "Trend",
+        "trend_risk": "Mean chance (with {level}% interval)",
+        "trend_share": "Share above threshold (with {level}% interval)",
+        "trend_observed": "Observed registrations per 1,000 young people per year (with interval)",
+        "trend_none": "No trend available (one reference date, or not published).",
+        "trend_start": "start",
+        "key_area": "this area",
+        "key_interval": "uncertainty interval",
+        "key_national": "national",
+        "key_start": "intervention start",
+        "effects_title": "Intervention effects",
+        "effects_note": "Estimated effect on observed registrations per 1,000 young people per year, against areas without the intervention, with 95% interval. Placebo checks should show no effect.",
+        "col_intervention": "Intervention",
+        "col_method": "Method",
+        "col_estimate": "Estimate (95% interval)",
+        "col_areas": "Areas",
+        "col_reading": "Reading",
+        "method_did_cs": "difference-in-differences",
+        "method_synthetic_control": "synthetic control",
+        "method_placebo_time": "placebo in time (fake earlier start)",
+        "method_placebo_space": "placebo in space (areas without the intervention)",
+        "reading_down": "demonstrable decrease",
+        "reading_up": "demonstrable increase",
+        "reading_none": "no demonstrable effect",
+        "reading_placebo_ok": "no sign of bias",
+        "reading_placebo_bad": "caution: placebo deviates, read the result with care",
+        "effects_none": "No interventions registered.",
+        "about_title": "What these figures are and are not",
+        "about_what": "The score is the estimated chance that a young person from this area and age band is registered by the police as a suspect within {horizon}, averaged over all young people in the area. The model uses characteristics that often precede such a registration, such as early school leaving, Halt referrals and household debt.",
+        "about_for": "The figures are meant only for planning prevention per area: youth work, sport, school and family support.",
+        "about_not": "They say nothing about individual young people. No lists of persons exist and the figures may not be used for investigation, enforcement or surveillance of persons.",
+        "about_police": "Registrations also reflect where the police look. Where more checks happen, more young people get registered; a higher score can partly mean more police attention, not more crime. Labelling an area a problem area can reinforce itself.",
+        "about_uncertainty": "Every number has an uncertainty interval ({level}%). The label 'elevated' appears only when the whole interval lies above the national mean. Small areas are pulled towards the mean of their surroundings, so chance does not produce a label. Cells with too few young people are not shown (confidentiality).",
+        "about_order": "Areas are listed alphabetically. Do not turn them into a ranking: differences within the intervals are not demonstrable.",
+        "about_audit": "Migration background and other sensitive attributes are not model inputs; they are used only to audit the model for fairness.",
+        "horizon_default": "the chosen period (see the model card)",
+        "horizon_months": "{months} months",
+        "horizon_per_band": "a fixed period per age band ({per_band})",
+        "footer": "Area boundaries and codes: CBS, 2024 (CC BY 4.0). Only aggregated figures that passed disclosure control.",
+        "no_script": "This page needs JavaScript for the map and the tables.",
+        "model_version": "Model version",
+        "na": "–",
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------
+# map
+# --------------------------------------------------------------------------------------------
+
+
+def load_gemeenten_geojson() -> dict[str, Any]:
+    """The shipped 2024 gemeente boundaries (GeoJSON, lon/lat) as a dict."""
+    path = resources.files("monitoring") / "data" / "gemeenten_2024.geojson"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _feature_code(props: Mapping[str, Any]) -> str | None:
+    for key in ("gemeenteCode", "statcode", "code", "GM_CODE", "area_code"):
+        if key in props and props[key]:
+            return str(props[key])
+    return None
+
+
+def _feature_name(props: Mapping[str, Any]) -> str:
+    for key in ("gemeenteNaam", "statnaam", "name", "GM_NAAM", "area_name"):
+        if key in props and props[key]:
+            return str(props[key])
+    return ""
+
+
+def project_gemeenten(
+    geojson: Mapping[str, Any], width: int, decimals: int
+) -> tuple[list[tuple[str, str, str]], int, int]:
+    """Project lon/lat polygons to SVG paths (equirectangular, scaled by cos of the mean latitude).
+
+    Parameters
+    ----------
+    geojson : mapping
+        FeatureCollection of (Multi)Polygons with a gemeente code property.
+    width : int
+        Target width in pixels.
+    decimals : int
+        Decimals of the output coordinates.
+
+    Returns
+    -------
+    paths : list of (code, name, d)
+        One SVG path per gemeente.
+    width, height : int
+        Size of the drawing.
+
+    Examples
+    --------
+    >>> gj = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"gemeenteCode": "GM0001"},
+    ...       "geometry": {"type": "Polygon", "coordinates": [[[5.0, 52.0], [6.0, 52.0], [6.0, 53.0], [5.0, 52.0]]]}}]}
+    >>> paths, w, h = project_gemeenten(gj, 100, 0)
+    >>> paths[0][2]
+    'M0 164L100 164L100 0Z'
+    """
+    feats = []
+    for f in geojson.get("features", []):
+        code = _feature_code(f.get("properties") or {})
+        geom = f.get("geometry") or {}
+        if code is None or geom.get("type") not in ("Polygon", "MultiPolygon"):
+            continue
+        polys = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
+        rings = [np.asarray(ring, float)[:, :2] for poly in polys for ring in poly if len(ring) >= 3]
+        if rings:
+            feats.append((code, _feature_name(f.get("properties") or {}), rings))
+    if not feats:
+        raise InputError("gemeenten_2024.geojson", None, 0, "no polygons with a gemeente code")
+    allpts = np.vstack([r for _, _, rings in feats for r in rings])
+    lat0 = math.radians(float(np.mean([allpts[:, 1].min(), allpts[:, 1].max()])))
+    kx = math.cos(lat0)
+    x0, x1 = allpts[:, 0].min() * kx, allpts[:, 0].max() * kx
+    y0, y1 = allpts[:, 1].min(), allpts[:, 1].max()
+    scale = width / (x1 - x0)
+    height = int(math.ceil((y1 - y0) * scale))
+    fmt = f"{{:.{decimals}f}}"
+    out = []
+    for code, name, rings in feats:
+        parts = []
+        for r in rings:
+            xs = (r[:, 0] * kx - x0) * scale
+            ys = (y1 - r[:, 1]) * scale
+            pts = [(fmt.format(x), fmt.format(y)) for x, y in zip(xs, ys, strict=False)]
+            dedup = [pts[0]] + [p for i, p in enumerate(pts[1:], 1) if p != pts[i - 1]]
+            if dedup[-1] == dedup[0] and len(dedup) > 1:
+                dedup = dedup[:-1]
+            if len(dedup) < 3:
+                continue
+            parts.append("M" + "L".join(f"{x} {y}" for x, y in dedup) + "Z")
+        if parts:
+            out.append((code, name, "".join(parts)))
+    return out, int(width), height
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+
+
+def _check_area_table(area_table: pd.DataFrame) -> pd.DataFrame:
+    miss = [c for c in AREA_TABLE_COLUMNS if c not in area_table.columns]
+    if miss:
+        raise InputError("area_table", miss[0], None, "missing column")
+    if len(area_table) == 0:
+        raise InputError("area_table", None, 0, "area table is empty")
+    bad = ~area_table["status"].isin(["published", "suppressed"])
+    if bad.any():
+        raise InputError("area_table", "status", int(bad.sum()), "status must be published or suppressed")
+    rank_like = [c for c in area_table.columns if "rank" in str(c).lower() or "rang" in str(c).lower()]
+    if rank_like:
+        raise InputError("area_table", str(rank_like[0]), None, "rank columns are not allowed (no league tables)")
+    return area_table
+
+
+def label_areas(area_table: pd.DataFrame) -> pd.Series:
+    """Label each row: elevated / lower / no_difference / suppressed / reference.
+
+    ``elevated`` when the row is published and its ``risk_lo`` exceeds the national
+    ``risk_mean`` of the same period and band (the ``land`` row; when absent, the
+    person-weighted mean of the published gemeente rows); ``lower`` when ``risk_hi`` is below
+    it. Suppressed rows and rows without an interval get ``suppressed``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": "2024", "area_level": ["land", "gemeente", "gemeente"],
+    ...     "area_code": ["NL00", "GM1", "GM2"], "age_band": "13-19", "n_persons": [100, 50, 50],
+    ...     "risk_mean": [0.05, 0.08, 0.051], "risk_lo": [0.049, 0.06, 0.03], "risk_hi": [0.051, 0.1, 0.07],
+    ...     "status": "published"})
+    >>> label_areas(t).tolist()
+    ['reference', 'elevated', 'no_difference']
+    """
+    t = area_table
+    pub = t["status"].eq("published")
+    mean = pd.to_numeric(t["risk_mean"], errors="coerce")
+    lo = pd.to_numeric(t["risk_lo"], errors="coerce")
+    hi = pd.to_numeric(t["risk_hi"], errors="coerce")
+    key = t["period"].astype("str") + "|" + t["age_band"].astype("str")
+    nat = t["area_level"].eq("land") & pub & mean.notna()
+    ref = pd.Series(mean[nat].to_numpy(), index=key[nat].to_numpy())
+    ref = ref[~ref.index.duplicated()]
+    gm = t["area_level"].eq("gemeente") & pub & mean.notna()
+    n = pd.to_numeric(t["n_persons"], errors="coerce")
+    wsum = (mean * n)[gm].groupby(key[gm]).sum()
+    nsum = n[gm].groupby(key[gm]).sum()
+    fallback = (wsum / nsum).where(nsum > 0)
+    refs = key.map(ref).fillna(key.map(fallback))
+    out = np.where(lo > refs, "elevated", np.where(hi < refs, "lower", "no_difference"))
+    out = np.where(pub & mean.notna() & lo.notna() & hi.notna() & refs.notna(), out, "suppressed")
+    out = np.where(t["area_level"].eq("land") & pub, "reference", out)
+    return pd.Series(out, index=t.index, name="label")
+
+
+def _round_sig(x: float, digits: int) -> float | None:
+    if x is None or not np.isfinite(x):
+        return None
+    if x == 0:
+        return 0.0
+    return float(f"{x:.{digits}g}")
+
+
+def _parent(code: str) -> str:
+    if code.startswith("BU"):
+        return "WK" + code[2:8]
+    if code.startswith("WK"):
+        return "GM" + code[2:6]
+    return ""
+
+
+def _cols(frame: pd.DataFrame, names: tuple[str, ...], digits: int) -> list[list[float | None]]:
+    """Numeric columns as lists, rounded to ``digits`` significant digits, NaN -> None."""
+    out = []
+    for c in names:
+        x = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        out.append([_round_sig(v, digits) for v in x.tolist()])
+    return out
+
+
+def _area_data(latest: pd.DataFrame, digits: int) -> tuple[dict[str, str], dict[str, dict[str, list[Any]]]]:
+    """Names of all areas, and per band the published values of each area (absent = suppressed)."""
+    labels = label_areas(latest).to_numpy()
+    codes = latest["area_code"].astype("str").to_numpy()
+    names = dict(zip(codes.tolist(), latest["area_name"].astype("str").tolist(), strict=False))
+    pub = labels != "suppressed"
+    sub = latest[pub]
+    cols = _cols(sub, ("n_persons", "n_elevated", "share_elevated", "risk_mean", "risk_lo", "risk_hi"), digits)
+    vals: dict[str, dict[str, list[Any]]] = {}
+    for code, band, lab, *v in zip(
+        codes[pub].tolist(), sub["age_band"].astype("str").tolist(), labels[pub].tolist(), *cols, strict=False
+    ):
+        vals.setdefault(band, {})[code] = [*v, lab]
+    return names, vals
+
+
+def _trend_data(series: pd.DataFrame, levels: tuple[str, ...], digits: int) -> tuple[list[str], dict[str, Any]]:
+    """Shared list of period dates and, per area/band/series, published points [date, v, lo, hi]."""
+    s = series[series["area_level"].isin(levels) & series["status"].eq("published") & series["value"].notna()]
+    s = s.sort_values(["area_code", "age_band", "series", "period_date"], kind="stable")
+    dates = pd.to_datetime(s["period_date"]).dt.strftime("%Y-%m-%d")
+    uniq = sorted(set(dates.tolist()))
+    pos = {d: i for i, d in enumerate(uniq)}
+    v, lo, hi = _cols(s, ("value", "lo", "hi"), digits)
+    out: dict[str, Any] = {}
+    for code, band, name, d, a, b, c in zip(
+        s["area_code"].astype("str").tolist(),
+        s["age_band"].astype("str").tolist(),
+        s["series"].astype("str").tolist(),
+        dates.tolist(),
+        v,
+        lo,
+        hi,
+        strict=False,
+    ):
+        out.setdefault(code, {}).setdefault(band, {}).setdefault(name, []).append([pos[d], a, b, c])
+    return uniq, out
+
+
+def _interventions(registry: pd.DataFrame | None, effects: pd.DataFrame | None, digits: int) -> list[dict[str, Any]]:
+    if registry is None:
+        return []
+    from monitoring.interventions import parse_registry
+
+    reg = parse_registry(registry)
+    out = []
+    for iv_id, grp in reg.groupby("intervention_id", sort=True):
+        item: dict[str, Any] = {
+            "id": str(iv_id),
+            "name": str(grp["name"].iloc[0]),
+            "areas": sorted(set(grp["area_code"])),
+            "bands": sorted(set(grp["age_band"]), key=_band_key),
+            "start": pd.Timestamp(grp["start_date"].iloc[0]).strftime("%Y-%m-%d"),
+            "effects": [],
+        }
+        if effects is not None and len(effects):
+            for r in effects[effects["intervention_id"].astype("str") == str(iv_id)].itertuples(index=False):
+                item["effects"].append(
+                    {
+                        "method": str(r.method),
+                        "est": _round_sig(float(r.estimate), digits),
+                        "lo": _round_sig(float(r.ci_low), digits),
+                        "hi": _round_sig(float(r.ci_high), digits),
+                        "n_areas": int(r.n_areas),
+                    }
+                )
+        out.append(item)
+    return out
+
+
+def _band_key(band: str) -> tuple[int, str]:
+    head = band.split("-")[0]
+    return (int(head) if head.isdigit() else 999, band)
+
+
+def _json_for_script(data: Any) -> str:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# --------------------------------------------------------------------------------------------
+# page
+# --------------------------------------------------------------------------------------------
+
+_CSS = """
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0;color:#1d2329;background:#f6f7f9;font-size:15px;line-height:1.45}
+header{background:#234;color:#fff;padding:14px 22px}
+header h1{margin:0;font-size:22px;font-weight:600}
+header p{margin:4px 0 0;color:#d5dde6}
+main{max-width:1280px;margin:0 auto;padding:14px 18px 30px}
+.controls{display:flex;flex-wrap:wrap;gap:14px;align-items:center;margin:8px 0 14px}
+.controls label{font-weight:600;margin-right:6px}
+.bands button{border:1px solid #789;background:#fff;padding:5px 12px;margin-right:4px;border-radius:4px;cursor:pointer;font-size:14px}
+.bands button[aria-pressed=true]{background:#234;color:#fff;border-color:#234}
+select{font-size:14px;padding:4px}
+.grid{display:grid;grid-template-columns:minmax(0,5fr) minmax(0,7fr);gap:18px;align-items:start}
+#table-box,#effects{overflow-x:auto}
+@media (max-width:900px){.grid{grid-template-columns:1fr}}
+section.card{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:12px 16px;margin-bottom:16px}
+section.card h2{font-size:17px;margin:0 0 8px}
+.map svg{width:100%;height:auto;display:block}
+.map path{stroke:#fff;stroke-width:0.4;cursor:pointer}
+.map path:hover{stroke:#111;stroke-width:1.2}
+.map path.sel{stroke:#000;stroke-width:1.8}
+.legend{display:flex;flex-wrap:wrap;gap:10px;font-size:13px;margin-top:8px}
+.legend span.sw{display:inline-block;width:14px;height:14px;border:1px solid #999;vertical-align:-2px;margin-right:4px}
+.note{font-size:13px;color:#4a5560;margin:6px 0}
+table{border-collapse:collapse;width:100%;font-size:14px}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e4e8ec;vertical-align:top}
+th{background:#eef1f4;font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.wk{cursor:pointer}
+tr.wk:hover{background:#f3f6fa}
+tr.wk.open{background:#eaf1f8}
+tr.bu td:first-child{padding-left:26px}
+.lab{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px}
+.lab.elevated{background:#f6d2b5;color:#7a3300}
+.lab.lower{background:#cfe0ef;color:#1d4a72}
+.lab.no_difference{background:#e8ecef;color:#3b4650}
+.lab.suppressed{background:#fff;color:#6b7580;border:1px dashed #aab}
+.lab.reference{background:#e3e0f1;color:#3b3370}
+.charts{display:grid;grid-template-columns:1fr;gap:6px}
+.chart h3{font-size:14px;margin:6px 0 2px;font-weight:600}
+.key{font-size:12px;color:#4a5560;margin:2px 0 8px}
+.key i{display:inline-block;width:22px;height:0;vertical-align:middle;margin:0 4px 0 10px;border-top:2px solid #1f4e79}
+.key i.ref{border-top:2px dashed #7b6fb5}
+.key i.start{border-top:2px dashed #c0392b}
+.key i.band{height:9px;border:0;background:#9fb8d3}
+.chart svg{width:100%;max-width:640px;height:auto;display:block}
+.about p{margin:6px 0}
+footer{font-size:12px;color:#5b6670;margin-top:10px}
+.big{font-size:20px;font-weight:600}
+"""
+
+_JS = r"""
+(function () {
+  'use strict';
+  var D = JSON.parse(document.getElementById('dashboard-data').textContent);
+  var T = D.texts;
+  var FILL = {elevated: '#e6852e', lower: '#6f9fca', no_difference: '#cfd6dc', suppressed: 'url(#hatch)', reference: '#b9b1dd'};
+  var LEVEL = {GM: 'gemeente', WK: 'wijk', BU: 'buurt'};
+  function levelOf(code) { return code === D.national_code ? 'land' : (LEVEL[code.substr(0, 2)] || 'land'); }
+  function parentOf(code) {
+    if (code.indexOf('BU') === 0) { return 'WK' + code.substr(2, 6); }
+    if (code.indexOf('WK') === 0) { return 'GM' + code.substr(2, 4); }
+    return '';
+  }
+  var CODES = Object.keys(D.names);
+  var CHILDREN = {};
+  CODES.forEach(function (c) { var p = parentOf(c); if (p) { (CHILDREN[p] = CHILDREN[p] || []).push(c); } });
+  var state = {band: D.default_band, gm: null, wk: null};
+  function area(code) {
+    var v = (D.values[state.band] || {})[code];
+    var a = {code: code, name: D.names[code] || code, level: levelOf(code), n: null, n_el: null, share: null, mean: null, lo: null, hi: null, label: 'suppressed'};
+    if (v) { a.n = v[0]; a.n_el = v[1]; a.share = v[2]; a.mean = v[3]; a.lo = v[4]; a.hi = v[5]; a.label = v[6]; }
+    return a;
+  }
+  function children(code) { return (CHILDREN[code] || []).map(area).sort(byName); }
+
+  function esc(s) {
+    return String(s === null || s === undefined ? '' : s).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
+  }
+  function fmtPct(x) { return x === null || x === undefined ? T.na : (100 * x).toLocaleString(T.lang, {maximumFractionDigits: 1, minimumFractionDigits: 1}) + '%'; }
+  function fmtNum(x, d) { return x === null || x === undefined ? T.na : Number(x).toLocaleString(T.lang, {maximumFractionDigits: d, minimumFractionDigits: d}); }
+  function fmtInt(x) { return x === null || x === undefined ? T.na : Math.round(x).toLocaleString(T.lang); }
+  function riskCell(a) {
+    if (!a || a.mean === null) { return T.na; }
+    return fmtPct(a.mean) + ' <span class="note">(' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + ')</span>';
+  }
+  function labelHtml(lab) { return '<span class="lab ' + esc(lab) + '">' + esc(T['label_' + lab]) + '</span>'; }
+  function byName(a, b) { return String(a.name).localeCompare(String(b.name), T.lang) || String(a.code).localeCompare(String(b.code)); }
+
+  // ---- band buttons ------------------------------------------------------------------------
+  var bandBox = document.getElementById('bands');
+  bandBox.innerHTML = D.bands.map(function (b) {
+    var txt = b === D.all_band ? T.band_all : b + ' ' + T.years;
+    return '<button type="button" data-band="' + esc(b) + '">' + esc(txt) + '</button>';
+  }).join('');
+  bandBox.addEventListener('click', function (ev) {
+    var b = ev.target.getAttribute('data-band');
+    if (b) { state.band = b; renderAll(); }
+  });
+
+  // ---- gemeente list (alphabetical) --------------------------------------------------------
+  var sel = document.getElementById('gm-select');
+  var gmList = CODES.filter(function (c) { return levelOf(c) === 'gemeente'; }).map(function (c) { return {code: c, name: D.names[c]}; }).sort(byName);
+  sel.innerHTML = '<option value="">' + esc(T.choose_gm) + '</option>' + gmList.map(function (g) {
+    return '<option value="' + esc(g.code) + '">' + esc(g.name) + '</option>';
+  }).join('');
+  sel.addEventListener('change', function () { selectGm(sel.value || null); });
+
+  // ---- map -----------------------------------------------------------------------------------
+  var mapPaths = Array.prototype.slice.call(document.querySelectorAll('#map path[data-code]'));
+  mapPaths.forEach(function (p) {
+    p.addEventListener('click', function () { selectGm(p.getAttribute('data-code')); });
+  });
+  function renderMap() {
+    mapPaths.forEach(function (p) {
+      var code = p.getAttribute('data-code');
+      var a = area(code);
+      var lab = a.label;
+      p.setAttribute('fill', FILL[lab] || FILL.suppressed);
+      p.classList.toggle('sel', code === state.gm);
+      var name = D.names[code] || p.getAttribute('data-name') || code;
+      var t = p.querySelector('title');
+      var txt = name + ': ' + (a.mean !== null ? fmtPct(a.mean) + ' (' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + '), ' : '') + T['label_' + lab];
+      if (t) { t.textContent = txt; }
+    });
+  }
+
+  // ---- charts --------------------------------------------------------------------------------
+  function seriesFor(code, name) {
+    var t = D.trends[code];
+    var pts = t && t[state.band] && t[state.band][name] ? t[state.band][name] : null;
+    return pts ? pts.map(function (p) { return [D.dates[p[0]], p[1], p[2], p[3]]; }) : null;
+  }
+  function markersFor(code) {
+    var gm = code.indexOf('GM') === 0 ? code : (code.indexOf('WK') === 0 ? 'GM' + code.substr(2, 4) : 'GM' + code.substr(2, 4));
+    return D.interventions.filter(function (iv) {
+      if (iv.bands.indexOf(state.band) < 0 && state.band !== D.all_band) { return false; }
+      return iv.areas.some(function (c) {
+        if (c === code) { return true; }
+        if (code.indexOf('GM') === 0) { return c.substr(2, 4) === code.substr(2, 4); }
+        if (code.indexOf('WK') === 0) { return c === gm || (c.indexOf('BU') === 0 && c.substr(2, 6) === code.substr(2, 6)); }
+        return c === gm || c === 'WK' + code.substr(2, 6);
+      });
+    });
+  }
+  function chart(title, pts, ref, markers, scale, unit) {
+    var pub = pts ? pts.filter(function (p) { return p[1] !== null; }) : [];
+    if (pub.length < 1) { return ''; }
+    var W = 560, H = 190, L = 54, R = 14, TP = 12, B = 30;
+    var xs = pts.map(function (p) { return Date.parse(p[0]); });
+    markers.forEach(function (m) { xs.push(Date.parse(m.start)); });
+    var xmin = Math.min.apply(null, xs), xmax = Math.max.apply(null, xs);
+    if (xmax === xmin) { xmin -= 2e10; xmax += 2e10; }
+    var ys = [];
+    pub.forEach(function (p) { ys.push(p[1]); if (p[2] !== null) { ys.push(p[2]); } if (p[3] !== null) { ys.push(p[3]); } });
+    if (ref) { ref.forEach(function (p) { if (p[1] !== null) { ys.push(p[1]); } }); }
+    var ymin = Math.min(0, Math.min.apply(null, ys)), ymax = Math.max.apply(null, ys);
+    if (ymax <= ymin) { ymax = ymin + 1; }
+    var raw = (ymax - ymin) / 4, mag = Math.pow(10, Math.floor(Math.log(raw) / Math.LN10));
+    var step = [1, 2, 2.5, 5, 10].map(function (f) { return f * mag; }).filter(function (v) { return v >= raw; })[0];
+    ymax = ymin + step * Math.ceil((ymax - ymin) / step);
+    var nTicks = Math.round((ymax - ymin) / step);
+    var dec = Math.max(0, -Math.floor(Math.log(step * scale) / Math.LN10 + 1e-9));
+    function X(t) { return L + (W - L - R) * (t - xmin) / (xmax - xmin); }
+    function Y(v) { return TP + (H - TP - B) * (1 - (v - ymin) / (ymax - ymin)); }
+    var s = '<svg viewBox="0 0 ' + W + ' ' + H + '" role="img" aria-label="' + esc(title) + '">';
+    for (var k = 0; k <= nTicks; k++) {
+      var v = ymin + step * k, y = Y(v);
+      s += '<line x1="' + L + '" x2="' + (W - R) + '" y1="' + y.toFixed(1) + '" y2="' + y.toFixed(1) + '" stroke="#e3e7eb"/>';
+      s += '<text x="' + (L - 6) + '" y="' + (y + 4).toFixed(1) + '" font-size="11" text-anchor="end" fill="#555">' + esc(fmtNum(v * scale, dec)) + unit + '</text>';
+    }
+    var years = {};
+    pts.forEach(function (p) { years[p[0].substr(0, 4)] = Date.parse(p[0].substr(0, 4) + '-01-01'); });
+    Object.keys(years).forEach(function (yr) {
+      var x = X(years[yr]);
+      if (x >= L - 1 && x <= W - R + 1) { s += '<text x="' + x.toFixed(1) + '" y="' + (H - 10) + '" font-size="11" text-anchor="middle" fill="#555">' + esc(yr) + '</text>'; }
+    });
+    var band = pub.filter(function (p) { return p[2] !== null && p[3] !== null; });
+    if (band.length > 1) {
+      var up = band.map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[3]).toFixed(1); });
+      var dn = band.slice().reverse().map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[2]).toFixed(1); });
+      s += '<polygon points="' + up.concat(dn).join(' ') + '" fill="#9fb8d3" fill-opacity="0.45" stroke="none"/>';
+    }
+    band.forEach(function (p) {
+      var x = X(Date.parse(p[0])).toFixed(1);
+      s += '<line x1="' + x + '" x2="' + x + '" y1="' + Y(p[2]).toFixed(1) + '" y2="' + Y(p[3]).toFixed(1) + '" stroke="#5f7fa3" stroke-width="1.5"/>';
+    });
+    if (ref) {
+      var rp = ref.filter(function (p) { return p[1] !== null; }).map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[1]).toFixed(1); });
+      if (rp.length > 1) { s += '<polyline points="' + rp.join(' ') + '" fill="none" stroke="#7b6fb5" stroke-width="1.5" stroke-dasharray="4 3"/>'; }
+    }
+    var lp = pub.map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[1]).toFixed(1); });
+    if (lp.length > 1) { s += '<polyline points="' + lp.join(' ') + '" fill="none" stroke="#1f4e79" stroke-width="2"/>'; }
+    pub.forEach(function (p) { s += '<circle cx="' + X(Date.parse(p[0])).toFixed(1) + '" cy="' + Y(p[1]).toFixed(1) + '" r="3" fill="#1f4e79"><title>' + esc(p[0] + ': ' + fmtNum(p[1] * scale, 2) + unit + (p[2] !== null ? ' (' + fmtNum(p[2] * scale, 2) + ' – ' + fmtNum(p[3] * scale, 2) + ')' : '')) + '</title></circle>'; });
+    markers.forEach(function (m) {
+      var x = X(Date.parse(m.start)).toFixed(1);
+      s += '<line x1="' + x + '" x2="' + x + '" y1="' + TP + '" y2="' + (H - B) + '" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="5 3"/>';
+      s += '<text x="' + (Number(x) + 4) + '" y="' + (TP + 10) + '" font-size="11" fill="#c0392b">' + esc(T.trend_start + ' ' + m.name) + '</text>';
+    });
+    s += '</svg>';
+    return '<div class="chart"><h3>' + esc(title) + '</h3>' + s + '</div>';
+  }
+  function renderCharts(code, box) {
+    var m = markersFor(code);
+    var natRisk = seriesFor(D.national_code, 'risk_mean');
+    var html = '';
+    html += chart(T.trend_risk, seriesFor(code, 'risk_mean'), code === D.national_code ? null : natRisk, m, 100, '%');
+    html += chart(T.trend_share, seriesFor(code, 'share_elevated'), null, m, 100, '%');
+    html += chart(T.trend_observed, seriesFor(code, 'rate_observed'), null, m, 1, '');
+    var key = '<p class="key"><i></i>' + esc(T.key_area) + '<i class="band"></i>' + esc(T.key_interval) +
+      (code === D.national_code ? '' : '<i class="ref"></i>' + esc(T.key_national)) + (m.length ? '<i class="start"></i>' + esc(T.key_start) : '') + '</p>';
+    box.innerHTML = html ? key + html : '<p class="note">' + esc(T.trend_none) + '</p>';
+  }
+
+  // ---- drill-down ----------------------------------------------------------------------------
+  function row(a, cls, extra) {
+    return '<tr class="' + cls + '"' + (extra || '') + '><td>' + esc(a.name) + '<br><span class="note">' + esc(a.code) + '</span></td>' +
+      '<td>' + esc(T['level_' + a.level]) + '</td>' +
+      '<td class="num">' + fmtInt(a.n) + '</td>' +
+      '<td class="num">' + riskCell(a) + '</td>' +
+      '<td class="num">' + (a.share === null ? T.na : fmtPct(a.share)) + '</td>' +
+      '<td>' + labelHtml(a.label) + '</td></tr>';
+  }
+  function renderDetail() {
+    var box = document.getElementById('detail');
+    var code = state.gm || D.national_code;
+    var a = area(code);
+    var head = '<h2>' + esc(a.name) + '</h2>';
+    head += '<p><span class="big">' + (a.mean === null ? T.na : fmtPct(a.mean)) + '</span> ' +
+      (a.mean === null ? '' : '<span class="note">(' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + ')</span> ') + labelHtml(a.label) + '</p>';
+    box.innerHTML = head + '<div class="charts" id="charts-main"></div>';
+    renderCharts(code, document.getElementById('charts-main'));
+    var tbox = document.getElementById('table-box');
+    if (!state.gm) { tbox.innerHTML = '<p class="note">' + esc(T.map_hint) + '</p>'; return; }
+    var wks = children(state.gm);
+    var h = '<table><thead><tr><th>' + esc(T.col_area) + '</th><th>' + esc(T.col_level) + '</th><th>' + esc(T.col_n) + '</th><th>' +
+      esc(T.col_risk) + '</th><th>' + esc(T.col_share) + '</th><th>' + esc(T.col_label) + '</th></tr></thead><tbody>';
+    wks.forEach(function (w) {
+      var open = state.wk === w.code;
+      h += row(w, 'wk' + (open ? ' open' : ''), ' data-wk="' + esc(w.code) + '" tabindex="0"');
+      if (open) {
+        children(w.code).forEach(function (b) { h += row(b, 'bu'); });
+        h += '<tr class="bu"><td colspan="6"><div class="charts" id="charts-wk"></div></td></tr>';
+      }
+    });
+    h += '</tbody></table>';
+    tbox.innerHTML = h;
+    if (state.wk) { var cb = document.getElementById('charts-wk'); if (cb) { renderCharts(state.wk, cb); } }
+  }
+  document.getElementById('table-box').addEventListener('click', function (ev) {
+    var tr = ev.target.closest('tr[data-wk]');
+    if (tr) { var c = tr.getAttribute('data-wk'); state.wk = state.wk === c ? null : c; renderDetail(); }
+  });
+  document.getElementById('table-box').addEventListener('keydown', function (ev) {
+    if (ev.key !== 'Enter') { return; }
+    var tr = ev.target.closest('tr[data-wk]');
+    if (tr) { var c = tr.getAttribute('data-wk'); state.wk = state.wk === c ? null : c; renderDetail(); }
+  });
+
+  // ---- effects ---------------------------------------------------------------------------------
+  function reading(e) {
+    var placebo = e.method.indexOf('placebo') === 0;
+    var covers = e.lo <= 0 && e.hi >= 0;
+    if (placebo) { return covers ? T.reading_placebo_ok : T.reading_placebo_bad; }
+    if (covers) { return T.reading_none; }
+    return e.hi < 0 ? T.reading_down : T.reading_up;
+  }
+  function methodText(m) {
+    if (m.indexOf('placebo_time:') === 0) { return T.method_placebo_time; }
+    if (m.indexOf('placebo_space:') === 0) { return T.method_placebo_space; }
+    return T['method_' + m] || m;
+  }
+  function renderEffects() {
+    var box = document.getElementById('effects');
+    if (!D.interventions.length) { box.innerHTML = '<p class="note">' + esc(T.effects_none) + '</p>'; return; }
+    var h = '<table><thead><tr><th>' + esc(T.col_intervention) + '</th><th>' + esc(T.col_areas) + '</th><th>' + esc(T.band) +
+      '</th><th>' + esc(T.trend_start) + '</th><th>' + esc(T.col_method) + '</th><th>' + esc(T.col_estimate) + '</th><th>' + esc(T.col_reading) + '</th></tr></thead><tbody>';
+    D.interventions.forEach(function (iv) {
+      var names = iv.areas.map(function (c) { return D.names[c] || c; });
+      var effs = iv.effects.length ? iv.effects : [null];
+      effs.forEach(function (e, i) {
+        h += '<tr>' + (i === 0 ? '<td rowspan="' + effs.length + '">' + esc(iv.name) + ' <span class="note">' + esc(iv.id) + '</span></td><td rowspan="' + effs.length + '">' + esc(names.join(', ')) +
+          '</td><td rowspan="' + effs.length + '">' + esc(iv.bands.join(', ')) + '</td><td rowspan="' + effs.length + '">' + esc(iv.start) + '</td>' : '');
+        if (e) {
+          h += '<td>' + esc(methodText(e.method)) + '</td><td class="num">' + fmtNum(e.est, 1) + ' (' + fmtNum(e.lo, 1) + ' – ' + fmtNum(e.hi, 1) + ')</td><td>' + esc(reading(e)) + '</td>';
+        } else {
+          h += '<td colspan="3" class="note">' + esc(T.na) + '</td>';
+        }
+        h += '</tr>';
+      });
+    });
+    box.innerHTML = h + '</tbody></table>';
+  }
+
+  function selectGm(code) { state.gm = code; state.wk = null; sel.value = code || ''; renderAll(); }
+  function renderAll() {
+    Array.prototype.forEach.call(bandBox.querySelectorAll('button'), function (b) {
+      b.setAttribute('aria-pressed', b.getAttribute('data-band') === state.band ? 'true' : 'false');
+    });
+    renderMap();
+    renderDetail();
+    renderEffects();
+  }
+  // deep link: #GMgggg or #GMgggg/WKggggww (and #band=13-19)
+  (function () {
+    var h = decodeURIComponent((location.hash || '').replace(/^#/, ''));
+    h.split('&').forEach(function (part) {
+      if (part.indexOf('band=') === 0 && D.bands.indexOf(part.substr(5)) >= 0) { state.band = part.substr(5); return; }
+      var bits = part.split('/');
+      if (D.names[bits[0]] && levelOf(bits[0]) === 'gemeente') { state.gm = bits[0]; sel.value = bits[0]; }
+      if (bits[1] && D.names[bits[1]] && parentOf(bits[1]) === state.gm) { state.wk = bits[1]; }
+    });
+  })();
+  renderAll();
+  document.body.setAttribute('data-rendered', 'ok');
+})();
+"""
+
+
+def _latest_period(area_table: pd.DataFrame) -> str:
+    dates = period_dates(area_table["period"])
+    return str(area_table["period"].astype("str").to_numpy()[int(np.argmax(dates.to_numpy()))])
+
+
+def build_dashboard(
+    area_table: pd.DataFrame,
+    config: DashboardConfig,
+    *,
+    trends: pd.DataFrame | None = None,
+    registry: pd.DataFrame | None = None,
+    effects: pd.DataFrame | None = None,
+    geojson: Mapping[str, Any] | None = None,
+    horizons: Mapping[str, int] | None = None,
+    model_version: str | None = None,
+    national_code: str = "NL00",
+    all_band: str = "all",
+) -> str:
+    """Render the dashboard as one self-contained HTML document (a string; nothing is written).
+
+    Parameters
+    ----------
+    area_table : DataFrame
+        Disclosure-checked area table(s) with :data:`AREA_TABLE_COLUMNS` (several periods
+        allowed; the map and tables show the latest, trends all of them).
+    config : DashboardConfig
+    trends : DataFrame, optional
+        Trend series (:func:`monitoring.trends.build_trend_series`); default: built from
+        ``area_table``.
+    registry : DataFrame, optional
+        Intervention registry: start markers on trend lines of the areas concerned.
+    effects : DataFrame, optional
+        Effects table (``intervention_id, estimate, ci_low, ci_high, method, n_areas``).
+    geojson : mapping, optional
+        Gemeente boundaries; default: the shipped 2024 file.
+    horizons : mapping band -> months, optional
+        Label horizon per band, for the explanation text.
+    model_version : str, optional
+        Shown in the footer.
+    national_code, all_band : str
+        Code of the national row and label of the all-ages band (if present).
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Raises
+    ------
+    InputError
+        Missing columns, bad status values, or a rank-like column in the area table.
+    """
+    table = _check_area_table(area_table)
+    texts = dict(TEXTS[config.language])
+    level_pct = f"{round(100 * config.interval_level):d}"
+    latest_period = _latest_period(table)
+    latest = table[table["period"].astype("str") == latest_period].copy()
+    latest = latest.sort_values(
+        ["area_level", "area_code", "age_band"],
+        key=lambda s: s.map(_LEVEL_ORDER) if s.name == "area_level" else s,
+        kind="stable",
+    )
+    if trends is None:
+        trends = build_trend_series(table, TrendConfig(interval_level=config.interval_level))
+    bands_present = sorted(set(latest["age_band"].astype("str")), key=lambda b: (b == all_band, *_band_key(b)))
+    default_band = next((b for b in bands_present if b != all_band), bands_present[0])
+    if horizons and len(set(horizons.values())) == 1:
+        horizon = texts["horizon_months"].format(months=next(iter(horizons.values())))
+    elif horizons:
+        per_band = "; ".join(
+            f"{b} {texts['years']}: " + texts["horizon_months"].format(months=m) for b, m in horizons.items()
+        )
+        horizon = texts["horizon_per_band"].format(per_band=per_band)
+    else:
+        horizon = texts["horizon_default"]
+    for key in ("legend_note", "col_risk", "trend_risk", "trend_share", "about_uncertainty"):
+        texts[key] = texts[key].format(level=level_pct)
+    texts["about_what"] = texts["about_what"].format(horizon=horizon)
+    names, values = _area_data(latest, config.value_digits)
+    interventions = _interventions(registry, effects, config.value_digits)
+    geo_names = load_geography().names
+    for iv in interventions:  # registry areas outside the table still get their name
+        for code in iv["areas"]:
+            names.setdefault(code, geo_names.get(code, code))
+    dates, trend_points = _trend_data(trends, config.trend_levels, config.value_digits)
+    data = {
+        "texts": texts,
+        "period": latest_period,
+        "bands": bands_present,
+        "default_band": default_band,
+        "all_band": all_band,
+        "national_code": national_code,
+        "names": names,
+        "values": values,
+        "dates": dates,
+        "trends": trend_points,
+        "interventions": interventions,
+    }
+    paths, width, height = project_gemeenten(
+        geojson if geojson is not None else load_gemeenten_geojson(), config.map_width, config.coordinate_decimals
+    )
+    svg = [
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(texts["map_title"])}">',
+        '<defs><pattern id="hatch" width="5" height="5" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+        '<rect width="5" height="5" fill="#ffffff"/><line x1="0" y1="0" x2="0" y2="5" stroke="#b8c0c8" stroke-width="2"/></pattern></defs>',
+    ]
+    for code, name, d in paths:
+        svg.append(
+            f'<path data-code="{html.escape(code)}" data-name="{html.escape(name)}" d="{d}" fill="url(#hatch)"><title>{html.escape(name)}</title></path>'
+        )
+    svg.append("</svg>")
+    legend = "".join(
+        f'<span><span class="sw" style="background:{c}"></span>{html.escape(texts["label_" + k])}</span>'
+        for k, c in (
+            ("elevated", "#e6852e"),
+            ("no_difference", "#cfd6dc"),
+            ("lower", "#6f9fca"),
+            ("suppressed", "repeating-linear-gradient(45deg,#fff 0 3px,#b8c0c8 3px 5px)"),
+        )
+    )
+    about = "".join(
+        f"<p>{html.escape(texts[k])}</p>"
+        for k in (
+            "about_what",
+            "about_for",
+            "about_not",
+            "about_police",
+            "about_uncertainty",
+            "about_order",
+            "about_audit",
+        )
+    )
+    version = f" · {html.escape(texts['model_version'])}: {html.escape(model_version)}" if model_version else ""
+    e = html.escape
+    return "".join(
+        [
+            "<!DOCTYPE html>\n",
+            f'<html lang="{e(texts["lang"])}"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{e(texts['title'])} · {e(latest_period)}</title>",
+            f"<style>{_CSS}</style></head><body>",
+            f"<header><h1>{e(texts['title'])}</h1><p>{e(texts['subtitle'])} · {e(texts['period'])}: {e(latest_period)}</p></header>",
+            "<main>",
+            f"<noscript><p>{e(texts['no_script'])}</p></noscript>",
+            '<div class="controls">',
+            f'<div><label>{e(texts["band"])}</label><span class="bands" id="bands"></span></div>',
+            f'<div><label for="gm-select">{e(texts["choose_gm"])}</label><select id="gm-select"></select></div>',
+            "</div>",
+            '<div class="grid"><div>',
+            f'<section class="card map" id="map"><h2>{e(texts["map_title"])}</h2>{"".join(svg)}',
+            f'<div class="legend">{legend}</div><p class="note">{e(texts["legend_note"])}</p></section>',
+            f'<section class="card about"><h2>{e(texts["about_title"])}</h2>{about}</section>',
+            "</div><div>",
+            '<section class="card" id="detail"></section>',
+            f'<section class="card"><h2>{e(texts["table_title"])}</h2><p class="note">{e(texts["table_note"])}</p><div id="table-box"></div></section>',
+            "</div></div>",
+            f'<section class="card"><h2>{e(texts["effects_title"])}</h2><p class="note">{e(texts["effects_note"])}</p><div id="effects"></div></section>',
+            f"<footer>{e(texts['footer'])}{version}</footer>",
+            "</main>",
+            f'<script type="application/json" id="dashboard-data">{_json_for_script(data)}</script>',
+            f"<script>{_JS}</script>",
+            "</body></html>\n",
+        ]
+    )

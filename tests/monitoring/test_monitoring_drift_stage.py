@@ -1,0 +1,67 @@
+"""``aanwas monitor --work``: drift between the last two reference dates, logged to MLflow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aanwas.config import AppConfig
+from aanwas.stages.monitor import run_monitor
+from features.catalogue import feature_columns
+from features.errors import InputError
+
+
+def _features(work: Path, shift: float, n: int = 4000, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k, ref in enumerate(["2022-01-01", "2023-01-01", "2024-01-01"]):
+        band = rng.choice(["8-12", "13-19", "20-23"], n)
+        f = pd.DataFrame(
+            {"rinpersoon": np.arange(n) + 10_000_000 * (k + 1), "ref_date": pd.Timestamp(ref), "age_band": band}
+        )
+        f["age"] = np.select([band == "8-12", band == "13-19"], [10, 16], 21).astype("int8")
+        f["is_male"] = (rng.random(n) < 0.5).astype("int8")
+        cols = sorted(set(feature_columns("13-19")) - {"age", "is_male"})
+        for c in cols:
+            p = 0.05 + (shift if k == 2 else 0.0)
+            f[c] = (rng.random(n) < p).astype("float32")
+        f["label"] = pd.array(rng.random(n) < 0.02, dtype="boolean")
+        frames.append(f)
+    work.mkdir(parents=True, exist_ok=True)
+    pd.concat(frames, ignore_index=True).to_parquet(work / "features.parquet", index=False)
+
+
+def test_drift_stage_writes_verdict_and_logs_aggregates_to_mlflow(tmp_path: Path):
+    # (no-drift samples are covered in test_monitoring_drift.py; one MLflow store keeps this fast)
+    import mlflow
+
+    shift, retrain = 0.15, True
+    work = tmp_path / "work"
+    _features(work, shift)
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    res = run_monitor(AppConfig(), tmp_path / "monitor", work=work, mlflow_uri=uri)
+    verdict = json.loads((tmp_path / "monitor" / "drift.json").read_text())
+    assert verdict["reference"] == "2023-01-01" and verdict["current"] == "2024-01-01"
+    assert verdict["retrain_recommended"] is retrain == res.drift.retrain_recommended
+    feats = pd.read_csv(tmp_path / "monitor" / "drift_features.csv")
+    assert "rinpersoon" not in feats.columns and set(feats["age_band"]) == {"8-12", "13-19", "20-23"}
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.params["drift.retrain_recommended"] == str(retrain)
+    assert all(k.startswith("drift.") for k in run.data.metrics)
+    assert "drift.13-19.ind_halt_ever.psi" in run.data.metrics
+    assert not any(str(10_000_000) in k for k in run.data.metrics)
+
+
+def test_drift_stage_needs_two_reference_dates(tmp_path: Path):
+    work = tmp_path / "work"
+    _features(work, 0.0)
+    with pytest.raises(InputError, match="reference date not in"):
+        run_monitor(AppConfig(), tmp_path / "out", work=work, ref_dates=["2023-01-01", "2025-01-01"])
+    assert not (tmp_path / "out").exists()

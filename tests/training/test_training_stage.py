@@ -1,0 +1,138 @@
+"""``aanwas train`` / ``aanwas retrain``: CLI wiring, default store location, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from aanwas.cli import app
+from aanwas.stages import train as train_stage
+from training.fixtures import fabricate_feature_table
+from training.tracking import TRACKING_URI_ENV
+
+FAST_SET = [
+    'training.bands=["13-19"]',
+    "training.tuning.enabled=false",
+    "training.mlflow.log_baseline_models=false",
+    "training.lightgbm.n_jobs=1",
+    "training.lightgbm.n_estimators=200",
+    "training.lightgbm.early_stopping_rounds=20",
+    "training.lightgbm.learning_rate=0.1",
+    "training.promotion.run_evaluation_gates=false",
+]
+
+
+def _set_args() -> list[str]:
+    return [a for item in FAST_SET for a in ("--set", item)]
+
+
+def write_work(work: Path, frame: pd.DataFrame) -> None:
+    """What ``aanwas features`` caches: the feature table and the audit frame."""
+    work.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(work / "features.parquet", index=False)
+    audit = frame[["rinpersoon", "ref_date"]].assign(sex="M", migration_group="nederland", income_group=3)
+    audit.to_parquet(work / "audit.parquet", index=False)
+
+
+@pytest.fixture
+def runner(monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv(TRACKING_URI_ENV, raising=False)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    return CliRunner()
+
+
+def test_train_then_retrain_on_a_later_refresh(tmp_path, runner, monkeypatch, new_store) -> None:  # type: ignore[no-untyped-def]
+    work = tmp_path / "work"
+    write_work(work, fabricate_feature_table(2500, seed=51)[0])
+    new_store(tmp_path / "mlflow")  # the default location, pre-made to save the schema migration
+    result = runner.invoke(app, ["train", "--work", str(work), *_set_args()])
+    assert result.exit_code == 0, result.output
+    # default store: beside the work directory, never inside it
+    assert (tmp_path / "mlflow" / "artifacts").is_dir()
+    assert sorted(p.name for p in work.iterdir()) == ["audit.parquet", "features.parquet", "train_summary.json"]
+    first = pd.read_json(work / "train_summary.json", typ="series")
+    assert first["bands"]["13-19"]["decision"] == "initial"
+
+    # a refresh one year later: retrain rebuilds the features (feature-stage wiring), trains a
+    # challenger and compares it with the champion on the NEWEST test date
+    newer = fabricate_feature_table(2500, seed=52, first_year=2019)[0]
+
+    def fake_run_features(cfg, data, work_dir, mapping=None, *, console=None):  # type: ignore[no-untyped-def]
+        assert Path(data) == tmp_path / "refresh"
+        write_work(Path(work_dir), newer)
+        return {}
+
+    monkeypatch.setattr("aanwas.stages.features.run_features", fake_run_features)
+    # with evaluation gates switched on, the evaluation stage's gate check runs on the challenger
+    gate_calls = []
+
+    def fake_build_gate_check(cfg, audit):  # type: ignore[no-untyped-def]
+        def check(band, rows, risk):  # type: ignore[no-untyped-def]
+            gate_calls.append((band, len(rows), len(audit)))
+            return True
+
+        return check
+
+    monkeypatch.setattr("aanwas.stages.evaluate.build_gate_check", fake_build_gate_check)
+    gates_on = ["--set", "training.promotion.run_evaluation_gates=true"]
+    result = runner.invoke(
+        app, ["retrain", "--data", str(tmp_path / "refresh"), "--work", str(work), *_set_args(), *gates_on]
+    )
+    assert result.exit_code == 0, result.output
+    second = pd.read_json(work / "train_summary.json", typ="series")["bands"]["13-19"]
+    assert second["split"]["test_date"] > first["bands"]["13-19"]["split"]["test_date"]
+    assert second["previous_champion"] == "1" and second["version"] == "2"
+    assert second["champion_auc"] is not None
+    assert second["decision"] in ("promoted", "rejected")
+    assert second["gates_passed"] is True and gate_calls == [("13-19", second_test_rows(newer, second), len(newer))]
+    assert second["promoted"] == (second["challenger_auc"] >= second["champion_auc"] - 0.005)  # default margin
+
+
+def second_test_rows(frame: pd.DataFrame, band_summary) -> int:  # type: ignore[no-untyped-def]
+    date = pd.Timestamp(band_summary["split"]["test_date"])
+    return int(((frame["age_band"] == "13-19") & (frame["ref_date"] == date) & frame["label"].notna()).sum())
+
+
+def test_errors_are_one_line_and_write_nothing(tmp_path, runner) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["train", "--work", str(tmp_path / "nowork")])
+    assert result.exit_code == 2
+    assert "run 'aanwas features' first" in result.output
+    assert not (tmp_path / "mlflow").exists()
+
+    work = tmp_path / "work"
+    write_work(work, fabricate_feature_table(300, seed=1)[0])
+    result = runner.invoke(app, ["train", "--work", str(work), "--override", "promote", *_set_args()])
+    assert result.exit_code == 2 and "a reviewer override needs a reason" in result.output
+    result = runner.invoke(app, ["train", "--work", str(work), "--set", "training.tuning.n_trials=-1"])
+    assert result.exit_code == 2 and "training.tuning.n_trials" in result.output
+    assert not (tmp_path / "mlflow").exists()
+    assert not (work / "train_summary.json").exists()
+
+
+def test_tracking_uri_precedence(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from training.config import MlflowConfig
+    from training.tracking import resolve_tracking_uri
+
+    env = {TRACKING_URI_ENV: "http://env:5000"}
+    assert resolve_tracking_uri("http://opt", MlflowConfig(tracking_uri="http://cfg"), tmp_path, env) == "http://opt"
+    assert resolve_tracking_uri(None, MlflowConfig(tracking_uri="http://cfg"), tmp_path, env) == "http://cfg"
+    assert resolve_tracking_uri(None, MlflowConfig(), tmp_path, env) == "http://env:5000"
+    assert (
+        resolve_tracking_uri(None, MlflowConfig(store_dir=str(tmp_path / "s")), tmp_path, {})
+        == f"sqlite:///{tmp_path / 's' / 'mlflow.db'}"
+    )
+
+
+def test_mlflow_run_parent_is_detached(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from training.tracking import detach_project_run
+
+    monkeypatch.setenv("MLFLOW_RUN_ID", "abc")
+    monkeypatch.setenv(TRACKING_URI_ENV, "sqlite:////tmp/a/mlflow.db")
+    assert detach_project_run("sqlite:////tmp/a/mlflow.db") == "abc"
+    assert "MLFLOW_RUN_ID" not in __import__("os").environ
+    monkeypatch.setenv("MLFLOW_RUN_ID", "abc")
+    assert detach_project_run("sqlite:////tmp/other/mlflow.db") is None  # another store: no parent
+    assert train_stage.SUMMARY_FILE == "train_summary.json"

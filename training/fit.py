@@ -1,0 +1,238 @@
+"""Fit one age band: LightGBM (tuned) and the two baselines, all calibrated, all scored.
+
+Pure library code (no files, no MLflow): the stage wiring passes a feature table and a
+:class:`~training.splits.BandSplit` and logs the returned :class:`FittedBand`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from features.contract import AUDIT_ONLY_COLUMNS
+from features.errors import ConfigError, InputError
+from models import FlagCountClassifier, build_logistic_baseline, fit_calibrated, score_metrics
+from training.config import NON_FEATURE_COLUMNS, TrainingConfig
+from training.splits import BandSplit
+from training.tuning import TrialCallback, TuningResult, build_lightgbm, tune_lightgbm
+
+#: Model names, main model first.
+MODEL_NAMES = ("lightgbm", "flags", "logreg")
+MAIN_MODEL = "lightgbm"
+TABLE = "feature table"
+
+Catalogue = Callable[[str], Sequence[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class FittedBand:
+    """Everything fitted and measured for one band (no person-level data inside).
+
+    Attributes
+    ----------
+    band : str
+    split : BandSplit
+    features : tuple of str
+        Model inputs, in order.
+    models : Mapping[str, estimator]
+        ``lightgbm``, ``flags``, ``logreg``: calibrated classifiers (``predict_proba``).
+    metrics : Mapping[str, Mapping[str, float]]
+        Model -> metric -> value on the test date (see :func:`models.score_metrics`).
+    counts : Mapping[str, int]
+        Rows and positives per part (``n_train``, ``n_pos_train``, ...).
+    lightgbm_params : Mapping[str, Any]
+        Settings of the final LightGBM model (tuned ones included) and its rounds.
+    tuning : TuningResult or None
+    reference_metrics : Mapping[str, float]
+        AUC and Brier of extra true-risk variants on the test date (``<name>_auc``).
+    """
+
+    band: str
+    split: BandSplit
+    features: tuple[str, ...]
+    models: Mapping[str, Any]
+    metrics: Mapping[str, Mapping[str, float]]
+    counts: Mapping[str, int]
+    lightgbm_params: Mapping[str, Any]
+    tuning: TuningResult | None
+    reference_metrics: Mapping[str, float] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+
+
+def resolve_features(
+    frame: pd.DataFrame, band: str, cfg: TrainingConfig, catalogue: Catalogue | None = None
+) -> tuple[str, ...]:
+    """Model inputs of ``band``: the catalogue's list (or, without one, every numeric non-key
+    column with a value in the band), minus ``exclude_features``, plus ``extra_features``.
+
+    Raises
+    ------
+    ConfigError
+        If the list would contain an audit-only attribute, a key or the label.
+    InputError
+        If a listed column is not in the feature table.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"rinpersoon": [1], "age_band": ["8-12"], "age": [9], "ind_x": [1.0], "label": [True]})
+    >>> resolve_features(f, "8-12", TrainingConfig())
+    ('age', 'ind_x')
+    """
+    if catalogue is not None:
+        cols = [str(c) for c in catalogue(band)]
+    else:
+        rows = frame.loc[frame["age_band"].astype("str") == band]
+        cols = [
+            str(c)
+            for c in frame.columns
+            if c not in NON_FEATURE_COLUMNS
+            and c not in AUDIT_ONLY_COLUMNS
+            and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])
+            and rows[c].notna().any()
+        ]
+    cols = [c for c in cols if c not in cfg.exclude_features]
+    cols += [c for c in cfg.extra_features if c not in cols]
+    forbidden = [c for c in cols if c in AUDIT_ONLY_COLUMNS or c in NON_FEATURE_COLUMNS]
+    if forbidden:
+        raise ConfigError("features", f"{forbidden[0]!r} is audit-only or a key and can never be a model input")
+    if not cols:
+        raise ConfigError("features", f"no model inputs for band {band}")
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise InputError(TABLE, missing[0], None, f"feature of band {band} missing ({len(missing)} missing in all)")
+    return tuple(cols)
+
+
+def _xy(frame: pd.DataFrame, features: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    return frame.loc[:, list(features)], frame["label"].astype("bool").to_numpy(dtype=np.int8)
+
+
+def _check_both_outcomes(y: np.ndarray, band: str, part: str) -> None:
+    if y.size == 0 or y.min() == y.max():
+        raise InputError(
+            TABLE, "label", int(y.size), f"band {band}, {part} part: needs both outcomes to fit and measure"
+        )
+
+
+def fit_band(
+    frame: pd.DataFrame,
+    split: BandSplit,
+    features: Sequence[str],
+    cfg: TrainingConfig,
+    *,
+    flags: Sequence[str] | None = None,
+    truth: pd.Series | None = None,
+    reference_risks: Mapping[str, pd.Series] | None = None,
+    trial_callbacks: Sequence[TrialCallback] = (),
+) -> FittedBand:
+    """Tune, fit and calibrate LightGBM and both baselines for one band; score the test date.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Feature table (all bands and dates; :class:`BandSplit` selects the rows).
+    split : BandSplit
+    features : sequence of str
+        Model inputs (see :func:`resolve_features`).
+    cfg : TrainingConfig
+    flags : sequence of str, optional
+        Flag columns of the profile baseline (default: ``cfg.flag_columns``, else every
+        ``cfg.flag_prefix`` column); ``cfg.protective_flags`` count when 0.
+    truth : Series, optional
+        True probability of the observed label (synthetic data only), indexed like ``frame``;
+        must cover every test row. Adds ``oracle_auc`` to every model's metrics.
+    reference_risks : mapping name -> Series, optional
+        Other true-risk variants (e.g. offending before detection), indexed like ``frame``;
+        their AUC and Brier on the test date go to ``reference_metrics``.
+    trial_callbacks : sequence
+        Optuna callbacks, e.g. logging each trial as a nested MLflow run.
+
+    Returns
+    -------
+    FittedBand
+    """
+    band = split.band
+    parts = {part: split.select(frame, part) for part in ("train", "tune", "test")}
+    (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = (_xy(parts[p], features) for p in ("train", "tune", "test"))
+    for name, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
+        _check_both_outcomes(y, band, name)
+
+    truth_test = None if truth is None else _aligned(truth, X_te.index, band, "truth")
+    reference = {}
+    for name, series in (reference_risks or {}).items():
+        ref = _aligned(series, X_te.index, band, name)
+        reference[f"{name}_auc"] = float(roc_auc_score(y_te, ref))
+        reference[f"{name}_brier"] = float(brier_score_loss(y_te, ref))
+
+    tuned: TuningResult | None = None
+    overrides: dict[str, Any] = {}
+    if cfg.tuning.enabled:
+        tuned = tune_lightgbm(
+            X_tr,
+            y_tr,
+            X_tu,
+            y_tu,
+            lightgbm=cfg.lightgbm,
+            tuning=cfg.tuning,
+            seed=cfg.seed,
+            study_name=f"{cfg.tuning.study_name}-{band}",
+            callbacks=trial_callbacks,
+        )
+        overrides = dict(tuned.best_params)
+    lgbm = build_lightgbm(cfg.lightgbm, cfg.seed, **overrides).fit(X_tr, y_tr, eval_set=(X_tu, y_tu))
+    raw = {
+        "lightgbm": lgbm,
+        "flags": FlagCountClassifier(
+            flag_prefix=cfg.flag_prefix,
+            flags=tuple(flags) if flags is not None else (cfg.flag_columns or None),
+            protective=cfg.protective_flags,
+        ).fit(X_tr, y_tr),
+        "logreg": build_logistic_baseline(C=cfg.logistic_c).fit(X_tr, y_tr),
+    }
+    models = {name: fit_calibrated(est, X_tu, y_tu, method=cfg.calibration.method) for name, est in raw.items()}
+
+    metrics = {
+        name: score_metrics(
+            y_te,
+            est.predict_proba(X_te)[:, 1],
+            truth=None if truth_test is None else truth_test.to_numpy(),
+            n_bins=cfg.calibration.ece_bins,
+            strategy=cfg.calibration.ece_strategy,
+        )
+        for name, est in models.items()
+    }
+    counts = {}
+    for part, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
+        counts[f"n_{part}"] = int(y.size)
+        counts[f"n_pos_{part}"] = int(y.sum())
+    params = {**lgbm.get_params(), "best_iteration": lgbm.best_iteration_}
+    return FittedBand(
+        band=band,
+        split=split,
+        features=tuple(features),
+        models=MappingProxyType(models),
+        metrics=MappingProxyType({k: MappingProxyType(v) for k, v in metrics.items()}),
+        counts=MappingProxyType(counts),
+        lightgbm_params=MappingProxyType(params),
+        tuning=tuned,
+        reference_metrics=MappingProxyType(reference),
+    )
+
+
+def _aligned(series: pd.Series, index: pd.Index, band: str, name: str) -> pd.Series:
+    out = series.reindex(index)
+    if out.isna().any():
+        raise InputError(name, None, int(out.isna().sum()), f"band {band}: test rows without a true risk")
+    return out
+
+
+def select_test_part(frame: pd.DataFrame, fitted: FittedBand) -> tuple[pd.DataFrame, np.ndarray]:
+    """Inputs and 0/1 labels of the band's test date (e.g. to score a champion on it)."""
+    part = fitted.split.select(frame, "test")
+    return part, part["label"].astype("bool").to_numpy(dtype=np.int8)

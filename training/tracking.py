@@ -1,0 +1,266 @@
+"""The MLflow adapter: tracking store set-up and everything a training run logs.
+
+Only the stage wiring (``aanwas/stages/train.py``) calls these, inside its
+``with mlflow.start_run():`` block; the library modules (splits, tuning, fit, registry
+decisions) never touch MLflow. What is logged is aggregate by construction: the resolved
+config, the data fingerprint (hashes and counts), the feature catalogue (column names), the
+split dates, metrics, and the models with a signature (column names and types) but WITHOUT an
+input example. Nothing here accepts a frame of rows to log.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import cloudpickle
+import lightgbm
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+import sklearn
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema, TensorSpec
+
+from training.config import MlflowConfig
+from training.fit import MAIN_MODEL, FittedBand
+from training.tuning import TrialCallback
+
+SQLITE_DB = "mlflow.db"
+RUN_ID_ENV = "MLFLOW_RUN_ID"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+#: Pins written into each logged model's requirements (so MLflow need not infer them).
+MODEL_REQUIREMENTS = (
+    f"scikit-learn=={sklearn.__version__}",
+    f"lightgbm=={lightgbm.__version__}",
+    f"numpy=={np.__version__}",
+    f"pandas=={pd.__version__}",
+    f"cloudpickle=={cloudpickle.__version__}",
+)
+_COLSPEC_TYPES = {"f": "double", "i": "long", "u": "long", "b": "boolean"}
+
+
+def sqlite_uri(db_path: Path) -> str:
+    """``sqlite:///`` URI of a database file (absolute).
+
+    Examples
+    --------
+    >>> sqlite_uri(Path("/tmp/x/mlflow.db"))
+    'sqlite:////tmp/x/mlflow.db'
+    """
+    return f"sqlite:///{Path(db_path).resolve()}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """Database file of a ``sqlite:///`` URI, else None.
+
+    Examples
+    --------
+    >>> sqlite_path("sqlite:////tmp/x/mlflow.db")
+    PosixPath('/tmp/x/mlflow.db')
+    >>> sqlite_path("http://mlflow:5000") is None
+    True
+    """
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(unquote(uri[len("sqlite:///") :])).resolve()
+
+
+def resolve_tracking_uri(
+    option: str | None, cfg: MlflowConfig, work: Path, env: Mapping[str, str] | None = None
+) -> str:
+    """Tracking URI: the option, else the config, else ``MLFLOW_TRACKING_URI``, else an
+    embedded SQLite store ``<store_dir>/mlflow.db`` (default store_dir: ``mlflow`` beside the
+    work directory, so the person-level work directory and the store stay apart).
+
+    Examples
+    --------
+    >>> resolve_tracking_uri(None, MlflowConfig(), Path("/data/run1/work"), env={})
+    'sqlite:////data/run1/mlflow/mlflow.db'
+    >>> resolve_tracking_uri("http://mlflow:5000", MlflowConfig(), Path("w"), env={})
+    'http://mlflow:5000'
+    """
+    env = os.environ if env is None else env
+    for candidate in (option, cfg.tracking_uri, env.get(TRACKING_URI_ENV, "")):
+        if candidate:
+            return candidate
+    store = Path(cfg.store_dir) if cfg.store_dir else Path(work).resolve().parent / "mlflow"
+    return sqlite_uri(store / SQLITE_DB)
+
+
+def _same_store(a: str | None, b: str) -> bool:
+    if not a:
+        return False
+    pa, pb = sqlite_path(a), sqlite_path(b)
+    if pa is not None or pb is not None:
+        return pa == pb
+    return urlparse(a)._replace(path=urlparse(a).path.rstrip("/")) == urlparse(b)._replace(
+        path=urlparse(b).path.rstrip("/")
+    )
+
+
+def configure_tracking(uri: str, cfg: MlflowConfig) -> str:
+    """Point MLflow (tracking and registry) at ``uri`` and return the experiment id.
+
+    For a SQLite store the directory is created and a new experiment's artifacts go to
+    ``<db dir>/artifacts`` (unless ``cfg.artifact_location`` says otherwise), never to the
+    current directory.
+    """
+    db = sqlite_path(uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.get_experiment_by_name(cfg.experiment)
+    if exp is not None:
+        return str(exp.experiment_id)
+    location = cfg.artifact_location or ((db.parent / "artifacts").resolve().as_uri() if db is not None else None)
+    return str(client.create_experiment(cfg.experiment, artifact_location=location))
+
+
+def detach_project_run(uri: str) -> str | None:
+    """When launched by ``mlflow run`` (``MLFLOW_RUN_ID`` set), stop MLflow from reusing that
+    run for the stage and return its id as the parent if it lives in the same store.
+
+    The stage then starts its own run (nested under the project run when possible), so that
+    ``train`` and ``retrain`` within one ``main`` never write into the same run.
+    """
+    run_id = os.environ.pop(RUN_ID_ENV, None)
+    if run_id and _same_store(os.environ.get(TRACKING_URI_ENV), uri):
+        return run_id
+    return None
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested dict -> ``{"a.b.c": "value"}`` (lists as comma-joined text), for params.
+
+    Examples
+    --------
+    >>> flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x"})
+    {'a.b': '1', 'a.c': '1,2', 'd': 'x'}
+    """
+    out: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            out[name] = ",".join(map(str, value))
+        else:
+            out[name] = str(value)
+    return out
+
+
+def metric_key(band: str, model: str, metric: str, part: str = "test") -> str:
+    """Name of a logged metric, e.g. ``test/13-19/lightgbm/auc``.
+
+    Examples
+    --------
+    >>> metric_key("8-12", "flags", "ece")
+    'test/8-12/flags/ece'
+    """
+    return f"{part}/{band}/{model}/{metric}"
+
+
+def log_run_context(
+    config: Mapping[str, Any], fingerprint: Mapping[str, Any], catalogue: Mapping[str, Iterable[str]]
+) -> None:
+    """Resolved config (params + ``config.json``), data fingerprint and feature catalogue."""
+    mlflow.log_params(flatten(config, "cfg."))
+    mlflow.log_dict(dict(config), "config.json")
+    mlflow.log_dict(dict(fingerprint), "data/fingerprint.json")
+    mlflow.set_tags(
+        {
+            "data.table_sha256": fingerprint["table_sha256"],
+            "data.columns_sha256": fingerprint["columns_sha256"],
+            "data.n_rows": str(fingerprint["n_rows"]),
+        }
+    )
+    mlflow.log_dict({band: list(cols) for band, cols in catalogue.items()}, "features/catalogue.json")
+
+
+def log_fitted_band(fitted: FittedBand) -> None:
+    """Split dates, counts, final LightGBM settings, tuning summary and test metrics of a band."""
+    band = fitted.band
+    params = {f"{band}.split.{k}": v for k, v in fitted.split.describe().items()}
+    params.update({f"{band}.lightgbm.{k}": str(v) for k, v in fitted.lightgbm_params.items()})
+    params[f"{band}.n_features"] = str(len(fitted.features))
+    mlflow.log_params(params)
+    metrics: dict[str, float] = {f"data/{band}/{k}": float(v) for k, v in fitted.counts.items()}
+    for model, values in fitted.metrics.items():
+        for name, value in values.items():
+            if name.startswith("oracle_"):
+                metrics[f"test/{band}/{name}"] = value
+            else:
+                metrics[metric_key(band, model, name)] = value
+    main = fitted.metrics[MAIN_MODEL]
+    if "oracle_auc" in main:
+        metrics[metric_key(band, MAIN_MODEL, "oracle_auc")] = main["oracle_auc"]
+        metrics[metric_key(band, MAIN_MODEL, "auc_gap_to_oracle")] = main["oracle_auc"] - main["auc"]
+    metrics.update({f"test/{band}/{k}": v for k, v in fitted.reference_metrics.items()})
+    if fitted.tuning is not None:
+        t = fitted.tuning
+        metrics.update(
+            {
+                f"tuning/{band}/best_tune_auc": t.best_value,
+                f"tuning/{band}/n_trials": float(t.n_trials),
+                f"tuning/{band}/n_pruned": float(t.n_pruned),
+            }
+        )
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+
+
+def trial_logger(band: str) -> TrialCallback:
+    """Optuna callback that records each finished trial as a nested MLflow run."""
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        with mlflow.start_run(run_name=f"trial-{band}-{trial.number:03d}", nested=True):
+            mlflow.log_params({f"trial.{k}": v for k, v in trial.params.items()})
+            mlflow.set_tags({"aanwas.kind": "tuning-trial", "aanwas.band": band, "trial.state": trial.state.name})
+            if trial.value is not None:
+                mlflow.log_metric("tune_auc", float(trial.value))
+            if trial.intermediate_values:
+                last = max(trial.intermediate_values)
+                mlflow.log_metric("last_reported_round", float(last))
+            if "best_iteration" in trial.user_attrs:
+                mlflow.log_metric("best_iteration", float(trial.user_attrs["best_iteration"]))
+
+    return callback
+
+
+def model_signature(dtypes: pd.Series) -> ModelSignature:
+    """Signature from column dtypes only (names and types, no values): inputs per column,
+    output ``predict_proba``'s (n, 2) float array."""
+    specs = []
+    for name, dtype in dtypes.items():
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+            mlflow_type = "double"  # nullable ints/floats are read as floats by the models
+        elif np.dtype(dtype) == np.float32:
+            mlflow_type = "float"
+        else:
+            mlflow_type = _COLSPEC_TYPES.get(np.dtype(dtype).kind, "double")
+        specs.append(ColSpec(mlflow_type, str(name)))
+    return ModelSignature(inputs=Schema(specs), outputs=Schema([TensorSpec(np.dtype("float64"), (-1, 2))]))
+
+
+def log_model(estimator: Any, name: str, signature: ModelSignature, registered_model_name: str | None = None) -> Any:
+    """Log a calibrated classifier (sklearn flavour, no input example); optionally register it.
+
+    Loading it back needs this project installed (the estimator classes live in ``models``).
+    Returns MLflow's ``ModelInfo`` (``registered_model_version`` set when registered).
+    """
+    return mlflow.sklearn.log_model(
+        estimator,
+        name=name,
+        signature=signature,
+        input_example=None,
+        serialization_format="cloudpickle",
+        pip_requirements=list(MODEL_REQUIREMENTS),
+        pyfunc_predict_fn="predict_proba",
+        registered_model_name=registered_model_name,
+    )
