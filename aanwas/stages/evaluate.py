@@ -1,0 +1,305 @@
+"""Stage wiring of evaluation: files and MLflow at the edges, pure audits in ``evaluation``.
+
+* ``aanwas audit``  -> :func:`run_audit`: generic fairness audit of any scored CSV;
+* ``aanwas report`` -> :func:`run_report`: HTML report from the evaluation artifacts of a run;
+* :func:`log_evaluation`: what training's stage calls inside its MLflow run to log the
+  aggregates of :func:`evaluation.evaluate.evaluate_model`;
+* :func:`build_gate_check`: the ``gate_check`` callable that ``aanwas train`` accepts (band,
+  test rows, calibrated risk -> evaluation gates passed?).
+
+Nothing is written when an input is bad: everything is computed in memory first, then written
+atomically.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evaluation._result import (
+    ARTIFACT_ROOT,
+    MODEL_CARD_MD,
+    REPORT,
+    EvaluationResult,
+    dumps,
+    from_artifacts,
+    to_artifacts,
+)
+from evaluation.config import EvaluationConfig
+from evaluation.evaluate import evaluate_model
+from evaluation.fairness import audit_fairness, fairness_to_json, validate_scored_table
+from evaluation.gates import GateVerdict
+from evaluation.modelcard import render_model_card_markdown
+from evaluation.report import render_fairness_html, render_report
+from features._io import atomic_dir, atomic_write_bytes
+from features.errors import InputError
+
+FAIRNESS_JSON = "fairness.json"
+FAIRNESS_HTML = "fairness.html"
+
+
+def _write_outputs(out: Path, files: Mapping[str, bytes]) -> None:
+    """Write ``files`` into ``out``: all at once into a new directory, else file by file.
+
+    A new (or empty) directory is built under a temporary name and renamed; an existing
+    directory with other content is never replaced wholesale - each file is replaced
+    atomically instead.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), None, None, "output path exists and is not a directory")
+    if not out.exists() or not any(out.iterdir()):
+        if out.exists():
+            out.rmdir()
+        with atomic_dir(out) as tmp:
+            for name, data in files.items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(data)
+        return
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
+
+
+def read_scored_csv(path: Path) -> pd.DataFrame:
+    """Read a scored CSV as text columns (group values kept exactly); clear error if unreadable.
+
+    The delimiter is ``,`` or, when the header has more of them, ``;`` (Dutch spreadsheets).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path.name, None, None, "file not found")
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            header = fh.readline()
+        sep = ";" if header.count(";") > header.count(",") else ","
+        return pd.read_csv(path, dtype=str, keep_default_na=True, sep=sep, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise InputError(path.name, None, 0, "the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(path.name, None, None, f"not a readable CSV file ({type(err).__name__})") from None
+
+
+def build_audit_outputs(
+    frame: pd.DataFrame,
+    cfg: EvaluationConfig,
+    *,
+    source: str,
+    label: str,
+    score: str,
+    threshold: float,
+    groups: Sequence[str],
+) -> dict[str, bytes]:
+    """Validate, audit and render: the bytes of ``fairness.json`` and ``fairness.html``."""
+    groups = list(dict.fromkeys(groups))
+    if not groups:
+        raise InputError(source, None, None, "name at least one --group column")
+    clean = validate_scored_table(frame, source=source, label=label, score=score, threshold=threshold, groups=groups)
+    s = clean[score]
+    metrics = ["selection_rate", "fpr", "fnr", "ppv", "auc"]
+    if s.min() >= 0.0 and s.max() <= 1.0:
+        metrics.append("calibration")  # meaningful only if the score is a probability
+    audit = audit_fairness(
+        clean, label=label, score=score, threshold=threshold, groups=groups, cfg=cfg, metrics=metrics, max_order=1
+    )
+    doc = fairness_to_json(audit, cfg)
+    doc["source"] = source
+    doc["label"] = label
+    doc["score"] = score
+    if "calibration" not in metrics:
+        doc["notes"].append("calibration not audited: scores are not all within [0, 1]")
+    html = render_fairness_html(audit, cfg, source=source, label=label, score=score)
+    return {FAIRNESS_JSON: dumps(doc), FAIRNESS_HTML: html.encode("utf-8")}
+
+
+def run_audit(
+    cfg: Any,
+    *,
+    scores: Path,
+    label: str,
+    score: str,
+    threshold: float,
+    groups: Sequence[str],
+    out: Path,
+    console: Any = None,
+) -> dict[str, bytes]:
+    """``aanwas audit``: read the CSV, audit it, write ``fairness.json`` and ``fairness.html``.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, missing column, non-numeric score, labels not 0/1, threshold outside
+        the score range; nothing is written.
+    """
+    frame = read_scored_csv(scores)
+    files = build_audit_outputs(
+        frame, cfg.evaluation, source=Path(scores).name, label=label, score=score, threshold=threshold, groups=groups
+    )
+    _write_outputs(Path(out), files)
+    if console is not None:
+        console.print(
+            f"fairness audit of {Path(scores).name}: wrote {Path(out) / FAIRNESS_JSON} and {Path(out) / FAIRNESS_HTML}"
+        )
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# MLflow: log (training's stage calls this) and read back (aanwas report)
+# --------------------------------------------------------------------------------------------
+
+
+def log_evaluation(result: EvaluationResult, cfg: EvaluationConfig) -> None:
+    """Log the aggregates of an evaluation to the active MLflow run under ``evaluation/``.
+
+    Call inside ``with mlflow.start_run():`` in the training stage. Tables are checked against
+    the minimum cell size first; the report and model card are logged too, and the gate verdict
+    as metrics/tags.
+    """
+    import mlflow
+
+    files = to_artifacts(result, cfg.min_cell_size)
+    files[REPORT] = render_report(result, min_cell=cfg.min_cell_size).encode("utf-8")
+    files[MODEL_CARD_MD] = render_model_card_markdown(result.model_card).encode("utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name, data in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+        mlflow.log_artifacts(str(root), artifact_path=ARTIFACT_ROOT)
+    gate = result.summary.get("gate", {})
+    mlflow.set_tag("evaluation.gate", "passed" if gate.get("passed") else "failed")
+
+
+def resolve_report_uri(cfg: Any, option: str | None, work: Path | None) -> str:
+    """Tracking URI as training resolves it (option, config, environment, SQLite beside WORK).
+
+    Raises
+    ------
+    InputError
+        If the resolved store is a SQLite file that does not exist (nothing is created).
+    """
+    from training.tracking import resolve_tracking_uri, sqlite_path
+
+    uri = resolve_tracking_uri(option, cfg.training.mlflow, Path(work) if work is not None else Path("work"))
+    db = sqlite_path(uri)
+    if db is not None and not db.exists():
+        raise InputError("mlflow", None, None, f"tracking store {db} not found (pass --mlflow-uri or --work)")
+    return uri
+
+
+def load_evaluation(run_id: str, tracking_uri: str | None) -> EvaluationResult:
+    """Read the evaluation artifacts of an MLflow run back into an :class:`EvaluationResult`.
+
+    Raises
+    ------
+    InputError
+        Unknown run, or a run without evaluation artifacts.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        raise InputError("mlflow", None, None, f"run {run_id!r} not found") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = client.download_artifacts(run_id, ARTIFACT_ROOT, tmp)
+        except (MlflowException, OSError):
+            raise InputError("mlflow", None, None, f"run {run_id!r} has no evaluation artifacts") from None
+        root = Path(local)
+        files = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    try:
+        return from_artifacts(files)
+    except (KeyError, ValueError):
+        raise InputError("mlflow", None, None, f"run {run_id!r} has incomplete evaluation artifacts") from None
+
+
+def run_report(
+    cfg: Any,
+    *,
+    run_id: str,
+    out: Path,
+    mlflow_uri: str | None = None,
+    work: Path | None = None,
+    console: Any = None,
+) -> None:
+    """``aanwas report``: write OUT/report.html (+ the model card) from a run's evaluation.
+
+    Raises
+    ------
+    InputError
+        Unknown store or run, or a run without evaluation artifacts; nothing is written.
+    """
+    result = load_evaluation(run_id, resolve_report_uri(cfg, mlflow_uri, work))
+    html = render_report(result, min_cell=cfg.evaluation.min_cell_size)
+    files = {REPORT: html.encode("utf-8")}
+    if result.model_card:
+        files[MODEL_CARD_MD] = render_model_card_markdown(result.model_card).encode("utf-8")
+    _write_outputs(Path(out), files)
+    if console is not None:
+        console.print(f"report of run {run_id}: wrote {Path(out) / REPORT}")
+
+
+# --------------------------------------------------------------------------------------------
+# training's promotion gate
+# --------------------------------------------------------------------------------------------
+
+
+def prepare_scored_rows(
+    rows: pd.DataFrame,
+    risk: pd.Series,
+    cfg: EvaluationConfig,
+    audit: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Scored rows for :func:`evaluate_model`: risk as ``score``, audit attributes joined.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Feature-table rows (``rinpersoon, ref_date, age_band``, areas, features, ``label``).
+    risk : pandas.Series
+        Calibrated risk aligned with ``rows``.
+    cfg : EvaluationConfig
+    audit : pandas.DataFrame, optional
+        The audit frame (``rinpersoon, ref_date, sex, migration_group, income_group``).
+    """
+    out = rows.copy()
+    out["score"] = risk.reindex(rows.index).to_numpy(dtype="float64")
+    if audit is not None:
+        extra = [c for c in audit.columns if c not in ("rinpersoon", "ref_date") and c not in out.columns]
+        keys = audit[["rinpersoon", "ref_date", *extra]].drop_duplicates(["rinpersoon", "ref_date"])
+        joined = out[["rinpersoon", "ref_date"]].merge(keys, on=["rinpersoon", "ref_date"], how="left")
+        for c in extra:
+            out[c] = joined[c].to_numpy()
+    for attribute, source in cfg.attribute_columns.items():
+        if attribute not in out.columns and source in out.columns:
+            out[attribute] = out[source]
+    return out
+
+
+def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
+    """A ``gate_check(band, test_rows, risk) -> bool`` for ``aanwas train``.
+
+    Runs :func:`evaluate_model` on the band's test rows (fairness, proxy test, ranking,
+    league-table check) with the monitoring stage's "elevated" threshold and returns whether
+    the evaluation gates passed. The verdicts are kept on the returned callable
+    (``.verdicts[band]``) for logging.
+    """
+    ecfg: EvaluationConfig = cfg.evaluation
+    threshold = float(cfg.monitoring.aggregate.elevated_threshold)
+    verdicts: dict[str, GateVerdict] = {}
+
+    def gate_check(band: str, test_rows: pd.DataFrame, risk: pd.Series) -> bool:
+        scored = prepare_scored_rows(test_rows, risk, ecfg, audit)
+        result = evaluate_model(scored, cfg=ecfg, threshold=threshold)
+        g = result.summary["gate"]
+        verdicts[band] = GateVerdict(passed=bool(g["passed"]), reasons=list(g["reasons"]), notes=list(g["notes"]))
+        return verdicts[band].passed
+
+    gate_check.verdicts = verdicts  # type: ignore[attr-defined]
+    return gate_check

@@ -1,0 +1,124 @@
+"""The aggregate result of evaluating a model version, and its artifact (file) form.
+
+An :class:`EvaluationResult` holds only aggregates: a JSON-ready summary, small tables that
+passed the minimum cell size, PNG figures and the model card. :func:`to_artifacts` turns it into
+named files (what the training stage logs to MLflow under ``evaluation/``) and
+:func:`from_artifacts` reads them back for ``aanwas report``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation._cells import check_aggregate_tables
+
+ARTIFACT_ROOT = "evaluation"
+SUMMARY = "summary.json"
+MODEL_CARD_JSON = "model_card.json"
+MODEL_CARD_MD = "model_card.md"
+REPORT = "report.html"
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """Aggregates of one evaluation (safe to log: checked against the minimum cell size).
+
+    Attributes
+    ----------
+    summary : dict
+        JSON-ready facts: settings, bands, counts, audit summaries, gate verdict, notes.
+    tables : dict of str to pandas.DataFrame
+        Named aggregate tables, keys like ``"performance/13-19"``.
+    figures : dict of str to bytes
+        Named PNG figures, keys like ``"calibration/13-19"``.
+    model_card : dict
+        The model card (see :mod:`evaluation.modelcard`).
+    """
+
+    summary: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, bytes]
+    model_card: dict[str, Any]
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        f = float(o)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean(o: Any) -> Any:
+    """Replace NaN/inf floats by None so the JSON is strict."""
+    if isinstance(o, float):
+        return None if math.isnan(o) or math.isinf(o) else o
+    if isinstance(o, Mapping):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def dumps(obj: Any) -> bytes:
+    """Strict, stable JSON bytes (NaN -> null, numpy scalars converted)."""
+    return json.dumps(
+        _clean(json.loads(json.dumps(obj, default=_json_default, allow_nan=True))), indent=2, ensure_ascii=False
+    ).encode("utf-8")
+
+
+def to_artifacts(result: EvaluationResult, min_cell: int) -> dict[str, bytes]:
+    """Files to log, by relative path under ``evaluation/``.
+
+    Raises
+    ------
+    ValueError
+        If any table carries a person column or a count below ``min_cell`` (a bug upstream).
+    """
+    check_aggregate_tables(result.tables, min_cell)
+    files: dict[str, bytes] = {SUMMARY: dumps(result.summary), MODEL_CARD_JSON: dumps(result.model_card)}
+    index = {}
+    for i, (name, df) in enumerate(result.tables.items()):
+        path = f"tables/{i:03d}.csv"
+        files[path] = df.to_csv(index=False).encode("utf-8")
+        index[path] = name
+    fig_index = {}
+    for i, (name, png) in enumerate(result.figures.items()):
+        path = f"figures/{i:03d}.png"
+        files[path] = png
+        fig_index[path] = name
+    files["index.json"] = dumps({"tables": index, "figures": fig_index})
+    return files
+
+
+def from_artifacts(files: Mapping[str, bytes]) -> EvaluationResult:
+    """Rebuild an :class:`EvaluationResult` from the files written by :func:`to_artifacts`.
+
+    Raises
+    ------
+    KeyError
+        If ``summary.json`` or ``index.json`` is missing.
+    """
+    summary = json.loads(files[SUMMARY].decode("utf-8"))
+    card = json.loads(files[MODEL_CARD_JSON].decode("utf-8")) if MODEL_CARD_JSON in files else {}
+    index = json.loads(files["index.json"].decode("utf-8"))
+    tables = {
+        name: pd.read_csv(io.BytesIO(files[path]), keep_default_na=True)
+        for path, name in index.get("tables", {}).items()
+        if path in files
+    }
+    figures = {name: files[path] for path, name in index.get("figures", {}).items() if path in files}
+    return EvaluationResult(summary=summary, tables=tables, figures=figures, model_card=card)

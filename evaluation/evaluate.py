@@ -1,0 +1,360 @@
+"""Evaluate a model version on scored rows: every audit, as aggregates ready to log and render.
+
+:func:`evaluate_model` is pure: it takes person-level scored rows (in memory), runs the
+performance, fairness, stigmatisation and SHAP audits per age band, the league-table check and
+the promotion gate, and returns an :class:`EvaluationResult` that holds aggregates only. The
+training stage logs it (``to_artifacts``) and ``aanwas report`` renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from evaluation import _plots as P
+from evaluation._result import EvaluationResult
+from evaluation.config import EvaluationConfig
+from evaluation.explain import aggregate_shap
+from evaluation.fairness import TOO_FEW, FairnessAudit, audit_fairness
+from evaluation.gates import GateVerdict, audit_gates
+from evaluation.modelcard import ModelInfo, build_model_card
+from evaluation.performance import audit_performance
+from evaluation.report import render_report
+from evaluation.stigmatisation import (
+    LabelBiasResult,
+    ProxyResult,
+    aggregate_area_composition,
+    audit_label_bias,
+    audit_league_tables,
+    audit_proxy,
+    audit_ranking,
+    compare_with_truth,
+)
+from features.config import AGE_BANDS
+from features.errors import InputError
+
+#: Key of the label-bias audit that pools all age bands.
+POOLED = "all bands"
+
+#: Columns of the per-area label-bias table that may be logged (no counts, no raw rates).
+_LABEL_BIAS_LOGGED = (
+    "area_code",
+    "registration_intensity",
+    "registration_intensity_lo",
+    "registration_intensity_hi",
+    "registration",
+    "status_observed",
+    "status_alternative",
+    "status_model",
+)
+
+
+def _bands(values: pd.Series) -> list[str]:
+    present = [str(v) for v in pd.unique(values.dropna().astype(str))]
+    known = [b for b in AGE_BANDS if b in present]
+    return known + sorted(set(present) - set(known))
+
+
+def _ci_text(row: Mapping[str, Any]) -> str:
+    if row.get("status") != "ok":
+        return TOO_FEW
+    return f"{row['value']:.3f} ({row['ci_lo']:.3f}\u2013{row['ci_hi']:.3f})"
+
+
+def _fairness_summary(audit: FairnessAudit) -> dict[str, Any]:
+    m = audit.metrics
+    out = {
+        "n_verdicts_outside": int((m["verdict"] == "outside").sum()),
+        "n_verdicts_uncertain": int((m["verdict"] == "uncertain").sum()),
+        "n_groups_too_few": int((audit.groups["status"] != "ok").sum()),
+        "outside": [
+            f"{r.metric} {r.attribute}={r.group}: {r.disparity:.2f} ({r.disparity_lo:.2f}\u2013{r.disparity_hi:.2f})"
+            for r in m[m["verdict"] == "outside"].itertuples(index=False)
+        ][:10],
+    }
+    return out
+
+
+def evaluate_model(
+    scored: pd.DataFrame,
+    *,
+    cfg: EvaluationConfig,
+    threshold: float | Mapping[str, float],
+    score: str = "score",
+    label: str = "label",
+    band: str = "age_band",
+    baselines: Sequence[str] = (),
+    features: Mapping[str, Sequence[str]] | None = None,
+    models: Mapping[str, Any] | None = None,
+    alternative: str | None = None,
+    truth_areas: pd.DataFrame | None = None,
+    model_info: ModelInfo | None = None,
+) -> EvaluationResult:
+    """Run every audit per age band and return aggregate tables, figures, card and gate.
+
+    Parameters
+    ----------
+    scored : pandas.DataFrame
+        Person-level rows (in memory only): ``label`` (0/1 or nullable boolean; NA = censored,
+        left out of outcome-based audits), ``score`` (calibrated risk), ``band``, area columns
+        named after ``cfg.area_levels`` (buurt / wijk / gemeente), audit attributes
+        (``cfg.audit_attributes``), the model's feature columns and any ``baselines`` columns.
+    cfg : EvaluationConfig
+    threshold : float or mapping
+        The calibrated-probability threshold for "elevated", one value or one per band.
+    score, label, band : str
+        Column names.
+    baselines : sequence of str
+        Baseline score columns to compare with.
+    features : mapping, optional
+        Band -> model input columns (proxy-test contrast and SHAP).
+    models : mapping, optional
+        Band -> tree model for SHAP (TreeExplainer).
+    alternative : str, optional
+        Intensity-free alternative outcome column (synthetic truth, alternative label, or
+        :func:`evaluation.stigmatisation.build_intensity_adjusted_label`).
+    truth_areas : pandas.DataFrame, optional
+        ``area_code, area_level, over_policed[, enforcement]`` (synthetic data only).
+    model_info : ModelInfo, optional
+        For the model card.
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    for col in (score, label, band):
+        if col not in scored.columns:
+            raise InputError("scored rows", col, None, "column not found")
+    bad = scored[score].isna() | ~scored[score].between(0.0, 1.0)
+    if bad.any():
+        raise InputError("scored rows", score, int(bad.sum()), "risk must be a probability in [0, 1]")
+    for attribute, source in cfg.attribute_columns.items():
+        if attribute not in scored.columns and source in scored.columns:
+            scored = scored.assign(**{attribute: scored[source]})
+    info = model_info or ModelInfo()
+    tables: dict[str, pd.DataFrame] = {}
+    figures: dict[str, bytes] = {}
+    notes: list[str] = []
+    bands = _bands(scored[band])
+    thresholds = {b: float(threshold[b] if isinstance(threshold, Mapping) else threshold) for b in bands}
+    fairness_by_band: dict[str, FairnessAudit] = {}
+    proxy_by_key: dict[str, ProxyResult] = {}
+    bias_by_key: dict[str, LabelBiasResult] = {}
+    summary: dict[str, Any] = {
+        "model": {"name": info.name, "version": info.version, "run_id": info.run_id},
+        "settings": {
+            "min_cell_size": cfg.min_cell_size,
+            "interval": cfg.interval_text,
+            "tolerance_band": f"{cfg.tolerance_low:g}\u2013{cfg.tolerance_high:g}",
+            "priority_metrics": list(cfg.priority_metrics),
+        },
+        "bands": bands,
+        "threshold": thresholds,
+        "n_persons": {},
+        "n_censored": {},
+        "fairness_references": {},
+        "fairness_notes": {},
+        "area_keys": {},
+        "proxy": {},
+        "proxy_skipped": {},
+        "label_bias": {},
+        "ranking": {},
+        "shap": {},
+    }
+    perf_card: dict[str, dict[str, str]] = {}
+    fair_card: dict[str, Any] = {}
+    band_values = scored[band].astype(str)
+    for b in bands:
+        sub = scored[band_values == b]
+        lab = sub[label]
+        known = sub[lab.notna().to_numpy()].copy()
+        known[label] = known[label].astype("int64")
+        n_known = len(known)
+        summary["n_persons"][b] = n_known if n_known >= cfg.min_cell_size else TOO_FEW
+        n_cens = len(sub) - n_known
+        summary["n_censored"][b] = n_cens if n_cens == 0 or n_cens >= cfg.min_cell_size else TOO_FEW
+        thr = thresholds[b]
+        has_both = n_known >= cfg.min_cell_size and known[label].nunique() == 2
+
+        # performance ---------------------------------------------------------------------
+        if has_both:
+            perf = audit_performance(known, label=label, score=score, threshold=thr, cfg=cfg, baselines=baselines)
+            tables[f"performance/{b}"] = perf.metrics
+            if len(perf.comparison):
+                tables[f"performance_comparison/{b}"] = perf.comparison
+            tables[f"calibration/{b}"] = perf.calibration
+            figures[f"calibration/{b}"] = P.plot_calibration(
+                perf.calibration, title=f"Calibration, band {b}", dpi=cfg.figure_dpi
+            )
+            m = perf.metrics[perf.metrics["model"] == "model"]
+            perf_card[b] = {r["metric"]: _ci_text(r) for r in m.to_dict("records")}
+        else:
+            notes.append(f"band {b}: performance and fairness not evaluated (too few persons or only one outcome)")
+
+        # fairness ------------------------------------------------------------------------
+        attrs = [a for a in cfg.audit_attributes if a in sub.columns]
+        missing = [a for a in cfg.audit_attributes if a not in sub.columns]
+        if missing:
+            notes.append(f"band {b}: audit attributes not available: {', '.join(missing)}")
+        if has_both and attrs:
+            fa = audit_fairness(known, label=label, score=score, threshold=thr, groups=attrs, cfg=cfg)
+            fairness_by_band[b] = fa
+            tables[f"fairness_overall/{b}"] = fa.overall
+            tables[f"fairness_groups/{b}"] = fa.groups
+            tables[f"fairness_metrics/{b}"] = fa.metrics
+            summary["fairness_references"][b] = fa.references
+            summary["fairness_notes"][b] = fa.notes
+            fair_card[b] = _fairness_summary(fa)
+            # one figure per band: priority ratio metrics for the single attributes (the
+            # intersections are in the tables)
+            figures[f"fairness/{b}"] = P.plot_disparities(
+                fa.metrics,
+                title=f"Disparities of the priority metrics, band {b}",
+                band=(cfg.tolerance_low, cfg.tolerance_high),
+                dpi=cfg.figure_dpi,
+                metric_names=tuple(cfg.priority_metrics),
+                attributes=tuple(attrs),
+            )
+
+        # stigmatisation ------------------------------------------------------------------
+        keys = []
+        for level in cfg.area_levels:
+            if level not in sub.columns:
+                notes.append(f"band {b}: no area column {level!r}; stigmatisation audits skipped there")
+                continue
+            key = f"{b}/{level}"
+            keys.append(key)
+            blocks = {
+                name: aggregate_area_composition(sub, area=level, attributes=[attr])
+                for name, attr in cfg.proxy_blocks.items()
+                if attr in sub.columns
+            }
+            if blocks:
+                try:
+                    pr = audit_proxy(
+                        sub,
+                        area=level,
+                        score=score,
+                        composition=blocks,
+                        features=list((features or {}).get(b, ())),
+                        cfg=cfg,
+                    )
+                    proxy_by_key[key] = pr
+                    tables[f"proxy/{key}"] = pr.table
+                    summary["proxy"][key] = {
+                        "n_areas": pr.n_areas,
+                        "n_areas_too_few": pr.n_areas_too_few,
+                        "blocks": list(pr.blocks),
+                    }
+                except InputError as err:
+                    summary["proxy_skipped"][key] = err.problem
+            else:
+                summary["proxy_skipped"][key] = "no composition attributes available"
+            if alternative is not None and alternative in known.columns and has_both:
+                lb = audit_label_bias(known, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
+                bias_by_key[key] = lb
+                lb_summary: dict[str, Any] = dict(lb.summary)
+                if truth_areas is not None:
+                    t = truth_areas
+                    if "area_level" in t.columns:
+                        t = t[t["area_level"].astype(str) == level]
+                    lb_summary["truth"] = compare_with_truth(lb, t)
+                summary["label_bias"][key] = lb_summary
+                tables[f"label_bias/{key}"] = lb.areas[[c for c in _LABEL_BIAS_LOGGED if c in lb.areas.columns]]
+                figures[f"label_bias/{key}"] = P.plot_label_bias(
+                    lb.areas, title=f"Registration intensity, {level}, band {b}", dpi=cfg.figure_dpi
+                )
+            rk = audit_ranking(sub, area=level, value=score, cfg=cfg)
+            summary["ranking"][key] = rk.summary
+            figures[f"ranking/{key}"] = P.plot_rank_widths(
+                (rk.areas["rank_hi"] - rk.areas["rank_lo"]).to_numpy(),
+                title=f"Rank-interval widths, {level}, band {b}",
+                dpi=cfg.figure_dpi,
+            )
+        summary["area_keys"][b] = keys
+
+        # explanations --------------------------------------------------------------------
+        if models and b in models and features and b in features:
+            cols = list(features[b])
+            sh = aggregate_shap(models[b], sub[cols], cfg=cfg)
+            tables[f"shap_importance/{b}"] = sh.importance
+            tables[f"shap_dependence/{b}"] = sh.dependence
+            summary["shap"][b] = {"n_persons": sh.n_persons, "scale": sh.scale}
+            figures[f"shap/{b}"] = P.plot_importance(
+                sh.importance, title=f"SHAP importance, band {b}", dpi=cfg.figure_dpi
+            )
+
+    # registration intensity is a property of the area, not of a band: pooling the bands
+    # gives the label-bias audit more events (its power is low in small areas)
+    if alternative is not None and alternative in scored.columns and len(bands) > 1:
+        pooled = scored[scored[label].notna().to_numpy()].copy()
+        pooled[label] = pooled[label].astype("int64")
+        keys = []
+        for level in cfg.area_levels:
+            if level not in pooled.columns or pooled[label].nunique() < 2:
+                continue
+            key = f"{POOLED}/{level}"
+            keys.append(key)
+            lb = audit_label_bias(pooled, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
+            bias_by_key[key] = lb
+            lb_summary = dict(lb.summary)
+            if truth_areas is not None:
+                t = truth_areas
+                if "area_level" in t.columns:
+                    t = t[t["area_level"].astype(str) == level]
+                lb_summary["truth"] = compare_with_truth(lb, t)
+            summary["label_bias"][key] = lb_summary
+            tables[f"label_bias/{key}"] = lb.areas[[c for c in _LABEL_BIAS_LOGGED if c in lb.areas.columns]]
+            figures[f"label_bias/{key}"] = P.plot_label_bias(
+                lb.areas, title=f"Registration intensity, {level}, all bands", dpi=cfg.figure_dpi
+            )
+        summary["area_keys"][POOLED] = keys
+
+    summary["notes"] = notes
+    if alternative is None:
+        summary["notes"].append("label-bias sensitivity not run: no alternative label given")
+
+    def card_with(findings: list[str], gate: dict[str, Any]) -> dict[str, Any]:
+        stigma_card = {
+            "proxy": {
+                k: {
+                    r["predictors"]: f"R2 {r['r2']:.2f} ({r['ci_lo']:.2f}\u2013{r['ci_hi']:.2f})"
+                    for r in v.table.to_dict("records")
+                }
+                for k, v in proxy_by_key.items()
+            },
+            "label_bias": dict(summary["label_bias"]),
+            "ranking": {
+                k: {kk: vv for kk, vv in v.items() if kk.startswith(("n_areas", "naive"))}
+                for k, v in summary["ranking"].items()
+            },
+            "league_findings": findings,
+        }
+        return build_model_card(
+            info, cfg.model_card, performance=perf_card, fairness=fair_card, stigmatisation=stigma_card, gate=gate
+        )
+
+    # league-table check on the tables and on the full report as rendered (card included)
+    draft = EvaluationResult(summary=summary, tables=tables, figures={}, model_card=card_with([], {}))
+    findings = audit_league_tables(
+        tables=tables, html={"report.html": render_report(draft, min_cell=cfg.min_cell_size)}
+    )
+    summary["league_findings"] = findings
+
+    gate = audit_gates(
+        cfg=cfg, fairness=fairness_by_band, proxy=proxy_by_key, label_bias=bias_by_key, league_findings=findings
+    )
+    summary["gate"] = gate.to_dict()
+    return EvaluationResult(
+        summary=summary, tables=tables, figures=figures, model_card=card_with(findings, gate.to_dict())
+    )
+
+
+def gate_of(result: EvaluationResult) -> GateVerdict:
+    """The promotion-gate verdict stored in a result (also after ``from_artifacts``)."""
+    g = result.summary.get("gate", {})
+    return GateVerdict(
+        passed=bool(g.get("passed", False)), reasons=list(g.get("reasons", [])), notes=list(g.get("notes", []))
+    )

@@ -1,0 +1,604 @@
+"""Group fairness audit of a scored table: rates per group, disparities and verdicts.
+
+Selection rate, FPR, FNR and PPV come from fairlearn's :class:`~fairlearn.metrics.MetricFrame`
+(run on the compressed confusion table, so it scales); AUC and calibration from the weighted
+statistics of the bootstrap engine; intervals from a vectorised row bootstrap whose unit-weight
+replicate reproduces the same numbers. Each group gets
+``n``, selection rate, FPR, FNR, PPV, AUC and calibration (observed / expected events), and a
+disparity against a reference group with a verdict per metric. A group (or a rate whose
+denominator is) smaller than the minimum cell size is reported as "too few", never as a number.
+The stages are Aequitas-like: group counts -> disparities -> verdicts; only the CLI writes files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from fairlearn.metrics import MetricFrame
+from sklearn.metrics import confusion_matrix
+
+from evaluation._bootstrap import bootstrap, codes_of, divide, indicator, percentile_interval, weighted_auc
+from evaluation._cells import enough
+from evaluation.config import FAIRNESS_METRICS, EvaluationConfig
+from features.errors import InputError
+
+TOO_FEW = "too few"
+MISSING_GROUP = "(missing)"
+INTERSECTION = " \u00d7 "  # " x " joins attribute names and values of an intersection
+
+#: Human-readable names of the metrics.
+METRIC_LABELS: Mapping[str, str] = {
+    "selection_rate": "selection rate (share elevated)",
+    "fpr": "false positive rate",
+    "fnr": "false negative rate",
+    "ppv": "positive predictive value",
+    "auc": "AUC",
+    "calibration": "observed / expected",
+    "citl": "calibration-in-the-large (mean predicted \u2212 observed)",
+}
+
+#: How each metric's disparity is judged.
+COMPARISON: Mapping[str, str] = {
+    "selection_rate": "ratio to reference",
+    "fpr": "ratio to reference",
+    "fnr": "ratio to reference",
+    "ppv": "ratio to reference",
+    "auc": "difference to reference",
+    "calibration": "observed / expected within group",
+    "citl": "none",
+}
+
+#: Why a metric matters (or matters less) when the tool is used for prevention, not enforcement.
+PRIORITY_RATIONALE: Mapping[str, str] = {
+    "fnr": "Missing young people who will need support is the main harm of a preventive "
+    "(assistive) tool: a higher false negative rate in one group means that group's need is "
+    "under-counted and its areas get fewer prevention resources.",
+    "calibration": "Area figures are averages of calibrated risks; if risk is over- or "
+    "under-estimated within a group, areas where that group lives are mis-stated. Calibration "
+    "within groups (observed / expected close to 1) is what makes area aggregates fair.",
+    "selection_rate": "Selection-rate parity matters for stigmatisation: a group or area "
+    "flagged far more often is at risk of being labelled a 'problem' group or neighbourhood, "
+    "even when base rates differ. Differences here are reported with their cause, not forced "
+    "to zero (that would break calibration).",
+    "fpr": "A false positive in prevention means an offer of support that was not needed: a "
+    "smaller harm than in enforcement, but it feeds stigmatisation when concentrated in a group.",
+    "ppv": "Positive predictive value tells planners how much of the flagged need is real; "
+    "unequal PPV means resources are spread less efficiently in some groups.",
+    "auc": "Ranking quality within a group; a much lower AUC means the model sees that group's risk less clearly.",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FairnessAudit:
+    """Result of :func:`audit_fairness` (aggregates only; small cells blanked).
+
+    Attributes
+    ----------
+    threshold : float
+        Positive prediction = score >= threshold.
+    n_persons : int
+        Rows audited.
+    overall : pandas.DataFrame
+        ``metric, value, ci_lo, ci_hi, status`` for the whole table.
+    groups : pandas.DataFrame
+        ``attribute, group, n_persons, status, is_reference`` (n blanked when "too few").
+    metrics : pandas.DataFrame
+        ``attribute, group, metric, value, ci_lo, ci_hi, comparison, disparity, disparity_lo,
+        disparity_hi, verdict, status``; verdict is ``within`` / ``outside`` / ``uncertain`` /
+        ``reference`` / ``too few`` / ``undefined`` / ``none``.
+    references : dict
+        Reference group per attribute.
+    notes : list of str
+        Remarks (fallback reference groups, metrics left out).
+    metric_names : tuple of str
+        Metrics computed.
+    """
+
+    threshold: float
+    n_persons: int
+    overall: pd.DataFrame
+    groups: pd.DataFrame
+    metrics: pd.DataFrame
+    references: dict[str, str]
+    notes: list[str]
+    metric_names: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# input checks for any scored table (the generic audit)
+# --------------------------------------------------------------------------------------------
+
+
+def _group_text(s: pd.Series) -> pd.Series:
+    """Group values as text; missing values form their own group."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = v[np.isfinite(v)]
+        if len(finite) and np.all(finite == np.round(finite)):
+            s = s.astype("Int64")
+    out = s.astype("string").fillna(MISSING_GROUP)
+    return out.str.strip().replace("", MISSING_GROUP).astype(str)
+
+
+def validate_scored_table(
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    label: str,
+    score: str,
+    threshold: float,
+    groups: Sequence[str],
+) -> pd.DataFrame:
+    """Check and type a scored table; raise :class:`InputError` naming the first problem.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table as read (any dtypes).
+    source : str
+        Name of the file, used in error messages.
+    label, score : str
+        Outcome column (0/1) and score column (numeric).
+    threshold : float
+        Must lie within the range of the scores.
+    groups : sequence of str
+        Group columns; missing values become the group "(missing)".
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``label`` as int8, ``score`` as float64, group columns as text; same index.
+
+    Raises
+    ------
+    InputError
+        Missing column, no rows, non-numeric or missing score, label not 0/1, only one outcome,
+        threshold outside the score range, a group column that is the label or score column.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"y": [0, 1], "s": [0.2, 0.7], "g": ["a", "b"]})
+    >>> validate_scored_table(df, source="t.csv", label="y", score="s", threshold=0.5, groups=["g"]).dtypes.tolist()
+    [dtype('int8'), dtype('float64'), <StringDtype(na_value=nan)>]
+    """
+    for col in (label, score, *groups):
+        if col not in frame.columns:
+            raise InputError(source, col, None, "column not found")
+    if label == score:
+        raise InputError(source, label, None, "label and score must be different columns")
+    for g in groups:
+        if g in (label, score):
+            raise InputError(source, g, None, "a group column cannot be the label or score column")
+    if len(frame) == 0:
+        raise InputError(source, None, 0, "the table has no rows")
+
+    raw = frame[score]
+    num = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_bool_dtype(raw.dtype) else None
+    if num is None:
+        raise InputError(source, score, len(raw), "score is not numeric")
+    values = num.to_numpy(dtype=np.float64, na_value=np.nan)
+    present = raw.notna().to_numpy()
+    not_number = present & np.isnan(values)
+    if not_number.any():
+        raise InputError(source, score, int(not_number.sum()), "score is not a number")
+    if (~present).any():
+        raise InputError(source, score, int((~present).sum()), "score is missing")
+    if not np.isfinite(values).all():
+        raise InputError(source, score, int((~np.isfinite(values)).sum()), "score is not finite")
+
+    lab = frame[label]
+    if (lab.isna()).any():
+        raise InputError(source, label, int(lab.isna().sum()), "label is missing")
+    if pd.api.types.is_bool_dtype(lab.dtype):
+        y = lab.to_numpy(dtype=np.float64)
+    else:
+        y = pd.to_numeric(lab, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        raise InputError(source, label, int(bad.sum()), "label must be 0 or 1")
+    if len(np.unique(y)) < 2:
+        raise InputError(source, label, None, "label has only one outcome; need both 0 and 1")
+
+    if not math.isfinite(threshold) or threshold < values.min() or threshold > values.max():
+        raise InputError(source, score, None, f"threshold {threshold:g} lies outside the range of the scores")
+
+    out = pd.DataFrame({label: y.astype(np.int8), score: values}, index=frame.index)
+    for g in groups:
+        out[g] = _group_text(frame[g])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# groups, references, metric functions
+# --------------------------------------------------------------------------------------------
+
+
+def build_group_columns(frame: pd.DataFrame, attributes: Sequence[str], max_order: int) -> dict[str, pd.Series]:
+    """Group columns per attribute and per intersection of up to ``max_order`` attributes.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"sex": ["M", "V"], "inc": [1, 2]})
+    >>> cols = build_group_columns(df, ["sex", "inc"], 2)
+    >>> list(cols), cols["sex \u00d7 inc"].tolist()
+    (['sex', 'inc', 'sex \u00d7 inc'], ['M \u00d7 1', 'V \u00d7 2'])
+    """
+    base = {a: _group_text(frame[a]) for a in attributes}
+    out = dict(base)
+    for order in range(2, max_order + 1):
+        for combo in itertools.combinations(attributes, order):
+            col = base[combo[0]]
+            for a in combo[1:]:
+                col = col + INTERSECTION + base[a]
+            out[INTERSECTION.join(combo)] = col.astype(str)
+    return out
+
+
+def _configured_reference(attribute: str, references: Mapping[str, str]) -> str | None:
+    parts = attribute.split(INTERSECTION)
+    if len(parts) == 1:
+        return references.get(attribute)
+    refs = [references.get(p) for p in parts]
+    known = [r for r in refs if r is not None]
+    return INTERSECTION.join(known) if len(known) == len(refs) else None
+
+
+def _confusion_metric_frame(codes: np.ndarray, labels: np.ndarray, y: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
+    """Selection rate, FPR, FNR and PPV per group from fairlearn's MetricFrame.
+
+    MetricFrame disaggregates sklearn's confusion matrix by group; it runs on the compressed
+    confusion table (one row per group x outcome x prediction, weighted by its count), which
+    gives exactly the per-row results at any scale and keeps the per-group overhead to one
+    metric call.
+    """
+    k = len(labels)
+    cell = codes * 4 + y.astype(np.int64) * 2 + pred.astype(np.int64)
+    counts = np.bincount(cell, minlength=4 * k)
+    present = np.flatnonzero(counts)
+    g, yc, pc, w = present // 4, (present // 2) % 2, present % 2, counts[present].astype(np.float64)
+
+    def confusion(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        return confusion_matrix(y_true, y_pred, labels=[0, 1], sample_weight=sample_weight)
+
+    mf = MetricFrame(
+        metrics={"confusion": confusion},
+        y_true=yc,
+        y_pred=pc,
+        sensitive_features=pd.Series(labels[g].astype(str), name="group"),
+        sample_params={"confusion": {"sample_weight": w}},
+    )
+    by_group = mf.by_group["confusion"]
+    by_group.index = by_group.index.astype(str)
+    cm = np.stack(by_group.reindex(labels.astype(str)).to_list()).reshape(k, 4)  # tn, fp, fn, tp
+    tn, fp, fn, tp = cm.T.astype(np.float64)
+    return pd.DataFrame(
+        {
+            "selection_rate": divide(fp + tp, tn + fp + fn + tp),
+            "fpr": divide(fp, fp + tn),
+            "fnr": divide(fn, fn + tp),
+            "ppv": divide(tp, tp + fp),
+        },
+        index=labels.astype(str),
+    )
+
+
+def _verdict(value: np.ndarray, lo: np.ndarray, hi: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+    """``within`` (estimate in the band), ``outside`` (the whole interval outside the band) or
+    ``uncertain`` (estimate outside, interval overlapping the band).
+
+    Requiring the whole interval outside the band keeps chance findings rare even when many
+    groups and intersections are audited at once.
+    """
+    within = (value >= band[0]) & (value <= band[1])
+    clear = (lo > band[1]) | (hi < band[0])
+    v = np.where(within, "within", np.where(clear, "outside", "uncertain"))
+    return np.where(np.isnan(value), "undefined", v)
+
+
+# --------------------------------------------------------------------------------------------
+# the audit
+# --------------------------------------------------------------------------------------------
+
+
+def audit_fairness(
+    frame: pd.DataFrame,
+    *,
+    label: str,
+    score: str,
+    threshold: float,
+    groups: Sequence[str],
+    cfg: EvaluationConfig,
+    metrics: Sequence[str] = FAIRNESS_METRICS,
+    max_order: int | None = None,
+) -> FairnessAudit:
+    """Fairness metrics per group with bootstrap intervals, disparities and verdicts.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per person: ``label`` 0/1 (no missing), ``score`` numeric, group columns.
+    label, score : str
+        Outcome and score columns.
+    threshold : float
+        Positive prediction (elevated) = ``score >= threshold``.
+    groups : sequence of str
+        Attributes to audit by (sensitive attributes are keyword-only by design).
+    cfg : EvaluationConfig
+        Bootstrap, alpha, minimum cell size, tolerance band, reference groups.
+    metrics : sequence of str
+        Subset of :data:`evaluation.config.FAIRNESS_METRICS`; ``citl`` accompanies
+        ``calibration`` automatically.
+    max_order : int, optional
+        Largest intersection order (default ``cfg.max_intersection_order``; 1 = none).
+
+    Returns
+    -------
+    FairnessAudit
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"y": rng.integers(0, 2, 400), "s": rng.random(400), "g": rng.choice(["a", "b"], 400)})
+    >>> cfg = EvaluationConfig(bootstrap_reps=50)
+    >>> audit = audit_fairness(df, label="y", score="s", threshold=0.5, groups=["g"], cfg=cfg)
+    >>> sorted(audit.groups["group"])
+    ['a', 'b']
+    """
+    names = [m for m in FAIRNESS_METRICS if m in metrics]
+    if "calibration" in names:
+        names.append("citl")
+    order = cfg.max_intersection_order if max_order is None else max_order
+    y = frame[label].to_numpy(dtype=np.float64)
+    s = frame[score].to_numpy(dtype=np.float64)
+    n = len(y)
+    pred = (s >= threshold).astype(np.float64)
+    mc = cfg.min_cell_size
+    q = cfg.quantiles
+    cols = build_group_columns(frame, groups, order)
+    coded = {a: codes_of(c.to_numpy(dtype=object)) for a, c in cols.items()}
+    zero = np.zeros(n, dtype=np.int64)
+
+    def rates(W: np.ndarray, codes: np.ndarray, k: int) -> dict[str, np.ndarray]:
+        vecs = [np.ones(n), y, pred, pred * y, s]
+        M = sp.hstack([indicator(codes, k, v) for v in vecs]).tocsr()
+        sums = np.asarray(W @ M)
+        cnt, npos, npred, tp, ssum = (sums[:, i * k : (i + 1) * k] for i in range(5))
+        out = {
+            "n": cnt,
+            "selection_rate": divide(npred, cnt),
+            "fpr": divide(npred - tp, cnt - npos),
+            "fnr": divide(npos - tp, npos),
+            "ppv": divide(tp, npred),
+            "calibration": divide(npos, ssum),
+            "citl": divide(ssum - npos, cnt),
+        }
+        if "auc" in names:
+            out["auc"] = weighted_auc(W, y, s, codes, k)
+        return out
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for key, val in rates(W, zero, 1).items():
+            out[f"__overall__|{key}"] = val
+        for a, (codes, labels) in coded.items():
+            for key, val in rates(W, codes, len(labels)).items():
+                out[f"{a}|{key}"] = val
+        return out
+
+    est = bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
+
+    # overall (whole table) ------------------------------------------------------------------
+    n_pos_all, n_pred_all = float(y.sum()), float(pred.sum())
+    den_all = _denominators(np.array([n]), np.array([n_pos_all]), np.array([n_pred_all]), cfg)
+    overall_rows = []
+    for m in names:
+        e = est[f"__overall__|{m}"]
+        lo, hi = e.interval(q)
+        ok = bool(enough(den_all[m], mc)[0])
+        overall_rows.append(
+            {
+                "metric": m,
+                "value": float(e.point[0]) if ok else np.nan,
+                "ci_lo": float(lo[0]) if ok else np.nan,
+                "ci_hi": float(hi[0]) if ok else np.nan,
+                "status": "ok" if ok else TOO_FEW,
+            }
+        )
+
+    group_rows: list[dict[str, Any]] = []
+    metric_rows: list[dict[str, Any]] = []
+    references: dict[str, str] = {}
+    notes: list[str] = []
+    for a in cols:
+        codes, labels = coded[a]
+        k = len(labels)
+        by_group = _confusion_metric_frame(codes, labels, y, pred)
+        cnt = np.bincount(codes, minlength=k).astype(np.float64)
+        npos = np.bincount(codes, weights=y, minlength=k)
+        npred = np.bincount(codes, weights=pred, minlength=k)
+        den = _denominators(cnt, npos, npred, cfg)
+        ok_group = enough(cnt, mc)
+
+        configured = _configured_reference(a, cfg.reference_groups)
+        largest = str(labels[int(np.argmax(cnt))])
+        ref = largest
+        if configured is not None:
+            if configured in set(labels.astype(str)) and ok_group[list(labels.astype(str)).index(configured)]:
+                ref = configured
+            else:
+                notes.append(
+                    f"{a}: configured reference group {configured!r} absent or too few; using the largest group"
+                )
+        references[a] = ref
+        r = list(labels.astype(str)).index(ref)
+
+        for g in range(k):
+            group_rows.append(
+                {
+                    "attribute": a,
+                    "group": str(labels[g]),
+                    "n_persons": cnt[g] if ok_group[g] else np.nan,
+                    "status": "ok" if ok_group[g] else TOO_FEW,
+                    "is_reference": g == r,
+                }
+            )
+        for m in names:
+            e = est[f"{a}|{m}"]
+            # confusion metrics from MetricFrame; AUC and calibration from the unit-weight
+            # replicate (equal to sklearn's roc_auc_score / the plain ratio; tested)
+            value = by_group[m].to_numpy(dtype=np.float64) if m in by_group.columns else e.point
+            lo, hi = e.interval(q)
+            ok = ok_group & enough(den[m], mc)
+            ref_ok = bool(ok[r])
+            if COMPARISON[m] == "ratio to reference":
+                disp = divide(value, value[r])
+                dreps = divide(e.reps, e.reps[:, [r]])
+                dlo, dhi = percentile_interval(dreps, q)
+                verdict = _verdict(disp, dlo, dhi, (cfg.tolerance_low, cfg.tolerance_high))
+            elif COMPARISON[m] == "difference to reference":
+                disp = value - value[r]
+                dreps = e.reps - e.reps[:, [r]]
+                dlo, dhi = percentile_interval(dreps, q)
+                verdict = _verdict(disp, dlo, dhi, (-cfg.auc_gap_max, cfg.auc_gap_max))
+            elif COMPARISON[m] == "observed / expected within group":
+                disp, dlo, dhi = value, lo, hi
+                verdict = _verdict(disp, dlo, dhi, (cfg.tolerance_low, cfg.tolerance_high))
+            else:
+                disp = dlo = dhi = np.full(k, np.nan)
+                verdict = np.full(k, "none", dtype=object)
+            relative = COMPARISON[m] in ("ratio to reference", "difference to reference")
+            for g in range(k):
+                shown = bool(ok[g])
+                d_shown = shown and (ref_ok or not relative)
+                if not shown or (relative and not ref_ok):
+                    v = TOO_FEW
+                elif relative and g == r:
+                    v = "reference"
+                else:
+                    v = str(verdict[g])
+                metric_rows.append(
+                    {
+                        "attribute": a,
+                        "group": str(labels[g]),
+                        "metric": m,
+                        "value": value[g] if shown else np.nan,
+                        "ci_lo": lo[g] if shown else np.nan,
+                        "ci_hi": hi[g] if shown else np.nan,
+                        "comparison": COMPARISON[m],
+                        "disparity": disp[g] if d_shown else np.nan,
+                        "disparity_lo": dlo[g] if d_shown else np.nan,
+                        "disparity_hi": dhi[g] if d_shown else np.nan,
+                        "verdict": v,
+                        "status": "ok" if shown else TOO_FEW,
+                    }
+                )
+    return FairnessAudit(
+        threshold=float(threshold),
+        n_persons=n,
+        overall=pd.DataFrame(overall_rows),
+        groups=pd.DataFrame(group_rows),
+        metrics=pd.DataFrame(metric_rows),
+        references=references,
+        notes=notes,
+        metric_names=tuple(names),
+    )
+
+
+def _denominators(cnt: np.ndarray, npos: np.ndarray, npred: np.ndarray, cfg: EvaluationConfig) -> dict[str, np.ndarray]:
+    """Count that must reach the minimum cell size for each metric to be shown."""
+    if not cfg.min_cell_denominators:
+        return {m: cnt for m in (*FAIRNESS_METRICS, "citl")}
+    nneg = cnt - npos
+    return {
+        "selection_rate": cnt,
+        "fpr": nneg,
+        "fnr": npos,
+        "ppv": npred,
+        "auc": np.minimum(npos, nneg),
+        "calibration": npos,
+        "citl": npos,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# JSON form (the generic audit's fairness.json)
+# --------------------------------------------------------------------------------------------
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else round(float(x), 6)
+
+
+def fairness_to_json(audit: FairnessAudit, cfg: EvaluationConfig) -> dict[str, Any]:
+    """Nested, JSON-ready form: per attribute and group ``n``, each metric with its interval,
+    and disparities with verdicts; a "too few" group carries the text "too few" everywhere.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"y": rng.integers(0, 2, 400), "s": rng.random(400), "g": rng.choice(["a", "b"], 400)})
+    >>> cfg = EvaluationConfig(bootstrap_reps=50)
+    >>> doc = fairness_to_json(audit_fairness(df, label="y", score="s", threshold=0.5, groups=["g"], cfg=cfg), cfg)
+    >>> sorted(doc["attributes"]["g"]["groups"]["a"])[:3]
+    ['auc', 'auc_ci', 'calibration']
+    """
+    doc: dict[str, Any] = {
+        "threshold": audit.threshold,
+        "positive_prediction": "score >= threshold",
+        "n": audit.n_persons if audit.n_persons >= cfg.min_cell_size else TOO_FEW,
+        "min_cell_size": cfg.min_cell_size,
+        "interval": cfg.interval_text,
+        "tolerance_band": [cfg.tolerance_low, cfg.tolerance_high],
+        "auc_gap_max": cfg.auc_gap_max,
+        "metrics": {m: METRIC_LABELS[m] for m in audit.metric_names},
+        "priority": [
+            {"metric": m, "why": PRIORITY_RATIONALE[m]} for m in cfg.priority_metrics if m in audit.metric_names
+        ],
+        "notes": list(audit.notes),
+        "overall": {},
+        "attributes": {},
+    }
+    for row in audit.overall.itertuples(index=False):
+        if row.status != "ok":
+            doc["overall"][row.metric] = TOO_FEW
+        else:
+            doc["overall"][row.metric] = _num(row.value)
+            doc["overall"][f"{row.metric}_ci"] = [_num(row.ci_lo), _num(row.ci_hi)]
+    metrics = audit.metrics.set_index(["attribute", "group", "metric"])
+    for a, ref in audit.references.items():
+        groups: dict[str, Any] = {}
+        for g in audit.groups[audit.groups["attribute"] == a].itertuples(index=False):
+            if g.status != "ok":
+                groups[g.group] = {"n": TOO_FEW, **{m: TOO_FEW for m in audit.metric_names}, "disparity": TOO_FEW}
+                continue
+            entry: dict[str, Any] = {"n": int(g.n_persons)}
+            disparity: dict[str, Any] = {}
+            for m in audit.metric_names:
+                r = metrics.loc[(a, g.group, m)]
+                if r["status"] != "ok":
+                    entry[m] = TOO_FEW
+                else:
+                    entry[m] = _num(r["value"])
+                    entry[f"{m}_ci"] = [_num(r["ci_lo"]), _num(r["ci_hi"])]
+                if r["comparison"] == "none":
+                    continue
+                if r["verdict"] == TOO_FEW:
+                    disparity[m] = TOO_FEW
+                else:
+                    disparity[m] = {
+                        "comparison": r["comparison"],
+                        "value": _num(r["disparity"]),
+                        "ci": [_num(r["disparity_lo"]), _num(r["disparity_hi"])],
+                        "verdict": r["verdict"],
+                    }
+            entry["disparity"] = disparity
+            groups[g.group] = entry
+        doc["attributes"][a] = {"reference": ref, "groups": groups}
+    return doc

@@ -1,0 +1,850 @@
+"""Stigmatisation audits at area level: proxies, label bias, ranking uncertainty, league tables.
+
+Areas are what this tool publishes, so areas are where it can stigmatise. Four checks:
+
+* proxy test - how much of the between-area variation in predicted risk is explained by area
+  composition (origin groups, income), next to the model's own features for contrast;
+* label-bias sensitivity - how area results shift when registration intensity differs by area
+  (observed label versus an alternative: the known truth on synthetic data, an alternative
+  label or an intensity-adjusted label on real data);
+* ranking uncertainty - bootstrap intervals for area risk and rank; an area is "elevated" only
+  when its interval excludes the national level; how many areas a naive list of the N highest
+  would mislabel;
+* league-table check - no table or report may present ranks, "worst" or "top N" lists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from html.parser import HTMLParser
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import beta, binom, chi2, poisson
+
+from evaluation._bootstrap import bootstrap, divide, group_sums, percentile_interval
+from evaluation._cells import enough
+from evaluation.config import EvaluationConfig
+from features.errors import InputError
+
+# --------------------------------------------------------------------------------------------
+# area keys and composition
+# --------------------------------------------------------------------------------------------
+
+
+def _area_codes(frame: pd.DataFrame, area: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer code per row and the area labels; rows without area get code -1."""
+    values = frame[area].astype("string")
+    codes, labels = pd.factorize(values, sort=True, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(labels, dtype=object).astype(str)
+
+
+def aggregate_area_composition(frame: pd.DataFrame, *, area: str, attributes: Sequence[str]) -> pd.DataFrame:
+    """Share of each attribute value per area (the most common value left out as baseline).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per person with ``area`` and categorical ``attributes`` (e.g. migration_group,
+        income_group). Missing values form no share.
+    area : str
+        Area column.
+    attributes : sequence of str
+        Attributes to describe the areas by.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by area code, columns ``share_<attribute>_<value>``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": ["x", "x", "y", "y"], "g": ["p", "q", "p", "p"]})
+    >>> aggregate_area_composition(df, area="a", attributes=["g"]).round(2).to_dict()
+    {'share_g_q': {'x': 0.5, 'y': 0.0}}
+    """
+    parts = []
+    for att in attributes:
+        values = frame[att].astype("string")
+        tab = pd.crosstab(frame[area].astype("string"), values, normalize="index")
+        baseline = values.value_counts().idxmax()
+        tab = tab.drop(columns=[baseline])
+        tab.columns = [f"share_{att}_{c}" for c in tab.columns]
+        parts.append(tab)
+    out = pd.concat(parts, axis=1)
+    out.index = out.index.astype(str)
+    out.index.name = "area_code"
+    return out.astype(np.float64)
+
+
+def composition_from_geography(areas: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Origin-group shares per area from the shipped CBS 2024 area table.
+
+    Parameters
+    ----------
+    areas : pandas.DataFrame
+        ``features.geography.load_geography().areas``.
+    level : str
+        "buurt", "wijk" or "gemeente".
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by area code: ``share_origin_europe``, ``share_origin_outside_europe``.
+    """
+    a = areas[areas["level"] == level]
+    total = a["origin_netherlands"] + a["origin_europe_excl_nl"] + a["origin_outside_europe"]
+    out = pd.DataFrame(
+        {
+            "share_origin_europe": divide(a["origin_europe_excl_nl"].to_numpy(), total.to_numpy()),
+            "share_origin_outside_europe": divide(a["origin_outside_europe"].to_numpy(), total.to_numpy()),
+        },
+        index=pd.Index(a["code"].astype(str), name="area_code"),
+    )
+    return out.dropna()
+
+
+# --------------------------------------------------------------------------------------------
+# proxy test
+# --------------------------------------------------------------------------------------------
+
+
+def _batched_r2(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least-squares R^2 (with intercept) for each weight row of ``w`` ``(r, a)``."""
+    a = X.shape[0]
+    if X.shape[1] == 0:
+        return np.zeros(w.shape[0])
+    mu, sd = X.mean(axis=0), X.std(axis=0)  # standardising only conditions the solve
+    Z = np.column_stack([np.ones(a), (X - mu) / np.where(sd > 0, sd, 1.0)])
+    p = Z.shape[1]
+    ZZ = (Z[:, :, None] * Z[:, None, :]).reshape(a, p * p)
+    G = (w @ ZZ).reshape(-1, p, p)
+    b = np.linalg.pinv(G, hermitian=True) @ (w @ (Z * y[:, None]))[:, :, None]
+    wy = w @ y
+    sw = w.sum(axis=1)
+    yy = w @ (y * y)
+    sse = yy - (b[:, :, 0] * (w @ (Z * y[:, None]))).sum(axis=1)
+    sst = yy - divide(wy * wy, sw)
+    return 1.0 - divide(np.maximum(sse, 0.0), sst)
+
+
+ALL_COMPOSITION = "area composition (all)"
+FEATURES = "model features"
+BOTH = "composition and features"
+BEYOND = "composition beyond features"
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxyResult:
+    """Proxy test result (aggregates only).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``predictors, n_predictors, r2, ci_lo, ci_hi, adjusted_r2``: one row per composition
+        block (e.g. "origin groups", "income"), then "area composition (all)", "model
+        features", "composition and features" and "composition beyond features".
+    n_areas : int
+        Areas analysed (each with at least the minimum cell size).
+    n_areas_too_few : int
+        Areas left out because they had too few persons.
+    blocks : tuple of str
+        Names of the composition blocks.
+    """
+
+    table: pd.DataFrame
+    n_areas: int
+    n_areas_too_few: int
+    blocks: tuple[str, ...]
+
+    def r2(self, predictors: str) -> tuple[float, float, float]:
+        """R^2 of one row with its interval."""
+        r = self.table.set_index("predictors").loc[predictors]
+        return float(r["r2"]), float(r["ci_lo"]), float(r["ci_hi"])
+
+
+def audit_proxy(
+    frame: pd.DataFrame,
+    *,
+    area: str,
+    score: str,
+    composition: Mapping[str, pd.DataFrame],
+    features: Sequence[str],
+    cfg: EvaluationConfig,
+) -> ProxyResult:
+    """Share of between-area variance in predicted risk explained by area composition.
+
+    Areas (with at least ``cfg.min_cell_size`` persons) are weighted by their number of
+    persons. The weighted R^2 of each composition block (e.g. origin-group shares, income
+    shares) and of all blocks together is reported next to the R^2 of the area means of the
+    model's own features, of composition and features together, and the part of composition
+    beyond the features. Intervals come from resampling areas (seeded bootstrap).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per person: ``area``, ``score`` and the ``features`` columns.
+    area, score : str
+        Area column and predicted-risk column.
+    composition : mapping of str to pandas.DataFrame
+        Named blocks of area-level composition, each indexed by area code (see
+        :func:`aggregate_area_composition`, :func:`composition_from_geography`).
+    features : sequence of str
+        Model input columns (area means are used; NaN ignored).
+    cfg : EvaluationConfig
+
+    Returns
+    -------
+    ProxyResult
+
+    Raises
+    ------
+    InputError
+        Fewer than three areas with enough persons and known composition.
+    """
+    codes, labels = _area_codes(frame, area)
+    k = len(labels)
+    keep_rows = codes >= 0
+    kc = codes[keep_rows]
+    n_area = np.bincount(kc, minlength=k).astype(np.float64)
+    risk = divide(np.bincount(kc, weights=frame[score].to_numpy(dtype=np.float64)[keep_rows], minlength=k), n_area)
+    feat_means = []
+    for f in features:
+        v = frame[f].to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = keep_rows & ~np.isnan(v)
+        feat_means.append(
+            divide(np.bincount(codes[ok], weights=v[ok], minlength=k), np.bincount(codes[ok], minlength=k))
+        )
+    F = np.column_stack(feat_means) if feat_means else np.zeros((k, 0))
+    blocks = {name: c.reindex(pd.Index(labels)).to_numpy(dtype=np.float64) for name, c in composition.items()}
+    big = enough(n_area, cfg.min_cell_size)
+    use = big.copy()
+    for c in blocks.values():
+        use &= ~np.isnan(c).any(axis=1)
+    if use.sum() < 3:
+        raise InputError(
+            area, None, int(use.sum()), "too few areas with enough persons and known composition for the proxy test"
+        )
+
+    def clean(X: np.ndarray) -> np.ndarray:
+        X = X[use]
+        if X.shape[1] == 0:
+            return X
+        with np.errstate(all="ignore"):
+            fill = np.where(np.isnan(np.nanmean(X, axis=0)), 0.0, np.nanmean(X, axis=0))
+        X = np.where(np.isnan(X), fill, X)
+        return X[:, X.std(axis=0) > 0]
+
+    designs = {name: clean(c) for name, c in blocks.items()}
+    comp_all = np.column_stack(list(designs.values())) if designs else np.zeros((int(use.sum()), 0))
+    designs[ALL_COMPOSITION] = comp_all
+    designs[FEATURES] = clean(F)
+    designs[BOTH] = np.column_stack([comp_all, designs[FEATURES]])
+    y, wts = risk[use], n_area[use]
+    a = len(y)
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        w = W * wts[None, :]
+        out = {name: _batched_r2(X, y, w) for name, X in designs.items()}
+        out[BEYOND] = out[BOTH] - out[FEATURES]
+        return out
+
+    est = bootstrap(stat, a, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
+
+    def adjusted(r2: float, p: int) -> float:
+        return 1.0 - (1.0 - r2) * (a - 1) / (a - p - 1) if a - p - 1 > 0 else float("nan")
+
+    p_of = {name: X.shape[1] for name, X in designs.items()}
+    adj = {name: adjusted(float(est[name].point), p_of[name]) for name in designs}
+    adj[BEYOND] = adj[BOTH] - adj[FEATURES]
+    p_of[BEYOND] = p_of[BOTH] - p_of[FEATURES]
+    rows = []
+    for name in (*composition, ALL_COMPOSITION, FEATURES, BOTH, BEYOND):
+        e = est[name]
+        lo, hi = e.interval(cfg.quantiles)
+        rows.append(
+            {
+                "predictors": name,
+                "n_predictors": p_of[name],
+                "r2": float(e.point),
+                "ci_lo": float(lo),
+                "ci_hi": float(hi),
+                "adjusted_r2": adj[name],
+            }
+        )
+    return ProxyResult(
+        table=pd.DataFrame(rows),
+        n_areas=int(a),
+        n_areas_too_few=int((~big & (n_area > 0)).sum()),
+        blocks=tuple(composition),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# area estimates shared by label bias and ranking
+# --------------------------------------------------------------------------------------------
+
+
+def _area_bootstrap(
+    frame: pd.DataFrame, area: str, columns: Mapping[str, np.ndarray], cfg: EvaluationConfig
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Per-area and national means of ``columns`` with replicates (persons resampled)."""
+    codes, labels = _area_codes(frame, area)
+    k = len(labels)
+    n = len(codes)
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        cnt = group_sums(W, codes, k)
+        tot = W.sum(axis=1)
+        out: dict[str, np.ndarray] = {"n": cnt}
+        for name, v in columns.items():
+            out[name] = divide(group_sums(W, codes, k, v), cnt)
+            out[f"{name}|national"] = divide(W @ v, tot)[:, None]
+        return out
+
+    est = bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
+    counts = np.bincount(codes[codes >= 0], minlength=k).astype(np.float64)
+    return labels, counts, est
+
+
+def _status_vs_national(
+    est: dict[str, Any], name: str, q: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``elevated`` / ``lower`` / ``not distinguishable`` from the interval of (area - national)."""
+    diff = est[name].reps - est[f"{name}|national"].reps
+    lo, hi = percentile_interval(diff, q)
+    status = np.where(lo > 0, "elevated", np.where(hi < 0, "lower", "not distinguishable"))
+    return status, lo, hi
+
+
+# --------------------------------------------------------------------------------------------
+# label-bias sensitivity
+# --------------------------------------------------------------------------------------------
+
+
+def build_intensity_adjusted_label(frame: pd.DataFrame, *, area: str, label: str, intensity: pd.Series) -> pd.Series:
+    """Expected label under equal registration intensity: ``label / intensity[area]``, rescaled
+    so the national rate is unchanged.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per person with ``area`` and 0/1 ``label``.
+    intensity : pandas.Series
+        Relative registration intensity per area code (1 = national average), e.g. registered
+        non-drug offences per resident relative to the national rate, or police capacity.
+
+    Returns
+    -------
+    pandas.Series
+        Float, aligned with ``frame``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": ["x", "x", "y", "y"], "y": [1, 0, 1, 0]})
+    >>> intensity = pd.Series({"x": 2.0, "y": 1.0})
+    >>> build_intensity_adjusted_label(df, area="a", label="y", intensity=intensity).round(3).tolist()
+    [0.667, 0.0, 1.333, 0.0]
+    """
+    inten = frame[area].astype("string").map(intensity.rename(index=str)).astype("Float64")
+    missing = inten.isna()
+    if missing.any():
+        raise InputError(area, None, int(missing.sum()), "no registration intensity for the area of these rows")
+    if (inten <= 0).any():
+        raise InputError("intensity", None, int((inten <= 0).sum()), "registration intensity must be positive")
+    y = frame[label].astype("Float64")
+    adjusted = y / inten
+    scale = float(y.sum()) / float(adjusted.sum()) if float(adjusted.sum()) > 0 else 1.0
+    return (adjusted * scale).astype(np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelBiasResult:
+    """Label-bias sensitivity per area (areas below the minimum cell size left out).
+
+    Attributes
+    ----------
+    areas : pandas.DataFrame
+        ``area_code, n_persons, rate_observed (+lo/hi), rate_alternative (+lo/hi),
+        registration_intensity (+lo/hi), registration (over / under / within), status_observed,
+        status_alternative, status_model, model_vs_alternative``; sorted by area code.
+    summary : dict
+        Counts of areas (``n_areas_*``), the share of model-elevated areas not elevated under
+        the alternative label, and a global test of whether registration intensity varies
+        between areas beyond chance (``intensity_dispersion_ratio``: Pearson chi-square over
+        its degrees of freedom, 1 = no excess; ``p_intensity_heterogeneity``).
+    """
+
+    areas: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def _garwood(o: np.ndarray, q: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Garwood) Poisson interval for event counts ``o``; ``q`` in percent."""
+    lo = np.where(o > 0, chi2.ppf(q[0] / 100.0, 2.0 * np.maximum(o, 1e-300)) / 2.0, 0.0)
+    hi = chi2.ppf(q[1] / 100.0, 2.0 * o + 2.0) / 2.0
+    return lo, hi
+
+
+def _clopper_pearson(k: np.ndarray, n: np.ndarray, q: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Clopper-Pearson) binomial interval for ``k`` events out of ``n``; ``q`` in percent."""
+    with np.errstate(all="ignore"):
+        lo = np.where(k > 0, beta.ppf(q[0] / 100.0, np.maximum(k, 1e-300), n - k + 1.0), 0.0)
+        hi = np.where(k < n, beta.ppf(q[1] / 100.0, k + 1.0, np.maximum(n - k, 1e-300)), 1.0)
+    return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
+
+
+def _benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
+    """Which of the p-values are rejected at false discovery rate ``alpha`` (NaN never)."""
+    p = np.where(np.isnan(p), 1.0, p)
+    m = len(p)
+    if m == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(p, kind="stable")
+    passed = p[order] <= alpha * np.arange(1, m + 1) / m
+    keep = np.zeros(m, dtype=bool)
+    if passed.any():
+        keep[order[: int(np.flatnonzero(passed).max()) + 1]] = True
+    return keep
+
+
+def _status(lo: np.ndarray, hi: np.ndarray, level: float) -> np.ndarray:
+    return np.where(lo > level, "elevated", np.where(hi < level, "lower", "not distinguishable"))
+
+
+def audit_label_bias(
+    frame: pd.DataFrame,
+    *,
+    area: str,
+    label: str,
+    alternative: str,
+    cfg: EvaluationConfig,
+    score: str | None = None,
+) -> LabelBiasResult:
+    """Compare area results under the observed label and an intensity-free alternative.
+
+    The relative registration intensity of an area is a standardised ratio: observed events
+    divided by the events expected from the alternative, scaled by the pooled ratio of the
+    reference areas (first all areas with enough persons, then, in a second step, those not
+    flagged over-registered), so the typical area is 1. Its interval is exact: a Poisson
+    (Garwood) interval on the observed count when the alternative is an expected value (a
+    probability), a conditional binomial (Clopper-Pearson) interval when it is a 0/1 label;
+    exact intervals stay honest for areas with few or no events, where a bootstrap collapses.
+    An area is flagged "over" (over-registered, e.g. over-policed) when the intensity is at
+    least ``cfg.tolerance_high`` and a one-sided exact test rejects intensity 1 with the false
+    discovery rate over all areas held at ``cfg.alpha / 2`` (Benjamini-Hochberg); "under"
+    symmetrically.
+    Elevated status (the rate's interval excludes the national rate) is compared under both
+    labels and, if ``score`` is given, for the model's area risk (bootstrap interval of area
+    minus national).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per person with ``area``, ``label`` (0/1), ``alternative`` (0/1, or an expected
+        value such as a true probability; it must not contain area-specific detection) and
+        optionally ``score``.
+    area, label, alternative : str
+    cfg : EvaluationConfig
+    score : str, optional
+        Predicted risk, to see whether the model inherits the registration bias.
+
+    Returns
+    -------
+    LabelBiasResult
+    """
+    obs = frame[label].to_numpy(dtype=np.float64, na_value=np.nan)
+    alt = frame[alternative].to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(obs).any() or np.isnan(alt).any():
+        col = label if np.isnan(obs).any() else alternative
+        raise InputError(area, col, int(np.isnan(obs).sum() + np.isnan(alt).sum()), "missing label values")
+    q = cfg.quantiles
+    codes, labels = _area_codes(frame, area)
+    k = len(labels)
+    has = codes >= 0
+    n = np.bincount(codes[has], minlength=k).astype(np.float64)
+    o = np.bincount(codes[has], weights=obs[has], minlength=k)
+    a = np.bincount(codes[has], weights=alt[has], minlength=k)
+    binary_alt = bool(np.isin(alt, (0.0, 1.0)).all())
+    big = enough(n, cfg.min_cell_size)
+    p_obs, p_alt = obs.mean(), alt.mean()
+
+    rate_obs = divide(o, n)
+    olo, ohi = _clopper_pearson(o, n, q)
+    rate_alt = divide(a, n)
+    if binary_alt:
+        alo, ahi = _clopper_pearson(a, n, q)
+    cols = {"alt": alt} if not binary_alt else {}
+    if score is not None:
+        cols["model"] = frame[score].to_numpy(dtype=np.float64)
+    est: dict[str, Any] = {}
+    if cols:
+        _, _, est = _area_bootstrap(frame, area, cols, cfg)
+    if not binary_alt:
+        alo, ahi = est["alt"].interval(q)
+        st_alt, _, _ = _status_vs_national(est, "alt", q)
+    else:
+        st_alt = _status(alo, ahi, p_alt)
+
+    def intensity(reference: np.ndarray) -> tuple[np.ndarray, ...]:
+        ref = divide(o[reference].sum(), a[reference].sum())
+        point = divide(divide(o, a), ref)
+        with np.errstate(all="ignore"):
+            if binary_alt:  # O | O + A ~ Binomial(O + A, theta / (1 + theta)), theta = 1 typical
+                plo, phi = _clopper_pearson(o, o + a, q)
+                lo, hi = divide(divide(plo, 1.0 - plo), ref), divide(divide(phi, 1.0 - phi), ref)
+                hi = np.where(phi >= 1.0, np.inf, hi)
+                p0 = ref / (1.0 + ref)
+                p_up, p_down = binom.sf(o - 1, o + a, p0), binom.cdf(o, o + a, p0)
+            else:  # O ~ Poisson(theta * ref * A), theta = 1 typical
+                glo, ghi = _garwood(o, q)
+                lo, hi = divide(glo, a * ref), divide(ghi, a * ref)
+                p_up, p_down = poisson.sf(o - 1, a * ref), poisson.cdf(o, a * ref)
+        return point, lo, hi, p_up, p_down
+
+    def flag(inten: np.ndarray, p_up: np.ndarray, p_down: np.ndarray) -> np.ndarray:
+        # one-sided exact tests, false discovery rate controlled over the areas tested (with
+        # thousands of areas, plain 95% intervals would flag dozens by chance)
+        over = np.zeros(k, dtype=bool)
+        under = np.zeros(k, dtype=bool)
+        over[big] = _benjamini_hochberg(p_up[big], cfg.alpha / 2.0)
+        under[big] = _benjamini_hochberg(p_down[big], cfg.alpha / 2.0)
+        f = np.where(
+            over & (inten >= cfg.tolerance_high),
+            "over",
+            np.where(under & (inten <= cfg.tolerance_low), "under", "within"),
+        )
+        return np.where(np.isnan(inten), "undefined", f)
+
+    inten, ilo, ihi, p_up, p_down = intensity(big)
+    registration = flag(inten, p_up, p_down)
+    reference = big & (registration != "over")
+    if reference.any():
+        inten, ilo, ihi, p_up, p_down = intensity(reference)
+        registration = flag(inten, p_up, p_down)
+
+    # global test: do intensities vary between areas more than chance allows? It has power
+    # even when single small areas cannot be identified.
+    ref_all = divide(o[big].sum(), a[big].sum())
+    if binary_alt:
+        p0 = ref_all / (1.0 + ref_all)
+        expected, var = (o + a)[big] * p0, (o + a)[big] * p0 * (1.0 - p0)
+    else:
+        expected = var = a[big] * ref_all
+    used = var > 0
+    stat = float(np.sum((o[big][used] - expected[used]) ** 2 / var[used]))
+    dof = max(int(used.sum()) - 1, 1)
+
+    data: dict[str, Any] = {
+        "area_code": labels,
+        "n_persons": n,
+        "rate_observed": rate_obs,
+        "rate_observed_lo": olo,
+        "rate_observed_hi": ohi,
+        "rate_alternative": rate_alt,
+        "rate_alternative_lo": alo,
+        "rate_alternative_hi": ahi,
+        "registration_intensity": inten,
+        "registration_intensity_lo": ilo,
+        "registration_intensity_hi": ihi,
+        "registration": registration,
+        "status_observed": _status(olo, ohi, p_obs),
+        "status_alternative": st_alt,
+    }
+    if score is not None:
+        st_model, _, _ = _status_vs_national(est, "model", q)
+        ref_m = divide(est["model"].point[reference] @ n[reference], a[reference].sum())
+        mva = divide(divide(est["model"].point, rate_alt), ref_m)
+        data.update({"status_model": st_model, "model_vs_alternative": mva})
+    areas = pd.DataFrame(data)
+    n_too_few = int((~big & (n > 0)).sum())
+    areas = areas[big].sort_values("area_code").reset_index(drop=True)
+
+    elevated_obs = areas["status_observed"] == "elevated"
+    elevated_alt = areas["status_alternative"] == "elevated"
+    summary: dict[str, Any] = {
+        "n_areas": int(len(areas)),
+        "n_areas_too_few": n_too_few,
+        "n_areas_over_registered": int((areas["registration"] == "over").sum()),
+        "n_areas_under_registered": int((areas["registration"] == "under").sum()),
+        "n_areas_elevated_observed": int(elevated_obs.sum()),
+        "n_areas_elevated_alternative": int(elevated_alt.sum()),
+        "n_areas_elevated_observed_only": int((elevated_obs & ~elevated_alt).sum()),
+        "intensity_dispersion_ratio": stat / dof,
+        "p_intensity_heterogeneity": float(chi2.sf(stat, dof)),
+        "share_elevated_observed_only": float((elevated_obs & ~elevated_alt).sum() / elevated_obs.sum())
+        if elevated_obs.any()
+        else 0.0,
+    }
+    if score is not None:
+        elevated_model = areas["status_model"] == "elevated"
+        summary.update(
+            {
+                "n_areas_elevated_model": int(elevated_model.sum()),
+                "n_areas_elevated_model_not_alternative": int((elevated_model & ~elevated_alt).sum()),
+                "share_model_elevated_not_alternative": float(
+                    (elevated_model & ~elevated_alt).sum() / elevated_model.sum()
+                )
+                if elevated_model.any()
+                else 0.0,
+            }
+        )
+    return LabelBiasResult(areas=areas, summary=summary)
+
+
+def compare_with_truth(result: LabelBiasResult, truth_areas: pd.DataFrame) -> dict[str, Any]:
+    """How well the flagged areas match the known over-policed areas (synthetic data only).
+
+    Parameters
+    ----------
+    result : LabelBiasResult
+    truth_areas : pandas.DataFrame
+        ``area_code`` and boolean ``over_policed`` (and optionally ``enforcement_multiplier``
+        or ``enforcement``), e.g. ``truth/areas.parquet`` of the synthetic generator.
+
+    Returns
+    -------
+    dict
+        ``n_areas_truly_over_policed``, ``n_areas_flagged``, ``n_areas_flagged_correctly``,
+        ``recall``, ``precision`` and, if the enforcement multiplier is present, the Spearman
+        correlation between estimated intensity and true enforcement.
+    """
+    t = truth_areas.assign(area_code=truth_areas["area_code"].astype(str)).drop_duplicates("area_code")
+    m = result.areas.merge(t, on="area_code", how="inner")
+    truth = m["over_policed"].astype(bool).to_numpy()
+    flagged = (m["registration"] == "over").to_numpy()
+    out: dict[str, Any] = {
+        "n_areas_compared": int(len(m)),
+        "n_areas_truly_over_policed": int(truth.sum()),
+        "n_areas_flagged": int(flagged.sum()),
+        "n_areas_flagged_correctly": int((truth & flagged).sum()),
+        "recall": float((truth & flagged).sum() / truth.sum()) if truth.any() else float("nan"),
+        "precision": float((truth & flagged).sum() / flagged.sum()) if flagged.any() else float("nan"),
+    }
+    enforcement = next((c for c in ("enforcement_multiplier", "enforcement") if c in m.columns), None)
+    if enforcement is not None and len(m) > 2:
+        out["spearman_intensity_enforcement"] = float(
+            m["registration_intensity"].rank().corr(m[enforcement].astype(float).rank())
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# ranking uncertainty
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RankingResult:
+    """Uncertainty of area risk and rank.
+
+    Attributes
+    ----------
+    areas : pandas.DataFrame
+        In memory only (it holds rank intervals; never export it): ``area_code, n_persons,
+        risk_mean, risk_lo, risk_hi, status, rank_lo, rank_hi, in_naive_list``.
+    summary : dict
+        Aggregate counts safe to report (no per-area ranks).
+    """
+
+    areas: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def audit_ranking(frame: pd.DataFrame, *, area: str, value: str, cfg: EvaluationConfig) -> RankingResult:
+    """Bootstrap intervals for area risk and rank; "elevated" only if the interval of (area -
+    national) lies above 0; count what a naive list of the ``cfg.top_n`` highest gets wrong.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per person with ``area`` and ``value`` (predicted risk or 0/1 label).
+    area, value : str
+    cfg : EvaluationConfig
+
+    Returns
+    -------
+    RankingResult
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"a": np.repeat(["A", "B", "C"], 200), "r": rng.random(600) * np.repeat([1, 1, 2], 200)})
+    >>> res = audit_ranking(df, area="a", value="r", cfg=EvaluationConfig(bootstrap_reps=50, top_n=1))
+    >>> res.areas.set_index("area_code")["status"].to_dict()
+    {'A': 'lower', 'B': 'lower', 'C': 'elevated'}
+    """
+    v = frame[value].to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(v).any():
+        raise InputError(area, value, int(np.isnan(v).sum()), "missing values")
+    labels, counts, est = _area_bootstrap(frame, area, {"risk": v}, cfg)
+    q = cfg.quantiles
+    big = enough(counts, cfg.min_cell_size)
+    status, _, _ = _status_vs_national(est, "risk", q)
+    lo, hi = est["risk"].interval(q)
+    idx = np.flatnonzero(big)
+    reps = est["risk"].reps[:, idx]
+    # rank 1 = highest risk, among areas with enough persons; NaN replicates (area not drawn)
+    # cannot happen for areas of this size in practice; they rank last.
+    filled = np.where(np.isnan(reps), -np.inf, reps)
+    rank_reps = (-filled).argsort(axis=1).argsort(axis=1) + 1
+    rlo, rhi = np.percentile(rank_reps, q, axis=0)
+    point = est["risk"].point[idx]
+    order = np.argsort(-point, kind="stable")
+    naive = np.zeros(len(idx), dtype=bool)
+    naive[order[: cfg.top_n]] = True
+    areas = (
+        pd.DataFrame(
+            {
+                "area_code": labels[idx],
+                "n_persons": counts[idx],
+                "risk_mean": point,
+                "risk_lo": lo[idx],
+                "risk_hi": hi[idx],
+                "status": status[idx],
+                "rank_lo": rlo,
+                "rank_hi": rhi,
+                "in_naive_list": naive,
+            }
+        )
+        .sort_values("area_code")
+        .reset_index(drop=True)
+    )
+    elevated = areas["status"] == "elevated"
+    in_list = areas["in_naive_list"]
+    width = areas["rank_hi"] - areas["rank_lo"]
+    n_list = int(in_list.sum())
+    summary = {
+        "n_areas": int(len(areas)),
+        "n_areas_too_few": int((~big & (counts > 0)).sum()),
+        "national_mean": float(est["risk|national"].point[0]),
+        "n_areas_elevated": int(elevated.sum()),
+        "n_areas_lower": int((areas["status"] == "lower").sum()),
+        "n_areas_not_distinguishable": int((areas["status"] == "not distinguishable").sum()),
+        "naive_list_length": n_list,
+        "n_areas_naive_list_not_elevated": int((in_list & ~elevated).sum()),
+        "n_areas_elevated_missing_from_naive_list": int((elevated & ~in_list).sum()),
+        "n_areas_naive_list_rank_may_exceed_n": int((in_list & (areas["rank_hi"] > n_list)).sum()),
+        "median_rank_interval_width": float(width.median()) if len(width) else float("nan"),
+        "share_rank_interval_wider_than_n": float((width > n_list).mean()) if len(width) else float("nan"),
+    }
+    summary["n_areas_naive_list_mislabels"] = (
+        summary["n_areas_naive_list_not_elevated"] + summary["n_areas_elevated_missing_from_naive_list"]
+    )
+    return RankingResult(areas=areas, summary=summary)
+
+
+# --------------------------------------------------------------------------------------------
+# league-table check
+# --------------------------------------------------------------------------------------------
+
+_RANK_COLUMN = re.compile(
+    r"(^|[_\s.-])(rank|ranks|ranking|rang|rangorde|positie|position|plaats|place)($|[_\s.-])|^(#|nr|no\.?)$", re.I
+)
+_LIST_TEXT = re.compile(
+    r"\b(worst|slechtste|ergste|ranglijst|probleemwijk\w*|probleembuurt\w*|problem\s+(neighbourhood|area)s?)\b"
+    r"|\btop[\s-]*(\d+|n|ten|tien)\b"
+    r"|\b(highest|hoogste|lowest|laagste)\s+\d+\b"
+    r"|\b\d+\s+(highest|hoogste|worst|slechtste|riskiest)\b",
+    re.I,
+)
+_AREA_CODE = re.compile(r"\b(GM\d{4}|WK\d{6}|BU\d{8})\b")
+_AREA_COLUMNS = ("area_code", "area_name", "buurt", "wijk", "gemeente", "area")
+_RISK_PREFIXES = ("risk", "share_", "rate_", "score", "n_elevated")
+
+
+class _Collector(HTMLParser):
+    """Collect text per tag of interest (headers, captions, headings, list items, titles)."""
+
+    WATCH = ("th", "caption", "h1", "h2", "h3", "h4", "h5", "h6", "li", "title", "dt", "figcaption")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.items: list[tuple[str, str, bool]] = []  # tag, text, inside an ordered list
+        self.buf: list[str] = []
+        self.ol_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "ol":
+            self.ol_depth += 1
+        if tag in self.WATCH:
+            self.stack.append(tag)
+            self.buf = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "ol":
+            self.ol_depth = max(0, self.ol_depth - 1)
+        if self.stack and tag == self.stack[-1]:
+            self.stack.pop()
+            self.items.append((tag, " ".join("".join(self.buf).split()), self.ol_depth > 0))
+
+    def handle_data(self, data: str) -> None:
+        if self.stack:
+            self.buf.append(data)
+
+
+def audit_league_tables(
+    *, tables: Mapping[str, pd.DataFrame] | None = None, html: Mapping[str, str] | None = None
+) -> list[str]:
+    """Findings that would make a table or report read as a league table (empty = clean).
+
+    Checks column names for rank-like names, headers/captions/headings/list items for "worst",
+    "top N", "highest 10" and the like, ordered lists of area codes, and area tables sorted by
+    a risk-like column from high to low. Running prose is not scanned (a report may discuss
+    league tables).
+
+    Examples
+    --------
+    >>> audit_league_tables(tables={"t": pd.DataFrame({"area_code": ["a"], "rank": [1]})})
+    ["table 't': rank-like column 'rank'"]
+    >>> audit_league_tables(html={"r.html": "<h2>Top 10 buurten</h2><p>fine</p>"})
+    ["report 'r.html': h2 'Top 10 buurten' presents a ranked list"]
+    """
+    findings: list[str] = []
+    for name, df in (tables or {}).items():
+        for col in map(str, df.columns):
+            if _RANK_COLUMN.search(col):
+                findings.append(f"table {name!r}: rank-like column {col!r}")
+            elif _LIST_TEXT.search(col.replace("_", " ")):
+                findings.append(f"table {name!r}: column {col!r} presents a ranked list")
+        area_cols = [c for c in df.columns if str(c) in _AREA_COLUMNS]
+        if area_cols and len(df) >= 5:
+            for col in df.columns:
+                c = str(col)
+                if not c.startswith(_RISK_PREFIXES) or not pd.api.types.is_numeric_dtype(df[col].dtype):
+                    continue
+                v = pd.to_numeric(df[col], errors="coerce").dropna().to_numpy()
+                if len(v) >= 5 and np.all(np.diff(v) <= 0) and v[0] > v[-1]:
+                    findings.append(f"table {name!r}: rows sorted by {c!r} from high to low")
+                    break
+    for name, text in (html or {}).items():
+        parser = _Collector()
+        parser.feed(text)
+        parser.close()
+        for tag, content, in_ol in parser.items:
+            if tag == "th" and _RANK_COLUMN.search(content):
+                findings.append(f"report {name!r}: rank-like column header {content!r}")
+            elif _LIST_TEXT.search(content):
+                findings.append(f"report {name!r}: {tag} {content!r} presents a ranked list")
+            elif tag == "li" and in_ol and _AREA_CODE.search(content):
+                findings.append(f"report {name!r}: ordered list of areas ({content!r})")
+    return findings
+
+
+__all__ = [
+    "LabelBiasResult",
+    "ProxyResult",
+    "RankingResult",
+    "aggregate_area_composition",
+    "audit_label_bias",
+    "audit_league_tables",
+    "audit_proxy",
+    "audit_ranking",
+    "build_intensity_adjusted_label",
+    "compare_with_truth",
+    "composition_from_geography",
+]
