@@ -79,8 +79,246 @@ def validate(data: DataOpt, mapping: MappingOpt = None, config: ConfigOpt = None
 # --- stage commands are registered below this line, one block per stage ---------------------
 
 
+@app.command("features")
+@handles_errors
+def features_cmd(
+    data: DataOpt,
+    work: Annotated[
+        Path, typer.Option("--work", help="Work directory for person-level intermediates (secure environment only).")
+    ],
+    mapping: MappingOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Build the person x reference-date feature table and audit frame; cache them in WORK."""
+    from aanwas.stages.features import run_features
+
+    run_features(config_from(config, set_), data, work, mapping, console=console)
+
+
+# --- train / retrain (issue 4) ---------------------------------------------------------------
+TrainWorkOpt = Annotated[Path, typer.Option("--work", help="Work directory with the cached feature table (secure environment only).")]
+MlflowUriOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mlflow-uri",
+        help="MLflow tracking/registry URI; default: training.mlflow.tracking_uri, then $MLFLOW_TRACKING_URI, "
+        "then sqlite:///<WORK>/../mlflow/mlflow.db.",
+    ),
+]
+TruthOpt = Annotated[Path | None, typer.Option("--truth", help="Synthetic truth directory (OUT/truth of 'aanwas synth'): logs oracle AUC.")]
+OverrideOpt = Annotated[str | None, typer.Option("--override", help="Reviewer override of the promotion gate: promote or reject.")]
+ReasonOpt = Annotated[str | None, typer.Option("--override-reason", help="Why the reviewer overrides the gate (required with --override).")]
+
+
+@app.command("train")
+@handles_errors
+def train_cmd(
+    work: TrainWorkOpt,
+    mlflow_uri: MlflowUriOpt = None,
+    truth: TruthOpt = None,
+    override: OverrideOpt = None,
+    override_reason: ReasonOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Train per-band models on WORK/features.parquet, track them in MLflow, apply the promotion gate."""
+    from aanwas.stages.train import run_train
+
+    run_train(
+        config_from(config, set_),
+        work,
+        mlflow_uri=mlflow_uri,
+        truth_dir=truth,
+        override=override,
+        override_reason=override_reason,
+        console=console,
+    )
+
+
+@app.command("retrain")
+@handles_errors
+def retrain_cmd(
+    data: DataOpt,
+    work: TrainWorkOpt,
+    mapping: MappingOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    truth: TruthOpt = None,
+    override: OverrideOpt = None,
+    override_reason: ReasonOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Rebuild features from refreshed data, train a challenger, compare it with the champion, apply the gate."""
+    from aanwas.stages.train import run_retrain
+
+    run_retrain(
+        config_from(config, set_),
+        data,
+        work,
+        mapping,
+        mlflow_uri=mlflow_uri,
+        truth_dir=truth,
+        override=override,
+        override_reason=override_reason,
+        console=console,
+    )
+
+
+# --- audit / report (issue 5: evaluation) -----------------------------------------------------
+EvalMlflowUriOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mlflow-uri",
+        help="MLflow tracking URI; default as for 'aanwas train' (config, $MLFLOW_TRACKING_URI, SQLite beside WORK).",
+    ),
+]
+EvalWorkOpt = Annotated[
+    Path | None, typer.Option("--work", help="Work directory used for training (locates the default SQLite store).")
+]
+
+
+@app.command("audit")
+@handles_errors
+def audit_cmd(
+    scores: Annotated[Path, typer.Option("--scores", help="Scored table (CSV), one row per case.")],
+    label: Annotated[str, typer.Option("--label", help="Outcome column (0/1).")],
+    score: Annotated[str, typer.Option("--score", help="Score column (numeric).")],
+    threshold: Annotated[float, typer.Option("--threshold", help="Positive prediction = score >= threshold.")],
+    group: Annotated[list[str], typer.Option("--group", help="Group column to audit by (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", help="Writes OUT/fairness.json and OUT/fairness.html.")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Fairness audit of any scored table: rates, disparities and verdicts per group."""
+    from aanwas.stages.evaluate import run_audit
+
+    run_audit(
+        config_from(config, set_),
+        scores=scores,
+        label=label,
+        score=score,
+        threshold=threshold,
+        groups=group,
+        out=out,
+        console=console,
+    )
+
+
+@app.command("report")
+@handles_errors
+def report_cmd(
+    run_id: Annotated[str, typer.Option("--run-id", help="MLflow run whose evaluation artifacts to render.")],
+    out: Annotated[Path, typer.Option("--out", help="Writes OUT/report.html and OUT/model_card.md.")],
+    mlflow_uri: EvalMlflowUriOpt = None,
+    work: EvalWorkOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Self-contained HTML report (works offline) of a model version's evaluation."""
+    from aanwas.stages.evaluate import run_report
+
+    run_report(config_from(config, set_), run_id=run_id, out=out, mlflow_uri=mlflow_uri, work=work, console=console)
+
+
+# --- monitor (issue 6: trends, interventions, drift, dashboard) ------------------------------
+MonitorOutOpt = Annotated[
+    Path, typer.Option("--out", help="Directory for effects, trends, drift and dashboard.html (replaced atomically).")
+]
+MonitorDataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Delivery directory: intervention registry and observed registrations.")
+]
+AreaTableOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--area-table", help="Disclosure-checked area table (CSV/Parquet) or a folder of them (repeatable)."),
+]
+MonitorWorkOpt = Annotated[
+    Path | None, typer.Option("--work", help="Work directory with features.parquet: drift between two reference dates.")
+]
+RefDateOpt = Annotated[
+    list[str] | None,
+    typer.Option("--ref-date", help="Reference and current date for drift (give twice; default: the last two)."),
+]
+MonitorMlflowOpt = Annotated[
+    str | None, typer.Option("--mlflow-uri", help="MLflow URI for the drift run (default as for 'train').")
+]
+
+
+@app.command("monitor")
+@handles_errors
+def monitor_cmd(
+    out: MonitorOutOpt,
+    data: MonitorDataOpt = None,
+    area_table: AreaTableOpt = None,
+    work: MonitorWorkOpt = None,
+    ref_date: RefDateOpt = None,
+    mapping: MappingOpt = None,
+    mlflow_uri: MonitorMlflowOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Trends across refreshes, intervention effects with placebos, drift and the offline dashboard."""
+    from aanwas.stages.monitor import run_monitor
+
+    run_monitor(
+        config_from(config, set_),
+        out,
+        data=data,
+        mapping=mapping,
+        area_tables=area_table or (),
+        work=work,
+        ref_dates=ref_date,
+        mlflow_uri=mlflow_uri,
+        console=console,
+    )
+
+
+# --- export (issue 6: area risk with disclosure control) ------------------------------------
+@app.command("export")
+@handles_errors
+def export_cmd(
+    work: Annotated[Path, typer.Option("--work", help="Work directory with the cached feature table.")],
+    out: Annotated[Path, typer.Option("--out", help="Exports directory: writes OUT/<period>/.")] = Path("exports"),
+    mlflow_uri: Annotated[str | None, typer.Option("--mlflow-uri", help="MLflow tracking URI (default as for train).")] = None,
+    alias: Annotated[str, typer.Option(help="Registry alias of the models that score.")] = "champion",
+    period: Annotated[list[str] | None, typer.Option("--period", help="Period(s) to write (default: all).")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Score with the registered models, aggregate to areas, apply disclosure control, export."""
+    from aanwas.stages.export import registry_scores, run_export
+
+    cfg = config_from(config, set_)
+    score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
+    run_export(cfg, score_table, out, model_version=version, periods=period or None, console=console)
+
+
+# --- demo ---------------------------------------------------------------------------------------
+@app.command()
+@handles_errors
+def demo(
+    scale: Annotated[float, typer.Option(help="Size of the synthetic population (1.0 = national).")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed of the population and the models.")] = 1,
+    out: Annotated[Path, typer.Option(help="Everything is written under OUT.")] = Path("aanwas-demo"),
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Run every stage end to end on a synthetic population (synth -> ... -> export)."""
+    from aanwas.stages.demo import DEMO_OVERRIDES, run_demo
+
+    cfg = config_from(config, [*DEMO_OVERRIDES, *(set_ or []), f"synth.scale={scale}", f"synth.seed={seed}"])
+    run_demo(cfg, out, console=console)
+
+
 def main() -> None:
     """Console-script entry point."""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # quiet store/migration notices
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for noisy in ("mlflow", "alembic", "optuna", "lightgbm"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     app()
 
 

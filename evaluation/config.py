@@ -127,7 +127,12 @@ class EvaluationConfig:
     figure_dpi : int
         Resolution of the PNG figures embedded in reports.
     gate_fairness_metrics : tuple of str
-        Metrics whose "outside" verdict fails the promotion gate.
+        Metrics whose "outside" verdict fails the promotion gate. Default: calibration within
+        groups only. aanwas publishes area aggregates of calibrated risk, never decisions about
+        persons, so what must hold across groups is that the risk means the same in every group
+        (otherwise area aggregates are biased where a group lives). Error-rate parity (FNR, FPR)
+        is reported with verdicts but cannot gate: with different base rates it cannot hold
+        together with calibration, and no individual decision rests on the threshold.
     gate_max_outside : int
         Number of "outside" verdicts on gate metrics tolerated.
     gate_proxy_r2_max : float
@@ -169,7 +174,7 @@ class EvaluationConfig:
     shap_bins: int = 10
     shap_dependence_features: int = 8
     figure_dpi: int = 96
-    gate_fairness_metrics: tuple[str, ...] = ("fnr", "calibration")
+    gate_fairness_metrics: tuple[str, ...] = ("calibration",)
     gate_max_outside: int = 0
     gate_proxy_r2_max: float = 0.5
     gate_max_bias_elevated_share: float = 0.25

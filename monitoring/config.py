@@ -1,12 +1,179 @@
-"""Configuration of the monitoring stage (frozen, typed; defaults mirrored in conf/default.toml)."""
+"""Configuration of the monitoring stage (frozen, typed; defaults mirrored in conf/default.toml).
+
+Three sections live here: ``aggregate`` (area aggregation and small-area shrinkage),
+``disclosure`` (output control: thresholds, complement rule, rounding, the LP audit) and
+``export`` (what the one export writer refuses and how it formats numbers). Trend, drift and
+dashboard settings live in :mod:`monitoring.monitor_config` and are added as a field of
+:class:`MonitoringConfig` by the composition root.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
-from features._config import require  # noqa: F401  (range rules in __post_init__)
+from monitoring.monitor_config import MonitorConfig
+
+from features._config import require
+
+#: Area levels of the exported table, from fine to coarse; "land" is the national total.
+AREA_LEVELS = ("buurt", "wijk", "gemeente", "land")
+
+
+@dataclasses.dataclass(frozen=True)
+class AggregateConfig:
+    """Area aggregation of in-memory person scores.
+
+    Attributes
+    ----------
+    elevated_threshold : float
+        A person counts in ``n_elevated`` when the calibrated probability is at least this.
+    interval_level : float
+        Coverage of the intervals ``risk_lo``/``risk_hi`` and ``rate_outcome_lo``/``_hi``.
+    shrinkage : {"fay_herriot", "none"}
+        ``fay_herriot``: each area's mean score is shrunk towards its parent's estimate with a
+        weight from the between-area variance (estimated per period, band and level by moments)
+        and the area's sampling variance. ``none``: direct means with sampling intervals.
+    variance_prior_df : float
+        Within-area score variance is smoothed towards the pooled variance of its level with
+        this many pseudo-observations, so an area of 1-3 persons does not get a zero variance.
+    min_between_var : float
+        Floor of the between-area variance (keeps a little weight on the direct estimate).
+    national_code, national_name : str
+        Code and name of the national row (area level ``land``).
+    finest_level : {"buurt", "wijk", "gemeente"}
+        Finest area level in the table. With little data (a small synthetic run) almost every
+        buurt is suppressed anyway, and leaving the level out keeps the disclosure audit small.
+    include_band_total : bool
+        Also aggregate a total over all age bands (age band ``band_total_label``).
+    band_total_label : str
+        Age-band label of that total.
+    """
+
+    elevated_threshold: float = 0.10
+    interval_level: float = 0.90
+    shrinkage: Literal["fay_herriot", "none"] = "fay_herriot"
+    variance_prior_df: float = 10.0
+    min_between_var: float = 1e-8
+    national_code: str = "NL00"
+    national_name: str = "Nederland"
+    finest_level: Literal["buurt", "wijk", "gemeente"] = "buurt"
+    include_band_total: bool = True
+    band_total_label: str = "all"
+
+    def __post_init__(self) -> None:
+        p = "monitoring.aggregate."
+        require(0.0 < self.elevated_threshold < 1.0, p + "elevated_threshold", "must be in (0, 1)")
+        require(0.5 <= self.interval_level < 1.0, p + "interval_level", "must be in [0.5, 1)")
+        require(0.0 <= self.variance_prior_df <= 10_000.0, p + "variance_prior_df", "must be 0..10000")
+        require(0.0 < self.min_between_var < 0.01, p + "min_between_var", "must be in (0, 0.01)")
+        require(bool(self.national_code.strip()), p + "national_code", "must not be empty")
+        require(bool(self.band_total_label.strip()), p + "band_total_label", "must not be empty")
+
+
+@dataclasses.dataclass(frozen=True)
+class DisclosureConfig:
+    """Output control applied to every table that leaves the secure environment.
+
+    Attributes
+    ----------
+    min_cell_size : int
+        Every published count, and its complement (e.g. ``n_persons - n_elevated``), must be at
+        least this; so must every sum of suppressed cells that can be derived by subtraction.
+    zeros_disclosive : bool
+        A count of zero is never published (it tells something about everyone in the cell).
+    complement_rule : bool
+        Apply the threshold to complements too (the not-elevated count of a cell).
+    rounding_base : {0, 5}
+        0 = publish exact counts; 5 = round published counts to the nearest multiple of 5
+        (deterministic; shares then come from the rounded counts).
+    protection_level : float
+        The LP audit fails when the interval a suppressed count could take, given everything
+        published and the additivity of the table, is narrower than this.
+    audit : bool
+        Run the LP audit (disable only in tests of the suppression pattern itself).
+    max_repair_rounds : int
+        Rounds in which cells that the audit finds too narrow get extra secondary suppression
+        before the export fails.
+    audit_rounds : int
+        Random-direction LP rounds per block before the exact per-cell min/max LPs.
+    audit_batch_vars : int
+        Independent blocks are stacked into one sparse LP up to this many variables.
+    seed : int
+        Seed of the random LP directions (the audit verdict does not depend on it).
+    """
+
+    min_cell_size: int = 10
+    zeros_disclosive: bool = True
+    complement_rule: bool = True
+    rounding_base: Literal[0, 5] = 0
+    protection_level: float = 5.0
+    audit: bool = True
+    max_repair_rounds: int = 50
+    audit_rounds: int = 6
+    audit_batch_vars: int = 4_000
+    seed: int = 20240101
+
+    def __post_init__(self) -> None:
+        p = "monitoring.disclosure."
+        require(1 <= self.min_cell_size <= 1_000, p + "min_cell_size", "must be 1..1000")
+        require(self.rounding_base in (0, 5), p + "rounding_base", "must be 0 (off) or 5")
+        require(
+            0.5 <= self.protection_level <= 10 * self.min_cell_size,
+            p + "protection_level",
+            "must be in [0.5, 10 * min_cell_size] (a count interval narrower than 0.5 pins the value)",
+        )
+        require(0 <= self.max_repair_rounds <= 1_000, p + "max_repair_rounds", "must be 0..1000")
+        require(0 <= self.audit_rounds <= 100, p + "audit_rounds", "must be 0..100")
+        require(10 <= self.audit_batch_vars <= 1_000_000, p + "audit_batch_vars", "must be 10..1000000")
+        require(self.seed >= 0, p + "seed", "must be >= 0")
+
+
+def _default_denylist() -> tuple[str, ...]:
+    return ("rinpersoon", "score", "scores", "label", "prediction", "probability", "shap_value", "ref_date", "age")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """The one export writer.
+
+    Attributes
+    ----------
+    person_level_columns : tuple of str
+        Column names that mark person-level data; a table with any of them is refused.
+    person_level_prefixes : tuple of str
+        Column-name prefixes that mark person-level data (indicators, SHAP values, pseudonyms).
+    decimals : int
+        Decimals of shares and risks in the CSV and GeoJSON files.
+    """
+
+    person_level_columns: tuple[str, ...] = dataclasses.field(default_factory=_default_denylist)
+    person_level_prefixes: tuple[str, ...] = ("rin", "ind_", "shap_")
+    decimals: int = 4
+
+    def __post_init__(self) -> None:
+        p = "monitoring.export."
+        require("rinpersoon" in self.person_level_columns, p + "person_level_columns", "must contain 'rinpersoon'")
+        require(1 <= self.decimals <= 8, p + "decimals", "must be 1..8")
 
 
 @dataclasses.dataclass(frozen=True)
 class MonitoringConfig:
-    """Settings of the monitoring stage."""
+    """Settings of the monitoring stage.
+
+    Attributes
+    ----------
+    aggregate : AggregateConfig
+        Area aggregation and shrinkage.
+    disclosure : DisclosureConfig
+        Output control.
+    export : ExportConfig
+        The export writer.
+    monitor : MonitorConfig
+        Trends, intervention effects, drift and the dashboard.
+    """
+
+    aggregate: AggregateConfig = dataclasses.field(default_factory=AggregateConfig)
+    disclosure: DisclosureConfig = dataclasses.field(default_factory=DisclosureConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    monitor: MonitorConfig = dataclasses.field(default_factory=MonitorConfig)

@@ -60,7 +60,7 @@ class LightGBMConfig:
     subsample: float = 0.8
     subsample_freq: int = 1
     max_depth: int = -1
-    n_jobs: int = 0  # 0 = LightGBM's default (all cores); results are reproducible per value
+    n_jobs: int = 1  # 1: deterministic and robust on shared cores (OpenMP spins 10-40x slower under load); 0 = all cores
 
     def __post_init__(self) -> None:
         k = "training.lightgbm."

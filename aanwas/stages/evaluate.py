@@ -151,7 +151,7 @@ def run_audit(
 # --------------------------------------------------------------------------------------------
 
 
-def log_evaluation(result: EvaluationResult, cfg: EvaluationConfig) -> None:
+def log_evaluation(result: EvaluationResult, cfg: EvaluationConfig, band: str | None = None) -> None:
     """Log the aggregates of an evaluation to the active MLflow run under ``evaluation/``.
 
     Call inside ``with mlflow.start_run():`` in the training stage. Tables are checked against
@@ -168,9 +168,10 @@ def log_evaluation(result: EvaluationResult, cfg: EvaluationConfig) -> None:
         for name, data in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(data)
-        mlflow.log_artifacts(str(root), artifact_path=ARTIFACT_ROOT)
+        mlflow.log_artifacts(str(root), artifact_path=ARTIFACT_ROOT if band is None else f"{ARTIFACT_ROOT}/{band}")
     gate = result.summary.get("gate", {})
-    mlflow.set_tag("evaluation.gate", "passed" if gate.get("passed") else "failed")
+    tag = "evaluation.gate" if band is None else f"{band}.evaluation.gate"
+    mlflow.set_tag(tag, "passed" if gate.get("passed") else "failed")
 
 
 def resolve_report_uri(cfg: Any, option: str | None, work: Path | None) -> str:
@@ -190,7 +191,22 @@ def resolve_report_uri(cfg: Any, option: str | None, work: Path | None) -> str:
     return uri
 
 
-def load_evaluation(run_id: str, tracking_uri: str | None) -> EvaluationResult:
+def evaluation_bands(run_id: str, tracking_uri: str | None) -> list[str | None]:
+    """The evaluations a run holds: one per age band (``evaluation/<band>``) or one overall."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    try:
+        client.get_run(run_id)
+        entries = client.list_artifacts(run_id, ARTIFACT_ROOT)
+    except (MlflowException, OSError):
+        raise InputError("mlflow", None, None, f"run {run_id!r} not found") from None
+    bands: list[str | None] = [Path(e.path).name for e in entries if e.is_dir]
+    return bands or [None]
+
+
+def load_evaluation(run_id: str, tracking_uri: str | None, band: str | None = None) -> EvaluationResult:
     """Read the evaluation artifacts of an MLflow run back into an :class:`EvaluationResult`.
 
     Raises
@@ -208,7 +224,7 @@ def load_evaluation(run_id: str, tracking_uri: str | None) -> EvaluationResult:
         raise InputError("mlflow", None, None, f"run {run_id!r} not found") from None
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            local = client.download_artifacts(run_id, ARTIFACT_ROOT, tmp)
+            local = client.download_artifacts(run_id, ARTIFACT_ROOT if band is None else f"{ARTIFACT_ROOT}/{band}", tmp)
         except (MlflowException, OSError):
             raise InputError("mlflow", None, None, f"run {run_id!r} has no evaluation artifacts") from None
         root = Path(local)
@@ -235,14 +251,19 @@ def run_report(
     InputError
         Unknown store or run, or a run without evaluation artifacts; nothing is written.
     """
-    result = load_evaluation(run_id, resolve_report_uri(cfg, mlflow_uri, work))
-    html = render_report(result, min_cell=cfg.evaluation.min_cell_size)
-    files = {REPORT: html.encode("utf-8")}
-    if result.model_card:
-        files[MODEL_CARD_MD] = render_model_card_markdown(result.model_card).encode("utf-8")
+    uri = resolve_report_uri(cfg, mlflow_uri, work)
+    files: dict[str, bytes] = {}
+    written = []
+    for band in evaluation_bands(run_id, uri):
+        result = load_evaluation(run_id, uri, band)
+        prefix = "" if band is None else f"{band}/"
+        files[prefix + REPORT] = render_report(result, min_cell=cfg.evaluation.min_cell_size).encode("utf-8")
+        if result.model_card:
+            files[prefix + MODEL_CARD_MD] = render_model_card_markdown(result.model_card).encode("utf-8")
+        written.append(prefix + REPORT)
     _write_outputs(Path(out), files)
     if console is not None:
-        console.print(f"report of run {run_id}: wrote {Path(out) / REPORT}")
+        console.print(f"report of run {run_id}: wrote {', '.join(str(Path(out) / w) for w in written)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,19 +308,22 @@ def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
 
     Runs :func:`evaluate_model` on the band's test rows (fairness, proxy test, ranking,
     league-table check) with the monitoring stage's "elevated" threshold and returns whether
-    the evaluation gates passed. The verdicts are kept on the returned callable
-    (``.verdicts[band]``) for logging.
+    the evaluation gates passed. The verdicts and the evaluations are kept on the returned
+    callable (``.verdicts[band]``, ``.results[band]``) so the training run logs them.
     """
     ecfg: EvaluationConfig = cfg.evaluation
     threshold = float(cfg.monitoring.aggregate.elevated_threshold)
     verdicts: dict[str, GateVerdict] = {}
+    results: dict[str, EvaluationResult] = {}
 
     def gate_check(band: str, test_rows: pd.DataFrame, risk: pd.Series) -> bool:
         scored = prepare_scored_rows(test_rows, risk, ecfg, audit)
         result = evaluate_model(scored, cfg=ecfg, threshold=threshold)
+        results[band] = result
         g = result.summary["gate"]
         verdicts[band] = GateVerdict(passed=bool(g["passed"]), reasons=list(g["reasons"]), notes=list(g["notes"]))
         return verdicts[band].passed
 
     gate_check.verdicts = verdicts  # type: ignore[attr-defined]
+    gate_check.results = results  # type: ignore[attr-defined]
     return gate_check

@@ -180,6 +180,11 @@ def train_and_track(
             decisions[band] = _register_and_gate(
                 cfg, frame, fitted, override=override, override_reason=override_reason, gate_check=gate_check
             )
+            evaluation = getattr(gate_check, "results", {}).get(band)
+            if evaluation is not None:  # the audits for ethics reviewers, logged to this run
+                from aanwas.stages.evaluate import log_evaluation
+
+                log_evaluation(evaluation, cfg.evaluation, band=band)
             summary["bands"][band] = {
                 "split": fitted.split.describe(),
                 "metrics": {m: dict(v) for m, v in fitted.metrics.items()},

@@ -1,0 +1,255 @@
+"""Stage wiring of ``aanwas export``: scores -> area aggregates -> disclosure control -> files.
+
+The person-level scored frame exists only in memory here: it is aggregated, checked and
+dropped; only :class:`monitoring.disclosure.DisclosureChecked` tables reach
+:func:`monitoring.export.write_export`, the one writer of ``exports/<period>/``.
+
+TODO(lead): connect the scores. ``score_table`` is any zero-argument callable returning the
+scored frame (columns ``ref_date`` or ``period``, ``age_band``, ``buurt``, optional ``wijk``,
+``gemeente``, ``label``, and ``score`` = calibrated probability). From training that is::
+
+    def score_table():
+        ft = pd.read_parquet(work / "features.parquet")       # person-level, work dir only
+        bundle = training.registry.load_bundle(...)            # registered model version
+        return ft.assign(score=models.scoring.score_frame(bundle, ft))
+
+and ``model_version`` is the registered model's name/version. Add ``aanwas export`` to the CLI
+(block below the marker in aanwas/cli.py) once that is in place; this module does not import
+``models`` or ``training`` so that the export path stays free of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from aanwas.config import AppConfig
+from features.geography import load_geography
+from monitoring.aggregate import aggregate_areas
+from monitoring.disclosure import DisclosureChecked, suppress_area_table
+from monitoring.export import write_export
+
+#: Key and score columns of the scored frame that enter the fingerprint (not the features).
+_FINGERPRINT_COLUMNS = ("ref_date", "period", "age_band", "buurt", "score", "label")
+
+
+def scores_fingerprint(scores: pd.DataFrame) -> str:
+    """Order-independent sha256 over the scored frame's keys and scores (no values readable)."""
+    h = hashlib.sha256()
+    for col in _FINGERPRINT_COLUMNS:
+        if col in scores.columns:
+            hashed = pd.util.hash_pandas_object(scores[col], index=False).to_numpy(dtype=np.uint64)
+            h.update(f"{col}:{scores[col].dtype}:{len(hashed)}:{int(hashed.sum(dtype=np.uint64))}".encode())
+    return h.hexdigest()
+
+
+def build_area_export(cfg: AppConfig, scores: pd.DataFrame) -> DisclosureChecked:
+    """Aggregate in-memory scores to areas and apply disclosure control (no files)."""
+    mon = cfg.monitoring
+    areas = aggregate_areas(scores, load_geography(), mon.aggregate)
+    total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
+    return suppress_area_table(areas, mon.disclosure, total_band=total)
+
+
+def run_export(
+    cfg: AppConfig,
+    score_table: Callable[[], pd.DataFrame],
+    exports_root: Path,
+    *,
+    model_version: str,
+    data_fingerprint: str | None = None,
+    periods: list[str] | None = None,
+    extra_tables: Mapping[str, DisclosureChecked] | None = None,
+    documents: Mapping[str, str] | None = None,
+    console: Console | None = None,
+) -> list[Path]:
+    """Score, aggregate, check and write ``exports_root/<period>/`` for each period.
+
+    Parameters
+    ----------
+    cfg : AppConfig
+        Full config (only ``cfg.monitoring`` is used).
+    score_table : callable
+        Returns the in-memory scored frame (see the module docstring).
+    exports_root : Path
+        Exports directory.
+    model_version : str
+        Registered model name and version, recorded in the manifest.
+    data_fingerprint : str, optional
+        Fingerprint of the delivery; defaults to a hash of the scored frame's keys and scores.
+    periods : list of str, optional
+        Periods to write (default: every period in the scores).
+    extra_tables, documents : mapping, optional
+        Further checked tables / documents for every period directory (see ``write_export``).
+
+    Returns
+    -------
+    list of Path
+        The period directories written.
+    """
+    scores = score_table()
+    fingerprint = data_fingerprint or scores_fingerprint(scores)
+    checked = build_area_export(cfg, scores)
+    del scores  # person-level: not kept beyond aggregation
+    table = checked.table
+    wanted = periods or sorted(table["period"].astype(str).unique())
+    written = []
+    for period in wanted:
+        written.append(
+            write_export(
+                exports_root,
+                period,
+                checked,
+                cfg.monitoring,
+                model_version=model_version,
+                data_fingerprint=fingerprint,
+                extra_tables=extra_tables,
+                documents=documents,
+            )
+        )
+    if console is not None:
+        rep = checked.report
+        console.print(
+            f"export: {len(written)} period(s) in {Path(exports_root)}; {rep['n_cells']:,} cells, "
+            f"n_persons suppressed {rep['n_persons_primary'] + rep['n_persons_secondary']:,} "
+            f"(secondary {rep['n_persons_secondary']:,}), n_elevated suppressed "
+            f"{rep['n_elevated_primary'] + rep['n_elevated_secondary']:,}; LP audit {rep['audit']}"
+        )
+    return written
+
+
+def registry_scores(
+    cfg: AppConfig, work: Path, *, mlflow_uri: str | None = None, alias: str = "champion"
+) -> tuple[Callable[[], pd.DataFrame], str]:
+    """The scored-frame callable for :func:`run_export` from the registry's ``alias`` models.
+
+    Returns the callable (reads the cached feature table from the work directory, scores it in
+    memory with the registered model of each band) and the model version label.
+    """
+    from aanwas.stages.features import load_feature_table
+    from models.scoring import score_frame
+    from training import tracking
+    from training.registry import load_bundle
+
+    tcfg = cfg.training
+    uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
+    bundle = load_bundle(tcfg.mlflow.model_prefix, tcfg.bands, alias=alias, uri=uri)
+    version = ", ".join(f"{b}: {v}" for b, v in bundle.versions.items())
+
+    def score_table() -> pd.DataFrame:
+        frame, _audit = load_feature_table(Path(work))
+        frame = frame[frame["age_band"].isin(list(bundle.bands))]
+        keep = ["ref_date", "age_band", "buurt", "wijk", "gemeente", "label"]
+        return frame[keep].assign(score=score_frame(bundle, frame).to_numpy())
+
+    return score_table, version
+
+
+def run_full_export(
+    cfg: AppConfig,
+    work: Path,
+    exports_root: Path,
+    *,
+    data: Path | None = None,
+    mapping: Path | None = None,
+    mlflow_uri: str | None = None,
+    alias: str = "champion",
+    console: Console | None = None,
+) -> list[Path]:
+    """Everything policy staff receive, for every period, through the one export writer.
+
+    Scores the cached feature table with the registry's ``alias`` models (in memory),
+    aggregates and checks the area table; with the delivery (``data``) also builds the
+    observed-rate trends and the intervention effects; trend series and effects pass primary
+    disclosure control; the dashboard is built from checked tables only. The latest period gets
+    trends, effects and the dashboard; every period gets its area table.
+    """
+    from aanwas.stages.monitor import monitor_config, observed_for_trends, run_effects, run_trends
+    from features.sources.readers import load_mapping, read_delivery
+    from monitoring.dashboard import build_dashboard
+    from monitoring.disclosure import suppress_counts
+
+    mcfg = monitor_config(cfg)
+    dcfg = cfg.monitoring.disclosure
+    score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
+    scores = score_table()
+    fingerprint = scores_fingerprint(scores)
+    checked = build_area_export(cfg, scores)
+    del scores  # person-level: not kept beyond aggregation
+    area = checked.table
+    published = area[area["status"] == "published"]
+    effects = registry = observed = treated = None
+    if data is not None:
+        delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract)
+        effects, _skipped, panel = run_effects(delivery, mcfg)
+        treated = treated_persons(delivery, panel, mcfg)
+        observed = observed_for_trends(delivery, mcfg, panel if mcfg.interventions.panel_level == "wijk" else None)
+        if delivery.interventions is not None:
+            registry = delivery.interventions.astype({c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")})
+        del delivery, panel
+    series, _summary = run_trends(published, mcfg, observed)
+    trends = suppress_counts(series, dcfg, kind="trends", total="n_persons", magnitudes=["value", "lo", "hi"])
+    extra = {"trends": trends}
+    if effects is not None and treated is not None:
+        # an estimate is published only when the young people behind it (treated areas, bands,
+        # years from the start) pass the threshold; the count itself is not published
+        eff = effects.merge(treated, on="intervention_id", how="left").fillna({"n_persons_treated": 0})
+        checked_eff = suppress_counts(
+            eff, dcfg, kind="effects", total="n_persons_treated", magnitudes=["estimate", "ci_low", "ci_high"]
+        )
+        extra["effects"] = checked_eff.without_columns(["n_persons_treated"])
+    horizons = {b: lab.horizon_months for b, lab in cfg.features.labels.items()}
+    dashboard = build_dashboard(
+        area,
+        mcfg.dashboard,
+        trends=trends.table,
+        registry=registry,
+        effects=extra["effects"].table if "effects" in extra else None,
+        horizons=horizons,
+        model_version=version,
+    )
+    periods = sorted(area["period"].astype(str).unique())
+    written = []
+    for period in periods:
+        latest = period == periods[-1]
+        written.append(
+            write_export(
+                exports_root,
+                period,
+                checked,
+                cfg.monitoring,
+                model_version=version,
+                data_fingerprint=fingerprint,
+                extra_tables=extra if latest else None,
+                documents={"dashboard.html": dashboard} if latest else None,
+            )
+        )
+    if console is not None:
+        rep = checked.report
+        console.print(
+            f"export: {len(written)} period(s) in {Path(exports_root)}; {rep['n_cells']:,} area cells, "
+            f"LP audit {rep['audit']}; trends, effects and dashboard in {written[-1]}"
+        )
+    return written
+
+
+def treated_persons(delivery: Any, panel: pd.DataFrame, mcfg: Any) -> pd.DataFrame | None:
+    """Young people behind each intervention's estimate: residents of its treated areas and
+    bands, summed over the periods from its start (from the in-memory outcome panel)."""
+    from monitoring.interventions import expand_treated_areas, parse_registry
+
+    if delivery.interventions is None or panel is None or len(panel) == 0:
+        return None
+    reg = delivery.interventions.astype({c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")})
+    level = mcfg.interventions.panel_level
+    treated = expand_treated_areas(parse_registry(reg), load_geography(), level)
+    rows = treated.merge(panel[["area_code", "age_band", "period", "n_persons"]], on=["area_code", "age_band"])
+    start = pd.to_datetime(rows["start_date"]).dt.year
+    rows = rows[rows["period"].astype(int) >= start]
+    return rows.groupby("intervention_id", as_index=False)["n_persons"].sum().rename(columns={"n_persons": "n_persons_treated"})

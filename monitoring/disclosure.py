@@ -1,0 +1,1036 @@
+"""Disclosure control: what may leave the secure environment, and proof that it is safe.
+
+Every table that leaves passes through a ``suppress_*`` function here and comes out as a
+:class:`DisclosureChecked` table, the only type the export writer accepts.
+
+Rules (all thresholds in :class:`~monitoring.config.DisclosureConfig`):
+
+* **primary suppression**: a count is published only when it, and its complement (for
+  ``n_elevated``: ``n_persons - n_elevated``), reach ``min_cell_size``; zeros are disclosive.
+  Shares and means are published only where the counts they rest on are.
+* **secondary suppression**: in every additive relation of the table (buurt -> wijk ->
+  gemeente -> national, and age bands -> band total) a suppressed cell never stands alone, and
+  the sum of the suppressed cells that a reader can derive by subtraction passes the same
+  threshold (and complement) rule as a published cell.
+* **audit**: for each suppressed count, linear programming (HiGHS via
+  :func:`scipy.optimize.linprog`) finds the interval it could take given everything published,
+  non-negativity, ``n_elevated <= n_persons`` and additivity. An interval narrower than
+  ``protection_level`` triggers extra suppression; if that does not fix it the table is refused
+  with :class:`DisclosureError`.
+* optional deterministic **rounding** of published counts to base 5 (shares then come from the
+  rounded counts). The audit treats published counts as exact, which can only make it stricter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from features._config import as_plain
+from features.errors import AanwasError, InputError
+from monitoring.config import DisclosureConfig
+
+__all__ = [
+    "AREA_EXPORT_COLUMNS",
+    "AuditReport",
+    "DisclosureChecked",
+    "DisclosureError",
+    "audit_area_table",
+    "suppress_area_table",
+    "suppress_counts",
+]
+
+#: Columns of the published area table, in order (the export writes exactly these).
+AREA_EXPORT_COLUMNS = (
+    "period",
+    "area_level",
+    "area_code",
+    "area_name",
+    "age_band",
+    "n_persons",
+    "n_elevated",
+    "share_elevated",
+    "risk_mean",
+    "risk_lo",
+    "risk_hi",
+    "status",
+)
+_EXTRA_AREA_COLUMNS = ("elevated",)  # published alongside for the dashboard, not in the CSV
+_TOL = 1e-6
+
+
+class DisclosureError(AanwasError):
+    """A table cannot be protected: an audit found a suppressed count that can be narrowed.
+
+    The message names how many cells and where (area and band), never their values.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# The checked-table type
+# --------------------------------------------------------------------------------------------
+
+_SEAL = object()
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    h.update(repr(list(frame.columns)).encode())
+    h.update(repr([str(t) for t in frame.dtypes]).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DisclosureChecked:
+    """A table that passed disclosure control; only ``suppress_*`` functions can make one.
+
+    Attributes
+    ----------
+    kind : str
+        What the table is (``area_risk``, or the name given to :func:`suppress_counts`).
+    rules : Mapping
+        The disclosure settings applied (for the manifest).
+    report : Mapping
+        Counts of primary and secondary suppressions and the audit summary; no cell values.
+    """
+
+    kind: str
+    _frame: pd.DataFrame = dataclasses.field(repr=False)
+    rules: Mapping[str, Any]
+    report: Mapping[str, Any]
+    _sha: str = dataclasses.field(repr=False)
+    _seal: object = dataclasses.field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self._seal is not _SEAL:
+            raise TypeError("DisclosureChecked tables are made only by monitoring.disclosure.suppress_* functions")
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """A copy of the published table (suppressed values are missing)."""
+        return self._frame.copy()
+
+    def verify(self) -> None:
+        """Raise TypeError if the table was altered after it was checked."""
+        if self._seal is not _SEAL or _digest(self._frame) != self._sha:
+            raise TypeError(f"disclosure-checked table '{self.kind}' was altered after checking")
+
+    def without_columns(self, columns: list[str]) -> DisclosureChecked:
+        """The same checked table with ``columns`` left out (publishing less stays safe)."""
+        self.verify()
+        frame = self._frame.drop(columns=[c for c in columns if c in self._frame.columns])
+        return DisclosureChecked(
+            kind=self.kind, _frame=frame, rules=self.rules, report=self.report, _sha=_digest(frame), _seal=_SEAL
+        )
+
+
+def _seal(kind: str, frame: pd.DataFrame, cfg: DisclosureConfig, report: Mapping[str, Any]) -> DisclosureChecked:
+    frame = frame.reset_index(drop=True).copy()
+    return DisclosureChecked(
+        kind=kind,
+        _frame=frame,
+        rules=types.MappingProxyType(as_plain(cfg)),
+        report=types.MappingProxyType(dict(report)),
+        _sha=_digest(frame),
+        _seal=_SEAL,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rules on counts
+# --------------------------------------------------------------------------------------------
+
+
+def _fails(x: np.ndarray, cfg: DisclosureConfig) -> np.ndarray:
+    """True where a count (or a derivable sum of counts) may not be published."""
+    x = np.asarray(x)
+    bad = x < cfg.min_cell_size - _TOL
+    if not cfg.zeros_disclosive:
+        bad &= np.abs(x) > _TOL
+    return bad
+
+
+def _round(x: np.ndarray, cfg: DisclosureConfig) -> np.ndarray:
+    """Deterministic rounding to the nearest multiple of ``rounding_base`` (0 = none)."""
+    if cfg.rounding_base == 0:
+        return x
+    b = cfg.rounding_base
+    return (np.floor((np.asarray(x, dtype=np.float64) + b / 2.0) / b) * b).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Additive structure ("lines": parent = sum of children)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lines:
+    """Memberships of cells in additive relations; ``parent`` flags the total of each line."""
+
+    line: np.ndarray  # line id per membership (0..n_lines-1)
+    cell: np.ndarray  # cell index per membership
+    parent: np.ndarray  # bool per membership
+    n_lines: int
+    n_cells: int
+
+    @property
+    def line_parent(self) -> np.ndarray:
+        out = np.full(self.n_lines, -1, np.int64)
+        out[self.line[self.parent]] = self.cell[self.parent]
+        return out
+
+
+def _area_lines(cells: pd.DataFrame, total_band: str | None) -> _Lines:
+    """Lines of one period's area table: hierarchy per band, and bands -> band total."""
+    m = len(cells)
+    key = cells["area_code"].astype(str) + "\x1f" + cells["age_band"].astype(str)
+    index = pd.Index(key)
+    if not index.is_unique:
+        raise InputError("area_table", "area_code", int(index.duplicated().sum()), "duplicate area x age band rows")
+    has_parent = cells["parent_code"].notna().to_numpy()
+    child = np.flatnonzero(has_parent)
+    pkey = cells["parent_code"].astype(str).to_numpy()[child] + "\x1f" + cells["age_band"].astype(str).to_numpy()[child]
+    ppos = index.get_indexer(pkey)
+    if (ppos < 0).any():
+        raise InputError("area_table", "parent_code", int((ppos < 0).sum()), "parent area row missing")
+    lines_line = [ppos, np.unique(ppos)]
+    lines_cell = [child, np.unique(ppos)]
+    lines_parent = [np.zeros(child.size, bool), np.ones(np.unique(ppos).size, bool)]
+    if total_band is not None and (cells["age_band"] == total_band).any():
+        band = cells["age_band"].astype(str).to_numpy()
+        tot = np.flatnonzero(band == total_band)
+        parts = np.flatnonzero(band != total_band)
+        tkey = cells["area_code"].astype(str).to_numpy()[parts] + "\x1f" + total_band
+        tpos = index.get_indexer(tkey)
+        if (tpos < 0).any():
+            raise InputError("area_table", "age_band", int((tpos < 0).sum()), f"band total '{total_band}' row missing")
+        lines_line += [m + tpos, m + tot]
+        lines_cell += [parts, tot]
+        lines_parent += [np.zeros(parts.size, bool), np.ones(tot.size, bool)]
+    raw_line = np.concatenate(lines_line)
+    uniq, line = np.unique(raw_line, return_inverse=True)
+    cell = np.concatenate(lines_cell)
+    parent = np.concatenate(lines_parent)
+    order = np.lexsort((~parent, cell, line))
+    return _Lines(line=line[order], cell=cell[order], parent=parent[order], n_lines=uniq.size, n_cells=m)
+
+
+def _check_additive(lines: _Lines, values: Mapping[str, np.ndarray]) -> None:
+    sign = np.where(lines.parent, -1.0, 1.0)
+    for name, v in values.items():
+        resid = np.bincount(lines.line, weights=sign * v[lines.cell], minlength=lines.n_lines)
+        bad = np.abs(resid) > 0.5
+        if bad.any():
+            raise InputError("area_table", name, int(bad.sum()), "counts do not add up along the hierarchy / age bands")
+
+
+# --------------------------------------------------------------------------------------------
+# Secondary suppression (fixed point over all lines, vectorised)
+# --------------------------------------------------------------------------------------------
+
+
+def _extra_hidden(
+    lines: _Lines, x: np.ndarray, hidden: np.ndarray, cfg: DisclosureConfig, sum_rule: bool
+) -> np.ndarray:
+    """Cells to hide so that no line exposes a hidden value of ``x`` (one pass over all lines).
+
+    A line with a published total needs at least two hidden members and a hidden sum that
+    passes the threshold; a line with a hidden total needs at least one hidden member.
+    """
+    h_m = hidden[lines.cell]
+    child_h = h_m & ~lines.parent
+    nh = np.bincount(lines.line, weights=child_h, minlength=lines.n_lines)
+    hsum = np.bincount(lines.line, weights=np.where(child_h, x[lines.cell], 0.0), minlength=lines.n_lines)
+    lp = lines.line_parent
+    p_hidden = hidden[lp]
+    need = np.zeros(lines.n_lines, bool)
+    if sum_rule:
+        need |= ~p_hidden & (nh >= 1) & _fails(hsum, cfg)
+    else:
+        need |= ~p_hidden & (nh == 1)
+        need |= p_hidden & (nh == 0)
+    if not need.any():
+        return np.zeros(0, np.int64)
+    cand = need[lines.line] & ~lines.parent & ~h_m
+    cl, cc = lines.line[cand], lines.cell[cand]
+    # prefer the smallest cell that can give way by the protection level (a hidden zero can
+    # only grow, so it protects nothing), then the smallest overall
+    thin = x[cc] < cfg.protection_level
+    order = np.lexsort((cc, x[cc], thin, cl))
+    cl, cc = cl[order], cc[order]
+    first = np.unique(cl, return_index=True)[1]
+    chosen = cc[first]
+    no_cand = np.setdiff1d(np.flatnonzero(need), cl[first])
+    return np.unique(np.concatenate([chosen, lp[no_cand]]))
+
+
+def _secondary(
+    lines: _Lines, n: np.ndarray, e: np.ndarray, h_n: np.ndarray, h_e: np.ndarray, cfg: DisclosureConfig
+) -> None:
+    """Grow the hidden sets in place until every line is safe (monotone, so it terminates)."""
+    c = n - e
+    while True:
+        changed = False
+        for x, sum_rule, is_n in (
+            (n, False, True),
+            (n, True, True),
+            (e, False, False),
+            (e, True, False),
+            (c, True, False),
+        ):
+            if x is c and not cfg.complement_rule:
+                continue
+            hidden = h_n if is_n else h_e
+            add = _extra_hidden(lines, x, hidden, cfg, sum_rule)
+            add = add[~hidden[add]]
+            if add.size:
+                hidden[add] = True
+                changed = True
+            h_e |= h_n
+        if not changed:
+            return
+
+
+# --------------------------------------------------------------------------------------------
+# LP audit
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditReport:
+    """Result of the LP audit of one table.
+
+    Attributes
+    ----------
+    n_suppressed : int
+        Suppressed counts audited (n_persons and n_elevated cells).
+    n_lp : int
+        Linear programs solved.
+    seconds : float
+        Wall time of the audit.
+    narrow : DataFrame
+        Suppressed counts whose feasible interval is narrower than the protection level
+        (``cell``, ``measure``, ``lo``, ``hi``); empty when the audit passed. CONFIDENTIAL.
+    lo, hi : ndarray
+        Per audited count, an inner bound of its feasible interval (exact where ``exact``).
+    exact : ndarray
+        Whether lo/hi are the exact LP minimum and maximum.
+    """
+
+    n_suppressed: int
+    n_lp: int
+    seconds: float
+    narrow: pd.DataFrame
+    cell: np.ndarray
+    measure: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    exact: np.ndarray
+
+    @property
+    def passed(self) -> bool:
+        return self.narrow.empty
+
+
+def _lp_system(lines: _Lines, n: np.ndarray, e: np.ndarray, h_n: np.ndarray, h_e: np.ndarray):  # noqa: ANN202
+    """Variables (hidden counts), equality rows (additivity) and E <= N rows."""
+    m = lines.n_cells
+    var_of = np.full(2 * m, -1, np.int64)  # [0, m): n_persons, [m, 2m): n_elevated
+    hidden = np.concatenate([h_n, h_e])
+    var_of[hidden] = np.arange(int(hidden.sum()))
+    n_var = int(hidden.sum())
+    truth = np.concatenate([n, e]).astype(np.float64)[hidden]
+    var_cell = np.concatenate([np.arange(m), np.arange(m)])[hidden]
+    var_meas = np.concatenate([np.zeros(m, np.int8), np.ones(m, np.int8)])[hidden]
+    sign = np.where(lines.parent, -1.0, 1.0)
+    rows, cols, vals, rhs = [], [], [], []
+    n_rows = 0
+    for k, x in enumerate((n, e)):
+        v = var_of[k * m + lines.cell]
+        is_var = v >= 0
+        touched = np.bincount(lines.line, weights=is_var, minlength=lines.n_lines) > 0
+        keep_rows = np.flatnonzero(touched)
+        row_id = np.full(lines.n_lines, -1, np.int64)
+        row_id[keep_rows] = n_rows + np.arange(keep_rows.size)
+        known = np.bincount(lines.line, weights=np.where(is_var, 0.0, sign * x[lines.cell]), minlength=lines.n_lines)
+        sel = is_var & touched[lines.line]
+        rows.append(row_id[lines.line[sel]])
+        cols.append(v[sel])
+        vals.append(sign[sel])
+        rhs.append(-known[keep_rows])
+        n_rows += keep_rows.size
+    a_eq = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_var))
+    b_eq = np.concatenate(rhs)
+    both = np.flatnonzero(h_n & h_e)
+    a_ub = sp.csr_matrix(
+        (
+            np.concatenate([np.ones(both.size), -np.ones(both.size)]),
+            (np.tile(np.arange(both.size), 2), np.concatenate([var_of[m + both], var_of[both]])),
+        ),
+        shape=(both.size, n_var),
+    )
+    big = 2.0 * float(max(n.max(initial=0), 1)) + 1_000.0
+    upper = np.full(n_var, big)
+    e_only = np.flatnonzero(h_e & ~h_n)
+    upper[var_of[m + e_only]] = n[e_only]
+    return a_eq, b_eq, a_ub, upper, truth, var_cell, var_meas
+
+
+def _highs_module() -> Any:
+    """HiGHS bindings: the ``highspy`` package, else the copy that SciPy ships."""
+    try:
+        import highspy
+
+        return highspy
+    except ImportError:  # pragma: no cover - depends on the environment
+        from scipy.optimize._highspy import _core
+
+        return _core
+
+
+class _Block:
+    """One sparse LP over independent components, re-solved with new objectives (warm start).
+
+    Primal simplex from the previous optimal basis needs only a few pivots per new objective,
+    which is what makes per-count min/max LPs affordable at national scale.
+    """
+
+    def __init__(self, a: sp.csc_matrix, row_lo: np.ndarray, row_hi: np.ndarray, upper: np.ndarray):
+        hs = _highs_module()
+        self._hs = hs
+        self.h = hs.Highs() if hasattr(hs, "Highs") else hs._Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.setOptionValue("presolve", "off")
+        self.h.setOptionValue("solver", "simplex")
+        self.h.setOptionValue("simplex_strategy", 4)  # primal: keeps the basis feasible across objectives
+        lp = hs.HighsLp()
+        nv = a.shape[1]
+        lp.num_col_, lp.num_row_ = nv, a.shape[0]
+        lp.col_cost_ = np.zeros(nv)
+        lp.col_lower_ = np.zeros(nv)
+        lp.col_upper_ = np.asarray(upper, dtype=np.float64)
+        lp.row_lower_ = np.asarray(row_lo, dtype=np.float64)
+        lp.row_upper_ = np.asarray(row_hi, dtype=np.float64)
+        lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(np.float64)
+        self.h.passModel(lp)
+        self.lower, self.upper = np.zeros(nv), np.asarray(upper, dtype=np.float64)
+        self.idx = np.arange(nv, dtype=np.int32)
+        self.n_solved = 0
+
+    def solve(self, cost: np.ndarray, lower: np.ndarray | None = None, upper: np.ndarray | None = None) -> np.ndarray:
+        """Minimise ``cost @ x`` (optionally within tighter column bounds); return the optimal x."""
+        if lower is not None and upper is not None:
+            self.h.changeColsBounds(
+                self.idx.size, self.idx, np.asarray(lower, np.float64), np.asarray(upper, np.float64)
+            )
+        self.h.changeColsCost(self.idx.size, self.idx, np.asarray(cost, dtype=np.float64))
+        self.h.run()
+        self.n_solved += 1
+        status = self.h.getModelStatus()
+        if status != self._hs.HighsModelStatus.kOptimal:
+            raise RuntimeError(
+                f"disclosure audit: LP solver did not reach an optimum ({self.h.modelStatusToString(status)})"
+            )
+        return np.asarray(self.h.getSolution().col_value)
+
+
+def _components(a: sp.csr_matrix, n_var: int) -> np.ndarray:
+    """Connected component of each variable (variables sharing a constraint are connected)."""
+    if a.shape[0] == 0:
+        return np.arange(n_var)
+    graph = sp.bmat([[None, a], [a.T, None]], format="csr")
+    return connected_components(graph, directed=False)[1][a.shape[0] :]
+
+
+def _audit_arrays(
+    lines: _Lines,
+    n: np.ndarray,
+    e: np.ndarray,
+    h_n: np.ndarray,
+    h_e: np.ndarray,
+    cfg: DisclosureConfig,
+    certified: np.ndarray | None = None,
+    exact_all: bool = False,
+    pin: np.ndarray | None = None,
+    group: np.ndarray | None = None,
+) -> AuditReport:
+    """Audit all hidden counts; ``pin`` (cells) speeds it up without weakening it.
+
+    With ``pin`` (e.g. every gemeente and national cell), a first pass audits the other
+    counts as if the pinned cells were published. An attacker who knew more could only narrow
+    the intervals, so what passes there passes for real; and the constraint graph falls apart
+    into small blocks (one per gemeente) even when most gemeenten are suppressed, as with
+    small data. The second pass, on the true publication, audits the pinned counts and any
+    count the first pass could not certify.
+    """
+    m = lines.n_cells
+    done = np.zeros(2 * m, bool) if certified is None else certified.copy()
+    if pin is not None and not exact_all and (pin & (h_n | h_e)).any():
+        first = _audit_core(lines, n, e, h_n & ~pin, h_e & ~pin, cfg, done, False, group)
+        ok = first.hi - first.lo >= cfg.protection_level - _TOL
+        done[np.where(first.measure == "n_persons", 0, m) + first.cell] |= ok
+        second = _audit_core(lines, n, e, h_n, h_e, cfg, done, False, group)
+        return dataclasses.replace(second, n_lp=first.n_lp + second.n_lp, seconds=first.seconds + second.seconds)
+    return _audit_core(lines, n, e, h_n, h_e, cfg, done, exact_all, group)
+
+
+def _audit_core(
+    lines: _Lines,
+    n: np.ndarray,
+    e: np.ndarray,
+    h_n: np.ndarray,
+    h_e: np.ndarray,
+    cfg: DisclosureConfig,
+    certified: np.ndarray | None = None,
+    exact_all: bool = False,
+    group: np.ndarray | None = None,
+) -> AuditReport:
+    """Certify (or refute) that every hidden count can move by at least the protection level.
+
+    Independent blocks (connected components of the constraint graph, e.g. one gemeente) are
+    stacked into sparse LPs of at most ``audit_batch_vars`` variables. Every LP solution is a
+    feasible table, so the range of values seen per count is an inner bound of its interval:
+    a few LPs that push the open counts towards their least explored side certify most counts
+    at once; the rest get exact minimum and maximum LPs (one count per component per solve).
+
+    ``certified`` (length ``2 * n_cells``: n_persons then n_elevated) marks counts already
+    shown to be wide enough under a smaller hidden set; hiding more only widens intervals
+    (the feasible set grows), so they are skipped. ``exact_all`` computes the exact minimum
+    and maximum of every hidden count (slower; for reports and tests).
+    """
+    t0 = time.perf_counter()
+    a_eq, b_eq, a_ub, upper, truth, var_cell, var_meas = _lp_system(lines, n, e, h_n, h_e)
+    n_var = truth.size
+    lo, hi = truth.copy(), truth.copy()
+    exact = np.zeros(n_var, bool)
+    done = (
+        np.zeros(n_var, bool) if certified is None else certified[var_meas.astype(np.int64) * lines.n_cells + var_cell]
+    )
+    var_group = None if group is None else np.atleast_2d(np.asarray(group, dtype=np.int64))[:, var_cell]
+    p = cfg.protection_level - _TOL
+    n_lp = 0
+    if n_var:
+        a_all = sp.vstack([a_eq, a_ub]).tocsr()
+        row_lo = np.concatenate([b_eq, np.full(a_ub.shape[0], -np.inf)])
+        row_hi = np.concatenate([b_eq, np.zeros(a_ub.shape[0])])
+        comp = _components(a_all, n_var)
+        comp[np.isin(comp, np.unique(comp[~done]), invert=True)] = -1  # nothing open: skip
+        comp_ids, comp_size = np.unique(comp[comp >= 0], return_counts=True)
+        batch_of_comp = np.zeros(comp_ids.size, np.int64)
+        acc, nb = 0, 0
+        for i, s in enumerate(comp_size):
+            if acc and acc + s > cfg.audit_batch_vars:
+                nb += 1
+                acc = 0
+            batch_of_comp[i] = nb
+            acc += s
+        var_batch = np.full(n_var, -1)
+        live = comp >= 0
+        var_batch[live] = batch_of_comp[np.searchsorted(comp_ids, comp[live])]
+        order = np.argsort(var_batch, kind="stable")
+        order = order[var_batch[order] >= 0]
+        bounds = np.searchsorted(var_batch[order], np.arange(nb + 2))
+        a_csc = a_all.tocsc()
+        for bi in range(nb + 1 if comp_ids.size else 0):
+            vs = order[bounds[bi] : bounds[bi + 1]]
+            sub = a_csc[:, vs]
+            rows = np.flatnonzero(np.diff(sub.tocsr().indptr) > 0)
+            block = _Block(sub[rows].tocsc(), row_lo[rows], row_hi[rows], upper[vs])
+            sub_comp = comp[vs]
+            x0 = truth[vs]
+
+            def open_(vs: np.ndarray = vs) -> np.ndarray:
+                return ((hi[vs] - lo[vs] < p) | exact_all) & ~exact[vs] & ~done[vs]
+
+            def update(x: np.ndarray, vs: np.ndarray = vs) -> None:
+                lo[vs] = np.minimum(lo[vs], x)
+                hi[vs] = np.maximum(hi[vs], x)
+
+            prev_width = hi[vs] - lo[vs]
+            flip = np.zeros(vs.size, bool)
+            n_open_before = np.inf
+            for r in range(0 if exact_all else 10 * cfg.audit_rounds):
+                u = open_()
+                n_open = int(u.sum())
+                # at least audit_rounds rounds; more while each still certifies >= 5% of the rest
+                if n_open == 0 or (r >= cfg.audit_rounds and n_open > 0.95 * n_open_before):
+                    break
+                n_open_before = n_open
+                # Extend each open count's seen range by what it still lacks, capped there so
+                # that the LP spreads the slack over many counts instead of moving a few far:
+                # maximise the sum of capped extensions (towards the side seen least, flipped
+                # for counts that did not move last time).
+                need = p + 0.01 - (hi[vs] - lo[vs])
+                up = ((hi[vs] - x0) <= (x0 - lo[vs])) ^ flip
+                cap_lo = np.where(u & ~up, np.maximum(lo[vs] - need, 0.0), block.lower)
+                cap_hi = np.where(u & up, np.minimum(hi[vs] + need, block.upper), block.upper)
+                update(block.solve(np.where(u, np.where(up, -1.0, 1.0), 0.0), cap_lo, cap_hi))
+                width = hi[vs] - lo[vs]
+                flip = u & (width <= prev_width + _TOL) & ~flip
+                prev_width = width
+            block.solve(np.zeros(vs.size), block.lower, block.upper)  # restore bounds
+            # Then one open count per (block, neighbourhood) at a time: counts in different
+            # wijken rarely compete for the same slack, so most reach their width together;
+            # a count that does not gets its own exact LPs below.
+            for level_group in var_group if var_group is not None and not exact_all else ():
+                sub_group = level_group[vs]
+                tried = np.zeros(vs.size, bool)
+                while True:
+                    u = open_() & ~tried
+                    if not u.any():
+                        break
+                    cand = np.flatnonzero(u)
+                    _, first = np.unique(
+                        sub_comp[cand].astype(np.int64) * (sub_group.max() + 1) + sub_group[cand], return_index=True
+                    )
+                    pick = cand[first]
+                    c = np.zeros(vs.size)
+                    c[pick] = 1.0
+                    update(block.solve(c))
+                    update(block.solve(-c))
+                    tried[pick] = True
+            while True:
+                u = open_()
+                if not u.any():
+                    break
+                cand = np.flatnonzero(u)
+                _, first = np.unique(sub_comp[cand], return_index=True)
+                pick = cand[first]
+                c = np.zeros(vs.size)
+                c[pick] = 1.0
+                xmin = block.solve(c)
+                xmax = block.solve(-c)
+                update(xmin)
+                update(xmax)
+                gv = vs[pick]
+                lo[gv], hi[gv] = xmin[pick], xmax[pick]
+                exact[gv] = True
+            n_lp += block.n_solved
+    narrow_mask = (hi - lo < p) & ~done
+    lo[done], hi[done] = -np.inf, np.inf  # certified earlier; bounds not recomputed
+    narrow = pd.DataFrame(
+        {
+            "cell": var_cell[narrow_mask],
+            "measure": np.where(var_meas[narrow_mask] == 0, "n_persons", "n_elevated"),
+            "lo": lo[narrow_mask],
+            "hi": hi[narrow_mask],
+        }
+    )
+    return AuditReport(
+        n_suppressed=n_var,
+        n_lp=n_lp,
+        seconds=time.perf_counter() - t0,
+        narrow=narrow,
+        cell=var_cell,
+        measure=np.where(var_meas == 0, "n_persons", "n_elevated"),
+        lo=lo,
+        hi=hi,
+        exact=exact,
+    )
+
+
+def _repair(
+    lines: _Lines,
+    n: np.ndarray,
+    e: np.ndarray,
+    h_n: np.ndarray,
+    h_e: np.ndarray,
+    narrow: pd.DataFrame,
+    cfg: DisclosureConfig,
+) -> bool:
+    """Hide one more count near each too-narrow one.
+
+    Search outwards from the narrow cell over the additive lines (its own lines first, then
+    the lines of the hidden cells they reach) for the nearest published count of the same
+    measure, and hide the smallest one that can give way by the protection level. For
+    ``n_elevated`` the published ``n_persons`` of the cells reached also qualify (they cap it).
+    """
+    added = False
+    by_cell = np.argsort(lines.cell, kind="stable")  # memberships grouped by cell
+    cell_start = np.searchsorted(lines.cell[by_cell], np.arange(lines.n_cells + 1))
+    line_start = np.searchsorted(lines.line, np.arange(lines.n_lines + 1))  # lines are sorted
+    for measure, x, hidden in (("n_persons", n, h_n), ("n_elevated", e, h_e)):
+        for cell in np.unique(narrow.loc[narrow["measure"] == measure, "cell"].to_numpy()):
+            seen_cells, seen_lines, frontier = {int(cell)}, set(), [int(cell)]
+            while frontier:
+                mem = np.concatenate([by_cell[cell_start[c] : cell_start[c + 1]] for c in frontier])
+                new_lines = set(lines.line[mem].tolist()) - seen_lines
+                seen_lines |= new_lines
+                if not new_lines:
+                    break
+                reached = np.unique(
+                    np.concatenate([lines.cell[line_start[ln] : line_start[ln + 1]] for ln in new_lines])
+                )
+                pool = [(hidden, x, reached[~hidden[reached]])]
+                if measure == "n_elevated":
+                    pool.append((h_n, n, reached[~h_n[reached]]))
+                pool = [(h, v, c) for h, v, c in pool if c.size]
+                if pool:
+                    h, v, cand = pool[0]
+                    thin = v[cand] < cfg.protection_level
+                    pick = cand[np.lexsort((cand, v[cand], thin))[0]]
+                    h[pick] = True
+                    added = True
+                    break
+                frontier = [int(c) for c in reached if c not in seen_cells]
+                seen_cells.update(frontier)
+    h_e |= h_n
+    return added
+
+
+def _protect(
+    lines: _Lines,
+    n: np.ndarray,
+    e: np.ndarray,
+    cfg: DisclosureConfig,
+    where: pd.DataFrame,
+    pin: np.ndarray | None = None,
+    group: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
+    """Primary + secondary suppression + audit/repair for one additive table."""
+    h_n = _fails(n, cfg)
+    h_e = h_n | _fails(e, cfg)
+    if cfg.complement_rule:
+        h_e |= _fails(n - e, cfg)
+    prim_n, prim_e = h_n.copy(), h_e.copy()
+    _secondary(lines, n, e, h_n, h_e, cfg)
+    report = None
+    if cfg.audit:
+        m = lines.n_cells
+        certified = np.zeros(2 * m, bool)
+        reports = []
+        for _ in range(cfg.max_repair_rounds + 1):
+            report = _audit_arrays(lines, n, e, h_n, h_e, cfg, certified, pin=pin, group=group)
+            reports.append(report)
+            ok = report.hi - report.lo >= cfg.protection_level - _TOL
+            certified[np.where(report.measure == "n_persons", 0, m) + report.cell] |= ok
+            if report.passed:
+                break
+            if not _repair(lines, n, e, h_n, h_e, report.narrow, cfg):
+                break
+            _secondary(lines, n, e, h_n, h_e, cfg)
+        assert report is not None
+        last = report
+        report = dataclasses.replace(last, n_lp=sum(r.n_lp for r in reports), seconds=sum(r.seconds for r in reports))
+        if not report.passed:
+            first = report.narrow.iloc[0]
+            loc = where.iloc[int(first["cell"])]
+            raise DisclosureError(
+                f"disclosure audit failed: {len(report.narrow)} suppressed count(s) can be narrowed to an interval "
+                f"below the protection level {cfg.protection_level:g} (first: {first['measure']} of "
+                f"{', '.join(f'{k}={v}' for k, v in loc.items())})"
+            )
+    return h_n, h_e, prim_n, prim_e, report
+
+
+# --------------------------------------------------------------------------------------------
+# Public: the area table
+# --------------------------------------------------------------------------------------------
+
+_AREA_REQUIRED = (
+    "period",
+    "area_level",
+    "area_code",
+    "area_name",
+    "parent_code",
+    "age_band",
+    "n_persons",
+    "n_elevated",
+    "risk_mean",
+    "risk_lo",
+    "risk_hi",
+)
+
+
+def _pin_and_group(cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Audit helpers: gemeente and national cells are pinned in the first audit pass; counts
+    are grouped by wijk, then by gemeente (a buurt by its ancestors, others by themselves)."""
+    level = cells["area_level"].astype(str).to_numpy()
+    code = cells["area_code"].astype(str).to_numpy()
+    parent_of = dict(zip(code, cells["parent_code"].astype(object).to_numpy(), strict=True))
+    parent = np.array([parent_of.get(c) or c for c in code], dtype=object)
+    grand = np.array([parent_of.get(p) or p for p in parent], dtype=object)
+    pin = np.isin(level, ["gemeente", "land"])
+    wijk = np.where(level == "buurt", parent, code)
+    gemeente = np.where(level == "buurt", grand, np.where(level == "wijk", parent, code))
+    return pin, np.vstack([pd.factorize(wijk)[0], pd.factorize(gemeente)[0]]).astype(np.int64)
+
+
+def _counts(frame: pd.DataFrame, col: str, table: str) -> np.ndarray:
+    v = pd.to_numeric(frame[col], errors="coerce")
+    bad = v.isna() | (v < 0) | (v != np.floor(v))
+    if bad.any():
+        raise InputError(table, col, int(bad.sum()), "counts must be whole numbers >= 0")
+    return v.to_numpy(dtype=np.int64)
+
+
+def suppress_area_table(
+    area_table: pd.DataFrame, cfg: DisclosureConfig, *, total_band: str | None = "all"
+) -> DisclosureChecked:
+    """Apply primary and secondary suppression, audit, and round the area risk table.
+
+    Parameters
+    ----------
+    area_table : DataFrame
+        Output of :func:`monitoring.aggregate.aggregate_areas` (confidential): at least
+        ``period, area_level, area_code, area_name, parent_code, age_band, n_persons,
+        n_elevated, risk_mean, risk_lo, risk_hi``. Counts must add up along ``parent_code`` and
+        (if present) over bands into ``total_band``.
+    cfg : DisclosureConfig
+        Thresholds, rounding, protection level.
+    total_band : str or None
+        Age-band label of the band total (``AggregateConfig.band_total_label``); None if the
+        table has none.
+
+    Returns
+    -------
+    DisclosureChecked
+        Kind ``area_risk``: columns :data:`AREA_EXPORT_COLUMNS` plus ``elevated``. Suppressed
+        values are missing; ``status`` is ``suppressed`` when the row's ``n_persons`` is (then
+        every value of the row is missing) and ``published`` otherwise, in which case
+        ``n_elevated``/``share_elevated`` may still be missing on their own.
+
+    Raises
+    ------
+    InputError
+        Missing columns, negative or fractional counts, counts that do not add up.
+    DisclosureError
+        The LP audit still finds a too-narrow interval after ``max_repair_rounds`` repairs.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"period": "2024", "area_level": ["wijk", "buurt", "buurt"],
+    ...     "area_code": ["W", "B1", "B2"], "area_name": ["W", "B1", "B2"], "parent_code": [None, "W", "W"],
+    ...     "age_band": "8-12", "n_persons": [60, 50, 10], "n_elevated": [20, 17, 3],
+    ...     "risk_mean": 0.1, "risk_lo": 0.05, "risk_hi": 0.2})
+    >>> out = suppress_area_table(t, DisclosureConfig(), total_band=None).table
+    >>> out["status"].tolist()
+    ['published', 'published', 'published']
+    >>> out["n_elevated"].isna().tolist()  # B2 fails (3 < 10), B1 goes with it
+    [False, True, True]
+    """
+    missing = [c for c in _AREA_REQUIRED if c not in area_table.columns]
+    if missing:
+        raise InputError("area_table", missing[0], None, "required column is missing")
+    pieces: list[pd.DataFrame] = []
+    stats = {
+        "n_cells": 0,
+        "n_persons_primary": 0,
+        "n_persons_secondary": 0,
+        "n_elevated_primary": 0,
+        "n_elevated_secondary": 0,
+        "audit_lp_solved": 0,
+        "audit_seconds": 0.0,
+        "audit_counts": 0,
+    }
+    for _, cells in area_table.groupby("period", sort=True):
+        cells = cells.reset_index(drop=True)
+        n = _counts(cells, "n_persons", "area_table")
+        e = _counts(cells, "n_elevated", "area_table")
+        if (e > n).any():
+            raise InputError("area_table", "n_elevated", int((e > n).sum()), "n_elevated exceeds n_persons")
+        lines = _area_lines(cells, total_band)
+        _check_additive(lines, {"n_persons": n, "n_elevated": e})
+        pin, group = _pin_and_group(cells)
+        h_n, h_e, prim_n, prim_e, report = _protect(
+            lines, n, e, cfg, cells[["period", "area_code", "age_band"]], pin, group
+        )
+        pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
+        stats["n_cells"] += len(cells)
+        stats["n_persons_primary"] += int(prim_n.sum())
+        stats["n_persons_secondary"] += int((h_n & ~prim_n).sum())
+        stats["n_elevated_primary"] += int(prim_e.sum())
+        stats["n_elevated_secondary"] += int((h_e & ~prim_e).sum())
+        if report is not None:
+            stats["audit_lp_solved"] += report.n_lp
+            stats["audit_seconds"] += report.seconds
+            stats["audit_counts"] += report.n_suppressed
+    stats["audit"] = "passed" if cfg.audit else "skipped"
+    if not pieces:
+        raise InputError("area_table", None, 0, "no rows to publish")
+    return _seal("area_risk", pd.concat(pieces, ignore_index=True), cfg, stats)
+
+
+def _publish_area(
+    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, h_n: np.ndarray, h_e: np.ndarray, cfg: DisclosureConfig
+) -> pd.DataFrame:
+    n_pub, e_pub = _round(n, cfg), _round(e, cfg)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(n_pub > 0, e_pub / np.maximum(n_pub, 1), np.nan)
+    out = pd.DataFrame(
+        {c: cells[c].astype("str") for c in ("period", "area_level", "area_code", "area_name", "age_band")}
+    )
+    out["n_persons"] = pd.array(np.where(h_n, 0, n_pub), dtype="Int64")
+    out.loc[h_n, "n_persons"] = pd.NA
+    out["n_elevated"] = pd.array(np.where(h_e, 0, e_pub), dtype="Int64")
+    out.loc[h_e, "n_elevated"] = pd.NA
+    out["share_elevated"] = pd.array(np.where(h_e, np.nan, share), dtype="Float64")
+    for col in ("risk_mean", "risk_lo", "risk_hi"):
+        v = pd.to_numeric(cells[col]).to_numpy(dtype=np.float64)
+        out[col] = pd.array(np.where(h_n, np.nan, v), dtype="Float64")
+    out["status"] = pd.array(np.where(h_n, "suppressed", "published"), dtype="str")
+    if "elevated" in cells.columns:
+        el = pd.array(cells["elevated"].astype(bool).to_numpy(), dtype="boolean")
+        el[h_n] = pd.NA
+        out["elevated"] = el
+    else:
+        out["elevated"] = pd.array([pd.NA] * len(cells), dtype="boolean")
+    return out[[*AREA_EXPORT_COLUMNS, *_EXTRA_AREA_COLUMNS]]
+
+
+def audit_area_table(
+    area_table: pd.DataFrame,
+    published: pd.DataFrame | DisclosureChecked,
+    cfg: DisclosureConfig,
+    *,
+    total_band: str | None = "all",
+    exact: bool = False,
+) -> AuditReport:
+    """Audit a published area table against the confidential one it came from.
+
+    Every missing ``n_persons`` / ``n_elevated`` in ``published`` is a suppressed count; the
+    LP finds the interval each could take given the published counts, non-negativity,
+    ``n_elevated <= n_persons`` and additivity. Published counts are taken at their exact
+    (unrounded) values, which can only narrow the intervals. With ``exact`` every interval is
+    the exact LP minimum and maximum; otherwise counts shown to be wide enough keep an inner
+    bound (``AuditReport.exact`` says which).
+
+    Returns
+    -------
+    AuditReport
+        ``passed`` is False when any interval is narrower than ``cfg.protection_level``.
+    """
+    pub = published.table if isinstance(published, DisclosureChecked) else published
+    reports = []
+    for period, cells in area_table.groupby("period", sort=True):
+        cells = cells.reset_index(drop=True)
+        key = cells["area_code"].astype(str) + "\x1f" + cells["age_band"].astype(str)
+        p = pub[pub["period"].astype(str) == str(period)]
+        pkey = p["area_code"].astype(str) + "\x1f" + p["age_band"].astype(str)
+        pos = pd.Index(pkey).get_indexer(key)
+        if (pos < 0).any():
+            raise InputError("published", "area_code", int((pos < 0).sum()), "row of the area table missing")
+        p = p.iloc[pos]
+        h_n = p["n_persons"].isna().to_numpy()
+        h_e = p["n_elevated"].isna().to_numpy() | h_n
+        n = _counts(cells, "n_persons", "area_table")
+        e = _counts(cells, "n_elevated", "area_table")
+        lines = _area_lines(cells, total_band)
+        pin, group = _pin_and_group(cells)
+        reports.append(_audit_arrays(lines, n, e, h_n, h_e, cfg, exact_all=exact, pin=pin, group=group))
+    return reports[0] if len(reports) == 1 else _merge_reports(reports)
+
+
+def _merge_reports(reports: Sequence[AuditReport]) -> AuditReport:
+    return AuditReport(
+        n_suppressed=sum(r.n_suppressed for r in reports),
+        n_lp=sum(r.n_lp for r in reports),
+        seconds=sum(r.seconds for r in reports),
+        narrow=pd.concat([r.narrow.assign(part=i) for i, r in enumerate(reports)], ignore_index=True),
+        cell=np.concatenate([r.cell for r in reports]),
+        measure=np.concatenate([r.measure for r in reports]),
+        lo=np.concatenate([r.lo for r in reports]),
+        hi=np.concatenate([r.hi for r in reports]),
+        exact=np.concatenate([r.exact for r in reports]),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Public: flat tables (fairness, trends, effects)
+# --------------------------------------------------------------------------------------------
+
+
+def suppress_counts(
+    frame: pd.DataFrame,
+    cfg: DisclosureConfig,
+    *,
+    kind: str,
+    total: str,
+    parts: Sequence[str] = (),
+    rates: Mapping[str, Sequence[str]] | None = None,
+    magnitudes: Sequence[str] = (),
+) -> DisclosureChecked:
+    """Primary suppression for a table whose rows do not add up to a published total.
+
+    For tables such as fairness audits per group or effect estimates: each row's ``total``
+    count and every ``part`` (and, with the complement rule, ``total - part``) must pass the
+    threshold; a failing part hides only that part (and the rates resting on it), a failing
+    total hides the whole row. Counts are rounded if configured.
+
+    Use :func:`suppress_area_table` (secondary suppression and LP audit) when rows add up to
+    another published row or table: this function does not look for differencing.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The confidential table (one row per group).
+    kind : str
+        Name of the table (the export file is ``<kind>.csv``).
+    total : str
+        Count column of persons behind the row.
+    parts : sequence of str
+        Count columns that are subsets of ``total`` (e.g. positives).
+    rates : mapping, optional
+        Rate column -> count columns it rests on; hidden wherever one of those is.
+    magnitudes : sequence of str
+        Columns (means, estimates, interval ends) published only where ``total`` is.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"group": ["a", "b"], "n": [100, 8], "n_pos": [30, 2], "rate_pos": [0.3, 0.25]})
+    >>> out = suppress_counts(t, DisclosureConfig(), kind="fairness", total="n", parts=["n_pos"],
+    ...                       rates={"rate_pos": ["n", "n_pos"]}).table
+    >>> out["n_pos"].isna().tolist(), out["status"].tolist()
+    ([False, True], ['published', 'suppressed'])
+    """
+    rates = dict(rates or {})
+    for col in (total, *parts, *rates, *magnitudes, *(c for cs in rates.values() for c in cs)):
+        if col not in frame.columns:
+            raise InputError(kind, col, None, "required column is missing")
+    n = _counts(frame, total, kind)
+    hidden = {total: _fails(n, cfg)}
+    for part in parts:
+        x = _counts(frame, part, kind)
+        if (x > n).any():
+            raise InputError(kind, part, int((x > n).sum()), f"exceeds {total}")
+        h = hidden[total] | _fails(x, cfg)
+        if cfg.complement_rule:
+            h |= _fails(n - x, cfg)
+        hidden[part] = h
+    out = frame.reset_index(drop=True).copy()
+    for col, h in hidden.items():
+        vals = _round(_counts(frame, col, kind), cfg)
+        arr = pd.array(vals, dtype="Int64")
+        arr[h] = pd.NA
+        out[col] = arr
+    for rate, basis in rates.items():
+        h = np.zeros(len(out), bool)
+        for b in basis:
+            h |= hidden.get(b, hidden[total])
+        vals = pd.to_numeric(frame[rate]).to_numpy(dtype=np.float64)
+        if cfg.rounding_base and len(basis) == 2 and all(b in hidden for b in basis):
+            num, den = (out[b].to_numpy(dtype=np.float64, na_value=np.nan) for b in (basis[1], basis[0]))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vals = np.where(den > 0, num / den, np.nan)
+        out[rate] = pd.array(np.where(h, np.nan, vals), dtype="Float64")
+    for col in magnitudes:
+        v = pd.to_numeric(frame[col]).to_numpy(dtype=np.float64)
+        out[col] = pd.array(np.where(hidden[total], np.nan, v), dtype="Float64")
+    out["status"] = pd.array(np.where(hidden[total], "suppressed", "published"), dtype="str")
+    report = {"n_rows": len(out), "n_rows_suppressed": int(hidden[total].sum()), "audit": "not applicable (no totals)"}
+    return _seal(kind, out, cfg, report)

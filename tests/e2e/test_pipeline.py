@@ -1,0 +1,76 @@
+"""End to end: the demo pipeline on a tiny synthetic population, checked against the promises."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from aanwas.cli import app
+
+AREA_COLUMNS = [
+    "period", "area_level", "area_code", "area_name", "age_band", "n_persons", "n_elevated",
+    "share_elevated", "risk_mean", "risk_lo", "risk_hi", "status",
+]
+FAST = [
+    "--set", "training.tuning.n_trials=2",
+    "--set", "training.lightgbm.n_jobs=1",
+    "--set", "evaluation.bootstrap_reps=30",
+    "--set", "evaluation.shap_max_rows=2000",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    result = CliRunner().invoke(app, ["demo", "--scale", "0.005", "--seed", "3", "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return out
+
+
+def test_demo_writes_every_stage(demo_dir):
+    for sub in ("raw", "truth", "work", "mlflow", "reports", "exports"):
+        assert (demo_dir / sub).is_dir(), sub
+    periods = sorted(p.name for p in (demo_dir / "exports").iterdir() if p.is_dir())
+    assert len(periods) >= 4
+    latest = demo_dir / "exports" / periods[-1]
+    for name in ("area_risk.csv", "area_risk.parquet", "area_risk.geojson", "manifest.json", "dashboard.html", "effects.csv", "trends.csv"):
+        assert (latest / name).exists(), name
+
+
+def test_area_export_has_the_contract_columns_and_passes_the_threshold(demo_dir):
+    latest = sorted(p for p in (demo_dir / "exports").iterdir() if p.is_dir())[-1]
+    area = pd.read_csv(latest / "area_risk.csv", dtype={"period": str})
+    assert list(area.columns) == AREA_COLUMNS
+    pub = area[area["status"] == "published"]
+    assert (pub["n_persons"] >= 10).all()
+    elev = pub.dropna(subset=["n_elevated"])
+    assert ((elev["n_elevated"] >= 10) & (elev["n_persons"] - elev["n_elevated"] >= 10)).all()
+    sup = area[area["status"] == "suppressed"]
+    assert sup[["n_persons", "risk_mean"]].isna().all().all()
+    manifest = json.loads((latest / "manifest.json").read_text())
+    assert "files" in json.dumps(manifest) or "sha256" in json.dumps(manifest)
+
+
+def test_no_pseudonym_or_person_table_leaves(demo_dir):
+    from aanwas.stages.demo import DemoLayout, output_check
+
+    assert output_check(DemoLayout(demo_dir)) == []
+
+
+def test_no_league_table_in_exports_or_dashboard(demo_dir):
+    for f in (demo_dir / "exports").rglob("*"):
+        if f.suffix in (".csv", ".html", ".json"):
+            text = f.read_text(encoding="utf-8").lower()
+            assert not re.search(r"\brank\b|\branking\b|worst|top[ -]?\d+", text), f
+
+
+def test_reports_are_offline(demo_dir):
+    reports = list((demo_dir / "reports").rglob("*.html"))
+    assert reports
+    for f in [*reports, *(demo_dir / "exports").rglob("dashboard.html")]:
+        html = f.read_text(encoding="utf-8")
+        assert not re.search(r"""(src|href)\s*=\s*["']https?://""", html), f

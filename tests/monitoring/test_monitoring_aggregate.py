@@ -1,0 +1,212 @@
+"""Area aggregation: hand-computed sums, exact additivity, shrinkage and the elevated label."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from features.errors import InputError
+from features.geography import Geography
+from monitoring.aggregate import AREA_COLUMNS, aggregate_areas
+from monitoring.config import AggregateConfig
+
+
+def make_geography(spec: dict[str, dict[str, list[str]]]) -> Geography:
+    """{gemeente: {wijk: [buurt, ...]}} -> Geography with the columns load_geography has."""
+    rows = []
+    for gm, wijken in spec.items():
+        rows.append({"code": gm, "level": "gemeente", "name": f"name {gm}", "gm_code": gm, "wk_code": None})
+        for wk, buurten in wijken.items():
+            rows.append({"code": wk, "level": "wijk", "name": f"name {wk}", "gm_code": gm, "wk_code": wk})
+            for bu in buurten:
+                rows.append({"code": bu, "level": "buurt", "name": f"name {bu}", "gm_code": gm, "wk_code": wk})
+    return Geography(areas=pd.DataFrame(rows))
+
+
+GEO = make_geography({"GM1": {"WK1": ["BU1", "BU2"], "WK2": ["BU3"]}, "GM2": {"WK3": ["BU4"]}})
+
+
+def row(out: pd.DataFrame, code: str, band: str, period: str = "2024-01-01") -> pd.Series:
+    sel = out[(out["area_code"] == code) & (out["age_band"] == band) & (out["period"] == period)]
+    assert len(sel) == 1
+    return sel.iloc[0]
+
+
+def test_hand_computed_counts_and_means() -> None:
+    scores = pd.DataFrame(
+        {
+            "ref_date": pd.to_datetime(["2024-01-01"] * 5),
+            "age_band": ["8-12", "8-12", "8-12", "13-19", "8-12"],
+            "buurt": ["BU1", "BU1", "BU2", "BU1", "BU4"],
+            "score": [0.05, 0.30, 0.20, 0.50, 0.10],
+            "label": pd.array([True, False, pd.NA, True, False], dtype="boolean"),
+        }
+    )
+    cfg = AggregateConfig(elevated_threshold=0.2, shrinkage="none")
+    out = aggregate_areas(scores, GEO, cfg)
+    assert list(out.columns) == list(AREA_COLUMNS)
+    bu1 = row(out, "BU1", "8-12")
+    assert (bu1["n_persons"], bu1["n_elevated"]) == (2, 1)
+    assert bu1["risk_mean_raw"] == pytest.approx(0.175)
+    assert bu1["n_expected"] == pytest.approx(0.35)
+    assert bu1["share_elevated"] == pytest.approx(0.5)
+    assert (bu1["n_labelled"], bu1["n_outcome"], bu1["rate_outcome"]) == (2, 1, 0.5)
+    wk1 = row(out, "WK1", "8-12")
+    assert (wk1["n_persons"], wk1["n_elevated"]) == (3, 2)  # 0.30 and 0.20 reach the threshold
+    assert wk1["risk_mean_raw"] == pytest.approx(0.55 / 3)
+    assert wk1["n_labelled"] == 2  # the censored label (NA) does not count
+    nl = row(out, "NL00", "all")
+    assert nl["area_level"] == "land" and nl["area_name"] == "Nederland"
+    assert (nl["n_persons"], nl["n_elevated"]) == (5, 3)
+    assert nl["risk_mean_raw"] == pytest.approx(1.15 / 5)
+    assert row(out, "BU3", "8-12")["n_persons"] == 0  # every area of the geography gets a row
+    assert np.isnan(row(out, "BU3", "8-12")["risk_mean"])
+    # parent codes carry the hierarchy
+    assert row(out, "BU2", "8-12")["parent_code"] == "WK1"
+    assert row(out, "WK3", "8-12")["parent_code"] == "GM2"
+    assert row(out, "GM2", "8-12")["parent_code"] == "NL00"
+    assert pd.isna(nl["parent_code"])
+
+
+def test_period_column_and_band_total_switch() -> None:
+    scores = pd.DataFrame(
+        {"period": ["2023", "2024"], "age_band": ["8-12", "20-23"], "buurt": ["BU1", "BU3"], "score": [0.1, 0.2]}
+    )
+    out = aggregate_areas(scores, GEO, AggregateConfig(include_band_total=False))
+    assert sorted(out["period"].unique()) == ["2023", "2024"]
+    assert set(out["age_band"]) == {"8-12", "13-19", "20-23"}
+    assert row(out, "NL00", "8-12", "2023")["n_persons"] == 1
+    assert row(out, "NL00", "8-12", "2024")["n_persons"] == 0
+
+
+@st.composite
+def person_frames(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(1, 60))
+    buurten = ["BU1", "BU2", "BU3", "BU4"]
+    return pd.DataFrame(
+        {
+            "period": draw(st.lists(st.sampled_from(["2023", "2024"]), min_size=n, max_size=n)),
+            "age_band": draw(st.lists(st.sampled_from(["8-12", "13-19", "20-23"]), min_size=n, max_size=n)),
+            "buurt": draw(st.lists(st.sampled_from(buurten), min_size=n, max_size=n)),
+            "score": draw(st.lists(st.floats(0, 1), min_size=n, max_size=n)),
+        }
+    )
+
+
+@given(person_frames())
+def test_counts_add_up_along_hierarchy_and_bands(scores: pd.DataFrame) -> None:
+    out = aggregate_areas(scores, GEO, AggregateConfig())
+    assert len(out) == 2 * 4 * (1 + 2 + 3 + 4) if scores["period"].nunique() == 2 else len(out) == 4 * 10
+    for col in ("n_persons", "n_elevated", "n_labelled"):
+        child = out[out["parent_code"].notna()]
+        sums = child.groupby(["period", "age_band", "parent_code"])[col].sum()
+        parents = out.set_index(["period", "age_band", "area_code"])[col]
+        assert (parents.loc[sums.index].to_numpy() == sums.to_numpy()).all()
+        bands = out[out["age_band"] != "all"].groupby(["period", "area_code"])[col].sum()
+        total = out[out["age_band"] == "all"].set_index(["period", "area_code"])[col]
+        assert (total.loc[bands.index].to_numpy() == bands.to_numpy()).all()
+    nl = out[out["area_code"] == "NL00"].groupby("period")["n_persons"].sum()
+    assert (nl / 2 == scores.groupby("period").size().reindex(nl.index)).all()  # bands + total
+    assert (out["risk_lo"].dropna() <= out["risk_mean"].dropna() + 1e-12).all()
+    assert (out["risk_hi"].dropna() >= out["risk_mean"].dropna() - 1e-12).all()
+
+
+def _shrink_world(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    spec = {"GM1": {"WK1": [f"BU{i}" for i in range(12)]}}
+    geo = make_geography(spec)
+    sizes = rng.integers(80, 200, 12)
+    sizes[0] = 2  # a tiny buurt ...
+    buurt = np.repeat([f"BU{i}" for i in range(12)], sizes)
+    score = rng.beta(2, 30, buurt.size)  # around 0.06
+    score[: sizes[0]] = 0.9  # ... with an extreme raw mean
+    frame = pd.DataFrame({"period": "2024", "age_band": "13-19", "buurt": buurt, "score": score})
+    return aggregate_areas(frame, geo, AggregateConfig())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tiny_extreme_area_is_pulled_to_parent_with_wide_interval(seed: int) -> None:
+    out = _shrink_world(seed)
+    out = out[out["age_band"] == "13-19"].set_index("area_code")
+    tiny, big, parent = out.loc["BU0"], out.loc["BU1"], out.loc["WK1"]
+    assert tiny["risk_mean_raw"] == pytest.approx(0.9)
+    assert abs(tiny["risk_mean"] - parent["risk_mean"]) < 0.7 * abs(tiny["risk_mean_raw"] - parent["risk_mean"])
+    assert tiny["shrink_weight"] < 0.7 and big["shrink_weight"] > 0.9
+    assert tiny["risk_hi"] - tiny["risk_lo"] > 2 * (big["risk_hi"] - big["risk_lo"])
+    # a big buurt keeps most of its own estimate
+    assert abs(big["risk_mean"] - big["risk_mean_raw"]) < abs(big["risk_mean_raw"] - parent["risk_mean"]) + 1e-12
+
+
+def test_elevated_only_when_interval_excludes_national() -> None:
+    rng = np.random.default_rng(3)
+    spec = {"GM1": {"WK1": ["BU1", "BU2", "BU3"]}, "GM2": {"WK2": ["BU4", "BU5"]}}
+    geo = make_geography(spec)
+    sizes = {"BU1": 400, "BU2": 400, "BU3": 3, "BU4": 400, "BU5": 400}
+    means = {"BU1": 0.20, "BU2": 0.05, "BU3": 0.60, "BU4": 0.05, "BU5": 0.05}
+    buurt = np.concatenate([[b] * s for b, s in sizes.items()])
+    score = np.concatenate([np.clip(rng.normal(means[b], 0.03, s), 0, 1) for b, s in sizes.items()])
+    out = aggregate_areas(
+        pd.DataFrame({"period": "p", "age_band": "8-12", "buurt": buurt, "score": score}), geo, AggregateConfig()
+    )
+    out = out[out["age_band"] == "8-12"].set_index("area_code")
+    national = out.loc["NL00", "risk_mean"]
+    assert out.loc["BU1", "elevated"]
+    assert not out.loc["BU2", "elevated"]
+    assert not out.loc["NL00", "elevated"]
+    # the rule itself, everywhere
+    expected = out["risk_lo"] > national
+    expected.loc["NL00"] = False
+    assert (out["elevated"] == expected).all()
+
+
+def test_shrinkage_none_is_direct_estimate() -> None:
+    out = _shrink_world(0)
+    direct = aggregate_areas(
+        pd.DataFrame({"period": "2024", "age_band": "13-19", "buurt": ["BU0", "BU1"], "score": [0.2, 0.4]}),
+        make_geography({"GM1": {"WK1": [f"BU{i}" for i in range(12)]}}),
+        AggregateConfig(shrinkage="none"),
+    )
+    sel = direct[direct["n_persons"] > 0]
+    assert np.allclose(sel["risk_mean"], sel["risk_mean_raw"])
+    assert (out["n_persons"] >= 0).all()
+
+
+def test_deterministic() -> None:
+    a, b = _shrink_world(5), _shrink_world(5)
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("change", "column"),
+    [
+        ({"score": [1.5]}, "score"),
+        ({"buurt": ["BU99"]}, "buurt"),
+        ({"age_band": ["7-9"]}, "age_band"),
+        ({"wijk": ["WK2"]}, "wijk"),
+    ],
+)
+def test_bad_input_is_one_clear_error(change: dict[str, list[object]], column: str) -> None:
+    frame = pd.DataFrame({"period": ["p"], "age_band": ["8-12"], "buurt": ["BU1"], "wijk": ["WK1"], "score": [0.5]})
+    frame = frame.assign(**change)
+    with pytest.raises(InputError) as err:
+        aggregate_areas(frame, GEO, AggregateConfig())
+    assert err.value.column == column and err.value.n_rows == 1
+    assert "BU99" not in str(err.value)  # counts, not values
+
+
+def test_missing_period_and_ref_date() -> None:
+    with pytest.raises(InputError, match="period"):
+        aggregate_areas(pd.DataFrame({"age_band": ["8-12"], "buurt": ["BU1"], "score": [0.5]}), GEO, AggregateConfig())
+
+
+def test_finest_level_drops_fine_rows_and_keeps_additivity() -> None:
+    scores = pd.DataFrame(
+        {"period": "p", "age_band": ["8-12"] * 3, "buurt": ["BU1", "BU2", "BU4"], "score": [0.1, 0.2, 0.3]}
+    )
+    out = aggregate_areas(scores, GEO, AggregateConfig(finest_level="wijk"))
+    assert set(out["area_level"]) == {"wijk", "gemeente", "land"}
+    assert row(out, "WK1", "8-12", "p")["n_persons"] == 2
+    assert set(out["parent_code"].dropna()) <= set(out["area_code"])

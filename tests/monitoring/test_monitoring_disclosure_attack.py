@@ -1,0 +1,253 @@
+"""Attack the published area table: no suppressed count may be recovered.
+
+An independent attacker (written here, sharing no code with monitoring.disclosure) sees only
+the published table and the public structure (which area lies in which, which bands add up to
+the total). It tries subtraction along every additive line until nothing new follows, then
+linear programming (scipy linprog) for the minimum and maximum of each suppressed count.
+Hypothesis draws random hierarchies and counts; every published count must meet the
+threshold (and its complement), and no suppressed count may be pinned down.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from monitoring.config import DisclosureConfig
+from monitoring.disclosure import suppress_area_table
+
+BANDS = ("8-12", "13-19", "20-23")
+TOTAL = "all"
+CFG = DisclosureConfig()
+
+
+@st.composite
+def area_tables(draw: st.DrawFn) -> pd.DataFrame:
+    """A confidential area table (land, gemeenten, wijken, buurten x 3 bands + total)."""
+    rows = []
+    n_gm = draw(st.integers(1, 2))
+    small = st.integers(0, 14)
+    any_n = st.one_of(small, st.integers(0, 60))
+    buurten = []
+    for g in range(n_gm):
+        for w in range(draw(st.integers(1, 3))):
+            for b in range(draw(st.integers(1, 3))):
+                counts = {}
+                for band in BANDS:
+                    n = draw(any_n)
+                    e = draw(st.integers(0, n))
+                    counts[band] = (n, e)
+                buurten.append((f"GM{g}", f"WK{g}{w}", f"BU{g}{w}{b}", counts))
+    frame = pd.DataFrame(
+        [(gm, wk, bu, band, n, e) for gm, wk, bu, c in buurten for band, (n, e) in c.items()],
+        columns=["gemeente", "wijk", "buurt", "age_band", "n_persons", "n_elevated"],
+    )
+    frame["land"] = "NL00"
+    levels = [("buurt", "wijk"), ("wijk", "gemeente"), ("gemeente", "land"), ("land", None)]
+    for level, parent in levels:
+        agg = frame.groupby([level, "age_band"], sort=True)[["n_persons", "n_elevated"]].sum().reset_index()
+        agg = pd.concat(
+            [agg, agg.groupby(level, sort=True)[["n_persons", "n_elevated"]].sum().reset_index().assign(age_band=TOTAL)]
+        )
+        parents = frame.drop_duplicates(level).set_index(level)[parent] if parent else None
+        for r in agg.itertuples(index=False):
+            code = getattr(r, level)
+            rows.append(
+                {
+                    "period": "2024",
+                    "area_level": level,
+                    "area_code": code,
+                    "area_name": code,
+                    "parent_code": parents[code] if parent else None,
+                    "age_band": r.age_band,
+                    "n_persons": r.n_persons,
+                    "n_elevated": r.n_elevated,
+                    "risk_mean": 0.1,
+                    "risk_lo": 0.05,
+                    "risk_hi": 0.2,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def additive_lines(structure: pd.DataFrame) -> list[tuple[int, list[int]]]:
+    """(parent row, child rows) for hierarchy per band and bands -> total, from public structure."""
+    pos = {(c, b): i for i, (c, b) in enumerate(zip(structure["area_code"], structure["age_band"], strict=True))}
+    lines: dict[int, list[int]] = {}
+    for i, (parent, band) in enumerate(zip(structure["parent_code"], structure["age_band"], strict=True)):
+        if isinstance(parent, str):
+            lines.setdefault(pos[(parent, band)], []).append(i)
+    out = list(lines.items())
+    for code in structure["area_code"].unique():
+        out.append((pos[(code, TOTAL)], [pos[(code, b)] for b in BANDS]))
+    return out
+
+
+def published_values(pub: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {m: pub[m].to_numpy(dtype=np.float64, na_value=np.nan) for m in ("n_persons", "n_elevated")}
+
+
+def subtraction_attack(pub: pd.DataFrame) -> set[tuple[str, int]]:
+    """Repeatedly solve any additive line with exactly one unknown; return recovered cells."""
+    vals = published_values(pub)
+    known = {m: ~np.isnan(v) for m, v in vals.items()}
+    start = {m: k.copy() for m, k in known.items()}
+    lines = additive_lines(pub)
+    changed = True
+    while changed:
+        changed = False
+        for m, v in vals.items():
+            for parent, children in lines:
+                members = [parent, *children]
+                unknown = [i for i in members if not known[m][i]]
+                if len(unknown) != 1:
+                    continue
+                i = unknown[0]
+                rest = sum(v[c] for c in children if c != i)
+                v[i] = v[parent] - rest if i != parent else rest
+                known[m][i] = True
+                changed = True
+        # an n_persons of 0 forces n_elevated = 0
+        zero = known["n_persons"] & (vals["n_persons"] == 0) & ~known["n_elevated"]
+        if zero.any():
+            vals["n_elevated"][zero] = 0
+            known["n_elevated"] |= zero
+            changed = True
+    return {(m, i) for m in vals for i in np.flatnonzero(known[m] & ~start[m])}
+
+
+def lp_attack(pub: pd.DataFrame) -> list[tuple[str, int, float, float]]:
+    """Min and max of every suppressed count given all published counts (dense LP)."""
+    vals = published_values(pub)
+    m = len(pub)
+    var = {}
+    for name in ("n_persons", "n_elevated"):
+        for i in np.flatnonzero(np.isnan(vals[name])):
+            var[(name, i)] = len(var)
+    if not var:
+        return []
+    a_eq, b_eq = [], []
+    for name in ("n_persons", "n_elevated"):
+        for parent, children in additive_lines(pub):
+            row = np.zeros(len(var))
+            rhs = 0.0
+            for i, sign in [(parent, -1.0), *[(c, 1.0) for c in children]]:
+                if (name, i) in var:
+                    row[var[(name, i)]] += sign
+                else:
+                    rhs -= sign * vals[name][i]
+            if row.any():
+                a_eq.append(row)
+                b_eq.append(rhs)
+    a_ub, b_ub = [], []
+    bounds = [(0.0, None)] * len(var)
+    for i in range(m):  # n_elevated <= n_persons
+        e_key, n_key = ("n_elevated", i), ("n_persons", i)
+        if e_key in var and n_key in var:
+            row = np.zeros(len(var))
+            row[var[e_key]], row[var[n_key]] = 1.0, -1.0
+            a_ub.append(row)
+            b_ub.append(0.0)
+        elif e_key in var:
+            bounds[var[e_key]] = (0.0, vals["n_persons"][i])
+        elif n_key in var:
+            bounds[var[n_key]] = (vals["n_elevated"][i], None)
+    out = []
+    for (name, i), j in var.items():
+        ends = []
+        for sign in (1.0, -1.0):
+            c = np.zeros(len(var))
+            c[j] = sign
+            res = linprog(
+                c,
+                A_eq=np.array(a_eq) if a_eq else None,
+                b_eq=np.array(b_eq) if a_eq else None,
+                A_ub=np.array(a_ub) if a_ub else None,
+                b_ub=np.array(b_ub) if a_ub else None,
+                bounds=bounds,
+                method="highs",
+            )
+            if res.status == 3:  # unbounded: cannot be pinned
+                ends.append(np.inf * -sign)
+                continue
+            assert res.status == 0, res.message
+            ends.append(res.x[j])
+        out.append((name, i, ends[0], ends[1]))
+    return out
+
+
+def check_rules(pub: pd.DataFrame, cfg: DisclosureConfig) -> None:
+    n = pub["n_persons"].to_numpy(dtype=np.float64, na_value=np.nan)
+    e = pub["n_elevated"].to_numpy(dtype=np.float64, na_value=np.nan)
+    t = cfg.min_cell_size
+    assert (n[~np.isnan(n)] >= t).all()
+    assert (e[~np.isnan(e)] >= t).all()
+    both = ~np.isnan(n) & ~np.isnan(e)
+    assert (n[both] - e[both] >= t).all()  # complement
+    assert np.isnan(e[np.isnan(n)]).all()
+    share = pub["share_elevated"].isna().to_numpy()
+    assert (share == np.isnan(e)).all()
+    for col in ("risk_mean", "risk_lo", "risk_hi"):
+        assert (pub[col].isna().to_numpy() == np.isnan(n)).all()
+    assert ((pub["status"] == "suppressed").to_numpy() == np.isnan(n)).all()
+
+
+@settings(max_examples=40)
+@given(area_tables())
+def test_published_counts_meet_threshold_and_nothing_is_recoverable(area: pd.DataFrame) -> None:
+    checked = suppress_area_table(area, CFG, total_band=TOTAL)
+    pub = checked.table
+    # the attacker gets the public structure (which area lies in which), not the counts
+    pub = pub.merge(area[["area_code", "age_band", "parent_code"]], on=["area_code", "age_band"], validate="1:1")
+    check_rules(pub, CFG)
+    assert subtraction_attack(pub) == set()
+    for name, i, lo, hi in lp_attack(pub):
+        assert hi - lo >= CFG.protection_level - 1e-6, (name, pub.iloc[i]["area_code"], pub.iloc[i]["age_band"])
+        truth = area[name].iloc[i]
+        assert lo - 1e-6 <= truth <= hi + 1e-6  # the attacker's interval holds the true value
+
+
+@settings(max_examples=12)
+@given(area_tables(), st.sampled_from([2.0, 10.0]))
+def test_other_protection_levels_hold(area: pd.DataFrame, level: float) -> None:
+    cfg = DisclosureConfig(protection_level=level)
+    pub = suppress_area_table(area, cfg, total_band=TOTAL).table
+    pub = pub.merge(area[["area_code", "age_band", "parent_code"]], on=["area_code", "age_band"], validate="1:1")
+    check_rules(pub, cfg)
+    widths = [hi - lo for _, _, lo, hi in lp_attack(pub)]
+    assert all(w >= level - 1e-6 for w in widths)
+
+
+@settings(max_examples=10)
+@given(area_tables())
+def test_rounded_counts_meet_threshold(area: pd.DataFrame) -> None:
+    cfg = DisclosureConfig(rounding_base=5)
+    pub = suppress_area_table(area, cfg, total_band=TOTAL).table
+    for col in ("n_persons", "n_elevated"):
+        v = pub[col].dropna().to_numpy(dtype=np.int64)
+        assert (v % 5 == 0).all() and (v >= cfg.min_cell_size).all()
+    both = pub["n_persons"].notna() & pub["n_elevated"].notna()
+    share = pub.loc[both, "n_elevated"].astype(float) / pub.loc[both, "n_persons"].astype(float)
+    assert np.allclose(pub.loc[both, "share_elevated"].astype(float), share)
+
+
+def test_attacker_is_not_blind() -> None:
+    """The attack recovers a cell that is hidden alone (so its silence above means something)."""
+    rows = pd.DataFrame(
+        {
+            "area_code": ["NL00"] * 4 + ["GM0"] * 4 + ["GM1"] * 4,
+            "parent_code": [None] * 4 + ["NL00"] * 8,
+            "age_band": [*BANDS, TOTAL] * 3,
+            "n_persons": pd.array([30, 30, 30, 90, 15, 15, 15, 45, 15, 15, 15, 45], dtype="Int64"),
+            "n_elevated": pd.array([10, 10, 10, 30, 5, 5, 5, 15, 5, 5, 5, 15], dtype="Int64"),
+        }
+    )
+    rows.loc[5, "n_persons"] = pd.NA  # GM0 13-19 hidden alone
+    rows.loc[5, "n_elevated"] = pd.NA
+    assert ("n_persons", 5) in subtraction_attack(rows)
+    lo_hi = {(n, i): (lo, hi) for n, i, lo, hi in lp_attack(rows)}
+    assert lo_hi[("n_persons", 5)] == pytest.approx((15.0, 15.0))
