@@ -350,7 +350,9 @@ def label_areas(area_table: pd.DataFrame) -> pd.Series:
     nsum = n[gm].groupby(key[gm]).sum()
     fallback = (wsum / nsum).where(nsum > 0)
     refs = key.map(ref).fillna(key.map(fallback))
-    out = np.where(lo > refs, "elevated", np.where(hi < refs, "lower", "no_difference"))
+    above = (lo > refs).fillna(False).to_numpy(dtype=bool)  # nullable floats: NA compares to NA
+    below = (hi < refs).fillna(False).to_numpy(dtype=bool)
+    out = np.where(above, "elevated", np.where(below, "lower", "no_difference"))
     out = np.where(pub & mean.notna() & lo.notna() & hi.notna() & refs.notna(), out, "suppressed")
     out = np.where(t["area_level"].eq("land") & pub, "reference", out)
     return pd.Series(out, index=t.index, name="label")

@@ -16,8 +16,14 @@ from rich.console import Console
 
 from aanwas.config import AppConfig
 
-#: The demo's lighter defaults (a user's --set wins): a small tuning budget so it runs in minutes.
-DEMO_OVERRIDES = ("training.tuning.n_trials=4", "evaluation.bootstrap_reps=100")
+#: The demo's lighter defaults (a user's --set wins): a small tuning budget, and areas down to
+#: gemeente level only, since at demo scale nearly every wijk and buurt cell is below the
+#: minimum cell size and the disclosure audit of such a sparse national table is slow.
+DEMO_OVERRIDES = (
+    "training.tuning.n_trials=4",
+    "evaluation.bootstrap_reps=100",
+    'monitoring.aggregate.finest_level="gemeente"',
+)
 
 
 @dataclasses.dataclass(frozen=True)

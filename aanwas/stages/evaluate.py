@@ -202,7 +202,9 @@ def evaluation_bands(run_id: str, tracking_uri: str | None) -> list[str | None]:
         entries = client.list_artifacts(run_id, ARTIFACT_ROOT)
     except (MlflowException, OSError):
         raise InputError("mlflow", None, None, f"run {run_id!r} not found") from None
-    bands: list[str | None] = [Path(e.path).name for e in entries if e.is_dir]
+    from features.config import AGE_BANDS
+
+    bands: list[str | None] = [Path(e.path).name for e in entries if e.is_dir and Path(e.path).name in AGE_BANDS]
     return bands or [None]
 
 

@@ -194,6 +194,8 @@ def run_full_export(
             registry = delivery.interventions.astype({c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")})
         del delivery, panel
     series, _summary = run_trends(published, mcfg, observed)
+    # a blank n_persons was not published upstream: count it as 0 so the row stays suppressed
+    series = series.assign(n_persons=series["n_persons"].fillna(0).round().astype("int64"))
     trends = suppress_counts(series, dcfg, kind="trends", total="n_persons", magnitudes=["value", "lo", "hi"])
     extra = {"trends": trends}
     if effects is not None and treated is not None:
