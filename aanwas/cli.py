@@ -281,16 +281,19 @@ def export_cmd(
     out: Annotated[Path, typer.Option("--out", help="Exports directory: writes OUT/<period>/.")] = Path("exports"),
     mlflow_uri: Annotated[str | None, typer.Option("--mlflow-uri", help="MLflow tracking URI (default as for train).")] = None,
     alias: Annotated[str, typer.Option(help="Registry alias of the models that score.")] = "champion",
-    period: Annotated[list[str] | None, typer.Option("--period", help="Period(s) to write (default: all).")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="The delivery: adds observed-rate trends and intervention effects.")
+    ] = None,
+    mapping: MappingOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Score with the registered models, aggregate to areas, apply disclosure control, export."""
-    from aanwas.stages.export import registry_scores, run_export
+    """Score with the registered models, aggregate to areas, apply disclosure control, and
+    write area risk, trends, intervention effects and the dashboard for every period."""
+    from aanwas.stages.export import run_full_export
 
     cfg = config_from(config, set_)
-    score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
-    run_export(cfg, score_table, out, model_version=version, periods=period or None, console=console)
+    run_full_export(cfg, work, out, data=data, mapping=mapping, mlflow_uri=mlflow_uri, alias=alias, console=console)
 
 
 # --- demo ---------------------------------------------------------------------------------------

@@ -12,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from monitoring.monitor_config import MonitorConfig
-
 from features._config import require
+from monitoring.monitor_config import MonitorConfig
 
 #: Area levels of the exported table, from fine to coarse; "land" is the national total.
 AREA_LEVELS = ("buurt", "wijk", "gemeente", "land")

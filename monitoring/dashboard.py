@@ -26,6 +26,7 @@ import pandas as pd
 
 from features.errors import InputError
 from features.geography import load_geography
+from monitoring.disclosure import AREA_EXPORT_COLUMNS
 from monitoring.monitor_config import DashboardConfig, TrendConfig
 from monitoring.trends import build_trend_series, period_dates
 
@@ -38,21 +39,8 @@ __all__ = [
     "project_gemeenten",
 ]
 
-#: Columns the dashboard reads from the disclosure-checked area table.
-AREA_TABLE_COLUMNS = (
-    "period",
-    "area_level",
-    "area_code",
-    "area_name",
-    "age_band",
-    "n_persons",
-    "n_elevated",
-    "share_elevated",
-    "risk_mean",
-    "risk_lo",
-    "risk_hi",
-    "status",
-)
+#: Columns the dashboard reads from the disclosure-checked area table (the exported ones).
+AREA_TABLE_COLUMNS = AREA_EXPORT_COLUMNS
 LABELS = ("elevated", "no_difference", "lower", "suppressed", "reference")
 _LEVEL_ORDER = {"land": 0, "gemeente": 1, "wijk": 2, "buurt": 3}
 
