@@ -77,6 +77,32 @@ def _fairness_summary(audit: FairnessAudit) -> dict[str, Any]:
     return out
 
 
+def _record_label_bias(
+    lb: Any,
+    key: str,
+    level: str,
+    which: str,
+    truth_areas: pd.DataFrame | None,
+    cfg: EvaluationConfig,
+    summary: dict[str, Any],
+    tables: dict[str, Any],
+    figures: dict[str, Any],
+) -> None:
+    """Put one label-bias audit into the result: summary (with the truth comparison when the
+    synthetic truth is given), the loggable area table and its figure."""
+    lb_summary: dict[str, Any] = dict(lb.summary)
+    if truth_areas is not None:
+        t = truth_areas
+        if "area_level" in t.columns:
+            t = t[t["area_level"].astype(str) == level]
+        lb_summary["truth"] = compare_with_truth(lb, t)
+    summary["label_bias"][key] = lb_summary
+    tables[f"label_bias/{key}"] = lb.areas[[c for c in _LABEL_BIAS_LOGGED if c in lb.areas.columns]]
+    figures[f"label_bias/{key}"] = P.plot_label_bias(
+        lb.areas, title=f"Registration intensity, {level}, {which}", dpi=cfg.figure_dpi
+    )
+
+
 def evaluate_model(
     scored: pd.DataFrame,
     *,
@@ -255,17 +281,7 @@ def evaluate_model(
             if alternative is not None and alternative in known.columns and has_both:
                 lb = audit_label_bias(known, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
                 bias_by_key[key] = lb
-                lb_summary: dict[str, Any] = dict(lb.summary)
-                if truth_areas is not None:
-                    t = truth_areas
-                    if "area_level" in t.columns:
-                        t = t[t["area_level"].astype(str) == level]
-                    lb_summary["truth"] = compare_with_truth(lb, t)
-                summary["label_bias"][key] = lb_summary
-                tables[f"label_bias/{key}"] = lb.areas[[c for c in _LABEL_BIAS_LOGGED if c in lb.areas.columns]]
-                figures[f"label_bias/{key}"] = P.plot_label_bias(
-                    lb.areas, title=f"Registration intensity, {level}, band {b}", dpi=cfg.figure_dpi
-                )
+                _record_label_bias(lb, key, level, f"band {b}", truth_areas, cfg, summary, tables, figures)
             rk = audit_ranking(sub, area=level, value=score, cfg=cfg)
             summary["ranking"][key] = rk.summary
             figures[f"ranking/{key}"] = P.plot_rank_widths(
@@ -299,17 +315,7 @@ def evaluate_model(
             keys.append(key)
             lb = audit_label_bias(pooled, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
             bias_by_key[key] = lb
-            lb_summary = dict(lb.summary)
-            if truth_areas is not None:
-                t = truth_areas
-                if "area_level" in t.columns:
-                    t = t[t["area_level"].astype(str) == level]
-                lb_summary["truth"] = compare_with_truth(lb, t)
-            summary["label_bias"][key] = lb_summary
-            tables[f"label_bias/{key}"] = lb.areas[[c for c in _LABEL_BIAS_LOGGED if c in lb.areas.columns]]
-            figures[f"label_bias/{key}"] = P.plot_label_bias(
-                lb.areas, title=f"Registration intensity, {level}, all bands", dpi=cfg.figure_dpi
-            )
+            _record_label_bias(lb, key, level, "all bands", truth_areas, cfg, summary, tables, figures)
         summary["area_keys"][POOLED] = keys
 
     summary["notes"] = notes

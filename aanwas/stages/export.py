@@ -57,6 +57,37 @@ def build_area_export(cfg: AppConfig, scores: pd.DataFrame) -> DisclosureChecked
     return suppress_area_table(areas, mon.disclosure, total_band=total)
 
 
+def _write_periods(
+    cfg: AppConfig,
+    exports_root: Path,
+    periods: list[str],
+    checked: DisclosureChecked,
+    model_version: str,
+    fingerprint: str,
+    *,
+    extra_tables: Mapping[str, DisclosureChecked] | None = None,
+    documents: Mapping[str, str] | None = None,
+    extras_latest_only: bool = False,
+) -> list[Path]:
+    """One :func:`write_export` per period; extras in every period or only the latest."""
+    written = []
+    for period in periods:
+        with_extras = not extras_latest_only or period == periods[-1]
+        written.append(
+            write_export(
+                exports_root,
+                period,
+                checked,
+                cfg.monitoring,
+                model_version=model_version,
+                data_fingerprint=fingerprint,
+                extra_tables=extra_tables if with_extras else None,
+                documents=documents if with_extras else None,
+            )
+        )
+    return written
+
+
 def run_export(
     cfg: AppConfig,
     score_table: Callable[[], pd.DataFrame],
@@ -97,22 +128,10 @@ def run_export(
     fingerprint = data_fingerprint or scores_fingerprint(scores)
     checked = build_area_export(cfg, scores)
     del scores  # person-level: not kept beyond aggregation
-    table = checked.table
-    wanted = periods or sorted(table["period"].astype(str).unique())
-    written = []
-    for period in wanted:
-        written.append(
-            write_export(
-                exports_root,
-                period,
-                checked,
-                cfg.monitoring,
-                model_version=model_version,
-                data_fingerprint=fingerprint,
-                extra_tables=extra_tables,
-                documents=documents,
-            )
-        )
+    wanted = periods or sorted(checked.table["period"].astype(str).unique())
+    written = _write_periods(
+        cfg, exports_root, wanted, checked, model_version, fingerprint, extra_tables=extra_tables, documents=documents
+    )
     if console is not None:
         rep = checked.report
         console.print(
@@ -216,22 +235,17 @@ def run_full_export(
         horizons=horizons,
         model_version=version,
     )
-    periods = sorted(area["period"].astype(str).unique())
-    written = []
-    for period in periods:
-        latest = period == periods[-1]
-        written.append(
-            write_export(
-                exports_root,
-                period,
-                checked,
-                cfg.monitoring,
-                model_version=version,
-                data_fingerprint=fingerprint,
-                extra_tables=extra if latest else None,
-                documents={"dashboard.html": dashboard} if latest else None,
-            )
-        )
+    written = _write_periods(
+        cfg,
+        exports_root,
+        sorted(area["period"].astype(str).unique()),
+        checked,
+        version,
+        fingerprint,
+        extra_tables=extra,
+        documents={"dashboard.html": dashboard},
+        extras_latest_only=True,
+    )
     if console is not None:
         rep = checked.report
         console.print(
