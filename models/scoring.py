@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.errors import InputError
+from features.contract import AUDIT_ONLY_COLUMNS
+from features.errors import ConfigError, InputError
 from models.bundle import ModelBundle
 
 BAND_COLUMN = "age_band"
@@ -36,6 +37,8 @@ def score_frame(bundle: ModelBundle, feature_table: pd.DataFrame) -> pd.Series:
 
     Raises
     ------
+    ConfigError
+        When a model reads an audit-only column (:data:`features.contract.AUDIT_ONLY_COLUMNS`).
     InputError
         When ``age_band`` or a model's feature column is missing, or rows belong to a band
         without a model (the message gives the number of rows, never their values).
@@ -67,6 +70,10 @@ def score_frame(bundle: ModelBundle, feature_table: pd.DataFrame) -> pd.Series:
         if not mask.any():
             continue
         cols = bundle.features(band)
+        audit_only = [c for c in cols if c in AUDIT_ONLY_COLUMNS]
+        if audit_only:  # a model trained elsewhere: never score with an audit-only input
+            problem = f"{audit_only[0]!r} is audit-only and can never be a model input"
+            raise ConfigError(f"model of band {band}", problem)
         missing = [c for c in cols if c not in feature_table.columns]
         if missing:
             raise InputError(

@@ -133,3 +133,38 @@ def test_reliability_doc_has_no_stale_cases(reliability_doc):
 
     listed = set(re.findall(r"^\| \d+ \| `([a-z0-9-]+)` \|", reliability_doc, flags=re.M))
     assert listed == {c.id for c in td.CASES}
+
+
+def test_reliability_doc_lists_every_case_in_catalogue_order(reliability_doc):
+    """With the per-case line check above this makes the table equal to what
+    ``python tests/features/reliability_doc.py`` generates."""
+    import re
+
+    rows = re.findall(r"^\| (\d+) \| `([a-z0-9-]+)` \| (.*?) \| `", reliability_doc, flags=re.M)
+    assert [(int(n), cid, what) for n, cid, what in rows] == [
+        (i, c.id, c.what) for i, c in enumerate(td.CASES, start=1)
+    ], "regenerate: PYTHONPATH=$PWD python tests/features/reliability_doc.py"
+
+
+def _digest(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", td.CASES, ids=[c.id for c in td.CASES])
+def test_bad_input_leaves_an_existing_work_dir_byte_identical(case, tmp_path, monkeypatch):
+    """``aanwas features`` (which writes the person-level cache) on a bad delivery, mapping or
+    config: exit 2, one line, and the previous cache in WORK is byte-identical afterwards."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "features.parquet").write_bytes(b"previous feature table")
+    (work / "audit.parquet").write_bytes(b"previous audit frame")
+    (work / "features_summary.json").write_text('{"previous": true}\n')
+    before = _digest(work)
+    stamps = td.snapshot(work)
+    args = case.build(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["features", *args, "--work", str(work)])
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert _digest(work) == before
+    assert td.snapshot(work) == stamps  # no temporary file left behind, nothing touched

@@ -210,14 +210,18 @@ class TrainingConfig:
         require(len(set(self.bands)) == len(self.bands), "training.bands", "must not repeat a band")
         require(bool(self.flag_prefix), "training.flag_prefix", "must not be empty")
         require(self.logistic_c > 0, "training.logistic_c", "must be > 0")
-        for col in self.extra_features:
-            require(
-                col not in AUDIT_ONLY_COLUMNS,
-                "training.extra_features",
-                f"{col!r} is audit-only and can never be a model input",
-            )
-            require(
-                col not in NON_FEATURE_COLUMNS,
-                "training.extra_features",
-                f"{col!r} is a key or the label, not a feature",
-            )
+        # every list that names model inputs (the baseline's flags are inputs too)
+        for key, cols in (
+            ("extra_features", self.extra_features),
+            ("flag_columns", self.flag_columns),
+            ("protective_flags", self.protective_flags),
+        ):
+            for col in cols:
+                require(
+                    col not in AUDIT_ONLY_COLUMNS,
+                    f"training.{key}",
+                    f"{col!r} is audit-only and can never be a model input",
+                )
+                require(
+                    col not in NON_FEATURE_COLUMNS, f"training.{key}", f"{col!r} is a key or the label, not a feature"
+                )

@@ -638,6 +638,67 @@ def _fraction_id(t: dict[str, pd.DataFrame]) -> None:
     t["parent_child"].loc[[0, 3], "rinpersoon_parent"] = 100000101.5
 
 
+def _csv_impossible_date(path: Path) -> None:
+    text = base_tables()["enrolments"].to_csv(index=False, date_format="%Y-%m-%d")
+    path.with_suffix(".csv").write_text(text.replace("2016-08-01", "2016-02-30", 1), encoding="utf-8")
+
+
+def _csv_cp1252_table(path: Path) -> None:
+    df = base_tables()["halt"].astype({"halt_category": "str"})
+    text = df.to_csv(index=False, date_format="%Y-%m-%d").replace("vernieling", "vernieling \u00e9")
+    path.with_suffix(".csv").write_bytes(text.encode("cp1252"))
+
+
+def _csv_tab(path: Path) -> None:
+    base_tables()["suspects"].to_csv(path.with_suffix(".csv"), index=False, sep="\t", date_format="%Y-%m-%d")
+
+
+def _parquet_stub(path: Path) -> None:
+    buf = path.with_suffix(".parquet")
+    base_tables()["persons"].to_parquet(buf, index=False)
+    buf.write_bytes(buf.read_bytes()[:100])  # only the first 100 bytes arrived
+
+
+def _csv_zero_bytes(path: Path) -> None:
+    path.with_suffix(".csv").write_bytes(b"")
+
+
+def _birth_future(t: dict[str, pd.DataFrame]) -> None:
+    t["persons"].loc[[4], "birth_date"] = pd.Timestamp("2026-01-01")
+
+
+def _address_before_birth(t: dict[str, pd.DataFrame]) -> None:
+    t["addresses"].loc[[0], "date_start"] = pd.Timestamp("2001-01-01")  # k1 born 2008
+
+
+def _address_future(t: dict[str, pd.DataFrame]) -> None:
+    t["addresses"].loc[[5], "date_start"] = pd.Timestamp("2025-06-01")
+
+
+def _negative_year(t: dict[str, pd.DataFrame]) -> None:
+    t["household_income"].loc[[2], "year"] = -2020
+
+
+def _null_column(table: str, column: str) -> Callable[[dict[str, pd.DataFrame]], None]:
+    def change(t: dict[str, pd.DataFrame]) -> None:
+        t[table][column] = None
+
+    return change
+
+
+def _missing_file(kind: str) -> Callable[[Path], list[str]]:
+    def build(tmp: Path) -> list[str]:
+        data = write_delivery(tmp / "data", base_tables(), base_interventions())
+        return ["--data", str(data), f"--{kind}", str(tmp / "nope.toml")]
+
+    return build
+
+
+def _interventions_without_name(tmp: Path) -> list[str]:
+    data = write_delivery(tmp / "data", base_tables(), base_interventions().drop(columns=["name"]))
+    return ["--data", str(data)]
+
+
 _CBS_PERSONS = """
 [tables.persons]
 columns = { rinpersoon = "RINPERSOON" }
@@ -1078,6 +1139,360 @@ CASES: list[BadCase] = [
         None,
         None,
         "must be a date",
+        error="config",
+    ),
+    # --- added in session 2 (issue 8): every input table, the mapping and the config --------
+    BadCase(
+        "missing-column-youth-care",
+        "youth_care without its care_type column",
+        _with(_drop_col("youth_care", "care_type")),
+        "youth_care",
+        "care_type",
+        None,
+        "missing column",
+    ),
+    BadCase(
+        "wrong-type-school",
+        "text in enrolments.school_id",
+        _with(_set("enrolments", "school_id", [2], "onbekend")),
+        "enrolments",
+        "school_id",
+        1,
+        "not a whole number",
+    ),
+    BadCase(
+        "wrong-type-parent-child",
+        "text in a parent-child pseudonym",
+        _with(_set("parent_child", "rinpersoon", [0], "abc")),
+        "parent_child",
+        "rinpersoon",
+        1,
+        "not a whole number",
+    ),
+    BadCase(
+        "impossible-date",
+        "a calendar date that does not exist (30 February)",
+        _with_file("enrolments", _csv_impossible_date),
+        "enrolments",
+        "date_start",
+        1,
+        "not a date",
+    ),
+    BadCase(
+        "unknown-school-level",
+        "an education level outside the contract",
+        _with(_set("enrolments", "level", [0, 1], "havo")),
+        "enrolments",
+        "level",
+        2,
+        "value not one of po, so, vo",
+    ),
+    BadCase(
+        "unknown-care-type",
+        "a youth-care type outside the contract",
+        _with(_set("youth_care", "care_type", [0], "pleegzorg")),
+        "youth_care",
+        "care_type",
+        1,
+        "value not one of jeugdhulp",
+    ),
+    BadCase(
+        "unknown-debt-type",
+        "a debt type outside the contract",
+        _with(_set("debt", "debt_type", [1], "krediet")),
+        "debt",
+        "debt_type",
+        1,
+        "value not one of wsnp, minnelijk",
+    ),
+    BadCase(
+        "unknown-offence",
+        "an offence group outside the contract",
+        _with(_set("suspects", "offence", [1], "verkeer")),
+        "suspects",
+        "offence",
+        1,
+        "value not one of opiumwet",
+    ),
+    BadCase(
+        "birth-in-future",
+        "a birth date after the observation end",
+        _with(_birth_future),
+        "persons",
+        "birth_date",
+        1,
+        "in the future",
+    ),
+    BadCase(
+        "address-in-future",
+        "an address starting after the observation end",
+        _with(_address_future),
+        "addresses",
+        "date_start",
+        1,
+        "in the future",
+    ),
+    BadCase(
+        "address-before-birth",
+        "an address starting before the person was born (negative age)",
+        _with(_address_before_birth),
+        "addresses",
+        "date_start",
+        1,
+        "before the person's birth date",
+    ),
+    BadCase(
+        "negative-year",
+        "a negative income year",
+        _with(_negative_year),
+        "household_income",
+        "year",
+        1,
+        "out of range",
+    ),
+    BadCase(
+        "duplicate-parent-link",
+        "a parent-child link delivered twice",
+        _with(_dup_rows("parent_child", [1])),
+        "parent_child",
+        "rinpersoon,rinpersoon_parent",
+        2,
+        "duplicate key",
+    ),
+    BadCase(
+        "duplicate-enrolment",
+        "an enrolment delivered twice",
+        _with(_dup_rows("enrolments", [0])),
+        "enrolments",
+        "rinpersoon,date_start",
+        2,
+        "duplicate key",
+    ),
+    BadCase(
+        "empty-persons",
+        "persons with a header and no rows",
+        _with(_empty("persons")),
+        "persons",
+        None,
+        0,
+        "table is empty",
+    ),
+    BadCase(
+        "empty-addresses",
+        "addresses with a header and no rows",
+        _with(_empty("addresses")),
+        "addresses",
+        None,
+        0,
+        "table is empty",
+    ),
+    BadCase(
+        "all-null-audit-column",
+        "migration_group entirely empty",
+        _with(_null_column("persons", "migration_group")),
+        "persons",
+        "migration_group",
+        8,
+        "column is entirely empty",
+    ),
+    BadCase(
+        "all-null-category",
+        "enrolments.level entirely empty",
+        _with(_null_column("enrolments", "level")),
+        "enrolments",
+        "level",
+        7,
+        "column is entirely empty",
+    ),
+    BadCase(
+        "truncated-parquet-persons",
+        "persons.parquet of which only the first 100 bytes arrived",
+        _with_file("persons", _parquet_stub),
+        "persons",
+        None,
+        None,
+        "unreadable or truncated",
+    ),
+    BadCase(
+        "csv-zero-bytes",
+        "a CSV file of zero bytes",
+        _with_file("debt", _csv_zero_bytes),
+        "debt",
+        None,
+        0,
+        "file is empty",
+    ),
+    BadCase(
+        "csv-cp1252-table",
+        "a contract table in Windows-1252 read as UTF-8",
+        _with_file("halt", _csv_cp1252_table),
+        "halt",
+        None,
+        None,
+        "not readable as utf-8",
+    ),
+    BadCase(
+        "csv-tab-delimiter",
+        "a tab-delimited CSV read with ','",
+        _with_file("suspects", _csv_tab),
+        "suspects",
+        None,
+        None,
+        "seems delimited by '\\t'",
+    ),
+    BadCase(
+        "intervention-duplicate",
+        "two interventions with the same id",
+        _with_ivs(lambda iv: iv.__setitem__("intervention_id", ["IV01", "IV01"])),
+        "interventions",
+        "intervention_id",
+        2,
+        "duplicate key",
+    ),
+    BadCase(
+        "intervention-future",
+        "an intervention starting after the observation end",
+        _with_ivs(lambda iv: iv.loc.__setitem__((0, "start_date"), pd.Timestamp("2030-01-01"))),
+        "interventions",
+        "start_date",
+        1,
+        "in the future",
+    ),
+    BadCase(
+        "intervention-missing-column",
+        "an intervention registry without its name column",
+        _interventions_without_name,
+        "interventions",
+        "name",
+        None,
+        "missing column",
+    ),
+    BadCase(
+        "mapping-file-missing",
+        "--mapping naming a file that does not exist",
+        _missing_file("mapping"),
+        "nope.toml",
+        None,
+        None,
+        "mapping file not found",
+        error="config",
+    ),
+    BadCase(
+        "mapping-unknown-encoding",
+        "a mapping with an encoding Python does not know",
+        _with_mapping("encoding = 'klingon'\n", tables_fmt="csv"),
+        "mapping.toml: mapping.encoding",
+        None,
+        None,
+        "unknown encoding",
+        error="config",
+    ),
+    BadCase(
+        "mapping-wrong-delimiter",
+        "a mapping saying ';' for ','-delimited CSVs",
+        _with_mapping("delimiter = ';'\n", tables_fmt="csv"),
+        "persons",
+        None,
+        None,
+        "the mapping says ';'",
+    ),
+    BadCase(
+        "mapping-wrong-date-format",
+        "a mapping date_format the dates do not follow",
+        _with_mapping("[tables.vsv]\ndate_format = '%d-%m-%Y'\n", tables_fmt="csv"),
+        "vsv",
+        "vsv_date",
+        2,
+        "not a date in the mapping's date_format",
+    ),
+    BadCase(
+        "config-file-missing",
+        "--config naming a file that does not exist",
+        _missing_file("config"),
+        "nope.toml",
+        None,
+        None,
+        "config file not found",
+        error="config",
+    ),
+    BadCase(
+        "config-threshold-zero",
+        "disclosure threshold 0 (--set monitoring.disclosure.min_cell_size=0)",
+        _with_config(overrides=("monitoring.disclosure.min_cell_size=0",)),
+        "monitoring.disclosure.min_cell_size",
+        None,
+        None,
+        "must be 1..1000",
+        error="config",
+    ),
+    BadCase(
+        "config-protection-zero",
+        "disclosure protection level 0 in a config file",
+        _with_config("[monitoring.disclosure]\nprotection_level = 0\n"),
+        "monitoring.disclosure.protection_level",
+        None,
+        None,
+        "must be in [0.5, 10 * min_cell_size]",
+        error="config",
+    ),
+    BadCase(
+        "config-elevated-threshold",
+        "an elevated-risk threshold above 1",
+        _with_config("[monitoring.aggregate]\nelevated_threshold = 1.5\n"),
+        "monitoring.aggregate.elevated_threshold",
+        None,
+        None,
+        "must be in (0, 1)",
+        error="config",
+    ),
+    BadCase(
+        "config-unknown-setting",
+        "a misspelt setting",
+        _with_config(overrides=("monitoring.disclosure.treshold=5",)),
+        "monitoring.disclosure.treshold",
+        None,
+        None,
+        "unknown setting",
+        error="config",
+    ),
+    BadCase(
+        "config-wrong-type-int",
+        "text for a whole-number setting",
+        _with_config(overrides=("monitoring.disclosure.min_cell_size=ten",)),
+        "monitoring.disclosure.min_cell_size",
+        None,
+        None,
+        "must be a whole number",
+        error="config",
+    ),
+    BadCase(
+        "config-unknown-band",
+        "a training band outside 8-12, 13-19, 20-23",
+        _with_config(overrides=('training.bands=["8-23"]',)),
+        "training.bands",
+        None,
+        None,
+        "unknown band",
+        error="config",
+    ),
+    BadCase(
+        "config-audit-only-feature",
+        "migration background as an extra model input",
+        _with_config(overrides=('training.extra_features=["migration_group"]',)),
+        "training.extra_features",
+        None,
+        None,
+        "is audit-only and can never be a model input",
+        error="config",
+    ),
+    BadCase(
+        "config-audit-only-flag",
+        "income group as a flag of the profile baseline",
+        _with_config("[training]\nflag_columns = ['ind_halt_ever', 'income_group']\n"),
+        "training.flag_columns",
+        None,
+        None,
+        "is audit-only and can never be a model input",
         error="config",
     ),
 ]
