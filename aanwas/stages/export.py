@@ -196,6 +196,8 @@ def run_full_export(
 
     mcfg = monitor_config(cfg)
     dcfg = cfg.monitoring.disclosure
+    # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control
+    delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract) if data is not None else None
     score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
     scores = score_table()
     fingerprint = scores_fingerprint(scores)
@@ -204,8 +206,7 @@ def run_full_export(
     area = checked.table
     published = area[area["status"] == "published"]
     effects = registry = observed = treated = None
-    if data is not None:
-        delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract)
+    if delivery is not None:
         effects, _skipped, panel = run_effects(delivery, mcfg)
         treated = treated_persons(delivery, panel, mcfg)
         observed = observed_for_trends(delivery, mcfg, panel if mcfg.interventions.panel_level == "wijk" else None)
