@@ -1,0 +1,103 @@
+"""Load: exports and reports for every gemeente (with its wijken and buurten), 3 bands and at
+least 4 periods, through the command line, then the output check.
+
+``test_load_national_areas`` is the issue's target (scale 0.1, buurt level; slow, run with
+``pytest -m slow tests/e2e/test_load.py``). The scale and the finest area level can be set
+with AANWAS_LOAD_SCALE and AANWAS_LOAD_LEVEL (e.g. ``wijk`` while the buurt-level LP audit is
+too slow). ``test_load_every_area_small`` is the CI version: the demo's population exported
+again down to wijk level. The same run by hand is in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from aanwas.cli import app
+from aanwas.stages.demo import DemoLayout, output_check
+from features.geography import load_geography
+
+BANDS = ["8-12", "13-19", "20-23"]
+LOAD_TRAIN = [
+    "--set", "training.tuning.n_trials=2",
+    "--set", "training.promotion.run_evaluation_gates=false",
+    "--set", "evaluation.bootstrap_reps=50",
+    "--set", "evaluation.shap_max_rows=2000",
+]  # fmt: skip
+
+
+def _run(args: list[str]) -> float:
+    t = time.perf_counter()
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, f"{args[0]}: {result.output[-3000:]} {result.exception!r}"
+    return time.perf_counter() - t
+
+
+def check_every_area(exports: Path, level: str) -> list[Path]:
+    """Every period has a row for every area down to ``level`` and every band (+ total)."""
+    geo = load_geography().areas
+    levels = ["gemeente", "wijk", "buurt"][: ["gemeente", "wijk", "buurt"].index(level) + 1]
+    periods = sorted(p for p in exports.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert len(periods) >= 4, [p.name for p in periods]
+    for p in periods:
+        area = pd.read_parquet(p / "area_risk.parquet")
+        for lvl in levels:
+            want = set(geo.loc[geo["level"] == lvl, "code"])
+            got = area[area["area_level"] == lvl]
+            assert set(got["area_code"]) == want, (p.name, lvl, len(want - set(got["area_code"])))
+            assert set(BANDS) <= set(got["age_band"]), (p.name, lvl)
+            per_band = got.groupby("age_band")["area_code"].nunique()
+            assert (per_band[BANDS] == len(want)).all(), (p.name, lvl)
+        assert (area["status"].isin(["published", "suppressed"])).all()
+    return periods
+
+
+def test_load_every_area_small(demo_dir: Path, tmp_path: Path) -> None:
+    """CI: the demo population (scale 0.005) exported down to every wijk of the country."""
+    layout = DemoLayout(demo_dir)
+    exports = tmp_path / "exports"
+    _run(
+        [
+            "export", "--work", layout.work, "--out", exports, "--mlflow-uri", layout.mlflow_uri,
+            "--data", layout.raw, "--set", 'monitoring.aggregate.finest_level="wijk"',
+        ]
+    )  # fmt: skip
+    periods = check_every_area(exports, "wijk")
+    assert (periods[-1] / "dashboard.html").exists()
+    assert len(pd.read_parquet(periods[-1] / "area_risk.parquet").query("area_level == 'gemeente'")) == 342 * 4
+
+
+@pytest.mark.slow
+def test_load_national_areas(tmp_path_factory: pytest.TempPathFactory) -> None:
+    scale = os.environ.get("AANWAS_LOAD_SCALE", "0.1")
+    level = os.environ.get("AANWAS_LOAD_LEVEL", "buurt")
+    root = Path(os.environ.get("AANWAS_LOAD_DIR") or tmp_path_factory.mktemp("load"))
+    layout = DemoLayout(root)
+    times = {}
+    times["synth"] = _run(["synth", "--scale", scale, "--seed", "1", "--out", root])
+    times["features"] = _run(["features", "--data", layout.raw, "--work", layout.work])
+    if not (root / "mlflow" / "mlflow.db").exists():
+        (root / "mlflow").mkdir(exist_ok=True)
+        times["train"] = _run(["train", "--work", layout.work, "--mlflow-uri", layout.mlflow_uri, *LOAD_TRAIN])
+    # one report per band (the run behind the champions)
+    from mlflow.tracking import MlflowClient
+
+    run_id = MlflowClient(layout.mlflow_uri).get_model_version_by_alias("aanwas-13-19", "champion").run_id
+    times["report"] = _run(["report", "--run-id", run_id, "--out", layout.reports, "--mlflow-uri", layout.mlflow_uri])
+    times["export"] = _run(
+        [
+            "export", "--work", layout.work, "--out", layout.exports, "--mlflow-uri", layout.mlflow_uri,
+            "--data", layout.raw, "--set", f'monitoring.aggregate.finest_level="{level}"',
+        ]
+    )  # fmt: skip
+    check_every_area(layout.exports, level)
+    assert len(list(layout.reports.rglob("*.html"))) >= len(BANDS)
+    times["output check"] = time.perf_counter()
+    assert output_check(layout) == []
+    times["output check"] = time.perf_counter() - times["output check"]
+    print(f"load scale {scale} level {level}: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
