@@ -1,11 +1,14 @@
 """The demo pipeline on a tiny synthetic population, shared by the end-to-end test modules.
 
 ``demo_dir`` is one demo run; ``demo_dir_again`` is a second run with the same data seed,
-config and model seed into another directory (for the reproducibility test).
+config and model seed into another directory (for the reproducibility test). While working on
+these tests, AANWAS_E2E_DEMO_DIR (and AANWAS_E2E_DEMO_DIR_AGAIN) can name existing runs made
+with the same command (``aanwas demo --scale 0.005 --seed 3`` plus FAST): they are only read.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,9 +33,13 @@ def run_demo(out: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("AANWAS_E2E_DEMO_DIR"):
+        return Path(os.environ["AANWAS_E2E_DEMO_DIR"])
     return run_demo(tmp_path_factory.mktemp("demo") / "run")
 
 
 @pytest.fixture(scope="session")
 def demo_dir_again(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("AANWAS_E2E_DEMO_DIR_AGAIN"):
+        return Path(os.environ["AANWAS_E2E_DEMO_DIR_AGAIN"])
     return run_demo(tmp_path_factory.mktemp("demo-again") / "run")

@@ -177,6 +177,7 @@ def _bad_delivery(demo_dir: Path, tmp_path: Path) -> Path:
     data = tmp_path / "bad-data"
     shutil.copytree(demo_dir / "raw", data)
     halt = pd.read_parquet(data / "halt.parquet")
+    halt["halt_category"] = halt["halt_category"].astype("str")
     halt.loc[halt.index[:3], "halt_category"] = "onbekend"
     halt.to_parquet(data / "halt.parquet", index=False)
     return data
