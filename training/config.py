@@ -144,6 +144,22 @@ class CalibrationConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ComparisonConfig:
+    """Paired bootstrap of the main model's AUC minus each baseline's on the test date (the
+    same resampled rows for both models)."""
+
+    bootstrap_reps: int = 400
+    confidence: float = 0.95  # two-sided level of the interval
+    bootstrap_max_cells: int = 8_000_000  # weight cells per chunk (memory cap: 8 bytes each)
+
+    def __post_init__(self) -> None:
+        k = "training.comparison."
+        require(20 <= self.bootstrap_reps <= 100_000, k + "bootstrap_reps", "must be 20..100000")
+        require(0.5 <= self.confidence < 1.0, k + "confidence", "must be in [0.5, 1)")
+        require(self.bootstrap_max_cells >= 1_000, k + "bootstrap_max_cells", "must be >= 1000")
+
+
+@dataclasses.dataclass(frozen=True)
 class MlflowConfig:
     """Tracking store and registry naming.
 
@@ -199,6 +215,7 @@ class TrainingConfig:
     lightgbm: LightGBMConfig = dataclasses.field(default_factory=LightGBMConfig)
     tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
     calibration: CalibrationConfig = dataclasses.field(default_factory=CalibrationConfig)
+    comparison: ComparisonConfig = dataclasses.field(default_factory=ComparisonConfig)
     mlflow: MlflowConfig = dataclasses.field(default_factory=MlflowConfig)
     promotion: PromotionConfig = dataclasses.field(default_factory=PromotionConfig)
 

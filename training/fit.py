@@ -18,6 +18,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from features.contract import AUDIT_ONLY_COLUMNS
 from features.errors import ConfigError, InputError
 from models import FlagCountClassifier, build_logistic_baseline, fit_calibrated, score_metrics
+from training.compare import paired_auc_difference
 from training.config import NON_FEATURE_COLUMNS, TrainingConfig
 from training.splits import BandSplit
 from training.tuning import TrialCallback, TuningResult, build_lightgbm, tune_lightgbm
@@ -51,6 +52,10 @@ class FittedBand:
     tuning : TuningResult or None
     reference_metrics : Mapping[str, float]
         AUC and Brier of extra true-risk variants on the test date (``<name>_auc``).
+    comparisons : Mapping[str, Mapping[str, float]]
+        Baseline -> paired bootstrap of the main model's test AUC minus the baseline's
+        (``auc_diff``, ``auc_diff_lo``, ``auc_diff_hi``, ``auc_diff_p_le0``; see
+        :func:`training.compare.paired_auc_difference`).
     """
 
     band: str
@@ -62,6 +67,7 @@ class FittedBand:
     lightgbm_params: Mapping[str, Any]
     tuning: TuningResult | None
     reference_metrics: Mapping[str, float] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    comparisons: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
 def resolve_features(
@@ -197,15 +203,21 @@ def fit_band(
     }
     models = {name: fit_calibrated(est, X_tu, y_tu, method=cfg.calibration.method) for name, est in raw.items()}
 
+    scores = {name: est.predict_proba(X_te)[:, 1] for name, est in models.items()}
     metrics = {
         name: score_metrics(
             y_te,
-            est.predict_proba(X_te)[:, 1],
+            scores[name],
             truth=None if truth_test is None else truth_test.to_numpy(),
             n_bins=cfg.calibration.ece_bins,
             strategy=cfg.calibration.ece_strategy,
         )
-        for name, est in models.items()
+        for name in models
+    }
+    comparisons = {
+        name: paired_auc_difference(y_te, scores[MAIN_MODEL], scores[name], cfg.comparison, seed=cfg.seed)
+        for name in models
+        if name != MAIN_MODEL
     }
     counts = {}
     for part, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
@@ -222,6 +234,7 @@ def fit_band(
         lightgbm_params=MappingProxyType(params),
         tuning=tuned,
         reference_metrics=MappingProxyType(reference),
+        comparisons=MappingProxyType({k: MappingProxyType(v) for k, v in comparisons.items()}),
     )
 
 

@@ -203,6 +203,14 @@ def log_fitted_band(fitted: FittedBand) -> None:
         metrics[metric_key(band, MAIN_MODEL, "oracle_auc")] = main["oracle_auc"]
         metrics[metric_key(band, MAIN_MODEL, "auc_gap_to_oracle")] = main["oracle_auc"] - main["auc"]
     metrics.update({f"test/{band}/{k}": v for k, v in fitted.reference_metrics.items()})
+    if "oracle_observable_auc" in fitted.reference_metrics:
+        metrics[metric_key(band, MAIN_MODEL, "auc_gap_to_oracle_observable")] = (
+            fitted.reference_metrics["oracle_observable_auc"] - main["auc"]
+        )
+    for baseline, values in fitted.comparisons.items():
+        for name, value in values.items():  # auc_diff -> auc_diff_vs_<baseline>, auc_diff_lo -> ..._lo
+            suffix = name.removeprefix("auc_diff")
+            metrics[metric_key(band, MAIN_MODEL, f"auc_diff_vs_{baseline}{suffix}")] = value
     if fitted.tuning is not None:
         t = fitted.tuning
         metrics.update(

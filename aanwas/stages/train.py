@@ -40,9 +40,13 @@ REQUIRED_COLUMNS = ("rinpersoon", "ref_date", "age_band", "label")
 TRUTH_FILE = "person_year.parquet"
 ORACLE_NOTE = (
     "oracle_auc: AUC of the synthetic world's true probability of the observed label given each "
-    "person's true situation on the reference date (indicators, latent vulnerability, area "
-    "enforcement; age advancing over the horizon): the best any model using data up to the "
-    "reference date can reach"
+    "person's full true situation on the reference date (indicator states, latent vulnerability, "
+    "detection probability of their wijk and intervention effects over the horizon; age advancing "
+    "over the horizon): an upper bound that uses information no model has. "
+    "oracle_observable_auc: the same true probability given only what a model can observe on the "
+    "reference date (age, sex, indicator states): latent vulnerability integrated out over its "
+    "distribution given those (normal, mean projected on them; Gauss-Hermite quadrature), detection "
+    "and intervention effects replaced by their mean per band and year: the achievable target"
 )
 
 #: band, test rows (features and keys), challenger's calibrated risk -> evaluation gates passed?
@@ -59,13 +63,14 @@ def _catalogue() -> tuple[Callable[[str], Sequence[str]] | None, tuple[str, ...]
     return catalogue.feature_columns, flags
 
 
-def load_truth(truth_dir: Path, frame: pd.DataFrame, cfg: AppConfig) -> tuple[pd.Series, pd.Series]:
+def load_truth(truth_dir: Path, frame: pd.DataFrame, cfg: AppConfig) -> tuple[pd.Series, dict[str, pd.Series]]:
     """True risks of the synthetic world, aligned to ``frame``'s index (NaN where not known).
 
     Returns the oracle (probability of the observed label: offending x detection where the
-    person lives) and the offending risk before detection (what the label would be without
-    enforcement bias), both given the person's true situation on the reference date; see
-    :data:`ORACLE_NOTE`.
+    person lives, given the full true situation on the reference date) and the reference
+    variants: ``oracle_offending`` (the same before detection: what the label would be without
+    enforcement bias) and ``oracle_observable`` (probability of the observed label given only
+    the observable state); see :data:`ORACLE_NOTE`.
     """
     from features.sources.truth import true_label_risk
 
@@ -75,12 +80,17 @@ def load_truth(truth_dir: Path, frame: pd.DataFrame, cfg: AppConfig) -> tuple[pd
     person_year = pd.read_parquet(path)
     dates = sorted(frame["ref_date"].unique())
     keys = frame[["rinpersoon", "ref_date"]]
-    out = []
-    for detection in (True, False):
-        risk = true_label_risk(person_year, dates, cfg.features.labels, with_detection=detection)
+    variants = {
+        "oracle": {"with_detection": True},
+        "oracle_offending": {"with_detection": False},
+        "oracle_observable": {"with_detection": True, "basis": "observable"},
+    }
+    out = {}
+    for name, kwargs in variants.items():
+        risk = true_label_risk(person_year, dates, cfg.features.labels, **kwargs)  # type: ignore[arg-type]
         merged = keys.merge(risk[["rinpersoon", "ref_date", "true_risk"]], on=["rinpersoon", "ref_date"], how="left")
-        out.append(pd.Series(merged["true_risk"].to_numpy(), index=frame.index, name="true_risk"))
-    return out[0], out[1]
+        out[name] = pd.Series(merged["true_risk"].to_numpy(), index=frame.index, name="true_risk")
+    return out.pop("oracle"), out
 
 
 def _score_champion(name: str, version: str, test_rows: pd.DataFrame, y: np.ndarray) -> float:
@@ -189,6 +199,7 @@ def train_and_track(
                 "split": fitted.split.describe(),
                 "metrics": {m: dict(v) for m, v in fitted.metrics.items()},
                 "reference_metrics": dict(fitted.reference_metrics),
+                "comparisons": {m: dict(v) for m, v in fitted.comparisons.items()},
                 **decisions[band],
             }
         mlflow.log_dict({b: d for b, d in decisions.items()}, "promotion.json")
@@ -264,18 +275,26 @@ def _register_and_gate(
 
 
 def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
+    """Per band and model: test metrics, oracles (synthetic data) and, per baseline, the paired
+    bootstrap interval of the main model's AUC minus the baseline's."""
     lines = [
-        "test metrics (latest reference date with complete labels)",
-        f"{'band':<6}{'test':<5}{'model':<9}{'AUC':>6}{'oracle':>7}{'PR-AUC':>7}{'Brier':>7}{'ECE':>7}  gate",
+        "test metrics (latest reference date with complete labels); oracle = full truth, "
+        "obs = observable-state oracle; LGBM-AUC = LightGBM minus baseline, paired bootstrap interval",
+        f"{'band':<6}{'test':<5}{'model':<9}{'AUC':>6}{'oracle':>7}{'obs':>7}{'PR-AUC':>7}{'Brier':>7}{'ECE':>7}"
+        f"  {'LGBM-AUC [interval]':<26}gate",
     ]
     for band, info in summary["bands"].items():
+        observable = info.get("reference_metrics", {}).get("oracle_observable_auc")
         for model, m in info["metrics"].items():
             first = model == MAIN_MODEL
-            oracle = f"{m['oracle_auc']:.3f}" if "oracle_auc" in m else ""
+            oracle = f"{m['oracle_auc']:.3f}" if first and "oracle_auc" in m else ""
+            obs = f"{observable:.3f}" if first and observable is not None else ""
+            c = info.get("comparisons", {}).get(model)
+            diff = f"{c['auc_diff']:+.3f} [{c['auc_diff_lo']:+.3f}, {c['auc_diff_hi']:+.3f}]" if c else ""
             lines.append(
                 f"{band if first else '':<6}{info['split']['test_date'][:4] if first else '':<5}{model:<9}"
-                f"{m['auc']:>6.3f}{oracle:>7}{m['pr_auc']:>7.3f}{m['brier']:>7.4f}{m['ece']:>7.4f}"
-                + (f"  v{info['version']} {info['decision']}" if first else "")
+                f"{m['auc']:>6.3f}{oracle:>7}{obs:>7}{m['pr_auc']:>7.3f}{m['brier']:>7.4f}{m['ece']:>7.4f}"
+                f"  {diff:<26}" + (f"v{info['version']} {info['decision']}" if first else "")
             )
     lines.append(f"MLflow run {summary['run_id']} in {summary['tracking_uri']}")
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
@@ -321,8 +340,7 @@ def run_train(
         gate_check = _evaluation_gates(cfg, audit)
     truth = reference = None
     if truth_dir is not None:
-        truth, offending = load_truth(truth_dir, frame, cfg)
-        reference = {"oracle_offending": offending}
+        truth, reference = load_truth(truth_dir, frame, cfg)
     uri = tracking.resolve_tracking_uri(mlflow_uri, cfg.training.mlflow, work)
     summary = train_and_track(
         cfg,

@@ -16,6 +16,7 @@ MODULES = [
     "training.tracking",
     "training.registry",
     "training.promotion",
+    "training.compare",
 ]
 
 

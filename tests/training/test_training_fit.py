@@ -83,3 +83,15 @@ def test_a_part_without_positives_is_one_clear_error(make_cfg) -> None:  # type:
     with pytest.raises(InputError, match="band 20-23, test part: needs both outcomes"):
         fit_band(frame, split, resolve_features(frame, "20-23", cfg), cfg)
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_paired_comparisons_match_the_metrics(fitted) -> None:  # type: ignore[no-untyped-def]
+    """Each baseline's paired difference is LightGBM's AUC minus the baseline's, inside its interval."""
+    _, _, fb = fitted
+    assert set(fb.comparisons) == {m for m in MODEL_NAMES if m != "lightgbm"}
+    for name, c in fb.comparisons.items():
+        expected = fb.metrics["lightgbm"]["auc"] - fb.metrics[name]["auc"]
+        assert c["auc_diff"] == pytest.approx(expected, abs=1e-9)
+        assert c["auc_diff_lo"] <= c["auc_diff"] <= c["auc_diff_hi"]
+        assert 0.0 <= c["auc_diff_p_le0"] <= 1.0
+    assert fb.comparisons["flags"]["auc_diff_lo"] > 0  # the flag count is clearly worse here

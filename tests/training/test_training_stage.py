@@ -55,6 +55,19 @@ def test_train_then_retrain_on_a_later_refresh(tmp_path, runner, monkeypatch, ne
     assert sorted(p.name for p in work.iterdir()) == ["audit.parquet", "features.parquet", "train_summary.json"]
     first = pd.read_json(work / "train_summary.json", typ="series")
     assert first["bands"]["13-19"]["decision"] == "initial"
+    # paired bootstrap of LightGBM minus each baseline: in the summary, the printout and MLflow
+    comp = first["bands"]["13-19"]["comparisons"]
+    assert set(comp) == {"flags", "logreg"}
+    assert "LGBM-AUC [interval]" in result.output
+    import mlflow
+
+    logged = mlflow.MlflowClient(tracking_uri=first["tracking_uri"]).get_run(first["run_id"]).data.metrics
+    for base in ("flags", "logreg"):
+        c = comp[base]
+        assert c["auc_diff_lo"] <= c["auc_diff"] <= c["auc_diff_hi"]
+        for suffix in ("", "_lo", "_hi", "_p_le0"):
+            key = f"test/13-19/lightgbm/auc_diff_vs_{base}{suffix}"
+            assert logged[key] == pytest.approx(c[f"auc_diff{suffix}"])
 
     # a refresh one year later: retrain rebuilds the features (feature-stage wiring), trains a
     # challenger and compares it with the champion on the NEWEST test date
