@@ -8,9 +8,10 @@ and three LightGBM fits at scale 0.1: several minutes).
 
 Thresholds come from measurements with exactly this code (docs/evaluation.md): seed 1 gave
 wijk sensitivity 0.31 (42 of 134) with 1 false discovery in 43, gemeente sensitivity 0.42 (5 of
-12) with 1 in 6; seed 2 is listed there too. The assertions leave room for seed-to-seed
-variation, not for a broken audit: flagging at random would find about 4 % of the over-policed
-wijken with a false-discovery share near 0.96.
+12) with 1 in 6. Seed 2 runs the same check on a second world (not measured before the end of
+session 2: see docs/evaluation.md). The assertions leave room for seed-to-seed variation, not
+for a broken audit: flagging the same number of wijken at random would find about 1.4 % of the
+over-policed ones with a false-discovery share near 0.96.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ from features.catalogue import feature_columns
 pytestmark = pytest.mark.slow
 
 BANDS = ("8-12", "13-19", "20-23")
+# Seed 1 measured 0.31 / 0.02 (wijk) and 0.42 / 0.17 (gemeente, 5 of 6 flagged correct, 12 truly
+# over-policed); the bounds allow a third less sensitivity and a few more false discoveries.
+WIJK_MIN_SENSITIVITY = 0.2
+WIJK_MAX_FALSE_DISCOVERY = 0.1
+GEMEENTE_MIN_SENSITIVITY = 0.25  # 3 of 12
+GEMEENTE_MAX_FALSE_DISCOVERY = 0.34  # at most 2 of 6
 
 
 def _pooled_audit(tmp: Path, seed: int) -> dict:
@@ -73,7 +80,6 @@ def test_registration_intensity_recovers_the_over_policed_areas(tmp_path, seed):
     ri = _pooled_audit(tmp_path, seed)
     wijk = ri[f"{POOLED}/wijk"]["truth"]
     gemeente = ri[f"{POOLED}/gemeente"]["truth"]
-    print(seed, {k: v for k, v in wijk.items()}, {k: v for k, v in gemeente.items()})
     assert wijk["n_areas_truly_over_policed"] > 100
     assert wijk["recall"] >= WIJK_MIN_SENSITIVITY and wijk["false_discovery"] <= WIJK_MAX_FALSE_DISCOVERY
     assert gemeente["recall"] >= GEMEENTE_MIN_SENSITIVITY
