@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 
@@ -209,7 +210,65 @@ def weighted_average_precision(W: np.ndarray, y: np.ndarray, s: np.ndarray, code
     return divide(np.asarray(to_group @ contrib), np.asarray(to_group @ pos)).T
 
 
+def cell_pair_counts(
+    y: np.ndarray, s: np.ndarray, cells: np.ndarray, k: int, *, max_cells: int
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Weighted counts of (positive, negative) pairs by the cells of the two rows.
+
+    Returns a function of a weight matrix ``W`` ``(r, n)`` giving ``U`` ``(r, k, k)``:
+    ``U[:, c, d]`` sums ``w_i w_j ([s_i > s_j] + [s_i = s_j] / 2)`` over positives ``i`` in cell
+    ``c`` and negatives ``j`` in cell ``d``. The ROC AUC of any union ``g`` of cells is then
+    ``sum(U[g, g]) / (P_g N_g)`` (the Mann-Whitney form), so every group of every grouping
+    built from the same cells (attributes and their intersections) comes from one pass over
+    the rows instead of one sort and one pass per grouping. The sort and the positions of the
+    positives among each cell's negatives are computed once, here.
+
+    Cost per call: ``O(r n)`` for the cumulative sums plus ``O(r P k)`` for the ``P`` positives,
+    taken in blocks of positives so that no intermediate exceeds about ``max_cells`` values.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    s = np.asarray(s, dtype=np.float64)
+    cells = np.asarray(cells, dtype=np.int64)
+    order = np.lexsort((s, cells))
+    sorted_cells, sorted_s = cells[order], s[order]
+    neg_sorted = 1.0 - y[order]
+    starts = np.searchsorted(sorted_cells, np.arange(k), side="left")
+    ends = np.searchsorted(sorted_cells, np.arange(k), side="right")
+    pos_rows = np.flatnonzero(y > 0)
+    sp_ = s[pos_rows]
+    lt = np.empty((len(pos_rows), k), dtype=np.int64)
+    le = np.empty((len(pos_rows), k), dtype=np.int64)
+    for d in range(k):  # a loop over cells (few), vectorised over positives
+        seg = sorted_s[starts[d] : ends[d]]
+        lt[:, d] = starts[d] + np.searchsorted(seg, sp_, side="left")
+        le[:, d] = starts[d] + np.searchsorted(seg, sp_, side="right")
+    pos_cell = indicator(cells[pos_rows], k).toarray()  # (P, k)
+
+    def pairs(W: np.ndarray) -> np.ndarray:
+        r = W.shape[0]
+        cum = np.zeros((r, len(order) + 1))
+        np.cumsum(W[:, order] * neg_sorted, axis=1, out=cum[:, 1:])
+        base = cum[:, starts][:, None, :]
+        out = np.zeros((r, k, k))
+        step = max(1, max_cells // max(r * k, 1))
+        for lo in range(0, len(pos_rows), step):
+            b = slice(lo, lo + step)
+            below = cum[:, lt[b]] - base
+            ties = cum[:, le[b]] - cum[:, lt[b]]
+            contrib = W[:, pos_rows[b]][:, :, None] * (below + 0.5 * ties)  # (r, positives, k)
+            out += np.einsum("rpd,pc->rcd", contrib, pos_cell[b])
+        return out
+
+    return pairs
+
+
 def codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and sorted unique labels of ``values`` (no NaN expected)."""
-    labels, codes = np.unique(values, return_inverse=True)
-    return codes.astype(np.int64), labels
+    """Integer codes and sorted unique labels of ``values`` (no NaN expected).
+
+    Examples
+    --------
+    >>> codes_of(np.array(["b", "a", "b"], dtype=object))
+    (array([1, 0, 1]), array(['a', 'b'], dtype=object))
+    """
+    codes, labels = pd.factorize(np.asarray(values), sort=True)  # hashing: faster than np.unique on text
+    return codes.astype(np.int64), np.asarray(labels)

@@ -116,6 +116,9 @@ class EvaluationConfig:
     proxy_gate_block : str
         The block the gate judges (origin groups: a protected attribute; income is expected to
         explain risk and is reported for contrast).
+    intensity_risk_bins : int
+        Quantile bins of model risk (per age band and reference date) in which the model-expected
+        registrations of the registration-intensity audit are calibrated.
     top_n : int
         Length of the naive "top N" list whose mislabelling the ranking audit counts.
     shap_max_rows : int
@@ -169,6 +172,7 @@ class EvaluationConfig:
     proxy_blocks: Mapping[str, str] = dataclasses.field(default_factory=_default_proxy_blocks)
     proxy_gate_block: str = "origin groups"
     proxy_min_areas: int = 20
+    intensity_risk_bins: int = 20
     top_n: int = 10
     shap_max_rows: int = 20_000
     shap_bins: int = 10
@@ -208,6 +212,7 @@ class EvaluationConfig:
         require(len(self.proxy_blocks) > 0, p + "proxy_blocks", "must name at least one block")
         require(self.proxy_gate_block in self.proxy_blocks, p + "proxy_gate_block", "must be one of proxy_blocks")
         require(3 <= self.proxy_min_areas <= 100_000, p + "proxy_min_areas", "must be 3..100000")
+        require(2 <= self.intensity_risk_bins <= 1_000, p + "intensity_risk_bins", "must be 2..1000")
         require(1 <= self.top_n <= 1_000, p + "top_n", "must be 1..1000")
         require(100 <= self.shap_max_rows <= 10_000_000, p + "shap_max_rows", "must be 100..10000000")
         require(2 <= self.shap_bins <= 100, p + "shap_bins", "must be 2..100")

@@ -30,7 +30,10 @@ from evaluation.stigmatisation import (
     audit_league_tables,
     audit_proxy,
     audit_ranking,
+    audit_registration_intensity,
     compare_with_truth,
+    model_expected,
+    truth_at_level,
 )
 from features.config import AGE_BANDS
 from features.errors import InputError
@@ -77,6 +80,18 @@ def _fairness_summary(audit: FairnessAudit) -> dict[str, Any]:
     return out
 
 
+def _truth_for(truth_areas: pd.DataFrame, level: str, members: pd.DataFrame, cfg: EvaluationConfig) -> pd.DataFrame:
+    """The synthetic truth at ``level``: as given, or aggregated from wijken (weighted by the
+    rows in ``members``) when the truth has no rows at that level."""
+    t = truth_areas
+    if "area_level" in t.columns:
+        t = t[t["area_level"].astype(str) == level]
+    if len(t) == 0 and "area_level" in truth_areas.columns and {"wijk", level} <= set(members.columns):
+        wijken = truth_areas[truth_areas["area_level"].astype(str) == "wijk"]
+        t = truth_at_level(wijken, members, level=level, threshold=cfg.tolerance_high)
+    return t
+
+
 def _record_label_bias(
     lb: Any,
     key: str,
@@ -87,20 +102,70 @@ def _record_label_bias(
     summary: dict[str, Any],
     tables: dict[str, Any],
     figures: dict[str, Any],
+    *,
+    kind: str = "label_bias",
+    members: pd.DataFrame | None = None,
 ) -> None:
-    """Put one label-bias audit into the result: summary (with the truth comparison when the
-    synthetic truth is given), the loggable area table and its figure."""
+    """Put one label-bias (or registration-intensity) audit into the result: summary (with the
+    truth comparison when the synthetic truth is given), the loggable area table and its figure."""
     lb_summary: dict[str, Any] = dict(lb.summary)
     if truth_areas is not None:
-        t = truth_areas
-        if "area_level" in t.columns:
-            t = t[t["area_level"].astype(str) == level]
+        t = _truth_for(truth_areas, level, members if members is not None else pd.DataFrame(), cfg)
         lb_summary["truth"] = compare_with_truth(lb, t)
-    summary["label_bias"][key] = lb_summary
-    tables[f"label_bias/{key}"] = lb.areas[[c for c in _LABEL_BIAS_LOGGED if c in lb.areas.columns]]
-    figures[f"label_bias/{key}"] = P.plot_label_bias(
+    summary[kind][key] = lb_summary
+    tables[f"{kind}/{key}"] = lb.areas[[c for c in _LABEL_BIAS_LOGGED if c in lb.areas.columns]]
+    figures[f"{kind}/{key}"] = P.plot_label_bias(
         lb.areas, title=f"Registration intensity, {level}, {which}", dpi=cfg.figure_dpi
     )
+
+
+def _registration_intensity(
+    rows: pd.DataFrame,
+    *,
+    band: str,
+    observed: str,
+    score: str,
+    cfg: EvaluationConfig,
+    truth_areas: pd.DataFrame | None,
+    summary: dict[str, Any],
+    tables: dict[str, Any],
+    figures: dict[str, Any],
+) -> None:
+    """Registration-intensity audit per band and pooled over the bands, at every area level."""
+    rows = rows[rows[observed].notna().to_numpy() & rows[score].notna().to_numpy()]
+    strata = [c for c in (band, "ref_date") if c in rows.columns]
+    rows = rows.assign(
+        _expected=model_expected(rows, observed=observed, score=score, strata=strata, bins=cfg.intensity_risk_bins)
+    )
+    person = "rinpersoon" if "rinpersoon" in rows.columns else None
+    bands = _bands(rows[band]) if band in rows.columns else []
+    groups = [(b, rows[rows[band].astype(str) == b]) for b in bands]
+    if len(bands) != 1:
+        groups.append((POOLED, rows))
+    for which, sub in groups:
+        for level in cfg.area_levels:
+            if level not in sub.columns or len(sub) == 0:
+                continue
+            res = audit_registration_intensity(
+                sub, area=level, observed=observed, expected="_expected", cfg=cfg, person=person
+            )
+            res.summary["n_reference_dates"] = int(sub["ref_date"].nunique()) if "ref_date" in sub.columns else 1
+            keys = summary["area_keys"].setdefault(which, [])
+            if f"{which}/{level}" not in keys:
+                keys.append(f"{which}/{level}")
+            _record_label_bias(
+                res,
+                f"{which}/{level}",
+                level,
+                "all bands" if which == POOLED else f"band {which}",
+                truth_areas,
+                cfg,
+                summary,
+                tables,
+                figures,
+                kind="registration_intensity",
+                members=sub,
+            )
 
 
 def evaluate_model(
@@ -117,6 +182,8 @@ def evaluate_model(
     alternative: str | None = None,
     truth_areas: pd.DataFrame | None = None,
     model_info: ModelInfo | None = None,
+    registrations: pd.DataFrame | None = None,
+    registered: str = "registered",
 ) -> EvaluationResult:
     """Run every audit per age band and return aggregate tables, figures, card and gate.
 
@@ -145,6 +212,14 @@ def evaluate_model(
         ``area_code, area_level, over_policed[, enforcement]`` (synthetic data only).
     model_info : ModelInfo, optional
         For the model card.
+    registrations : pandas.DataFrame, optional
+        Rows for the registration-intensity audit (in memory only), ideally every reference date
+        with a known next period: area columns, ``band``, ``ref_date``, ``rinpersoon``, the
+        observed ``registered`` (registrations in the next period, e.g. from
+        :func:`evaluation.stigmatisation.registrations_next_period`) and ``score`` (the risk of
+        the row's band model). Audited per band present and pooled over bands.
+    registered : str
+        Column of ``registrations`` with the observed registrations.
 
     Returns
     -------
@@ -186,6 +261,7 @@ def evaluate_model(
         "proxy": {},
         "proxy_skipped": {},
         "label_bias": {},
+        "registration_intensity": {},
         "ranking": {},
         "shap": {},
     }
@@ -318,6 +394,18 @@ def evaluate_model(
             _record_label_bias(lb, key, level, "all bands", truth_areas, cfg, summary, tables, figures)
         summary["area_keys"][POOLED] = keys
 
+    if registrations is not None and len(registrations):
+        _registration_intensity(
+            registrations,
+            band=band,
+            observed=registered,
+            score=score,
+            cfg=cfg,
+            truth_areas=truth_areas,
+            summary=summary,
+            tables=tables,
+            figures=figures,
+        )
     summary["notes"] = notes
     if alternative is None:
         summary["notes"].append("label-bias sensitivity not run: no alternative label given")
@@ -332,6 +420,10 @@ def evaluate_model(
                 for k, v in proxy_by_key.items()
             },
             "label_bias": dict(summary["label_bias"]),
+            "registration_intensity": {
+                k: {kk: vv for kk, vv in v.items() if kk.startswith(("n_areas", "p_", "truth"))}
+                for k, v in summary["registration_intensity"].items()
+            },
             "ranking": {
                 k: {kk: vv for kk, vv in v.items() if kk.startswith(("n_areas", "naive"))}
                 for k, v in summary["ranking"].items()

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from fairlearn.metrics import MetricFrame
 from sklearn.metrics import confusion_matrix
 
-from evaluation._bootstrap import bootstrap, codes_of, divide, indicator, percentile_interval, weighted_auc
+from evaluation._bootstrap import bootstrap, cell_pair_counts, codes_of, divide, indicator, percentile_interval
 from evaluation._cells import enough
 from evaluation.config import FAIRNESS_METRICS, EvaluationConfig
 from features.errors import InputError
@@ -363,13 +363,26 @@ def audit_fairness(
     q = cfg.quantiles
     cols = build_group_columns(frame, groups, order)
     coded = {a: codes_of(c.to_numpy(dtype=object)) for a, c in cols.items()}
-    zero = np.zeros(n, dtype=np.int64)
 
-    def rates(W: np.ndarray, codes: np.ndarray, k: int) -> dict[str, np.ndarray]:
-        vecs = [np.ones(n), y, pred, pred * y, s]
-        M = sp.hstack([indicator(codes, k, v) for v in vecs]).tocsr()
-        sums = np.asarray(W @ M)
-        cnt, npos, npred, tp, ssum = (sums[:, i * k : (i + 1) * k] for i in range(5))
+    # Every grouping (attribute or intersection) is a union of the finest cells (one per
+    # combination of the values of all groupings), so one weighted pass over the rows per
+    # bootstrap chunk gives the sums of every cell, and each grouping's statistics follow from a
+    # small (cells x groups) membership matrix; AUC comes from cross-cell pair counts.
+    fine = np.zeros(n, dtype=np.int64)
+    for c, labels in coded.values():  # refine the partition by each grouping; codes stay < n
+        fine, _ = codes_of(fine * len(labels) + c)
+    kf = int(fine.max()) + 1 if n else 0
+    first = np.zeros(kf, dtype=np.int64)
+    first[fine[::-1]] = np.arange(n)[::-1]  # a row of each cell
+    membership = {"__overall__": np.ones((kf, 1))}
+    for a, (codes, labels) in coded.items():
+        membership[a] = np.eye(len(labels))[codes[first]]
+    vecs = [np.ones(n), y, pred, pred * y, s]
+    cell_matrix = sp.hstack([indicator(fine, kf, v) for v in vecs]).tocsr()
+    pairs = cell_pair_counts(y, s, fine, kf, max_cells=cfg.bootstrap_max_cells) if "auc" in names else None
+
+    def rates(sums: np.ndarray, U: np.ndarray | None, m: np.ndarray) -> dict[str, np.ndarray]:
+        cnt, npos, npred, tp, ssum = (sums[:, i * kf : (i + 1) * kf] @ m for i in range(5))
         out = {
             "n": cnt,
             "selection_rate": divide(npred, cnt),
@@ -379,16 +392,18 @@ def audit_fairness(
             "calibration": divide(npos, ssum),
             "citl": divide(ssum - npos, cnt),
         }
-        if "auc" in names:
-            out["auc"] = weighted_auc(W, y, s, codes, k)
+        if U is not None:  # pairs within a group: both cells in it (m is one-hot per cell)
+            same = m @ m.T
+            num = (U * same[None, :, :]).sum(axis=2) @ m
+            out["auc"] = divide(num, npos * (cnt - npos))
         return out
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        sums = np.asarray(W @ cell_matrix)
+        U = pairs(W) if pairs is not None else None
         out: dict[str, np.ndarray] = {}
-        for key, val in rates(W, zero, 1).items():
-            out[f"__overall__|{key}"] = val
-        for a, (codes, labels) in coded.items():
-            for key, val in rates(W, codes, len(labels)).items():
+        for a, m in membership.items():
+            for key, val in rates(sums, U, m).items():
                 out[f"{a}|{key}"] = val
         return out
 

@@ -16,9 +16,9 @@ import pandas as pd
 
 from evaluation._bootstrap import (
     bootstrap,
+    cell_pair_counts,
     divide,
     group_sums,
-    weighted_auc,
     weighted_average_precision,
 )
 from evaluation._cells import enough
@@ -161,6 +161,9 @@ def audit_performance(
         m: bin_codes(s, calibration_edges(s, cfg.calibration_bins, cfg.calibration_strategy)) for m, s in models.items()
     }
 
+    # AUC from pair counts whose sort is done once, not once per bootstrap chunk
+    pairs = {m: cell_pair_counts(y, s, zero, 1, max_cells=cfg.bootstrap_max_cells) for m, s in models.items()}
+
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
         tot = W.sum(axis=1)
         npos = W @ y
@@ -169,7 +172,7 @@ def audit_performance(
             pred = preds[m]
             npred = W @ pred
             tp = W @ (pred * y)
-            out[f"{m}|auc"] = weighted_auc(W, y, s, zero, 1)[:, 0]
+            out[f"{m}|auc"] = divide(pairs[m](W)[:, 0, 0], npos * (tot - npos))
             out[f"{m}|pr_auc"] = weighted_average_precision(W, y, s, zero, 1)[:, 0]
             out[f"{m}|brier"] = divide(W @ ((s - y) ** 2), tot)
             out[f"{m}|precision"] = divide(tp, npred)

@@ -305,6 +305,58 @@ def _fairness_section(result: EvaluationResult, band: str, cfg_summary: Mapping[
     return "\n".join(out)
 
 
+_INTENSITY_CAPTIONS = {
+    "label_bias": "Label-bias sensitivity: observed label against the intensity-free alternative (counts of areas)",
+    "registration_intensity": (
+        "Registration intensity: all registrations of residents in the next year against the "
+        "registrations the model expects from their own situation (counts of areas)"
+    ),
+}
+
+
+def _intensity_block(result: EvaluationResult, kind: str, key: str, level: str) -> str:
+    """Summary, truth comparison, figure and flagged areas of one label-bias or
+    registration-intensity audit (empty when the audit did not run for ``key``)."""
+    s = result.summary
+    out: list[str] = []
+    lb = s.get(kind, {}).get(key)
+    if lb:
+        out.append(_kv_table({k: v for k, v in lb.items() if k != "truth"}, caption=_INTENSITY_CAPTIONS[kind]))
+        if lb.get("truth"):
+            out.append(
+                _kv_table(lb["truth"], caption="Flagged areas against the known enforcement truth (synthetic data)")
+            )
+        fig = result.figures.get(f"{kind}/{key}")
+        if fig:
+            out.append(H.img(fig, f"Registration intensity per area, {level}"))
+        flagged = result.tables.get(f"{kind}/{key}")
+        if flagged is not None and len(flagged):
+            f = flagged[flagged["registration"].isin(["over", "under"])].sort_values("area_code")
+            if len(f):
+                rows = [
+                    [
+                        r["area_code"],
+                        r["registration"],
+                        H.fmt_ci(
+                            float(r["registration_intensity"]),
+                            float(r["registration_intensity_lo"]),
+                            float(r["registration_intensity_hi"]),
+                            2,
+                        ),
+                    ]
+                    for r in f.to_dict("records")
+                ]
+                out.append(
+                    H.table(
+                        rows,
+                        ["area code", "registration", "relative intensity (95% interval)"],
+                        caption="Areas whose registration intensity differs (in code order)",
+                        text_columns=2,
+                    )
+                )
+    return "\n".join(out)
+
+
 def _stigma_section(result: EvaluationResult, band: str) -> str:
     s = result.summary
     out = ["<h3>Stigmatisation</h3>"]
@@ -335,45 +387,8 @@ def _stigma_section(result: EvaluationResult, band: str) -> str:
             )
         elif key in s.get("proxy_skipped", {}):
             out.append(f"<p>Proxy test not run: {H.esc(s['proxy_skipped'][key])}</p>")
-        lb = s.get("label_bias", {}).get(key)
-        if lb:
-            out.append(
-                _kv_table(
-                    {k: v for k, v in lb.items() if k != "truth"}, caption="Label-bias sensitivity (counts of areas)"
-                )
-            )
-            if lb.get("truth"):
-                out.append(
-                    _kv_table(lb["truth"], caption="Flagged areas against the known enforcement truth (synthetic data)")
-                )
-            fig = result.figures.get(f"label_bias/{key}")
-            if fig:
-                out.append(H.img(fig, f"Registration intensity per area, {level}"))
-            flagged = result.tables.get(f"label_bias/{key}")
-            if flagged is not None and len(flagged):
-                f = flagged[flagged["registration"].isin(["over", "under"])].sort_values("area_code")
-                if len(f):
-                    rows = [
-                        [
-                            r["area_code"],
-                            r["registration"],
-                            H.fmt_ci(
-                                float(r["registration_intensity"]),
-                                float(r["registration_intensity_lo"]),
-                                float(r["registration_intensity_hi"]),
-                                2,
-                            ),
-                        ]
-                        for r in f.to_dict("records")
-                    ]
-                    out.append(
-                        H.table(
-                            rows,
-                            ["area code", "registration", "relative intensity (95% interval)"],
-                            caption="Areas whose registration intensity differs (in code order)",
-                            text_columns=2,
-                        )
-                    )
+        out.append(_intensity_block(result, "label_bias", key, level))
+        out.append(_intensity_block(result, "registration_intensity", key, level))
         rk = s.get("ranking", {}).get(key)
         if rk:
             out.append(

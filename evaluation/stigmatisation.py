@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.stats import beta, binom, chi2, poisson
 
-from evaluation._bootstrap import bootstrap, divide, group_sums, percentile_interval
+from evaluation._bootstrap import bootstrap, divide, indicator, percentile_interval
 from evaluation._cells import enough
 from evaluation.config import EvaluationConfig
 from features.errors import InputError
@@ -296,12 +297,16 @@ def _area_bootstrap(
     k = len(labels)
     n = len(codes)
 
+    # one sparse matrix (counts and sums per area), built once for all bootstrap chunks
+    M = sp.hstack([indicator(codes, k), *(indicator(codes, k, v) for v in columns.values())]).tocsr()
+
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        cnt = group_sums(W, codes, k)
+        sums = np.asarray(W @ M)
+        cnt = sums[:, :k]
         tot = W.sum(axis=1)
         out: dict[str, np.ndarray] = {"n": cnt}
-        for name, v in columns.items():
-            out[name] = divide(group_sums(W, codes, k, v), cnt)
+        for i, (name, v) in enumerate(columns.items(), start=1):
+            out[name] = divide(sums[:, i * k : (i + 1) * k], cnt)
             out[f"{name}|national"] = divide(W @ v, tot)[:, None]
         return out
 
@@ -415,6 +420,43 @@ def _status(lo: np.ndarray, hi: np.ndarray, level: float) -> np.ndarray:
     return np.where(lo > level, "elevated", np.where(hi < level, "lower", "not distinguishable"))
 
 
+def _poisson_intensity(
+    o: np.ndarray, e: np.ndarray, reference: np.ndarray, q: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Relative intensity ``(o / e) / ref`` per area with its exact (Garwood) interval and the
+    one-sided exact Poisson p-values of intensity 1; ``ref`` = pooled ``o / e`` of the
+    ``reference`` areas. Model: ``O ~ Poisson(theta * ref * E)``, theta = 1 in a typical area."""
+    ref = divide(o[reference].sum(), e[reference].sum())
+    point = divide(divide(o, e), ref)
+    with np.errstate(all="ignore"):
+        glo, ghi = _garwood(o, q)
+        lo, hi = divide(glo, e * ref), divide(ghi, e * ref)
+        p_up, p_down = poisson.sf(o - 1, e * ref), poisson.cdf(o, e * ref)
+    return point, lo, hi, p_up, p_down
+
+
+def _flag_registration(
+    inten: np.ndarray, p_up: np.ndarray, p_down: np.ndarray, tested: np.ndarray, cfg: EvaluationConfig
+) -> np.ndarray:
+    """``over`` / ``under`` / ``within`` / ``undefined`` per area.
+
+    One-sided exact tests, false discovery rate controlled over the ``tested`` areas at
+    ``cfg.alpha / 2`` per side (Benjamini-Hochberg; with thousands of areas, plain 95%
+    intervals would flag dozens by chance), and the intensity outside the tolerance band.
+    """
+    k = len(inten)
+    over = np.zeros(k, dtype=bool)
+    under = np.zeros(k, dtype=bool)
+    over[tested] = _benjamini_hochberg(p_up[tested], cfg.alpha / 2.0)
+    under[tested] = _benjamini_hochberg(p_down[tested], cfg.alpha / 2.0)
+    f = np.where(
+        over & (inten >= cfg.tolerance_high),
+        "over",
+        np.where(under & (inten <= cfg.tolerance_low), "under", "within"),
+    )
+    return np.where(np.isnan(inten), "undefined", f)
+
+
 def audit_label_bias(
     frame: pd.DataFrame,
     *,
@@ -490,34 +532,21 @@ def audit_label_bias(
         st_alt = _status(alo, ahi, p_alt)
 
     def intensity(reference: np.ndarray) -> tuple[np.ndarray, ...]:
+        if not binary_alt:  # O ~ Poisson(theta * ref * A), theta = 1 typical
+            return _poisson_intensity(o, a, reference, q)
         ref = divide(o[reference].sum(), a[reference].sum())
         point = divide(divide(o, a), ref)
         with np.errstate(all="ignore"):
-            if binary_alt:  # O | O + A ~ Binomial(O + A, theta / (1 + theta)), theta = 1 typical
-                plo, phi = _clopper_pearson(o, o + a, q)
-                lo, hi = divide(divide(plo, 1.0 - plo), ref), divide(divide(phi, 1.0 - phi), ref)
-                hi = np.where(phi >= 1.0, np.inf, hi)
-                p0 = ref / (1.0 + ref)
-                p_up, p_down = binom.sf(o - 1, o + a, p0), binom.cdf(o, o + a, p0)
-            else:  # O ~ Poisson(theta * ref * A), theta = 1 typical
-                glo, ghi = _garwood(o, q)
-                lo, hi = divide(glo, a * ref), divide(ghi, a * ref)
-                p_up, p_down = poisson.sf(o - 1, a * ref), poisson.cdf(o, a * ref)
+            # O | O + A ~ Binomial(O + A, theta / (1 + theta)), theta = 1 typical
+            plo, phi = _clopper_pearson(o, o + a, q)
+            lo, hi = divide(divide(plo, 1.0 - plo), ref), divide(divide(phi, 1.0 - phi), ref)
+            hi = np.where(phi >= 1.0, np.inf, hi)
+            p0 = ref / (1.0 + ref)
+            p_up, p_down = binom.sf(o - 1, o + a, p0), binom.cdf(o, o + a, p0)
         return point, lo, hi, p_up, p_down
 
     def flag(inten: np.ndarray, p_up: np.ndarray, p_down: np.ndarray) -> np.ndarray:
-        # one-sided exact tests, false discovery rate controlled over the areas tested (with
-        # thousands of areas, plain 95% intervals would flag dozens by chance)
-        over = np.zeros(k, dtype=bool)
-        under = np.zeros(k, dtype=bool)
-        over[big] = _benjamini_hochberg(p_up[big], cfg.alpha / 2.0)
-        under[big] = _benjamini_hochberg(p_down[big], cfg.alpha / 2.0)
-        f = np.where(
-            over & (inten >= cfg.tolerance_high),
-            "over",
-            np.where(under & (inten <= cfg.tolerance_low), "under", "within"),
-        )
-        return np.where(np.isnan(inten), "undefined", f)
+        return _flag_registration(inten, p_up, p_down, big, cfg)
 
     inten, ilo, ihi, p_up, p_down = intensity(big)
     registration = flag(inten, p_up, p_down)
@@ -623,6 +652,7 @@ def compare_with_truth(result: LabelBiasResult, truth_areas: pd.DataFrame) -> di
         "n_areas_flagged_correctly": int((truth & flagged).sum()),
         "recall": float((truth & flagged).sum() / truth.sum()) if truth.any() else float("nan"),
         "precision": float((truth & flagged).sum() / flagged.sum()) if flagged.any() else float("nan"),
+        "false_discovery": float((~truth & flagged).sum() / flagged.sum()) if flagged.any() else float("nan"),
     }
     enforcement = next((c for c in ("enforcement_multiplier", "enforcement") if c in m.columns), None)
     if enforcement is not None and len(m) > 2:
@@ -630,6 +660,202 @@ def compare_with_truth(result: LabelBiasResult, truth_areas: pd.DataFrame) -> di
             m["registration_intensity"].rank().corr(m[enforcement].astype(float).rank())
         )
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# registration intensity from all registrations (no alternative label needed)
+# --------------------------------------------------------------------------------------------
+
+
+def registrations_next_period(frame: pd.DataFrame, *, person: str, date: str, count: str) -> np.ndarray:
+    """Registrations of each person between a reference date and the next one.
+
+    ``count`` is a running count of a person's registrations strictly before the reference date
+    (the feature ``ind_n_prior_suspect``); the difference to the person's row at the next
+    reference date counts every registration in between, of any offence. NaN where the person
+    has no row at the next reference date (aged out, moved abroad, last date).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"p": [1, 1, 1, 2], "d": [2019, 2020, 2021, 2019], "n": [0.0, 2.0, 2.0, 1.0]})
+    >>> registrations_next_period(df, person="p", date="d", count="n").tolist()
+    [2.0, 0.0, nan, nan]
+    """
+    dates = np.sort(pd.unique(frame[date]))
+    pos = np.searchsorted(dates, frame[date].to_numpy())
+    keys = pd.DataFrame({"p": frame[person].to_numpy(), "i": pos, "n": frame[count].to_numpy(dtype=np.float64)})
+    nxt = keys.assign(i=keys["i"] - 1).rename(columns={"n": "n_next"})
+    merged = keys.merge(nxt, on=["p", "i"], how="left")
+    return (merged["n_next"] - merged["n"]).to_numpy(dtype=np.float64)
+
+
+def model_expected(frame: pd.DataFrame, *, observed: str, score: str, strata: Sequence[str], bins: int) -> np.ndarray:
+    """Model-expected value of ``observed`` per row: its mean among rows of the same stratum
+    (e.g. age band x reference date) and the same quantile bin of model risk.
+
+    The model's risk ranks persons by their own situation; it has no area input (area-specific
+    detection enters it only through a person's earlier registrations). Calibrating it within
+    quantile bins to the outcome at hand (e.g. any registration in the next year) gives the
+    registrations expected for each person if every area registered at the national intensity.
+    Rows with a missing ``observed`` get NaN.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"s": [0.1, 0.1, 0.9, 0.9], "y": [0.0, 1.0, 1.0, 1.0], "b": "x"})
+    >>> model_expected(df, observed="y", score="s", strata=["b"], bins=2).tolist()
+    [0.5, 0.5, 1.0, 1.0]
+    """
+    y = frame[observed].to_numpy(dtype=np.float64, na_value=np.nan)
+    s = frame[score].to_numpy(dtype=np.float64, na_value=np.nan)
+    known = ~np.isnan(y) & ~np.isnan(s)
+    stratum = frame.groupby(list(strata), sort=True, observed=True).ngroup().to_numpy() if strata else np.zeros(len(y))
+    # quantile bin of the risk within the stratum (ties share a bin)
+    pct = pd.Series(np.where(known, s, np.nan)).groupby(stratum).rank(pct=True, method="max").to_numpy()
+    b = np.clip(np.ceil(pct * bins) - 1, 0, bins - 1)
+    cell = np.where(known, stratum * bins + np.nan_to_num(b), -1).astype(np.int64)
+    k = int(cell.max()) + 1 if known.any() else 0
+    tot = np.bincount(cell[known], weights=y[known], minlength=k)
+    cnt = np.bincount(cell[known], minlength=k)
+    mean = divide(tot, cnt)
+    return np.where(known, mean[np.maximum(cell, 0)], np.nan)
+
+
+def audit_registration_intensity(
+    frame: pd.DataFrame,
+    *,
+    area: str,
+    observed: str,
+    expected: str,
+    cfg: EvaluationConfig,
+    person: str | None = None,
+) -> LabelBiasResult:
+    """Registration intensity per area: observed registrations against the model-expected ones.
+
+    ``O`` (registrations of the area's residents) is compared with ``E`` (the sum of the
+    model-expected values, see :func:`model_expected`): the relative intensity is ``(O / E) /
+    ref`` where ``ref`` is the pooled ``O / E`` of the reference areas (first all areas with
+    enough persons, then those not flagged "over"), so a typical area is 1. Its interval is exact
+    (Garwood) on the Poisson count ``O``; an area is flagged "over" when the intensity is at least
+    ``cfg.tolerance_high`` and a one-sided exact Poisson test rejects intensity 1 with the false
+    discovery rate over all tested areas held at ``cfg.alpha / 2`` (Benjamini-Hochberg), "under"
+    symmetrically. Pool several reference dates and all age bands for power: registration
+    intensity is a property of the area.
+
+    What it can and cannot tell: an area flagged "over" registers more of its residents than
+    their own situation (as the model sees it) predicts. That is area-specific detection *or*
+    area-specific offending the model cannot see; registrations alone cannot separate the two.
+    Detection also reaches the model through earlier registrations, which shrinks the measured
+    intensity towards 1 (the audit is conservative).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per person (and period) with ``area``, ``observed`` (registrations in the
+        period, or 0/1 registered) and ``expected``; rows with a missing value are left out.
+    area, observed, expected : str
+    cfg : EvaluationConfig
+    person : str, optional
+        Person key: the minimum cell size applies to distinct persons (else to rows).
+
+    Returns
+    -------
+    LabelBiasResult
+        ``areas``: ``area_code, n_persons, registration_intensity (+_lo/_hi), registration``
+        (areas below the minimum cell size left out; sorted by code); ``summary``: counts of
+        areas, pooled totals and the global heterogeneity test.
+    """
+    obs = frame[observed].to_numpy(dtype=np.float64, na_value=np.nan)
+    exp = frame[expected].to_numpy(dtype=np.float64, na_value=np.nan)
+    if (obs < 0).any() or (exp < 0).any():
+        raise InputError(area, observed, int((obs < 0).sum() + (exp < 0).sum()), "negative registration counts")
+    codes, labels = _area_codes(frame, area)
+    k = len(labels)
+    use = (codes >= 0) & ~np.isnan(obs) & ~np.isnan(exp)
+    c = codes[use]
+    o = np.bincount(c, weights=obs[use], minlength=k)
+    e = np.bincount(c, weights=exp[use], minlength=k)
+    if person is not None:
+        pairs = pd.DataFrame({"c": c, "p": frame[person].to_numpy()[use]}).drop_duplicates()
+        n = np.bincount(pairs["c"].to_numpy(), minlength=k).astype(np.float64)
+    else:
+        n = np.bincount(c, minlength=k).astype(np.float64)
+    big = enough(n, cfg.min_cell_size) & (e > 0)
+    q = cfg.quantiles
+    inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, big, q)
+    registration = _flag_registration(inten, p_up, p_down, big, cfg)
+    reference = big & (registration != "over")
+    if reference.any():
+        inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, reference, q)
+        registration = _flag_registration(inten, p_up, p_down, big, cfg)
+    ref = divide(o[reference].sum(), e[reference].sum()) if reference.any() else float("nan")
+    # global test: Pearson chi-square of O against ref * E over the tested areas
+    exp_ref = e[big] * divide(o[big].sum(), e[big].sum())
+    stat = float(np.sum(divide((o[big] - exp_ref) ** 2, exp_ref)[exp_ref > 0]))
+    dof = max(int((exp_ref > 0).sum()) - 1, 1)
+    areas = (
+        pd.DataFrame(
+            {
+                "area_code": labels,
+                "n_persons": n,
+                "registration_intensity": inten,
+                "registration_intensity_lo": lo,
+                "registration_intensity_hi": hi,
+                "registration": registration,
+            }
+        )[big]
+        .sort_values("area_code")
+        .reset_index(drop=True)
+    )
+    summary: dict[str, Any] = {
+        "method": "observed registrations against model-expected ones, exact Poisson, Benjamini-Hochberg",
+        "n_areas": int(len(areas)),
+        "n_areas_too_few": int((~big & (n > 0)).sum()),
+        "n_areas_over_registered": int((areas["registration"] == "over").sum()),
+        "n_areas_under_registered": int((areas["registration"] == "under").sum()),
+        "registrations_per_expected_reference": float(ref),
+        "intensity_dispersion_ratio": stat / dof,
+        "p_intensity_heterogeneity": float(chi2.sf(stat, dof)),
+    }
+    return LabelBiasResult(areas=areas, summary=summary)
+
+
+def truth_at_level(truth_areas: pd.DataFrame, members: pd.DataFrame, *, level: str, threshold: float) -> pd.DataFrame:
+    """Known enforcement of wijken aggregated to a coarser level (synthetic data only).
+
+    The enforcement of a coarser area is the mean of its wijken's ``enforcement_multiplier``
+    (or ``enforcement``) weighted by the wijk's rows in ``members``; the area counts as
+    over-policed when that mean reaches ``threshold`` (e.g. ``cfg.tolerance_high``: a quarter
+    of the residents in wijken policed twice as intensely).
+
+    Parameters
+    ----------
+    truth_areas : pandas.DataFrame
+        ``area_code`` (wijk codes) and the enforcement column; other levels are ignored.
+    members : pandas.DataFrame
+        Rows with ``wijk`` and ``level`` columns (e.g. the evaluated rows).
+    level : str
+        Target level column of ``members`` (e.g. "gemeente").
+    threshold : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area_code, area_level, enforcement, over_policed``.
+    """
+    col = next(c for c in ("enforcement_multiplier", "enforcement") if c in truth_areas.columns)
+    t = truth_areas.assign(area_code=truth_areas["area_code"].astype(str)).drop_duplicates("area_code")
+    mult = t.set_index("area_code")[col].astype(float)
+    m = pd.DataFrame({"wijk": members["wijk"].astype(str).to_numpy(), "up": members[level].astype(str).to_numpy()})
+    m["enf"] = m["wijk"].map(mult)
+    g = m.dropna(subset=["enf"]).groupby("up", sort=True)["enf"].mean()
+    return pd.DataFrame(
+        {
+            "area_code": g.index.astype(str),
+            "area_level": level,
+            "enforcement": g.to_numpy(),
+            "over_policed": g.to_numpy() >= threshold,
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -844,7 +1070,11 @@ __all__ = [
     "audit_league_tables",
     "audit_proxy",
     "audit_ranking",
+    "audit_registration_intensity",
     "build_intensity_adjusted_label",
     "compare_with_truth",
     "composition_from_geography",
+    "model_expected",
+    "registrations_next_period",
+    "truth_at_level",
 ]

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evaluation._result import (
@@ -35,6 +36,7 @@ from evaluation.fairness import audit_fairness, fairness_to_json, validate_score
 from evaluation.gates import GateVerdict
 from evaluation.modelcard import render_model_card_markdown
 from evaluation.report import render_fairness_html, render_report
+from evaluation.stigmatisation import registrations_next_period
 from features._io import atomic_dir, atomic_write_bytes
 from features.errors import InputError
 
@@ -305,6 +307,31 @@ def prepare_scored_rows(
     return out
 
 
+#: Feature-table column counting a person's registrations before the reference date.
+PRIOR_REGISTRATIONS = "ind_n_prior_suspect"
+#: Observed registrations in the next period (the registration-intensity audit's outcome).
+REGISTERED = "registered"
+
+
+def prepare_registration_rows(frame: pd.DataFrame, band: str, risk: pd.Series, cfg: EvaluationConfig) -> pd.DataFrame:
+    """Rows of one band for the registration-intensity audit, every reference date pooled.
+
+    ``registered`` counts every suspect registration (any offence) of the person between the
+    reference date and the next one, from the feature table's running count; rows without a
+    next reference date (or whose count drops, an inconsistent history) are left out. ``score``
+    is the band model's risk. Only keys, areas and these two columns are kept (person-level, in
+    memory only).
+    """
+    rows = frame[frame["age_band"].astype(str) == band]
+    keep = [c for c in ("rinpersoon", "ref_date", "age_band", *cfg.area_levels) if c in rows.columns]
+    nxt = registrations_next_period(frame, person="rinpersoon", date="ref_date", count=PRIOR_REGISTRATIONS)
+    out = rows[keep].copy()
+    nxt = nxt[(frame["age_band"].astype(str) == band).to_numpy()]
+    out[REGISTERED] = np.where(nxt >= 0, nxt, np.nan)  # a running count that drops is no observation
+    out["score"] = risk.reindex(rows.index).to_numpy(dtype="float64")
+    return out[out[REGISTERED].notna().to_numpy() & out["score"].notna().to_numpy()]
+
+
 def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
     """A ``gate_check(band, test_rows, risk) -> bool`` for ``aanwas train``.
 
@@ -312,20 +339,31 @@ def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
     league-table check) with the monitoring stage's "elevated" threshold and returns whether
     the evaluation gates passed. The verdicts and the evaluations are kept on the returned
     callable (``.verdicts[band]``, ``.results[band]``) so the training run logs them.
+
+    The training stage may first call ``.add_registrations(band, frame, risk)`` with the whole
+    feature table and the band model's risk on all of the band's rows: the band's evaluation
+    then includes the registration-intensity audit over every reference date (see
+    :func:`prepare_registration_rows`; the rows are dropped after the evaluation).
     """
     ecfg: EvaluationConfig = cfg.evaluation
     threshold = float(cfg.monitoring.aggregate.elevated_threshold)
     verdicts: dict[str, GateVerdict] = {}
     results: dict[str, EvaluationResult] = {}
+    registrations: dict[str, pd.DataFrame] = {}
+
+    def add_registrations(band: str, frame: pd.DataFrame, risk: pd.Series) -> None:
+        if PRIOR_REGISTRATIONS in frame.columns:
+            registrations[band] = prepare_registration_rows(frame, band, risk, ecfg)
 
     def gate_check(band: str, test_rows: pd.DataFrame, risk: pd.Series) -> bool:
         scored = prepare_scored_rows(test_rows, risk, ecfg, audit)
-        result = evaluate_model(scored, cfg=ecfg, threshold=threshold)
+        result = evaluate_model(scored, cfg=ecfg, threshold=threshold, registrations=registrations.pop(band, None))
         results[band] = result
         g = result.summary["gate"]
         verdicts[band] = GateVerdict(passed=bool(g["passed"]), reasons=list(g["reasons"]), notes=list(g["notes"]))
         return verdicts[band].passed
 
+    gate_check.add_registrations = add_registrations  # type: ignore[attr-defined]
     gate_check.verdicts = verdicts  # type: ignore[attr-defined]
     gate_check.results = results  # type: ignore[attr-defined]
     return gate_check

@@ -234,10 +234,14 @@ def _register_and_gate(
     champion_auc = None if champion is None else _score_champion(name, champion, test_rows, y)
     gates = None
     if gate_check is not None:
-        risk = pd.Series(
-            fitted.models[MAIN_MODEL].predict_proba(test_rows.loc[:, list(fitted.features)])[:, 1],
-            index=test_rows.index,
-        )
+        model = fitted.models[MAIN_MODEL]
+        add_registrations = getattr(gate_check, "add_registrations", None)
+        if add_registrations is not None:  # registration-intensity audit over every reference date
+            rows = frame[frame["age_band"].astype(str) == band]
+            add_registrations(
+                band, frame, pd.Series(model.predict_proba(rows.loc[:, list(fitted.features)])[:, 1], index=rows.index)
+            )
+        risk = pd.Series(model.predict_proba(test_rows.loc[:, list(fitted.features)])[:, 1], index=test_rows.index)
         gates = bool(gate_check(band, test_rows, risk))
         verdict = getattr(gate_check, "verdicts", {}).get(band)
         if verdict is not None and getattr(verdict, "reasons", None):

@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from evaluation._bootstrap import bootstrap, draw_weights, percentile_interval, weighted_auc, weighted_average_precision
+from evaluation._bootstrap import (
+    bootstrap,
+    cell_pair_counts,
+    draw_weights,
+    percentile_interval,
+    weighted_auc,
+    weighted_average_precision,
+)
 
 
 @given(
@@ -35,6 +42,31 @@ def test_weighted_auc_and_ap_equal_sklearn_with_sample_weights(seed, n, k, decim
                 assert np.isnan(auc[r, j])
             if y[m].sum() > 0:
                 assert ap[r, j] == pytest.approx(average_precision_score(y[m], s[m], sample_weight=W[r, m]), abs=1e-12)
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 60),
+    k=st.integers(1, 4),
+    decimals=st.integers(0, 2),
+    max_cells=st.integers(1, 400),
+)
+def test_cell_pair_counts_give_sklearn_auc_of_any_union_of_cells(seed, n, k, decimals, max_cells):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    s = np.round(rng.random(n) + 0.3 * y, decimals)  # ties on purpose
+    cells = rng.integers(0, k, n)
+    W = np.vstack(list(draw_weights(n, 3, seed, max_cells=2 * n)))
+    U = cell_pair_counts(y, s, cells, k, max_cells=max_cells)(W)
+    union = rng.random(k) < 0.6  # any union of cells: a group of some grouping
+    for r in range(W.shape[0]):
+        m = union[cells] & (W[r] > 0)
+        num = U[r][np.ix_(union, union)].sum()
+        p, q = (W[r] * y)[m].sum(), (W[r] * (1 - y))[m].sum()
+        if p > 0 and q > 0:
+            assert num / (p * q) == pytest.approx(roc_auc_score(y[m], s[m], sample_weight=W[r, m]), abs=1e-12)
+        else:
+            assert num == 0.0
 
 
 def test_weights_are_resamples_and_seeded():

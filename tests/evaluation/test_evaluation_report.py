@@ -66,6 +66,8 @@ def evaluated(make_world):
         alternative="alt",
         truth_areas=truth,
         model_info=info,
+        # the registration-intensity audit too, so its section is rendered and checked below
+        registrations=persons.assign(registered=persons["label"].astype(float), ref_date=pd.Timestamp("2020-01-01")),
     )
     return res, cfg
 
@@ -166,6 +168,31 @@ def test_cli_audit_writes_json_and_self_contained_html(tmp_path):
     html = (out / "fairness.html").read_text()
     assert_self_contained(html)
     assert "too few" in html
+
+
+def test_cli_audit_reproduces_hand_computed_rates_per_group(tmp_path):
+    # group A: TP 3, FN 1, FP 2, TN 6; group B: TP 2, FN 4, FP 3, TN 3; each block repeated 10 times
+    # so that every denominator passes the minimum cell size
+    def block(group: str, tp: int, fn: int, fp: int, tn: int) -> pd.DataFrame:
+        y = [1] * (tp + fn) + [0] * (fp + tn)
+        s = [0.9] * tp + [0.1] * fn + [0.7] * fp + [0.2] * tn
+        return pd.DataFrame({"y": y, "s": s, "g": group})
+
+    table = pd.concat([block("A", 3, 1, 2, 6), block("B", 2, 4, 3, 3)] * 10, ignore_index=True)
+    csv = tmp_path / "small.csv"
+    table.to_csv(csv, index=False)
+    out = tmp_path / "out"
+    args = ["audit", "--scores", str(csv), "--label", "y", "--score", "s", "--threshold", "0.5", "--group", "g"]
+    result = runner.invoke(app, [*args, "--out", str(out), "--set", "evaluation.bootstrap_reps=20"])
+    assert result.exit_code == 0, result.output
+    groups = json.loads((out / "fairness.json").read_text())["attributes"]["g"]["groups"]
+    hand = {
+        "A": {"n": 120, "selection_rate": 5 / 12, "fpr": 2 / 8, "fnr": 1 / 4, "ppv": 3 / 5},
+        "B": {"n": 120, "selection_rate": 5 / 12, "fpr": 3 / 6, "fnr": 4 / 6, "ppv": 2 / 5},
+    }
+    for g, expected in hand.items():
+        for metric, value in expected.items():
+            assert groups[g][metric] == pytest.approx(value, abs=5e-7), (g, metric)  # JSON keeps 6 decimals
 
 
 @pytest.mark.parametrize(
@@ -277,6 +304,8 @@ def test_reports_render_in_headless_chromium_without_console_messages(evaluated,
             text=True,
             timeout=120,
         )
+        if name == "report.html":
+            assert "Registration intensity: all registrations" in html
         console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
         assert console == [], console  # CSP violations and script errors would show here
         assert shot.exists() and shot.stat().st_size > 20_000  # a rendered page, not a blank one

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from aanwas.config import load_config
-from aanwas.stages.evaluate import build_gate_check, prepare_scored_rows
+from aanwas.stages.evaluate import build_gate_check, prepare_registration_rows, prepare_scored_rows
 from training.fixtures import fabricate_feature_table
 
 
@@ -39,3 +39,46 @@ def test_prepare_scored_rows_without_audit_frame_keeps_rows():
     cfg = load_config(None, [])
     out = prepare_scored_rows(rows, pd.Series([0.1, 0.2]), cfg.evaluation)
     assert out["score"].tolist() == [0.1, 0.2] and out["single_parent"].tolist() == [0.0, 1.0]
+
+
+def test_gate_check_audits_registration_intensity_over_every_reference_date():
+    table, risk = fabricate_feature_table(1500, seed=3)
+    # a consistent running count of registrations per person (the fixture's is random per row)
+    table = table.sort_values(["rinpersoon", "ref_date"])
+    step = np.random.default_rng(1).poisson(0.3, len(table)).astype("float32")
+    table["ind_n_prior_suspect"] = pd.Series(step, index=table.index).groupby(table["rinpersoon"]).cumsum()
+    cfg = load_config(None, ["evaluation.bootstrap_reps=20", 'evaluation.area_levels=["gemeente"]'])
+    check = build_gate_check(cfg, None)
+    band_rows = table[table["age_band"] == "13-19"]
+    all_risk = risk.reindex(band_rows.index).fillna(0.02)
+    check.add_registrations("13-19", table, all_risk)
+    test = band_rows[band_rows["label"].notna() & (band_rows["ref_date"] == band_rows["ref_date"].max())]
+    check("13-19", test, all_risk.reindex(test.index))
+    result = check.results["13-19"]
+    ri = result.summary["registration_intensity"]["13-19/gemeente"]
+    assert ri["n_reference_dates"] == table["ref_date"].nunique() - 1  # the last date has no next period
+    # the observed registrations are the increments of the running count, person by person
+    rows = prepare_registration_rows(table, "13-19", all_risk, cfg.evaluation)
+    one = table[table["rinpersoon"] == rows["rinpersoon"].iloc[0]].set_index("ref_date")["ind_n_prior_suspect"]
+    first = rows.iloc[0]
+    nxt = one.index[one.index > first["ref_date"]].min()
+    assert first["registered"] == one[nxt] - one[first["ref_date"]]
+    assert set(rows.columns) == {"rinpersoon", "ref_date", "age_band", "gemeente", "registered", "score"}
+    # a count that drops (inconsistent history) gives no observation
+    broken = table.copy()
+    broken.loc[broken["rinpersoon"] == first["rinpersoon"], "ind_n_prior_suspect"] = -np.arange(
+        (broken["rinpersoon"] == first["rinpersoon"]).sum(), dtype="float32"
+    )
+    again = prepare_registration_rows(broken, "13-19", all_risk, cfg.evaluation)
+    assert first["rinpersoon"] not in set(again["rinpersoon"]) and len(again) < len(rows)
+    logged = result.tables["registration_intensity/13-19/gemeente"]
+    assert set(logged.columns) <= {
+        "area_code",
+        "registration_intensity",
+        "registration_intensity_lo",
+        "registration_intensity_hi",
+        "registration",
+    }
+    # the rows were used once and dropped (no person-level data kept on the callable)
+    check("13-19", test, all_risk.reindex(test.index))
+    assert check.results["13-19"].summary["registration_intensity"] == {}
