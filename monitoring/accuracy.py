@@ -145,6 +145,7 @@ def area_risk_accuracy(
         for name, g in subsets.items():
             w = g["n_persons"].to_numpy(float)
             t = g["true_risk"].to_numpy(float)
+            est = g["risk_mean"].to_numpy(float)
             inside = ((g["risk_lo"] <= g["true_risk"]) & (g["true_risk"] <= g["risk_hi"])).to_numpy(float)
             rows.append(
                 {
@@ -152,12 +153,12 @@ def area_risk_accuracy(
                     "age_band": str(band),
                     "subset": name,
                     "n_areas": len(g),
-                    "corr": weighted_corr(g["risk_mean"].to_numpy(float), t),
-                    "corr_weighted": weighted_corr(g["risk_mean"].to_numpy(float), t, w),
+                    "corr": weighted_corr(est, t),
+                    "corr_weighted": weighted_corr(est, t, w),
                     "corr_raw": weighted_corr(g["risk_mean_raw"].to_numpy(float), t),
                     "coverage": float(inside.mean()) if len(g) else float("nan"),
                     "coverage_weighted": float(np.sum(inside * w) / w.sum()) if len(g) else float("nan"),
-                    "mean_abs_error": float(np.abs(g["risk_mean"].to_numpy(float) - t).mean()) if len(g) else float("nan"),
+                    "mean_abs_error": float(np.abs(est - t).mean()) if len(g) else float("nan"),
                     "mean_width": float((g["risk_hi"] - g["risk_lo"]).mean()) if len(g) else float("nan"),
                 }
             )

@@ -113,5 +113,6 @@ def measure_area_accuracy(
         truth = true_area_risk(persons, geography, dataclasses.replace(acfg, include_band_total=False))
         acc = area_risk_accuracy(areas, truth, level=level).assign(truth=name)
         out.append(acc)
-        areas = areas.merge(truth[[*keys, "true_risk"]].rename(columns={"true_risk": f"true_{name}"}), on=keys, how="left")
+        named = truth[[*keys, "true_risk"]].rename(columns={"true_risk": f"true_{name}"})
+        areas = areas.merge(named, on=keys, how="left")
     return {"accuracy": pd.concat(out, ignore_index=True), "areas": areas}
