@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.optimize import brentq
 from scipy.stats import norm
 
 from features.config import AGE_BANDS
@@ -137,6 +138,61 @@ def _wilson(k: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndar
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
+def _between_variance(resid2: np.ndarray, v: np.ndarray, floor: float) -> float:
+    """Fay-Herriot (1979) moment estimate of the between-area variance.
+
+    The root ``s2 >= floor`` of ``sum(resid2 / (s2 + v)) = k`` (``k`` areas, deviations from a
+    known parent mean): the areas' standardised squared deviations average one. If even the
+    floor gives an average below one, the areas vary no more than their noise and ``floor`` is
+    returned.
+
+    Examples
+    --------
+    >>> round(_between_variance(np.array([2.0, 2.0, 2.0]), np.ones(3), 1e-8), 6)
+    1.0
+    >>> _between_variance(np.array([0.5, 0.5]), np.ones(2), 1e-8)
+    1e-08
+    """
+    k = resid2.size
+
+    def excess(s2: float) -> float:
+        return float(np.sum(resid2 / (s2 + v))) - k
+
+    if excess(floor) <= 0.0:
+        return floor
+    return float(brentq(excess, floor, max(float(resid2.max()), floor * 2.0), xtol=floor * 1e-3))
+
+
+def _area_bias_var(d: np.ndarray, b: np.ndarray, nl: np.ndarray, level: np.ndarray) -> dict[str, float]:
+    """Variance of the model's area-level error per area level, from labelled outcomes.
+
+    For the labelled young people of an area (all periods of one band), ``d`` is observed minus
+    expected outcomes (sum of labels minus sum of scores) and ``b`` the sum of ``s (1 - s)``.
+    If the scores are calibrated for each person up to an error shared by the area (variance
+    ``tau2``), ``E[d^2] = b + nl^2 tau2``: the person-level error cancels out of this moment and
+    only the shared part remains. Estimate: ``sum((d^2 - b) / nl) / sum(nl)``, at least 0.
+    Arrays are (periods, areas); the national row gets 0 (calibration in the large).
+
+    Examples
+    --------
+    >>> lv = np.array(["land", "wijk", "wijk"])
+    >>> out = _area_bias_var(np.array([[0.0, 30.0, -30.0]]), np.array([[0.0, 100.0, 100.0]]),
+    ...                      np.array([[2000.0, 1000.0, 1000.0]]), lv)
+    >>> (out["land"], round(out["wijk"], 6))
+    (0.0, 0.0008)
+    """
+    out = {"land": 0.0}
+    for lv in np.unique(level):
+        if lv == "land":
+            continue
+        sel = (level == lv)[None, :] & (nl > 0)
+        if not sel.any():
+            continue
+        num = np.sum((d[sel] ** 2 - b[sel]) / nl[sel])
+        out[str(lv)] = max(0.0, float(num / nl[sel].sum()))
+    return out
+
+
 def _shrink(
     n: np.ndarray,
     s1: np.ndarray,
@@ -144,10 +200,17 @@ def _shrink(
     level: np.ndarray,
     parent: np.ndarray,
     cfg: AggregateConfig,
+    area_bias_var: dict[str, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shrink area means towards their parent's estimate, top-down, for one period x band.
 
-    Returns direct mean, direct sampling variance, shrunk mean, its mean squared error and the
+    The error variance of an area's direct mean (the mean score of its young people) as an
+    estimate of their mean true risk is ``person_error_share * within / n`` (person-level
+    model error, which averages out over the area's young people; ``within`` is the smoothed
+    variance of the scores in the area) plus ``area_bias_var[level]`` (model error shared by
+    everyone in the area, which does not average out; see :func:`_area_bias_var`).
+
+    Returns direct mean, its error variance, shrunk mean, its mean squared error and the
     weight on the direct estimate. Areas without persons get NaN.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -166,27 +229,29 @@ def _shrink(
         df = np.clip(ni - 1.0, 0.0, None)
         pooled = ssi.sum() / df.sum() if df.sum() > 0 else 0.0
         within = np.where(df + k > 0, (ssi + k * pooled) / np.maximum(df + k, 1e-12), pooled)
-        v = within / ni
-        var[idx] = v
+        v = cfg.person_error_share * within / ni
+        tau2 = (area_bias_var or {}).get(lv, 0.0)
+        var[idx] = v + tau2
         y = mean[idx]
         if lv == "land" or cfg.shrinkage == "none":
-            est[idx], mse[idx], weight[idx] = y, v, 1.0
+            est[idx], mse[idx], weight[idx] = y, v + tau2, 1.0
             continue
         par = parent[idx]
         m, vp = est[par], mse[par]
-        # Moment estimate of the between-area variance around the parent, weighted by area
-        # size so that a handful of tiny, extreme areas cannot declare the whole level
-        # heterogeneous (and so exempt themselves from shrinkage). Areas that are their
-        # parent's only populated child carry no information about it.
+        # Shrinkage answers only the person-level error (independent between areas).
+        # Between-area variance around the parent from the Fay-Herriot estimating equation
+        # (each area's squared deviation scaled by its own total variance, so tiny extreme
+        # areas weigh little). Areas that are their parent's only populated child carry no
+        # information about it.
         informative = ni < n[par]
         sigma2 = cfg.min_between_var
         if informative.any():
-            w = ni[informative]
-            excess = (y - m)[informative] ** 2 - v[informative]
-            sigma2 = max(cfg.min_between_var, float(np.sum(w * excess) / np.sum(w)))
+            sigma2 = _between_variance((y - m)[informative] ** 2, v[informative], cfg.min_between_var)
         g = sigma2 / (sigma2 + v)
         est[idx] = g * y + (1.0 - g) * m
-        mse[idx] = g * v + (1.0 - g) ** 2 * vp
+        # the shared error is part of what the scores say about the area and of the parent's
+        # scores alike: shrinking does not remove it, so it is added, not weighed
+        mse[idx] = g * v + (1.0 - g) ** 2 * vp + tau2
         weight[idx] = g
     return mean, var, est, mse, weight
 
@@ -257,6 +322,8 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
         "e": np.bincount(key, weights=(score >= cfg.elevated_threshold).astype(np.float64), minlength=size),
         "nl": np.bincount(key, weights=labelled.astype(np.float64), minlength=size),
         "no": np.bincount(key, weights=(outcome & labelled).astype(np.float64), minlength=size),
+        "sl": np.bincount(key, weights=score * labelled, minlength=size),
+        "sb": np.bincount(key, weights=score * (1.0 - score) * labelled, minlength=size),
     }
     bands = list(AGE_BANDS)
     # (period*band, buurt) @ (buurt, area) -> (period*band, area): exact integer roll-up.
@@ -274,9 +341,13 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
 
     out_shape = (n_p, n_bands_out, len(areas))
     est, mse, weight, raw, rawvar = (np.empty(out_shape) for _ in range(5))
-    for i in range(n_p):
-        for j in range(n_bands_out):
-            r = _shrink(rolled["n"][i, j], rolled["s1"][i, j], rolled["s2"][i, j], level, parent, cfg)
+    for j in range(n_bands_out):
+        bias = None
+        if cfg.area_bias_from_labels:
+            d = rolled["no"][:, j] - rolled["sl"][:, j]
+            bias = _area_bias_var(d, rolled["sb"][:, j], rolled["nl"][:, j], level)
+        for i in range(n_p):
+            r = _shrink(rolled["n"][i, j], rolled["s1"][i, j], rolled["s2"][i, j], level, parent, cfg, bias)
             raw[i, j], rawvar[i, j], est[i, j], mse[i, j], weight[i, j] = r
 
     n = rolled["n"]

@@ -38,6 +38,16 @@ class AggregateConfig:
         this many pseudo-observations, so an area of 1-3 persons does not get a zero variance.
     min_between_var : float
         Floor of the between-area variance (keeps a little weight on the direct estimate).
+    person_error_share : float
+        Person-level model error (true risk minus score) as a share of the variance of the
+        scores within an area. It averages out over the area's young people and cannot be
+        estimated from labels (one outcome per person); 0.2 is what the synthetic world shows
+        (docs/accuracy.md). Together with the area-level error it makes the interval
+        ``risk_lo..risk_hi``: the range of the mean true risk of the area's young people.
+    area_bias_from_labels : bool
+        Estimate the model error shared by everyone in an area (e.g. enforcement intensity that
+        the model does not see) per area level and band from the labelled outcomes, and add it
+        to every area's error variance. False: person-level error only.
     national_code, national_name : str
         Code and name of the national row (area level ``land``).
     finest_level : {"buurt", "wijk", "gemeente"}
@@ -54,6 +64,8 @@ class AggregateConfig:
     shrinkage: Literal["fay_herriot", "none"] = "fay_herriot"
     variance_prior_df: float = 10.0
     min_between_var: float = 1e-8
+    person_error_share: float = 0.2
+    area_bias_from_labels: bool = True
     national_code: str = "NL00"
     national_name: str = "Nederland"
     finest_level: Literal["buurt", "wijk", "gemeente"] = "buurt"
@@ -66,6 +78,7 @@ class AggregateConfig:
         require(0.5 <= self.interval_level < 1.0, p + "interval_level", "must be in [0.5, 1)")
         require(0.0 <= self.variance_prior_df <= 10_000.0, p + "variance_prior_df", "must be 0..10000")
         require(0.0 < self.min_between_var < 0.01, p + "min_between_var", "must be in (0, 0.01)")
+        require(0.0 < self.person_error_share <= 1.0, p + "person_error_share", "must be in (0, 1]")
         require(bool(self.national_code.strip()), p + "national_code", "must not be empty")
         require(bool(self.band_total_label.strip()), p + "band_total_label", "must not be empty")
 

