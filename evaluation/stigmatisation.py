@@ -761,7 +761,8 @@ def audit_registration_intensity(
     -------
     LabelBiasResult
         ``areas``: ``area_code, n_persons, registration_intensity (+_lo/_hi), registration``
-        (areas below the minimum cell size left out; sorted by code); ``summary``: counts of
+        (areas with fewer persons or registrations than the minimum cell size left out: the
+        exact interval would give the count away; sorted by code); ``summary``: counts of
         areas, pooled totals and the global heterogeneity test.
     """
     obs = frame[observed].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -779,7 +780,8 @@ def audit_registration_intensity(
         n = np.bincount(pairs["c"].to_numpy(), minlength=k).astype(np.float64)
     else:
         n = np.bincount(c, minlength=k).astype(np.float64)
-    big = enough(n, cfg.min_cell_size) & (e > 0)
+    # the exact interval gives away O, so the registrations must pass the minimum cell size too
+    big = enough(n, cfg.min_cell_size) & enough(o, cfg.min_cell_size) & (e > 0)
     q = cfg.quantiles
     inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, big, q)
     registration = _flag_registration(inten, p_up, p_down, big, cfg)
