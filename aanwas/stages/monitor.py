@@ -80,23 +80,32 @@ def run_effects(delivery: Any, mcfg: MonitorConfig) -> tuple[pd.DataFrame, pd.Da
     return res.effects, res.skipped, panel
 
 
-def observed_for_trends(delivery: Any, mcfg: MonitorConfig, wijk_panel: pd.DataFrame | None) -> pd.DataFrame:
-    """Observed registration counts per wijk, gemeente and national, per band and year (in memory)."""
+def observed_for_trends(
+    delivery: Any, mcfg: MonitorConfig, national_code: str, gemeente_panel: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Observed registration counts per gemeente and national, per band and year (in memory).
+
+    Wijk level is left out on purpose: registrations are rare, so nearly every wijk count is
+    below the threshold, and the LP audit of the sparse wijk table is slow. The counts still
+    go through :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
+    """
     from monitoring.interventions import build_outcome_panel
 
-    geo = load_geography()
-    parts = []
-    for level in ("gemeente", "wijk"):
-        if level == mcfg.interventions.panel_level and wijk_panel is not None:
-            parts.append(wijk_panel)
-        else:
-            icfg = dataclasses.replace(mcfg.interventions, panel_level=level)
-            parts.append(build_outcome_panel(delivery.tables, geo, icfg, observation_end=delivery.observation_end))
-    gm = parts[0]
+    gm = gemeente_panel
+    if gm is None:
+        icfg = dataclasses.replace(mcfg.interventions, panel_level="gemeente")
+        gm = build_outcome_panel(delivery.tables, load_geography(), icfg, observation_end=delivery.observation_end)
     land = gm.groupby(["period", "age_band"], as_index=False)[["n_persons", "n_registered"]].sum()
-    land["area_level"], land["area_code"] = "land", "NL00"
+    land["area_level"], land["area_code"] = "land", national_code
     cols = ["period", "area_level", "area_code", "age_band", "n_persons", "n_registered"]
-    return pd.concat([p[cols] for p in parts] + [land[cols]], ignore_index=True)
+    return pd.concat([gm.assign(area_level="gemeente")[cols], land[cols]], ignore_index=True)
+
+
+def observed_parents(national_code: str) -> dict[str, str]:
+    """Parent of every gemeente (the national code) and wijk (its gemeente) of the 2024 map."""
+    h = load_geography().hierarchy()
+    gemeenten = dict.fromkeys(h["gemeente"].unique(), national_code)
+    return {**dict(zip(h["wijk"], h["gemeente"], strict=True)), **gemeenten}
 
 
 def run_drift(features: pd.DataFrame, ref_dates: tuple[pd.Timestamp, pd.Timestamp], mcfg: MonitorConfig) -> DriftReport:
