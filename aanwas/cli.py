@@ -221,56 +221,30 @@ def report_cmd(
     run_report(config_from(config, set_), run_id=run_id, out=out, mlflow_uri=mlflow_uri, work=work, console=console)
 
 
-# --- monitor (issue 6: trends, interventions, drift, dashboard) ------------------------------
-MonitorOutOpt = Annotated[
-    Path, typer.Option("--out", help="Directory for effects, trends, drift and dashboard.html (replaced atomically).")
-]
-MonitorDataOpt = Annotated[
-    Path | None, typer.Option("--data", help="Delivery directory: intervention registry and observed registrations.")
-]
-AreaTableOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--area-table", help="Disclosure-checked area table (CSV/Parquet) or a folder of them (repeatable)."),
-]
-MonitorWorkOpt = Annotated[
-    Path | None, typer.Option("--work", help="Work directory with features.parquet: drift between two reference dates.")
-]
+# --- monitor (issue 6: drift and the retrain verdict) ---------------------------------------
 RefDateOpt = Annotated[
     list[str] | None,
     typer.Option("--ref-date", help="Reference and current date for drift (give twice; default: the last two)."),
-]
-MonitorMlflowOpt = Annotated[
-    str | None, typer.Option("--mlflow-uri", help="MLflow URI for the drift run (default as for 'train').")
 ]
 
 
 @app.command("monitor")
 @handles_errors
 def monitor_cmd(
-    out: MonitorOutOpt,
-    data: MonitorDataOpt = None,
-    area_table: AreaTableOpt = None,
-    work: MonitorWorkOpt = None,
+    work: Annotated[Path, typer.Option("--work", help="Work directory with the cached feature table.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the drift report (replaced atomically).")],
     ref_date: RefDateOpt = None,
-    mapping: MappingOpt = None,
-    mlflow_uri: MonitorMlflowOpt = None,
+    mlflow_uri: Annotated[
+        str | None, typer.Option("--mlflow-uri", help="MLflow URI for the drift run (default as for 'train').")
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Trends across refreshes, intervention effects with placebos, drift and the offline dashboard."""
+    """Drift between two reference dates and a retrain verdict, logged to MLflow (trends,
+    effects and the dashboard are written by 'export')."""
     from aanwas.stages.monitor import run_monitor
 
-    run_monitor(
-        config_from(config, set_),
-        out,
-        data=data,
-        mapping=mapping,
-        area_tables=area_table or (),
-        work=work,
-        ref_dates=ref_date,
-        mlflow_uri=mlflow_uri,
-        console=console,
-    )
+    run_monitor(config_from(config, set_), out, work=work, ref_dates=ref_date, mlflow_uri=mlflow_uri, console=console)
 
 
 # --- export (issue 6: area risk with disclosure control) ------------------------------------

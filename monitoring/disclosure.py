@@ -47,6 +47,7 @@ __all__ = [
     "audit_area_table",
     "suppress_area_table",
     "suppress_counts",
+    "suppress_observed_counts",
 ]
 
 #: Columns of the published area table, in order (the export writes exactly these).
@@ -1034,3 +1035,60 @@ def suppress_counts(
     out["status"] = pd.array(np.where(hidden[total], "suppressed", "published"), dtype="str")
     report = {"n_rows": len(out), "n_rows_suppressed": int(hidden[total].sum()), "audit": "not applicable (no totals)"}
     return _seal(kind, out, cfg, report)
+
+
+# --------------------------------------------------------------------------------------------
+# Public: observed registration counts (trend series of observed rates)
+# --------------------------------------------------------------------------------------------
+
+_OBSERVED_REQUIRED = ("period", "area_level", "area_code", "age_band", "n_persons", "n_registered")
+
+
+def suppress_observed_counts(
+    observed: pd.DataFrame, parent_of: Mapping[str, str | None], cfg: DisclosureConfig
+) -> DisclosureChecked:
+    """Observed counts (persons, registered) per area, band and period, under the area rules.
+
+    The counts add up along the hierarchy (wijk -> gemeente -> national), so a published rate
+    and its ``n_persons`` reveal ``n_registered`` and differencing would reveal the suppressed
+    ones: they get the same primary and secondary suppression and LP audit as the area table
+    (``n_registered`` plays ``n_elevated``; its complement is the not-registered count).
+
+    Parameters
+    ----------
+    observed : DataFrame
+        ``period, area_level, area_code, age_band, n_persons, n_registered`` (confidential).
+    parent_of : mapping
+        Area code -> code of the area it lies in (None or missing for the national row).
+    cfg : DisclosureConfig
+        The rules.
+
+    Returns
+    -------
+    DisclosureChecked
+        Kind ``observed_counts``: the input columns with suppressed counts missing and
+        ``status`` (suppressed when ``n_persons`` is).
+    """
+    missing = [c for c in _OBSERVED_REQUIRED if c not in observed.columns]
+    if missing:
+        raise InputError("observed", missing[0], None, "required column is missing")
+    codes = observed["area_code"].astype(str)
+    table = pd.DataFrame(
+        {
+            "period": observed["period"].astype(str).to_numpy(),
+            "area_level": observed["area_level"].astype(str).to_numpy(),
+            "area_code": codes.to_numpy(),
+            "area_name": codes.to_numpy(),
+            "parent_code": codes.map(lambda c: parent_of.get(c)).astype(object).to_numpy(),
+            "age_band": observed["age_band"].astype(str).to_numpy(),
+            "n_persons": observed["n_persons"].to_numpy(),
+            "n_elevated": observed["n_registered"].to_numpy(),
+            "risk_mean": np.nan,
+            "risk_lo": np.nan,
+            "risk_hi": np.nan,
+        }
+    )
+    area = suppress_area_table(table, cfg, total_band=None)
+    out = area.table[["period", "area_level", "area_code", "age_band", "n_persons", "n_elevated", "status"]]
+    out = out.rename(columns={"n_elevated": "n_registered"})
+    return _seal("observed_counts", out, cfg, area.report)

@@ -1,8 +1,9 @@
 """Stage wiring of ``aanwas demo``: every stage end to end on a synthetic population.
 
 synth -> validate -> features -> train (with evaluation and promotion gate) -> report ->
-export (area risk, disclosure control, trends, intervention effects, dashboard) -> output
-check. Everything lands under one directory; the MLflow store is a local SQLite file in it.
+export (area risk, disclosure control, trends, intervention effects, dashboard) -> monitor
+(drift and retrain verdict) -> output check. Everything lands under one directory; the MLflow
+store is a local SQLite file in it.
 """
 
 from __future__ import annotations
@@ -56,12 +57,17 @@ class DemoLayout:
     def exports(self) -> Path:
         return self.root / "exports"
 
+    @property
+    def monitor(self) -> Path:
+        return self.root / "monitor"
+
 
 def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
     """Run every stage on synthetic data under ``out`` and print where everything is."""
     from aanwas.stages.evaluate import run_report
     from aanwas.stages.export import run_full_export
     from aanwas.stages.features import run_features
+    from aanwas.stages.monitor import run_monitor
     from aanwas.stages.synth import run_synth
     from aanwas.stages.train import run_train
     from aanwas.stages.validate import run_validate
@@ -89,6 +95,8 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
     written = run_full_export(
         cfg, layout.work, layout.exports, data=layout.raw, mlflow_uri=layout.mlflow_uri, console=console
     )
+    step("monitor")
+    drift = run_monitor(cfg, layout.monitor, work=layout.work, mlflow_uri=layout.mlflow_uri, console=console)
     step("output check")
     findings = output_check(layout)
     if findings:
@@ -109,6 +117,8 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
                 f"reports for reviewers        : {layout.reports}",
                 f"exports for policy staff     : {layout.exports}",
                 f"dashboard (latest period)    : {latest / 'dashboard.html'}",
+                f"drift report                 : {layout.monitor}"
+                f"  (retrain {'recommended' if drift.drift.retrain_recommended else 'not needed'})",
             ]
         ),
         markup=False,
@@ -125,4 +135,5 @@ def output_check(layout: DemoLayout) -> list[Any]:
 
     persons = pd.read_parquet(layout.raw / "persons.parquet", columns=["rinpersoon"])["rinpersoon"].to_numpy()
     young = len(pd.read_parquet(layout.work / "features.parquet", columns=["ref_date"]))
-    return scan_outputs([layout.exports, layout.reports, layout.root / "mlflow"], persons, n_persons=young // 7)
+    scanned = [layout.exports, layout.reports, layout.monitor, layout.root / "mlflow"]
+    return scan_outputs(scanned, persons, n_persons=young // 7)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -189,10 +189,10 @@ def run_full_export(
     disclosure control; the dashboard is built from checked tables only. The latest period gets
     trends, effects and the dashboard; every period gets its area table.
     """
-    from aanwas.stages.monitor import monitor_config, observed_for_trends, run_effects, run_trends
+    from aanwas.stages.monitor import monitor_config, observed_for_trends, observed_parents, run_effects, run_trends
     from features.sources.readers import load_mapping, read_delivery
     from monitoring.dashboard import build_dashboard
-    from monitoring.disclosure import suppress_counts
+    from monitoring.disclosure import suppress_counts, suppress_observed_counts
 
     mcfg = monitor_config(cfg)
     dcfg = cfg.monitoring.disclosure
@@ -209,7 +209,12 @@ def run_full_export(
     if delivery is not None:
         effects, _skipped, panel = run_effects(delivery, mcfg)
         treated = treated_persons(delivery, panel, mcfg)
-        observed = observed_for_trends(delivery, mcfg, panel if mcfg.interventions.panel_level == "wijk" else None)
+        national = cfg.monitoring.aggregate.national_code
+        gm_panel = panel if mcfg.interventions.panel_level == "gemeente" else None
+        counts = observed_for_trends(delivery, mcfg, national, gm_panel)
+        # observed counts add up over the hierarchy: same rules as the area table (secondary
+        # suppression and LP audit), so no rate reveals a suppressed count by differencing
+        observed = suppress_observed_counts(counts, observed_parents(national), dcfg).table
         if delivery.interventions is not None:
             registry = delivery.interventions.astype({c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")})
         del delivery, panel

@@ -1,27 +1,19 @@
-"""Stage wiring of ``aanwas monitor``: trends, intervention effects, drift and the dashboard.
+"""Stage wiring of ``aanwas monitor``: drift between two reference dates, logged to MLflow.
 
-Inputs (each optional; the stage does what its inputs allow):
+``aanwas monitor --work WORK --out DIR`` reads the cached feature table (person-level, work
+directory only), compares the last two reference dates (or the two given with ``--ref-date``)
+per feature, prevalence and score, logs the aggregates and the "retrain recommended" verdict to
+MLflow and writes a small drift report to ``DIR`` (atomically: ``drift_features.csv``,
+``drift_scores.csv``, ``drift_prevalence.csv``, ``drift.json``). DIR is a report for the team in
+the secure environment, not an export.
 
-- ``area_tables``: disclosure-checked area tables of one or more refreshes (CSV or Parquet
-  files, or directories holding ``area_risk.parquet`` / ``area_risk.csv``) -> trend series, trend
-  summary and the dashboard;
-- ``data``: a delivery directory -> the intervention registry and the observed registration
-  panel -> intervention effects (DiD / synthetic control with placebos) and observed-rate trends;
-- ``work``: the work directory with the cached feature table -> drift between two reference
-  dates (features, prevalence; scores once the lead connects the model, see TODO below),
-  logged to MLflow.
+Everything that leaves for policy staff (area risk, trends, intervention effects, dashboard)
+is written by ``aanwas export`` through :func:`monitoring.export.write_export`, the one export
+writer; the pure builders it uses for trends and effects live here (:func:`run_trends`,
+:func:`run_effects`, :func:`observed_for_trends`) so that both stages share one monitor config.
 
-Outputs go to ``out`` (written atomically: a temporary directory renamed into place, nothing on
-error): ``effects.csv``, ``effects_skipped.csv``, ``trends.csv``, ``trend_summary.csv``,
-``drift_*.csv``, ``drift.json``, ``dashboard.html`` and ``monitor_summary.json``. Only aggregates
-are written; person-level frames stay in memory.
-
-TODO(lead): (1) give :class:`monitoring.config.MonitoringConfig` a field
-``monitor: MonitorConfig`` (then :func:`monitor_config` picks it up); (2) in ``aanwas demo`` /
-``aanwas export``, pass the in-memory disclosure-checked area table instead of files, run the
-effects and trend tables through monitoring.disclosure, and hand effects.csv, trends and
-dashboard.html to monitoring.export so they land in ``exports/<period>/``; (3) pass in-memory
-scores (``models.scoring.score_frame``) to :func:`run_drift` as the ``score`` column.
+TODO(lead): pass in-memory scores (``models.scoring.score_frame``) to :func:`run_drift` as the
+``score`` column.
 """
 
 from __future__ import annotations
@@ -42,73 +34,22 @@ from features.geography import load_geography
 from monitoring.drift import DriftReport, audit_drift
 from monitoring.monitor_config import MonitorConfig
 
-EFFECTS_FILE = "effects.csv"
-DASHBOARD_FILE = "dashboard.html"
-AREA_TABLE_NAMES = ("area_risk.parquet", "area_risk.csv")
-
 
 @dataclasses.dataclass
 class MonitorResult:
     """What the stage produced (aggregates only)."""
 
-    effects: pd.DataFrame | None = None
-    effects_skipped: pd.DataFrame | None = None
-    trends: pd.DataFrame | None = None
-    trend_summary: pd.DataFrame | None = None
-    drift: DriftReport | None = None
-    dashboard_html: str | None = None
+    drift: DriftReport
+    reference: pd.Timestamp
+    current: pd.Timestamp
     files: list[str] = dataclasses.field(default_factory=list)
+    mlflow_uri: str | None = None
 
 
 def monitor_config(cfg: AppConfig) -> MonitorConfig:
     """The monitor section of the app config (defaults until the lead nests it)."""
     found = getattr(cfg.monitoring, "monitor", None)
     return found if isinstance(found, MonitorConfig) else MonitorConfig()
-
-
-def read_area_tables(paths: Sequence[Path]) -> pd.DataFrame:
-    """Read and stack disclosure-checked area tables (files, or directories containing one).
-
-    Raises
-    ------
-    InputError
-        A path that does not exist or holds no area table.
-    """
-    frames = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(f for name in AREA_TABLE_NAMES for f in p.rglob(name))
-            # one file per refresh directory: prefer Parquet
-            by_dir: dict[Path, Path] = {}
-            for f in found:
-                if f.parent not in by_dir or f.suffix == ".parquet":
-                    by_dir[f.parent] = f
-            files = sorted(by_dir.values())
-            if not files:
-                raise InputError(str(p), None, 0, "no area_risk.parquet or area_risk.csv in this directory")
-        elif p.is_file():
-            files = [p]
-        else:
-            raise InputError(str(p), None, None, "area table not found")
-        for f in files:
-            if f.suffix == ".parquet":
-                frames.append(pd.read_parquet(f))
-            else:
-                frames.append(
-                    pd.read_csv(
-                        f,
-                        dtype={
-                            "period": "str",
-                            "area_code": "str",
-                            "area_level": "str",
-                            "age_band": "str",
-                            "status": "str",
-                        },
-                        keep_default_na=True,
-                    )
-                )
-    return pd.concat(frames, ignore_index=True)
 
 
 def run_trends(
@@ -139,23 +80,32 @@ def run_effects(delivery: Any, mcfg: MonitorConfig) -> tuple[pd.DataFrame, pd.Da
     return res.effects, res.skipped, panel
 
 
-def observed_for_trends(delivery: Any, mcfg: MonitorConfig, wijk_panel: pd.DataFrame | None) -> pd.DataFrame:
-    """Observed registration counts per wijk, gemeente and national, per band and year (in memory)."""
+def observed_for_trends(
+    delivery: Any, mcfg: MonitorConfig, national_code: str, gemeente_panel: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Observed registration counts per gemeente and national, per band and year (in memory).
+
+    Wijk level is left out on purpose: registrations are rare, so nearly every wijk count is
+    below the threshold, and the LP audit of the sparse wijk table is slow. The counts still
+    go through :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
+    """
     from monitoring.interventions import build_outcome_panel
 
-    geo = load_geography()
-    parts = []
-    for level in ("gemeente", "wijk"):
-        if level == mcfg.interventions.panel_level and wijk_panel is not None:
-            parts.append(wijk_panel)
-        else:
-            icfg = dataclasses.replace(mcfg.interventions, panel_level=level)
-            parts.append(build_outcome_panel(delivery.tables, geo, icfg, observation_end=delivery.observation_end))
-    gm = parts[0]
+    gm = gemeente_panel
+    if gm is None:
+        icfg = dataclasses.replace(mcfg.interventions, panel_level="gemeente")
+        gm = build_outcome_panel(delivery.tables, load_geography(), icfg, observation_end=delivery.observation_end)
     land = gm.groupby(["period", "age_band"], as_index=False)[["n_persons", "n_registered"]].sum()
-    land["area_level"], land["area_code"] = "land", "NL00"
+    land["area_level"], land["area_code"] = "land", national_code
     cols = ["period", "area_level", "area_code", "age_band", "n_persons", "n_registered"]
-    return pd.concat([p[cols] for p in parts] + [land[cols]], ignore_index=True)
+    return pd.concat([gm.assign(area_level="gemeente")[cols], land[cols]], ignore_index=True)
+
+
+def observed_parents(national_code: str) -> dict[str, str]:
+    """Parent of every gemeente (the national code) and wijk (its gemeente) of the 2024 map."""
+    h = load_geography().hierarchy()
+    gemeenten = dict.fromkeys(h["gemeente"].unique(), national_code)
+    return {**dict(zip(h["wijk"], h["gemeente"], strict=True)), **gemeenten}
 
 
 def run_drift(features: pd.DataFrame, ref_dates: tuple[pd.Timestamp, pd.Timestamp], mcfg: MonitorConfig) -> DriftReport:
@@ -222,91 +172,37 @@ def run_monitor(
     cfg: AppConfig,
     out: Path,
     *,
-    data: Path | None = None,
-    mapping: Path | None = None,
-    area_tables: Sequence[Path] = (),
-    work: Path | None = None,
+    work: Path,
     ref_dates: Sequence[str] | None = None,
     mlflow_uri: str | None = None,
     console: Console | None = None,
 ) -> MonitorResult:
-    """Run whatever monitoring the inputs allow and write the results atomically to ``out``.
+    """Drift between two reference dates: report files in ``out`` (atomic) and an MLflow run.
 
     Raises
     ------
     InputError
-        When no input is given, or an input is missing or malformed (nothing is written).
+        Feature table missing, or the reference dates are not in it (nothing is written).
     """
-    if data is None and not area_tables and work is None:
-        raise InputError("monitor", None, None, "give at least one of --data, --area-table, --work")
     mcfg = monitor_config(cfg)
-    result = MonitorResult()
-    delivery = None
-    observed = None
-    if data is not None:
-        from features.sources.readers import load_mapping, read_delivery
-
-        delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract)
-        result.effects, result.effects_skipped, panel = run_effects(delivery, mcfg)
-        if area_tables:
-            observed = observed_for_trends(delivery, mcfg, panel if mcfg.interventions.panel_level == "wijk" else None)
-    area_table = read_area_tables(area_tables) if area_tables else None
-    if area_table is not None:
-        result.trends, result.trend_summary = run_trends(area_table, mcfg, observed)
-        from monitoring.dashboard import build_dashboard
-
-        horizons = {b: lab.horizon_months for b, lab in cfg.features.labels.items()}
-        registry = delivery.interventions if delivery is not None else None
-        if registry is not None:
-            registry = registry.astype({c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")})
-        result.dashboard_html = build_dashboard(
-            area_table,
-            mcfg.dashboard,
-            trends=result.trends,
-            registry=registry,
-            effects=result.effects,
-            horizons=horizons,
-        )
-    pair = None
-    if work is not None:
-        frame, pair = _read_features(Path(work), ref_dates)
-        result.drift = run_drift(frame, pair, mcfg)
-        del frame
-    summary: dict[str, Any] = {}
+    frame, pair = _read_features(Path(work), ref_dates)
+    drift = run_drift(frame, pair, mcfg)
+    del frame  # person-level: not kept beyond the drift statistics
+    verdict = {
+        "reference": pair[0].date().isoformat(),
+        "current": pair[1].date().isoformat(),
+        "retrain_recommended": drift.retrain_recommended,
+        "reasons": list(drift.reasons),
+    }
     with atomic_dir(Path(out)) as tmp:
-        if result.effects is not None:
-            result.effects.to_csv(tmp / EFFECTS_FILE, index=False)
-            result.effects_skipped.to_csv(tmp / "effects_skipped.csv", index=False)
-            summary["effects"] = {"n_rows": len(result.effects), "n_skipped": len(result.effects_skipped)}
-        if result.trends is not None:
-            result.trends.to_csv(tmp / "trends.csv", index=False)
-            result.trend_summary.to_csv(tmp / "trend_summary.csv", index=False)
-            summary["trends"] = {"n_series_rows": len(result.trends)}
-        if result.dashboard_html is not None:
-            (tmp / DASHBOARD_FILE).write_text(result.dashboard_html, encoding="utf-8")
-        if result.drift is not None and pair is not None:
-            result.drift.features.to_csv(tmp / "drift_features.csv", index=False)
-            result.drift.scores.to_csv(tmp / "drift_scores.csv", index=False)
-            result.drift.prevalence.to_csv(tmp / "drift_prevalence.csv", index=False)
-            verdict = {
-                "reference": pair[0].date().isoformat(),
-                "current": pair[1].date().isoformat(),
-                "retrain_recommended": result.drift.retrain_recommended,
-                "reasons": list(result.drift.reasons),
-            }
-            (tmp / "drift.json").write_text(json.dumps(verdict, indent=2), encoding="utf-8")
-            summary["drift"] = verdict
-        (tmp / "monitor_summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-        result.files = sorted(p.name for p in tmp.iterdir())
-    if result.drift is not None and pair is not None and work is not None:
-        uri = _log_drift(result.drift, pair, cfg, Path(work), mlflow_uri)
-        summary["mlflow"] = uri
+        drift.features.to_csv(tmp / "drift_features.csv", index=False)
+        drift.scores.to_csv(tmp / "drift_scores.csv", index=False)
+        drift.prevalence.to_csv(tmp / "drift_prevalence.csv", index=False)
+        (tmp / "drift.json").write_text(json.dumps(verdict, indent=2), encoding="utf-8")
+        files = sorted(p.name for p in tmp.iterdir())
+    uri = _log_drift(drift, pair, cfg, Path(work), mlflow_uri)
     if console is not None:
-        console.print(f"monitor: wrote {', '.join(result.files)} to {out}")
-        if result.drift is not None:
-            word = "RECOMMENDED" if result.drift.retrain_recommended else "not needed"
-            console.print(
-                f"monitor: retraining {word}"
-                + (f" ({'; '.join(result.drift.reasons)})" if result.drift.reasons else "")
-            )
-    return result
+        console.print(f"monitor: wrote {', '.join(files)} to {out}; drift logged to {uri}")
+        word = "RECOMMENDED" if drift.retrain_recommended else "not needed"
+        console.print(f"monitor: retraining {word}" + (f" ({'; '.join(drift.reasons)})" if drift.reasons else ""))
+    return MonitorResult(drift=drift, reference=pair[0], current=pair[1], files=files, mlflow_uri=uri)

@@ -14,8 +14,9 @@ AREA_COLUMNS = [
 
 
 def test_demo_writes_every_stage(demo_dir):
-    for sub in ("raw", "truth", "work", "mlflow", "reports", "exports"):
+    for sub in ("raw", "truth", "work", "mlflow", "reports", "exports", "monitor"):
         assert (demo_dir / sub).is_dir(), sub
+    assert (demo_dir / "monitor" / "drift.json").exists()
     periods = sorted(p.name for p in (demo_dir / "exports").iterdir() if p.is_dir() and not p.name.startswith("."))
     assert len(periods) >= 4
     latest = demo_dir / "exports" / periods[-1]

@@ -272,3 +272,28 @@ def test_national_scale_random_counts_pass_audit_in_time() -> None:
     print(f"\nnational scale: {len(area)} cells, suppress+audit {seconds:.1f}s, report {dict(out.report)}")
     assert out.report["audit"] == "passed"
     assert seconds < 300
+
+
+def test_observed_counts_get_secondary_suppression_so_differencing_recovers_nothing():
+    # primary suppression alone would hide only W2's 3 registrations, and G1 - W1 = 15 - 12
+    # would give them away; the area rules hide a second count in that line as well
+    from monitoring.disclosure import suppress_observed_counts
+
+    obs = pd.DataFrame(
+        {
+            "period": "2024",
+            "area_level": ["land", "gemeente", "gemeente", "wijk", "wijk", "wijk", "wijk"],
+            "area_code": ["NL00", "G1", "G2", "W1", "W2", "W3", "W4"],
+            "age_band": "13-19",
+            "n_persons": [400, 150, 250, 100, 50, 120, 130],
+            "n_registered": [55, 15, 40, 12, 3, 20, 20],
+        }
+    )
+    parents = {"G1": "NL00", "G2": "NL00", "W1": "G1", "W2": "G1", "W3": "G2", "W4": "G2"}
+    out = suppress_observed_counts(obs, parents, DisclosureConfig()).table.set_index("area_code")
+    hidden = out["n_registered"].isna()
+    assert hidden["W2"]  # primary: 3 < 10
+    for parent, children in (("NL00", ["G1", "G2"]), ("G1", ["W1", "W2"]), ("G2", ["W3", "W4"])):
+        assert hidden[[parent, *children]].sum() != 1, parent
+    assert (out["n_registered"].dropna() >= 10).all()
+    assert ((out["n_persons"] - out["n_registered"]).dropna() >= 10).all()

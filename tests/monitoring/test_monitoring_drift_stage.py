@@ -65,3 +65,38 @@ def test_drift_stage_needs_two_reference_dates(tmp_path: Path):
     with pytest.raises(InputError, match="reference date not in"):
         run_monitor(AppConfig(), tmp_path / "out", work=work, ref_dates=["2023-01-01", "2025-01-01"])
     assert not (tmp_path / "out").exists()
+
+
+def test_monitor_command_writes_the_drift_report_only(tmp_path: Path):
+    # trends, effects and the dashboard leave only through 'aanwas export' (the one writer)
+    from typer.testing import CliRunner
+
+    from aanwas.cli import app
+
+    work = tmp_path / "work"
+    _features(work, 0.0, n=1500)
+    out = tmp_path / "monitor"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = CliRunner().invoke(app, ["monitor", "--work", str(work), "--out", str(out), "--mlflow-uri", uri])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "drift.json",
+        "drift_features.csv",
+        "drift_prevalence.csv",
+        "drift_scores.csv",
+    ]
+
+
+def test_monitor_command_bad_input_exit_2_and_nothing_written(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from aanwas.cli import app
+
+    out = tmp_path / "monitor"
+    runner = CliRunner()
+    res = runner.invoke(app, ["monitor", "--out", str(out)])  # --work is required
+    assert res.exit_code == 2 and not out.exists()
+    res = runner.invoke(app, ["monitor", "--work", str(tmp_path / "nope"), "--out", str(out)])
+    assert res.exit_code == 2 and "feature table not found" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not out.exists()
