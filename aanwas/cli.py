@@ -270,6 +270,28 @@ def export_cmd(
     run_full_export(cfg, work, out, data=data, mapping=mapping, mlflow_uri=mlflow_uri, alias=alias, console=console)
 
 
+# --- bench (issue 7: national scale) ---------------------------------------------------------
+@app.command("bench")
+@handles_errors
+def bench_cmd(
+    scale: Annotated[float, typer.Option(help="Size of the synthetic population (1.0 = national).")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed of the population and the models.")] = 1,
+    out: Annotated[Path, typer.Option(help="Everything is written under OUT; the result in OUT/bench-*.json.")] = Path(
+        "aanwas-bench"
+    ),
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Reuse a synthetic delivery (DIR of 'aanwas synth --out DIR').")
+    ] = None,
+    stage: Annotated[list[str] | None, typer.Option("--stage", help="Run only these stages (repeatable).")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Time every stage (synth, features, fixed-parameter training, export, drift) with peak memory."""
+    from aanwas.stages.bench import STAGES, run_bench
+
+    run_bench(scale, seed, out, data=data, config=config, overrides=set_ or (), stages=stage or STAGES, echo=print)
+
+
 # --- demo ---------------------------------------------------------------------------------------
 @app.command()
 @handles_errors

@@ -13,6 +13,7 @@ only suspect registrations on or after it. Audit-only attributes are read only b
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Mapping
 
@@ -222,22 +223,78 @@ def build_feature_table(
     return pd.concat(parts, ignore_index=True)
 
 
-def _latest_income(hi: pd.DataFrame, rin: np.ndarray, before_year: int) -> pd.arrays.IntegerArray:
-    """Income group of the latest year < ``before_year`` for each pseudonym in ``rin`` (NA if none)."""
-    pos = pd.Index(rin).get_indexer(hi["rinpersoon"].to_numpy(np.int64))
+@dataclasses.dataclass(frozen=True)
+class AuditSource:
+    """A delivery's audit attributes per person, prepared once for many feature chunks.
+
+    Persons are looked up in one hash index built once (not once per chunk); ``income``
+    holds, per person and calendar year ``first_year + j``, the group of the latest income
+    year <= that year (-1 = none), so "latest year before the reference year" is one column
+    look-up.
+    """
+
+    ids: pd.Index  # int64 pseudonyms (unique: the persons key), in the order of ``persons``
+    sex: np.ndarray  # int8 codes into SEX, per person
+    migration: np.ndarray  # int8 codes into MIGRATION_GROUPS
+    first_year: int
+    income: np.ndarray  # int8 (persons, years); -1 = no income year yet
+
+    def positions(self, rin: np.ndarray, table: str = "feature table") -> np.ndarray:
+        """Positions of ``rin`` among the persons.
+
+        Raises
+        ------
+        InputError
+            If a pseudonym is not in ``persons`` (count only).
+        """
+        pos = self.ids.get_indexer(rin)
+        bad = pos < 0
+        if bad.any():
+            raise InputError(table, "rinpersoon", int(bad.sum()), "pseudonym not in persons")
+        return pos
+
+    def income_before(self, pos: np.ndarray, year: int) -> pd.arrays.IntegerArray:
+        """Income group of the latest year < ``year`` for the persons at ``pos`` (NA if none)."""
+        col = min(year - 1 - self.first_year, self.income.shape[1] - 1)
+        if col < 0 or self.income.shape[1] == 0:
+            return pd.arrays.IntegerArray(np.zeros(len(pos), np.int8), np.ones(len(pos), bool))
+        values = self.income[pos, col]
+        return pd.arrays.IntegerArray(np.maximum(values, 0).astype(np.int8), values < 0)
+
+
+def audit_source(tables: Delivery | Mapping[str, pd.DataFrame]) -> AuditSource:
+    """Prepare :class:`AuditSource` from ``persons`` and ``household_income`` (once per delivery).
+
+    Raises
+    ------
+    InputError
+        If ``persons`` lacks a needed column or an income row's pseudonym is not in ``persons``.
+    """
+    tabs = tables.tables if isinstance(tables, Delivery) else tables
+    persons = tabs["persons"]
+    for c in ("rinpersoon", "sex", "migration_group"):
+        if c not in persons.columns:
+            raise InputError("persons", c, None, "missing column")
+    rin = persons["rinpersoon"].to_numpy(np.int64)
+    sex = np.asarray(pd.Categorical(persons["sex"], categories=list(SEX)).codes, np.int8)
+    mig = np.asarray(pd.Categorical(persons["migration_group"], categories=list(MIGRATION_GROUPS)).codes, np.int8)
+    src = AuditSource(ids=pd.Index(rin), sex=sex, migration=mig, first_year=0, income=np.zeros((len(rin), 0), np.int8))
+    hi = tabs.get("household_income")
+    if hi is None or len(hi) == 0:
+        return src
     year = hi["year"].to_numpy(np.int64)
-    m = (pos >= 0) & (year < before_year)
-    pos, year, group = pos[m], year[m], hi["income_group"].to_numpy(np.int64)[m]
-    best = np.full(len(rin), -1, np.int64)
-    np.maximum.at(best, pos, year)
-    hit = year == best[pos]  # (rinpersoon, year) is the table's key: one hit per person
-    values = np.zeros(len(rin), np.int8)
-    values[pos[hit]] = group[hit]
-    return pd.arrays.IntegerArray(values, best < 0)
+    first, last = int(year.min()), int(year.max())
+    income = np.full((len(rin), last - first + 1), -1, np.int8)
+    pos = src.positions(hi["rinpersoon"].to_numpy(np.int64), "household_income")
+    income[pos, year - first] = hi["income_group"].to_numpy(np.int64)  # (rinpersoon, year) is the key
+    for j in range(1, income.shape[1]):  # carry the latest known year forward (years, not persons)
+        missing = income[:, j] < 0
+        income[missing, j] = income[missing, j - 1]
+    return dataclasses.replace(src, first_year=first, income=income)  # the same index object
 
 
 def build_audit_frame(
-    tables: Delivery | Mapping[str, pd.DataFrame],
+    tables: Delivery | Mapping[str, pd.DataFrame] | AuditSource,
     feature_table: pd.DataFrame,
 ) -> pd.DataFrame:
     """Sensitive and audit attributes for the rows of ``feature_table`` (same index and order).
@@ -245,39 +302,31 @@ def build_audit_frame(
     Columns ``rinpersoon, ref_date, sex, migration_group, income_group``; ``income_group`` is
     the household income quintile of the latest calendar year before the reference date's
     year (NA if unknown). For evaluation's audits only: never join it into model inputs.
+    ``tables`` may be an :class:`AuditSource` prepared once (for many chunks of one delivery).
 
     Raises
     ------
     InputError
         If ``persons`` lacks a needed column or a row's pseudonym is not in ``persons``.
     """
-    tabs = tables.tables if isinstance(tables, Delivery) else tables
-    persons = tabs["persons"]
-    for c in ("rinpersoon", "sex", "migration_group"):
-        if c not in persons.columns:
-            raise InputError("persons", c, None, "missing column")
+    src = tables if isinstance(tables, AuditSource) else audit_source(tables)
     rin = feature_table["rinpersoon"].to_numpy(np.int64)
-    pos = pd.Index(persons["rinpersoon"].to_numpy(np.int64)).get_indexer(rin)
-    if (pos < 0).any():
-        raise InputError("feature table", "rinpersoon", int((pos < 0).sum()), "pseudonym not in persons")
+    pos = src.positions(rin)
     sex_dtype = pd.CategoricalDtype(list(SEX))
     mig_dtype = pd.CategoricalDtype(list(MIGRATION_GROUPS))
-    sex_codes = np.asarray(pd.Categorical(persons["sex"], dtype=sex_dtype).codes)
-    mig_codes = np.asarray(pd.Categorical(persons["migration_group"], dtype=mig_dtype).codes)
     income = pd.array(np.zeros(len(rin), np.int8), dtype="Int8")
     income[:] = pd.NA
-    hi = tabs.get("household_income")
-    if hi is not None and len(rin):
+    if len(rin):
         ref_years = pd.DatetimeIndex(feature_table["ref_date"]).year.to_numpy()
-        for year in np.unique(ref_years):
+        for year in np.unique(ref_years):  # one pass per reference year
             at = ref_years == year
-            income[at] = _latest_income(hi, rin[at], int(year))
+            income[at] = src.income_before(pos[at], int(year))
     return pd.DataFrame(
         {
             "rinpersoon": rin,
             "ref_date": feature_table["ref_date"].to_numpy(),
-            "sex": pd.Categorical.from_codes(sex_codes[pos], dtype=sex_dtype),
-            "migration_group": pd.Categorical.from_codes(mig_codes[pos], dtype=mig_dtype),
+            "sex": pd.Categorical.from_codes(src.sex[pos], dtype=sex_dtype),
+            "migration_group": pd.Categorical.from_codes(src.migration[pos], dtype=mig_dtype),
             "income_group": income,
         },
         index=feature_table.index,
@@ -286,6 +335,8 @@ def build_audit_frame(
 
 __all__ = [
     "BAND_DTYPE",
+    "AuditSource",
+    "audit_source",
     "KEY_COLUMNS",
     "build_audit_frame",
     "build_feature_table",

@@ -79,6 +79,40 @@ def score_frame(bundle: ModelBundle, feature_table: pd.DataFrame) -> pd.Series:
             raise InputError(
                 "feature table", missing[0], None, f"feature of band {band} missing ({len(missing)} missing in all)"
             )
-        X = feature_table.loc[mask, cols]
-        out[mask] = bundle.estimators[band].predict_proba(X)[:, 1]
+        distinct, inverse = distinct_rows(feature_table.loc[mask, cols])
+        out[mask] = bundle.estimators[band].predict_proba(distinct)[:, 1][inverse]
     return pd.Series(out, index=feature_table.index, name=SCORE_NAME, dtype="float64")
+
+
+#: Combined row keys are re-numbered densely before they could overflow int64.
+_MAX_KEY = 2**62
+
+
+def distinct_rows(X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct rows of ``X`` and, for every row, the position of its distinct row.
+
+    Exact (values compared as they are; NaN equals NaN), so that a model scores each distinct
+    input once: a national table of discrete indicators has ~1-10 % distinct rows per band.
+    Each column is factorized and the codes are combined into one integer key per row.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": [1.0, 1.0, np.nan, np.nan], "b": [0, 0, 2, 2]})
+    >>> d, inv = distinct_rows(X)
+    >>> d.to_dict("list"), inv.tolist()
+    ({'a': [1.0, nan], 'b': [0, 2]}, [0, 0, 1, 1])
+    """
+    key = np.zeros(len(X), np.int64)
+    n_keys = 1
+    for col in X.columns:
+        codes, uniques = pd.factorize(X[col], use_na_sentinel=False)
+        if n_keys * max(len(uniques), 1) >= _MAX_KEY:
+            key, distinct = pd.factorize(key)
+            n_keys = len(distinct)
+        key = key * max(len(uniques), 1) + codes
+        n_keys *= max(len(uniques), 1)
+    inverse = np.asarray(pd.factorize(key)[0], np.int64)  # codes numbered in order of first appearance
+    if len(inverse) == 0:
+        return X, inverse
+    first = np.flatnonzero(np.r_[True, inverse[1:] > np.maximum.accumulate(inverse)[:-1]])
+    return X.iloc[first], inverse

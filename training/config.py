@@ -211,6 +211,7 @@ class TrainingConfig:
     exclude_features: tuple[str, ...] = ()  # drop these from the feature catalogue's list
     extra_features: tuple[str, ...] = ()  # add these feature-table columns as inputs
     logistic_c: float = 1.0  # inverse L2 strength of the logistic baseline
+    max_train_rows: int = 1_000_000  # per band, stratified sample of the training rows (national scale); 0 = all
     split: SplitConfig = dataclasses.field(default_factory=SplitConfig)
     lightgbm: LightGBMConfig = dataclasses.field(default_factory=LightGBMConfig)
     tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
@@ -227,6 +228,7 @@ class TrainingConfig:
         require(len(set(self.bands)) == len(self.bands), "training.bands", "must not repeat a band")
         require(bool(self.flag_prefix), "training.flag_prefix", "must not be empty")
         require(self.logistic_c > 0, "training.logistic_c", "must be > 0")
+        require(self.max_train_rows >= 0, "training.max_train_rows", "must be >= 0 (0 = all rows)")
         # every list that names model inputs (the baseline's flags are inputs too)
         for key, cols in (
             ("extra_features", self.extra_features),

@@ -20,7 +20,7 @@ from features.errors import ConfigError, InputError
 from models import FlagCountClassifier, build_logistic_baseline, fit_calibrated, score_metrics
 from training.compare import paired_auc_difference
 from training.config import NON_FEATURE_COLUMNS, TrainingConfig
-from training.splits import BandSplit
+from training.splits import BandSplit, stratified_subsample
 from training.tuning import TrialCallback, TuningResult, build_lightgbm, tune_lightgbm
 
 #: Model names, main model first.
@@ -168,6 +168,9 @@ def fit_band(
     (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = (_xy(parts[p], features) for p in ("train", "tune", "test"))
     for name, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
         _check_both_outcomes(y, band, name)
+    keep = stratified_subsample(y_tr, cfg.max_train_rows, cfg.seed)
+    if keep.size < y_tr.size:  # national scale: a stratified sample of the training rows
+        X_tr, y_tr = X_tr.iloc[keep], y_tr[keep]
 
     truth_test = None if truth is None else _aligned(truth, X_te.index, band, "truth")
     reference = {}

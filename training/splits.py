@@ -43,7 +43,7 @@ class BandSplit:
     def mask(self, frame: pd.DataFrame, part: Part) -> pd.Series:
         """Boolean row mask of ``part``: this band, the part's dates, label not censored."""
         return (
-            (frame["age_band"].astype("str") == self.band)
+            (frame["age_band"] == self.band)  # compares categories, no per-row text copy
             & frame["ref_date"].isin(list(self.dates(part)))
             & frame["label"].notna()
         )

@@ -151,7 +151,7 @@ def registry_scores(
     Returns the callable (reads the cached feature table from the work directory, scores it in
     memory with the registered model of each band) and the model version label.
     """
-    from aanwas.stages.features import load_feature_table
+    from aanwas.stages.features import load_features
     from models.scoring import score_frame
     from training import tracking
     from training.registry import load_bundle
@@ -162,9 +162,10 @@ def registry_scores(
     version = ", ".join(f"{b}: {v}" for b, v in bundle.versions.items())
 
     def score_table() -> pd.DataFrame:
-        frame, _audit = load_feature_table(Path(work))
-        frame = frame[frame["age_band"].isin(list(bundle.bands))]
         keep = ["ref_date", "age_band", "buurt", "wijk", "gemeente", "label"]
+        inputs = sorted({c for b in bundle.bands for c in bundle.features(b)} - set(keep))
+        frame = load_features(Path(work), columns=keep + inputs)  # only what scoring and aggregation read
+        frame = frame[frame["age_band"].isin(list(bundle.bands))]
         return frame[keep].assign(score=score_frame(bundle, frame).to_numpy())
 
     return score_table, version

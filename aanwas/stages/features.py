@@ -30,7 +30,7 @@ from rich.console import Console
 from aanwas.config import AppConfig
 from features._config import as_plain
 from features._io import atomic_write_bytes
-from features.build import BAND_DTYPE, REF_DTYPE, build_audit_frame, iter_feature_tables
+from features.build import BAND_DTYPE, REF_DTYPE, audit_source, build_audit_frame, iter_feature_tables
 from features.catalogue import LABEL_COLUMN
 from features.config import AGE_BANDS
 from features.sources.readers import load_mapping, read_delivery
@@ -64,7 +64,7 @@ def _summary_rows(chunk: pd.DataFrame) -> list[dict[str, Any]]:
     g = (
         pd.DataFrame(
             {
-                "ref_date": chunk["ref_date"].dt.strftime("%Y-%m-%d"),
+                "ref_date": chunk["ref_date"],  # formatted per group below, not per row
                 "age_band": chunk["age_band"],
                 "n_rows": 1,
                 "n_labelled": lab.notna().astype("int64"),
@@ -74,7 +74,10 @@ def _summary_rows(chunk: pd.DataFrame) -> list[dict[str, Any]]:
         .groupby(["ref_date", "age_band"], observed=False, sort=True)[["n_rows", "n_labelled", "n_positive"]]
         .sum()
     )
-    return [{"ref_date": r, "age_band": str(b), **{k: int(v) for k, v in row.items()}} for (r, b), row in g.iterrows()]
+    return [
+        {"ref_date": pd.Timestamp(r).strftime("%Y-%m-%d"), "age_band": str(b), **{k: int(v) for k, v in row.items()}}
+        for (r, b), row in g.iterrows()
+    ]
 
 
 def run_features(
@@ -112,9 +115,10 @@ def run_features(
     try:
         t1 = time.perf_counter()
         n_total = 0
+        audit = audit_source(delivery)  # prepared once, not per reference date
         for chunk in iter_feature_tables(delivery, cfg.features):
             feat_writer.write(chunk)
-            audit_writer.write(build_audit_frame(delivery, chunk))
+            audit_writer.write(build_audit_frame(audit, chunk))
             rows += _summary_rows(chunk)
             n_total += len(chunk)
         feat_writer.close()
@@ -153,6 +157,30 @@ def run_features(
     return summary
 
 
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    if "ref_date" in df.columns:
+        df["ref_date"] = df["ref_date"].astype(REF_DTYPE)
+    if "age_band" in df.columns:
+        df["age_band"] = df["age_band"].astype(BAND_DTYPE)
+    return df
+
+
+def load_features(work: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read only ``columns`` (default: all) of the cached feature table, with contract dtypes.
+
+    Raises
+    ------
+    InputError
+        If ``work`` holds no cached feature table (run ``aanwas features`` first).
+    """
+    from features.errors import InputError
+
+    path = Path(work) / FEATURES_FILE
+    if not path.exists():
+        raise InputError(str(path), None, None, "no cached feature table (run 'aanwas features' first)")
+    return _typed(pd.read_parquet(path, columns=columns))
+
+
 def load_feature_table(work: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the cached feature table and audit frame from ``work`` with their contract dtypes.
 
@@ -169,9 +197,5 @@ def load_feature_table(work: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         path = work / name
         if not path.exists():
             raise InputError(str(path), None, None, "no cached feature table (run 'aanwas features' first)")
-        df = pd.read_parquet(path)
-        df["ref_date"] = df["ref_date"].astype(REF_DTYPE)
-        if "age_band" in df.columns:
-            df["age_band"] = df["age_band"].astype(BAND_DTYPE)
-        out.append(df)
+        out.append(_typed(pd.read_parquet(path)))
     return out[0], out[1]
