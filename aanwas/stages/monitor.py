@@ -12,8 +12,8 @@ is written by ``aanwas export`` through :func:`monitoring.export.write_export`, 
 writer; the pure builders it uses for trends and effects live here (:func:`run_trends`,
 :func:`run_effects`, :func:`observed_for_trends`) so that both stages share one monitor config.
 
-TODO(lead): pass in-memory scores (``models.scoring.score_frame``) to :func:`run_drift` as the
-``score`` column.
+Scores come from the registered champion of each band, in memory only (none registered yet:
+score drift is left out).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 
@@ -111,8 +112,8 @@ def observed_parents(national_code: str) -> dict[str, str]:
 def run_drift(features: pd.DataFrame, ref_dates: tuple[pd.Timestamp, pd.Timestamp], mcfg: MonitorConfig) -> DriftReport:
     """Drift between two reference dates of an in-memory feature table (pure).
 
-    TODO(lead): add a ``score`` column from ``models.scoring.score_frame(bundle, features)``
-    before calling, so score drift is part of the verdict.
+    Score drift is part of the verdict when ``features`` has a ``score`` column (see
+    :func:`champion_scores`).
     """
     from features.catalogue import feature_columns
 
@@ -168,6 +169,30 @@ def _log_drift(
     return uri
 
 
+def champion_scores(
+    cfg: AppConfig, frame: pd.DataFrame, *, work: Path, mlflow_uri: str | None
+) -> tuple[np.ndarray | None, str | None]:
+    """Calibrated scores of the registered champion of every band for ``frame`` (in memory).
+
+    Returns ``(None, None)`` when no champion is registered (monitoring before the first
+    training): drift of the features and the prevalence is still measured.
+    """
+    from models.scoring import score_frame
+    from training.registry import load_bundle
+    from training.tracking import resolve_tracking_uri
+
+    tcfg = cfg.training
+    uri = resolve_tracking_uri(mlflow_uri, tcfg.mlflow, work)
+    try:
+        bundle = load_bundle(tcfg.mlflow.model_prefix, tcfg.bands, uri=uri)
+    except InputError:
+        return None, None
+    scores = np.full(len(frame), np.nan)
+    known = frame["age_band"].isin(list(bundle.bands)).to_numpy()
+    scores[known] = score_frame(bundle, frame[known]).to_numpy()
+    return scores, ", ".join(f"{b}: {v}" for b, v in bundle.versions.items())
+
+
 def run_monitor(
     cfg: AppConfig,
     out: Path,
@@ -186,6 +211,11 @@ def run_monitor(
     """
     mcfg = monitor_config(cfg)
     frame, pair = _read_features(Path(work), ref_dates)
+    scores, version = champion_scores(cfg, frame, work=Path(work), mlflow_uri=mlflow_uri)
+    if scores is not None:
+        frame = frame.assign(score=scores)
+    elif console is not None:
+        console.print("monitor: no champion model registered yet: score drift left out")
     drift = run_drift(frame, pair, mcfg)
     del frame  # person-level: not kept beyond the drift statistics
     verdict = {
@@ -193,6 +223,7 @@ def run_monitor(
         "current": pair[1].date().isoformat(),
         "retrain_recommended": drift.retrain_recommended,
         "reasons": list(drift.reasons),
+        "scored_with": version,
     }
     with atomic_dir(Path(out)) as tmp:
         drift.features.to_csv(tmp / "drift_features.csv", index=False)

@@ -16,7 +16,10 @@ AREA_COLUMNS = [
 def test_demo_writes_every_stage(demo_dir):
     for sub in ("raw", "truth", "work", "mlflow", "reports", "exports", "monitor"):
         assert (demo_dir / sub).is_dir(), sub
-    assert (demo_dir / "monitor" / "drift.json").exists()
+    verdict = json.loads((demo_dir / "monitor" / "drift.json").read_text())
+    assert verdict["scored_with"]  # the champion's scores are part of the drift verdict
+    drift_scores = pd.read_csv(demo_dir / "monitor" / "drift_scores.csv")
+    assert set(drift_scores["age_band"].astype(str)) == {"8-12", "13-19", "20-23"}
     periods = sorted(p.name for p in (demo_dir / "exports").iterdir() if p.is_dir() and not p.name.startswith("."))
     assert len(periods) >= 4
     latest = demo_dir / "exports" / periods[-1]

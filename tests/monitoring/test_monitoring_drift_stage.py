@@ -47,6 +47,8 @@ def test_drift_stage_writes_verdict_and_logs_aggregates_to_mlflow(tmp_path: Path
     verdict = json.loads((tmp_path / "monitor" / "drift.json").read_text())
     assert verdict["reference"] == "2023-01-01" and verdict["current"] == "2024-01-01"
     assert verdict["retrain_recommended"] is retrain == res.drift.retrain_recommended
+    assert verdict["scored_with"] is None  # no champion registered in this store: no score drift
+    assert pd.read_csv(tmp_path / "monitor" / "drift_scores.csv").empty
     feats = pd.read_csv(tmp_path / "monitor" / "drift_features.csv")
     assert "rinpersoon" not in feats.columns and set(feats["age_band"]) == {"8-12", "13-19", "20-23"}
     client = mlflow.MlflowClient(tracking_uri=uri)
