@@ -188,14 +188,14 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
 
 
 def _stage_monitor(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, Any]:
-    from aanwas.stages.monitor import _read_features, monitor_config, run_drift
+    from aanwas.stages.monitor import run_monitor
 
-    frame, pair = _read_features(paths["work"], None)
-    report = run_drift(frame, pair, monitor_config(cfg))
+    # the command's own path: drift of features, prevalence and the champion's scores, MLflow
+    res = run_monitor(cfg, out / "monitor", work=paths["work"], mlflow_uri=_mlflow_uri(out))
     return {
-        "n_rows": len(frame),
-        "ref_dates": [p.date().isoformat() for p in pair],
-        "retrain_recommended": bool(report.retrain_recommended),
+        "ref_dates": [res.reference.date().isoformat(), res.current.date().isoformat()],
+        "retrain_recommended": bool(res.drift.retrain_recommended),
+        "with_scores": bool(len(res.drift.scores)),
     }
 
 
