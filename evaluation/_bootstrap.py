@@ -68,6 +68,32 @@ def draw_weights(n: int, reps: int, seed: int, max_cells: int) -> Iterator[np.nd
         done += c
 
 
+def draw_group_weights(counts: np.ndarray, reps: int, seed: int, max_cells: int) -> Iterator[np.ndarray]:
+    """Bootstrap weight matrices for rows compressed into groups of identical rows.
+
+    Each row of a chunk holds how many of the ``sum(counts)`` draws with replacement of one
+    classic resample fall into each group (multinomial with probabilities ``counts / n``): the
+    distribution of :func:`draw_weights` summed within the groups, at the cost of the number of
+    groups instead of the number of rows.
+
+    Examples
+    --------
+    >>> W = np.vstack(list(draw_group_weights(np.array([3.0, 1.0]), 4, seed=0, max_cells=100)))
+    >>> W.shape, W.sum(axis=1).tolist()
+    ((4, 2), [4.0, 4.0, 4.0, 4.0])
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    n = int(round(counts.sum()))
+    p = counts / counts.sum()
+    rng = np.random.default_rng(seed)
+    chunk = max(1, max_cells // max(len(counts), 1))
+    done = 0
+    while done < reps:
+        c = min(chunk, reps - done)
+        yield rng.multinomial(n, p, size=c).astype(np.float64)
+        done += c
+
+
 def bootstrap(
     stat: Callable[[np.ndarray], Mapping[str, np.ndarray]],
     n: int,

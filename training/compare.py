@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from evaluation._bootstrap import bootstrap, percentile_interval, weighted_auc
+from evaluation._bootstrap import bootstrap, draw_group_weights, percentile_interval, weighted_auc
 from training.config import ComparisonConfig
 
 
@@ -48,17 +49,34 @@ def paired_auc_difference(
     b = np.asarray(other, dtype=np.float64).ravel()
     if not (y.shape == a.shape == b.shape):
         raise ValueError("labels and both scores must have the same length")
+    # identical (label, main, other) rows are one group: AUCs only need each group's weight, so
+    # the bootstrap runs over the groups (0.2-7 % of the rows at national scale) when that is fewer
+    groups = pd.DataFrame({"y": y, "a": a, "b": b}).groupby(["y", "a", "b"], sort=False).size()
+    if len(groups) < y.size:
+        keys = groups.index.to_frame(index=False)
+        y, a, b = (keys[c].to_numpy(dtype=np.float64) for c in ("y", "a", "b"))
+        counts = groups.to_numpy(dtype=np.float64)
+    else:
+        counts = None
     codes = np.zeros(y.size, dtype=np.int64)
 
-    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        return {"diff": weighted_auc(W, y, a, codes, 1)[:, 0] - weighted_auc(W, y, b, codes, 1)[:, 0]}
+    def diff(W: np.ndarray) -> np.ndarray:
+        return weighted_auc(W, y, a, codes, 1)[:, 0] - weighted_auc(W, y, b, codes, 1)[:, 0]
 
-    est = bootstrap(stat, y.size, reps=cfg.bootstrap_reps, seed=seed, max_cells=cfg.bootstrap_max_cells)["diff"]
+    if counts is None:
+        est = bootstrap(
+            lambda W: {"diff": diff(W)}, y.size, reps=cfg.bootstrap_reps, seed=seed, max_cells=cfg.bootstrap_max_cells
+        )["diff"]
+        point, replicates = float(est.point), est.reps
+    else:
+        point = float(diff(counts[None, :])[0])
+        chunks = draw_group_weights(counts, cfg.bootstrap_reps, seed, cfg.bootstrap_max_cells)
+        replicates = np.concatenate([diff(W) for W in chunks])
     tail = 100 * (1 - cfg.confidence) / 2
-    lo, hi = percentile_interval(est.reps, (tail, 100 - tail))
-    reps = est.reps[~np.isnan(est.reps)]
+    lo, hi = percentile_interval(replicates, (tail, 100 - tail))
+    reps = replicates[~np.isnan(replicates)]
     return {
-        "auc_diff": float(est.point),
+        "auc_diff": point,
         "auc_diff_lo": float(lo),
         "auc_diff_hi": float(hi),
         "auc_diff_p_le0": float(np.mean(reps <= 0)) if reps.size else float("nan"),

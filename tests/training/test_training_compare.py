@@ -90,3 +90,37 @@ def test_config_is_checked() -> None:
         ComparisonConfig(confidence=1.0)
     with pytest.raises(ConfigError):
         ComparisonConfig(bootstrap_reps=5)
+
+
+def test_tied_rows_are_bootstrapped_as_groups_exactly() -> None:
+    """With repeated (label, main, other) rows (national scale: 0.2-7 % distinct), replicates
+    are weighted AUCs over the distinct rows with multinomial group counts: checked against a
+    loop of sklearn AUCs on the same group weights, and against the row-level bootstrap."""
+    from evaluation._bootstrap import draw_group_weights
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = (rng.random(n) < 0.2).astype(int)
+    a = np.round(y * 0.6 + rng.random(n), 1)  # few distinct values: many identical rows
+    b = np.round(a + rng.normal(0, 0.3, n), 1)
+    cfg = ComparisonConfig(bootstrap_reps=200, confidence=0.9, bootstrap_max_cells=20_000)
+    d = paired_auc_difference(y, a, b, cfg, seed=11)
+    assert d["auc_diff"] == pytest.approx(roc_auc_score(y, a) - roc_auc_score(y, b))
+    import pandas as pd
+
+    g = pd.DataFrame({"y": y, "a": a, "b": b}).groupby(["y", "a", "b"], sort=False).size()
+    assert len(g) < n / 5  # the grouped path is the one under test
+    k = g.index.to_frame(index=False)
+    W = np.vstack(list(draw_group_weights(g.to_numpy(float), cfg.bootstrap_reps, 11, cfg.bootstrap_max_cells)))
+    diffs = [
+        roc_auc_score(k["y"], k["a"], sample_weight=w) - roc_auc_score(k["y"], k["b"], sample_weight=w) for w in W
+    ]
+    lo, hi = np.percentile(diffs, [5, 95])
+    assert (d["auc_diff_lo"], d["auc_diff_hi"]) == pytest.approx((lo, hi))
+    # the same distribution as resampling rows: a row-level bootstrap gives a similar interval
+    rows = [
+        roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]) for i in (rng.integers(0, n, n) for _ in range(200))
+    ]
+    rlo, rhi = np.percentile(rows, [5, 95])
+    assert abs((hi - lo) - (rhi - rlo)) < 0.35 * (rhi - rlo)
+    assert abs((lo + hi) / 2 - (rlo + rhi) / 2) < 0.35 * (rhi - rlo)
