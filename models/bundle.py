@@ -41,6 +41,11 @@ class ModelBundle:
     def bands(self) -> tuple[str, ...]:
         return tuple(self.estimators)
 
+    @property
+    def version_label(self) -> str:
+        """The registered version of every band in one line, e.g. ``"8-12: aanwas-8-12/3, ..."``."""
+        return ", ".join(f"{b}: {v}" for b, v in self.versions.items())
+
     def features(self, band: str) -> list[str]:
         """Columns the model of ``band`` reads."""
         return [str(c) for c in self.estimators[band].feature_names_in_]

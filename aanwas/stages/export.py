@@ -143,6 +143,22 @@ def run_export(
     return written
 
 
+def registry_bundle(cfg: AppConfig, work: Path, *, mlflow_uri: str | None = None, alias: str = "champion") -> Any:
+    """The registry's ``alias`` model of every band (:class:`models.bundle.ModelBundle`).
+
+    Raises
+    ------
+    InputError
+        When a band has no version with that alias (nothing trained or promoted yet).
+    """
+    from training import tracking
+    from training.registry import load_bundle
+
+    tcfg = cfg.training
+    uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
+    return load_bundle(tcfg.mlflow.model_prefix, tcfg.bands, alias=alias, uri=uri)
+
+
 def registry_scores(
     cfg: AppConfig, work: Path, *, mlflow_uri: str | None = None, alias: str = "champion"
 ) -> tuple[Callable[[], pd.DataFrame], str]:
@@ -153,13 +169,9 @@ def registry_scores(
     """
     from aanwas.stages.features import load_features
     from models.scoring import score_frame
-    from training import tracking
-    from training.registry import load_bundle
 
-    tcfg = cfg.training
-    uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
-    bundle = load_bundle(tcfg.mlflow.model_prefix, tcfg.bands, alias=alias, uri=uri)
-    version = ", ".join(f"{b}: {v}" for b, v in bundle.versions.items())
+    bundle = registry_bundle(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
+    version = bundle.version_label
 
     def score_table() -> pd.DataFrame:
         keep = ["ref_date", "age_band", "buurt", "wijk", "gemeente", "label"]

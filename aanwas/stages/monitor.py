@@ -177,20 +177,17 @@ def champion_scores(
     Returns ``(None, None)`` when no champion is registered (monitoring before the first
     training): drift of the features and the prevalence is still measured.
     """
+    from aanwas.stages.export import registry_bundle
     from models.scoring import score_frame
-    from training.registry import load_bundle
-    from training.tracking import resolve_tracking_uri
 
-    tcfg = cfg.training
-    uri = resolve_tracking_uri(mlflow_uri, tcfg.mlflow, work)
     try:
-        bundle = load_bundle(tcfg.mlflow.model_prefix, tcfg.bands, uri=uri)
+        bundle = registry_bundle(cfg, work, mlflow_uri=mlflow_uri)
     except InputError:
         return None, None
     scores = np.full(len(frame), np.nan)
     known = frame["age_band"].isin(list(bundle.bands)).to_numpy()
     scores[known] = score_frame(bundle, frame[known]).to_numpy()
-    return scores, ", ".join(f"{b}: {v}" for b, v in bundle.versions.items())
+    return scores, bundle.version_label
 
 
 def run_monitor(
