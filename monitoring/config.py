@@ -111,6 +111,11 @@ class DisclosureConfig:
         Random-direction LP rounds per block before the exact per-cell min/max LPs.
     audit_batch_vars : int
         Independent blocks are stacked into one sparse LP up to this many variables.
+    audit_group_sizes : tuple of int
+        Stages of the audit before the exact one: in stage ``k`` the national line of each band is
+        cut into groups of ``k`` gemeenten whose sums are taken as known. Knowing more only
+        narrows intervals, so a count wide enough there is wide enough for real; the table falls
+        apart into small LPs. What no stage certifies gets the exact LP over the whole table.
     seed : int
         Seed of the random LP directions (the audit verdict does not depend on it).
     """
@@ -124,6 +129,7 @@ class DisclosureConfig:
     max_repair_rounds: int = 50
     audit_rounds: int = 6
     audit_batch_vars: int = 4_000
+    audit_group_sizes: tuple[int, ...] = (8, 64)
     seed: int = 20240101
 
     def __post_init__(self) -> None:
@@ -138,6 +144,12 @@ class DisclosureConfig:
         require(0 <= self.max_repair_rounds <= 1_000, p + "max_repair_rounds", "must be 0..1000")
         require(0 <= self.audit_rounds <= 100, p + "audit_rounds", "must be 0..100")
         require(10 <= self.audit_batch_vars <= 1_000_000, p + "audit_batch_vars", "must be 10..1000000")
+        sizes = tuple(self.audit_group_sizes)
+        require(
+            all(isinstance(k, int) and k >= 1 for k in sizes) and list(sizes) == sorted(set(sizes)),
+            p + "audit_group_sizes",
+            "must be increasing whole numbers >= 1",
+        )
         require(self.seed >= 0, p + "seed", "must be >= 0")
 
 

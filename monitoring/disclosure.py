@@ -456,6 +456,132 @@ def _components(a: sp.csr_matrix, n_var: int) -> np.ndarray:
     return connected_components(graph, directed=False)[1][a.shape[0] :]
 
 
+def _split_system(
+    lines: _Lines,
+    n: np.ndarray,
+    e: np.ndarray,
+    h_n: np.ndarray,
+    h_e: np.ndarray,
+    top: np.ndarray,
+    gemeente: np.ndarray,
+    k: int,
+) -> tuple[_Lines, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Independent copies of the table for groups of ``k`` gemeenten (``gemeente // k``).
+
+    Copy ``j`` holds the cells of group ``j``, its own copy of every ``top`` (national) cell, and
+    the rest of the table fixed at its true values: each national line ``P = sum of gemeenten``
+    becomes ``P_j = sum of the group's gemeenten + K_j`` with the constant ``K_j`` (the other
+    gemeenten's true sum), and lines among national cells (bands -> band total) are copied.
+    Every feasible solution of one copy, with the rest of the table at its true values, is a
+    feasible table of the real system, so the range a count takes in its copy is an inner bound
+    of its real interval; and the copies are independent small LPs even where most gemeenten
+    are suppressed. Returns ``(lines, n, e, h_n, h_e, origin)`` with ``origin`` the real cell of
+    each cell (-1 for the constants ``K_j``), or None when the table has no such structure.
+    """
+    m = lines.n_cells
+    lp = lines.line_parent
+    top_m = top[lines.cell]
+    g_m = gemeente[lines.cell]
+    has_top = np.bincount(lines.line, weights=top_m, minlength=lines.n_lines) > 0
+    all_top = np.bincount(lines.line, weights=~top_m, minlength=lines.n_lines) == 0
+    cut = (lp >= 0) & top[np.maximum(lp, 0)]
+    cut &= np.bincount(lines.line, weights=(~lines.parent & (g_m < 0)), minlength=lines.n_lines) == 0
+    if (has_top & ~all_top & ~cut).any() or not cut.any():
+        return None  # national cells in other relations: not this table's shape
+    grp_of_cell = np.where(gemeente >= 0, gemeente // k, -1)
+    groups = np.unique(grp_of_cell[grp_of_cell >= 0])
+    n_g = groups.size
+    top_cells = np.flatnonzero(top)
+    t_pos = np.full(m, -1, np.int64)
+    t_pos[top_cells] = np.arange(top_cells.size)
+    # copies of national cells: cell m + j * n_top + t_pos
+    n_top = top_cells.size
+    copy_base = m
+    const_base = m + n_g * n_top
+    # memberships outside national lines: unchanged
+    out_line = [lines.line[~has_top[lines.line]]]
+    out_cell = [lines.cell[~has_top[lines.line]]]
+    out_par = [lines.parent[~has_top[lines.line]]]
+    n_lines = lines.n_lines
+    # lines among national cells: one copy per group
+    for ln in np.flatnonzero(all_top):
+        mem = np.flatnonzero(lines.line == ln)
+        out_line.append(np.repeat(n_lines + np.arange(n_g), mem.size))
+        out_cell.append((copy_base + np.arange(n_g)[:, None] * n_top + t_pos[lines.cell[mem]][None, :]).ravel())
+        out_par.append(np.tile(lines.parent[mem], n_g))
+        n_lines += n_g
+    # national lines: one line per (line, group) with the copy as parent and a constant
+    cut_lines = np.flatnonzero(cut)
+    ch = cut[lines.line] & ~lines.parent
+    gi = np.searchsorted(groups, grp_of_cell[lines.cell[ch]])
+    ci = np.searchsorted(cut_lines, lines.line[ch])
+    sub = ci * n_g + gi  # sub-line per (cut line, group)
+    n_sub = cut_lines.size * n_g
+    k_n, k_e = (
+        np.repeat(x[lp[cut_lines]].astype(np.float64), n_g)
+        - np.bincount(sub, weights=x[lines.cell[ch]], minlength=n_sub)
+        for x in (n, e)
+    )
+    sub_ids = np.arange(n_sub)
+    parent_copy = copy_base + (sub_ids % n_g) * n_top + t_pos[np.repeat(lp[cut_lines], n_g)]
+    out_line += [n_lines + sub, n_lines + sub_ids, n_lines + sub_ids]
+    out_cell += [lines.cell[ch], parent_copy, const_base + sub_ids]
+    out_par += [np.zeros(sub.size, bool), np.ones(n_sub, bool), np.zeros(n_sub, bool)]
+    n_lines += n_sub
+    new_line, new_cell, new_par = (np.concatenate(x) for x in (out_line, out_cell, out_par))
+    order = np.lexsort((~new_par, new_cell, new_line))
+    n_cells = const_base + n_sub
+    split = _Lines(line=new_line[order], cell=new_cell[order], parent=new_par[order], n_lines=n_lines, n_cells=n_cells)
+    origin = np.concatenate([np.arange(m), np.tile(top_cells, n_g), np.full(n_sub, -1)])
+    real = origin >= 0
+    o = np.maximum(origin, 0)
+    hn2, he2 = h_n[o] & real, h_e[o] & real
+    hn2[top_cells], he2[top_cells] = False, False  # the originals appear in no line now: constants
+    n2 = np.where(real, n[o], np.concatenate([np.zeros(const_base), np.rint(k_n)])).astype(n.dtype)
+    e2 = np.where(real, e[o], np.concatenate([np.zeros(const_base), np.rint(k_e)])).astype(e.dtype)
+    return split, n2, e2, hn2, he2, origin
+
+
+def _certify_in_groups(
+    lines: _Lines,
+    n: np.ndarray,
+    e: np.ndarray,
+    h_n: np.ndarray,
+    h_e: np.ndarray,
+    cfg: DisclosureConfig,
+    done: np.ndarray,
+    split: tuple[np.ndarray, np.ndarray],
+    group: np.ndarray | None,
+    k: int,
+) -> tuple[int, float] | None:
+    """One stage of :func:`_audit_arrays`: mark in ``done`` (in place; ``n_persons`` then
+    ``n_elevated`` per cell) the hidden counts that :func:`_split_system` with groups of ``k``
+    shows to be wide enough. Returns (LPs solved, seconds), or None when there is nothing to do."""
+    m = lines.n_cells
+    top, gemeente = split
+    hidden = np.concatenate([h_n, h_e])
+    if k > gemeente.max(initial=0) or not (hidden & ~done).any():
+        return None
+    system = _split_system(lines, n, e, h_n, h_e, top, gemeente, k)
+    if system is None:
+        return None
+    s_lines, s_n, s_e, s_hn, s_he, origin = system
+    s_m = s_lines.n_cells
+    real = origin >= 0
+    s_done = np.zeros(2 * s_m, bool)
+    s_done[:s_m][real] = done[:m][origin[real]]
+    s_done[s_m:][real] = done[m:][origin[real]]
+    s_group = None if group is None else np.atleast_2d(group)[:, np.maximum(origin, 0)]
+    stage = _audit_core(s_lines, s_n, s_e, s_hn, s_he, cfg, s_done, False, s_group)
+    # a national count has one copy per group: its interval contains the hull of the copies'
+    key = np.where(stage.measure == "n_persons", 0, m) + origin[stage.cell]
+    lo, hi = np.full(2 * m, np.inf), np.full(2 * m, -np.inf)
+    np.minimum.at(lo, key, stage.lo)
+    np.maximum.at(hi, key, stage.hi)
+    done |= hi - lo >= cfg.protection_level - _TOL
+    return stage.n_lp, stage.seconds
+
+
 def _audit_arrays(
     lines: _Lines,
     n: np.ndarray,
@@ -465,27 +591,30 @@ def _audit_arrays(
     cfg: DisclosureConfig,
     certified: np.ndarray | None = None,
     exact_all: bool = False,
-    pin: np.ndarray | None = None,
+    split: tuple[np.ndarray, np.ndarray] | None = None,
     group: np.ndarray | None = None,
 ) -> AuditReport:
-    """Audit all hidden counts; ``pin`` (cells) speeds it up without weakening it.
+    """Audit all hidden counts; ``split`` (national cells, gemeente index per cell) speeds it up
+    without weakening it.
 
-    With ``pin`` (e.g. every gemeente and national cell), a first pass audits the other
-    counts as if the pinned cells were published. An attacker who knew more could only narrow
-    the intervals, so what passes there passes for real; and the constraint graph falls apart
-    into small blocks (one per gemeente) even when most gemeenten are suppressed, as with
-    small data. The second pass, on the true publication, audits the pinned counts and any
-    count the first pass could not certify.
+    With ``split``, stages ``k`` in ``cfg.audit_group_sizes`` first audit independent copies of
+    the table, one per group of ``k`` gemeenten, with the rest of the table fixed at its true
+    values (:func:`_split_system`). Every solution of a copy is a feasible table, so what is wide
+    enough there is wide enough for real; and the copies are small LPs even when most gemeenten
+    are suppressed, as with small data. The last pass, on the true publication, audits
+    whatever no stage certified (exactly, as before).
     """
     m = lines.n_cells
     done = np.zeros(2 * m, bool) if certified is None else certified.copy()
-    if pin is not None and not exact_all and (pin & (h_n | h_e)).any():
-        first = _audit_core(lines, n, e, h_n & ~pin, h_e & ~pin, cfg, done, False, group)
-        ok = first.hi - first.lo >= cfg.protection_level - _TOL
-        done[np.where(first.measure == "n_persons", 0, m) + first.cell] |= ok
-        second = _audit_core(lines, n, e, h_n, h_e, cfg, done, False, group)
-        return dataclasses.replace(second, n_lp=first.n_lp + second.n_lp, seconds=first.seconds + second.seconds)
-    return _audit_core(lines, n, e, h_n, h_e, cfg, done, exact_all, group)
+    n_lp, seconds = 0, 0.0
+    if split is not None and not exact_all:
+        for k in cfg.audit_group_sizes:
+            stage = _certify_in_groups(lines, n, e, h_n, h_e, cfg, done, split, group, k)
+            if stage is None:
+                break
+            n_lp, seconds = n_lp + stage[0], seconds + stage[1]
+    final = _audit_core(lines, n, e, h_n, h_e, cfg, done, exact_all, group)
+    return dataclasses.replace(final, n_lp=final.n_lp + n_lp, seconds=final.seconds + seconds)
 
 
 def _audit_core(
@@ -698,7 +827,7 @@ def _protect(
     e: np.ndarray,
     cfg: DisclosureConfig,
     where: pd.DataFrame,
-    pin: np.ndarray | None = None,
+    split: tuple[np.ndarray, np.ndarray] | None = None,
     group: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
     """Primary + secondary suppression + audit/repair for one additive table."""
@@ -714,7 +843,7 @@ def _protect(
         certified = np.zeros(2 * m, bool)
         reports = []
         for _ in range(cfg.max_repair_rounds + 1):
-            report = _audit_arrays(lines, n, e, h_n, h_e, cfg, certified, pin=pin, group=group)
+            report = _audit_arrays(lines, n, e, h_n, h_e, cfg, certified, split=split, group=group)
             reports.append(report)
             ok = report.hi - report.lo >= cfg.protection_level - _TOL
             certified[np.where(report.measure == "n_persons", 0, m) + report.cell] |= ok
@@ -756,18 +885,26 @@ _AREA_REQUIRED = (
 )
 
 
-def _pin_and_group(cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Audit helpers: gemeente and national cells are pinned in the first audit pass; counts
-    are grouped by wijk, then by gemeente (a buurt by its ancestors, others by themselves)."""
+def _split_and_group(cells: pd.DataFrame) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Audit helpers. ``split``: the top cells (no parent, e.g. national) and, for the areas
+    directly below them (gemeenten), an index in code order (-1 elsewhere), for
+    :func:`_split_system`. ``group``: counts are grouped by wijk, then by gemeente (a buurt by
+    its ancestors, others by themselves)."""
     level = cells["area_level"].astype(str).to_numpy()
     code = cells["area_code"].astype(str).to_numpy()
-    parent_of = dict(zip(code, cells["parent_code"].astype(object).to_numpy(), strict=True))
+    parent_code = cells["parent_code"].astype(object).to_numpy()
+    parent_of = dict(zip(code, parent_code, strict=True))
+    top = pd.isna(parent_code)
+    top_codes = set(code[top])
+    below = np.array([p in top_codes for p in parent_code], dtype=bool) & ~top
+    gemeente_index = np.full(len(cells), -1, np.int64)
+    gemeente_index[below] = pd.factorize(code[below], sort=True)[0]
     parent = np.array([parent_of.get(c) or c for c in code], dtype=object)
     grand = np.array([parent_of.get(p) or p for p in parent], dtype=object)
-    pin = np.isin(level, ["gemeente", "land"])
     wijk = np.where(level == "buurt", parent, code)
     gemeente = np.where(level == "buurt", grand, np.where(level == "wijk", parent, code))
-    return pin, np.vstack([pd.factorize(wijk)[0], pd.factorize(gemeente)[0]]).astype(np.int64)
+    group = np.vstack([pd.factorize(wijk)[0], pd.factorize(gemeente)[0]]).astype(np.int64)
+    return (top, gemeente_index), group
 
 
 def _counts(frame: pd.DataFrame, col: str, table: str) -> np.ndarray:
@@ -846,9 +983,9 @@ def suppress_area_table(
             raise InputError("area_table", "n_elevated", int((e > n).sum()), "n_elevated exceeds n_persons")
         lines = _area_lines(cells, total_band)
         _check_additive(lines, {"n_persons": n, "n_elevated": e})
-        pin, group = _pin_and_group(cells)
+        split, group = _split_and_group(cells)
         h_n, h_e, prim_n, prim_e, report = _protect(
-            lines, n, e, cfg, cells[["period", "area_code", "age_band"]], pin, group
+            lines, n, e, cfg, cells[["period", "area_code", "age_band"]], split, group
         )
         pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
         stats["n_cells"] += len(cells)
@@ -931,8 +1068,8 @@ def audit_area_table(
         n = _counts(cells, "n_persons", "area_table")
         e = _counts(cells, "n_elevated", "area_table")
         lines = _area_lines(cells, total_band)
-        pin, group = _pin_and_group(cells)
-        reports.append(_audit_arrays(lines, n, e, h_n, h_e, cfg, exact_all=exact, pin=pin, group=group))
+        split, group = _split_and_group(cells)
+        reports.append(_audit_arrays(lines, n, e, h_n, h_e, cfg, exact_all=exact, split=split, group=group))
     return reports[0] if len(reports) == 1 else _merge_reports(reports)
 
 
