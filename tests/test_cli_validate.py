@@ -3,10 +3,9 @@ stderr, exit code 2 and nothing written; docs/reliability.md shows each case's e
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+import contract_testdata as td
 import pytest
 from typer.testing import CliRunner
 
@@ -18,17 +17,6 @@ from features.sources.readers import load_mapping, read_delivery
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _testdata():
-    name = "contract_testdata"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "features" / "contract_testdata.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-td = _testdata()
 runner = CliRunner()
 
 

@@ -1,9 +1,11 @@
 """The demo pipeline on a tiny synthetic population, shared by the end-to-end test modules.
 
-``demo_dir`` is one demo run; ``demo_dir_again`` is a second run with the same data seed,
-config and model seed into another directory (for the reproducibility test). While working on
-these tests, AANWAS_E2E_DEMO_DIR (and AANWAS_E2E_DEMO_DIR_AGAIN) can name existing runs made
-with the same command (``aanwas demo --scale 0.005 --seed 3`` plus FAST): they are only read.
+``demo_dir`` is one demo run; ``demo_dir_again`` is the reproducibility run: the same data seed,
+config and model seed into another directory, through the stage commands whose outputs the
+reproducibility tests compare (synth, features, train, export; the demo's validate, report,
+monitor and output check write nothing they read). While working on these tests,
+AANWAS_E2E_DEMO_DIR (and AANWAS_E2E_DEMO_DIR_AGAIN) can name existing runs made with the same
+commands (``aanwas demo --scale 0.005 --seed 3`` plus FAST): they are only read.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aanwas.cli import app
+from aanwas.stages.demo import DEMO_OVERRIDES, DemoLayout
 
 SCALE, SEED = "0.005", "3"
 FAST = [
@@ -25,9 +28,28 @@ FAST = [
 ]  # fmt: skip
 
 
+def _invoke(args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, f"{args[0]}: {result.output} {result.exception!r}"
+
+
 def run_demo(out: Path) -> Path:
-    result = CliRunner().invoke(app, ["demo", "--scale", SCALE, "--seed", SEED, "--out", str(out), *FAST])
-    assert result.exit_code == 0, result.output + repr(result.exception)
+    _invoke(["demo", "--scale", SCALE, "--seed", SEED, "--out", str(out), *FAST])
+    return out
+
+
+def run_reproducibility_stages(out: Path) -> Path:
+    """``aanwas demo``'s synth, features, train and export with the demo's settings, into ``out``
+    (the same layout), one command each."""
+    layout = DemoLayout(out)
+    (out / "mlflow").mkdir(parents=True)
+    demo_config = [*DEMO_OVERRIDES, f"synth.scale={SCALE}", f"synth.seed={SEED}"]  # as the demo command sets it
+    settings = [*(a for o in demo_config for a in ("--set", o)), *FAST]
+    raw, work, store = str(layout.raw), str(layout.work), ["--mlflow-uri", layout.mlflow_uri]
+    _invoke(["synth", "--scale", SCALE, "--seed", SEED, "--out", str(out), *settings])
+    _invoke(["features", "--data", raw, "--work", work, *settings])
+    _invoke(["train", "--work", work, "--truth", str(layout.truth), *store, *settings])
+    _invoke(["export", "--work", work, "--out", str(layout.exports), "--data", raw, *store, *settings])
     return out
 
 
@@ -42,4 +64,4 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo_dir_again(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("AANWAS_E2E_DEMO_DIR_AGAIN"):
         return Path(os.environ["AANWAS_E2E_DEMO_DIR_AGAIN"])
-    return run_demo(tmp_path_factory.mktemp("demo-again") / "run")
+    return run_reproducibility_stages(tmp_path_factory.mktemp("demo-again") / "run")

@@ -55,9 +55,10 @@ def test_same_data_config_and_seed_give_byte_identical_exports(demo_dir: Path, d
 def test_same_inputs_give_the_same_synthetic_delivery_and_features(demo_dir: Path, demo_dir_again: Path) -> None:
     for sub in ("raw", "truth"):
         assert _tree(demo_dir / sub) == _tree(demo_dir_again / sub), sub
-    fa = pd.read_parquet(demo_dir / "work" / "features.parquet")
-    fb = pd.read_parquet(demo_dir_again / "work" / "features.parquet")
-    pd.testing.assert_frame_equal(fa, fb)
+    a, b = demo_dir / "work" / "features.parquet", demo_dir_again / "work" / "features.parquet"
+    if a.read_bytes() != b.read_bytes():  # equal files hold equal frames; compare the frames only
+        # when the files differ (assert_frame_equal boxes every categorical value: ~16 s here)
+        pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
 
 
 def _registered_metrics(layout: DemoLayout) -> dict[str, dict[str, float]]:

@@ -5,9 +5,9 @@ and the catalogue of bad-input cases: each case breaks a valid delivery in one w
 the table, column and row count the one-line message must name. docs/reliability.md lists
 every case with its message; a test keeps the two equal.
 
-Test modules load this file by path (pytest runs with --import-mode=importlib):
-
-    spec = importlib.util.spec_from_file_location("contract_testdata", PATH)
+Test modules import it by name, ``import contract_testdata as td``: pytest puts tests/features
+on the import path (``pythonpath`` in pyproject.toml; tests run with --import-mode=importlib),
+and ``python tests/features/reliability_doc.py`` finds it beside the script.
 """
 
 from __future__ import annotations

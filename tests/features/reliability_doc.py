@@ -10,24 +10,15 @@ directory). tests/test_cli_validate.py checks that the doc equals this output::
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import tempfile
 from pathlib import Path
 
+import contract_testdata as td
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "reliability.md"
 HEADER = "| # | case | what is wrong | message |\n|---|------|---------------|---------|\n"
-
-
-def _testdata():
-    name = "contract_testdata"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("contract_testdata.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
 
 
 def case_line(case) -> str:  # type: ignore[no-untyped-def]
@@ -36,7 +27,6 @@ def case_line(case) -> str:  # type: ignore[no-untyped-def]
 
     from aanwas.cli import app
 
-    td = _testdata()
     with tempfile.TemporaryDirectory() as tmp:
         result = CliRunner().invoke(app, ["validate", *case.build(Path(tmp))])
         lines = result.stderr.splitlines()
@@ -47,7 +37,6 @@ def case_line(case) -> str:  # type: ignore[no-untyped-def]
 
 def table(lines: dict[str, str] | None = None) -> str:
     """The markdown table of every case (``lines``: case id -> line, computed when absent)."""
-    td = _testdata()
     rows = []
     for i, case in enumerate(td.CASES, start=1):
         line = lines[case.id] if lines is not None else case_line(case)

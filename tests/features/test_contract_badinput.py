@@ -7,10 +7,7 @@ case through the library (exact table, column and row count of the error) and th
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import contract_testdata as td
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -19,19 +16,6 @@ from hypothesis import strategies as st
 from features.contract import TABLES, ContractConfig, validate_delivery
 from features.errors import InputError
 from features.geography import load_geography
-
-
-def _testdata():
-    name = "contract_testdata"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("contract_testdata.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-td = _testdata()
 
 
 def test_catalogue_covers_every_kind_named_in_the_issue():

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sys
-from pathlib import Path
 
+import contract_testdata as td
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -33,18 +31,6 @@ from features.contract import (
 from features.errors import ConfigError, InputError
 from features.geography import load_geography
 
-
-def _testdata():
-    name = "contract_testdata"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("contract_testdata.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-td = _testdata()
 GEO = load_geography()
 CFG = ContractConfig()
 

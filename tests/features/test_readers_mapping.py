@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+import contract_testdata as td
 import pandas as pd
 import pytest
 
 from features.contract import ContractConfig
 from features.errors import ConfigError, InputError
 from features.sources.readers import load_mapping, read_delivery, read_table
-
-
-def _testdata():
-    name = "contract_testdata"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("contract_testdata.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-td = _testdata()
 
 
 def _mapping(tmp_path: Path, text: str):

@@ -6,10 +6,9 @@ Also CSV dialects (BOM, Windows-1252, ';'), Parquet physical types, SPSS date st
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+import contract_testdata as td
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -23,17 +22,6 @@ from features.sources.readers import DeliveryMapping, load_mapping, read_deliver
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _testdata():
-    name = "contract_testdata"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("contract_testdata.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-td = _testdata()
 GEO = load_geography()
 CFG = ContractConfig()
 
