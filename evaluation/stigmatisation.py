@@ -435,7 +435,7 @@ def bh_threshold(p: np.ndarray, alpha: float) -> float:
 
 
 def intensity_power(
-    null_mean: np.ndarray, *, ratio: float, p_threshold: float, min_count: int, tolerance: float
+    null_mean: np.ndarray, *, ratio: float | np.ndarray, p_threshold: float, min_count: int, tolerance: float
 ) -> np.ndarray:
     """Probability that the registration-intensity audit flags an area "over" whose true
     intensity is ``ratio`` (e.g. 2: registered twice as intensely as the reference areas).
@@ -452,8 +452,8 @@ def intensity_power(
     ----------
     null_mean : numpy.ndarray
         Registrations expected at the reference intensity: ``ref * E`` of the audit.
-    ratio : float
-        True relative intensity to detect (> 0).
+    ratio : float or numpy.ndarray
+        True relative intensity to detect (> 0), one for all areas or one per area.
     p_threshold : float
         Per-area p-value cutoff.
     min_count : int
@@ -1046,6 +1046,49 @@ def sensitivity_by_power(power: pd.DataFrame, truth_areas: pd.DataFrame, *, cuts
         rows.append(row(name, lo, hi, sel))
     rows.append(row("all", 0.0, 1.0, ~np.isnan(pw)))
     return pd.DataFrame(rows)
+
+
+def power_at_true_intensity(
+    power: pd.DataFrame, truth_areas: pd.DataFrame, *, p_threshold: float, min_count: int, tolerance: float
+) -> pd.DataFrame:
+    """The power table with ``power`` recomputed at each area's own true intensity (synthetic
+    data only): its enforcement divided by the median enforcement of the areas that are not
+    over-policed (the audit's reference). At gemeente level the true intensity is the mean of
+    the wijken (1.25-1.8 for the over-policed gemeenten), not the wijk multiplier 2, so the
+    power to see a doubling overstates what the audit can see there.
+
+    Parameters
+    ----------
+    power : pandas.DataFrame
+        ``area_code, expected_registrations, power, registration`` (:class:`LabelBiasResult`).
+    truth_areas : pandas.DataFrame
+        ``area_code, over_policed`` and ``enforcement_multiplier`` (or ``enforcement``).
+    p_threshold, min_count, tolerance :
+        As for :func:`intensity_power` (the audit's ``p_threshold_over``, minimum cell size and
+        ``tolerance_high``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``power`` with a known enforcement.
+
+    Examples
+    --------
+    >>> pw = pd.DataFrame({"area_code": ["a", "b"], "expected_registrations": [40.0, 40.0], "power": 0.9,
+    ...                    "registration": "within"})
+    >>> tr = pd.DataFrame({"area_code": ["a", "b"], "over_policed": [True, False], "enforcement": [1.3, 1.0]})
+    >>> power_at_true_intensity(pw, tr, p_threshold=0.001, min_count=10, tolerance=1.25)["power"].round(3).tolist()
+    [0.096, 0.001]
+    """
+    col = next(c for c in ("enforcement_multiplier", "enforcement") if c in truth_areas.columns)
+    t = truth_areas.assign(area_code=truth_areas["area_code"].astype(str)).drop_duplicates("area_code")
+    base = float(t.loc[~t["over_policed"].astype(bool), col].astype(float).median())
+    m = power.assign(area_code=power["area_code"].astype(str)).merge(t[["area_code", col]], on="area_code")
+    m = m[m[col].notna()].reset_index(drop=True)
+    mu = m["expected_registrations"].to_numpy(dtype=np.float64)
+    ratio = m[col].to_numpy(dtype=np.float64) / base
+    m["power"] = intensity_power(mu, ratio=ratio, p_threshold=p_threshold, min_count=min_count, tolerance=tolerance)
+    return m.drop(columns=[col])
 
 
 # --------------------------------------------------------------------------------------------

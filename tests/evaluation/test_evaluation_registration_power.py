@@ -21,6 +21,7 @@ from evaluation.stigmatisation import (
     audit_registration_intensity,
     bh_threshold,
     intensity_power,
+    power_at_true_intensity,
     sensitivity_by_power,
 )
 
@@ -154,3 +155,26 @@ def test_sensitivity_by_power_counts_by_hand():
     assert low["sensitivity"] == 0.0 and np.isnan(low["false_discovery"])
     every = t.loc["all"]  # area z has no power row (too few persons): not counted
     assert every["n_areas_truly_over_policed"] == 5 and every["sensitivity"] == pytest.approx(3 / 5)
+
+
+def test_power_at_true_intensity_uses_each_areas_own_enforcement():
+    power = pd.DataFrame(
+        {
+            "area_code": ["g1", "g2", "g3", "g4"],
+            "expected_registrations": [30.0, 30.0, 30.0, 30.0],
+            "power": 0.99,  # at a doubling
+            "registration": "within",
+        }
+    )
+    truth = pd.DataFrame(
+        {
+            "area_code": ["g1", "g2", "g3", "g4"],
+            "over_policed": [True, True, False, False],
+            "enforcement_multiplier": [1.3, 2.0, 0.9, 1.1],  # reference: median of g3, g4 = 1.0
+        }
+    )
+    out = power_at_true_intensity(power, truth, p_threshold=0.001, min_count=10, tolerance=1.25).set_index("area_code")
+    for code, ratio in (("g1", 1.3), ("g2", 2.0), ("g3", 0.9)):
+        want = intensity_power(np.array([30.0]), ratio=ratio, p_threshold=0.001, min_count=10, tolerance=1.25)[0]
+        assert out.loc[code, "power"] == pytest.approx(want)
+    assert out.loc["g1", "power"] < 0.2 < 0.8 < out.loc["g2", "power"]
