@@ -326,6 +326,30 @@ def _intensity_block(result: EvaluationResult, kind: str, key: str, level: str) 
             out.append(
                 _kv_table(lb["truth"], caption="Flagged areas against the known enforcement truth (synthetic data)")
             )
+        strata = result.tables.get(f"{kind}_power/{key}")
+        if strata is not None and len(strata):
+            ratio = H.fmt_num(lb.get("power_intensity_ratio", "n/a"), 2)
+            rows = [
+                [
+                    str(r["stratum"]),
+                    H.fmt_num(int(r["n_areas"])),
+                    H.fmt_num(int(r["n_areas_truly_over_policed"])),
+                    H.fmt_num(int(r["n_areas_flagged"])),
+                    H.fmt_num(r["sensitivity"], 2),
+                    H.fmt_num(r["false_discovery"], 2),
+                    H.fmt_num(r["mean_power_truly_over_policed"], 2),
+                ]
+                for r in strata.to_dict("records")
+            ]
+            out.append(
+                H.table(
+                    rows,
+                    ["power", "areas", "truly over-policed", "flagged", "sensitivity", "false discovery", "mean power"],
+                    caption=f"Sensitivity by the audit's power to see an intensity of {ratio} (synthetic truth; "
+                    "untested areas count as missed)",
+                    text_columns=1,
+                )
+            )
         fig = result.figures.get(f"{kind}/{key}")
         if fig:
             out.append(H.img(fig, f"Registration intensity per area, {level}"))
@@ -535,7 +559,7 @@ def render_report(result: EvaluationResult, *, min_cell: int | None = None) -> s
         H.table(
             [
                 ["run", str(model.get("run_id", ""))],
-                ["bands", ", ".join(s.get("bands", []))],
+                ["bands", ", ".join(s.get("bands", []) or s.get("pooled_bands", []))],
                 ["minimum cell size", str(mc)],
                 ["intervals", str(settings.get("interval", ""))],
                 ["tolerance band", str(settings.get("tolerance_band", ""))],
@@ -545,7 +569,8 @@ def render_report(result: EvaluationResult, *, min_cell: int | None = None) -> s
             text_columns=2,
         )
     )
-    parts.append(_priority_block(settings.get("priority_metrics", list(PRIORITY_RATIONALE)[:3])))
+    if s.get("bands"):  # a pooled registration-intensity evaluation has no fairness part
+        parts.append(_priority_block(settings.get("priority_metrics", list(PRIORITY_RATIONALE)[:3])))
     for band in s.get("bands", []):
         n = s.get("n_persons", {}).get(band, "n/a")
         thr = s.get("threshold", {}).get(band, "n/a")

@@ -158,3 +158,12 @@ def test_evaluate_model_records_registration_intensity_per_band_pooled_and_gemee
     html = render_report(result, min_cell=cfg.min_cell_size)
     assert "Registration intensity: all registrations" in html
     assert f"{POOLED}/wijk" in result.summary["area_keys"][POOLED]
+    # sensitivity by power stratum against the truth: a table of area counts, in the report
+    truth_summary = ri[f"{POOLED}/wijk"]["truth"]
+    strata = result.tables[f"registration_intensity_power/{POOLED}/wijk"].set_index("stratum")
+    assert strata.loc["all", "n_areas_truly_over_policed"] == truth_summary["n_areas_truly_over_policed_auditable"]
+    assert strata.loc["all", "n_areas_flagged_correctly"] == truth_summary["n_areas_flagged_correctly"]
+    assert truth_summary["recall_powered"] >= 0.8  # wijken of 250 persons x 5 years: every one well powered
+    assert "recall_powered_at_true_intensity" in truth_summary
+    assert "Sensitivity by the audit" in html
+    assert ri[f"{POOLED}/wijk"]["n_areas_powered"] <= ri[f"{POOLED}/wijk"]["n_areas_auditable"]
