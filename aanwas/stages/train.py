@@ -190,11 +190,6 @@ def train_and_track(
             decisions[band] = _register_and_gate(
                 cfg, frame, fitted, override=override, override_reason=override_reason, gate_check=gate_check
             )
-            evaluation = getattr(gate_check, "results", {}).get(band)
-            if evaluation is not None:  # the audits for ethics reviewers, logged to this run
-                from aanwas.stages.evaluate import log_evaluation
-
-                log_evaluation(evaluation, cfg.evaluation, band=band)
             summary["bands"][band] = {
                 "split": fitted.split.describe(),
                 "metrics": {m: dict(v) for m, v in fitted.metrics.items()},
@@ -202,10 +197,37 @@ def train_and_track(
                 "comparisons": {m: dict(v) for m, v in fitted.comparisons.items()},
                 **decisions[band],
             }
+        _log_evaluations(cfg, gate_check, summary)
         mlflow.log_dict({b: d for b, d in decisions.items()}, "promotion.json")
     if console is not None:
         _print_summary(console, summary)
     return summary
+
+
+def _log_evaluations(cfg: AppConfig, gate_check: GateCheck | None, summary: dict[str, Any]) -> None:
+    """Log the audits for ethics reviewers to the active run: the registration-intensity audit
+    pooled over the bands (``evaluation/all-bands``; aggregates only), then each band's
+    evaluation with the pooled audit in its model card."""
+    results = getattr(gate_check, "results", {})
+    pooled_result = getattr(gate_check, "pooled_result", None)
+    if not results and pooled_result is None:
+        return
+    from aanwas.stages.evaluate import POOLED_DIR, log_evaluation
+    from evaluation.evaluate import attach_pooled_registrations
+    from evaluation.modelcard import ModelInfo
+
+    info = ModelInfo(name=cfg.training.mlflow.model_prefix, version="all bands", run_id=summary["run_id"])
+    pooled = pooled_result(info) if pooled_result is not None else None
+    if pooled is not None:
+        log_evaluation(pooled, cfg.evaluation, band=POOLED_DIR)
+    for band in summary["bands"]:
+        evaluation = results.get(band)
+        if evaluation is not None:
+            log_evaluation(
+                evaluation if pooled is None else attach_pooled_registrations(evaluation, pooled),
+                cfg.evaluation,
+                band=band,
+            )
 
 
 def _register_and_gate(

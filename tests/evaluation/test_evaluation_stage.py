@@ -79,6 +79,13 @@ def test_gate_check_audits_registration_intensity_over_every_reference_date():
         "registration_intensity_hi",
         "registration",
     }
-    # the rows were used once and dropped (no person-level data kept on the callable)
+    # the rows are kept for the audit pooled over the bands, which then drops them (no
+    # person-level data kept on the callable)
+    pooled = check.pooled_result()
+    pri = pooled.summary["registration_intensity"]["all bands/gemeente"]
+    assert pri["n_areas"] == ri["n_areas"]  # one band: the pooled audit is that band's
+    assert set(pooled.tables["registration_intensity/all bands/gemeente"].columns) == set(logged.columns)
+    assert "gate" not in pooled.summary and pooled.summary["league_findings"] == []
+    assert check.pooled_result() is None
     check("13-19", test, all_risk.reindex(test.index))
     assert check.results["13-19"].summary["registration_intensity"] == {}
