@@ -321,7 +321,10 @@ def _intensity_block(result: EvaluationResult, kind: str, key: str, level: str) 
     out: list[str] = []
     lb = s.get(kind, {}).get(key)
     if lb:
-        out.append(_kv_table({k: v for k, v in lb.items() if k != "truth"}, caption=_INTENSITY_CAPTIONS[kind]))
+        shown = {k: v for k, v in lb.items() if k != "truth"}
+        if isinstance(shown.get("p_threshold_over"), float):  # a small p-value cutoff: 2 significant digits
+            shown["p_threshold_over"] = f"{shown['p_threshold_over']:.2g}"
+        out.append(_kv_table(shown, caption=_INTENSITY_CAPTIONS[kind]))
         if lb.get("truth"):
             out.append(
                 _kv_table(lb["truth"], caption="Flagged areas against the known enforcement truth (synthetic data)")

@@ -166,4 +166,6 @@ def test_evaluate_model_records_registration_intensity_per_band_pooled_and_gemee
     assert truth_summary["recall_powered"] >= 0.8  # wijken of 250 persons x 5 years: every one well powered
     assert "recall_powered_at_true_intensity" in truth_summary
     assert "Sensitivity by the audit" in html
+    cut = ri[f"{POOLED}/wijk"]["p_threshold_over"]
+    assert 0 < cut < 0.025 and f"{cut:.2g}" in html  # the cutoff the run used, readable
     assert ri[f"{POOLED}/wijk"]["n_areas_powered"] <= ri[f"{POOLED}/wijk"]["n_areas_auditable"]
