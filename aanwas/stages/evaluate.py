@@ -338,7 +338,7 @@ def prepare_registration_rows(frame: pd.DataFrame, band: str, risk: pd.Series, c
     return out[out[REGISTERED].notna().to_numpy() & out["score"].notna().to_numpy()]
 
 
-def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
+def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None) -> Any:
     """A ``gate_check(band, test_rows, risk) -> bool`` for ``aanwas train``.
 
     Runs :func:`evaluate_model` on the band's test rows (fairness, proxy test, ranking,
@@ -352,6 +352,9 @@ def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
     :func:`prepare_registration_rows`). The rows are kept (person-level, in memory only) until
     ``.pooled_result()`` runs the audit pooled over the bands
     (:func:`evaluation.evaluate.evaluate_registrations`) and drops them.
+
+    ``truth_areas`` (synthetic data only: ``DIR/truth/areas.parquet`` of ``aanwas synth``)
+    adds the comparison with the known over-policed areas to the registration-intensity audits.
     """
     ecfg: EvaluationConfig = cfg.evaluation
     threshold = float(cfg.monitoring.aggregate.elevated_threshold)
@@ -365,7 +368,9 @@ def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
 
     def gate_check(band: str, test_rows: pd.DataFrame, risk: pd.Series) -> bool:
         scored = prepare_scored_rows(test_rows, risk, ecfg, audit)
-        result = evaluate_model(scored, cfg=ecfg, threshold=threshold, registrations=registrations.get(band))
+        result = evaluate_model(
+            scored, cfg=ecfg, threshold=threshold, registrations=registrations.get(band), truth_areas=truth_areas
+        )
         results[band] = result
         g = result.summary["gate"]
         verdicts[band] = GateVerdict(passed=bool(g["passed"]), reasons=list(g["reasons"]), notes=list(g["notes"]))
@@ -377,7 +382,9 @@ def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
         rows = [registrations.pop(b) for b in list(registrations)]
         if not rows:
             return None
-        return evaluate_registrations(pd.concat(rows, ignore_index=True), cfg=ecfg, model_info=model_info)
+        return evaluate_registrations(
+            pd.concat(rows, ignore_index=True), cfg=ecfg, truth_areas=truth_areas, model_info=model_info
+        )
 
     gate_check.add_registrations = add_registrations  # type: ignore[attr-defined]
     gate_check.pooled_result = pooled_result  # type: ignore[attr-defined]

@@ -38,6 +38,7 @@ from training.splits import build_temporal_splits
 SUMMARY_FILE = "train_summary.json"
 REQUIRED_COLUMNS = ("rinpersoon", "ref_date", "age_band", "label")
 TRUTH_FILE = "person_year.parquet"
+TRUTH_AREAS_FILE = "areas.parquet"
 ORACLE_NOTE = (
     "oracle_auc: AUC of the synthetic world's true probability of the observed label given each "
     "person's full true situation on the reference date (indicator states, latent vulnerability, "
@@ -326,13 +327,17 @@ def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
-def _evaluation_gates(cfg: AppConfig, audit: pd.DataFrame) -> GateCheck | None:
-    """The evaluation stage's gates (fairness, stigmatisation) as a gate check, if available."""
+def _evaluation_gates(cfg: AppConfig, audit: pd.DataFrame, truth_dir: Path | None = None) -> GateCheck | None:
+    """The evaluation stage's gates (fairness, stigmatisation) as a gate check, if available;
+    with the synthetic truth's areas (``truth_dir/areas.parquet``), the registration-intensity
+    audits are compared with the known over-policed areas."""
     try:
         from aanwas.stages.evaluate import build_gate_check
     except ImportError:  # evaluation not installed: the AUC gate alone (unless gates are required)
         return None
-    return build_gate_check(cfg, audit)  # type: ignore[no-any-return]
+    areas = Path(truth_dir) / TRUTH_AREAS_FILE if truth_dir is not None else None
+    truth_areas = pd.read_parquet(areas) if areas is not None and areas.exists() else None
+    return build_gate_check(cfg, audit, truth_areas)  # type: ignore[no-any-return]
 
 
 def run_train(
@@ -363,7 +368,7 @@ def run_train(
     work = Path(work)
     frame, audit = load_feature_table(work)
     if gate_check is None and cfg.training.promotion.run_evaluation_gates:
-        gate_check = _evaluation_gates(cfg, audit)
+        gate_check = _evaluation_gates(cfg, audit, truth_dir)
     truth = reference = None
     if truth_dir is not None:
         truth, reference = load_truth(truth_dir, frame, cfg)
