@@ -337,7 +337,7 @@ def _evaluation_gates(cfg: AppConfig, audit: pd.DataFrame, truth_dir: Path | Non
         return None
     areas = Path(truth_dir) / TRUTH_AREAS_FILE if truth_dir is not None else None
     truth_areas = pd.read_parquet(areas) if areas is not None and areas.exists() else None
-    return build_gate_check(cfg, audit, truth_areas)  # type: ignore[no-any-return]
+    return build_gate_check(cfg, audit, truth_areas=truth_areas)  # type: ignore[no-any-return]
 
 
 def run_train(

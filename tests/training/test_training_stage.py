@@ -82,7 +82,7 @@ def test_train_then_retrain_on_a_later_refresh(tmp_path, runner, monkeypatch, ne
     # with evaluation gates switched on, the evaluation stage's gate check runs on the challenger
     gate_calls = []
 
-    def fake_build_gate_check(cfg, audit):  # type: ignore[no-untyped-def]
+    def fake_build_gate_check(cfg, audit, truth_areas=None):  # type: ignore[no-untyped-def]
         def check(band, rows, risk):  # type: ignore[no-untyped-def]
             gate_calls.append((band, len(rows), len(audit)))
             return True
