@@ -865,18 +865,22 @@ def audit_registration_intensity(
     else:
         n = np.bincount(c, minlength=k).astype(np.float64)
     # the exact interval gives away O, so the registrations must pass the minimum cell size too
-    big = enough(n, cfg.min_cell_size) & enough(o, cfg.min_cell_size) & (e > 0)
+    # areas with enough persons are audited; of those, only the ones whose registrations also
+    # reach the minimum cell size are tested and shown (``big``). The reference O/E pools every
+    # audited area: pooling only the tested ones would select on the outcome (areas with many
+    # registrations, over-registered ones among them) and push every intensity towards 1.
+    auditable = enough(n, cfg.min_cell_size) & (e > 0)
+    big = auditable & enough(o, cfg.min_cell_size)
     q = cfg.quantiles
-    inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, big, q)
+    inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, auditable, q)
     registration = _flag_registration(inten, p_up, p_down, big, cfg)
-    reference = big & (registration != "over")
+    reference = auditable & (registration != "over")
     if reference.any():
         inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, reference, q)
         registration = _flag_registration(inten, p_up, p_down, big, cfg)
     ref = divide(o[reference].sum(), e[reference].sum()) if reference.any() else float("nan")
     # power to see a given intensity, at the Benjamini-Hochberg cutoff this run used, for every
-    # area with enough persons (tested or not: the registration count itself decides that)
-    auditable = enough(n, cfg.min_cell_size) & (e > 0)
+    # audited area (tested or not: the registration count itself decides that)
     p_cut = bh_threshold(np.where(big, p_up, np.nan), cfg.alpha / 2.0)
     power = (
         intensity_power(
