@@ -865,23 +865,26 @@ def audit_registration_intensity(
     else:
         n = np.bincount(c, minlength=k).astype(np.float64)
     # the exact interval gives away O, so the registrations must pass the minimum cell size too
-    # areas with enough persons are audited; of those, only the ones whose registrations also
-    # reach the minimum cell size are tested and shown (``big``). The reference O/E pools every
-    # audited area: pooling only the tested ones would select on the outcome (areas with many
-    # registrations, over-registered ones among them) and push every intensity towards 1.
+    # Areas with enough persons are audited: the reference O/E and the false-discovery control
+    # run over all of them. Only those whose registrations also reach the minimum cell size are
+    # shown (``big``; the exact interval would give a small count away). Restricting the
+    # reference or the Benjamini-Hochberg set to the shown areas would select on the outcome:
+    # the reference would be inflated by over-registered areas (intensities pushed towards 1),
+    # and small areas that reach 10 registrations only by an extreme count would be tested
+    # against a cutoff that no longer counts the many that did not.
     auditable = enough(n, cfg.min_cell_size) & (e > 0)
     big = auditable & enough(o, cfg.min_cell_size)
     q = cfg.quantiles
     inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, auditable, q)
-    registration = _flag_registration(inten, p_up, p_down, big, cfg)
+    registration = _flag_registration(inten, p_up, p_down, auditable, cfg)
     reference = auditable & (registration != "over")
     if reference.any():
         inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, reference, q)
-        registration = _flag_registration(inten, p_up, p_down, big, cfg)
+        registration = _flag_registration(inten, p_up, p_down, auditable, cfg)
     ref = divide(o[reference].sum(), e[reference].sum()) if reference.any() else float("nan")
     # power to see a given intensity, at the Benjamini-Hochberg cutoff this run used, for every
     # audited area (tested or not: the registration count itself decides that)
-    p_cut = bh_threshold(np.where(big, p_up, np.nan), cfg.alpha / 2.0)
+    p_cut = bh_threshold(np.where(auditable, p_up, np.nan), cfg.alpha / 2.0)
     power = (
         intensity_power(
             e * ref,
