@@ -105,7 +105,7 @@ def _truth_for(truth_areas: pd.DataFrame, level: str, members: pd.DataFrame, cfg
 
 def _powered_truth(power: pd.DataFrame, truth: pd.DataFrame, cfg: EvaluationConfig) -> dict[str, Any]:
     """Sensitivity and false discovery among the areas with at least the target power, and the
-    sensitivity over every area with enough persons (untested ones count as missed)."""
+    sensitivity over every area with enough persons (areas not shown count as missed)."""
     t = sensitivity_by_power(power, truth, cuts=[cfg.intensity_power_target]).set_index("stratum")
     hi, every = t.iloc[1], t.loc["all"]
     return {

@@ -349,7 +349,7 @@ def _intensity_block(result: EvaluationResult, kind: str, key: str, level: str) 
                     rows,
                     ["power", "areas", "truly over-policed", "flagged", "sensitivity", "false discovery", "mean power"],
                     caption=f"Sensitivity by the audit's power to see an intensity of {ratio} (synthetic truth; "
-                    "untested areas count as missed)",
+                    "areas not shown count as missed)",
                     text_columns=1,
                 )
             )

@@ -383,11 +383,11 @@ class LabelBiasResult:
         its degrees of freedom, 1 = no excess; ``p_intensity_heterogeneity``).
     power : pandas.DataFrame, optional
         Registration-intensity audit only, in memory only (never logged: with the intensity
-        it would give small counts away): every area with enough persons, tested or not:
+        it would give small counts away): every area with enough persons, shown or not:
         ``area_code, expected_registrations`` (the test's null mean: model-expected
         registrations at the reference intensity), ``power`` (probability that the audit flags
         the area "over" if its true intensity were ``cfg.intensity_power_ratio``, see
-        :func:`intensity_power`), ``tested`` and ``registration`` ("not tested" when its
+        :func:`intensity_power`), ``shown`` and ``registration`` ("not shown" when its
         registrations were below the minimum cell size).
     """
 
@@ -441,7 +441,7 @@ def intensity_power(
     intensity is ``ratio`` (e.g. 2: registered twice as intensely as the reference areas).
 
     The audit flags an area when its registrations ``O`` reach the minimum cell size
-    (``min_count``, else the area is not tested), the one-sided exact Poisson p-value
+    (``min_count``, else the area is not shown), the one-sided exact Poisson p-value
     ``P(X >= O | null_mean)`` is at most ``p_threshold`` (the Benjamini-Hochberg cutoff used,
     :func:`bh_threshold`) and ``O / null_mean`` reaches ``tolerance``. All three say
     ``O >= k`` for one smallest count ``k``, so the power is ``P(X >= k)`` for ``X ~
@@ -883,7 +883,7 @@ def audit_registration_intensity(
         registration = _flag_registration(inten, p_up, p_down, auditable, cfg)
     ref = divide(o[reference].sum(), e[reference].sum()) if reference.any() else float("nan")
     # power to see a given intensity, at the Benjamini-Hochberg cutoff this run used, for every
-    # audited area (tested or not: the registration count itself decides that)
+    # audited area (shown or not: the registration count itself decides that)
     p_cut = bh_threshold(np.where(auditable, p_up, np.nan), cfg.alpha / 2.0)
     power = (
         intensity_power(
@@ -902,8 +902,8 @@ def audit_registration_intensity(
                 "area_code": labels,
                 "expected_registrations": e * ref,
                 "power": power,
-                "tested": big,
-                "registration": np.where(big, registration, "not tested"),
+                "shown": big,
+                "registration": np.where(big, registration, "not shown"),
             }
         )[auditable]
         .sort_values("area_code")
@@ -988,13 +988,13 @@ def sensitivity_by_power(power: pd.DataFrame, truth_areas: pd.DataFrame, *, cuts
     """Sensitivity and false discovery of the registration-intensity audit per power stratum
     (synthetic data only): does it flag the over-policed areas it has the data to see?
 
-    Areas are the audit's power table (every area with enough persons, tested or not; see
+    Areas are the audit's power table (every area with enough persons, shown or not; see
     :class:`LabelBiasResult`) joined with the truth; strata are cut by ``power`` at ``cuts``
     (lower bound inclusive). Per stratum: areas, truly over-policed areas, flagged ("over"),
     flagged correctly, sensitivity (flagged correctly / truly over-policed), false discovery
     (flagged wrongly / flagged) and the mean power of the truly over-policed areas, which is
     the sensitivity to expect if their true intensity were the power's ratio. The last row
-    ("all") pools the strata: its sensitivity counts untested over-policed areas as missed.
+    ("all") pools the strata: its sensitivity counts over-policed areas not shown as missed.
 
     Parameters
     ----------
@@ -1015,7 +1015,7 @@ def sensitivity_by_power(power: pd.DataFrame, truth_areas: pd.DataFrame, *, cuts
     Examples
     --------
     >>> pw = pd.DataFrame({"area_code": list("abcd"), "power": [0.1, 0.1, 0.9, 0.95],
-    ...                    "registration": ["not tested", "within", "over", "within"]})
+    ...                    "registration": ["not shown", "within", "over", "within"]})
     >>> tr = pd.DataFrame({"area_code": list("abcd"), "over_policed": [True, False, True, True]})
     >>> t = sensitivity_by_power(pw, tr, cuts=[0.5])
     >>> t["stratum"].tolist(), t["n_areas_flagged_correctly"].tolist(), t["sensitivity"].round(3).tolist()

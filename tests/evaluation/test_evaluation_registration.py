@@ -173,7 +173,7 @@ def test_evaluate_model_records_registration_intensity_per_band_pooled_and_gemee
 
 def test_reference_pools_every_audited_area_not_only_the_tested_ones():
     # 50 small areas (20 persons, 5 expected and 5 observed registrations: below the minimum cell
-    # size, so not tested) and two larger ones (20 expected): one at 20 observed, one at 40 (x2).
+    # size, so not shown) and two larger ones (20 expected): one at 20 observed, one at 40 (x2).
     # A reference of the tested areas only would be 60/40 = 1.5 and hide the doubling.
     small = pd.DataFrame(
         {"a": np.repeat([f"s{i:02d}" for i in range(50)], 20), "o": np.tile([1.0] * 5 + [0.0] * 15, 50), "e": 0.25}
@@ -195,4 +195,4 @@ def test_reference_pools_every_audited_area_not_only_the_tested_ones():
     assert t.loc["L2", "registration"] == "over" and t.loc["L2", "registration_intensity"] == pytest.approx(2.0)
     assert t.loc["L1", "registration"] == "within" and t.loc["L1", "registration_intensity"] == pytest.approx(1.0)
     assert poisson.sf(39, 20 * 310 / 290) < 0.025 / 52  # why L2 survives the control over all 52 areas
-    assert len(res.power) == 52  # power for every audited area, tested or not
+    assert len(res.power) == 52  # power for every audited area, shown or not

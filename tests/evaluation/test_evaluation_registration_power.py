@@ -105,7 +105,7 @@ def test_power_predicts_what_the_audit_flags():
             tolerance=cfg.tolerance_high,
         )
         assert np.allclose(pw["power"], again)
-        assert len(pw) == s["n_areas_auditable"] == 3_000  # every area has 10 persons, tested or not
+        assert len(pw) == s["n_areas_auditable"] == 3_000  # every area has 10 persons, shown or not
         assert s["n_areas_powered"] == int((pw["power"] >= cfg.intensity_power_target).sum())
         # true intensity relative to the audit's reference (the reference pools a few undetected
         # over-registered areas, so it sits slightly above 1)
@@ -138,7 +138,7 @@ def test_sensitivity_by_power_counts_by_hand():
         {
             "area_code": ["a", "b", "c", "d", "e", "f", "g"],
             "power": [0.05, 0.3, 0.6, 0.85, 0.9, 0.95, 0.99],
-            "registration": ["not tested", "within", "over", "over", "over", "within", "over"],
+            "registration": ["not shown", "within", "over", "over", "over", "within", "over"],
         }
     )
     truth = pd.DataFrame(
@@ -151,7 +151,7 @@ def test_sensitivity_by_power_counts_by_hand():
     assert (hi["n_areas"], hi["n_areas_truly_over_policed"], hi["n_areas_flagged"]) == (4, 3, 3)
     assert hi["sensitivity"] == pytest.approx(2 / 3) and hi["false_discovery"] == pytest.approx(1 / 3)
     assert hi["mean_power_truly_over_policed"] == pytest.approx((0.85 + 0.9 + 0.95) / 3)
-    low = t.loc["power < 0.2"]  # a is over-policed but untested: missed
+    low = t.loc["power < 0.2"]  # a is over-policed but not shown: missed
     assert low["sensitivity"] == 0.0 and np.isnan(low["false_discovery"])
     every = t.loc["all"]  # area z has no power row (too few persons): not counted
     assert every["n_areas_truly_over_policed"] == 5 and every["sensitivity"] == pytest.approx(3 / 5)

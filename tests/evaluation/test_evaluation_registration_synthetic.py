@@ -7,8 +7,8 @@ year after each reference date with the registrations the model expects. Slow (s
 and three LightGBM fits at scale 0.1: several minutes).
 
 Thresholds come from measurements with exactly this code (docs/evaluation.md, scale 0.1). The
-denominators are the over-policed areas with at least the minimum cell size of persons, tested
-or not (an area whose registrations stay below the minimum cell size is not tested and counts as
+denominators are the over-policed areas with at least the minimum cell size of persons, shown
+or not (an area whose registrations stay below the minimum cell size is not shown and counts as
 missed). Seed 1: wijk sensitivity 0.31 (42 of 134) with 1 false discovery in 43; among the
 over-policed wijken where the audit's power to see a doubling is >= 0.8, 16 of 16 flagged (mean
 power 0.93), no false discovery there. Seed 2: wijk 0.32 (36 of 113), 0 of 36 false; powered
