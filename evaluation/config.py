@@ -119,6 +119,15 @@ class EvaluationConfig:
     intensity_risk_bins : int
         Quantile bins of model risk (per age band and reference date) in which the model-expected
         registrations of the registration-intensity audit are calibrated.
+    intensity_power_ratio : float
+        The registration-intensity audit reports, per area, its power to detect this true
+        relative intensity (2 = registered twice as intensely as the reference areas: the
+        over-policing of the synthetic world), and how many areas reach ``intensity_power_target``.
+    intensity_power_target : float
+        Power at which an area counts as "has the data to see" that intensity.
+    intensity_power_strata : tuple of float
+        Cut points of the power strata in which, on synthetic data, sensitivity and false
+        discovery are reported against the truth.
     top_n : int
         Length of the naive "top N" list whose mislabelling the ranking audit counts.
     shap_max_rows : int
@@ -173,6 +182,9 @@ class EvaluationConfig:
     proxy_gate_block: str = "origin groups"
     proxy_min_areas: int = 20
     intensity_risk_bins: int = 20
+    intensity_power_ratio: float = 2.0
+    intensity_power_target: float = 0.8
+    intensity_power_strata: tuple[float, ...] = (0.2, 0.5, 0.8)
     top_n: int = 10
     shap_max_rows: int = 20_000
     shap_bins: int = 10
@@ -213,6 +225,14 @@ class EvaluationConfig:
         require(self.proxy_gate_block in self.proxy_blocks, p + "proxy_gate_block", "must be one of proxy_blocks")
         require(3 <= self.proxy_min_areas <= 100_000, p + "proxy_min_areas", "must be 3..100000")
         require(2 <= self.intensity_risk_bins <= 1_000, p + "intensity_risk_bins", "must be 2..1000")
+        require(self.intensity_power_ratio > 1.0, p + "intensity_power_ratio", "must be > 1")
+        require(0.0 < self.intensity_power_target < 1.0, p + "intensity_power_target", "must be in (0, 1)")
+        cuts = self.intensity_power_strata
+        require(
+            all(0.0 < c < 1.0 for c in cuts) and list(cuts) == sorted(set(cuts)),
+            p + "intensity_power_strata",
+            "must be increasing cut points in (0, 1)",
+        )
         require(1 <= self.top_n <= 1_000, p + "top_n", "must be 1..1000")
         require(100 <= self.shap_max_rows <= 10_000_000, p + "shap_max_rows", "must be 100..10000000")
         require(2 <= self.shap_bins <= 100, p + "shap_bins", "must be 2..100")

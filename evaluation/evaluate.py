@@ -33,6 +33,8 @@ from evaluation.stigmatisation import (
     audit_registration_intensity,
     compare_with_truth,
     model_expected,
+    power_at_true_intensity,
+    sensitivity_by_power,
     truth_at_level,
 )
 from features.config import AGE_BANDS
@@ -40,6 +42,15 @@ from features.errors import InputError
 
 #: Key of the label-bias audit that pools all age bands.
 POOLED = "all bands"
+
+#: Card and summary keys of the registration-intensity audit that a model card carries.
+_CARD_KEYS = ("n_areas", "p_", "truth")
+
+#: Why registration intensity is shown but not gated (see docs/evaluation.md).
+REGISTRATIONS_NOT_GATED = (
+    "registration intensity describes the registrations (the labels), not the model: it is "
+    "reported here and in the model card but does not feed the promotion gate (docs/evaluation.md)"
+)
 
 #: Columns of the per-area label-bias table that may be logged (no counts, no raw rates).
 _LABEL_BIAS_LOGGED = (
@@ -92,6 +103,22 @@ def _truth_for(truth_areas: pd.DataFrame, level: str, members: pd.DataFrame, cfg
     return t
 
 
+def _powered_truth(power: pd.DataFrame, truth: pd.DataFrame, cfg: EvaluationConfig) -> dict[str, Any]:
+    """Sensitivity and false discovery among the areas with at least the target power, and the
+    sensitivity over every area with enough persons (areas not shown count as missed)."""
+    t = sensitivity_by_power(power, truth, cuts=[cfg.intensity_power_target]).set_index("stratum")
+    hi, every = t.iloc[1], t.loc["all"]
+    return {
+        "n_areas_truly_over_policed_powered": int(hi["n_areas_truly_over_policed"]),
+        "recall_powered": float(hi["sensitivity"]),
+        "false_discovery_powered": float(hi["false_discovery"]),
+        "mean_power_truly_over_policed_powered": float(hi["mean_power_truly_over_policed"]),
+        "n_areas_truly_over_policed_auditable": int(every["n_areas_truly_over_policed"]),
+        "recall_auditable": float(every["sensitivity"]),
+        "mean_power_truly_over_policed_auditable": float(every["mean_power_truly_over_policed"]),
+    }
+
+
 def _record_label_bias(
     lb: Any,
     key: str,
@@ -112,6 +139,20 @@ def _record_label_bias(
     if truth_areas is not None:
         t = _truth_for(truth_areas, level, members if members is not None else pd.DataFrame(), cfg)
         lb_summary["truth"] = compare_with_truth(lb, t)
+        if lb.power is not None:  # does it flag the over-policed areas it has the data to see?
+            lb_summary["truth"].update(_powered_truth(lb.power, t, cfg))
+            if {"enforcement_multiplier", "enforcement"} & set(t.columns):
+                own = power_at_true_intensity(
+                    lb.power,
+                    t,
+                    p_threshold=float(lb.summary["p_threshold_over"]),
+                    min_count=cfg.min_cell_size,
+                    tolerance=cfg.tolerance_high,
+                )
+                lb_summary["truth"].update(
+                    {f"{k}_at_true_intensity": v for k, v in _powered_truth(own, t, cfg).items() if "powered" in k}
+                )
+            tables[f"{kind}_power/{key}"] = sensitivity_by_power(lb.power, t, cuts=cfg.intensity_power_strata)
     summary[kind][key] = lb_summary
     tables[f"{kind}/{key}"] = lb.areas[[c for c in _LABEL_BIAS_LOGGED if c in lb.areas.columns]]
     figures[f"{kind}/{key}"] = P.plot_label_bias(
@@ -130,8 +171,10 @@ def _registration_intensity(
     summary: dict[str, Any],
     tables: dict[str, Any],
     figures: dict[str, Any],
+    per_band: bool = True,
 ) -> None:
-    """Registration-intensity audit per band and pooled over the bands, at every area level."""
+    """Registration-intensity audit per band (unless ``per_band`` is false) and pooled over the
+    bands, at every area level."""
     rows = rows[rows[observed].notna().to_numpy() & rows[score].notna().to_numpy()]
     strata = [c for c in (band, "ref_date") if c in rows.columns]
     rows = rows.assign(
@@ -139,8 +182,8 @@ def _registration_intensity(
     )
     person = "rinpersoon" if "rinpersoon" in rows.columns else None
     bands = _bands(rows[band]) if band in rows.columns else []
-    groups = [(b, rows[rows[band].astype(str) == b]) for b in bands]
-    if len(bands) != 1:
+    groups = [(b, rows[rows[band].astype(str) == b]) for b in bands] if per_band else []
+    if len(bands) != 1 or not per_band:
         groups.append((POOLED, rows))
     for which, sub in groups:
         for level in cfg.area_levels:
@@ -421,7 +464,7 @@ def evaluate_model(
             },
             "label_bias": dict(summary["label_bias"]),
             "registration_intensity": {
-                k: {kk: vv for kk, vv in v.items() if kk.startswith(("n_areas", "p_", "truth"))}
+                k: {kk: vv for kk, vv in v.items() if kk.startswith(_CARD_KEYS)}
                 for k, v in summary["registration_intensity"].items()
             },
             "ranking": {
@@ -448,6 +491,104 @@ def evaluate_model(
     return EvaluationResult(
         summary=summary, tables=tables, figures=figures, model_card=card_with(findings, gate.to_dict())
     )
+
+
+def evaluate_registrations(
+    registrations: pd.DataFrame,
+    *,
+    cfg: EvaluationConfig,
+    registered: str = "registered",
+    score: str = "score",
+    band: str = "age_band",
+    truth_areas: pd.DataFrame | None = None,
+    model_info: ModelInfo | None = None,
+) -> EvaluationResult:
+    """The registration-intensity audit pooled over every age band, on its own.
+
+    Training evaluates band by band (each band model's evaluation holds that band's audit);
+    registration intensity is a property of the area, so this pools the bands' rows for more
+    events. The result goes through the same suppression as a band's evaluation (loggable
+    columns only, no counts per area, the league-table check on its tables and report); it has
+    no gate (see :data:`REGISTRATIONS_NOT_GATED`).
+
+    Parameters
+    ----------
+    registrations : pandas.DataFrame
+        As for :func:`evaluate_model`: rows of every band (in memory only).
+    cfg : EvaluationConfig
+    registered, score, band : str
+        Column names.
+    truth_areas : pandas.DataFrame, optional
+        Synthetic truth (``area_code, area_level, over_policed[, enforcement_multiplier]``).
+    model_info : ModelInfo, optional
+        Run and version for the report header.
+
+    Returns
+    -------
+    EvaluationResult
+        ``summary["registration_intensity"]`` keyed ``"all bands/<level>"``, its tables and figures.
+    """
+    for col in (registered, score, band):
+        if col not in registrations.columns:
+            raise InputError("registration rows", col, None, "column not found")
+    info = model_info or ModelInfo()
+    tables: dict[str, pd.DataFrame] = {}
+    figures: dict[str, bytes] = {}
+    summary: dict[str, Any] = {
+        "model": {"name": info.name, "version": info.version, "run_id": info.run_id},
+        "settings": {
+            "min_cell_size": cfg.min_cell_size,
+            "interval": "exact Poisson (Garwood) intervals; Benjamini-Hochberg false discovery control",
+            "tolerance_band": f"{cfg.tolerance_low:g}–{cfg.tolerance_high:g}",
+        },
+        "bands": [],
+        "pooled_bands": _bands(registrations[band]),
+        "area_keys": {},
+        "registration_intensity": {},
+    }
+    _registration_intensity(
+        registrations,
+        band=band,
+        observed=registered,
+        score=score,
+        cfg=cfg,
+        truth_areas=truth_areas,
+        summary=summary,
+        tables=tables,
+        figures=figures,
+        per_band=False,
+    )
+    summary["notes"] = [REGISTRATIONS_NOT_GATED]
+    draft = EvaluationResult(summary=summary, tables=tables, figures={}, model_card={})
+    summary["league_findings"] = audit_league_tables(
+        tables=tables, html={"report.html": render_report(draft, min_cell=cfg.min_cell_size)}
+    )
+    return EvaluationResult(summary=summary, tables=tables, figures=figures, model_card={})
+
+
+def attach_pooled_registrations(result: EvaluationResult, pooled: EvaluationResult) -> EvaluationResult:
+    """A band's evaluation with the pooled registration-intensity audit in its model card.
+
+    The card's stigmatisation part gets the pooled audit's area counts, tests and (synthetic
+    data) truth comparison under ``registration_intensity`` (keys ``"all bands/<level>"``), and
+    the notes point to the pooled evaluation. Nothing else changes (the gate stays as it was).
+    """
+    ri = pooled.summary.get("registration_intensity", {})
+    card = dict(result.model_card)
+    stigma = dict(card.get("stigmatisation", {}))
+    stigma["registration_intensity"] = {
+        **dict(stigma.get("registration_intensity", {})),
+        **{k: {kk: vv for kk, vv in v.items() if kk.startswith(_CARD_KEYS)} for k, v in ri.items()},
+    }
+    stigma["registration_intensity_note"] = REGISTRATIONS_NOT_GATED
+    card["stigmatisation"] = stigma
+    summary = dict(result.summary)
+    summary["notes"] = [
+        *summary.get("notes", []),
+        "registration intensity pooled over every band: see the model card and the pooled "
+        "evaluation of this run (evaluation/all-bands)",
+    ]
+    return EvaluationResult(summary=summary, tables=result.tables, figures=result.figures, model_card=card)
 
 
 def gate_of(result: EvaluationResult) -> GateVerdict:

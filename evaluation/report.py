@@ -321,10 +321,37 @@ def _intensity_block(result: EvaluationResult, kind: str, key: str, level: str) 
     out: list[str] = []
     lb = s.get(kind, {}).get(key)
     if lb:
-        out.append(_kv_table({k: v for k, v in lb.items() if k != "truth"}, caption=_INTENSITY_CAPTIONS[kind]))
+        shown = {k: v for k, v in lb.items() if k != "truth"}
+        if isinstance(shown.get("p_threshold_over"), float):  # a small p-value cutoff: 2 significant digits
+            shown["p_threshold_over"] = f"{shown['p_threshold_over']:.2g}"
+        out.append(_kv_table(shown, caption=_INTENSITY_CAPTIONS[kind]))
         if lb.get("truth"):
             out.append(
                 _kv_table(lb["truth"], caption="Flagged areas against the known enforcement truth (synthetic data)")
+            )
+        strata = result.tables.get(f"{kind}_power/{key}")
+        if strata is not None and len(strata):
+            ratio = H.fmt_num(lb.get("power_intensity_ratio", "n/a"), 2)
+            rows = [
+                [
+                    str(r["stratum"]),
+                    H.fmt_num(int(r["n_areas"])),
+                    H.fmt_num(int(r["n_areas_truly_over_policed"])),
+                    H.fmt_num(int(r["n_areas_flagged"])),
+                    H.fmt_num(r["sensitivity"], 2),
+                    H.fmt_num(r["false_discovery"], 2),
+                    H.fmt_num(r["mean_power_truly_over_policed"], 2),
+                ]
+                for r in strata.to_dict("records")
+            ]
+            out.append(
+                H.table(
+                    rows,
+                    ["power", "areas", "truly over-policed", "flagged", "sensitivity", "false discovery", "mean power"],
+                    caption=f"Sensitivity by the audit's power to see an intensity of {ratio} (synthetic truth; "
+                    "areas not shown count as missed)",
+                    text_columns=1,
+                )
             )
         fig = result.figures.get(f"{kind}/{key}")
         if fig:
@@ -535,7 +562,7 @@ def render_report(result: EvaluationResult, *, min_cell: int | None = None) -> s
         H.table(
             [
                 ["run", str(model.get("run_id", ""))],
-                ["bands", ", ".join(s.get("bands", []))],
+                ["bands", ", ".join(s.get("bands", []) or s.get("pooled_bands", []))],
                 ["minimum cell size", str(mc)],
                 ["intervals", str(settings.get("interval", ""))],
                 ["tolerance band", str(settings.get("tolerance_band", ""))],
@@ -545,7 +572,8 @@ def render_report(result: EvaluationResult, *, min_cell: int | None = None) -> s
             text_columns=2,
         )
     )
-    parts.append(_priority_block(settings.get("priority_metrics", list(PRIORITY_RATIONALE)[:3])))
+    if s.get("bands"):  # a pooled registration-intensity evaluation has no fairness part
+        parts.append(_priority_block(settings.get("priority_metrics", list(PRIORITY_RATIONALE)[:3])))
     for band in s.get("bands", []):
         n = s.get("n_persons", {}).get(band, "n/a")
         thr = s.get("threshold", {}).get(band, "n/a")

@@ -381,10 +381,19 @@ class LabelBiasResult:
         the alternative label, and a global test of whether registration intensity varies
         between areas beyond chance (``intensity_dispersion_ratio``: Pearson chi-square over
         its degrees of freedom, 1 = no excess; ``p_intensity_heterogeneity``).
+    power : pandas.DataFrame, optional
+        Registration-intensity audit only, in memory only (never logged: with the intensity
+        it would give small counts away): every area with enough persons, shown or not:
+        ``area_code, expected_registrations`` (the test's null mean: model-expected
+        registrations at the reference intensity), ``power`` (probability that the audit flags
+        the area "over" if its true intensity were ``cfg.intensity_power_ratio``, see
+        :func:`intensity_power`), ``shown`` and ``registration`` ("not shown" when its
+        registrations were below the minimum cell size).
     """
 
     areas: pd.DataFrame
     summary: dict[str, Any]
+    power: pd.DataFrame | None = None
 
 
 def _garwood(o: np.ndarray, q: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -400,6 +409,77 @@ def _clopper_pearson(k: np.ndarray, n: np.ndarray, q: tuple[float, float]) -> tu
         lo = np.where(k > 0, beta.ppf(q[0] / 100.0, np.maximum(k, 1e-300), n - k + 1.0), 0.0)
         hi = np.where(k < n, beta.ppf(q[1] / 100.0, k + 1.0, np.maximum(n - k, 1e-300)), 1.0)
     return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
+
+
+def bh_threshold(p: np.ndarray, alpha: float) -> float:
+    """The p-value cutoff Benjamini-Hochberg used at false discovery rate ``alpha``.
+
+    With ``R`` of ``m`` p-values rejected, every p-value <= ``alpha * R / m`` was rejected;
+    with none rejected, ``alpha / m`` (what a single rejection would have needed). NaN counts
+    as untested and is left out of ``m``.
+
+    Examples
+    --------
+    >>> round(bh_threshold(np.array([0.001, 0.02, 0.03, 0.5]), 0.1), 6)
+    0.075
+    >>> bh_threshold(np.array([0.5, 0.6]), 0.05)
+    0.025
+    """
+    p = np.asarray(p, dtype=np.float64)
+    p = p[~np.isnan(p)]
+    m = len(p)
+    if m == 0:
+        return float("nan")
+    rejected = int(_benjamini_hochberg(p, alpha).sum())
+    return float(alpha * max(rejected, 1) / m)
+
+
+def intensity_power(
+    null_mean: np.ndarray, *, ratio: float | np.ndarray, p_threshold: float, min_count: int, tolerance: float
+) -> np.ndarray:
+    """Probability that the registration-intensity audit flags an area "over" whose true
+    intensity is ``ratio`` (e.g. 2: registered twice as intensely as the reference areas).
+
+    The audit flags an area when its registrations ``O`` reach the minimum cell size
+    (``min_count``, else the area is not shown), the one-sided exact Poisson p-value
+    ``P(X >= O | null_mean)`` is at most ``p_threshold`` (the Benjamini-Hochberg cutoff used,
+    :func:`bh_threshold`) and ``O / null_mean`` reaches ``tolerance``. All three say
+    ``O >= k`` for one smallest count ``k``, so the power is ``P(X >= k)`` for ``X ~
+    Poisson(ratio * null_mean)``. The cutoff is taken as fixed (in the audit it depends on
+    all areas; with thousands of areas it barely moves).
+
+    Parameters
+    ----------
+    null_mean : numpy.ndarray
+        Registrations expected at the reference intensity: ``ref * E`` of the audit.
+    ratio : float or numpy.ndarray
+        True relative intensity to detect (> 0), one for all areas or one per area.
+    p_threshold : float
+        Per-area p-value cutoff.
+    min_count : int
+        Fewest registrations for an area to be tested (the minimum cell size).
+    tolerance : float
+        Smallest estimated intensity that is flagged (``cfg.tolerance_high``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Power per area (NaN where ``null_mean`` is not positive).
+
+    Examples
+    --------
+    >>> intensity_power(np.array([5.0, 20.0]), ratio=2.0, p_threshold=0.001, min_count=10, tolerance=1.25).round(3)
+    array([0.136, 0.758])
+    """
+    mu = np.asarray(null_mean, dtype=np.float64)
+    ok = mu > 0
+    m = np.where(ok, mu, 1.0)
+    # smallest count whose upper p-value is <= p_threshold: sf(k - 1) <= t  <=>  k = isf(t) + 1
+    k_test = poisson.isf(p_threshold, m) + 1.0
+    k_tol = np.ceil(tolerance * m - 1e-9)
+    k = np.maximum.reduce([k_test, k_tol, np.full_like(m, float(min_count))])
+    power = poisson.sf(k - 1.0, ratio * m)
+    return np.where(ok, power, np.nan)
 
 
 def _benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
@@ -763,7 +843,11 @@ def audit_registration_intensity(
         ``areas``: ``area_code, n_persons, registration_intensity (+_lo/_hi), registration``
         (areas with fewer persons or registrations than the minimum cell size left out: the
         exact interval would give the count away; sorted by code); ``summary``: counts of
-        areas, pooled totals and the global heterogeneity test.
+        areas, pooled totals, the global heterogeneity test, the Benjamini-Hochberg cutoff
+        used (``p_threshold_over``) and how many of the ``n_areas_auditable`` areas (enough
+        persons) have at least ``cfg.intensity_power_target`` power to be flagged if their
+        intensity were ``cfg.intensity_power_ratio`` (``n_areas_powered``); ``power``: the
+        per-area power (in memory only, see :class:`LabelBiasResult`).
     """
     obs = frame[observed].to_numpy(dtype=np.float64, na_value=np.nan)
     exp = frame[expected].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -781,15 +865,50 @@ def audit_registration_intensity(
     else:
         n = np.bincount(c, minlength=k).astype(np.float64)
     # the exact interval gives away O, so the registrations must pass the minimum cell size too
-    big = enough(n, cfg.min_cell_size) & enough(o, cfg.min_cell_size) & (e > 0)
+    # Areas with enough persons are audited: the reference O/E and the false-discovery control
+    # run over all of them. Only those whose registrations also reach the minimum cell size are
+    # shown (``big``; the exact interval would give a small count away). Restricting the
+    # reference or the Benjamini-Hochberg set to the shown areas would select on the outcome:
+    # the reference would be inflated by over-registered areas (intensities pushed towards 1),
+    # and small areas that reach 10 registrations only by an extreme count would be tested
+    # against a cutoff that no longer counts the many that did not.
+    auditable = enough(n, cfg.min_cell_size) & (e > 0)
+    big = auditable & enough(o, cfg.min_cell_size)
     q = cfg.quantiles
-    inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, big, q)
-    registration = _flag_registration(inten, p_up, p_down, big, cfg)
-    reference = big & (registration != "over")
+    inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, auditable, q)
+    registration = _flag_registration(inten, p_up, p_down, auditable, cfg)
+    reference = auditable & (registration != "over")
     if reference.any():
         inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, reference, q)
-        registration = _flag_registration(inten, p_up, p_down, big, cfg)
+        registration = _flag_registration(inten, p_up, p_down, auditable, cfg)
     ref = divide(o[reference].sum(), e[reference].sum()) if reference.any() else float("nan")
+    # power to see a given intensity, at the Benjamini-Hochberg cutoff this run used, for every
+    # audited area (shown or not: the registration count itself decides that)
+    p_cut = bh_threshold(np.where(auditable, p_up, np.nan), cfg.alpha / 2.0)
+    power = (
+        intensity_power(
+            e * ref,
+            ratio=cfg.intensity_power_ratio,
+            p_threshold=p_cut,
+            min_count=cfg.min_cell_size,
+            tolerance=cfg.tolerance_high,
+        )
+        if np.isfinite(p_cut) and np.isfinite(ref)
+        else np.full(k, np.nan)
+    )
+    power_table = (
+        pd.DataFrame(
+            {
+                "area_code": labels,
+                "expected_registrations": e * ref,
+                "power": power,
+                "shown": big,
+                "registration": np.where(big, registration, "not shown"),
+            }
+        )[auditable]
+        .sort_values("area_code")
+        .reset_index(drop=True)
+    )
     # global test: Pearson chi-square of O against ref * E over the tested areas
     exp_ref = e[big] * divide(o[big].sum(), e[big].sum())
     stat = float(np.sum(divide((o[big] - exp_ref) ** 2, exp_ref)[exp_ref > 0]))
@@ -817,8 +936,13 @@ def audit_registration_intensity(
         "registrations_per_expected_reference": float(ref),
         "intensity_dispersion_ratio": stat / dof,
         "p_intensity_heterogeneity": float(chi2.sf(stat, dof)),
+        "p_threshold_over": p_cut,
+        "power_intensity_ratio": cfg.intensity_power_ratio,
+        "n_areas_auditable": int(auditable.sum()),
+        "n_areas_powered": int((power_table["power"] >= cfg.intensity_power_target).sum()),
+        "power_target": cfg.intensity_power_target,
     }
-    return LabelBiasResult(areas=areas, summary=summary)
+    return LabelBiasResult(areas=areas, summary=summary, power=power_table)
 
 
 def truth_at_level(truth_areas: pd.DataFrame, members: pd.DataFrame, *, level: str, threshold: float) -> pd.DataFrame:
@@ -858,6 +982,120 @@ def truth_at_level(truth_areas: pd.DataFrame, members: pd.DataFrame, *, level: s
             "over_policed": g.to_numpy() >= threshold,
         }
     )
+
+
+def sensitivity_by_power(power: pd.DataFrame, truth_areas: pd.DataFrame, *, cuts: Sequence[float]) -> pd.DataFrame:
+    """Sensitivity and false discovery of the registration-intensity audit per power stratum
+    (synthetic data only): does it flag the over-policed areas it has the data to see?
+
+    Areas are the audit's power table (every area with enough persons, shown or not; see
+    :class:`LabelBiasResult`) joined with the truth; strata are cut by ``power`` at ``cuts``
+    (lower bound inclusive). Per stratum: areas, truly over-policed areas, flagged ("over"),
+    flagged correctly, sensitivity (flagged correctly / truly over-policed), false discovery
+    (flagged wrongly / flagged) and the mean power of the truly over-policed areas, which is
+    the sensitivity to expect if their true intensity were the power's ratio. The last row
+    ("all") pools the strata: its sensitivity counts over-policed areas not shown as missed.
+
+    Parameters
+    ----------
+    power : pandas.DataFrame
+        ``area_code, power, registration``.
+    truth_areas : pandas.DataFrame
+        ``area_code, over_policed`` (other columns ignored).
+    cuts : sequence of float
+        Increasing cut points in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stratum, power_from, power_to, n_areas, n_areas_truly_over_policed, n_areas_flagged,
+        n_areas_flagged_correctly, sensitivity, false_discovery, mean_power_truly_over_policed``
+        (NaN where a ratio has no denominator).
+
+    Examples
+    --------
+    >>> pw = pd.DataFrame({"area_code": list("abcd"), "power": [0.1, 0.1, 0.9, 0.95],
+    ...                    "registration": ["not shown", "within", "over", "within"]})
+    >>> tr = pd.DataFrame({"area_code": list("abcd"), "over_policed": [True, False, True, True]})
+    >>> t = sensitivity_by_power(pw, tr, cuts=[0.5])
+    >>> t["stratum"].tolist(), t["n_areas_flagged_correctly"].tolist(), t["sensitivity"].round(3).tolist()
+    (['power < 0.5', 'power >= 0.5', 'all'], [0, 1, 1], [0.0, 0.5, 0.333])
+    """
+    t = truth_areas.assign(area_code=truth_areas["area_code"].astype(str)).drop_duplicates("area_code")
+    m = power.assign(area_code=power["area_code"].astype(str)).merge(
+        t[["area_code", "over_policed"]], on="area_code", how="inner"
+    )
+    edges = [0.0, *map(float, cuts), np.inf]
+    pw = m["power"].to_numpy(dtype=np.float64)
+    truth = m["over_policed"].astype(bool).to_numpy()
+    flagged = (m["registration"] == "over").to_numpy()
+
+    def row(name: str, lo: float, hi: float, sel: np.ndarray) -> dict[str, Any]:
+        tr, fl = truth & sel, flagged & sel
+        n_true, n_flag, n_ok = int(tr.sum()), int(fl.sum()), int((tr & fl).sum())
+        return {
+            "stratum": name,
+            "power_from": lo,
+            "power_to": min(hi, 1.0),
+            "n_areas": int(sel.sum()),
+            "n_areas_truly_over_policed": n_true,
+            "n_areas_flagged": n_flag,
+            "n_areas_flagged_correctly": n_ok,
+            "sensitivity": n_ok / n_true if n_true else float("nan"),
+            "false_discovery": (n_flag - n_ok) / n_flag if n_flag else float("nan"),
+            "mean_power_truly_over_policed": float(pw[tr].mean()) if n_true else float("nan"),
+        }
+
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = (pw >= lo) & (pw < hi)
+        name = f"power < {hi:g}" if lo == 0.0 else (f"power >= {lo:g}" if np.isinf(hi) else f"power {lo:g}-{hi:g}")
+        rows.append(row(name, lo, hi, sel))
+    rows.append(row("all", 0.0, 1.0, ~np.isnan(pw)))
+    return pd.DataFrame(rows)
+
+
+def power_at_true_intensity(
+    power: pd.DataFrame, truth_areas: pd.DataFrame, *, p_threshold: float, min_count: int, tolerance: float
+) -> pd.DataFrame:
+    """The power table with ``power`` recomputed at each area's own true intensity (synthetic
+    data only): its enforcement divided by the median enforcement of the areas that are not
+    over-policed (the audit's reference). At gemeente level the true intensity is the mean of
+    the wijken (1.25-1.8 for the over-policed gemeenten), not the wijk multiplier 2, so the
+    power to see a doubling overstates what the audit can see there.
+
+    Parameters
+    ----------
+    power : pandas.DataFrame
+        ``area_code, expected_registrations, power, registration`` (:class:`LabelBiasResult`).
+    truth_areas : pandas.DataFrame
+        ``area_code, over_policed`` and ``enforcement_multiplier`` (or ``enforcement``).
+    p_threshold, min_count, tolerance :
+        As for :func:`intensity_power` (the audit's ``p_threshold_over``, minimum cell size and
+        ``tolerance_high``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``power`` with a known enforcement.
+
+    Examples
+    --------
+    >>> pw = pd.DataFrame({"area_code": ["a", "b"], "expected_registrations": [40.0, 40.0], "power": 0.9,
+    ...                    "registration": "within"})
+    >>> tr = pd.DataFrame({"area_code": ["a", "b"], "over_policed": [True, False], "enforcement": [1.3, 1.0]})
+    >>> power_at_true_intensity(pw, tr, p_threshold=0.001, min_count=10, tolerance=1.25)["power"].round(3).tolist()
+    [0.096, 0.001]
+    """
+    col = next(c for c in ("enforcement_multiplier", "enforcement") if c in truth_areas.columns)
+    t = truth_areas.assign(area_code=truth_areas["area_code"].astype(str)).drop_duplicates("area_code")
+    base = float(t.loc[~t["over_policed"].astype(bool), col].astype(float).median())
+    m = power.assign(area_code=power["area_code"].astype(str)).merge(t[["area_code", col]], on="area_code")
+    m = m[m[col].notna()].reset_index(drop=True)
+    mu = m["expected_registrations"].to_numpy(dtype=np.float64)
+    ratio = m[col].to_numpy(dtype=np.float64) / base
+    m["power"] = intensity_power(mu, ratio=ratio, p_threshold=p_threshold, min_count=min_count, tolerance=tolerance)
+    return m.drop(columns=[col])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1077,6 +1315,9 @@ __all__ = [
     "compare_with_truth",
     "composition_from_geography",
     "model_expected",
+    "bh_threshold",
+    "intensity_power",
     "registrations_next_period",
+    "sensitivity_by_power",
     "truth_at_level",
 ]

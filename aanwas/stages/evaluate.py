@@ -31,7 +31,7 @@ from evaluation._result import (
     to_artifacts,
 )
 from evaluation.config import EvaluationConfig
-from evaluation.evaluate import evaluate_model
+from evaluation.evaluate import evaluate_model, evaluate_registrations
 from evaluation.fairness import audit_fairness, fairness_to_json, validate_scored_table
 from evaluation.gates import GateVerdict
 from evaluation.modelcard import render_model_card_markdown
@@ -42,6 +42,9 @@ from features.errors import InputError
 
 FAIRNESS_JSON = "fairness.json"
 FAIRNESS_HTML = "fairness.html"
+#: MLflow artifact folder (under ``evaluation/``) of the registration-intensity audit pooled
+#: over the bands, beside the per-band folders.
+POOLED_DIR = "all-bands"
 
 
 def _write_outputs(out: Path, files: Mapping[str, bytes]) -> None:
@@ -171,9 +174,10 @@ def log_evaluation(result: EvaluationResult, cfg: EvaluationConfig, band: str | 
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(data)
         mlflow.log_artifacts(str(root), artifact_path=ARTIFACT_ROOT if band is None else f"{ARTIFACT_ROOT}/{band}")
-    gate = result.summary.get("gate", {})
-    tag = "evaluation.gate" if band is None else f"{band}.evaluation.gate"
-    mlflow.set_tag(tag, "passed" if gate.get("passed") else "failed")
+    gate = result.summary.get("gate")
+    if gate is not None:  # the pooled registration-intensity audit has no gate
+        tag = "evaluation.gate" if band is None else f"{band}.evaluation.gate"
+        mlflow.set_tag(tag, "passed" if gate.get("passed") else "failed")
 
 
 def resolve_report_uri(cfg: Any, option: str | None, work: Path | None) -> str:
@@ -194,7 +198,8 @@ def resolve_report_uri(cfg: Any, option: str | None, work: Path | None) -> str:
 
 
 def evaluation_bands(run_id: str, tracking_uri: str | None) -> list[str | None]:
-    """The evaluations a run holds: one per age band (``evaluation/<band>``) or one overall."""
+    """The evaluations a run holds: one per age band (``evaluation/<band>``) and the pooled
+    registration-intensity audit (``evaluation/all-bands``), or one overall."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -206,7 +211,8 @@ def evaluation_bands(run_id: str, tracking_uri: str | None) -> list[str | None]:
         raise InputError("mlflow", None, None, f"run {run_id!r} not found") from None
     from features.config import AGE_BANDS
 
-    bands: list[str | None] = [Path(e.path).name for e in entries if e.is_dir and Path(e.path).name in AGE_BANDS]
+    names = [Path(e.path).name for e in entries if e.is_dir]
+    bands: list[str | None] = [n for n in (*AGE_BANDS, POOLED_DIR) if n in names]
     return bands or [None]
 
 
@@ -332,7 +338,7 @@ def prepare_registration_rows(frame: pd.DataFrame, band: str, risk: pd.Series, c
     return out[out[REGISTERED].notna().to_numpy() & out["score"].notna().to_numpy()]
 
 
-def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
+def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None) -> Any:
     """A ``gate_check(band, test_rows, risk) -> bool`` for ``aanwas train``.
 
     Runs :func:`evaluate_model` on the band's test rows (fairness, proxy test, ranking,
@@ -343,7 +349,12 @@ def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
     The training stage may first call ``.add_registrations(band, frame, risk)`` with the whole
     feature table and the band model's risk on all of the band's rows: the band's evaluation
     then includes the registration-intensity audit over every reference date (see
-    :func:`prepare_registration_rows`; the rows are dropped after the evaluation).
+    :func:`prepare_registration_rows`). The rows are kept (person-level, in memory only) until
+    ``.pooled_result()`` runs the audit pooled over the bands
+    (:func:`evaluation.evaluate.evaluate_registrations`) and drops them.
+
+    ``truth_areas`` (synthetic data only: ``DIR/truth/areas.parquet`` of ``aanwas synth``)
+    adds the comparison with the known over-policed areas to the registration-intensity audits.
     """
     ecfg: EvaluationConfig = cfg.evaluation
     threshold = float(cfg.monitoring.aggregate.elevated_threshold)
@@ -357,13 +368,26 @@ def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None) -> Any:
 
     def gate_check(band: str, test_rows: pd.DataFrame, risk: pd.Series) -> bool:
         scored = prepare_scored_rows(test_rows, risk, ecfg, audit)
-        result = evaluate_model(scored, cfg=ecfg, threshold=threshold, registrations=registrations.pop(band, None))
+        result = evaluate_model(
+            scored, cfg=ecfg, threshold=threshold, registrations=registrations.get(band), truth_areas=truth_areas
+        )
         results[band] = result
         g = result.summary["gate"]
         verdicts[band] = GateVerdict(passed=bool(g["passed"]), reasons=list(g["reasons"]), notes=list(g["notes"]))
         return verdicts[band].passed
 
+    def pooled_result(model_info: Any = None) -> EvaluationResult | None:
+        """The registration-intensity audit pooled over the bands added so far (None without
+        rows); the rows are dropped."""
+        rows = [registrations.pop(b) for b in list(registrations)]
+        if not rows:
+            return None
+        return evaluate_registrations(
+            pd.concat(rows, ignore_index=True), cfg=ecfg, truth_areas=truth_areas, model_info=model_info
+        )
+
     gate_check.add_registrations = add_registrations  # type: ignore[attr-defined]
+    gate_check.pooled_result = pooled_result  # type: ignore[attr-defined]
     gate_check.verdicts = verdicts  # type: ignore[attr-defined]
     gate_check.results = results  # type: ignore[attr-defined]
     return gate_check

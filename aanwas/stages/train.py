@@ -38,6 +38,7 @@ from training.splits import build_temporal_splits
 SUMMARY_FILE = "train_summary.json"
 REQUIRED_COLUMNS = ("rinpersoon", "ref_date", "age_band", "label")
 TRUTH_FILE = "person_year.parquet"
+TRUTH_AREAS_FILE = "areas.parquet"
 ORACLE_NOTE = (
     "oracle_auc: AUC of the synthetic world's true probability of the observed label given each "
     "person's full true situation on the reference date (indicator states, latent vulnerability, "
@@ -190,11 +191,6 @@ def train_and_track(
             decisions[band] = _register_and_gate(
                 cfg, frame, fitted, override=override, override_reason=override_reason, gate_check=gate_check
             )
-            evaluation = getattr(gate_check, "results", {}).get(band)
-            if evaluation is not None:  # the audits for ethics reviewers, logged to this run
-                from aanwas.stages.evaluate import log_evaluation
-
-                log_evaluation(evaluation, cfg.evaluation, band=band)
             summary["bands"][band] = {
                 "split": fitted.split.describe(),
                 "metrics": {m: dict(v) for m, v in fitted.metrics.items()},
@@ -202,10 +198,37 @@ def train_and_track(
                 "comparisons": {m: dict(v) for m, v in fitted.comparisons.items()},
                 **decisions[band],
             }
+        _log_evaluations(cfg, gate_check, summary)
         mlflow.log_dict({b: d for b, d in decisions.items()}, "promotion.json")
     if console is not None:
         _print_summary(console, summary)
     return summary
+
+
+def _log_evaluations(cfg: AppConfig, gate_check: GateCheck | None, summary: dict[str, Any]) -> None:
+    """Log the audits for ethics reviewers to the active run: the registration-intensity audit
+    pooled over the bands (``evaluation/all-bands``; aggregates only), then each band's
+    evaluation with the pooled audit in its model card."""
+    results = getattr(gate_check, "results", {})
+    pooled_result = getattr(gate_check, "pooled_result", None)
+    if not results and pooled_result is None:
+        return
+    from aanwas.stages.evaluate import POOLED_DIR, log_evaluation
+    from evaluation.evaluate import attach_pooled_registrations
+    from evaluation.modelcard import ModelInfo
+
+    info = ModelInfo(name=cfg.training.mlflow.model_prefix, version="all bands", run_id=summary["run_id"])
+    pooled = pooled_result(info) if pooled_result is not None else None
+    if pooled is not None:
+        log_evaluation(pooled, cfg.evaluation, band=POOLED_DIR)
+    for band in summary["bands"]:
+        evaluation = results.get(band)
+        if evaluation is not None:
+            log_evaluation(
+                evaluation if pooled is None else attach_pooled_registrations(evaluation, pooled),
+                cfg.evaluation,
+                band=band,
+            )
 
 
 def _register_and_gate(
@@ -304,13 +327,17 @@ def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
-def _evaluation_gates(cfg: AppConfig, audit: pd.DataFrame) -> GateCheck | None:
-    """The evaluation stage's gates (fairness, stigmatisation) as a gate check, if available."""
+def _evaluation_gates(cfg: AppConfig, audit: pd.DataFrame, truth_dir: Path | None = None) -> GateCheck | None:
+    """The evaluation stage's gates (fairness, stigmatisation) as a gate check, if available;
+    with the synthetic truth's areas (``truth_dir/areas.parquet``), the registration-intensity
+    audits are compared with the known over-policed areas."""
     try:
         from aanwas.stages.evaluate import build_gate_check
     except ImportError:  # evaluation not installed: the AUC gate alone (unless gates are required)
         return None
-    return build_gate_check(cfg, audit)  # type: ignore[no-any-return]
+    areas = Path(truth_dir) / TRUTH_AREAS_FILE if truth_dir is not None else None
+    truth_areas = pd.read_parquet(areas) if areas is not None and areas.exists() else None
+    return build_gate_check(cfg, audit, truth_areas=truth_areas)  # type: ignore[no-any-return]
 
 
 def run_train(
@@ -341,7 +368,7 @@ def run_train(
     work = Path(work)
     frame, audit = load_feature_table(work)
     if gate_check is None and cfg.training.promotion.run_evaluation_gates:
-        gate_check = _evaluation_gates(cfg, audit)
+        gate_check = _evaluation_gates(cfg, audit, truth_dir)
     truth = reference = None
     if truth_dir is not None:
         truth, reference = load_truth(truth_dir, frame, cfg)

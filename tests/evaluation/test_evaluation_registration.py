@@ -158,3 +158,41 @@ def test_evaluate_model_records_registration_intensity_per_band_pooled_and_gemee
     html = render_report(result, min_cell=cfg.min_cell_size)
     assert "Registration intensity: all registrations" in html
     assert f"{POOLED}/wijk" in result.summary["area_keys"][POOLED]
+    # sensitivity by power stratum against the truth: a table of area counts, in the report
+    truth_summary = ri[f"{POOLED}/wijk"]["truth"]
+    strata = result.tables[f"registration_intensity_power/{POOLED}/wijk"].set_index("stratum")
+    assert strata.loc["all", "n_areas_truly_over_policed"] == truth_summary["n_areas_truly_over_policed_auditable"]
+    assert strata.loc["all", "n_areas_flagged_correctly"] == truth_summary["n_areas_flagged_correctly"]
+    assert truth_summary["recall_powered"] >= 0.8  # wijken of 250 persons x 5 years: every one well powered
+    assert "recall_powered_at_true_intensity" in truth_summary
+    assert "Sensitivity by the audit" in html
+    cut = ri[f"{POOLED}/wijk"]["p_threshold_over"]
+    assert 0 < cut < 0.025 and f"{cut:.2g}" in html  # the cutoff the run used, readable
+    assert ri[f"{POOLED}/wijk"]["n_areas_powered"] <= ri[f"{POOLED}/wijk"]["n_areas_auditable"]
+
+
+def test_reference_pools_every_audited_area_not_only_the_tested_ones():
+    # 50 small areas (20 persons, 5 expected and 5 observed registrations: below the minimum cell
+    # size, so not shown) and two larger ones (20 expected): one at 20 observed, one at 40 (x2).
+    # A reference of the tested areas only would be 60/40 = 1.5 and hide the doubling.
+    small = pd.DataFrame(
+        {"a": np.repeat([f"s{i:02d}" for i in range(50)], 20), "o": np.tile([1.0] * 5 + [0.0] * 15, 50), "e": 0.25}
+    )
+    large = pd.DataFrame(
+        {
+            "a": np.repeat(["L1", "L2"], 40),
+            "o": np.r_[np.repeat(0.5, 40), np.repeat(1.0, 40)],
+            "e": 0.5,
+        }
+    )
+    res = audit_registration_intensity(
+        pd.concat([small, large], ignore_index=True), area="a", observed="o", expected="e", cfg=EvaluationConfig()
+    )
+    t = res.areas.set_index("area_code")
+    assert list(t.index) == ["L1", "L2"]  # only the areas with >= 10 registrations are shown
+    # step 1: ref = 310 / 290; L2 is flagged; step 2: ref = (250 + 20) / (250 + 20) = 1
+    assert res.summary["registrations_per_expected_reference"] == pytest.approx(1.0)
+    assert t.loc["L2", "registration"] == "over" and t.loc["L2", "registration_intensity"] == pytest.approx(2.0)
+    assert t.loc["L1", "registration"] == "within" and t.loc["L1", "registration_intensity"] == pytest.approx(1.0)
+    assert poisson.sf(39, 20 * 310 / 290) < 0.025 / 52  # why L2 survives the control over all 52 areas
+    assert len(res.power) == 52  # power for every audited area, shown or not

@@ -79,6 +79,46 @@ def test_gate_check_audits_registration_intensity_over_every_reference_date():
         "registration_intensity_hi",
         "registration",
     }
-    # the rows were used once and dropped (no person-level data kept on the callable)
+    # the rows are kept for the audit pooled over the bands, which then drops them (no
+    # person-level data kept on the callable)
+    pooled = check.pooled_result()
+    pri = pooled.summary["registration_intensity"]["all bands/gemeente"]
+    assert pri["n_areas"] == ri["n_areas"]  # one band: the pooled audit is that band's
+    assert set(pooled.tables["registration_intensity/all bands/gemeente"].columns) == set(logged.columns)
+    assert "gate" not in pooled.summary and pooled.summary["league_findings"] == []
+    assert check.pooled_result() is None
     check("13-19", test, all_risk.reindex(test.index))
     assert check.results["13-19"].summary["registration_intensity"] == {}
+
+
+def test_gate_check_compares_the_registration_audits_with_the_synthetic_truth():
+    table, risk = fabricate_feature_table(1500, seed=3)
+    table = table.sort_values(["rinpersoon", "ref_date"])
+    step = np.random.default_rng(1).poisson(0.3, len(table)).astype("float32")
+    table["ind_n_prior_suspect"] = pd.Series(step, index=table.index).groupby(table["rinpersoon"]).cumsum()
+    wijken = table["wijk"].astype(str).unique()
+    truth = pd.DataFrame(
+        {
+            "area_code": wijken,
+            "area_level": "wijk",
+            "over_policed": np.arange(len(wijken)) % 10 == 0,
+            "enforcement_multiplier": np.where(np.arange(len(wijken)) % 10 == 0, 2.0, 1.0),
+        }
+    )
+    # both levels: the gemeente truth is aggregated from the wijken of the audited rows
+    cfg = load_config(None, ["evaluation.bootstrap_reps=20", 'evaluation.area_levels=["wijk", "gemeente"]'])
+    check = build_gate_check(cfg, None, truth)
+    band_rows = table[table["age_band"] == "13-19"]
+    all_risk = risk.reindex(band_rows.index).fillna(0.02)
+    check.add_registrations("13-19", table, all_risk)
+    test = band_rows[band_rows["label"].notna() & (band_rows["ref_date"] == band_rows["ref_date"].max())]
+    check("13-19", test, all_risk.reindex(test.index))
+    band = check.results["13-19"].summary["registration_intensity"]
+    pooled = check.pooled_result()
+    for key, ri in (*band.items(), *pooled.summary["registration_intensity"].items()):
+        t = ri["truth"]
+        assert t["n_areas_truly_over_policed_auditable"] > 0, key
+        assert 0.0 <= t["recall_auditable"] <= 1.0, key
+    assert {"registration_intensity_power/all bands/wijk", "registration_intensity_power/all bands/gemeente"} <= set(
+        pooled.tables
+    )

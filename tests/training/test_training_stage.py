@@ -82,7 +82,7 @@ def test_train_then_retrain_on_a_later_refresh(tmp_path, runner, monkeypatch, ne
     # with evaluation gates switched on, the evaluation stage's gate check runs on the challenger
     gate_calls = []
 
-    def fake_build_gate_check(cfg, audit):  # type: ignore[no-untyped-def]
+    def fake_build_gate_check(cfg, audit, truth_areas=None):  # type: ignore[no-untyped-def]
         def check(band, rows, risk):  # type: ignore[no-untyped-def]
             gate_calls.append((band, len(rows), len(audit)))
             return True
@@ -149,3 +149,56 @@ def test_mlflow_run_parent_is_detached(monkeypatch) -> None:  # type: ignore[no-
     monkeypatch.setenv("MLFLOW_RUN_ID", "abc")
     assert detach_project_run("sqlite:////tmp/other/mlflow.db") is None  # another store: no parent
     assert train_stage.SUMMARY_FILE == "train_summary.json"
+
+
+def test_training_logs_the_pooled_registration_audit_and_report_shows_it(tmp_path, runner, new_store) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import mlflow
+    import numpy as np
+
+    table = fabricate_feature_table(1200, seed=53)[0].sort_values(["rinpersoon", "ref_date"])
+    # a consistent running count of registrations per person (the fixture's is random per row)
+    step = np.random.default_rng(2).poisson(0.3, len(table)).astype("float32")
+    table["ind_n_prior_suspect"] = pd.Series(step, index=table.index).groupby(table["rinpersoon"]).cumsum()
+    work = tmp_path / "work"
+    write_work(work, table.reset_index(drop=True))
+    new_store(tmp_path / "mlflow")
+    items = [i for i in FAST_SET if not i.startswith(("training.bands", "training.promotion.run_evaluation_gates"))]
+    items += [
+        'training.bands=["13-19", "20-23"]',
+        "training.promotion.run_evaluation_gates=true",
+        "evaluation.bootstrap_reps=20",
+        'evaluation.area_levels=["gemeente"]',
+    ]
+    args = [a for item in items for a in ("--set", item)]
+    result = runner.invoke(app, ["train", "--work", str(work), *args])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((work / "train_summary.json").read_text())
+    client = mlflow.MlflowClient(tracking_uri=summary["tracking_uri"])
+    folders = {Path(e.path).name for e in client.list_artifacts(summary["run_id"], "evaluation")}
+    assert folders == {"13-19", "20-23", "all-bands"}
+    # the pooled audit has no gate: no gate tag of its own, the band tags are there
+    tags = client.get_run(summary["run_id"]).data.tags
+    assert "all-bands.evaluation.gate" not in tags and "13-19.evaluation.gate" in tags
+    out = tmp_path / "reports"
+    result = runner.invoke(app, ["report", "--run-id", summary["run_id"], "--out", str(out), "--work", str(work)])
+    assert result.exit_code == 0, result.output
+    pooled = (out / "all-bands" / "report.html").read_text()
+    assert "Label bias, all bands pooled" in pooled and "13-19, 20-23" in pooled
+    assert "does not feed the promotion gate" in pooled
+    # the pooled audit's tables went through the same suppression: no counts, no persons
+    local = Path(client.download_artifacts(summary["run_id"], "evaluation/all-bands", str(tmp_path / "dl")))
+    index = json.loads((local / "index.json").read_text())
+    assert set(index["tables"].values()) == {"registration_intensity/all bands/gemeente"}
+    logged = pd.read_csv(local / next(iter(index["tables"])))
+    assert set(logged.columns) <= {
+        "area_code",
+        "registration_intensity",
+        "registration_intensity_lo",
+        "registration_intensity_hi",
+        "registration",
+    }
+    # each band's model card carries the pooled audit next to its own
+    card = (out / "13-19" / "model_card.md").read_text()
+    assert "all bands/gemeente" in card and "13-19/gemeente" in card
