@@ -533,12 +533,12 @@ def _split_system(
     n_cells = const_base + n_sub
     split = _Lines(line=new_line[order], cell=new_cell[order], parent=new_par[order], n_lines=n_lines, n_cells=n_cells)
     origin = np.concatenate([np.arange(m), np.tile(top_cells, n_g), np.full(n_sub, -1)])
-    real = origin >= 0
-    o = np.maximum(origin, 0)
-    hn2, he2 = h_n[o] & real, h_e[o] & real
+    cells = origin[:const_base]  # real cells and copies come first, then the constants
+    pad = np.zeros(n_sub, bool)
+    hn2, he2 = np.concatenate([h_n[cells], pad]), np.concatenate([h_e[cells], pad])
     hn2[top_cells], he2[top_cells] = False, False  # the originals appear in no line now: constants
-    n2 = np.where(real, n[o], np.concatenate([np.zeros(const_base), np.rint(k_n)])).astype(n.dtype)
-    e2 = np.where(real, e[o], np.concatenate([np.zeros(const_base), np.rint(k_e)])).astype(e.dtype)
+    n2 = np.concatenate([n[cells], np.rint(k_n).astype(n.dtype)])
+    e2 = np.concatenate([e[cells], np.rint(k_e).astype(e.dtype)])
     return split, n2, e2, hn2, he2, origin
 
 
