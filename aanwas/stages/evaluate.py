@@ -236,7 +236,13 @@ def load_evaluation(run_id: str, tracking_uri: str | None, band: str | None = No
         try:
             local = client.download_artifacts(run_id, ARTIFACT_ROOT if band is None else f"{ARTIFACT_ROOT}/{band}", tmp)
         except (MlflowException, OSError):
-            raise InputError("mlflow", None, None, f"run {run_id!r} has no evaluation artifacts") from None
+            raise InputError(
+                "mlflow",
+                None,
+                None,
+                f"run {run_id!r} has no evaluation artifacts (the evaluation runs in training's gate check: "
+                "train without training.promotion.run_evaluation_gates=false)",
+            ) from None
         root = Path(local)
         files = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
     try:

@@ -55,6 +55,12 @@ def test_train_then_retrain_on_a_later_refresh(tmp_path, runner, monkeypatch, ne
     assert sorted(p.name for p in work.iterdir()) == ["audit.parquet", "features.parquet", "train_summary.json"]
     first = pd.read_json(work / "train_summary.json", typ="series")
     assert first["bands"]["13-19"]["decision"] == "initial"
+    # trained without the evaluation gates: no evaluation in the run, so no report (one clear
+    # error naming the setting, nothing written)
+    reports = tmp_path / "reports"
+    report = runner.invoke(app, ["report", "--run-id", first["run_id"], "--out", str(reports), "--work", str(work)])
+    assert report.exit_code == 2 and "run_evaluation_gates" in report.output, report.output
+    assert not reports.exists()
     # paired bootstrap of LightGBM minus each baseline: in the summary, the printout and MLflow
     comp = first["bands"]["13-19"]["comparisons"]
     assert set(comp) == {"flags", "logreg"}
