@@ -128,12 +128,14 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
 
 
 def output_check(layout: DemoLayout) -> list[Any]:
-    """Scan exports, reports and the MLflow store for the delivery's pseudonyms."""
+    """Scan exports, reports, the drift report and the MLflow store for the delivery's
+    pseudonyms. A directory no stage wrote (e.g. ``monitor`` when only synth to export ran)
+    holds nothing to scan and is skipped; the scanner itself flags a named path it cannot read."""
     import pandas as pd
 
     from monitoring.outputcheck import scan_outputs
 
     persons = pd.read_parquet(layout.raw / "persons.parquet", columns=["rinpersoon"])["rinpersoon"].to_numpy()
     young = len(pd.read_parquet(layout.work / "features.parquet", columns=["ref_date"]))
-    scanned = [layout.exports, layout.reports, layout.monitor, layout.root / "mlflow"]
-    return scan_outputs(scanned, persons, n_persons=young // 7)
+    outputs = [layout.exports, layout.reports, layout.monitor, layout.root / "mlflow"]
+    return scan_outputs([d for d in outputs if d.exists()], persons, n_persons=young // 7)

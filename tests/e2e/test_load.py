@@ -40,7 +40,9 @@ def _run(args: list[str]) -> float:
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, f"{args[0]}: {result.output[-3000:]} {result.exception!r}"
     wall = time.perf_counter() - t
-    print(f"load test: {args[0]} {wall:.0f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
+    last = [line for line in result.output.splitlines() if line.strip()][-1:]
+    load = os.getloadavg()[0]
+    print(f"load test: {args[0]} {wall:.0f} s (load average {load:.1f}) | {''.join(last)[:300]}", flush=True)
     return wall
 
 
@@ -61,6 +63,20 @@ def check_every_area(exports: Path, level: str) -> list[Path]:
             assert (per_band[BANDS] == len(want)).all(), (p.name, lvl)
         assert (area["status"].isin(["published", "suppressed"])).all()
     return periods
+
+
+def test_output_check_of_a_run_without_monitor(tmp_path: Path) -> None:
+    """The load test runs synth to export but not ``monitor``: the output check scans what the
+    run wrote (and still finds a pseudonym there) instead of flagging the missing directory."""
+    layout = DemoLayout(tmp_path)
+    for d in (layout.raw, layout.work, layout.exports / "2024-01-01", layout.reports):
+        d.mkdir(parents=True)
+    pd.DataFrame({"rinpersoon": [123456789, 987654321]}).to_parquet(layout.raw / "persons.parquet")
+    pd.DataFrame({"ref_date": pd.to_datetime(["2024-01-01"] * 14)}).to_parquet(layout.work / "features.parquet")
+    (layout.reports / "report.html").write_text("<p>AUC 0.77</p>")
+    assert output_check(layout) == []
+    (layout.exports / "2024-01-01" / "notes.txt").write_text("person 987654321")
+    assert [Path(f.path).name for f in output_check(layout)] == ["notes.txt"]
 
 
 def test_load_every_gemeente_small(demo_dir: Path) -> None:
