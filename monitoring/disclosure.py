@@ -67,6 +67,7 @@ AREA_EXPORT_COLUMNS = (
 )
 _EXTRA_AREA_COLUMNS = ("elevated",)  # published alongside for the dashboard, not in the CSV
 _TOL = 1e-6
+_PROPAGATION_ROUNDS = 100  # cap of _outer_bounds; any round's bounds are valid
 
 
 class DisclosureError(AanwasError):
@@ -387,6 +388,43 @@ def _lp_system(lines: _Lines, n: np.ndarray, e: np.ndarray, h_n: np.ndarray, h_e
     return a_eq, b_eq, a_ub, upper, truth, var_cell, var_meas
 
 
+def _outer_bounds(
+    a_eq: sp.csr_matrix, b_eq: np.ndarray, a_ub: sp.csr_matrix, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outer bounds of every variable's LP interval by bound propagation (no LP solved).
+
+    Each equality row ``sum a_j x_j = b`` (``a_j`` = +-1) bounds each member by ``b`` minus the
+    extremes of the other members; each ``E <= N`` row caps ``E`` by the upper bound of ``N``
+    and lifts ``N`` to the lower bound of ``E``. Every round keeps the bounds valid (they always
+    contain the feasible set), so a count whose outer width is already below the protection
+    level is narrow for certain and needs no LP. Stopping before the fixed point (after
+    ``_PROPAGATION_ROUNDS``; national tables need under 10) only leaves the bounds wider.
+    """
+    n_var = a_eq.shape[1]
+    lo, hi = np.zeros(n_var), np.asarray(upper, dtype=np.float64).copy()
+    eq = a_eq.tocoo()
+    row, col, a = eq.row, eq.col, eq.data
+    ub = a_ub.tocoo()
+    pairs = pd.DataFrame({"row": ub.row, "col": ub.col, "pos": ub.data > 0}).sort_values(["row", "pos"])
+    n_of, e_of = pairs["col"].to_numpy()[~pairs["pos"].to_numpy()], pairs["col"].to_numpy()[pairs["pos"].to_numpy()]
+    b = np.asarray(b_eq, dtype=np.float64)[row]
+    for _ in range(_PROPAGATION_ROUNDS):
+        a_lo, a_hi = np.where(a > 0, lo[col], -hi[col]), np.where(a > 0, hi[col], -lo[col])  # range of a_j x_j
+        s_lo = np.bincount(row, weights=a_lo, minlength=a_eq.shape[0])[row]
+        s_hi = np.bincount(row, weights=a_hi, minlength=a_eq.shape[0])[row]
+        t_lo, t_hi = b - (s_hi - a_hi), b - (s_lo - a_lo)  # range of a_j x_j given the others
+        new_lo, new_hi = lo.copy(), hi.copy()
+        np.maximum.at(new_lo, col, np.where(a > 0, t_lo, -t_hi))
+        np.minimum.at(new_hi, col, np.where(a > 0, t_hi, -t_lo))
+        new_hi[e_of] = np.minimum(new_hi[e_of], new_hi[n_of])
+        new_lo[n_of] = np.maximum(new_lo[n_of], new_lo[e_of])
+        moved = (new_lo > lo + _TOL).any() or (new_hi < hi - _TOL).any()
+        lo, hi = new_lo, new_hi
+        if not moved:
+            break
+    return lo, hi
+
+
 def _highs_module() -> Any:
     """HiGHS bindings: the ``highspy`` package, else the copy that SciPy ships."""
     try:
@@ -635,6 +673,9 @@ def _audit_core(
     feasible table, so the range of values seen per count is an inner bound of its interval:
     a few LPs that push the open counts towards their least explored side certify most counts
     at once; the rest get exact minimum and maximum LPs (one count per component per solve).
+    Before any LP, bound propagation (:func:`_outer_bounds`) gives an outer bound of every
+    interval: counts already narrower than the protection level there are narrow for certain
+    and get no LP (their ``lo``/``hi`` stay the inner bounds seen).
 
     ``certified`` (length ``2 * n_cells``: n_persons then n_elevated) marks counts already
     shown to be wide enough under a smaller hidden set; hiding more only widens intervals
@@ -652,12 +693,17 @@ def _audit_core(
     var_group = None if group is None else np.atleast_2d(np.asarray(group, dtype=np.int64))[:, var_cell]
     p = cfg.protection_level - _TOL
     n_lp = 0
+    # narrow for certain (outer bounds already too close): no LP can widen them, so none is spent
+    hopeless = np.zeros(n_var, bool)
+    if n_var and not exact_all:
+        out_lo, out_hi = _outer_bounds(a_eq, b_eq, a_ub, upper)
+        hopeless = (out_hi - out_lo < p) & ~done
     if n_var:
         a_all = sp.vstack([a_eq, a_ub]).tocsr()
         row_lo = np.concatenate([b_eq, np.full(a_ub.shape[0], -np.inf)])
         row_hi = np.concatenate([b_eq, np.zeros(a_ub.shape[0])])
         comp = _components(a_all, n_var)
-        comp[np.isin(comp, np.unique(comp[~done]), invert=True)] = -1  # nothing open: skip
+        comp[np.isin(comp, np.unique(comp[~done & ~hopeless]), invert=True)] = -1  # nothing open: skip
         comp_ids, comp_size = np.unique(comp[comp >= 0], return_counts=True)
         batch_of_comp = np.zeros(comp_ids.size, np.int64)
         acc, nb = 0, 0
@@ -683,7 +729,7 @@ def _audit_core(
             x0 = truth[vs]
 
             def open_(vs: np.ndarray = vs) -> np.ndarray:
-                return ((hi[vs] - lo[vs] < p) | exact_all) & ~exact[vs] & ~done[vs]
+                return ((hi[vs] - lo[vs] < p) | exact_all) & ~exact[vs] & ~done[vs] & ~hopeless[vs]
 
             def update(x: np.ndarray, vs: np.ndarray = vs) -> None:
                 lo[vs] = np.minimum(lo[vs], x)

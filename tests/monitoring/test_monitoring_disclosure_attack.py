@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
@@ -21,6 +22,8 @@ from monitoring.config import DisclosureConfig
 from monitoring.disclosure import (
     _area_lines,
     _audit_core,
+    _lp_system,
+    _outer_bounds,
     _split_and_group,
     _split_system,
     audit_area_table,
@@ -337,3 +340,34 @@ def test_staged_audit_gives_the_exact_verdict(table: pd.DataFrame, seed: int, sh
     assert staged.passed == exact.passed
     narrow = lambda r: set(zip(r.narrow["cell"].tolist(), r.narrow["measure"].tolist(), strict=True))  # noqa: E731
     assert narrow(staged) == narrow(exact)
+
+
+def test_outer_bounds_by_hand() -> None:
+    # x + y = 4, y + z = 3 (z hidden n), e <= z with e hidden: by hand x in [1, 4], y, z in [0, 3],
+    # e in [0, 3]; one round gives y <= 3, the next x >= 1, then nothing moves
+    a_eq = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0]]))
+    a_ub = sp.csr_matrix(np.array([[0.0, 0.0, -1.0, 1.0]]))  # e (col 3) - n (col 2) <= 0
+    lo, hi = _outer_bounds(a_eq, np.array([4.0, 3.0]), a_ub, np.full(4, 100.0))
+    assert lo.tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert hi.tolist() == [4.0, 3.0, 3.0, 3.0]
+
+
+@settings(max_examples=15, deadline=None)
+@given(table=area_tables(max_gemeenten=3), seed=st.integers(0, 2**16), share=st.floats(0.1, 0.9))
+def test_outer_bounds_contain_the_exact_intervals(table: pd.DataFrame, seed: int, share: float):
+    # bound propagation skips the LPs of counts it shows narrow: it must never cut into the
+    # real interval, or the audit would call a safe count narrow (and, worse, the staged audit
+    # would skip a count an LP could still certify)
+    pub = _random_publication(table, seed, share)
+    cells = table.reset_index(drop=True)
+    n = cells["n_persons"].to_numpy(np.int64)
+    e = cells["n_elevated"].to_numpy(np.int64)
+    h_n = pub["n_persons"].isna().to_numpy()
+    h_e = pub["n_elevated"].isna().to_numpy() | h_n
+    lines = _area_lines(cells, TOTAL)
+    a_eq, b_eq, a_ub, upper, truth, var_cell, var_meas = _lp_system(lines, n, e, h_n, h_e)
+    lo, hi = _outer_bounds(a_eq, b_eq, a_ub, upper)
+    exact = _audit_core(lines, n, e, h_n, h_e, CFG, exact_all=True)
+    assert exact.cell.tolist() == var_cell.tolist()
+    assert (lo <= exact.lo + 1e-6).all() and (hi >= exact.hi - 1e-6).all()
+    assert (lo <= truth).all() and (truth <= hi).all()
