@@ -1133,15 +1133,15 @@ def _did_rows(
     a = (1.0 - config.ci_level) / 2.0
 
     def randomization(est: float, start: int, end: int) -> tuple[float, float, np.ndarray]:
-        """Interval, and the in-space placebo effects: draws of untreated clusters only, with
-        the estimated effect taken out of the real treated clusters among their controls."""
+        """Interval, and the in-space placebo effects: every draw with the estimated effect
+        taken out of the real treated clusters it contains (as fake treated or as controls)."""
         noise = _cluster_noise(Y[:, :end], w, local, ~t_cl, start, end)
         se = float(_studentized_se((size * t_cl)[None, :], (size * ~t_cl)[None, :], noise)[0])
-        null, shift, null_se, pure = _did_randomization(
+        null, shift, null_se, _ = _did_randomization(
             Y[:, :end], w, local, noise, is_treated, start, end, config, rng
         )
         lo, hi = _ri_interval(est, se, null, shift, null_se, config.ci_level)
-        return lo, hi, (null - est * shift)[pure]
+        return lo, hi, null - est * shift
 
     T = Y.shape[1]
     res = estimate_did(Y, w, cohort, config, clusters=clusters, periods=periods, rng=rng)
