@@ -395,7 +395,8 @@ class DidResult:
         Areas in the estimate (after dropping incomplete ones).
     inference : str
         ``cluster_bootstrap`` or ``randomization`` (size-matched untreated clusters as fake
-        treated; used when there are few treated clusters).
+        treated, t ratios studentized by each cluster's residual noise; used when there are
+        few treated clusters, for the main estimate and its in-time placebo alike).
     cells : DataFrame
         ``cohort, period, event_time, att, ci_low, ci_high`` (pre-treatment cells use the
         varying base t-1, as in Callaway-Sant'Anna's pre-trend test).
@@ -656,41 +657,137 @@ def _match_placebo_clusters(
     return picks
 
 
+def _cluster_noise(
+    Y: np.ndarray, weights: np.ndarray, clusters: np.ndarray, reference: np.ndarray, g: int, end: int
+) -> np.ndarray:
+    """Residual variance of each cluster's outcome series: the noise scale of its DiD contrast.
+
+    The cluster series is the weighted mean of its areas over periods ``0..end-1``; the residual
+    removes the period means of the ``reference`` clusters (the controls) and the cluster's own
+    means before ``g`` and from ``g`` on (so a constant effect from the start is not noise).
+    Degrees of freedom: ``end - 2``. A cluster with a constant series gets the smallest positive
+    variance seen (no cluster is taken to be quieter than the quietest one measured).
+
+    Parameters
+    ----------
+    Y : (n, T) outcomes; weights : (n,) area weights.
+    clusters : (n,) cluster index per area, ``0..K-1``.
+    reference : (K,) bool, clusters whose period means are removed.
+    g, end : split and exclusive last column.
+
+    Returns
+    -------
+    (K,) variances.
+    """
+    K = int(clusters.max()) + 1
+    size = np.bincount(clusters, weights=weights, minlength=K)
+    S = np.vstack([np.bincount(clusters, weights=weights * Y[:, t], minlength=K) for t in range(end)]).T / size[:, None]
+    ref = size * reference
+    R = S - (ref @ S / ref.sum())[None, :]
+    pre, post = R[:, :g], R[:, g:end]
+    E = np.hstack([pre - pre.mean(axis=1, keepdims=True), post - post.mean(axis=1, keepdims=True)])
+    s2 = (E * E).sum(axis=1) / max(end - 2, 1)
+    pos = s2[s2 > 0]
+    return np.where(s2 > 0, s2, pos.min() if len(pos) else 1.0)
+
+
+def _studentized_se(wt: np.ndarray, wc: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    """Standard error (up to a factor common to all designs) of ``treated mean - control mean``.
+
+    ``wt``, ``wc``: (R, n_clusters) cluster weights of the treated and control side; ``s2`` the
+    clusters' noise variances (:func:`_cluster_noise`).
+    """
+    vt = (wt * wt) @ s2 / wt.sum(axis=1) ** 2
+    vc = (wc * wc) @ s2 / wc.sum(axis=1) ** 2
+    return np.sqrt(vt + vc)
+
+
 def _did_randomization(
     Y: np.ndarray,
     weights: np.ndarray,
     clusters: np.ndarray,
-    treated_clusters: Sequence[tuple[int, float]],
+    noise: np.ndarray,
+    treated_areas: np.ndarray,
+    start: int,
+    end: int,
     config: InterventionConfig,
     rng: np.random.Generator,
-    *,
-    end: int | None = None,
-) -> np.ndarray:
-    """ATTs of untreated clusters treated as if they were (randomization inference).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Placebo assignments for randomization inference, the real treated clusters included.
 
-    ``Y``, ``weights`` and ``clusters`` hold only never-treated areas; ``treated_clusters``
-    lists (first treated column, size) of each real treated cluster. Every draw replaces each
-    treated cluster by a size-matched untreated one with the same start; the rest are
-    controls. Returns one placebo ATT per draw: the estimator's spread when nothing happened.
+    Every draw replaces each real treated cluster by a random one among the
+    ``config.ri_pool_size`` clusters closest in size, itself and the other treated clusters
+    included (so the real assignment belongs to the reference set, as a permutation test
+    needs); all other clusters are controls. Under the hypothesis "effect = theta from
+    ``start`` on" a draw's ATT is ``est - theta * shift`` (``shift``: the same estimator
+    applied to the real treatment indicator: 1 for the real assignment, about 0 for others).
+
+    Parameters
+    ----------
+    Y, weights : (n, T) outcomes and (n,) weights of all areas of the estimate.
+    clusters : (n,) cluster index ``0..K-1``; noise : (K,) residual variances
+        (:func:`_cluster_noise`); treated_areas : (n,) bool, the really treated areas.
+    start, end : first treated column and exclusive last column.
+
+    Returns
+    -------
+    est, shift, se : (P,) ATT of each draw at theta = 0, its shift per unit of theta, and its
+    standard error (:func:`_studentized_se`; not changed by theta); pure : (P,) bool, draws
+    without any real treated cluster among their fake treated ones.
     """
-    ids, local = np.unique(clusters, return_inverse=True)
-    size = np.bincount(local, weights=weights)
-    tg = np.array([g for g, _ in treated_clusters])
-    picks = _match_placebo_clusters(np.array([sz for _, sz in treated_clusters]), size, config, rng)
+    K = len(noise)
+    size = np.bincount(clusters, weights=weights, minlength=K)
+    treated = np.bincount(clusters, weights=treated_areas, minlength=K) > 0
+    picks = _match_placebo_clusters(size[treated], size, config, rng)
     P = len(picks)
-    rows = np.arange(P)[:, None]
-    end = Y.shape[1] if end is None else end
-    spec, Wt = [], []
-    taken = np.zeros((P, len(ids)), dtype=bool)
-    for g in np.unique(tg):
-        chosen = np.zeros((P, len(ids)), dtype=bool)
-        chosen[rows, picks[:, tg == g]] = True
-        taken |= chosen
-        spec.append((int(g), end))
-        Wt.append(chosen[:, local] * weights[None, :])
-    Wc = (~taken)[:, local] * weights[None, :]
-    simple, _ = _att_core(Y, spec, Wt, Wc, config.base_periods)
-    return simple
+    taken = np.zeros((P, K), dtype=bool)
+    taken[np.arange(P)[:, None], picks] = True
+    Wt = taken[:, clusters] * weights[None, :]
+    Wc = (~taken)[:, clusters] * weights[None, :]
+    X = (treated_areas[:, None] & (np.arange(Y.shape[1]) >= start)[None, :]).astype(float)
+    est, _ = _att_core(Y, [(start, end)], [Wt], Wc, config.base_periods)
+    shift, _ = _att_core(X, [(start, end)], [Wt], Wc, config.base_periods)
+    se = _studentized_se(taken * size[None, :], ~taken * size[None, :], noise)
+    return est, shift, se, ~(taken & treated[None, :]).any(axis=1)
+
+
+def _ri_interval(
+    est: float, se: float, null_est: np.ndarray, null_shift: np.ndarray, null_se: np.ndarray, level: float
+) -> tuple[float, float]:
+    """Interval by inverting a studentized randomization test of "effect = theta".
+
+    Under the hypothesis the real t ratio is ``(est - theta) / se`` and draw ``s``'s is
+    ``(null_est[s] - theta * null_shift[s]) / null_se[s]``. theta is rejected when the real
+    ratio is above (below) all but fewer than ``(1 - level) / 2 * (P + 1)`` of the ``P`` draws,
+    the real assignment counted as one of ``P + 1`` equally likely ones (ties count against
+    rejection). Every draw's ratio minus the real one is linear in theta, so the accepted set
+    changes only where one of them crosses zero; the interval is the hull of the accepted
+    crossing points, infinite on a side that is never rejected. Dividing by each draw's own
+    noise keeps the test honest when clusters differ in noise (Ferman and Pinto 2019;
+    MacKinnon and Webb 2020). With ``null_shift = 0`` this is ``est - se * q`` for the
+    permutation order statistics ``q`` of the placebo t ratios.
+    """
+    ok = np.isfinite(null_est) & np.isfinite(null_se) & (null_se > 0)
+    u = null_est[ok] / null_se[ok] - est / se
+    v = null_shift[ok] / null_se[ok] - 1.0 / se
+    P = len(u)
+    # rejected when at most ``limit - 1`` draws are at least as far out (float-safe floor)
+    limit = int(np.floor((1.0 - level) / 2.0 * (P + 1) * (1.0 + 1e-12)))
+
+    def accepted(theta: np.ndarray) -> np.ndarray:
+        d = u[None, :] - theta[:, None] * v[None, :]  # draw ratio minus real ratio
+        return ((d >= 0).sum(axis=1) >= limit) & ((d <= 0).sum(axis=1) >= limit)
+
+    moving = v != 0
+    cross = np.unique(u[moving] / v[moving])
+    if len(cross) == 0:
+        return -np.inf, np.inf
+    span = max(float(cross[-1] - cross[0]), abs(est), se)
+    outer = accepted(np.array([cross[0] - span, cross[-1] + span]))
+    acc = cross[accepted(cross)]
+    if len(acc) == 0:  # cannot happen with ties counted as acceptance; keep the point estimate
+        return float(est), float(est)
+    return (-np.inf if outer[0] else float(acc[0])), (np.inf if outer[1] else float(acc[-1]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1017,31 +1114,45 @@ def _did_rows(
     details: dict[str, DidResult | ScmResult],
     skipped: list[dict[str, str]],
 ) -> list[dict[str, object]]:
-    """DiD estimate, in-time and in-space placebo rows for one intervention (one cohort)."""
+    """DiD estimate, in-time and in-space placebo rows for one intervention (one cohort).
+
+    With few treated clusters the main estimate and the in-time placebo get the same interval
+    method: studentized randomization inference (:func:`_ri_interval`) over size-matched
+    untreated clusters, each with its own split of the periods (start, end).
+    """
     cohort = np.where(is_treated, g, -1)
     n_t = int(is_treated.sum())
-    t_ids = np.unique(clusters[is_treated])
-    t_size = np.array([w[is_treated & (clusters == c)].sum() for c in t_ids])
-    use_ri = len(t_ids) < config.min_clusters_bootstrap
-    Yc, wc, cc = Y[~is_treated], w[~is_treated], clusters[~is_treated]
-    n_c_clusters = len(np.unique(cc))
-    can_ri = n_c_clusters >= 2 * len(t_ids) and n_c_clusters > len(t_ids)
+    ids, local = np.unique(clusters, return_inverse=True)
+    K = len(ids)
+    t_cl = np.bincount(local, weights=is_treated, minlength=K) > 0
+    size = np.bincount(local, weights=w, minlength=K)
+    n_tc = int(t_cl.sum())
+    use_ri = n_tc < config.min_clusters_bootstrap
+    n_c_clusters = K - n_tc
+    can_ri = n_c_clusters >= 2 * n_tc and n_c_clusters > n_tc
     a = (1.0 - config.ci_level) / 2.0
 
-    def ri_ci(est: float, null: np.ndarray) -> tuple[float, float]:
-        lo, hi = np.nanquantile(null, [a, 1.0 - a])
-        return float(est - hi), float(est - lo)
+    def randomization(est: float, start: int, end: int) -> tuple[float, float, np.ndarray]:
+        """Interval, and the in-space placebo effects: every draw with the estimated effect
+        taken out of the real treated clusters it contains (as fake treated or as controls)."""
+        noise = _cluster_noise(Y[:, :end], w, local, ~t_cl, start, end)
+        se = float(_studentized_se((size * t_cl)[None, :], (size * ~t_cl)[None, :], noise)[0])
+        null, shift, null_se, _ = _did_randomization(
+            Y[:, :end], w, local, noise, is_treated, start, end, config, rng
+        )
+        lo, hi = _ri_interval(est, se, null, shift, null_se, config.ci_level)
+        return lo, hi, null - est * shift
 
+    T = Y.shape[1]
     res = estimate_did(Y, w, cohort, config, clusters=clusters, periods=periods, rng=rng)
-    null = _did_randomization(Yc, wc, cc, [(g, float(sz)) for sz in t_size], config, rng) if can_ri else None
-    if use_ri:
-        if null is None:
-            skipped.append(
-                {"intervention_id": iv_id, "reason": "too few untreated clusters for randomization inference"}
-            )
-            return []
-        lo, hi = ri_ci(res.att, null)
-        res = dataclasses.replace(res, ci_low=lo, ci_high=hi, inference="randomization")
+    null = None
+    if can_ri:
+        lo, hi, null = randomization(res.att, g, T)
+        if use_ri:
+            res = dataclasses.replace(res, ci_low=lo, ci_high=hi, inference="randomization")
+    elif use_ri:
+        skipped.append({"intervention_id": iv_id, "reason": "too few untreated clusters for randomization inference"})
+        return []
     details[iv_id] = res
     out = [_row(iv_id, res.att, res.ci_low, res.ci_high, METHOD_DID, n_t)]
     g_fake = g - config.placebo_shift_periods
@@ -1056,15 +1167,11 @@ def _did_rows(
             periods=periods,
             rng=rng,
         )
-        lo, hi = pt.ci_low, pt.ci_high
-        if use_ri:
-            lo, hi = ri_ci(
-                pt.att, _did_randomization(Yc, wc, cc, [(g_fake, float(sz)) for sz in t_size], config, rng, end=g)
-            )
+        lo, hi = (pt.ci_low, pt.ci_high) if not use_ri else randomization(pt.att, g_fake, g)[:2]
         out.append(_row(iv_id, pt.att, lo, hi, PLACEBO_TIME + METHOD_DID, n_t))
     else:
         skipped.append({"intervention_id": iv_id, "reason": "in-time placebo: too few periods before the start"})
-    if null is not None:
+    if null is not None and len(null) > 0:
         lo, hi = np.nanquantile(null, [a, 1.0 - a])
         out.append(_row(iv_id, float(np.nanmean(null)), float(lo), float(hi), PLACEBO_SPACE + METHOD_DID, n_t))
     else:

@@ -102,10 +102,14 @@ class InterventionConfig:
         e.g. a gemeente) is replaced by a size-matched untreated cluster.
     min_clusters_bootstrap : int
         With at least this many treated clusters the DiD interval is a cluster bootstrap; with
-        fewer (a handful of gemeenten, where a bootstrap is far too narrow) it is randomization
-        inference: the estimate minus the central range of the in-space placebo estimates.
+        fewer (a handful of gemeenten, where a bootstrap is far too narrow) it is studentized
+        randomization inference (main estimate and in-time placebo alike): the t ratio of the
+        real assignment against those of ``n_placebo_space`` size-matched placebo assignments,
+        each divided by its clusters' own residual noise, the real assignment included in the
+        reference set.
     ri_pool_size : int
-        Each treated cluster is matched to one of this many untreated clusters closest in size.
+        Each treated cluster is matched to one of this many clusters closest in size (itself
+        and the other treated clusters included).
     ri_pool_per_treated : int
         ... or, with many treated clusters, to one of this many per treated cluster.
     scm_max_donors : int
@@ -145,7 +149,7 @@ class InterventionConfig:
     placebo_shift_periods: int = 2
     n_placebo_space: int = 400
     min_clusters_bootstrap: int = 20
-    ri_pool_size: int = 20
+    ri_pool_size: int = 60
     ri_pool_per_treated: int = 4
     scm_max_donors: int = 60
     scm_demean: bool = True
@@ -182,6 +186,11 @@ class InterventionConfig:
         require(1 <= self.min_treated_did <= 1000, f"{p}.min_treated_did", "must be 1..1000")
         require(1 <= self.placebo_shift_periods <= 10, f"{p}.placebo_shift_periods", "must be 1..10")
         require(20 <= self.n_placebo_space <= 100_000, f"{p}.n_placebo_space", "must be 20..100000")
+        require(
+            (1.0 - self.ci_level) / 2.0 * (self.n_placebo_space + 1) >= 1.0 - 1e-9,
+            f"{p}.n_placebo_space",
+            "too few draws for a randomization test at ci_level (need (1 - ci_level) / 2 * (n + 1) >= 1)",
+        )
         require(2 <= self.min_clusters_bootstrap <= 10_000, f"{p}.min_clusters_bootstrap", "must be 2..10000")
         require(2 <= self.ri_pool_size <= 10_000, f"{p}.ri_pool_size", "must be 2..10000")
         require(1 <= self.ri_pool_per_treated <= 100, f"{p}.ri_pool_per_treated", "must be 1..100")
