@@ -129,7 +129,7 @@ class DisclosureConfig:
     max_repair_rounds: int = 50
     audit_rounds: int = 6
     audit_batch_vars: int = 4_000
-    audit_group_sizes: tuple[int, ...] = (8, 64)
+    audit_group_sizes: tuple[int, ...] = (1, 8, 32, 64)
     seed: int = 20240101
 
     def __post_init__(self) -> None:
