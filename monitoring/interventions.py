@@ -712,7 +712,7 @@ def _did_randomization(
     end: int,
     config: InterventionConfig,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Placebo assignments for randomization inference, the real treated clusters included.
 
     Every draw replaces each real treated cluster by a random one among the
@@ -732,8 +732,7 @@ def _did_randomization(
     Returns
     -------
     est, shift, se : (P,) ATT of each draw at theta = 0, its shift per unit of theta, and its
-    standard error (:func:`_studentized_se`; not changed by theta); pure : (P,) bool, draws
-    without any real treated cluster among their fake treated ones.
+    standard error (:func:`_studentized_se`; not changed by theta).
     """
     K = len(noise)
     size = np.bincount(clusters, weights=weights, minlength=K)
@@ -748,7 +747,7 @@ def _did_randomization(
     est, _ = _att_core(Y, [(start, end)], [Wt], Wc, config.base_periods)
     shift, _ = _att_core(X, [(start, end)], [Wt], Wc, config.base_periods)
     se = _studentized_se(taken * size[None, :], ~taken * size[None, :], noise)
-    return est, shift, se, ~(taken & treated[None, :]).any(axis=1)
+    return est, shift, se
 
 
 def _ri_interval(
@@ -1137,7 +1136,7 @@ def _did_rows(
         taken out of the real treated clusters it contains (as fake treated or as controls)."""
         noise = _cluster_noise(Y[:, :end], w, local, ~t_cl, start, end)
         se = float(_studentized_se((size * t_cl)[None, :], (size * ~t_cl)[None, :], noise)[0])
-        null, shift, null_se, _ = _did_randomization(
+        null, shift, null_se = _did_randomization(
             Y[:, :end], w, local, noise, is_treated, start, end, config, rng
         )
         lo, hi = _ri_interval(est, se, null, shift, null_se, config.ci_level)

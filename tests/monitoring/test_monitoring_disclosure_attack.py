@@ -273,6 +273,14 @@ def _random_publication(table: pd.DataFrame, seed: int, share: float) -> pd.Data
     return pub
 
 
+def _hidden_arrays(table: pd.DataFrame, pub: pd.DataFrame):  # noqa: ANN202
+    """Cells, true counts and hidden masks (n_elevated hidden with n_persons) of a publication."""
+    cells = table.reset_index(drop=True)
+    h_n = pub["n_persons"].isna().to_numpy()
+    h_e = pub["n_elevated"].isna().to_numpy() | h_n
+    return cells, cells["n_persons"].to_numpy(np.int64), cells["n_elevated"].to_numpy(np.int64), h_n, h_e
+
+
 @settings(max_examples=10, deadline=None)
 @given(table=area_tables(), seed=st.integers(0, 2**16), share=st.floats(0.1, 0.9))
 def test_fast_audit_agrees_with_the_exact_lp(table: pd.DataFrame, seed: int, share: float):
@@ -304,11 +312,7 @@ def test_group_copies_only_narrow_the_intervals(table: pd.DataFrame, seed: int, 
     # table fixed at its true values) every count's exact interval lies inside its real one, and
     # contains the truth; so a count wide enough in a copy is wide enough for real
     pub = _random_publication(table, seed, share)
-    cells = table.reset_index(drop=True)
-    n = cells["n_persons"].to_numpy(np.int64)
-    e = cells["n_elevated"].to_numpy(np.int64)
-    h_n = pub["n_persons"].isna().to_numpy()
-    h_e = pub["n_elevated"].isna().to_numpy() | h_n
+    cells, n, e, h_n, h_e = _hidden_arrays(table, pub)
     real = audit_area_table(table, pub, CFG, total_band=TOTAL, exact=True)
     real_iv = {(c, m): (lo, hi) for c, m, lo, hi in zip(real.cell, real.measure, real.lo, real.hi, strict=True)}
     split, _group = _split_and_group(cells)
@@ -359,11 +363,7 @@ def test_outer_bounds_contain_the_exact_intervals(table: pd.DataFrame, seed: int
     # real interval, or the audit would call a safe count narrow (and, worse, the staged audit
     # would skip a count an LP could still certify)
     pub = _random_publication(table, seed, share)
-    cells = table.reset_index(drop=True)
-    n = cells["n_persons"].to_numpy(np.int64)
-    e = cells["n_elevated"].to_numpy(np.int64)
-    h_n = pub["n_persons"].isna().to_numpy()
-    h_e = pub["n_elevated"].isna().to_numpy() | h_n
+    cells, n, e, h_n, h_e = _hidden_arrays(table, pub)
     lines = _area_lines(cells, TOTAL)
     a_eq, b_eq, a_ub, upper, truth, var_cell, var_meas = _lp_system(lines, n, e, h_n, h_e)
     lo, hi = _outer_bounds(a_eq, b_eq, a_ub, upper)
