@@ -116,6 +116,10 @@ class DisclosureConfig:
         cut into groups of ``k`` gemeenten whose sums are taken as known. Knowing more only
         narrows intervals, so a count wide enough there is wide enough for real; the table falls
         apart into small LPs. What no stage certifies gets the exact LP over the whole table.
+    audit_jobs : int
+        Worker processes for the audit: the periods of a table are audited in parallel, at most
+        one process per period. 0 = one per CPU core; 1 = no worker processes. The result does
+        not depend on it.
     seed : int
         Seed of the random LP directions (the audit verdict does not depend on it).
     """
@@ -130,6 +134,7 @@ class DisclosureConfig:
     audit_rounds: int = 6
     audit_batch_vars: int = 4_000
     audit_group_sizes: tuple[int, ...] = (1, 8, 32, 64)
+    audit_jobs: int = 0
     seed: int = 20240101
 
     def __post_init__(self) -> None:
@@ -150,6 +155,7 @@ class DisclosureConfig:
             p + "audit_group_sizes",
             "must be increasing whole numbers >= 1",
         )
+        require(0 <= self.audit_jobs <= 1_024, p + "audit_jobs", "must be 0 (one per core)..1024")
         require(self.seed >= 0, p + "seed", "must be >= 0")
 
 

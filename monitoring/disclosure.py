@@ -30,6 +30,7 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -961,6 +962,32 @@ def _counts(frame: pd.DataFrame, col: str, table: str) -> np.ndarray:
     return v.to_numpy(dtype=np.int64)
 
 
+def _protect_period(
+    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, lines: _Lines, cfg: DisclosureConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
+    """:func:`_protect` for one period's validated area table (a unit of parallel work)."""
+    split, group = _split_and_group(cells)
+    return _protect(lines, n, e, cfg, cells[["period", "area_code", "age_band"]], split, group)
+
+
+def _audit_workers(cfg: DisclosureConfig, n_periods: int) -> int:
+    """Processes for :func:`_protect_periods`: ``cfg.audit_jobs`` (0 = one per CPU core), at
+    most one per period."""
+    return max(1, min(cfg.audit_jobs or joblib.cpu_count(), n_periods))
+
+
+def _protect_periods(
+    periods: Sequence[tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines]], cfg: DisclosureConfig
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]]:
+    """Protect each period's table; periods are independent, so with ``audit_jobs`` they run
+    in parallel worker processes (joblib/loky). The result does not depend on the number of
+    workers: each period's suppression and audit are deterministic functions of its table."""
+    workers = _audit_workers(cfg, len(periods))
+    if workers == 1 or not cfg.audit:
+        return [_protect_period(*p, cfg) for p in periods]
+    return joblib.Parallel(n_jobs=workers, backend="loky")(joblib.delayed(_protect_period)(*p, cfg) for p in periods)
+
+
 def suppress_area_table(
     area_table: pd.DataFrame, cfg: DisclosureConfig, *, total_band: str | None = "all"
 ) -> DisclosureChecked:
@@ -1021,6 +1048,7 @@ def suppress_area_table(
         "audit_seconds": 0.0,
         "audit_counts": 0,
     }
+    periods = []
     for _, cells in area_table.groupby("period", sort=True):
         cells = cells.reset_index(drop=True)
         n = _counts(cells, "n_persons", "area_table")
@@ -1029,10 +1057,10 @@ def suppress_area_table(
             raise InputError("area_table", "n_elevated", int((e > n).sum()), "n_elevated exceeds n_persons")
         lines = _area_lines(cells, total_band)
         _check_additive(lines, {"n_persons": n, "n_elevated": e})
-        split, group = _split_and_group(cells)
-        h_n, h_e, prim_n, prim_e, report = _protect(
-            lines, n, e, cfg, cells[["period", "area_code", "age_band"]], split, group
-        )
+        periods.append((cells, n, e, lines))
+    for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
+        periods, _protect_periods(periods, cfg), strict=True
+    ):
         pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
         stats["n_cells"] += len(cells)
         stats["n_persons_primary"] += int(prim_n.sum())

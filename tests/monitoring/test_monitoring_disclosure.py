@@ -137,8 +137,9 @@ def test_rounding_to_base_five() -> None:
     assert out.loc["B1", "share_elevated"] == pytest.approx(20 / 50)  # from the rounded counts
 
 
-def test_determinism_same_input_same_pattern() -> None:
-    rng = np.random.default_rng(7)
+def random_hierarchy(seed: int, period: str = "2024") -> pd.DataFrame:
+    """One gemeente, 3 wijken of 4 buurten, random counts that add up."""
+    rng = np.random.default_rng(seed)
     rows = [("G1", None, 0, 0)]
     tot_n = tot_e = 0
     for w in range(3):
@@ -152,12 +153,37 @@ def test_determinism_same_input_same_pattern() -> None:
         rows += [(f"W{w}", "G1", wn, we), *brows]
         tot_n, tot_e = tot_n + wn, tot_e + we
     rows[0] = ("G1", None, tot_n, tot_e)
-    t = table(rows)
+    return table(rows).assign(period=period)
+
+
+def test_determinism_same_input_same_pattern() -> None:
+    t = random_hierarchy(7)
     a = suppress_area_table(t, CFG, total_band=None)
     b = suppress_area_table(t.sample(frac=1.0, random_state=1), CFG, total_band=None)
     pd.testing.assert_frame_equal(
         a.table.sort_values("area_code").reset_index(drop=True), b.table.sort_values("area_code").reset_index(drop=True)
     )
+
+
+def test_parallel_periods_give_the_serial_result() -> None:
+    t = pd.concat([random_hierarchy(s, f"202{s}") for s in range(4)], ignore_index=True)
+    serial = suppress_area_table(t, DisclosureConfig(audit_jobs=1), total_band=None)
+    parallel = suppress_area_table(t, DisclosureConfig(audit_jobs=2), total_band=None)
+    pd.testing.assert_frame_equal(serial.table, parallel.table)
+    drop = {"audit_seconds"}
+    assert {k: v for k, v in serial.report.items() if k not in drop} == {
+        k: v for k, v in parallel.report.items() if k not in drop
+    }
+    assert serial.report["audit_counts"] > 0  # something was audited in each
+
+
+def test_parallel_audit_failure_is_the_same_clear_error() -> None:
+    # period 2023 can be protected, period 2024 cannot (see test_unprotectable_table_raises)
+    bad = table([("W1", None, 100, 40), ("B1", "W1", 5, 0), ("B2", "W1", 5, 0), ("B3", "W1", 90, 40)])
+    t = pd.concat([random_hierarchy(1, "2023"), bad], ignore_index=True)
+    strict = DisclosureConfig(protection_level=50.0, max_repair_rounds=0, audit_jobs=2)
+    with pytest.raises(DisclosureError, match="period=2024"):
+        suppress_area_table(t, strict, total_band=None)
 
 
 def test_checked_type_cannot_be_forged_or_altered() -> None:
