@@ -354,6 +354,14 @@ def _round_sig(x: float, digits: int) -> float | None:
     return float(f"{x:.{digits}g}")
 
 
+def _bound(x: float, digits: int) -> float | str | None:
+    """An interval bound for the page: an unbounded side (the randomization interval never
+    rejects there) as the text ``"inf"``/``"-inf"`` (JSON has no infinity), else a number."""
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return _round_sig(x, digits)
+
+
 def _parent(code: str) -> str:
     if code.startswith("BU"):
         return "WK" + code[2:8]
@@ -432,8 +440,8 @@ def _interventions(registry: pd.DataFrame | None, effects: pd.DataFrame | None, 
                     {
                         "method": str(r.method),
                         "est": _round_sig(float(r.estimate), digits),
-                        "lo": _round_sig(float(r.ci_low), digits),
-                        "hi": _round_sig(float(r.ci_high), digits),
+                        "lo": _bound(float(r.ci_low), digits),
+                        "hi": _bound(float(r.ci_high), digits),
                         "n_areas": int(r.n_areas),
                     }
                 )
@@ -717,12 +725,15 @@ _JS = r"""
   });
 
   // ---- effects ---------------------------------------------------------------------------------
+  function bound(x) { return x === '-inf' ? -Infinity : x === 'inf' ? Infinity : x; }
   function reading(e) {
+    var lo = bound(e.lo), hi = bound(e.hi);
+    if (lo === null || hi === null || e.est === null) { return T.na; }
     var placebo = e.method.indexOf('placebo') === 0;
-    var covers = e.lo <= 0 && e.hi >= 0;
+    var covers = lo <= 0 && hi >= 0;
     if (placebo) { return covers ? T.reading_placebo_ok : T.reading_placebo_bad; }
     if (covers) { return T.reading_none; }
-    return e.hi < 0 ? T.reading_down : T.reading_up;
+    return hi < 0 ? T.reading_down : T.reading_up;
   }
   function methodText(m) {
     if (m.indexOf('placebo_time:') === 0) { return T.method_placebo_time; }
@@ -741,7 +752,7 @@ _JS = r"""
         h += '<tr>' + (i === 0 ? '<td rowspan="' + effs.length + '">' + esc(iv.name) + ' <span class="note">' + esc(iv.id) + '</span></td><td rowspan="' + effs.length + '">' + esc(names.join(', ')) +
           '</td><td rowspan="' + effs.length + '">' + esc(iv.bands.join(', ')) + '</td><td rowspan="' + effs.length + '">' + esc(iv.start) + '</td>' : '');
         if (e) {
-          h += '<td>' + esc(methodText(e.method)) + '</td><td class="num">' + fmtNum(e.est, 1) + ' (' + fmtNum(e.lo, 1) + ' – ' + fmtNum(e.hi, 1) + ')</td><td>' + esc(reading(e)) + '</td>';
+          h += '<td>' + esc(methodText(e.method)) + '</td><td class="num">' + fmtNum(e.est, 1) + ' (' + fmtNum(bound(e.lo), 1) + ' – ' + fmtNum(bound(e.hi), 1) + ')</td><td>' + esc(reading(e)) + '</td>';
         } else {
           h += '<td colspan="3" class="note">' + esc(T.na) + '</td>';
         }

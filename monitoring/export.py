@@ -80,7 +80,7 @@ def _fmt(frame: pd.DataFrame, decimals: int) -> pd.DataFrame:
             vals = s.fillna(0).astype("int64").astype(str).to_numpy(dtype=object)
         elif pd.api.types.is_float_dtype(s.dtype):
             v = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            vals = np.array([f"{x:.{decimals}f}" for x in np.nan_to_num(v)], dtype=object)
+            vals = np.array([f"{x:.{decimals}f}" for x in v], dtype=object)  # +-inf as inf, -inf
         else:
             vals = s.astype(object).to_numpy()
         out[col] = np.where(na, "", vals).astype(object)

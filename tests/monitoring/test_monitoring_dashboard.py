@@ -90,7 +90,7 @@ EFFECTS = pd.DataFrame(
     {
         "intervention_id": ["IV1"] * 3,
         "estimate": [-5.1, 0.8, 0.2],
-        "ci_low": [-9.0, -3.1, -4.0],
+        "ci_low": [-9.0, -3.1, -np.inf],  # an unbounded side (randomization inference never rejects there)
         "ci_high": [-1.2, 4.4, 4.1],
         "method": ["did_cs", "placebo_time:did_cs", "placebo_space:did_cs"],
         "n_areas": [12, 12, 12],
@@ -255,6 +255,7 @@ def test_page_embeds_trends_markers_and_effects(page):
     iv = data["interventions"][0]
     assert iv["start"] == "2023-01-01" and iv["areas"] == ["GM0202"]
     assert [e["method"] for e in iv["effects"]] == ["did_cs", "placebo_time:did_cs", "placebo_space:did_cs"]
+    assert [(e["lo"], e["hi"]) for e in iv["effects"]] == [(-9.0, -1.2), (-3.1, 4.4), ("-inf", 4.1)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -144,7 +144,13 @@ def test_refuses_altered_checked_table(tmp_path: Path) -> None:
 def test_extra_tables_and_documents(tmp_path: Path) -> None:
     effects = suppress_counts(
         pd.DataFrame(
-            {"intervention_id": ["iv1"], "n_persons": [500], "estimate": [-0.01], "ci_low": [-0.02], "ci_high": [0.0]}
+            {
+                "intervention_id": ["iv1", "iv2"],
+                "n_persons": [500, 400],
+                "estimate": [-0.01, 0.01],
+                "ci_low": [-0.02, -np.inf],
+                "ci_high": [0.0, 0.03],
+            }
         ),
         CFG.disclosure,
         kind="effects",
@@ -153,6 +159,8 @@ def test_extra_tables_and_documents(tmp_path: Path) -> None:
     )
     out = write(tmp_path, extra_tables={"effects": effects}, documents={"dashboard.html": "<html>ok</html>"})
     assert (out / "effects.csv").read_text().startswith("intervention_id,n_persons,estimate")
+    back = pd.read_csv(out / "effects.csv")
+    assert back["ci_low"].tolist() == [-0.02, -np.inf]  # an unbounded side stays -inf, not a huge number
     assert (out / "dashboard.html").read_text() == "<html>ok</html>"
     manifest = json.loads((out / "manifest.json").read_text())
     assert {"effects.csv", "dashboard.html"} <= set(manifest["files"])
