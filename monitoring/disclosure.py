@@ -27,7 +27,7 @@ import dataclasses
 import hashlib
 import time
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import joblib
@@ -977,19 +977,33 @@ def _audit_workers(cfg: DisclosureConfig, n_periods: int) -> int:
 
 
 def _protect_periods(
-    periods: Sequence[tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines]], cfg: DisclosureConfig
+    periods: Sequence[tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines]],
+    cfg: DisclosureConfig,
+    progress: Callable[[str, float], None] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]]:
     """Protect each period's table; periods are independent, so with ``audit_jobs`` they run
     in parallel worker processes (joblib/loky). The result does not depend on the number of
     workers: each period's suppression and audit are deterministic functions of its table."""
     workers = _audit_workers(cfg, len(periods))
     if workers == 1 or not cfg.audit:
-        return [_protect_period(*p, cfg) for p in periods]
-    return joblib.Parallel(n_jobs=workers, backend="loky")(joblib.delayed(_protect_period)(*p, cfg) for p in periods)
+        results = (_protect_period(*p, cfg) for p in periods)
+    else:
+        pool = joblib.Parallel(n_jobs=workers, backend="loky", return_as="generator")
+        results = pool(joblib.delayed(_protect_period)(*p, cfg) for p in periods)
+    out = []
+    for i, result in enumerate(results):
+        out.append(result)
+        if progress is not None:
+            progress(str(periods[i][0]["period"].iloc[0]), (i + 1) / len(periods))
+    return out
 
 
 def suppress_area_table(
-    area_table: pd.DataFrame, cfg: DisclosureConfig, *, total_band: str | None = "all"
+    area_table: pd.DataFrame,
+    cfg: DisclosureConfig,
+    *,
+    total_band: str | None = "all",
+    progress: Callable[[str, float], None] | None = None,
 ) -> DisclosureChecked:
     """Apply primary and secondary suppression, audit, and round the area risk table.
 
@@ -1005,6 +1019,8 @@ def suppress_area_table(
     total_band : str or None
         Age-band label of the band total (``AggregateConfig.band_total_label``); None if the
         table has none.
+    progress : callable, optional
+        ``progress(stage, fraction_done)``, called as each period's audit finishes.
 
     Returns
     -------
@@ -1059,7 +1075,7 @@ def suppress_area_table(
         _check_additive(lines, {"n_persons": n, "n_elevated": e})
         periods.append((cells, n, e, lines))
     for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
-        periods, _protect_periods(periods, cfg), strict=True
+        periods, _protect_periods(periods, cfg, progress), strict=True
     ):
         pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
         stats["n_cells"] += len(cells)

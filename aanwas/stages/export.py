@@ -30,6 +30,7 @@ import pandas as pd
 from rich.console import Console
 
 from aanwas.config import AppConfig
+from aanwas.stages.progress import progress_bar
 from features.geography import load_geography
 from monitoring.aggregate import aggregate_areas
 from monitoring.disclosure import DisclosureChecked, suppress_area_table
@@ -49,12 +50,15 @@ def scores_fingerprint(scores: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def build_area_export(cfg: AppConfig, scores: pd.DataFrame) -> DisclosureChecked:
-    """Aggregate in-memory scores to areas and apply disclosure control (no files)."""
+def build_area_export(
+    cfg: AppConfig, scores: pd.DataFrame, progress: Callable[[str, float], None] | None = None
+) -> DisclosureChecked:
+    """Aggregate in-memory scores to areas and apply disclosure control (no files);
+    ``progress(stage, fraction_done)`` as the periods' audits finish."""
     mon = cfg.monitoring
     areas = aggregate_areas(scores, load_geography(), mon.aggregate)
     total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
-    return suppress_area_table(areas, mon.disclosure, total_band=total)
+    return suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress)
 
 
 def _write_periods(
@@ -126,7 +130,8 @@ def run_export(
     """
     scores = score_table()
     fingerprint = data_fingerprint or scores_fingerprint(scores)
-    checked = build_area_export(cfg, scores)
+    with progress_bar(console, "disclosure") as tick:
+        checked = build_area_export(cfg, scores, tick)
     del scores  # person-level: not kept beyond aggregation
     wanted = periods or sorted(checked.table["period"].astype(str).unique())
     written = _write_periods(
@@ -214,7 +219,8 @@ def run_full_export(
     score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
     scores = score_table()
     fingerprint = scores_fingerprint(scores)
-    checked = build_area_export(cfg, scores)
+    with progress_bar(console, "disclosure") as tick:
+        checked = build_area_export(cfg, scores, tick)
     del scores  # person-level: not kept beyond aggregation
     area = checked.table
     published = area[area["status"] == "published"]
@@ -229,7 +235,9 @@ def run_full_export(
         # suppression and LP audit), so no rate reveals a suppressed count by differencing
         observed = suppress_observed_counts(counts, observed_parents(national), dcfg).table
         if delivery.interventions is not None:
-            registry = delivery.interventions.astype({c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")})
+            registry = delivery.interventions.astype(
+                {c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")}
+            )
         del delivery, panel
     series, _summary = run_trends(published, mcfg, observed)
     # a blank n_persons was not published upstream: count it as 0 so the row stays suppressed
@@ -287,4 +295,8 @@ def treated_persons(delivery: Any, panel: pd.DataFrame, mcfg: Any) -> pd.DataFra
     rows = treated.merge(panel[["area_code", "age_band", "period", "n_persons"]], on=["area_code", "age_band"])
     start = pd.to_datetime(rows["start_date"]).dt.year
     rows = rows[rows["period"].astype(int) >= start]
-    return rows.groupby("intervention_id", as_index=False)["n_persons"].sum().rename(columns={"n_persons": "n_persons_treated"})
+    return (
+        rows.groupby("intervention_id", as_index=False)["n_persons"]
+        .sum()
+        .rename(columns={"n_persons": "n_persons_treated"})
+    )

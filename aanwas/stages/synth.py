@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aanwas.config import AppConfig
+from aanwas.stages.progress import progress_bar
 from features._io import atomic_dir
 from features.sources.synth import SynthResult, generate
 
@@ -41,16 +41,8 @@ def write_synth(result: SynthResult, out: Path) -> None:
 
 def run_synth(cfg: AppConfig, out: Path, console: Console) -> SynthResult:
     """Generate the synthetic population of ``cfg.synth`` and write it under ``out``."""
-    with Progress(
-        TextColumn("synth {task.fields[stage]:<12}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task("synth", total=1.0, stage="")
-        result = generate(cfg.synth, progress=lambda stage, frac: bar.update(task, completed=frac, stage=stage))
+    with progress_bar(console, "synth") as tick:
+        result = generate(cfg.synth, progress=tick)
     write_synth(result, Path(out))
     counts = {name: len(df) for name, df in result.raw.items()}
     console.print(

@@ -167,8 +167,12 @@ def test_determinism_same_input_same_pattern() -> None:
 
 def test_parallel_periods_give_the_serial_result() -> None:
     t = pd.concat([random_hierarchy(s, f"202{s}") for s in range(4)], ignore_index=True)
+    calls: list[tuple[str, float]] = []
     serial = suppress_area_table(t, DisclosureConfig(audit_jobs=1), total_band=None)
-    parallel = suppress_area_table(t, DisclosureConfig(audit_jobs=2), total_band=None)
+    parallel = suppress_area_table(
+        t, DisclosureConfig(audit_jobs=2), total_band=None, progress=lambda *a: calls.append(a)
+    )
+    assert calls == [("2020", 0.25), ("2021", 0.5), ("2022", 0.75), ("2023", 1.0)]
     pd.testing.assert_frame_equal(serial.table, parallel.table)
     drop = {"audit_seconds"}
     assert {k: v for k, v in serial.report.items() if k not in drop} == {
