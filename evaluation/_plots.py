@@ -144,11 +144,13 @@ def plot_label_bias(areas: pd.DataFrame, *, title: str, dpi: int) -> bytes:
             color=_RED,
             label="over-registered",
         )
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no areas to show", ha="center", va="center", transform=ax.transAxes, color=_GREY)
     ax.axhline(1.0, color=_GREY, lw=1, ls="--")
     ax.set_xlabel("alternative (intensity-free) rate")
     ax.set_ylabel("relative registration intensity")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
     return _png(fig, dpi)
 
 
