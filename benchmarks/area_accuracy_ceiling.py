@@ -42,14 +42,13 @@ import numpy as np
 import pandas as pd
 
 from aanwas.config import load_config
-from aanwas.stages.accuracy import TRUTH_BASIS, score_feature_table
+from aanwas.stages.accuracy import TRUTH_BASIS, score_feature_table, true_risk_of_rows
 from aanwas.stages.features import load_feature_table
 from features._timeline import NO_DAY, RefDate, build_timeline
 from features.build import _area_dtypes
 from features.catalogue import feature_columns
 from features.geography import load_geography
 from features.sources.readers import load_mapping, read_delivery
-from features.sources.truth import true_label_risk
 from monitoring.accuracy import area_risk_accuracy, true_area_risk
 from monitoring.aggregate import aggregate_areas
 from monitoring.disclosure import suppress_area_table
@@ -58,12 +57,9 @@ KEYS = ["period", "area_level", "area_code", "age_band"]
 BASE = ['monitoring.aggregate.finest_level="wijk"', "monitoring.disclosure.audit=false", "training.tuning.n_trials=4"]
 
 
-def true_risk(person_year: pd.DataFrame, rows: pd.DataFrame, cfg, band: str, basis: str = TRUTH_BASIS) -> np.ndarray:
+def true_risk(person_year: pd.DataFrame, rows: pd.DataFrame, cfg, basis: str = TRUTH_BASIS) -> np.ndarray:
     """True offending risk (no detection) of ``rows`` (rinpersoon, ref_date); NaN without a truth row."""
-    risk = true_label_risk(person_year, sorted(rows["ref_date"].unique()), cfg.features.labels, basis=basis)
-    risk = risk[risk["age_band"] == band]
-    keys = rows[["rinpersoon", "ref_date"]].astype({"ref_date": risk["ref_date"].dtype})
-    return keys.merge(risk[["rinpersoon", "ref_date", "true_risk"]], how="left")["true_risk"].to_numpy()
+    return true_risk_of_rows(person_year, rows, cfg.features.labels, with_detection=False, basis=basis).to_numpy()
 
 
 def extra_inputs(raw: Path, rows: pd.DataFrame, cfg) -> pd.DataFrame:
@@ -162,11 +158,11 @@ def main() -> None:
     del full
 
     person_year = pd.read_parquet(world / "truth" / "person_year.parquet")
-    truth = true_risk(person_year, scores, cfg, band)
+    truth = true_risk(person_year, scores, cfg)
     cand = {"production": scores["score"].to_numpy(), "oracle": truth}
-    cand["oracle_no_interventions"] = true_risk(person_year.assign(hazard_ratio=np.float32(1)), scores, cfg, band)
-    cand["oracle_no_latent"] = true_risk(person_year.assign(latent_z=np.float32(0)), scores, cfg, band)
-    cand["observable"] = true_risk(person_year, scores, cfg, band, basis="observable")
+    cand["oracle_no_interventions"] = true_risk(person_year.assign(hazard_ratio=np.float32(1)), scores, cfg)
+    cand["oracle_no_latent"] = true_risk(person_year.assign(latent_z=np.float32(0)), scores, cfg)
+    cand["observable"] = true_risk(person_year, scores, cfg, basis="observable")
     X = frame[feature_columns(band)].copy()
     ids = frame["rinpersoon"].to_numpy()
     cand["ceiling"] = cross_fit_on_truth(X, truth, ids)

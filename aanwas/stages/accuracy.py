@@ -12,12 +12,14 @@ area's detection intensity. Nothing is written; person-level frames stay in memo
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from aanwas.config import AppConfig
+from features.config import LabelConfig
 
 #: Reference-date basis of the true risk (the oracle: the person's situation on that date).
 TRUTH_BASIS = "reference"
@@ -51,13 +53,23 @@ def score_feature_table(cfg: AppConfig, frame: pd.DataFrame) -> pd.DataFrame:
 
 def true_person_risk(cfg: AppConfig, truth_dir: Path, scores: pd.DataFrame, *, with_detection: bool) -> pd.Series:
     """True risk of each scored row (NaN where censored or without a truth row)."""
+    person_year = pd.read_parquet(Path(truth_dir) / "person_year.parquet")
+    return true_risk_of_rows(person_year, scores, cfg.features.labels, with_detection=with_detection)
+
+
+def true_risk_of_rows(
+    person_year: pd.DataFrame,
+    scores: pd.DataFrame,
+    labels: Mapping[str, LabelConfig],
+    *,
+    with_detection: bool,
+    basis: str = TRUTH_BASIS,
+) -> pd.Series:
+    """:func:`true_person_risk` from an in-memory truth table (``rinpersoon, ref_date`` rows)."""
     from features.sources.truth import true_label_risk
 
-    person_year = pd.read_parquet(Path(truth_dir) / "person_year.parquet")
     dates = sorted(scores["ref_date"].unique())
-    risk = true_label_risk(
-        person_year, dates, cfg.features.labels, with_detection=with_detection, basis=TRUTH_BASIS
-    )
+    risk = true_label_risk(person_year, dates, labels, with_detection=with_detection, basis=basis)
     keys = scores[["rinpersoon", "ref_date"]].astype({"ref_date": risk["ref_date"].dtype})
     merged = keys.merge(risk[["rinpersoon", "ref_date", "true_risk"]], on=["rinpersoon", "ref_date"], how="left")
     return pd.Series(merged["true_risk"].to_numpy(), index=scores.index, name="true_risk")
