@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from evaluation.config import EvaluationConfig
-from features._config import as_plain, build_dataclass
+from features._config import as_plain, build_dataclass, require
 from features.config import FeatureConfig, SynthConfig
 from features.contract import ContractConfig
 from features.errors import ConfigError
@@ -24,15 +25,90 @@ from training.config import TrainingConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class AppConfig:
-    """All sections; each stage gets only its own."""
+class DefinitionsConfig:
+    """The definitions that the review pack, the exports and the dashboard share.
 
+    Each concept is ONE setting here; the stage sections that use it get a copy from the
+    composition root (see :data:`DERIVED`) and cannot be set on their own, so a report can never
+    call an area elevated at another level than the export or the dashboard.
+
+    Attributes
+    ----------
+    interval_level : float
+        Coverage of every interval the product shows (evaluation bootstraps, area risk intervals,
+        trend and dashboard intervals). An area is "elevated" only when the lower bound of its
+        interval at this level lies above the reference (the national level of its band).
+    min_cell_size : int
+        Fewest persons (and, for rates, fewest in the denominator) behind any number that is
+        shown or published: evaluation groups and bins, disclosure control of the exports, and
+        the observed rates of the trend table.
+    """
+
+    interval_level: float = 0.90
+    min_cell_size: int = 10
+
+    def __post_init__(self) -> None:
+        require(0.5 <= self.interval_level < 1.0, "definitions.interval_level", "must be in [0.5, 1)")
+        require(1 <= self.min_cell_size <= 1_000, "definitions.min_cell_size", "must be 1..1000")
+
+
+def _alpha(level: float) -> float:
+    return round(1.0 - level, 12)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+#: Stage settings that are copies of one definition: dotted key -> (definition, how it follows).
+DERIVED: Mapping[str, tuple[str, Callable[[Any], Any]]] = {
+    "evaluation.alpha": ("interval_level", _alpha),
+    "monitoring.aggregate.interval_level": ("interval_level", _same),
+    "monitoring.monitor.trends.interval_level": ("interval_level", _same),
+    "monitoring.monitor.dashboard.interval_level": ("interval_level", _same),
+    "evaluation.min_cell_size": ("min_cell_size", _same),
+    "monitoring.disclosure.min_cell_size": ("min_cell_size", _same),
+    "monitoring.monitor.trends.min_count_observed": ("min_cell_size", _same),
+}
+
+
+def _get(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
+    return obj
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, abs_tol=1e-9)
+    return bool(a == b)
+
+
+@dataclasses.dataclass(frozen=True)
+class AppConfig:
+    """All sections; each stage gets only its own.
+
+    ``definitions`` holds the settings several stages share (see :data:`DERIVED`); the
+    cross-check in ``__post_init__`` refuses a config whose stage copies disagree with them.
+    """
+
+    definitions: DefinitionsConfig = dataclasses.field(default_factory=DefinitionsConfig)
     contract: ContractConfig = dataclasses.field(default_factory=ContractConfig)
     synth: SynthConfig = dataclasses.field(default_factory=SynthConfig)
     features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     monitoring: MonitoringConfig = dataclasses.field(default_factory=MonitoringConfig)
+
+    def __post_init__(self) -> None:
+        for key, (name, follow) in DERIVED.items():
+            want = follow(getattr(self.definitions, name))
+            if not _equal(_get(self, key), want):
+                raise ConfigError(
+                    key,
+                    f"is {_get(self, key)!r} but follows definitions.{name} ({want!r}); "
+                    f"set definitions.{name} instead (one setting for the review pack, exports and dashboard)",
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return as_plain(self)
@@ -78,19 +154,36 @@ def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> AppC
     ConfigError
         For an unreadable file, an unknown key, a wrong type or an out-of-range value.
     """
-    data = as_plain(AppConfig())
+    user: dict[str, Any] = {}
     if path is not None:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(str(path), "config file not found") from None
         try:
-            _deep_update(data, tomllib.loads(text))
+            _deep_update(user, tomllib.loads(text))
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(str(path), f"not valid TOML: {err}") from None
     for item in overrides:
         keys, value = _parse_override(item)
-        _merge(data, keys, value)
+        _merge(user, keys, value)
+    for key, (name, _) in DERIVED.items():
+        try:
+            _get(user, key)
+        except (KeyError, TypeError, AttributeError):
+            continue
+        raise ConfigError(
+            key,
+            f"is set by definitions.{name} (one setting for the review pack, exports and dashboard); set that instead",
+        )
+    data = _deep_update(as_plain(AppConfig()), user)
+    definitions = data.get("definitions", {})
+    for key, (name, follow) in DERIVED.items():
+        value = definitions.get(name) if isinstance(definitions, Mapping) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts = key.split(".")
+            _merge(data, parts, follow(value))
+        # else: definitions itself is wrong; building it below names definitions.<name>
     return build_dataclass(AppConfig, data)
 
 
@@ -139,7 +232,14 @@ def default_toml() -> str:
         "# Generated by `python -m aanwas.config > conf/default.toml`; a test keeps it in sync.\n"
         "# Copy and edit, then pass with --config FILE, or override one value with --set key=value.\n\n"
     )
-    return header + to_toml(AppConfig().to_dict())
+    data = AppConfig().to_dict()
+    for key in DERIVED:  # copies of a definition are not settings of their own
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            node = node[part]
+        del node[leaf]
+    return header + to_toml(data)
 
 
 if __name__ == "__main__":

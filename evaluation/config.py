@@ -80,11 +80,13 @@ class EvaluationConfig:
     seed : int
         Seed of the bootstrap; same seed and data give the same intervals.
     alpha : float
-        Two-sided level of the intervals (0.05 gives 95% intervals).
+        Two-sided level of the intervals (0.10 gives 90% intervals). A copy of
+        ``1 - definitions.interval_level`` (set that; :mod:`aanwas.config`).
     bootstrap_max_cells : int
         Memory cap: replicates are drawn in chunks of at most this many weight cells.
     min_cell_size : int
         A group, area or bin with fewer persons is reported as "too few", never as a number.
+        A copy of ``definitions.min_cell_size`` (set that).
     min_cell_denominators : bool
         Also require the denominator of each rate (positives for FNR, negatives for FPR,
         predicted positives for PPV) to reach ``min_cell_size``.
@@ -163,7 +165,7 @@ class EvaluationConfig:
 
     bootstrap_reps: int = 400
     seed: int = 20240101
-    alpha: float = 0.05
+    alpha: float = 0.10
     bootstrap_max_cells: int = 4_000_000
     min_cell_size: int = 10
     min_cell_denominators: bool = True

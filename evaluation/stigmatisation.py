@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import beta, binom, chi2, poisson
 
-from evaluation._bootstrap import bootstrap, divide, indicator, percentile_interval
+from evaluation._bootstrap import bootstrap, divide, indicator
 from evaluation._cells import enough
 from evaluation.config import EvaluationConfig
 from features.errors import InputError
@@ -318,11 +318,10 @@ def _area_bootstrap(
 def _status_vs_national(
     est: dict[str, Any], name: str, q: tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``elevated`` / ``lower`` / ``not distinguishable`` from the interval of (area - national)."""
-    diff = est[name].reps - est[f"{name}|national"].reps
-    lo, hi = percentile_interval(diff, q)
-    status = np.where(lo > 0, "elevated", np.where(hi < 0, "lower", "not distinguishable"))
-    return status, lo, hi
+    """``elevated`` / ``lower`` / ``not distinguishable``: the area's interval against the
+    national level (:func:`elevated_status`, the one rule of the product)."""
+    lo, hi = est[name].interval(q)
+    return elevated_status(lo, hi, float(np.asarray(est[f"{name}|national"].point).ravel()[0])), lo, hi
 
 
 # --------------------------------------------------------------------------------------------
@@ -1120,9 +1119,27 @@ class RankingResult:
     summary: dict[str, Any]
 
 
+def elevated_status(lo: np.ndarray, hi: np.ndarray, reference: float) -> np.ndarray:
+    """The product's one "elevated" rule: ``elevated`` only when the interval's lower bound lies
+    above the reference, ``lower`` when its upper bound lies below, else ``not distinguishable``.
+
+    The same rule marks ``elevated`` in the export (``risk_lo`` above the national
+    ``risk_mean`` of the band) and in the dashboard; the level is ``definitions.interval_level``.
+
+    Examples
+    --------
+    >>> elevated_status(np.array([0.2, 0.05, 0.05]), np.array([0.3, 0.2, 0.08]), 0.1).tolist()
+    ['elevated', 'not distinguishable', 'lower']
+    """
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    return np.where(lo > reference, "elevated", np.where(hi < reference, "lower", "not distinguishable"))
+
+
 def audit_ranking(frame: pd.DataFrame, *, area: str, value: str, cfg: EvaluationConfig) -> RankingResult:
-    """Bootstrap intervals for area risk and rank; "elevated" only if the interval of (area -
-    national) lies above 0; count what a naive list of the ``cfg.top_n`` highest gets wrong.
+    """Bootstrap intervals for area risk and rank; "elevated" only if the lower bound of the
+    area's interval lies above the national level (:func:`elevated_status`, the rule of the
+    export); count what a naive list of the ``cfg.top_n`` highest gets wrong.
 
     Parameters
     ----------
@@ -1149,8 +1166,10 @@ def audit_ranking(frame: pd.DataFrame, *, area: str, value: str, cfg: Evaluation
     labels, counts, est = _area_bootstrap(frame, area, {"risk": v}, cfg)
     q = cfg.quantiles
     big = enough(counts, cfg.min_cell_size)
-    status, _, _ = _status_vs_national(est, "risk", q)
     lo, hi = est["risk"].interval(q)
+    # the product's one rule (as the export and the dashboard): elevated only when the lower
+    # bound of the area's interval lies above the national level of the band
+    status = elevated_status(lo, hi, float(est["risk|national"].point[0]))
     idx = np.flatnonzero(big)
     reps = est["risk"].reps[:, idx]
     # rank 1 = highest risk, among areas with enough persons; NaN replicates (area not drawn)
@@ -1310,6 +1329,7 @@ __all__ = [
     "audit_league_tables",
     "audit_proxy",
     "audit_ranking",
+    "elevated_status",
     "audit_registration_intensity",
     "build_intensity_adjusted_label",
     "compare_with_truth",

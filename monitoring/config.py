@@ -29,6 +29,7 @@ class AggregateConfig:
         A person counts in ``n_elevated`` when the calibrated probability is at least this.
     interval_level : float
         Coverage of the intervals ``risk_lo``/``risk_hi`` and ``rate_outcome_lo``/``_hi``.
+        A copy of ``definitions.interval_level`` (set that; :mod:`aanwas.config`).
     shrinkage : {"fay_herriot", "none"}
         ``fay_herriot``: each area's mean score is shrunk towards its parent's estimate with a
         weight from the between-area variance (estimated per period, band and level by moments)
@@ -92,6 +93,7 @@ class DisclosureConfig:
     min_cell_size : int
         Every published count, and its complement (e.g. ``n_persons - n_elevated``), must be at
         least this; so must every sum of suppressed cells that can be derived by subtraction.
+        A copy of ``definitions.min_cell_size`` (set that; :mod:`aanwas.config`).
     zeros_disclosive : bool
         A count of zero is never published (it tells something about everyone in the cell).
     complement_rule : bool

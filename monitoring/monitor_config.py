@@ -30,6 +30,7 @@ class TrendConfig:
     interval_level : float
         Coverage of the ``risk_lo``/``risk_hi`` interval in the area table (monitoring's
         aggregation publishes 90% intervals); used to turn the interval into a standard error.
+        A copy of ``definitions.interval_level`` (set that; :mod:`aanwas.config`).
     change_level : float
         Coverage of the intervals of period-to-period changes and of trend slopes.
     min_periods_slope : int
@@ -37,7 +38,8 @@ class TrendConfig:
     min_count_observed : int
         Observed rates are shown only where the number registered and the number not
         registered both reach this count (mirrors the disclosure threshold; the trend table
-        still goes through disclosure control before it leaves).
+        still goes through disclosure control before it leaves). A copy of
+        ``definitions.min_cell_size`` (set that).
     rate_per : int
         Observed rates are expressed per this many young people.
     """
@@ -291,7 +293,8 @@ class DashboardConfig:
         Area levels whose full history is embedded for trend lines (buurten only for the
         latest period, to keep the file small).
     interval_level : float
-        Coverage of the risk intervals in the area table (shown in the text).
+        Coverage of the risk intervals in the area table (shown in the text). A copy of
+        ``definitions.interval_level`` (set that).
     """
 
     language: Literal["nl", "en"] = "nl"

@@ -13,13 +13,13 @@ def test_defaults_match_the_domain_notes():
     cfg = EvaluationConfig()
     assert cfg.min_cell_size == 10
     assert (cfg.tolerance_low, cfg.tolerance_high) == (0.8, 1.25)
-    assert cfg.alpha == 0.05 and cfg.quantiles == (2.5, 97.5)
+    assert cfg.alpha == 0.10 and cfg.quantiles == (5.0, 95.0)  # definitions.interval_level 0.90
     assert "migration_group" in cfg.audit_attributes
 
 
 def test_overrides_through_the_app_config():
     cfg = load_config(
-        None, ["evaluation.min_cell_size=5", 'evaluation.reference_groups.sex="V"', "evaluation.bootstrap_reps=50"]
+        None, ["definitions.min_cell_size=5", 'evaluation.reference_groups.sex="V"', "evaluation.bootstrap_reps=50"]
     )
     assert cfg.evaluation.min_cell_size == 5 and cfg.evaluation.reference_groups["sex"] == "V"
 

@@ -1417,9 +1417,9 @@ CASES: list[BadCase] = [
     ),
     BadCase(
         "config-threshold-zero",
-        "disclosure threshold 0 (--set monitoring.disclosure.min_cell_size=0)",
-        _with_config(overrides=("monitoring.disclosure.min_cell_size=0",)),
-        "monitoring.disclosure.min_cell_size",
+        "disclosure threshold 0 (--set definitions.min_cell_size=0)",
+        _with_config(overrides=("definitions.min_cell_size=0",)),
+        "definitions.min_cell_size",
         None,
         None,
         "must be 1..1000",
@@ -1458,8 +1458,8 @@ CASES: list[BadCase] = [
     BadCase(
         "config-wrong-type-int",
         "text for a whole-number setting",
-        _with_config(overrides=("monitoring.disclosure.min_cell_size=ten",)),
-        "monitoring.disclosure.min_cell_size",
+        _with_config(overrides=("definitions.min_cell_size=ten",)),
+        "definitions.min_cell_size",
         None,
         None,
         "must be a whole number",
