@@ -80,7 +80,7 @@ def test_hand_computed_intensity_interval_and_flags():
             "e": 0.5,
         }
     )
-    cfg = EvaluationConfig()
+    cfg = EvaluationConfig(alpha=0.05)  # hand-computed at the 95% level
     res = audit_registration_intensity(df, area="a", observed="o", expected="e", cfg=cfg)
     t = res.areas.set_index("area_code")
     # first step: ref = 50/30; z is flagged, then the reference is x and y only: ref = 20/20 = 1
