@@ -7,6 +7,7 @@ shows intervals. No figure orders areas by risk (that would be a league table).
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -63,11 +64,14 @@ def plot_disparities(
     dpi: int,
     metric_names: tuple[str, ...] | None = None,
     attributes: tuple[str, ...] | None = None,
+    label_of: Callable[[str, str, str], str] | None = None,
+    xlabel: str = "ratio to reference (calibration: observed / expected)",
 ) -> bytes:
     """Forest plot of disparity ratios (with intervals) per group for ratio metrics.
 
     ``metric_names`` and ``attributes`` restrict the rows (default: all ratio metrics and all
-    attributes in ``metrics``).
+    attributes in ``metrics``). ``label_of(metric, attribute, group)`` gives the readable row
+    label (default: the codes).
     """
     m = metrics[metrics["comparison"].isin(["ratio to reference", "observed / expected within group"])]
     if metric_names is not None:
@@ -76,7 +80,12 @@ def plot_disparities(
         m = m[m["attribute"].isin(attributes)]
     m = m[m["status"] == "ok"].dropna(subset=["disparity"])
     multi = m["attribute"].nunique() > 1
-    labels = (m["metric"] + " | " + (m["attribute"] + "=" if multi else "") + m["group"].astype(str)).tolist()
+    if label_of is not None:
+        labels = [
+            label_of(str(a), str(b), str(c)) for a, b, c in zip(m["metric"], m["attribute"], m["group"], strict=True)
+        ]
+    else:
+        labels = (m["metric"] + " | " + (m["attribute"] + "=" if multi else "") + m["group"].astype(str)).tolist()
     fig = Figure(figsize=(6.4, max(2.0, 0.22 * len(labels) + 1.0)), layout="constrained")
     ax = fig.add_subplot()
     ax.axvspan(band[0], band[1], color="#e8f5e9", zorder=0, label=f"tolerance {band[0]:g}\u2013{band[1]:g}")
@@ -90,7 +99,7 @@ def plot_disparities(
         if out.any():
             ax.errorbar(x[out], y[out], xerr=err[:, out], fmt="o", ms=3, color=_RED, lw=1.2, label="outside")
         ax.set_yticks(y, labels, fontsize=7)
-    ax.set_xlabel("ratio to reference (calibration: observed / expected)")
+    ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     return _png(fig, dpi)
