@@ -56,7 +56,9 @@ def config_from(config: Path | None, overrides: list[str] | None) -> AppConfig:
 def synth(
     scale: Annotated[float, typer.Option(help="1.0 = national size (~3.4M aged 8-23 plus parents).")] = 0.01,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same population.")] = 1,
-    out: Annotated[Path, typer.Option(help="Writes OUT/raw (inputs) and OUT/truth (for tests only).")] = Path("aanwas-synth"),
+    out: Annotated[Path, typer.Option(help="Writes OUT/raw (inputs) and OUT/truth (for tests only).")] = Path(
+        "aanwas-synth"
+    ),
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -97,7 +99,9 @@ def features_cmd(
 
 
 # --- train / retrain (issue 4) ---------------------------------------------------------------
-TrainWorkOpt = Annotated[Path, typer.Option("--work", help="Work directory with the cached feature table (secure environment only).")]
+TrainWorkOpt = Annotated[
+    Path, typer.Option("--work", help="Work directory with the cached feature table (secure environment only).")
+]
 MlflowUriOpt = Annotated[
     str | None,
     typer.Option(
@@ -106,9 +110,17 @@ MlflowUriOpt = Annotated[
         "then sqlite:///<WORK>/../mlflow/mlflow.db.",
     ),
 ]
-TruthOpt = Annotated[Path | None, typer.Option("--truth", help="Synthetic truth directory (OUT/truth of 'aanwas synth'): logs oracle AUC.")]
-OverrideOpt = Annotated[str | None, typer.Option("--override", help="Reviewer override of the promotion gate: promote or reject.")]
-ReasonOpt = Annotated[str | None, typer.Option("--override-reason", help="Why the reviewer overrides the gate (required with --override).")]
+TruthOpt = Annotated[
+    Path | None,
+    typer.Option("--truth", help="Synthetic truth directory (OUT/truth of 'aanwas synth'): logs oracle AUC."),
+]
+OverrideOpt = Annotated[
+    str | None, typer.Option("--override", help="Reviewer override of the promotion gate: promote or reject.")
+]
+ReasonOpt = Annotated[
+    str | None,
+    typer.Option("--override-reason", help="Why the reviewer overrides the gate (required with --override)."),
+]
 
 
 @app.command("train")
@@ -208,17 +220,40 @@ def audit_cmd(
 @app.command("report")
 @handles_errors
 def report_cmd(
-    run_id: Annotated[str, typer.Option("--run-id", help="MLflow run whose evaluation artifacts to render.")],
-    out: Annotated[Path, typer.Option("--out", help="Writes OUT/report.html and OUT/model_card.md.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Writes OUT/<model>-v<version>/review_pack.html and model_card.md per registered model version.",
+        ),
+    ],
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="Training run: a review pack for every model version it registered."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Registered model name (e.g. aanwas-13-19); with --version.")
+    ] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Registered model version; with --model.")] = None,
     mlflow_uri: EvalMlflowUriOpt = None,
     work: EvalWorkOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Self-contained HTML report (works offline) of a model version's evaluation."""
+    """Review pack for ethics reviewers: one self-contained, print-ready HTML page (works offline)
+    and a model card per registered model version, with the verdict of every audit first."""
     from aanwas.stages.evaluate import run_report
 
-    run_report(config_from(config, set_), run_id=run_id, out=out, mlflow_uri=mlflow_uri, work=work, console=console)
+    run_report(
+        config_from(config, set_),
+        run_id=run_id,
+        model=model,
+        version=version,
+        out=out,
+        mlflow_uri=mlflow_uri,
+        work=work,
+        console=console,
+    )
 
 
 # --- monitor (issue 6: drift and the retrain verdict) ---------------------------------------
@@ -253,7 +288,9 @@ def monitor_cmd(
 def export_cmd(
     work: Annotated[Path, typer.Option("--work", help="Work directory with the cached feature table.")],
     out: Annotated[Path, typer.Option("--out", help="Exports directory: writes OUT/<period>/.")] = Path("exports"),
-    mlflow_uri: Annotated[str | None, typer.Option("--mlflow-uri", help="MLflow tracking URI (default as for train).")] = None,
+    mlflow_uri: Annotated[
+        str | None, typer.Option("--mlflow-uri", help="MLflow tracking URI (default as for train).")
+    ] = None,
     alias: Annotated[str, typer.Option(help="Registry alias of the models that score.")] = "champion",
     data: Annotated[
         Path | None, typer.Option("--data", help="The delivery: adds observed-rate trends and intervention effects.")

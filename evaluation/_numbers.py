@@ -24,6 +24,8 @@ NOT_AVAILABLE = "n/a"
 EXACT_SIGNIFICANT = 3
 #: Mantissa of the half-width below which two significant digits of it are kept (PDG rule).
 TWO_DIGIT_BELOW = 3.55
+#: Most significant digits of an estimate a reader is shown, however narrow its interval.
+MAX_SIGNIFICANT = 3
 
 
 def _finite(x: object) -> bool:
@@ -103,7 +105,12 @@ class Rounded:
 
 
 def round_interval(
-    estimate: float | None, lo: float | None = None, hi: float | None = None, *, scale: float = 1.0
+    estimate: float | None,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    scale: float = 1.0,
+    max_significant: int | None = MAX_SIGNIFICANT,
 ) -> Rounded:
     """Round ``estimate`` and its interval ``lo..hi`` to the digits the interval supports.
 
@@ -114,6 +121,9 @@ def round_interval(
         gives the estimate alone with :data:`EXACT_SIGNIFICANT` significant digits.
     scale : float
         Multiply all three first (100 for percentages).
+    max_significant : int or None
+        A very narrow interval supports more digits than a reader needs: the estimate is never
+        shown with more significant digits than this (the last digit then moves up, never down).
 
     Returns
     -------
@@ -125,6 +135,8 @@ def round_interval(
     '0.76 (0.72–0.81)'
     >>> str(round_interval(0.00803, 0.00680, 0.00912, scale=100))
     '0.80 (0.68–0.92)'
+    >>> str(round_interval(0.0022284, 0.0022275, 0.0022296, scale=100))  # at most three digits
+    '0.223 (0.222–0.223)'
     >>> str(round_interval(1.0, 1.0, 1.0))
     '1'
     >>> str(round_interval(float("nan"), 0.1, 0.2))
@@ -139,6 +151,8 @@ def round_interval(
     if not b > a:
         return Rounded(_strip(_significant(float(e), EXACT_SIGNIFICANT)))
     k = interval_exponent(float(a), float(b))
+    if max_significant is not None and e != 0:
+        k = max(k, math.floor(math.log10(abs(float(e)))) - max_significant + 1)
     return Rounded(
         _text(_round(e, k, ROUND_HALF_EVEN), k),
         _text(_round(a, k, ROUND_FLOOR), k),

@@ -197,44 +197,247 @@ def build_model_card(
     return card
 
 
-def _md_value(v: Any, indent: int = 0) -> list[str]:
-    pad = "  " * indent
-    if isinstance(v, Mapping):
-        lines = []
-        for k, x in v.items():
-            if isinstance(x, (Mapping, list, tuple)):
-                lines.append(f"{pad}- **{k}**:")
-                lines.extend(_md_value(x, indent + 1))
-            else:
-                lines.append(f"{pad}- **{k}**: {x}")
-        return lines
-    if isinstance(v, (list, tuple)):
-        return [f"{pad}- {x}" for x in v]
-    return [f"{pad}{v}"]
+#: Marks a register field the deploying organisation fills in.
+TO_FILL = "[in te vullen door de organisatie / to be filled in by the organisation]"
+
+#: Source of the field list: the Algoritmeregister publicatiestandaard (BZK; sections
+#: "Algemene informatie", "Verantwoord gebruik", "Werking").
+REGISTER_STANDARD = "Algoritmeregister publicatiestandaard (Ministerie van BZK)"
 
 
-def render_model_card_markdown(card: Mapping[str, Any]) -> str:
-    """The card as Markdown (for the registry description and reviewers)."""
-    m = card.get("model", {})
-    lines = [f"# Model card: {m.get('name', '')} version {m.get('version', '')}", ""]
-    titles = {
-        "intended_use": "Intended use",
-        "out_of_scope": "Out of scope",
-        "algorithm_register": "Algorithm register (Algoritmeregister)",
-        "data": "Data",
-        "outcome": "Outcome and horizon per band",
-        "threshold": "Elevated threshold per band",
-        "design_choices": "Design choices and reasons",
-        "performance": "Performance (95% intervals)",
-        "fairness": "Fairness",
-        "stigmatisation": "Stigmatisation",
-        "gate": "Promotion gate",
-        "limitations": "Limitations",
-        "iama": "Pointers for the IAMA (human-rights impact assessment)",
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v).strip()
+
+
+def register_fields(card: Mapping[str, Any], *, name: str, version: str, band: str = "") -> list[dict[str, Any]]:
+    """The card's content in the fields of the Dutch algorithm register, in its order.
+
+    Returns sections ``{"nl", "en", "fields": [{"nl", "en", "text", "placeholder"}]}``. Fields
+    the organisation must fill in (legal basis, dates, links, status) are marked with
+    :data:`TO_FILL`; where the card carries a proposed text it follows the marker.
+    """
+    reg = dict(card.get("algorithm_register", {}))
+    default = ModelCardConfig()
+
+    def field(nl: str, en: str, text: str, placeholder: bool = False) -> dict[str, Any]:
+        text = _text(text)
+        if placeholder:
+            text = TO_FILL + (f" Proposed: {text}" if text else "")
+        return {"nl": nl, "en": en, "text": text or TO_FILL, "placeholder": placeholder or not text}
+
+    org = _text(reg.get("organisation"))
+    org_placeholder = not org or "to be filled in" in org
+    legal = _text(reg.get("legal_basis"))
+    bands = f" for the age band {band}" if band else ""
+    outcome = card.get("outcome", {}) or {}
+    threshold = card.get("threshold", {}) or {}
+    how = _text(reg.get("methods_and_models"))
+    if outcome:
+        how += " Outcome: " + "; ".join(f"{b}: {_text(o)}" for b, o in outcome.items()) + "."
+    if threshold:
+        how += (
+            " A young person counts as elevated at a calibrated risk of at least "
+            + "; ".join(f"{float(t) * 100:g}% ({b})" for b, t in threshold.items())
+            + "; an area is elevated only when its whole interval lies above the national level."
+        )
+    return [
+        {
+            "nl": "Algemene informatie",
+            "en": "General information",
+            "fields": [
+                field("Naam", "Name", f"{name} (version {version}): area risk of youth crime{bands}"),
+                field("Korte omschrijving", "Short description", _text(reg.get("short_description"))),
+                field("Organisatie", "Organisation", "" if org_placeholder else org, placeholder=org_placeholder),
+                field("Thema", "Theme", "Jeugd; Openbare orde en veiligheid", placeholder=True),
+                field("Status", "Status", "In ontwikkeling", placeholder=True),
+                field("Begindatum / einddatum", "Start / end date", "", placeholder=True),
+                field("Contactgegevens", "Contact", _text(reg.get("contact")), placeholder=True),
+                field("Link naar publiekspagina", "Public page", "", placeholder=True),
+                field(
+                    "Publicatiecategorie",
+                    "Publication category",
+                    "Impactvolle algoritmes (categorie B)",
+                    placeholder=True,
+                ),
+            ],
+        },
+        {
+            "nl": "Verantwoord gebruik",
+            "en": "Responsible use",
+            "fields": [
+                field(
+                    "Doel en impact", "Purpose and impact", f"{_text(reg.get('purpose'))} {_text(reg.get('impact'))}"
+                ),
+                field(
+                    "Afwegingen (proportionaliteit)",
+                    "Considerations (proportionality)",
+                    _text(reg.get("proportionality")),
+                ),
+                field(
+                    "Menselijke tussenkomst (mens in de lus)",
+                    "Human intervention (human in the loop)",
+                    _text(reg.get("human_oversight"))
+                    + " The model informs a planning decision by people; it never decides about a person.",
+                ),
+                field("Risicobeheer", "Risk management", _text(reg.get("risk_management"))),
+                field(
+                    "Wettelijke basis",
+                    "Legal basis",
+                    legal,
+                    placeholder=legal == default.legal_basis or not legal,
+                ),
+                field("Link naar wettelijke basis", "Link to the legal basis", "", placeholder=True),
+                field(
+                    "Impacttoetsen",
+                    "Impact assessments",
+                    _text(reg.get("impact_assessments"))
+                    + " The IAMA pointers in this card say where each part finds its evidence; link the completed IAMA and DPIA here.",
+                    placeholder=True,
+                ),
+            ],
+        },
+        {
+            "nl": "Werking",
+            "en": "How it works",
+            "fields": [
+                field("Gegevens", "Data", _text(reg.get("source_data"))),
+                field("Technische werking", "Technical operation", how.strip()),
+                field(
+                    "Leverancier",
+                    "Supplier",
+                    "Open-source software (aanwas), run by the organisation itself.",
+                    placeholder=True,
+                ),
+                field("Link naar broncode", "Link to the source code", "", placeholder=True),
+            ],
+        },
+    ]
+
+
+def iama_prose(verdicts: Sequence[Any] = (), settings: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+    """The four parts of the IAMA (Impact Assessment Mensenrechten en Algoritmes, BZK 2021) as
+    prose pointing to the evidence in the review pack; findings are taken from ``verdicts``
+    (:class:`evaluation.review_pack.Verdict`) when given."""
+    found = {getattr(v, "key", ""): v for v in verdicts}
+
+    def said(key: str) -> str:
+        v = found.get(key)
+        return f" This version: {v.found[1]}" if v is not None else ""
+
+    level = ""
+    if settings and settings.get("interval_level"):
+        level = f" Every figure carries a {round(100 * float(settings['interval_level']))}% interval."
+    return [
+        {
+            "part": "Deel 1 \u2013 Waarom? / Part 1 \u2013 Why?",
+            "text": "The aim is prevention planning: municipalities and partners decide where youth work, sport, school "
+            "programmes and family support are needed most. The public values at stake are the well-being of young "
+            "people, equal treatment and privacy. The legal basis is recorded by the organisation in the register "
+            "field 'Wettelijke basis'; the purpose and its limits are in 'Doel en impact' and under Intended use.",
+        },
+        {
+            "part": "Deel 2 \u2013 Wat? / Part 2 \u2013 What?",
+            "text": "Input: pseudonymised microdata inside the CBS secure environment (register field 'Gegevens'); "
+            "migration background and other audit-only attributes are never model inputs. Throughput: one calibrated "
+            "gradient-boosted model per age band, compared with simpler baselines (section Performance and "
+            "calibration of this pack, and the explanations section). Output: area figures only, after disclosure "
+            "control." + level + said("performance"),
+        },
+        {
+            "part": "Deel 3 \u2013 Hoe? / Part 3 \u2013 How?",
+            "text": "People decide: the figures inform a planning discussion and never a decision about a person "
+            "(register field 'Menselijke tussenkomst'). The promotion gate on the first page of this pack must pass, "
+            "or an override must be recorded with its reason, before a version is used; an ethics reviewer reads this "
+            "pack for every version. Out-of-scope uses are listed in this card; risk management is in 'Risicobeheer'.",
+        },
+        {
+            "part": "Deel 4 \u2013 Mensenrechten / Part 4 \u2013 Human rights",
+            "text": "Non-discrimination: the fairness audit checks whether the risk means the same for every group and "
+            "combination of groups." + said("fairness") + " Stigmatisation: the proxy test checks whether area risk "
+            "mirrors origin," + said("proxy").replace(" This version:", " this version:") + " and areas are called "
+            "elevated only when their interval says so, never ranked." + said("areas") + " Label bias: registrations "
+            "reflect enforcement as well as behaviour." + said("label_bias") + " Privacy: only aggregates of at least "
+            "the minimum cell size leave the secure environment.",
+        },
+    ]
+
+
+def model_card_document(
+    card: Mapping[str, Any],
+    *,
+    ident: Any = None,
+    verdicts: Sequence[Any] = (),
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The model card as a document (for the review pack's HTML and the Markdown file).
+
+    ``ident`` (:class:`evaluation.review_pack.PackIdentity`) names the registered version; without
+    it the card's own ``model`` entry is used.
+    """
+    m = card.get("model", {}) or {}
+    name = getattr(ident, "name", None) or _text(m.get("name")) or "aanwas"
+    version = getattr(ident, "version", None) or _text(m.get("version")) or "unregistered"
+    band = getattr(ident, "band", "") or ""
+    design = card.get("design_choices", {}) or {}
+    return {
+        "name": name,
+        "version": version,
+        "band": band,
+        "run_id": getattr(ident, "run_id", "") or _text(m.get("run_id")),
+        "fingerprint": getattr(ident, "fingerprint", ""),
+        "intended_use": _text(card.get("intended_use")) or INTENDED_USE,
+        "out_of_scope": [_text(x) for x in (card.get("out_of_scope") or OUT_OF_SCOPE)],
+        "limitations": [_text(x) for x in (card.get("limitations") or LIMITATIONS)],
+        "design": [(k.replace("_", " "), _text(v)) for k, v in design.items()],
+        "register": register_fields(card, name=name, version=version, band=band),
+        "standard": REGISTER_STANDARD,
+        "iama": iama_prose(verdicts, settings),
     }
-    for key, title in titles.items():
-        value = card.get(key)
-        if value in (None, "", {}, []):
-            continue
-        lines += [f"## {title}", "", *_md_value(value), ""]
+
+
+def render_model_card_markdown(
+    card: Mapping[str, Any],
+    *,
+    ident: Any = None,
+    verdicts: Sequence[Any] = (),
+    settings: Mapping[str, Any] | None = None,
+) -> str:
+    """The card as a Markdown document (registry description, algorithm-register officers).
+
+    Examples
+    --------
+    >>> md = render_model_card_markdown(build_model_card(ModelInfo(version="3"), ModelCardConfig()))
+    >>> md.splitlines()[0]
+    '# Model card: aanwas version 3'
+    """
+    doc = model_card_document(card, ident=ident, verdicts=verdicts, settings=settings)
+    lines = [f"# Model card: {doc['name']} version {doc['version']}", ""]
+    ids = [f"Registered model **{doc['name']}**, version **{doc['version']}**"]
+    if doc["run_id"]:
+        ids.append(f"training run `{doc['run_id']}`")
+    if doc["fingerprint"]:
+        ids.append(f"data fingerprint `{doc['fingerprint'][:12]}`")
+    lines += ["; ".join(ids) + ".", ""]
+    if verdicts:
+        lines += ["## Verdicts of the audits", ""]
+        for v in verdicts:
+            lines += [f"- **{v.title[1]}** ({v.status_text[1]}): {v.found[1]}"]
+        lines += [""]
+    lines += ["## Intended use", "", doc["intended_use"], "", "## Out of scope", ""]
+    lines += [f"- {x}" for x in doc["out_of_scope"]] + [""]
+    lines += [f"## Algorithm register (Algoritmeregister)", "", f"Fields of the {doc['standard']}.", ""]
+    for section in doc["register"]:
+        lines += [f"### {section['nl']} / {section['en']}", ""]
+        for f in section["fields"]:
+            lines += [f"**{f['nl']}** ({f['en']})  ", f["text"], ""]
+    if doc["design"]:
+        lines += ["## Design choices and reasons", ""] + [f"- **{k}**: {v}" for k, v in doc["design"]] + [""]
+    lines += ["## Limitations", ""] + [f"- {x}" for x in doc["limitations"]] + [""]
+    lines += ["## IAMA: where the evidence is (Impact Assessment Mensenrechten en Algoritmes)", ""]
+    for part in doc["iama"]:
+        lines += [f"### {part['part']}", "", part["text"], ""]
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Stage wiring of evaluation: files and MLflow at the edges, pure audits in ``evaluation``.
 
 * ``aanwas audit``  -> :func:`run_audit`: generic fairness audit of any scored CSV;
-* ``aanwas report`` -> :func:`run_report`: HTML report from the evaluation artifacts of a run;
+* ``aanwas report`` -> :func:`run_report`: one review pack (HTML + model card) per registered
+  model version of a training run;
 * :func:`log_evaluation`: what training's stage calls inside its MLflow run to log the
   aggregates of :func:`evaluation.evaluate.evaluate_model`;
 * :func:`build_gate_check`: the ``gate_check`` callable that ``aanwas train`` accepts (band,
@@ -251,35 +252,161 @@ def load_evaluation(run_id: str, tracking_uri: str | None, band: str | None = No
         raise InputError("mlflow", None, None, f"run {run_id!r} has incomplete evaluation artifacts") from None
 
 
-def run_report(
-    cfg: Any,
-    *,
-    run_id: str,
-    out: Path,
-    mlflow_uri: str | None = None,
-    work: Path | None = None,
-    console: Any = None,
-) -> None:
-    """``aanwas report``: write OUT/report.html (+ the model card) from a run's evaluation.
+#: Files of one review pack (per registered model version, in OUT/<name>-v<version>/).
+REVIEW_PACK = "review_pack.html"
+
+
+def pack_dir_name(name: str, version: str) -> str:
+    """Folder of a version's review pack: ``aanwas-13-19-v1``."""
+    return f"{name}-v{version}"
+
+
+def _run_or_error(client: Any, run_id: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except (MlflowException, OSError):
+        raise InputError("mlflow", None, None, f"run {run_id!r} not found") from None
+
+
+def resolve_versions(
+    cfg: Any, client: Any, *, run_id: str | None, model: str | None, version: str | None
+) -> tuple[str, list[tuple[str, str, str]]]:
+    """The training run and the registered versions to review: ``(run_id, [(name, version, band)])``.
+
+    With ``model`` and ``version``: that registered version (its run from the registry). With a
+    run id only: every version the run registered (tags ``<band>.aanwas.registered_version``).
+    A run without registered versions gives an empty list (the pack is then named after the
+    evaluation's own model entry).
 
     Raises
     ------
     InputError
-        Unknown store or run, or a run without evaluation artifacts; nothing is written.
+        Unknown model version or run, or neither given.
     """
+    from mlflow.exceptions import MlflowException
+
+    from features.config import AGE_BANDS
+    from training.registry import registered_model_name
+
+    prefix = cfg.training.mlflow.model_prefix
+    if (model is None) != (version is None):
+        raise InputError("report", None, None, "give --model and --version together")
+    if model is not None:
+        try:
+            mv = client.get_model_version(model, str(version))
+        except (MlflowException, OSError):
+            raise InputError("mlflow", None, None, f"model {model!r} version {version!r} not found") from None
+        if run_id is not None and mv.run_id != run_id:
+            raise InputError(
+                "report",
+                None,
+                None,
+                f"model {model!r} version {version} was registered by run {mv.run_id}, not {run_id}",
+            )
+        band = next((b for b in AGE_BANDS if model == registered_model_name(prefix, b)), "")
+        if not band:
+            band = next((b for b in AGE_BANDS if model.endswith(f"-{b}")), "")
+        _run_or_error(client, mv.run_id)
+        return str(mv.run_id), [(model, str(version), band)]
+    if run_id is None:
+        raise InputError("report", None, None, "give --run-id, or --model and --version")
+    run = _run_or_error(client, run_id)
+    tags = run.data.tags
+    found = []
+    for band in AGE_BANDS:
+        v = tags.get(f"{band}.aanwas.registered_version")
+        if v:
+            found.append((registered_model_name(prefix, band), str(v), band))
+    return run_id, found
+
+
+def _decision(tags: Mapping[str, str], band: str) -> dict[str, str]:
+    from training.promotion import TAG_PREFIX
+
+    out = {}
+    for key, tag in (("decision", "decision"), ("reason", "decision_reason"), ("override_reason", "override_reason")):
+        v = tags.get(f"{band}.{TAG_PREFIX}{tag}")
+        if v:
+            out[key] = v
+    return out
+
+
+def run_report(
+    cfg: Any,
+    *,
+    run_id: str | None = None,
+    out: Path,
+    model: str | None = None,
+    version: str | None = None,
+    mlflow_uri: str | None = None,
+    work: Path | None = None,
+    console: Any = None,
+) -> list[str]:
+    """``aanwas report``: one review pack per registered model version of a training run.
+
+    Writes ``OUT/<name>-v<version>/review_pack.html`` (self-contained, print-ready) and
+    ``OUT/<name>-v<version>/model_card.md`` for each version the run registered (or only for
+    ``model``/``version``). The registration-intensity audit pooled over the bands
+    (``evaluation/all-bands`` of the run) is part of every pack. Returns the written paths
+    relative to ``OUT``.
+
+    Raises
+    ------
+    InputError
+        Unknown store, run or model version, or a run without evaluation artifacts; nothing is
+        written.
+    """
+    import mlflow
+
+    from evaluation.modelcard import render_model_card_markdown
+    from evaluation.review_pack import PackIdentity, build_verdicts, render_review_pack
+
     uri = resolve_report_uri(cfg, mlflow_uri, work)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run_id, versions = resolve_versions(cfg, client, run_id=run_id, model=model, version=version)
+    tags = _run_or_error(client, run_id).data.tags
+    bands = evaluation_bands(run_id, uri)
+    pooled = load_evaluation(run_id, uri, POOLED_DIR) if POOLED_DIR in bands else None
+    if not versions:  # evaluation logged without registered versions: name it after the evaluation
+        only = [b for b in bands if b != POOLED_DIR]
+        for band in only:
+            res = load_evaluation(run_id, uri, band)
+            m = res.summary.get("model", {})
+            band_name = band or next(iter(res.summary.get("bands", [])), "")
+            versions.append((str(m.get("name") or "aanwas"), str(m.get("version") or "unregistered"), band_name or ""))
     files: dict[str, bytes] = {}
-    written = []
-    for band in evaluation_bands(run_id, uri):
-        result = load_evaluation(run_id, uri, band)
-        prefix = "" if band is None else f"{band}/"
-        files[prefix + REPORT] = render_report(result, min_cell=cfg.evaluation.min_cell_size).encode("utf-8")
-        if result.model_card:
-            files[prefix + MODEL_CARD_MD] = render_model_card_markdown(result.model_card).encode("utf-8")
-        written.append(prefix + REPORT)
+    written: list[str] = []
+    for name, ver, band in versions:
+        key = band if band in bands else (None if bands == [None] else band)
+        if key is not None and key not in bands:
+            raise InputError("mlflow", None, None, f"run {run_id!r} has no evaluation of band {band!r}")
+        result = load_evaluation(run_id, uri, key)
+        band = band or next(iter(result.summary.get("bands", [])), "")
+        n_rows = tags.get("data.n_rows")
+        ident = PackIdentity(
+            name=name,
+            version=ver,
+            band=band,
+            run_id=run_id,
+            fingerprint=tags.get("data.table_sha256", ""),
+            n_rows=int(n_rows) if n_rows and n_rows.isdigit() else None,
+            decision=_decision(tags, band),
+        )
+        folder = pack_dir_name(name, ver)
+        files[f"{folder}/{REVIEW_PACK}"] = render_review_pack(
+            result, ident, pooled=pooled, min_cell=cfg.evaluation.min_cell_size, dpi=cfg.evaluation.figure_dpi
+        ).encode("utf-8")
+        verdicts = build_verdicts(result, band, ident, pooled)
+        files[f"{folder}/{MODEL_CARD_MD}"] = render_model_card_markdown(
+            result.model_card, ident=ident, verdicts=verdicts, settings=result.summary.get("settings", {})
+        ).encode("utf-8")
+        written.append(f"{folder}/{REVIEW_PACK}")
     _write_outputs(Path(out), files)
     if console is not None:
-        console.print(f"report of run {run_id}: wrote {', '.join(str(Path(out) / w) for w in written)}")
+        console.print(f"review packs of run {run_id}: " + ", ".join(str(Path(out) / w) for w in written))
+    return written
 
 
 # --------------------------------------------------------------------------------------------

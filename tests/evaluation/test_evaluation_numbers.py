@@ -27,8 +27,9 @@ from evaluation._numbers import fmt_interval, fmt_value, interval_exponent, roun
         (2.04, 1.55, 2.55, "2.0 (1.5\u20132.6)"),
         # a bound exactly on the grid stays where it is
         (0.5, 0.4, 0.6, "0.50 (0.40\u20130.60)"),
-        # half-width 350, mantissa 3.5 < 3.55: two digits, last at 10; thousands separated
-        (12345.0, 12000.0, 12700.0, "12,340 (12,000\u201312,700)"),
+        # half-width 350, mantissa 3.5 < 3.55: two digits, last at 10, but a reader gets at most
+        # three significant digits of the estimate: last at 100; thousands separated
+        (12345.0, 12000.0, 12700.0, "12,300 (12,000\u201312,700)"),
         # zero width: no interval, three significant digits without trailing zeros
         (1.0, 1.0, 1.0, "1"),
         (0.123456, None, None, "0.123"),
@@ -64,7 +65,7 @@ def test_rounded_interval_contains_rounded_estimate_and_digits_follow_the_width(
         return
     est = lo + t * (hi - lo)
     est = min(max(est, lo), hi)
-    r = round_interval(est, lo, hi)
+    r = round_interval(est, lo, hi, max_significant=None)
     e, rl, rh = (Decimal(x.replace(",", "")) for x in (r.estimate, r.lo, r.hi))
     # contains: the written interval holds the written estimate and the computed interval
     assert rl <= e <= rh
@@ -78,6 +79,29 @@ def test_rounded_interval_contains_rounded_estimate_and_digits_follow_the_width(
     places = max(0, -r.exponent)
     for part in (r.estimate, r.lo, r.hi):
         assert (len(part.split(".")[1]) if "." in part else 0) == places
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=finite, b=finite, t=st.floats(min_value=0.0, max_value=1.0), sig=st.integers(1, 4))
+def test_the_reader_cap_only_ever_drops_digits(a, b, t, sig):
+    lo, hi = min(a, b), max(a, b)
+    if not hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi)):
+        return
+    est = min(max(lo + t * (hi - lo), lo), hi)
+    full = round_interval(est, lo, hi, max_significant=None)
+    capped = round_interval(est, lo, hi, max_significant=sig)
+    assert capped.exponent >= full.exponent  # never finer than the interval supports
+    e, rl, rh = (Decimal(x.replace(",", "")) for x in (capped.estimate, capped.lo, capped.hi))
+    assert rl <= e <= rh
+    # coarser only as far as needed to show at most `sig` significant digits of the estimate
+    want = full.exponent if est == 0 else max(full.exponent, math.floor(math.log10(abs(est))) - sig + 1)
+    assert capped.exponent == want
+
+
+def test_narrow_interval_shows_three_digits():
+    # half-width 0.0000105 % supports 0.22284; a reader is shown three digits
+    assert fmt_interval(0.0022284, 0.0022275, 0.0022296, percent=True) == "0.223 % (0.222\u20130.223 %)"
+    assert str(round_interval(12345.0, 12000.0, 12700.0, max_significant=None)) == "12,340 (12,000\u201312,700)"
 
 
 @given(st.floats(min_value=1e-12, max_value=1e12))
