@@ -240,8 +240,9 @@ def report_cmd(
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Review pack for ethics reviewers: one self-contained, print-ready HTML page (works offline)
-    and a model card per registered model version, with the verdict of every audit first."""
+    """Review pack for ethics reviewers, per registered model version: writes
+    OUT/<model>-v<version>/review_pack.html (self-contained, print-ready, works offline; the
+    verdict of every audit first) and OUT/<model>-v<version>/model_card.md."""
     from aanwas.stages.evaluate import run_report
 
     run_report(

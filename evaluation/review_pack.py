@@ -66,7 +66,8 @@ METRICS: Mapping[str, str] = {
     "calibration": "observed / expected (calibration)",
     "pr_auc": "precision-recall area",
     "brier": "Brier score (mean squared error of the risk)",
-    "ece": "calibration error (ECE)",
+    "ece": "calibration error (ECE, percentage points)",
+    "r2": "share explained (R\u00b2)",
     "precision": "precision (outcome among the elevated)",
     "recall": "recall (elevated among those with the outcome)",
     "prevalence": "observed rate of the outcome",
@@ -75,7 +76,7 @@ METRICS: Mapping[str, str] = {
 
 #: Metrics that are shares (shown as percentages).
 SHARE_METRICS = frozenset(
-    {"selection_rate", "fpr", "fnr", "ppv", "precision", "recall", "prevalence", "mean_predicted"}
+    {"selection_rate", "fpr", "fnr", "ppv", "precision", "recall", "prevalence", "mean_predicted", "ece"}
 )
 
 _AREA_LEVELS = {
@@ -830,6 +831,33 @@ def _fairness_tables(result: EvaluationResult, band: str, settings: Mapping[str,
     return out
 
 
+def _intersections(result: EvaluationResult, band: str) -> dict[str, Any]:
+    """Calibration of combinations of two groups: counts, and the rows not clearly within the band."""
+    groups = _table(result, f"fairness_groups/{band}")
+    metrics = _table(result, f"fairness_metrics/{band}")
+    empty: dict[str, Any] = {"n_judged": 0, "n_few": 0, "rows": []}
+    if groups is None or metrics is None:
+        return empty
+    m = metrics[metrics["attribute"].astype(str).str.contains("\u00d7") & (metrics["metric"] == "calibration")]
+    ok = m[m["status"] == "ok"]
+    n = {(str(r["attribute"]), str(r["group"])): r["n_persons"] for r in groups.to_dict("records")}
+    rows = []
+    for r in ok[ok["verdict"].isin(["outside", "uncertain"])].to_dict("records"):
+        verdict = "outside band" if r["verdict"] == "outside" else "uncertain"
+        rows.append(
+            {
+                "cells": [
+                    group_text(str(r["attribute"]), r["group"]),
+                    fmt_value(n.get((str(r["attribute"]), str(r["group"])))),
+                    fmt_interval(r["value"], r["ci_lo"], r["ci_hi"]),
+                    verdict,
+                ],
+                "classes": ["", "", f"v-{r['verdict']}", ""],
+            }
+        )
+    return {"n_judged": int(len(ok)), "n_few": int(len(m) - len(ok)), "rows": rows}
+
+
 def _fairness_figure(result: EvaluationResult, band: str, settings: Mapping[str, Any], dpi: int) -> bytes | None:
     metrics = _table(result, f"fairness_metrics/{band}")
     if metrics is None:
@@ -1075,6 +1103,7 @@ def pack_context(
         "calibration_rows": _calibration_rows(result, band),
         "fairness_figure": _img(_fairness_figure(result, band, settings, dpi)),
         "fairness_tables": _fairness_tables(result, band, settings),
+        "intersections": _intersections(result, band),
         "fairness_notes": [_readable(n) for n in (s.get("fairness_notes") or {}).get(band, [])],
         "proxy_tables": _proxy_tables(result, band),
         "intensity": _intensity_views(pooled if pooled is not None else result),

@@ -251,10 +251,11 @@ def test_cli_report_renders_from_mlflow_run(evaluated, tmp_path):
     out = tmp_path / "report"
     result = runner.invoke(app, ["report", "--run-id", run_id, "--out", str(out), "--mlflow-uri", uri])
     assert result.exit_code == 0, result.output
-    html = (out / "report.html").read_text()
+    # no registered version in this run: the pack is named after the evaluation's model entry
+    html = (out / "aanwas-v7" / "review_pack.html").read_text()
     assert_self_contained(html)
-    assert "Evaluation of aanwas version 7" in html
-    assert (out / "model_card.md").exists()
+    assert "aanwas version 7" in html
+    assert (out / "aanwas-v7" / "model_card.md").exists()
     # unknown run: one line, exit 2, nothing written
     bad = tmp_path / "bad"
     result = runner.invoke(app, ["report", "--run-id", "0" * 32, "--out", str(bad), "--mlflow-uri", uri])

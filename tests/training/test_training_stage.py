@@ -190,9 +190,10 @@ def test_training_logs_the_pooled_registration_audit_and_report_shows_it(tmp_pat
     out = tmp_path / "reports"
     result = runner.invoke(app, ["report", "--run-id", summary["run_id"], "--out", str(out), "--work", str(work)])
     assert result.exit_code == 0, result.output
-    pooled = (out / "all-bands" / "report.html").read_text()
-    assert "Label bias, all bands pooled" in pooled and "13-19, 20-23" in pooled
-    assert "does not feed the promotion gate" in pooled
+    # one review pack per registered version; each holds the audit pooled over the bands
+    assert {p.name for p in out.iterdir()} == {"aanwas-13-19-v1", "aanwas-20-23-v1"}
+    pooled = (out / "aanwas-13-19-v1" / "review_pack.html").read_text()
+    assert "all age bands pooled" in pooled and "Not a gate" in pooled
     # the pooled audit's tables went through the same suppression: no counts, no persons
     local = Path(client.download_artifacts(summary["run_id"], "evaluation/all-bands", str(tmp_path / "dl")))
     index = json.loads((local / "index.json").read_text())
