@@ -295,7 +295,8 @@ def register_fields(card: Mapping[str, Any], *, name: str, version: str, band: s
                     "Impacttoetsen",
                     "Impact assessments",
                     _text(reg.get("impact_assessments"))
-                    + " The IAMA pointers in this card say where each part finds its evidence; link the completed IAMA and DPIA here.",
+                    + " The IAMA pointers in this card say where each part finds its evidence; link the completed "
+                    "IAMA and DPIA here.",
                     placeholder=True,
                 ),
             ],
@@ -334,7 +335,8 @@ def iama_prose(verdicts: Sequence[Any] = (), settings: Mapping[str, Any] | None 
     return [
         {
             "part": "Deel 1 \u2013 Waarom? / Part 1 \u2013 Why?",
-            "text": "The aim is prevention planning: municipalities and partners decide where youth work, sport, school "
+            "text": "The aim is prevention planning: municipalities and partners decide where youth work, sport, "
+            "school "
             "programmes and family support are needed most. The public values at stake are the well-being of young "
             "people, equal treatment and privacy. The legal basis is recorded by the organisation in the register "
             "field 'Wettelijke basis'; the purpose and its limits are in 'Doel en impact' and under Intended use.",
@@ -429,7 +431,7 @@ def render_model_card_markdown(
         lines += [""]
     lines += ["## Intended use", "", doc["intended_use"], "", "## Out of scope", ""]
     lines += [f"- {x}" for x in doc["out_of_scope"]] + [""]
-    lines += [f"## Algorithm register (Algoritmeregister)", "", f"Fields of the {doc['standard']}.", ""]
+    lines += ["## Algorithm register (Algoritmeregister)", "", f"Fields of the {doc['standard']}.", ""]
     for section in doc["register"]:
         lines += [f"### {section['nl']} / {section['en']}", ""]
         for f in section["fields"]:

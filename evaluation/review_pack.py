@@ -320,7 +320,8 @@ def _performance_verdict(
         + gate_en,
     )
     sure = (
-        f"{level}%-intervallen (bootstrap over personen). De breedte van het interval laat zien hoe zeker het cijfer is.",
+        f"{level}%-intervallen (bootstrap over personen). De breedte van het interval laat zien hoe zeker het cijfer "
+        "is.",
         f"{level}% intervals (bootstrap over persons). The width of the interval shows how sure the figure is.",
     )
     return Verdict(
@@ -353,10 +354,12 @@ def _fairness_verdict(
     lo_t, hi_t = fmt_value(tol[0]), fmt_value(tol[1])
     tested = (
         "Of het voorspelde risico voor elke groep even goed klopt (waargenomen gedeeld door verwacht, per groep: "
-        f"geslacht, migratieachtergrond, inkomen, eenoudergezin en hun combinaties), met tolerantieband {_nl(lo_t)}\u2013{_nl(hi_t)}. "
+        "geslacht, migratieachtergrond, inkomen, eenoudergezin en hun combinaties), met tolerantieband "
+        f"{_nl(lo_t)}\u2013{_nl(hi_t)}. "
         "Foutpercentages per groep worden ook getoond, maar zijn geen poort.",
         "Whether the predicted risk is equally right for every group (observed divided by expected, per group: sex, "
-        f"migration background, income, single-parent household and their combinations), with tolerance band {lo_t}\u2013{hi_t}. "
+        "migration background, income, single-parent household and their combinations), with tolerance band "
+        f"{lo_t}\u2013{hi_t}. "
         "Error rates per group are shown too but are not a gate.",
     )
     metrics = _table(result, f"fairness_metrics/{band}")
@@ -415,7 +418,8 @@ def _fairness_verdict(
             f"groups ({len(sel_out)} clear differences; see the evidence)."
         )
         found_nl += (
-            f" Zoals te verwachten bij verschillende basiskansen verschillen het aandeel 'verhoogd' en de foutpercentages "
+            " Zoals te verwachten bij verschillende basiskansen verschillen het aandeel 'verhoogd' en de "
+            "foutpercentages "
             f"tussen groepen ({len(sel_out)} duidelijke verschillen; zie het bewijs)."
         )
     sure = (
@@ -426,14 +430,18 @@ def _fairness_verdict(
     )
     if status == "fail":
         means = (
-            "Gebiedscijfers zijn vertekend waar deze groepen wonen. Poort: niet gehaald; niet in gebruik nemen zonder herkalibratie of een vastgelegde afweging.",
-            "Area figures are biased where these groups live. Gate: failed; do not use without recalibration or a recorded override.",
+            "Gebiedscijfers zijn vertekend waar deze groepen wonen. Poort: niet gehaald; niet in gebruik nemen "
+            "zonder herkalibratie of een vastgelegde afweging.",
+            "Area figures are biased where these groups live. Gate: failed; do not use without recalibration or a "
+            "recorded override.",
         )
     else:
         means = (
-            "Een gebiedscijfer betekent hetzelfde ongeacht wie er woont. Poort: gehaald. Het aandeel 'verhoogd' mag niet "
+            "Een gebiedscijfer betekent hetzelfde ongeacht wie er woont. Poort: gehaald. Het aandeel 'verhoogd' mag "
+            "niet "
             "gebruikt worden om groepen te selecteren.",
-            "An area figure means the same whoever lives there. Gate: passed. The share marked elevated must not be used "
+            "An area figure means the same whoever lives there. Gate: passed. The share marked elevated must not be "
+            "used "
             "to select groups.",
         )
     return Verdict("fairness", title, status, tested, (found_nl, found_en), sure, means)
@@ -494,19 +502,22 @@ def _proxy_verdict(
         )
     found = ("; ".join(parts_nl) + ".", "; ".join(parts_en) + ".")
     sure = (
-        f"{level}%-intervallen; alleen gebieden met genoeg jongeren tellen mee (minstens {min_areas} gebieden nodig voor een oordeel).",
+        f"{level}%-intervallen; alleen gebieden met genoeg jongeren tellen mee (minstens {min_areas} gebieden nodig "
+        "voor een oordeel).",
         f"{level}% intervals; only areas with enough young people count (at least {min_areas} areas needed to judge).",
     )
     means = (
         (
             "Het risico volgt de herkomst te sterk: poort niet gehaald."
             if status == "fail"
-            else "Herkomst verklaart een beperkt deel van de verschillen: poort gehaald. Inkomen verklaart meer; dat is verwacht en wordt ter vergelijking getoond."
+            else "Herkomst verklaart een beperkt deel van de verschillen: poort gehaald. Inkomen verklaart meer; "
+            "dat is verwacht en wordt ter vergelijking getoond."
         ),
         (
             "Risk follows origin too closely: gate failed."
             if status == "fail"
-            else "Origin explains a limited part of the differences: gate passed. Income explains more; that is expected and shown for contrast."
+            else "Origin explains a limited part of the differences: gate passed. Income explains more; that is "
+            "expected and shown for contrast."
         ),
     )
     return Verdict("proxy", title, status, tested, found, sure, means)
@@ -530,18 +541,28 @@ def _bias_verdict(result: EvaluationResult, pooled: EvaluationResult | None, ban
         n_pow, n_aud = s.get("n_areas_powered"), s.get("n_areas_auditable")
         ratio = fmt_value(s.get("power_intensity_ratio", 2.0))
         parts_en.append(
-            f"{_AREA_LEVELS.get(lvl, (lvl, lvl))[1]}: {fmt_value(n_over)} of {fmt_value(n_areas)} tested areas registered "
-            f"more than expected; only {fmt_value(n_pow)} of {fmt_value(n_aud)} areas have the data to see a {ratio}-fold intensity"
+            f"{_AREA_LEVELS.get(lvl, (lvl, lvl))[1]}: {fmt_value(n_over)} of {fmt_value(n_areas)} tested areas "
+            "registered "
+            f"more than expected; only {fmt_value(n_pow)} of {fmt_value(n_aud)} areas have the data to see a "
+            f"{ratio}-fold intensity"
         )
         parts_nl.append(
-            f"{_AREA_LEVELS.get(lvl, (lvl, lvl))[0]}: {fmt_value(n_over)} van {fmt_value(n_areas)} getoetste gebieden vaker "
-            f"geregistreerd dan verwacht; slechts {fmt_value(n_pow)} van {fmt_value(n_aud)} gebieden hebben genoeg gegevens om een "
+            f"{_AREA_LEVELS.get(lvl, (lvl, lvl))[0]}: {fmt_value(n_over)} van {fmt_value(n_areas)} getoetste "
+            "gebieden vaker "
+            f"geregistreerd dan verwacht; slechts {fmt_value(n_pow)} van {fmt_value(n_aud)} gebieden hebben genoeg "
+            "gegevens om een "
             f"{_nl(ratio)} keer zo hoge intensiteit te zien"
         )
     lb_en = lb_nl = ""
     if not lb:
-        lb_en = " The label-bias sensitivity (an alternative, intensity-free label) was not run: no alternative label was given."
-        lb_nl = " De labelbias-gevoeligheidsanalyse (een alternatief label zonder handhavingseffect) is niet uitgevoerd: er was geen alternatief label."
+        lb_en = (
+            " The label-bias sensitivity (an alternative, intensity-free label) was not run: no alternative label "
+            "was given."
+        )
+        lb_nl = (
+            " De labelbias-gevoeligheidsanalyse (een alternatief label zonder handhavingseffect) is niet uitgevoerd: "
+            "er was geen alternatief label."
+        )
     if not parts_en:
         return Verdict(
             "label_bias",
@@ -560,7 +581,8 @@ def _bias_verdict(result: EvaluationResult, pooled: EvaluationResult | None, ban
         "'not found' is therefore no evidence that there is no extra enforcement.",
     )
     means = (
-        "Geen poort (de toets kan te weinig zien). Lees hoge gebiedscijfers altijd met de kanttekening dat registraties "
+        "Geen poort (de toets kan te weinig zien). Lees hoge gebiedscijfers altijd met de kanttekening dat "
+        "registraties "
         "ook handhaving weerspiegelen; gebruik ze nooit om handhaving te sturen.",
         "Not a gate (the test can see too little). Always read high area figures with the caveat that registrations "
         "also reflect enforcement; never use them to direct enforcement.",
@@ -588,12 +610,15 @@ def _areas_verdict(
         nl_l, en_l = _AREA_LEVELS.get(lvl, (lvl, lvl))
         parts_en.append(
             f"{en_l}: {fmt_value(rk.get('n_areas_elevated'))} of {fmt_value(rk.get('n_areas'))} elevated; a naive top "
-            f"{fmt_value(rk.get('naive_list_length'))} would hold {fmt_value(rk.get('n_areas_naive_list_not_elevated'))} "
+            f"{fmt_value(rk.get('naive_list_length'))} would hold "
+            f"{fmt_value(rk.get('n_areas_naive_list_not_elevated'))} "
             "areas that are not elevated"
         )
         parts_nl.append(
-            f"{nl_l}: {fmt_value(rk.get('n_areas_elevated'))} van {fmt_value(rk.get('n_areas'))} verhoogd; een naïeve top "
-            f"{fmt_value(rk.get('naive_list_length'))} zou {fmt_value(rk.get('n_areas_naive_list_not_elevated'))} gebieden "
+            f"{nl_l}: {fmt_value(rk.get('n_areas_elevated'))} van {fmt_value(rk.get('n_areas'))} verhoogd; een "
+            "naïeve top "
+            f"{fmt_value(rk.get('naive_list_length'))} zou {fmt_value(rk.get('n_areas_naive_list_not_elevated'))} "
+            "gebieden "
             "bevatten die niet verhoogd zijn"
         )
     findings = result.summary.get("league_findings", [])
@@ -612,7 +637,8 @@ def _areas_verdict(
         ("; ".join(parts_en) + "." if parts_en else "") + league_en,
     )
     sure = (
-        f"{level}%-intervallen. De plaats van een gebied in een lijst is zeer onzeker; daarom worden geen rangen getoond.",
+        f"{level}%-intervallen. De plaats van een gebied in een lijst is zeer onzeker; daarom worden geen rangen "
+        "getoond.",
         f"{level}% intervals. An area's place in a list is very uncertain; that is why no ranks are shown.",
     )
     means = (
@@ -699,14 +725,16 @@ def gate_view(gate: Mapping[str, Any] | None, decision: Mapping[str, str]) -> Ga
         )
     elif passed:
         next_step = (
-            "De poort is gehaald. Een ethisch beoordelaar leest dit pakket en tekent af vóór gebruik; de vergelijking met "
+            "De poort is gehaald. Een ethisch beoordelaar leest dit pakket en tekent af vóór gebruik; de "
+            "vergelijking met "
             "het huidige model beslist over promotie.",
             "The gate passed. An ethics reviewer reads this pack and signs off before use; the comparison with the "
             "current model decides promotion.",
         )
     else:
         next_step = (
-            "Niet in gebruik nemen. Los de niet-gehaalde toetsen op en train opnieuw, of leg een afweging vast met reden "
+            "Niet in gebruik nemen. Los de niet-gehaalde toetsen op en train opnieuw, of leg een afweging vast met "
+            "reden "
             '(aanwas train --override promote --override-reason "...").',
             "Do not use. Resolve the failing audits and retrain, or record an override with its reason "
             '(aanwas train --override promote --override-reason "...").',
@@ -958,7 +986,8 @@ def _intensity_views(res: EvaluationResult | None) -> list[dict[str, Any]]:
             facts.append(
                 [
                     "synthetic check: truly over-policed areas found",
-                    f"{fmt_value(truth.get('n_areas_flagged_correctly'))} of {fmt_value(truth.get('n_areas_truly_over_policed'))} among the tested areas",
+                    f"{fmt_value(truth.get('n_areas_flagged_correctly'))} of "
+                    f"{fmt_value(truth.get('n_areas_truly_over_policed'))} among the tested areas",
                 ]
             )
         out.append(

@@ -5,7 +5,6 @@ registered version, and (slow) the page in headless Chromium."""
 from __future__ import annotations
 
 import re
-import shutil
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
