@@ -284,9 +284,10 @@ def _performance_verdict(
             ("\u2014", "\u2014"),
             ("Zonder deze cijfers geen oordeel.", "Without these figures, no judgement."),
         )
+    assert auc is not None  # _ok() is False for None
     a = round_interval(auc["value"], auc["ci_lo"], auc["ci_hi"])
     cal_en = cal_nl = ""
-    if _ok(prev) and _ok(mean):
+    if prev is not None and mean is not None and _ok(prev) and _ok(mean):
         p_txt = _ci(prev, percent=True)
         m_txt = fmt_interval(mean["value"], mean["ci_lo"], mean["ci_hi"], percent=True)
         cal_en = f" Mean predicted risk {m_txt}; observed rate {p_txt}."
@@ -374,6 +375,7 @@ def _fairness_verdict(
             ("Zonder deze toets geen oordeel over groepen.", "Without this audit, no judgement about groups."),
         )
     checks = [c for c in gate_checks if c.get("gate") == "fairness"]
+    failing: list[Any]
     if checks:
         failing = [c for c in checks if c.get("outcome") == "fail"]
         fail_txt = [
