@@ -157,7 +157,10 @@ def plot_label_bias(areas: pd.DataFrame, *, title: str, dpi: int) -> bytes:
     else:
         ax.text(0.5, 0.5, "no areas to show", ha="center", va="center", transform=ax.transAxes, color=_GREY)
     ax.axhline(1.0, color=_GREY, lw=1, ls="--")
-    ax.set_xlabel("alternative (intensity-free) rate")
+    has_rate = "rate_alternative" in areas
+    ax.set_xlabel("alternative (intensity-free) rate" if has_rate else "areas, in code order (not ranked)")
+    if not has_rate:
+        ax.set_xticks([])
     ax.set_ylabel("relative registration intensity")
     ax.set_title(title, fontsize=10)
     return _png(fig, dpi)

@@ -1085,6 +1085,16 @@ def build_verdicts(
     ]
 
 
+def card_of(result: EvaluationResult, band: str) -> dict[str, Any]:
+    """The result's model card, with the band's elevated threshold from the evaluation when the
+    card lacks it."""
+    card = dict(result.model_card)
+    thr = (result.summary.get("threshold") or {}).get(band)
+    if not card.get("threshold") and isinstance(thr, (int, float)):
+        card["threshold"] = {band: float(thr)}
+    return card
+
+
 def pack_context(
     result: EvaluationResult,
     ident: PackIdentity,
@@ -1112,9 +1122,8 @@ def pack_context(
         ]
     )
     verdicts = build_verdicts(result, band, ident, pooled)
-    doc = model_card_document(
-        card if card is not None else result.model_card, ident=ident, verdicts=verdicts, settings=settings
-    )
+    card = card_of(result, band) if card is None else card
+    doc = model_card_document(card, ident=ident, verdicts=verdicts, settings=settings)
     return {
         "ident": ident,
         "title": f"Review pack: {ident.name} version {ident.version}",

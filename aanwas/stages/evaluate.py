@@ -361,7 +361,7 @@ def run_report(
     import mlflow
 
     from evaluation.modelcard import render_model_card_markdown
-    from evaluation.review_pack import PackIdentity, build_verdicts, render_review_pack
+    from evaluation.review_pack import PackIdentity, build_verdicts, card_of, render_review_pack
 
     uri = resolve_report_uri(cfg, mlflow_uri, work)
     client = mlflow.MlflowClient(tracking_uri=uri)
@@ -400,7 +400,7 @@ def run_report(
         ).encode("utf-8")
         verdicts = build_verdicts(result, band, ident, pooled)
         files[f"{folder}/{MODEL_CARD_MD}"] = render_model_card_markdown(
-            result.model_card, ident=ident, verdicts=verdicts, settings=result.summary.get("settings", {})
+            card_of(result, band), ident=ident, verdicts=verdicts, settings=result.summary.get("settings", {})
         ).encode("utf-8")
         written.append(f"{folder}/{REVIEW_PACK}")
     _write_outputs(Path(out), files)
