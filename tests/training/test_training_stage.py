@@ -206,6 +206,6 @@ def test_training_logs_the_pooled_registration_audit_and_report_shows_it(tmp_pat
         "registration_intensity_hi",
         "registration",
     }
-    # each band's model card carries the pooled audit next to its own
-    card = (out / "13-19" / "model_card.md").read_text()
-    assert "all bands/gemeente" in card and "13-19/gemeente" in card
+    # each version's model card carries the verdict of the pooled audit
+    card = (out / "aanwas-13-19-v1" / "model_card.md").read_text()
+    assert "Label bias and registration intensity" in card and "municipalities (gemeenten)" in card
