@@ -14,6 +14,8 @@ from typing import Any
 # Lazy re-exports (PEP 562): ``aanwas.config`` imports ``evaluation.config`` for every command,
 # which must not pull in fairlearn, shap and matplotlib.
 _EXPORTS = {
+    "fmt_interval": "_numbers",
+    "round_interval": "_numbers",
     "EvaluationResult": "_result",
     "from_artifacts": "_result",
     "to_artifacts": "_result",
@@ -30,9 +32,12 @@ _EXPORTS = {
     "audit_gates": "gates",
     "ModelInfo": "modelcard",
     "build_model_card": "modelcard",
+    "model_card_document": "modelcard",
     "render_model_card_markdown": "modelcard",
     "PerformanceResult": "performance",
     "audit_performance": "performance",
+    "PackIdentity": "review_pack",
+    "render_review_pack": "review_pack",
     "render_fairness_html": "report",
     "render_report": "report",
     "aggregate_area_composition": "stigmatisation",
@@ -43,6 +48,7 @@ _EXPORTS = {
     "build_intensity_adjusted_label": "stigmatisation",
     "compare_with_truth": "stigmatisation",
     "composition_from_geography": "stigmatisation",
+    "elevated_status": "stigmatisation",
 }
 
 
@@ -59,6 +65,7 @@ __all__ = [
     "FairnessAudit",
     "GateVerdict",
     "ModelInfo",
+    "PackIdentity",
     "PerformanceResult",
     "aggregate_area_composition",
     "aggregate_shap",
@@ -74,13 +81,18 @@ __all__ = [
     "build_model_card",
     "compare_with_truth",
     "composition_from_geography",
+    "elevated_status",
     "evaluate_model",
     "fairness_to_json",
+    "fmt_interval",
     "from_artifacts",
     "gate_of",
+    "model_card_document",
     "render_fairness_html",
     "render_model_card_markdown",
     "render_report",
+    "render_review_pack",
+    "round_interval",
     "to_artifacts",
     "validate_scored_table",
 ]
