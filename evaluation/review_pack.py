@@ -19,7 +19,7 @@ import base64
 import dataclasses
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -1220,14 +1220,3 @@ def visible_text_problems(text: str) -> list[str]:
     out += re.findall(r"\d+\.\d{5,}", text)
     out += [w for w in re.findall(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b", text) if not re.fullmatch(r"[0-9_]+", w)]
     return out
-
-
-def _iter_strings(obj: Any) -> Iterable[str]:  # pragma: no cover - helper for debugging
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, Mapping):
-        for v in obj.values():
-            yield from _iter_strings(v)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _iter_strings(v)
