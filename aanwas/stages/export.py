@@ -289,6 +289,7 @@ def run_full_export(
         horizons=horizons,
         model_version=version,
         geojson=None if coverage is None else covered_gemeenten_geojson(coverage),
+        reference_name=None if coverage is None else coverage.name,
     )
     written = _write_periods(
         cfg,
