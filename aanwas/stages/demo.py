@@ -115,6 +115,15 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
         raise RuntimeError(f"output check found {len(findings)} problem(s): see above")
     console.print("output check: no pseudonym and no person-level table in exports, reports or the MLflow store")
     latest = written[-1] if written else layout.exports
+    if written:
+        import pandas as pd
+
+        shares = published_share(pd.read_parquet(latest / "area_risk.parquet"))
+        if shares:
+            console.print(
+                "buurten with a published risk (latest period): "
+                + ", ".join(f"{b} {100 * v:.0f} %" for b, v in shares.items())
+            )
     console.rule("[bold]where everything is")
     console.print(
         "\n".join(
@@ -135,6 +144,19 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
         highlight=False,
     )
     return {"run_id": summary["run_id"], "exports": [str(p) for p in written]}
+
+
+def published_share(area_table: Any, level: str = "buurt") -> dict[str, float]:
+    """Per age band, the share of ``level`` x band rows whose ``risk_mean`` is published.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"area_level": "buurt", "age_band": ["8-12", "8-12", "13-19"], "risk_mean": [0.1, None, 0.2]})
+    >>> published_share(t)
+    {'13-19': 1.0, '8-12': 0.5}
+    """
+    rows = area_table[area_table["area_level"] == level]
+    shares = rows["risk_mean"].notna().groupby(rows["age_band"].astype("str")).mean()
+    return {str(b): float(v) for b, v in shares.sort_index().items()}
 
 
 def output_check(layout: DemoLayout) -> list[Any]:
