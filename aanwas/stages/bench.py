@@ -349,7 +349,9 @@ def format_table(result: dict[str, Any]) -> str:
             f"{r['stage']:<12}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['peak_rss_mb']:>9.0f}"
             f"{r['load_1m_before']:>6.1f}  {note}"
         )
-    if result["scale"] != 1.0:
+    if result.get("region"):
+        lines.append(f"(the targets are for the whole country at scale 1.0; this run is the region {result['region']})")
+    elif result["scale"] != 1.0:
         lines.append(f"(the targets are for scale 1.0; this run is scale {result['scale']})")
     for name, v in result["targets"].items():
         if name == "peak_rss_mb":
