@@ -180,10 +180,11 @@ class _World:
         inh = b["inhabitants"].to_numpy(float)
         youth = b["age_0_15"].to_numpy(float) * 8 / 15 + b["age_15_25"].to_numpy(float) * 0.9
         self.youth_w = youth / youth.sum()
-        #: share of the country's young people who live in the region
-        self.region_share = float(self.youth_w[self.in_region].sum())
+        #: share of the country's young people who live in the region (exactly 1 without one,
+        #: so the national world is the same as before regions existed)
+        self.region_share = float(self.youth_w[self.in_region].sum()) if region else 1.0
         #: where households are placed: the young population's distribution within the region
-        self.youth_draw = np.where(self.in_region, self.youth_w, 0.0) / self.region_share
+        self.youth_draw = np.where(self.in_region, self.youth_w, 0.0) / self.region_share if region else self.youth_w
         outside = np.divide(b["origin_outside_europe"].to_numpy(float), inh, out=np.zeros_like(inh), where=inh > 0)
         europe = np.divide(b["origin_europe_excl_nl"].to_numpy(float), inh, out=np.zeros_like(inh), where=inh > 0)
         self.p_outside = np.clip(outside, 0, 1)
