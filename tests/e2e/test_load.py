@@ -4,7 +4,7 @@ least 4 periods, through the command line, then the output check.
 ``test_load_national_areas`` is the issue's target (scale 0.1, buurt level; slow, run with
 ``pytest -m slow tests/e2e/test_load.py``). The scale and the finest area level can be set
 with AANWAS_LOAD_SCALE and AANWAS_LOAD_LEVEL (e.g. ``wijk`` while the buurt-level LP audit is
-too slow). ``test_load_every_gemeente_small`` is the CI version (the demo's own exports);
+too slow). ``test_load_every_area_of_the_region_small`` is the CI version (the demo's own exports);
 ``test_load_every_wijk_small`` (slow) exports the demo population down to every wijk. The
 same run by hand is in docs/performance.md.
 """
