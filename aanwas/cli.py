@@ -7,6 +7,7 @@ and turns :class:`features.errors.AanwasError` into one line on stderr and exit 
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from aanwas.config import AppConfig, load_config
+from aanwas.stages.demo import DEMO_REGION, DEMO_SCALE
 from features.errors import AanwasError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0] if __doc__ else None)
@@ -26,6 +28,11 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML con
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a setting: section.key=value (repeatable).")]
 DataOpt = Annotated[Path, typer.Option("--data", help="Delivery directory (one file per contract table).")]
 MappingOpt = Annotated[Path | None, typer.Option("--mapping", help="Column-mapping TOML for a real delivery.")]
+_REGION_HELP = (
+    "Where the synthetic population lives (synth.region): comma-separated gemeente codes or names, "
+    "a veiligheidsregio ('Gooi en Vechtstreek', VR14) or a provincie (Utrecht, PV26); '' = the whole country."
+)
+RegionOpt = Annotated[str | None, typer.Option("--region", help=_REGION_HELP + " Default: synth.region of the config.")]
 
 
 def _fail(message: str) -> None:
@@ -51,21 +58,33 @@ def config_from(config: Path | None, overrides: list[str] | None) -> AppConfig:
     return load_config(config, overrides or ())
 
 
+def region_override(region: str | None) -> list[str]:
+    """``--region`` as a ``synth.region`` override (none when the option is not given)."""
+    if region is None:
+        return []
+    names = [n.strip() for n in region.split(",") if n.strip()]
+    return [f"synth.region={json.dumps(names, ensure_ascii=False)}"]
+
+
 @app.command()
 @handles_errors
 def synth(
-    scale: Annotated[float, typer.Option(help="1.0 = national size (~3.4M aged 8-23 plus parents).")] = 0.01,
+    scale: Annotated[
+        float,
+        typer.Option(help="Share of the real number of young people: 1.0 = real size (3.4M aged 8-23 in the country)."),
+    ] = 0.01,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same population.")] = 1,
     out: Annotated[Path, typer.Option(help="Writes OUT/raw (inputs) and OUT/truth (for tests only).")] = Path(
         "aanwas-synth"
     ),
+    region: RegionOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Generate a synthetic population with known truth."""
     from aanwas.stages.synth import run_synth
 
-    cfg = config_from(config, [*(set_ or []), f"synth.scale={scale}", f"synth.seed={seed}"])
+    cfg = config_from(config, [*(set_ or []), f"synth.scale={scale}", f"synth.seed={seed}", *region_override(region)])
     run_synth(cfg, out, console=console)
 
 
@@ -321,29 +340,38 @@ def bench_cmd(
         Path | None, typer.Option("--data", help="Reuse a synthetic delivery (DIR of 'aanwas synth --out DIR').")
     ] = None,
     stage: Annotated[list[str] | None, typer.Option("--stage", help="Run only these stages (repeatable).")] = None,
+    region: RegionOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Time every stage (synth, features, fixed-parameter training, export, drift) with peak memory."""
     from aanwas.stages.bench import STAGES, run_bench
 
-    run_bench(scale, seed, out, data=data, config=config, overrides=set_ or (), stages=stage or STAGES, echo=print)
+    overrides = [*(set_ or []), *region_override(region)]
+    run_bench(scale, seed, out, data=data, config=config, overrides=overrides, stages=stage or STAGES, echo=print)
 
 
 # --- demo ---------------------------------------------------------------------------------------
 @app.command()
 @handles_errors
 def demo(
-    scale: Annotated[float, typer.Option(help="Size of the synthetic population (1.0 = national).")] = 0.01,
+    scale: Annotated[
+        float,
+        typer.Option(
+            help="Share of the real number of young people in the region: 1.0 = as many as live there. "
+            "With --region '' (the whole country) 1.0 is 3.4M young people: use 0.01 for a demo."
+        ),
+    ] = DEMO_SCALE,
     seed: Annotated[int, typer.Option(help="Random seed of the population and the models.")] = 1,
     out: Annotated[Path, typer.Option(help="Everything is written under OUT.")] = Path("aanwas-demo"),
+    region: Annotated[str, typer.Option("--region", help=_REGION_HELP)] = ",".join(DEMO_REGION),
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Run every stage end to end on a synthetic population (synth -> ... -> export)."""
-    from aanwas.stages.demo import DEMO_OVERRIDES, run_demo
+    """Run every stage end to end on a synthetic region at its real density (synth -> ... -> export)."""
+    from aanwas.stages.demo import demo_settings, run_demo
 
-    cfg = config_from(config, [*DEMO_OVERRIDES, *(set_ or []), f"synth.scale={scale}", f"synth.seed={seed}"])
+    cfg = config_from(config, demo_settings(scale, seed, region_override(region), set_ or []))
     run_demo(cfg, out, console=console)
 
 

@@ -64,15 +64,35 @@ class FeatureConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SynthConfig:
-    """Size and window of the synthetic population (rates: features.sources.synth)."""
+    """Size, place and window of the synthetic population (rates: features.sources.synth).
+
+    Attributes
+    ----------
+    scale : float
+        Share of the real number of young people that is generated: 1.0 = as many as live there
+        (about 3.4M aged 8-23 for the whole country).
+    seed : int
+        Random seed; same seed, same population.
+    start_year, end_year : int
+        Window of simulated years.
+    region : tuple of str
+        Where the population lives. Empty: the whole country. Otherwise the union of gemeente
+        codes or names, veiligheidsregio codes or names and provincie codes or names (e.g.
+        ``["Gooi en Vechtstreek"]``, ``["GM0402", "GM0406"]``, ``["PV26"]``); everyone lives,
+        moves and goes to school inside it, and ``scale`` is the density within it.
+    """
 
     scale: float = 0.01
     seed: int = 1
     start_year: int = 2010
     end_year: int = 2024
+    region: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        from features.sources.region import resolve_region
+
         require(0 < self.scale <= 2.0, "synth.scale", "must be in (0, 2]")
+        resolve_region(self.region)  # an unknown name is a ConfigError naming synth.region
         require(self.seed >= 0, "synth.seed", "must be >= 0")
         require(2000 <= self.start_year, "synth.start_year", "must be >= 2000")
         require(self.end_year - self.start_year >= 6, "synth.end_year", "need at least 7 years of history")

@@ -792,6 +792,29 @@ def _latest_period(area_table: pd.DataFrame) -> str:
     return str(area_table["period"].astype("str").to_numpy()[int(np.argmax(dates.to_numpy()))])
 
 
+#: How the texts name the reference when the table covers a region (longest phrase first).
+_REGION_PHRASES = {
+    "nl": (("het landelijk gemiddelde", "het gemiddelde van {name}"), ("landelijk gemiddelde", "gemiddelde van {name}")),
+    "en": (("the national mean", "the mean of {name}"), ("national mean", "mean of {name}")),
+}
+
+
+def _region_texts(texts: dict[str, str], name: str, language: str) -> dict[str, str]:
+    """Texts for a table whose total row is a region's, not the country's.
+
+    >>> _region_texts({"label_reference": "national mean", "key_national": "national", "national": "Netherlands"},
+    ...               "Gooi", "en")
+    {'label_reference': 'mean of Gooi', 'key_national': 'Gooi', 'national': 'Gooi'}
+    """
+    out = dict(texts)
+    for key in ("label_reference", "legend_note", "about_uncertainty"):
+        if key in out:
+            for old, new in _REGION_PHRASES[language]:
+                out[key] = out[key].replace(old, new.format(name=name))
+    out["key_national"] = out["national"] = name
+    return out
+
+
 def build_dashboard(
     area_table: pd.DataFrame,
     config: DashboardConfig,
@@ -804,6 +827,7 @@ def build_dashboard(
     model_version: str | None = None,
     national_code: str = "NL00",
     all_band: str = "all",
+    reference_name: str | None = None,
 ) -> str:
     """Render the dashboard as one self-contained HTML document (a string; nothing is written).
 
@@ -828,6 +852,10 @@ def build_dashboard(
         Shown in the footer.
     national_code, all_band : str
         Code of the national row and label of the all-ages band (if present).
+    reference_name : str, optional
+        The table covers a region only and its total row (``national_code``) is the region's
+        total: the texts then speak of the mean of ``reference_name`` instead of the national
+        mean.
 
     Returns
     -------
@@ -865,6 +893,8 @@ def build_dashboard(
     for key in ("legend_note", "col_risk", "trend_risk", "trend_share", "about_uncertainty"):
         texts[key] = texts[key].format(level=level_pct)
     texts["about_what"] = texts["about_what"].format(horizon=horizon)
+    if reference_name:
+        texts = _region_texts(texts, reference_name, config.language)
     names, values = _area_data(latest, config.value_digits)
     interventions = _interventions(registry, effects, config.value_digits)
     geo_names = load_geography().names

@@ -161,15 +161,23 @@ def _stage_hgb(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, A
 
 
 def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, Any]:
-    from aanwas.stages.export import _write_periods, build_area_export, registry_scores, scores_fingerprint
+    from aanwas.stages.export import (
+        _write_periods,
+        build_area_export,
+        covered_scope,
+        registry_scores,
+        scores_fingerprint,
+    )
+    from aanwas.stages.features import load_coverage
 
+    cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
     t0 = time.perf_counter()
     score_table, version = registry_scores(cfg, paths["work"], mlflow_uri=_mlflow_uri(out))
     scores = score_table()
     t1 = time.perf_counter()
     fingerprint = scores_fingerprint(scores)
     n_rows = len(scores)
-    checked = build_area_export(cfg, scores)
+    checked = build_area_export(cfg, scores, geography=geography)
     del scores  # person-level: not kept beyond aggregation
     t2 = time.perf_counter()
     periods = sorted(checked.table["period"].astype(str).unique())
@@ -341,7 +349,9 @@ def format_table(result: dict[str, Any]) -> str:
             f"{r['stage']:<12}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['peak_rss_mb']:>9.0f}"
             f"{r['load_1m_before']:>6.1f}  {note}"
         )
-    if result["scale"] != 1.0:
+    if result.get("region"):
+        lines.append(f"(the targets are for the whole country at scale 1.0; this run is the region {result['region']})")
+    elif result["scale"] != 1.0:
         lines.append(f"(the targets are for scale 1.0; this run is scale {result['scale']})")
     for name, v in result["targets"].items():
         if name == "peak_rss_mb":
@@ -382,7 +392,7 @@ def run_bench(
         raise ConfigError("bench.stages", f"unknown stage {unknown[0]!r} (known: {list(STAGES)})")
     out = Path(out).resolve()
     all_overrides = [*FIXED_TRAINING, *overrides, f"synth.scale={scale}", f"synth.seed={seed}", f"training.seed={seed}"]
-    load_config(config, all_overrides)  # fail early on a bad override
+    cfg = load_config(config, all_overrides)  # fail early on a bad override
     (out / STAGE_DIR).mkdir(parents=True, exist_ok=True)
     args = {
         "config": str(config) if config else None,
@@ -393,6 +403,7 @@ def run_bench(
     result: dict[str, Any] = {
         "scale": scale,
         "seed": seed,
+        "region": list(cfg.synth.region),  # empty: the whole country
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": _git_commit(),
         "machine": _machine(),

@@ -20,6 +20,7 @@ and ``model_version`` is the registered model's name/version. Add ``aanwas expor
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -31,7 +32,8 @@ from rich.console import Console
 
 from aanwas.config import AppConfig
 from aanwas.stages.progress import progress_bar
-from features.geography import load_geography
+from features.geography import Geography, load_geography
+from features.sources.readers import Coverage
 from monitoring.aggregate import aggregate_areas
 from monitoring.disclosure import DisclosureChecked, suppress_area_table
 from monitoring.export import write_export
@@ -50,13 +52,34 @@ def scores_fingerprint(scores: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def covered_scope(cfg: AppConfig, coverage: Coverage | None) -> tuple[AppConfig, Geography]:
+    """Config and geography of an export that covers ``coverage`` (None: the whole country).
+
+    A delivery of a region says nothing about the rest of the country, so its export has rows
+    for the region's gemeenten, wijken and buurten only, and its total row (area level
+    ``land``, code ``monitoring.aggregate.national_code``) is the region's total, named after
+    the region: "elevated" then means above the region's mean.
+    """
+    geo = load_geography()
+    if coverage is None:
+        return cfg, geo
+    areas = geo.areas[geo.areas["gm_code"].isin(coverage.gemeenten)].reset_index(drop=True)
+    agg = dataclasses.replace(cfg.monitoring.aggregate, national_name=coverage.name)
+    cfg = dataclasses.replace(cfg, monitoring=dataclasses.replace(cfg.monitoring, aggregate=agg))
+    return cfg, Geography(areas=areas)
+
+
 def build_area_export(
-    cfg: AppConfig, scores: pd.DataFrame, progress: Callable[[str, float], None] | None = None
+    cfg: AppConfig,
+    scores: pd.DataFrame,
+    progress: Callable[[str, float], None] | None = None,
+    geography: Geography | None = None,
 ) -> DisclosureChecked:
-    """Aggregate in-memory scores to areas and apply disclosure control (no files);
-    ``progress(stage, fraction_done)`` as the periods' audits finish."""
+    """Aggregate in-memory scores to the areas of ``geography`` (default: the whole country)
+    and apply disclosure control (no files); ``progress(stage, fraction_done)`` as the periods'
+    audits finish."""
     mon = cfg.monitoring
-    areas = aggregate_areas(scores, load_geography(), mon.aggregate)
+    areas = aggregate_areas(scores, geography or load_geography(), mon.aggregate)
     total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
     return suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress)
 
@@ -205,13 +228,17 @@ def run_full_export(
     aggregates and checks the area table; with the delivery (``data``) also builds the
     observed-rate trends and the intervention effects; trend series and effects pass primary
     disclosure control; the dashboard is built from checked tables only. The latest period gets
-    trends, effects and the dashboard; every period gets its area table.
+    trends, effects and the dashboard; every period gets its area table. A delivery that covers
+    a region (``features_summary.json``) is exported for that region only (:func:`covered_scope`).
     """
+    from aanwas.stages.features import load_coverage
     from aanwas.stages.monitor import monitor_config, observed_for_trends, observed_parents, run_effects, run_trends
     from features.sources.readers import load_mapping, read_delivery
     from monitoring.dashboard import build_dashboard
     from monitoring.disclosure import suppress_counts, suppress_observed_counts
 
+    coverage = load_coverage(work)
+    cfg, geography = covered_scope(cfg, coverage)
     mcfg = monitor_config(cfg)
     dcfg = cfg.monitoring.disclosure
     # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control
@@ -220,7 +247,7 @@ def run_full_export(
     scores = score_table()
     fingerprint = scores_fingerprint(scores)
     with progress_bar(console, "disclosure") as tick:
-        checked = build_area_export(cfg, scores, tick)
+        checked = build_area_export(cfg, scores, tick, geography)
     del scores  # person-level: not kept beyond aggregation
     area = checked.table
     published = area[area["status"] == "published"]
@@ -261,6 +288,8 @@ def run_full_export(
         effects=extra["effects"].table if "effects" in extra else None,
         horizons=horizons,
         model_version=version,
+        geojson=None if coverage is None else covered_gemeenten_geojson(coverage),
+        reference_name=None if coverage is None else coverage.name,
     )
     written = _write_periods(
         cfg,
@@ -280,6 +309,16 @@ def run_full_export(
             f"LP audit {rep['audit']}; trends, effects and dashboard in {written[-1]}"
         )
     return written
+
+
+def covered_gemeenten_geojson(coverage: Coverage) -> dict[str, Any]:
+    """The shipped gemeente boundaries of the covered gemeenten only (the dashboard's map)."""
+    from monitoring.dashboard import load_gemeenten_geojson
+
+    gj = load_gemeenten_geojson()
+    keep = set(coverage.gemeenten)
+    feats = [f for f in gj.get("features", []) if f.get("properties", {}).get("gemeenteCode") in keep]
+    return {**gj, "features": feats}
 
 
 def treated_persons(delivery: Any, panel: pd.DataFrame, mcfg: Any) -> pd.DataFrame | None:

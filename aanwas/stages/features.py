@@ -15,6 +15,7 @@ succeeded; on any error nothing new is left behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import tempfile
@@ -33,7 +34,7 @@ from features._io import atomic_write_bytes
 from features.build import BAND_DTYPE, REF_DTYPE, audit_source, build_audit_frame, iter_feature_tables
 from features.catalogue import LABEL_COLUMN
 from features.config import AGE_BANDS
-from features.sources.readers import load_mapping, read_delivery
+from features.sources.readers import Coverage, load_mapping, read_coverage, read_delivery
 
 FEATURES_FILE = "features.parquet"
 AUDIT_FILE = "audit.parquet"
@@ -124,8 +125,11 @@ def run_features(
         feat_writer.close()
         audit_writer.close()
         t_build = time.perf_counter() - t1
+        coverage = read_coverage(Path(data))
         summary = {
             "observation_end": delivery.observation_end.isoformat(),
+            # the region the delivery covers (None: the whole country); the export covers it only
+            "coverage": dataclasses.asdict(coverage) if coverage is not None else None,
             "n_rows": n_total,
             "per_ref_date_band": rows,
             "seconds_read": round(t_read, 2),
@@ -163,6 +167,16 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     if "age_band" in df.columns:
         df["age_band"] = df["age_band"].astype(BAND_DTYPE)
     return df
+
+
+def load_coverage(work: Path) -> Coverage | None:
+    """The region the cached feature table covers (from ``features_summary.json``); None: the
+    whole country, or a work directory built before coverage was recorded."""
+    path = Path(work) / SUMMARY_FILE
+    if not path.exists():
+        return None
+    cov = json.loads(path.read_text(encoding="utf-8")).get("coverage")
+    return Coverage(gemeenten=tuple(cov["gemeenten"]), name=str(cov["name"])) if cov else None
 
 
 def load_features(work: Path, columns: list[str] | None = None) -> pd.DataFrame:

@@ -22,11 +22,17 @@ def write_synth(result: SynthResult, out: Path) -> None:
         ivs = result.interventions[["intervention_id", "name", "area_codes", "age_bands", "start_date"]].copy()
         ivs["start_date"] = ivs["start_date"].dt.strftime("%Y-%m-%d")
         ivs.to_csv(raw / "interventions.csv", index=False)
-        (raw / "delivery.toml").write_text(
+        meta = (
             "# Delivery metadata: the last day the data cover (labels past it are censored).\n"
-            f"observation_end = {result.observation_end.isoformat()}\n",
-            encoding="utf-8",
+            f"observation_end = {result.observation_end.isoformat()}\n"
         )
+        if result.coverage:
+            meta += (
+                "# The delivery covers these gemeenten only (a region); the exports cover them only.\n"
+                f"coverage = [{', '.join(json.dumps(c) for c in result.coverage)}]\n"
+                f"coverage_name = {json.dumps(result.coverage_name, ensure_ascii=False)}\n"
+            )
+        (raw / "delivery.toml").write_text(meta, encoding="utf-8")
     with atomic_dir(out / "truth") as truth:
         for name, df in result.truth.items():
             if name == "interventions":
@@ -45,8 +51,9 @@ def run_synth(cfg: AppConfig, out: Path, console: Console) -> SynthResult:
         result = generate(cfg.synth, progress=tick)
     write_synth(result, Path(out))
     counts = {name: len(df) for name, df in result.raw.items()}
+    where = f"region {result.coverage_name} ({len(result.coverage)} gemeenten)" if result.coverage else "whole country"
     console.print(
-        f"synthetic population (scale {cfg.synth.scale}, seed {cfg.synth.seed}): "
+        f"synthetic population ({where}, scale {cfg.synth.scale}, seed {cfg.synth.seed}): "
         f"{counts['persons']:,} persons, data up to {result.observation_end}; "
         f"inputs in {Path(out) / 'raw'}, truth in {Path(out) / 'truth'}"
     )

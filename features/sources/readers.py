@@ -2,7 +2,8 @@
 
 A delivery is a directory with one file per contract table (``<table>.parquet``, ``.csv`` or
 ``.sav``; the mapping may name another file stem), an optional ``interventions`` file and an
-optional ``delivery.toml`` stating ``observation_end``. The mapping (TOML, see
+optional ``delivery.toml`` stating ``observation_end`` and, for a delivery that covers a region
+only, ``coverage`` (its gemeente codes). The mapping (TOML, see
 ``conf/mapping.toml`` and ``conf/mapping_cbs_example.toml``) says per table which file to read,
 how delivery columns map onto contract columns, which delivery columns to drop, and how coded
 values map onto contract values (e.g. SPSS ``1``/``2`` -> ``M``/``V``), so that a real
@@ -446,6 +447,45 @@ def read_observation_end(data_dir: Path, contract: ContractConfig | None = None)
     if value <= date_min:
         raise InputError(DELIVERY_META, "observation_end", None, f"{value} is not after contract.date_min {date_min}")
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Coverage:
+    """The gemeenten a delivery covers (a region), from ``delivery.toml``; no file or no
+    ``coverage`` key: the whole country."""
+
+    gemeenten: tuple[str, ...]
+    name: str
+
+
+def read_coverage(data_dir: Path, geo: Geography | None = None) -> Coverage | None:
+    """The region a delivery covers: ``coverage`` (gemeente codes) and ``coverage_name`` in
+    ``delivery.toml``; None when the delivery covers the whole country.
+
+    Raises
+    ------
+    InputError
+        If ``coverage`` is not a non-empty list of gemeente codes of the 2024 map.
+    """
+    meta = Path(data_dir) / DELIVERY_META
+    if not meta.exists():
+        return None
+    try:
+        data: dict[str, Any] = tomllib.loads(meta.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        raise InputError(DELIVERY_META, None, None, "not valid TOML") from None
+    codes = data.get("coverage")
+    if codes is None:
+        return None
+    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+        raise InputError(DELIVERY_META, "coverage", None, "must be a non-empty list of gemeente codes")
+    geo = geo or load_geography()
+    known = set(geo.areas.loc[geo.areas["level"] == "gemeente", "code"])
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise InputError(DELIVERY_META, "coverage", len(unknown), "not a gemeente code of the 2024 map")
+    name = str(data.get("coverage_name") or ", ".join(codes))
+    return Coverage(gemeenten=tuple(sorted(set(codes))), name=name)
 
 
 def read_delivery(

@@ -34,7 +34,9 @@ import pandas as pd
 
 from features.config import AGE_BANDS, BAND_LIMITS, SynthConfig
 from features.contract import DATE_DTYPE, HALT_CATEGORIES, OFFENCES
+from features.errors import ConfigError
 from features.geography import Geography, load_geography
+from features.sources.region import region_label, resolve_region
 
 Progress = Callable[[str, float], None]
 DAY0 = np.datetime64("1970-01-01", "D")
@@ -98,12 +100,15 @@ class WorldParams:
 
 @dataclasses.dataclass(frozen=True)
 class SynthResult:
-    """Raw contract tables, truth tables and the data cut-off."""
+    """Raw contract tables, truth tables, the data cut-off and the region they cover."""
 
     raw: dict[str, pd.DataFrame]
     truth: dict[str, pd.DataFrame]
     interventions: pd.DataFrame
     observation_end: dt.date
+    #: gemeente codes of the region (empty: the whole country) and its display name
+    coverage: tuple[str, ...] = ()
+    coverage_name: str = ""
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -161,14 +166,25 @@ def _unique_ids(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 class _World:
-    """Area-level truth: deprivation per buurt, enforcement per wijk, weighted sampling."""
+    """Area-level truth: deprivation per buurt, enforcement per wijk, weighted sampling.
 
-    def __init__(self, geo: Geography, params: WorldParams, rng: np.random.Generator):
+    The area truth is always that of the whole country (so a region's buurten have the same
+    deprivation and enforcement as in the national world of the same seed); with ``region``
+    (gemeente codes) every draw of a place to live falls inside it.
+    """
+
+    def __init__(self, geo: Geography, params: WorldParams, rng: np.random.Generator, region: tuple[str, ...] = ()):
         b = geo.buurten.sort_values(["gm_code", "code"]).reset_index(drop=True)
         self.buurt = b
+        self.in_region = b["gm_code"].isin(region).to_numpy() if region else np.ones(len(b), bool)
         inh = b["inhabitants"].to_numpy(float)
         youth = b["age_0_15"].to_numpy(float) * 8 / 15 + b["age_15_25"].to_numpy(float) * 0.9
         self.youth_w = youth / youth.sum()
+        #: share of the country's young people who live in the region (exactly 1 without one,
+        #: so the national world is the same as before regions existed)
+        self.region_share = float(self.youth_w[self.in_region].sum()) if region else 1.0
+        #: where households are placed: the young population's distribution within the region
+        self.youth_draw = np.where(self.in_region, self.youth_w, 0.0) / self.region_share if region else self.youth_w
         outside = np.divide(b["origin_outside_europe"].to_numpy(float), inh, out=np.zeros_like(inh), where=inh > 0)
         europe = np.divide(b["origin_europe_excl_nl"].to_numpy(float), inh, out=np.zeros_like(inh), where=inh > 0)
         self.p_outside = np.clip(outside, 0, 1)
@@ -198,7 +214,7 @@ class _World:
         self.wk_multiplier = np.where(over, params.over_policed_multiplier, 1.0) * np.exp(0.08 * rng.standard_normal(len(wk_codes)))
         self.detect = np.minimum(params.detect_base * self.wk_multiplier[wk_idx], params.detect_max)  # per buurt
         # weighted sampling within a gemeente: cumulative inhabitants over buurten sorted by gemeente
-        w_in = np.maximum(inh, 1.0)
+        w_in = np.where(self.in_region, np.maximum(inh, 1.0), 0.0)  # no weight outside the region
         self.cum = np.cumsum(w_in)
         gm_first = np.searchsorted(gm_idx, np.arange(len(gm_codes)), side="left")
         gm_last = np.searchsorted(gm_idx, np.arange(len(gm_codes)), side="right")
@@ -206,6 +222,7 @@ class _World:
         self.gm_hi = self.cum[gm_last - 1]
 
     def draw_national(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Buurten anywhere in the world (the region, if there is one), weighted by inhabitants."""
         return np.minimum(np.searchsorted(self.cum, rng.random(n) * self.cum[-1], side="right"), len(self.cum) - 1)
 
     def draw_same_gemeente(self, rng: np.random.Generator, buurt: np.ndarray) -> np.ndarray:
@@ -285,7 +302,9 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     Parameters
     ----------
     cfg : SynthConfig
-        Scale (1.0 = national size), seed and the window of simulated years.
+        Scale (1.0 = real size), seed, region (empty: the whole country) and the window of
+        simulated years. In a region everyone lives, moves and goes to school inside it, the
+        interventions are placed in its wijken, and the truth covers its areas only.
     params : WorldParams, optional
         Rates and effects of the world; defaults documented in docs/synthetic.md.
     progress : callable, optional
@@ -302,7 +321,8 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     tick = progress or (lambda stage, frac: None)
     rng = np.random.default_rng(cfg.seed)
     geo = load_geography()
-    world = _World(geo, p, rng)
+    region = resolve_region(cfg.region)
+    world = _World(geo, p, rng, region)
     y0, y1 = cfg.start_year, cfg.end_year
     win_start = _days(y0)
     obs_end = _days(y1, 12, 31)
@@ -311,7 +331,7 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     # ---- households and children ------------------------------------------------------------
     bmin, bmax = y1 - 30, y1 - 8
     n_cohorts = bmax - bmin + 1
-    target = max(int(round(p.national_youth_8_23 / 16 * n_cohorts * cfg.scale)), 50)
+    target = max(int(round(p.national_youth_8_23 / 16 * n_cohorts * cfg.scale * world.region_share)), 50)
     n_hh0 = int(target / 1.9 * 1.35) + 10
     n_kids_hh = 1 + rng.binomial(3, p.kids_extra_p, n_hh0)
     first_by = rng.integers(bmin - 4, bmax + 1, n_hh0)
@@ -337,7 +357,9 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     kid_birth = _days(kid_by) + rng.integers(0, 365, n_kid)
     kid_male = rng.random(n_kid) < 0.512
 
-    hh_buurt0 = np.minimum(np.searchsorted(np.cumsum(world.youth_w), rng.random(n_hh), side="right"), len(world.youth_w) - 1)
+    hh_buurt0 = np.minimum(
+        np.searchsorted(np.cumsum(world.youth_draw), rng.random(n_hh), side="right"), len(world.youth_w) - 1
+    )
     dep = world.deprivation[hh_buurt0]
     ses = -0.7 * dep + 0.71 * rng.standard_normal(n_hh)
     vuln = -0.6 * ses + 0.8 * rng.standard_normal(n_hh)
@@ -470,7 +492,10 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     psus_hh = parent_hh[psus_pid]
 
     # ---- children year by year -----------------------------------------------------------------
-    interventions = _choose_interventions(world, geo, rng, y0, y1)
+    if region:
+        interventions = _choose_region_interventions(world, rng, y1)
+    else:
+        interventions = _choose_interventions(world, geo, rng, y0, y1)
     iv_rows = _intervention_area_sets(interventions, world)
     # states
     halt_n = np.zeros(n_kid, "int16")
@@ -675,11 +700,18 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     tick("truth", 0.95)
     truth = {
         "person_year": pd.concat(truth_rows, ignore_index=True),
-        "areas": _area_truth(world),
+        "areas": _area_truth(world, region),
         "interventions": _intervention_truth(interventions, iv_effect_rows),
     }
     tick("done", 1.0)
-    return SynthResult(raw=raw, truth=truth, interventions=interventions, observation_end=dt.date(y1, 12, 31))
+    return SynthResult(
+        raw=raw,
+        truth=truth,
+        interventions=interventions,
+        observation_end=dt.date(y1, 12, 31),
+        coverage=region,
+        coverage_name=region_label(cfg.region) if region else "",
+    )
 
 
 def _days_back(jan1: int, months: int) -> int:
@@ -702,25 +734,33 @@ def _dedupe(name: str, df: pd.DataFrame) -> pd.DataFrame:
     return df.drop_duplicates(list(TABLES[name].key)).reset_index(drop=True)
 
 
+#: The synthetic interventions: id, name, treated bands, start year relative to end_year - 5,
+#: true hazard ratio on offending (docs/synthetic.md).
+_INTERVENTIONS: tuple[tuple[str, str, tuple[str, ...], int, float], ...] = (
+    ("IV01", "Preventie met gezag", ("13-19",), 0, 0.6),
+    ("IV02", "Jongerenwerk plus", ("13-19", "20-23"), 1, 0.7),
+    ("IV03", "School aan zet", ("8-12", "13-19"), -1, 0.65),
+    ("IV04", "Sport in de wijk", ("13-19",), 2, 1.0),
+    ("IV05", "Wijkaanpak", ("13-19",), 1, 0.5),
+)
+
+
 def _choose_interventions(world: _World, geo: Geography, rng: np.random.Generator, y0: int, y1: int) -> pd.DataFrame:
     """A handful of staggered interventions in large gemeenten (one wijk-level), disjoint areas."""
     gm_youth = pd.Series(np.bincount(world.gm_idx, weights=world.youth_w), index=world.gm_codes)
     big = gm_youth.sort_values(ascending=False).index[:40].to_numpy()
     pick = rng.permutation(big)
     s = y1 - 5  # start years relative to the data window: y1-5 .. y1-2
-    specs = [
-        ("IV01", "Preventie met gezag", list(pick[0:3]), ["13-19"], s, 0.6),
-        ("IV02", "Jongerenwerk plus", list(pick[3:5]), ["13-19", "20-23"], s + 1, 0.7),
-        ("IV03", "School aan zet", list(pick[5:7]), ["8-12", "13-19"], s - 1, 0.65),
-        ("IV04", "Sport in de wijk", list(pick[7:9]), ["13-19"], s + 2, 1.0),
-    ]
+    areas = {"IV01": pick[0:3], "IV02": pick[3:5], "IV03": pick[5:7], "IV04": pick[7:9]}
+    specs = [(i, n, list(areas[i]), list(b), s + ds, hr) for i, n, b, ds, hr in _INTERVENTIONS[:4]]
     # a single large wijk outside the gemeenten above, for synthetic control
     used = set(np.concatenate([np.array(x[2]) for x in specs]))
     wk_youth = pd.Series(np.bincount(world.wk_idx, weights=world.youth_w), index=world.wk_codes)
     wk_gm = pd.Series(world.buurt.groupby("wk_code")["gm_code"].first())
     candidates = wk_youth[~wk_gm.reindex(wk_youth.index).isin(used)].sort_values(ascending=False).index[:20]
     wk = str(rng.choice(candidates))
-    specs.append(("IV05", "Wijkaanpak", [wk], ["13-19"], s + 1, 0.5))
+    i, n, b, ds, hr = _INTERVENTIONS[4]
+    specs.append((i, n, [wk], list(b), s + ds, hr))
     rows = [
         {
             "intervention_id": i,
@@ -732,6 +772,47 @@ def _choose_interventions(world: _World, geo: Geography, rng: np.random.Generato
         }
         for i, n, codes, bands, start, hr in specs
     ]
+    return pd.DataFrame(rows)
+
+
+def _choose_region_interventions(world: _World, rng: np.random.Generator, y1: int) -> pd.DataFrame:
+    """The same five interventions inside a region, each in wijken (disjoint, among its largest).
+
+    A region has too few gemeenten to treat whole gemeenten and keep never-treated ones for
+    comparison, so every intervention treats wijken: IV01-IV04 (3, 2, 2 and 2 wijken, drawn
+    from the region's largest wijken by young people) and IV05 one large wijk for synthetic
+    control. At least as many wijken stay untreated as are treated.
+
+    Raises
+    ------
+    ConfigError
+        If the region has too few wijken for that.
+    """
+    sizes = [("IV01", 3), ("IV02", 2), ("IV03", 2), ("IV04", 2), ("IV05", 1)]
+    n_treated = sum(k for _, k in sizes)
+    wk_youth = pd.Series(np.bincount(world.wk_idx, weights=world.youth_w), index=world.wk_codes)
+    inside = wk_youth[pd.Index(world.wk_codes).isin(world.buurt.loc[world.in_region, "wk_code"])]
+    if len(inside) < 2 * n_treated:
+        raise ConfigError(
+            "synth.region",
+            f"has {len(inside)} wijken; the synthetic interventions need at least {2 * n_treated} "
+            f"({n_treated} treated and as many for comparison): choose a larger region",
+        )
+    big = inside.sort_values(ascending=False).index[: max(2 * n_treated, len(inside) // 2)].to_numpy()
+    pick = list(rng.permutation(big))
+    rows = []
+    for (iv, k), (_, name, bands, ds, hr) in zip(sizes, _INTERVENTIONS, strict=True):
+        codes, pick = pick[:k], pick[k:]
+        rows.append(
+            {
+                "intervention_id": iv,
+                "name": name,
+                "area_codes": ";".join(str(c) for c in codes),
+                "age_bands": ";".join(bands),
+                "start_date": pd.Timestamp(dt.date(y1 - 5 + ds, 1, 1)),
+                "hazard_ratio": hr,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -759,7 +840,7 @@ def _intervention_truth(ivs: pd.DataFrame, rows: list[tuple[int, int, int, float
     return out
 
 
-def _area_truth(world: _World) -> pd.DataFrame:
+def _area_truth(world: _World, region: tuple[str, ...] = ()) -> pd.DataFrame:
     wk = pd.DataFrame(
         {
             "area_code": world.wk_codes,
@@ -778,7 +859,11 @@ def _area_truth(world: _World) -> pd.DataFrame:
             "deprivation": world.deprivation,
         }
     )
-    return pd.concat([wk, bu], ignore_index=True)
+    out = pd.concat([wk, bu], ignore_index=True)
+    if region:  # the region's wijken and buurten only
+        inside = set(world.buurt.loc[world.in_region, "code"]) | set(world.buurt.loc[world.in_region, "wk_code"])
+        out = out[out["area_code"].isin(inside)].reset_index(drop=True)
+    return out
 
 
 def _enrolments(

@@ -42,6 +42,20 @@ def test_area_export_has_the_contract_columns_and_passes_the_threshold(demo_dir)
     assert "files" in json.dumps(manifest) or "sha256" in json.dumps(manifest)
 
 
+def test_the_demo_shows_buurten(demo_dir):
+    """The demo's region is dense enough that most buurt x band rows publish a risk with its
+    interval, in every band and period (measured at this 40 % density: see docs/performance.md)."""
+    from aanwas.stages.demo import published_share
+
+    for period in sorted(p for p in (demo_dir / "exports").iterdir() if p.is_dir()):
+        area = pd.read_parquet(period / "area_risk.parquet")
+        shares = published_share(area)
+        assert set(shares) >= {"8-12", "13-19", "20-23"}
+        assert min(shares.values()) > 0.5, (period.name, shares)
+        pub = area[(area["area_level"] == "buurt") & area["risk_mean"].notna()]
+        assert (pub["risk_lo"] <= pub["risk_mean"]).all() and (pub["risk_mean"] <= pub["risk_hi"]).all()
+
+
 def test_no_pseudonym_or_person_table_leaves(demo_dir):
     from aanwas.stages.demo import DemoLayout, output_check
 
