@@ -54,12 +54,18 @@ def monitor_config(cfg: AppConfig) -> MonitorConfig:
 
 
 def run_trends(
-    area_table: pd.DataFrame, mcfg: MonitorConfig, observed: pd.DataFrame | None = None
+    area_table: pd.DataFrame,
+    mcfg: MonitorConfig,
+    observed: pd.DataFrame | None = None,
+    *,
+    outcome: pd.DataFrame | None = None,
+    total_band: str | None = "all",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Trend series and their summary from stacked area tables (pure; no files)."""
+    """Trend series and their summary from stacked area tables (pure; no files); see
+    :func:`monitoring.trends.build_trend_series` for ``observed`` and ``outcome``."""
     from monitoring.trends import build_trend_series, summarise_trends
 
-    series = build_trend_series(area_table, mcfg.trends, observed=observed)
+    series = build_trend_series(area_table, mcfg.trends, observed=observed, outcome=outcome, total_band=total_band)
     return series, summarise_trends(series, mcfg.trends)
 
 
@@ -82,24 +88,37 @@ def run_effects(delivery: Any, mcfg: MonitorConfig) -> tuple[pd.DataFrame, pd.Da
 
 
 def observed_for_trends(
-    delivery: Any, mcfg: MonitorConfig, national_code: str, gemeente_panel: pd.DataFrame | None = None
+    delivery: Any, mcfg: MonitorConfig, national_code: str, panel: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Observed registration counts per gemeente and national, per band and year (in memory).
+    """Registration counts per area, band and calendar year (in memory), at the levels of
+    ``mcfg.trends.observed_levels``, every year of the delivery's panel.
 
-    Wijk level is left out on purpose: registrations are rare, so nearly every wijk count is
-    below the threshold, and the LP audit of the sparse wijk table is slow. The counts still
-    go through :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
+    ``panel`` is an outcome panel already built (reused when it is at gemeente level, or at
+    wijk level when wijken are wanted). Below gemeente level registrations are rare, so nearly
+    every count fails the threshold, and the LP audit of a sparse table is slow: wijk level only
+    when asked. The counts still go through
+    :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
     """
     from monitoring.interventions import build_outcome_panel
 
-    gm = gemeente_panel
-    if gm is None:
-        icfg = dataclasses.replace(mcfg.interventions, panel_level="gemeente")
-        gm = build_outcome_panel(delivery.tables, load_geography(), icfg, observation_end=delivery.observation_end)
-    land = gm.groupby(["period", "age_band"], as_index=False)[["n_persons", "n_registered"]].sum()
-    land["area_level"], land["area_code"] = "land", national_code
+    levels = mcfg.trends.observed_levels
+    finest = "wijk" if "wijk" in levels else "gemeente"
+    base = panel if panel is not None and str(panel["area_level"].iloc[0]) == finest else None
+    if base is None:
+        icfg = dataclasses.replace(mcfg.interventions, panel_level=finest)
+        base = build_outcome_panel(delivery.tables, load_geography(), icfg, observation_end=delivery.observation_end)
     cols = ["period", "area_level", "area_code", "age_band", "n_persons", "n_registered"]
-    return pd.concat([gm.assign(area_level="gemeente")[cols], land[cols]], ignore_index=True)
+    keys = ["period", "area_code", "age_band"]
+    parts = [base.assign(area_level=finest)[cols]]
+    if finest == "wijk":
+        gm = base.assign(area_code="GM" + base["area_code"].astype("str").str[2:6])
+        parts.append(gm.groupby(keys, as_index=False)[["n_persons", "n_registered"]].sum().assign(area_level="gemeente")[cols])
+    gm_rows = parts[-1]
+    land = gm_rows.groupby(["period", "age_band"], as_index=False)[["n_persons", "n_registered"]].sum()
+    land["area_level"], land["area_code"] = "land", national_code
+    parts.append(land[cols])
+    out = pd.concat(parts, ignore_index=True)
+    return out[out["area_level"].isin([*levels, "gemeente", "land"] if finest == "wijk" else levels)].reset_index(drop=True)
 
 
 def observed_parents(national_code: str) -> dict[str, str]:
