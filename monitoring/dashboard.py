@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -28,7 +28,15 @@ from features.errors import InputError
 from features.geography import load_geography
 from monitoring.disclosure import AREA_EXPORT_COLUMNS
 from monitoring.monitor_config import DashboardConfig, TrendConfig
-from monitoring.trends import build_trend_series, period_dates
+from monitoring.trends import (
+    SERIES,
+    build_trend_series,
+    default_outcomes,
+    measure_text,
+    outcome_text,
+    period_dates,
+    publish_series,
+)
 
 __all__ = [
     "AREA_TABLE_COLUMNS",
@@ -48,10 +56,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "nl": {
         "lang": "nl",
         "title": "Jonge aanwas: gebiedsmonitor voor preventie",
-        "subtitle": "Geschatte kans op een registratie als verdachte, gemiddeld per gebied en leeftijdsgroep",
+        "subtitle": "Geschatte kans op een registratie als verdachte, gemiddeld per gebied en leeftijdsgroep (wat telt verschilt per leeftijdsgroep)",
         "period": "Peildatum",
         "band": "Leeftijdsgroep",
-        "band_all": "alle leeftijden",
         "years": "jaar",
         "map_title": "Kaart van gemeenten",
         "map_hint": "Klik op een gemeente of kies er een in de lijst.",
@@ -60,7 +67,19 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "label_elevated": "verhoogd",
         "label_no_difference": "niet aantoonbaar afwijkend",
         "label_lower": "lager",
-        "label_suppressed": "niet gepubliceerd (te weinig jongeren)",
+        "label_suppressed": "niet gepubliceerd",
+        "reason_small": "te weinig jongeren om te tonen (< {min})",
+        "reason_protect": "verborgen om een ander getal te beschermen",
+        "reason_generic": "niet getoond: te weinig jongeren (< {min}) of verborgen om een ander getal te beschermen",
+        "reason_missing": "geen interval beschikbaar",
+        "outcome": "Uitkomst",
+        "unit_pct": "procent",
+        "level_of": "{level} in {parent}",
+        "children_gemeente": "Wijken",
+        "children_wijk": "Buurten",
+        "children_buurt": "Andere buurten in deze wijk",
+        "children_none": "Deze export gaat niet dieper dan dit niveau.",
+        "observed_only_gm": "Waargenomen registraties staan alleen per gemeente en voor heel Nederland: per wijk of buurt zijn het te weinig om te tonen.",
         "label_reference": "landelijk gemiddelde",
         "legend_note": "Verhoogd of lager alleen als het hele {level}%-interval boven of onder het landelijk gemiddelde ligt.",
         "col_area": "Gebied",
@@ -73,12 +92,13 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "level_gemeente": "gemeente",
         "level_wijk": "wijk",
         "level_buurt": "buurt",
-        "table_title": "Wijken en buurten",
-        "table_note": "Alfabetisch geordend. Dit is geen ranglijst. Klik op een wijk voor de buurten en het verloop.",
+        "table_title": "Gebieden",
+        "table_note": "Alfabetisch geordend. Dit is geen ranglijst. Klik op een gebied voor zijn cijfers, het verloop en de gebieden daarbinnen.",
         "trend_title": "Verloop",
-        "trend_risk": "Gemiddelde kans (met {level}%-interval)",
-        "trend_share": "Aandeel boven drempel (met {level}%-interval)",
-        "trend_observed": "Waargenomen registraties per 1.000 jongeren per jaar (met interval)",
+        "trend_risk": "Geschatte kans (model), met {level}%-interval",
+        "trend_share": "Aandeel jongeren boven de drempel, met {level}%-interval",
+        "trend_outcome": "Waargenomen, zelfde uitkomst als de kans (alleen peildata waarvan de periode voorbij is)",
+        "trend_context": "Ter vergelijking, een andere maat: registraties per kalenderjaar",
         "trend_none": "Geen verloop beschikbaar (één peildatum, of niet gepubliceerd).",
         "trend_start": "start",
         "key_area": "dit gebied",
@@ -103,16 +123,13 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reading_placebo_bad": "let op: placebo wijkt af, uitkomst voorzichtig lezen",
         "effects_none": "Geen interventies geregistreerd.",
         "about_title": "Wat deze cijfers wel en niet zijn",
-        "about_what": "De score is de geschatte kans dat een jongere uit dit gebied en deze leeftijdsgroep binnen {horizon} door de politie als verdachte wordt geregistreerd, gemiddeld over alle jongeren in het gebied. Het model gebruikt kenmerken die vaak aan zo'n registratie voorafgaan, zoals voortijdig schoolverlaten, Halt-verwijzingen en schulden in het gezin.",
+        "about_what": "De score is de geschatte kans dat een jongere uit dit gebied en deze leeftijdsgroep door de politie als verdachte wordt geregistreerd, gemiddeld over alle jongeren in het gebied. Wat telt als uitkomst verschilt per leeftijdsgroep: {per_band}. Daarom is er geen kans voor alle leeftijden samen: een gemiddelde over verschillende uitkomsten zegt niets. De grafiek 'registraties per kalenderjaar' is een andere maat (alle registraties in een jaar) en staat er alleen ter vergelijking. Het model gebruikt kenmerken die vaak aan zo'n registratie voorafgaan, zoals voortijdig schoolverlaten, Halt-verwijzingen en schulden in het gezin.",
         "about_for": "De cijfers zijn alleen bedoeld voor het plannen van preventie per gebied: jongerenwerk, sport, school- en gezinsondersteuning.",
         "about_not": "Ze zeggen niets over individuele jongeren. Er bestaan geen lijsten van personen en de cijfers mogen niet gebruikt worden voor opsporing, handhaving of toezicht op personen.",
         "about_police": "Registraties weerspiegelen ook waar de politie kijkt. Waar meer gecontroleerd wordt, worden meer jongeren geregistreerd; een hogere score kan dus deels meer politie-aandacht betekenen en niet meer criminaliteit. Een gebied als probleemgebied bestempelen kan zo zichzelf versterken.",
         "about_uncertainty": "Elk getal heeft een onzekerheidsinterval ({level}%). Het oordeel 'verhoogd' staat er alleen als het hele interval boven het landelijk gemiddelde ligt. Kleine gebieden worden naar het gemiddelde van hun omgeving getrokken, zodat toeval geen label oplevert. Cellen met te weinig jongeren worden niet getoond (geheimhouding).",
         "about_order": "Gebieden staan alfabetisch. Maak er geen ranglijst van: verschillen binnen de intervallen zijn niet aantoonbaar.",
         "about_audit": "Migratieachtergrond en andere gevoelige kenmerken zijn geen invoer van het model; ze worden alleen gebruikt om het model op eerlijkheid te controleren.",
-        "horizon_default": "de gekozen periode (zie de modelkaart)",
-        "horizon_months": "{months} maanden",
-        "horizon_per_band": "een vaste periode per leeftijdsgroep ({per_band})",
         "footer": "Gebiedsgrenzen en gebiedscodes: CBS, 2024 (CC BY 4.0). Alleen geaggregeerde cijfers die de geheimhoudingscontrole hebben doorstaan.",
         "no_script": "Deze pagina heeft JavaScript nodig voor de kaart en de tabellen.",
         "model_version": "Modelversie",
@@ -121,10 +138,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "en": {
         "lang": "en",
         "title": "Young recruits into crime: area monitor for prevention",
-        "subtitle": "Estimated chance of a suspect registration, averaged per area and age band",
+        "subtitle": "Estimated chance of a suspect registration, averaged per area and age band (what counts differs per age band)",
         "period": "Reference date",
         "band": "Age band",
-        "band_all": "all ages",
         "years": "years",
         "map_title": "Map of municipalities",
         "map_hint": "Click a municipality or choose one from the list.",
@@ -133,7 +149,19 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "label_elevated": "elevated",
         "label_no_difference": "no demonstrable difference",
         "label_lower": "lower",
-        "label_suppressed": "not published (too few young people)",
+        "label_suppressed": "not published",
+        "reason_small": "too few young people to show (< {min})",
+        "reason_protect": "hidden to protect another number",
+        "reason_generic": "not shown: too few young people (< {min}) or hidden to protect another number",
+        "reason_missing": "no interval available",
+        "outcome": "Outcome",
+        "unit_pct": "percent",
+        "level_of": "{level} in {parent}",
+        "children_gemeente": "Districts",
+        "children_wijk": "Neighbourhoods",
+        "children_buurt": "Other neighbourhoods in this district",
+        "children_none": "This export goes no deeper than this level.",
+        "observed_only_gm": "Observed registrations are shown only per municipality and for the whole country: per district or neighbourhood they are too few to show.",
         "label_reference": "national mean",
         "legend_note": "Elevated or lower only when the whole {level}% interval lies above or below the national mean.",
         "col_area": "Area",
@@ -146,12 +174,13 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "level_gemeente": "municipality",
         "level_wijk": "district",
         "level_buurt": "neighbourhood",
-        "table_title": "Districts and neighbourhoods",
-        "table_note": "Alphabetical order. This is not a ranking. Click a district for its neighbourhoods and trend.",
+        "table_title": "Areas",
+        "table_note": "Alphabetical order. This is not a ranking. Click an area for its figures, its trend and the areas within it.",
         "trend_title": "Trend",
-        "trend_risk": "Mean chance (with {level}% interval)",
-        "trend_share": "Share above threshold (with {level}% interval)",
-        "trend_observed": "Observed registrations per 1,000 young people per year (with interval)",
+        "trend_risk": "Estimated chance (model), with {level}% interval",
+        "trend_share": "Share of young people above the threshold, with {level}% interval",
+        "trend_outcome": "Observed, same outcome as the chance (only reference dates whose period has passed)",
+        "trend_context": "For comparison, another measure: registrations per calendar year",
         "trend_none": "No trend available (one reference date, or not published).",
         "trend_start": "start",
         "key_area": "this area",
@@ -176,16 +205,13 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reading_placebo_bad": "caution: placebo deviates, read the result with care",
         "effects_none": "No interventions registered.",
         "about_title": "What these figures are and are not",
-        "about_what": "The score is the estimated chance that a young person from this area and age band is registered by the police as a suspect within {horizon}, averaged over all young people in the area. The model uses characteristics that often precede such a registration, such as early school leaving, Halt referrals and household debt.",
+        "about_what": "The score is the estimated chance that a young person from this area and age band is registered by the police as a suspect, averaged over all young people in the area. What counts as the outcome differs per age band: {per_band}. That is why there is no chance for all ages together: an average over different outcomes means nothing. The chart 'registrations per calendar year' is another measure (all registrations in a year), shown only for comparison. The model uses characteristics that often precede such a registration, such as early school leaving, Halt referrals and household debt.",
         "about_for": "The figures are meant only for planning prevention per area: youth work, sport, school and family support.",
         "about_not": "They say nothing about individual young people. No lists of persons exist and the figures may not be used for investigation, enforcement or surveillance of persons.",
         "about_police": "Registrations also reflect where the police look. Where more checks happen, more young people get registered; a higher score can partly mean more police attention, not more crime. Labelling an area a problem area can reinforce itself.",
         "about_uncertainty": "Every number has an uncertainty interval ({level}%). The label 'elevated' appears only when the whole interval lies above the national mean. Small areas are pulled towards the mean of their surroundings, so chance does not produce a label. Cells with too few young people are not shown (confidentiality).",
         "about_order": "Areas are listed alphabetically. Do not turn them into a ranking: differences within the intervals are not demonstrable.",
         "about_audit": "Migration background and other sensitive attributes are not model inputs; they are used only to audit the model for fairness.",
-        "horizon_default": "the chosen period (see the model card)",
-        "horizon_months": "{months} months",
-        "horizon_per_band": "a fixed period per age band ({per_band})",
         "footer": "Area boundaries and codes: CBS, 2024 (CC BY 4.0). Only aggregated figures that passed disclosure control.",
         "no_script": "This page needs JavaScript for the map and the tables.",
         "model_version": "Model version",
@@ -379,40 +405,78 @@ def _cols(frame: pd.DataFrame, names: tuple[str, ...], digits: int) -> list[list
     return out
 
 
-def _area_data(latest: pd.DataFrame, digits: int) -> tuple[dict[str, str], dict[str, dict[str, list[Any]]]]:
-    """Names of all areas, and per band the published values of each area (absent = suppressed)."""
+def _area_data(
+    latest: pd.DataFrame, digits: int, bands: set[str]
+) -> tuple[dict[str, str], dict[str, dict[str, list[Any]]], dict[str, dict[str, str]]]:
+    """Names of all areas; per band the published values of each area; per band the status
+    of each area shown without values (why it is empty, from the export's status column)."""
     labels = label_areas(latest).to_numpy()
     codes = latest["area_code"].astype("str").to_numpy()
     names = dict(zip(codes.tolist(), latest["area_name"].astype("str").tolist(), strict=False))
-    pub = labels != "suppressed"
+    band_of = latest["age_band"].astype("str").to_numpy()
+    shown = np.isin(band_of, list(bands))
+    pub = (labels != "suppressed") & shown
     sub = latest[pub]
     cols = _cols(sub, ("n_persons", "n_elevated", "share_elevated", "risk_mean", "risk_lo", "risk_hi"), digits)
-    vals: dict[str, dict[str, list[Any]]] = {}
+    vals: dict[str, dict[str, list[Any]]] = {b: {} for b in sorted(bands)}
     for code, band, lab, *v in zip(
-        codes[pub].tolist(), sub["age_band"].astype("str").tolist(), labels[pub].tolist(), *cols, strict=False
+        codes[pub].tolist(), band_of[pub].tolist(), labels[pub].tolist(), *cols, strict=False
     ):
-        vals.setdefault(band, {})[code] = [*v, lab]
-    return names, vals
+        vals[band][code] = [*v, lab]
+    status: dict[str, dict[str, str]] = {b: {} for b in sorted(bands)}
+    empty = (labels == "suppressed") & shown
+    for code, band, st in zip(
+        codes[empty].tolist(), band_of[empty].tolist(), latest["status"].astype("str").to_numpy()[empty].tolist(), strict=True
+    ):
+        status[band][code] = _reason_key(st)
+    return names, vals, status
+
+
+def _reason_key(status: str) -> str:
+    """Text key of why a cell is empty, from the export's status value."""
+    s = status.lower()
+    if s == "published":
+        return "reason_missing"
+    if any(w in s for w in ("small", "primary", "too_few", "threshold")):
+        return "reason_small"
+    if any(w in s for w in ("secondary", "protect", "complement")):
+        return "reason_protect"
+    return "reason_generic"
+
+
+def _units(trends: pd.DataFrame) -> dict[str, str]:
+    if "unit" not in trends.columns or len(trends) == 0:
+        return {}
+    first = trends.drop_duplicates("series")
+    return dict(zip(first["series"].astype("str"), first["unit"].astype("str"), strict=True))
 
 
 def _trend_data(series: pd.DataFrame, levels: tuple[str, ...], digits: int) -> tuple[list[str], dict[str, Any]]:
-    """Shared list of period dates and, per area/band/series, published points [date, v, lo, hi]."""
+    """Shared list of period dates and, per area/band/series, published points [date, v, lo, hi].
+
+    The values are those of the published trend table as they are (already rounded to what
+    their intervals support), so page and trends.csv agree.
+    """
     s = series[series["area_level"].isin(levels) & series["status"].eq("published") & series["value"].notna()]
-    s = s.sort_values(["area_code", "age_band", "series", "period_date"], kind="stable")
-    dates = pd.to_datetime(s["period_date"]).dt.strftime("%Y-%m-%d")
-    uniq = sorted(set(dates.tolist()))
+    dates = period_dates(s["period"]).dt.strftime("%Y-%m-%d")
+    s = s.assign(_d=dates.to_numpy()).sort_values(["area_code", "age_band", "series", "_d"], kind="stable")
+    uniq = sorted(set(s["_d"].tolist()))
     pos = {d: i for i, d in enumerate(uniq)}
-    v, lo, hi = _cols(s, ("value", "lo", "hi"), digits)
+
+    def plain(col: str) -> list[float | None]:
+        x = pd.to_numeric(s[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return [None if not np.isfinite(v) else float(v) for v in x.tolist()]
+
     out: dict[str, Any] = {}
     for code, band, name, d, a, b, c in zip(
         s["area_code"].astype("str").tolist(),
         s["age_band"].astype("str").tolist(),
         s["series"].astype("str").tolist(),
-        dates.tolist(),
-        v,
-        lo,
-        hi,
-        strict=False,
+        s["_d"].tolist(),
+        plain("value"),
+        plain("lo"),
+        plain("hi"),
+        strict=True,
     ):
         out.setdefault(code, {}).setdefault(band, {}).setdefault(name, []).append([pos[d], a, b, c])
     return uniq, out
@@ -434,6 +498,7 @@ def _interventions(registry: pd.DataFrame | None, effects: pd.DataFrame | None, 
             "start": pd.Timestamp(grp["start_date"].iloc[0]).strftime("%Y-%m-%d"),
             "effects": [],
         }
+        has_outcome = effects is not None and "outcome" in effects.columns
         if effects is not None and len(effects):
             for r in effects[effects["intervention_id"].astype("str") == str(iv_id)].itertuples(index=False):
                 item["effects"].append(
@@ -443,6 +508,7 @@ def _interventions(registry: pd.DataFrame | None, effects: pd.DataFrame | None, 
                         "lo": _bound(float(r.ci_low), digits),
                         "hi": _bound(float(r.ci_high), digits),
                         "n_areas": int(r.n_areas),
+                        "outcome": str(r.outcome) if has_outcome and pd.notna(r.outcome) else None,
                     }
                 )
         out.append(item)
@@ -481,10 +547,15 @@ def build_dashboard(
     registry: pd.DataFrame | None = None,
     effects: pd.DataFrame | None = None,
     geojson: Mapping[str, Any] | None = None,
+    outcomes: Mapping[str, tuple[Sequence[str], int]] | None = None,
     horizons: Mapping[str, int] | None = None,
     model_version: str | None = None,
     national_code: str = "NL00",
     all_band: str = "all",
+    min_cell_size: int = 10,
+    context_offences: Sequence[str] | None = None,
+    elevated_threshold: float = 0.1,
+    rate_per: int = 1000,
 ) -> str:
     """Render the dashboard as one self-contained HTML document (a string; nothing is written).
 
@@ -495,20 +566,32 @@ def build_dashboard(
         allowed; the map and tables show the latest, trends all of them).
     config : DashboardConfig
     trends : DataFrame, optional
-        Trend series (:func:`monitoring.trends.build_trend_series`); default: built from
-        ``area_table``.
+        Published trend series (:func:`monitoring.trends.publish_series`, the rows of
+        trends.csv; the page shows exactly these numbers); default: built from ``area_table``.
     registry : DataFrame, optional
         Intervention registry: start markers on trend lines of the areas concerned.
     effects : DataFrame, optional
-        Effects table (``intervention_id, estimate, ci_low, ci_high, method, n_areas``).
+        Effects table (``intervention_id, estimate, ci_low, ci_high, method, n_areas``, and
+        ``outcome`` when the table names its own outcome).
     geojson : mapping, optional
         Gemeente boundaries; default: the shipped 2024 file.
+    outcomes : mapping band -> (offences, horizon in months), optional
+        The outcome of each band's risk (``features.labels``), named on the page; default:
+        the default label definitions. Only these bands are shown: there is no all-ages risk.
     horizons : mapping band -> months, optional
-        Label horizon per band, for the explanation text.
+        Horizons overriding those of ``outcomes`` (older callers).
     model_version : str, optional
         Shown in the footer.
     national_code, all_band : str
-        Code of the national row and label of the all-ages band (if present).
+        Code of the national row and label of the all-ages band (never shown as a risk).
+    min_cell_size : int
+        The disclosure threshold, named where a cell is empty for too few young people.
+    context_offences : sequence of str, optional
+        Offences of the calendar-year context series (default: all).
+    elevated_threshold : float
+        Model threshold behind the share elevated.
+    rate_per : int
+        Scale of the calendar-year context series.
 
     Returns
     -------
@@ -520,8 +603,11 @@ def build_dashboard(
     InputError
         Missing columns, bad status values, or a rank-like column in the area table.
     """
+    from features.contract import OFFENCES
+
     table = _check_area_table(area_table)
-    texts = dict(TEXTS[config.language])
+    lang = config.language
+    texts = dict(TEXTS[lang])
     level_pct = f"{round(100 * config.interval_level):d}"
     latest_period = _latest_period(table)
     latest = table[table["period"].astype("str") == latest_period].copy()
@@ -530,23 +616,46 @@ def build_dashboard(
         key=lambda s: s.map(_LEVEL_ORDER) if s.name == "area_level" else s,
         kind="stable",
     )
+    outs = {b: (tuple(o), int(h)) for b, (o, h) in (outcomes or default_outcomes()).items()}
+    for b, h in (horizons or {}).items():
+        if b in outs:
+            outs[b] = (outs[b][0], int(h))
+    ctx = tuple(context_offences or OFFENCES)
     if trends is None:
-        trends = build_trend_series(table, TrendConfig(interval_level=config.interval_level))
-    bands_present = sorted(set(latest["age_band"].astype("str")), key=lambda b: (b == all_band, *_band_key(b)))
-    default_band = next((b for b in bands_present if b != all_band), bands_present[0])
-    if horizons and len(set(horizons.values())) == 1:
-        horizon = texts["horizon_months"].format(months=next(iter(horizons.values())))
-    elif horizons:
-        per_band = "; ".join(
-            f"{b} {texts['years']}: " + texts["horizon_months"].format(months=m) for b, m in horizons.items()
+        tcfg = TrendConfig(interval_level=config.interval_level, rate_per=rate_per)
+        raw = build_trend_series(table, tcfg, total_band=all_band)
+        trends = publish_series(
+            raw, tcfg, outcomes=outs, context_offences=ctx, elevated_threshold=elevated_threshold
         )
-        horizon = texts["horizon_per_band"].format(per_band=per_band)
-    else:
-        horizon = texts["horizon_default"]
+    in_table = set(latest["age_band"].astype("str"))
+    bands_present = sorted((b for b in outs if b in in_table and b != all_band), key=_band_key)
+    if not bands_present:
+        raise InputError("area_table", "age_band", 0, "no age band with a defined outcome")
+    default_band = bands_present[0]
     for key in ("legend_note", "col_risk", "trend_risk", "trend_share", "about_uncertainty"):
         texts[key] = texts[key].format(level=level_pct)
-    texts["about_what"] = texts["about_what"].format(horizon=horizon)
-    names, values = _area_data(latest, config.value_digits)
+    texts["reason_small"] = texts["reason_small"].format(min=min_cell_size)
+    texts["reason_generic"] = texts["reason_generic"].format(min=min_cell_size)
+    measures = {
+        b: {
+            name: measure_text(
+                name,
+                offences=o,
+                horizon_months=h,
+                context_offences=ctx,
+                elevated_threshold=elevated_threshold,
+                rate_per=rate_per,
+                language=lang,
+            )
+            for name in SERIES
+        }
+        for b, (o, h) in outs.items()
+        if b in bands_present
+    }
+    outcome_of = {b: outcome_text(o, h, lang) for b, (o, h) in outs.items() if b in bands_present}
+    per_band = "; ".join(f"{b} {texts['years']}: {outcome_of[b]}" for b in bands_present)
+    texts["about_what"] = texts["about_what"].format(per_band=per_band)
+    names, values, status = _area_data(latest, config.value_digits, set(bands_present))
     interventions = _interventions(registry, effects, config.value_digits)
     geo_names = load_geography().names
     for iv in interventions:  # registry areas outside the table still get their name
@@ -558,10 +667,13 @@ def build_dashboard(
         "period": latest_period,
         "bands": bands_present,
         "default_band": default_band,
-        "all_band": all_band,
         "national_code": national_code,
         "names": names,
         "values": values,
+        "status": status,
+        "outcomes": outcome_of,
+        "measures": measures,
+        "units": _units(trends),
         "dates": dates,
         "trends": trend_points,
         "interventions": interventions,

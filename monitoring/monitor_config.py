@@ -305,8 +305,9 @@ class DashboardConfig:
     value_digits : int
         Significant digits of numbers embedded in the page.
     trend_levels : tuple of str
-        Area levels whose full history is embedded for trend lines (buurten only for the
-        latest period, to keep the file small).
+        Area levels whose full history is embedded for trend lines (every level down to buurt
+        by default, so each level of the drill-down has the same charts; leave out ``buurt``
+        to keep the file of a national buurt-level export small).
     interval_level : float
         Coverage of the risk intervals in the area table (shown in the text).
     """
@@ -315,7 +316,7 @@ class DashboardConfig:
     map_width: int = 520
     coordinate_decimals: int = 1
     value_digits: int = 4
-    trend_levels: tuple[str, ...] = ("land", "gemeente", "wijk")
+    trend_levels: tuple[str, ...] = ("land", "gemeente", "wijk", "buurt")
     interval_level: float = 0.90
 
     def __post_init__(self) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "SERIES_COLUMNS",
     "SUMMARY_COLUMNS",
     "build_trend_series",
+    "default_outcomes",
     "measure_text",
     "offence_text",
     "outcome_text",
@@ -414,6 +415,13 @@ _OFFENCE_EN = {
 }
 _PROPORTIONS = ("risk_mean", "share_elevated", "rate_outcome")
 _PERCENT = 100.0
+
+
+def default_outcomes() -> dict[str, tuple[tuple[str, ...], int]]:
+    """Band -> (offences, horizon in months) of the default label definitions."""
+    from features.config import FeatureConfig
+
+    return {b: (tuple(lab.offences), lab.horizon_months) for b, lab in FeatureConfig().labels.items()}
 
 
 def offence_text(offences: Sequence[str], language: str = "nl") -> str:

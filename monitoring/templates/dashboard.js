@@ -8,19 +8,27 @@
   function parentOf(code) {
     if (code.indexOf('BU') === 0) { return 'WK' + code.substr(2, 6); }
     if (code.indexOf('WK') === 0) { return 'GM' + code.substr(2, 4); }
+    if (code.indexOf('GM') === 0) { return D.national_code; }
     return '';
   }
+  function gmOf(code) { return code && code !== D.national_code ? 'GM' + code.substr(2, 4) : null; }
   var CODES = Object.keys(D.names);
   var CHILDREN = {};
-  CODES.forEach(function (c) { var p = parentOf(c); if (p) { (CHILDREN[p] = CHILDREN[p] || []).push(c); } });
-  var state = {band: D.default_band, gm: null, wk: null};
+  CODES.forEach(function (c) { var p = parentOf(c); if (p && p !== D.national_code) { (CHILDREN[p] = CHILDREN[p] || []).push(c); } });
+  var state = {band: D.default_band, code: null};
   function area(code) {
     var v = (D.values[state.band] || {})[code];
-    var a = {code: code, name: D.names[code] || code, level: levelOf(code), n: null, n_el: null, share: null, mean: null, lo: null, hi: null, label: 'suppressed'};
+    var a = {code: code, name: D.names[code] || code, level: levelOf(code), n: null, n_el: null, share: null, mean: null, lo: null, hi: null, label: 'suppressed', reason: null};
     if (v) { a.n = v[0]; a.n_el = v[1]; a.share = v[2]; a.mean = v[3]; a.lo = v[4]; a.hi = v[5]; a.label = v[6]; }
+    else { a.reason = T[(D.status[state.band] || {})[code] || 'reason_generic']; }
     return a;
   }
   function children(code) { return (CHILDREN[code] || []).map(area).sort(byName); }
+  function path(code) {
+    var out = [];
+    for (var c = code; c && c !== D.national_code; c = parentOf(c)) { out.unshift(c); }
+    return out;
+  }
 
   function esc(s) {
     return String(s === null || s === undefined ? '' : s).replace(/[&<>"']/g, function (c) {
@@ -34,14 +42,16 @@
     if (!a || a.mean === null) { return T.na; }
     return fmtPct(a.mean) + ' <span class="note">(' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + ')</span>';
   }
-  function labelHtml(lab) { return '<span class="lab ' + esc(lab) + '">' + esc(T['label_' + lab]) + '</span>'; }
+  function labelHtml(a) {
+    var h = '<span class="lab ' + esc(a.label) + '">' + esc(T['label_' + a.label]) + '</span>';
+    return a.reason ? h + ' <span class="reason">' + esc(a.reason) + '</span>' : h;
+  }
   function byName(a, b) { return String(a.name).localeCompare(String(b.name), T.lang) || String(a.code).localeCompare(String(b.code)); }
 
   // ---- band buttons ------------------------------------------------------------------------
   var bandBox = document.getElementById('bands');
   bandBox.innerHTML = D.bands.map(function (b) {
-    var txt = b === D.all_band ? T.band_all : b + ' ' + T.years;
-    return '<button type="button" data-band="' + esc(b) + '">' + esc(txt) + '</button>';
+    return '<button type="button" data-band="' + esc(b) + '">' + esc(b + ' ' + T.years) + '</button>';
   }).join('');
   bandBox.addEventListener('click', function (ev) {
     var b = ev.target.getAttribute('data-band');
@@ -54,23 +64,23 @@
   sel.innerHTML = '<option value="">' + esc(T.choose_gm) + '</option>' + gmList.map(function (g) {
     return '<option value="' + esc(g.code) + '">' + esc(g.name) + '</option>';
   }).join('');
-  sel.addEventListener('change', function () { selectGm(sel.value || null); });
+  sel.addEventListener('change', function () { select(sel.value || null); });
 
   // ---- map -----------------------------------------------------------------------------------
   var mapPaths = Array.prototype.slice.call(document.querySelectorAll('#map path[data-code]'));
   mapPaths.forEach(function (p) {
-    p.addEventListener('click', function () { selectGm(p.getAttribute('data-code')); });
+    p.addEventListener('click', function () { select(p.getAttribute('data-code')); });
   });
   function renderMap() {
+    var gm = gmOf(state.code);
     mapPaths.forEach(function (p) {
       var code = p.getAttribute('data-code');
       var a = area(code);
-      var lab = a.label;
-      p.setAttribute('fill', FILL[lab] || FILL.suppressed);
-      p.classList.toggle('sel', code === state.gm);
+      p.setAttribute('fill', FILL[a.label] || FILL.suppressed);
+      p.classList.toggle('sel', code === gm);
       var name = D.names[code] || p.getAttribute('data-name') || code;
       var t = p.querySelector('title');
-      var txt = name + ': ' + (a.mean !== null ? fmtPct(a.mean) + ' (' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + '), ' : '') + T['label_' + lab];
+      var txt = name + ': ' + (a.mean !== null ? fmtPct(a.mean) + ' (' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + '), ' : '') + T['label_' + a.label] + (a.reason ? ' (' + a.reason + ')' : '');
       if (t) { t.textContent = txt; }
     });
   }
@@ -82,9 +92,9 @@
     return pts ? pts.map(function (p) { return [D.dates[p[0]], p[1], p[2], p[3]]; }) : null;
   }
   function markersFor(code) {
-    var gm = code.indexOf('GM') === 0 ? code : (code.indexOf('WK') === 0 ? 'GM' + code.substr(2, 4) : 'GM' + code.substr(2, 4));
+    var gm = gmOf(code);
     return D.interventions.filter(function (iv) {
-      if (iv.bands.indexOf(state.band) < 0 && state.band !== D.all_band) { return false; }
+      if (iv.bands.indexOf(state.band) < 0) { return false; }
       return iv.areas.some(function (c) {
         if (c === code) { return true; }
         if (code.indexOf('GM') === 0) { return c.substr(2, 4) === code.substr(2, 4); }
@@ -93,7 +103,7 @@
       });
     });
   }
-  function chart(title, pts, ref, markers, scale, unit) {
+  function chart(title, measure, pts, ref, markers, scale, unit) {
     var pub = pts ? pts.filter(function (p) { return p[1] !== null; }) : [];
     if (pub.length < 1) { return ''; }
     var W = 560, H = 190, L = 54, R = 14, TP = 12, B = 30;
@@ -148,64 +158,75 @@
       s += '<text x="' + (Number(x) + 4) + '" y="' + (TP + 10) + '" font-size="11" fill="#c0392b">' + esc(T.trend_start + ' ' + m.name) + '</text>';
     });
     s += '</svg>';
-    return '<div class="chart"><h3>' + esc(title) + '</h3>' + s + '</div>';
+    return '<div class="chart"><h3>' + esc(title) + '</h3><p class="measure">' + esc(measure) + (unit ? ' (' + esc(unitText(unit)) + ')' : '') + '</p>' + s + '</div>';
   }
+  function unitText(u) { return u === '%' ? T.unit_pct : u; }
+  function tickUnit(u) { return u === '%' ? '%' : ''; }
+  var CHARTS = [['risk_mean', 'trend_risk'], ['share_elevated', 'trend_share'], ['rate_outcome', 'trend_outcome'], ['rate_registered_year', 'trend_context']];
   function renderCharts(code, box) {
     var m = markersFor(code);
-    var natRisk = seriesFor(D.national_code, 'risk_mean');
     var html = '';
-    html += chart(T.trend_risk, seriesFor(code, 'risk_mean'), code === D.national_code ? null : natRisk, m, 100, '%');
-    html += chart(T.trend_share, seriesFor(code, 'share_elevated'), null, m, 100, '%');
-    html += chart(T.trend_observed, seriesFor(code, 'rate_observed'), null, m, 1, '');
+    var observed = false;
+    CHARTS.forEach(function (c) {
+      var name = c[0], u = D.units[name] || '';
+      var ref = code === D.national_code || name === 'share_elevated' ? null : seriesFor(D.national_code, name);
+      var one = chart(T[c[1]], (D.measures[state.band] || {})[name] || '', seriesFor(code, name), ref, m, 1, tickUnit(u) === '%' ? '%' : '');
+      if (one && (name === 'rate_outcome' || name === 'rate_registered_year')) { observed = true; }
+      html += one;
+    });
     var key = '<p class="key"><i></i>' + esc(T.key_area) + '<i class="band"></i>' + esc(T.key_interval) +
       (code === D.national_code ? '' : '<i class="ref"></i>' + esc(T.key_national)) + (m.length ? '<i class="start"></i>' + esc(T.key_start) : '') + '</p>';
-    box.innerHTML = html ? key + html : '<p class="note">' + esc(T.trend_none) + '</p>';
+    var note = !observed && (levelOf(code) === 'wijk' || levelOf(code) === 'buurt') ? '<p class="note">' + esc(T.observed_only_gm) + '</p>' : '';
+    box.innerHTML = html ? key + html + note : '<p class="note">' + esc(T.trend_none) + '</p>' + note;
   }
 
-  // ---- drill-down ----------------------------------------------------------------------------
-  function row(a, cls, extra) {
-    return '<tr class="' + cls + '"' + (extra || '') + '><td>' + esc(a.name) + '<br><span class="note">' + esc(a.code) + '</span></td>' +
-      '<td>' + esc(T['level_' + a.level]) + '</td>' +
+  // ---- drill-down: Nederland > gemeente > wijk > buurt, the same figures at every level ------
+  function row(a, current) {
+    return '<tr class="area' + (current ? ' current' : '') + '" data-code="' + esc(a.code) + '" data-level="' + esc(a.level) + '" tabindex="0"><td>' + esc(a.name) + '<br><span class="note">' + esc(a.code) + '</span></td>' +
       '<td class="num">' + fmtInt(a.n) + '</td>' +
       '<td class="num">' + riskCell(a) + '</td>' +
       '<td class="num">' + (a.share === null ? T.na : fmtPct(a.share)) + '</td>' +
-      '<td>' + labelHtml(a.label) + '</td></tr>';
+      '<td>' + labelHtml(a) + '</td></tr>';
+  }
+  function crumbs(code) {
+    var items = [D.national_code].concat(path(code));
+    return '<nav class="crumbs">' + items.map(function (c, i) {
+      var txt = c === D.national_code ? T.national : D.names[c] || c;
+      return i === items.length - 1 ? '<b>' + esc(txt) + '</b>' : '<a href="#' + esc(c === D.national_code ? '' : c) + '" data-code="' + esc(c) + '">' + esc(txt) + '</a>';
+    }).join(' › ') + '</nav>';
   }
   function renderDetail() {
     var box = document.getElementById('detail');
-    var code = state.gm || D.national_code;
+    var code = state.code || D.national_code;
     var a = area(code);
-    var head = '<h2>' + esc(a.name) + '</h2>';
+    var head = crumbs(code) + '<h2>' + esc(code === D.national_code ? T.national : a.name) + ' <span class="note">' + esc(T['level_' + a.level]) + (code === D.national_code ? '' : ' · ' + esc(code)) + '</span></h2>';
+    head += '<p class="outcome"><b>' + esc(T.outcome) + ' (' + esc(state.band + ' ' + T.years) + '):</b> ' + esc(D.outcomes[state.band] || '') + '</p>';
     head += '<p><span class="big">' + (a.mean === null ? T.na : fmtPct(a.mean)) + '</span> ' +
-      (a.mean === null ? '' : '<span class="note">(' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + ')</span> ') + labelHtml(a.label) + '</p>';
+      (a.mean === null ? '' : '<span class="note">(' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + ')</span> ') + labelHtml(a) +
+      (a.n === null ? '' : ' <span class="note">· ' + esc(T.col_n) + ': ' + fmtInt(a.n) + '</span>') + '</p>';
     box.innerHTML = head + '<div class="charts" id="charts-main"></div>';
     renderCharts(code, document.getElementById('charts-main'));
     var tbox = document.getElementById('table-box');
-    if (!state.gm) { tbox.innerHTML = '<p class="note">' + esc(T.map_hint) + '</p>'; return; }
-    var wks = children(state.gm);
-    var h = '<table><thead><tr><th>' + esc(T.col_area) + '</th><th>' + esc(T.col_level) + '</th><th>' + esc(T.col_n) + '</th><th>' +
+    if (!state.code) { tbox.innerHTML = '<p class="note">' + esc(T.map_hint) + '</p>'; return; }
+    var lev = levelOf(code);
+    var list = lev === 'buurt' ? children(parentOf(code)) : children(code);
+    var title = '<h3>' + esc(T['children_' + lev]) + (lev === 'buurt' ? '' : ' · ' + esc(a.name)) + '</h3>';
+    if (!list.length) { tbox.innerHTML = title + '<p class="note">' + esc(T.children_none) + '</p>'; return; }
+    var h = title + '<table><thead><tr><th>' + esc(T.col_area) + '</th><th>' + esc(T.col_n) + '</th><th>' +
       esc(T.col_risk) + '</th><th>' + esc(T.col_share) + '</th><th>' + esc(T.col_label) + '</th></tr></thead><tbody>';
-    wks.forEach(function (w) {
-      var open = state.wk === w.code;
-      h += row(w, 'wk' + (open ? ' open' : ''), ' data-wk="' + esc(w.code) + '" tabindex="0"');
-      if (open) {
-        children(w.code).forEach(function (b) { h += row(b, 'bu'); });
-        h += '<tr class="bu"><td colspan="6"><div class="charts" id="charts-wk"></div></td></tr>';
-      }
-    });
-    h += '</tbody></table>';
-    tbox.innerHTML = h;
-    if (state.wk) { var cb = document.getElementById('charts-wk'); if (cb) { renderCharts(state.wk, cb); } }
+    list.forEach(function (c) { h += row(c, c.code === code); });
+    tbox.innerHTML = h + '</tbody></table>';
   }
-  document.getElementById('table-box').addEventListener('click', function (ev) {
-    var tr = ev.target.closest('tr[data-wk]');
-    if (tr) { var c = tr.getAttribute('data-wk'); state.wk = state.wk === c ? null : c; renderDetail(); }
-  });
-  document.getElementById('table-box').addEventListener('keydown', function (ev) {
-    if (ev.key !== 'Enter') { return; }
-    var tr = ev.target.closest('tr[data-wk]');
-    if (tr) { var c = tr.getAttribute('data-wk'); state.wk = state.wk === c ? null : c; renderDetail(); }
-  });
+  function fromEvent(ev) {
+    var el = ev.target.closest('[data-code]');
+    if (!el) { return; }
+    ev.preventDefault();
+    var c = el.getAttribute('data-code');
+    select(c === D.national_code ? null : c);
+  }
+  document.getElementById('table-box').addEventListener('click', fromEvent);
+  document.getElementById('detail').addEventListener('click', fromEvent);
+  document.getElementById('table-box').addEventListener('keydown', function (ev) { if (ev.key === 'Enter') { fromEvent(ev); } });
 
   // ---- effects ---------------------------------------------------------------------------------
   function bound(x) { return x === '-inf' ? -Infinity : x === 'inf' ? Infinity : x; }
@@ -226,8 +247,9 @@
   function renderEffects() {
     var box = document.getElementById('effects');
     if (!D.interventions.length) { box.innerHTML = '<p class="note">' + esc(T.effects_none) + '</p>'; return; }
+    var withOutcome = D.interventions.some(function (iv) { return iv.effects.some(function (e) { return e.outcome; }); });
     var h = '<table><thead><tr><th>' + esc(T.col_intervention) + '</th><th>' + esc(T.col_areas) + '</th><th>' + esc(T.band) +
-      '</th><th>' + esc(T.trend_start) + '</th><th>' + esc(T.col_method) + '</th><th>' + esc(T.col_estimate) + '</th><th>' + esc(T.col_reading) + '</th></tr></thead><tbody>';
+      '</th><th>' + esc(T.trend_start) + '</th>' + (withOutcome ? '<th>' + esc(T.outcome) + '</th>' : '') + '<th>' + esc(T.col_method) + '</th><th>' + esc(T.col_estimate) + '</th><th>' + esc(T.col_reading) + '</th></tr></thead><tbody>';
     D.interventions.forEach(function (iv) {
       var names = iv.areas.map(function (c) { return D.names[c] || c; });
       var effs = iv.effects.length ? iv.effects : [null];
@@ -235,9 +257,9 @@
         h += '<tr>' + (i === 0 ? '<td rowspan="' + effs.length + '">' + esc(iv.name) + ' <span class="note">' + esc(iv.id) + '</span></td><td rowspan="' + effs.length + '">' + esc(names.join(', ')) +
           '</td><td rowspan="' + effs.length + '">' + esc(iv.bands.join(', ')) + '</td><td rowspan="' + effs.length + '">' + esc(iv.start) + '</td>' : '');
         if (e) {
-          h += '<td>' + esc(methodText(e.method)) + '</td><td class="num">' + fmtNum(e.est, 1) + ' (' + fmtNum(bound(e.lo), 1) + ' – ' + fmtNum(bound(e.hi), 1) + ')</td><td>' + esc(reading(e)) + '</td>';
+          h += (withOutcome ? '<td>' + esc(e.outcome || T.na) + '</td>' : '') + '<td>' + esc(methodText(e.method)) + '</td><td class="num">' + fmtNum(e.est, 1) + ' (' + fmtNum(bound(e.lo), 1) + ' – ' + fmtNum(bound(e.hi), 1) + ')</td><td>' + esc(reading(e)) + '</td>';
         } else {
-          h += '<td colspan="3" class="note">' + esc(T.na) + '</td>';
+          h += '<td colspan="' + (withOutcome ? 4 : 3) + '" class="note">' + esc(T.na) + '</td>';
         }
         h += '</tr>';
       });
@@ -245,7 +267,12 @@
     box.innerHTML = h + '</tbody></table>';
   }
 
-  function selectGm(code) { state.gm = code; state.wk = null; sel.value = code || ''; renderAll(); }
+  function select(code) {
+    state.code = code && D.names[code] ? code : null;
+    sel.value = gmOf(state.code) || '';
+    try { history.replaceState(null, '', '#' + (state.code ? state.code + '&' : '') + 'band=' + state.band); } catch (err) { /* file: pages may refuse */ }
+    renderAll();
+  }
   function renderAll() {
     Array.prototype.forEach.call(bandBox.querySelectorAll('button'), function (b) {
       b.setAttribute('aria-pressed', b.getAttribute('data-band') === state.band ? 'true' : 'false');
@@ -254,15 +281,15 @@
     renderDetail();
     renderEffects();
   }
-  // deep link: #GMgggg or #GMgggg/WKggggww (and #band=13-19)
+  // deep link: #BU02020101&band=13-19 (any level; the older #GMgggg/WKggggww form also works)
   (function () {
     var h = decodeURIComponent((location.hash || '').replace(/^#/, ''));
     h.split('&').forEach(function (part) {
-      if (part.indexOf('band=') === 0 && D.bands.indexOf(part.substr(5)) >= 0) { state.band = part.substr(5); return; }
-      var bits = part.split('/');
-      if (D.names[bits[0]] && levelOf(bits[0]) === 'gemeente') { state.gm = bits[0]; sel.value = bits[0]; }
-      if (bits[1] && D.names[bits[1]] && parentOf(bits[1]) === state.gm) { state.wk = bits[1]; }
+      if (part.indexOf('band=') === 0) { if (D.bands.indexOf(part.substr(5)) >= 0) { state.band = part.substr(5); } return; }
+      var bits = part.split('/').filter(function (b) { return D.names[b]; });
+      if (bits.length) { state.code = bits[bits.length - 1]; }
     });
+    sel.value = gmOf(state.code) || '';
   })();
   renderAll();
   document.body.setAttribute('data-rendered', 'ok');
