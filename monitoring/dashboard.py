@@ -95,14 +95,14 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "table_title": "Gebieden",
         "table_note": "Alfabetisch geordend. Dit is geen ranglijst. Klik op een gebied voor zijn cijfers, het verloop en de gebieden daarbinnen.",
         "trend_title": "Verloop",
-        "trend_risk": "Geschatte kans (model), met {level}%-interval",
-        "trend_share": "Aandeel jongeren boven de drempel, met {level}%-interval",
-        "trend_outcome": "Waargenomen, zelfde uitkomst als de kans (alleen peildata waarvan de periode voorbij is)",
-        "trend_context": "Ter vergelijking, een andere maat: registraties per kalenderjaar",
+        "trend_risk": "Geschatte kans (model)",
+        "trend_share": "Aandeel jongeren boven de drempel",
+        "trend_outcome": "Waargenomen, zelfde uitkomst als de kans (alleen peildata waarvan de periode al voorbij is)",
+        "trend_context": "Ter vergelijking: registraties per kalenderjaar (een andere maat)",
         "trend_none": "Geen verloop beschikbaar (één peildatum, of niet gepubliceerd).",
         "trend_start": "start",
         "key_area": "dit gebied",
-        "key_interval": "onzekerheidsinterval",
+        "key_interval": "onzekerheidsinterval ({level}%)",
         "key_national": "landelijk",
         "key_start": "start interventie",
         "effects_title": "Effecten van interventies",
@@ -177,14 +177,14 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "table_title": "Areas",
         "table_note": "Alphabetical order. This is not a ranking. Click an area for its figures, its trend and the areas within it.",
         "trend_title": "Trend",
-        "trend_risk": "Estimated chance (model), with {level}% interval",
-        "trend_share": "Share of young people above the threshold, with {level}% interval",
+        "trend_risk": "Estimated chance (model)",
+        "trend_share": "Share of young people above the threshold",
         "trend_outcome": "Observed, same outcome as the chance (only reference dates whose period has passed)",
-        "trend_context": "For comparison, another measure: registrations per calendar year",
+        "trend_context": "For comparison: registrations per calendar year (another measure)",
         "trend_none": "No trend available (one reference date, or not published).",
         "trend_start": "start",
         "key_area": "this area",
-        "key_interval": "uncertainty interval",
+        "key_interval": "uncertainty interval ({level}%)",
         "key_national": "national",
         "key_start": "intervention start",
         "effects_title": "Intervention effects",
@@ -632,7 +632,7 @@ def build_dashboard(
     if not bands_present:
         raise InputError("area_table", "age_band", 0, "no age band with a defined outcome")
     default_band = bands_present[0]
-    for key in ("legend_note", "col_risk", "trend_risk", "trend_share", "about_uncertainty"):
+    for key in ("legend_note", "col_risk", "key_interval", "about_uncertainty"):
         texts[key] = texts[key].format(level=level_pct)
     texts["reason_small"] = texts["reason_small"].format(min=min_cell_size)
     texts["reason_generic"] = texts["reason_generic"].format(min=min_cell_size)

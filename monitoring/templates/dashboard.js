@@ -103,11 +103,12 @@
       });
     });
   }
-  function chart(title, measure, pts, ref, markers, scale, unit) {
+  function chart(title, measure, pts, ref, markers, scale, unit, expected) {
     var pub = pts ? pts.filter(function (p) { return p[1] !== null; }) : [];
     if (pub.length < 1) { return ''; }
     var W = 560, H = 190, L = 54, R = 14, TP = 12, B = 30;
     var xs = pts.map(function (p) { return Date.parse(p[0]); });
+    (expected || []).forEach(function (d) { xs.push(Date.parse(d)); });
     markers.forEach(function (m) { xs.push(Date.parse(m.start)); });
     var xmin = Math.min.apply(null, xs), xmax = Math.max.apply(null, xs);
     if (xmax === xmin) { xmin -= 2e10; xmax += 2e10; }
@@ -121,6 +122,7 @@
     ymax = ymin + step * Math.ceil((ymax - ymin) / step);
     var nTicks = Math.round((ymax - ymin) / step);
     var dec = Math.max(0, -Math.floor(Math.log(step * scale) / Math.LN10 + 1e-9));
+    if (Math.abs(step * scale * Math.pow(10, dec) - Math.round(step * scale * Math.pow(10, dec))) > 1e-6) { dec += 1; }
     function X(t) { return L + (W - L - R) * (t - xmin) / (xmax - xmin); }
     function Y(v) { return TP + (H - TP - B) * (1 - (v - ymin) / (ymax - ymin)); }
     var s = '<svg viewBox="0 0 ' + W + ' ' + H + '" role="img" aria-label="' + esc(title) + '">';
@@ -136,11 +138,13 @@
       if (x >= L - 1 && x <= W - R + 1) { s += '<text x="' + x.toFixed(1) + '" y="' + (H - 10) + '" font-size="11" text-anchor="middle" fill="#555">' + esc(yr) + '</text>'; }
     });
     var band = pub.filter(function (p) { return p[2] !== null && p[3] !== null; });
-    if (band.length > 1) {
-      var up = band.map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[3]).toFixed(1); });
-      var dn = band.slice().reverse().map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[2]).toFixed(1); });
+    // a period without a published value breaks the line and the band (no line across a gap)
+    segments(band, expected).forEach(function (seg) {
+      if (seg.length < 2) { return; }
+      var up = seg.map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[3]).toFixed(1); });
+      var dn = seg.slice().reverse().map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[2]).toFixed(1); });
       s += '<polygon points="' + up.concat(dn).join(' ') + '" fill="#9fb8d3" fill-opacity="0.45" stroke="none"/>';
-    }
+    });
     band.forEach(function (p) {
       var x = X(Date.parse(p[0])).toFixed(1);
       s += '<line x1="' + x + '" x2="' + x + '" y1="' + Y(p[2]).toFixed(1) + '" y2="' + Y(p[3]).toFixed(1) + '" stroke="#5f7fa3" stroke-width="1.5"/>';
@@ -149,8 +153,10 @@
       var rp = ref.filter(function (p) { return p[1] !== null; }).map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[1]).toFixed(1); });
       if (rp.length > 1) { s += '<polyline points="' + rp.join(' ') + '" fill="none" stroke="#7b6fb5" stroke-width="1.5" stroke-dasharray="4 3"/>'; }
     }
-    var lp = pub.map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[1]).toFixed(1); });
-    if (lp.length > 1) { s += '<polyline points="' + lp.join(' ') + '" fill="none" stroke="#1f4e79" stroke-width="2"/>'; }
+    segments(pub, expected).forEach(function (seg) {
+      var lp = seg.map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[1]).toFixed(1); });
+      if (lp.length > 1) { s += '<polyline points="' + lp.join(' ') + '" fill="none" stroke="#1f4e79" stroke-width="2"/>'; }
+    });
     pub.forEach(function (p) { s += '<circle cx="' + X(Date.parse(p[0])).toFixed(1) + '" cy="' + Y(p[1]).toFixed(1) + '" r="3" fill="#1f4e79"><title>' + esc(p[0] + ': ' + fmtNum(p[1] * scale, 2) + unit + (p[2] !== null ? ' (' + fmtNum(p[2] * scale, 2) + ' – ' + fmtNum(p[3] * scale, 2) + ')' : '')) + '</title></circle>'; });
     markers.forEach(function (m) {
       var x = X(Date.parse(m.start)).toFixed(1);
@@ -159,6 +165,22 @@
     });
     s += '</svg>';
     return '<div class="chart"><h3>' + esc(title) + '</h3><p class="measure">' + esc(measure) + (unit ? ' (' + esc(unitText(unit)) + ')' : '') + '</p>' + s + '</div>';
+  }
+  function segments(pts, expected) {
+    if (!expected || !expected.length) { return [pts]; }
+    var out = [], cur = [], last = -2;
+    pts.forEach(function (p) {
+      var i = expected.indexOf(p[0]);
+      if (cur.length && i !== last + 1) { out.push(cur); cur = []; }
+      cur.push(p); last = i;
+    });
+    if (cur.length) { out.push(cur); }
+    return out;
+  }
+  function expectedDates(code, name) {
+    var seen = {};
+    [seriesFor(D.national_code, name), seriesFor(code, name)].forEach(function (pts) { (pts || []).forEach(function (p) { seen[p[0]] = true; }); });
+    return Object.keys(seen).sort();
   }
   function unitText(u) { return u === '%' ? T.unit_pct : u; }
   function tickUnit(u) { return u === '%' ? '%' : ''; }
@@ -170,7 +192,7 @@
     CHARTS.forEach(function (c) {
       var name = c[0], u = D.units[name] || '';
       var ref = code === D.national_code || name === 'share_elevated' ? null : seriesFor(D.national_code, name);
-      var one = chart(T[c[1]], (D.measures[state.band] || {})[name] || '', seriesFor(code, name), ref, m, 1, tickUnit(u) === '%' ? '%' : '');
+      var one = chart(T[c[1]], (D.measures[state.band] || {})[name] || '', seriesFor(code, name), ref, m, 1, tickUnit(u), expectedDates(code, name));
       if (one && (name === 'rate_outcome' || name === 'rate_registered_year')) { observed = true; }
       html += one;
     });
