@@ -426,7 +426,10 @@ def _area_data(
     status: dict[str, dict[str, str]] = {b: {} for b in sorted(bands)}
     empty = (labels == "suppressed") & shown
     for code, band, st in zip(
-        codes[empty].tolist(), band_of[empty].tolist(), latest["status"].astype("str").to_numpy()[empty].tolist(), strict=True
+        codes[empty].tolist(),
+        band_of[empty].tolist(),
+        latest["status"].astype("str").to_numpy()[empty].tolist(),
+        strict=True,
     ):
         status[band][code] = _reason_key(st)
     return names, vals, status
@@ -529,6 +532,7 @@ def _json_for_script(data: Any) -> str:
 # page
 # --------------------------------------------------------------------------------------------
 
+
 def _template(name: str) -> str:
     """Text of a file in ``monitoring/templates`` (shipped as package data)."""
     return (resources.files("monitoring") / "templates" / name).read_text(encoding="utf-8")
@@ -624,9 +628,7 @@ def build_dashboard(
     if trends is None:
         tcfg = TrendConfig(interval_level=config.interval_level, rate_per=rate_per)
         raw = build_trend_series(table, tcfg, total_band=all_band)
-        trends = publish_series(
-            raw, tcfg, outcomes=outs, context_offences=ctx, elevated_threshold=elevated_threshold
-        )
+        trends = publish_series(raw, tcfg, outcomes=outs, context_offences=ctx, elevated_threshold=elevated_threshold)
     in_table = set(latest["age_band"].astype("str"))
     bands_present = sorted((b for b in outs if b in in_table and b != all_band), key=_band_key)
     if not bands_present:

@@ -69,7 +69,11 @@ class TrendConfig:
         require(1 <= self.min_count_observed <= 1000, f"{p}.min_count_observed", "must be 1..1000")
         require(self.rate_per in (100, 1000, 10000, 100000), f"{p}.rate_per", "must be 100, 1000, 10000 or 100000")
         for lv in self.observed_levels:
-            require(lv in ("land", "gemeente", "wijk"), f"{p}.observed_levels", f"unknown level {lv!r} (land, gemeente, wijk)")
+            require(
+                lv in ("land", "gemeente", "wijk"),
+                f"{p}.observed_levels",
+                f"unknown level {lv!r} (land, gemeente, wijk)",
+            )
         require(1 <= self.interval_digits <= 4, f"{p}.interval_digits", "must be 1..4")
         require(0 <= self.max_decimals <= 6, f"{p}.max_decimals", "must be 0..6")
 

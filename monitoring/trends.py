@@ -440,7 +440,9 @@ def offence_text(offences: Sequence[str], language: str = "nl") -> str:
     if set(offences) >= set(OFFENCES):
         return "enig delict" if language == "nl" else "any offence"
     words = [names.get(o, o) for o in offences]
-    joined = words[0] if len(words) == 1 else ", ".join(words[:-1]) + (" of " if language == "nl" else " or ") + words[-1]
+    joined = (
+        words[0] if len(words) == 1 else ", ".join(words[:-1]) + (" of " if language == "nl" else " or ") + words[-1]
+    )
     return ("een " if language == "nl" else "a ") + joined
 
 
@@ -512,7 +514,7 @@ def round_to_interval(
         dec = digits - 1 - np.floor(np.log10(half))
     dec = np.where(np.isfinite(dec), dec, max_decimals)
     dec = np.clip(dec, 0, max_decimals).astype(int)
-    scale = 10.0 ** dec
+    scale = 10.0**dec
     out = tuple(np.round(x * scale) / scale for x in (value, lo, hi))
     return out[0], out[1], out[2]
 
@@ -572,7 +574,11 @@ def publish_series(
     s["period_type"] = np.where(prop, "peildatum", "kalenderjaar")
     factor = np.where(prop, _PERCENT, 1.0)
     v, lo, hi = round_to_interval(
-        _num(s, "value") * factor, _num(s, "lo") * factor, _num(s, "hi") * factor, config.interval_digits, config.max_decimals
+        _num(s, "value") * factor,
+        _num(s, "lo") * factor,
+        _num(s, "hi") * factor,
+        config.interval_digits,
+        config.max_decimals,
     )
     s["value"], s["lo"], s["hi"] = v, lo, hi
     order = {name: i for i, name in enumerate(SERIES)}

@@ -79,7 +79,9 @@ def labelled_outcome_counts(areas: pd.DataFrame, levels: tuple[str, ...], total_
     keep = areas["area_level"].isin(list(levels)) & (areas["age_band"].astype("str") != str(total_band))
     t = areas.loc[keep, ["period", "area_level", "area_code", "age_band", "n_labelled", "n_outcome"]]
     t = t.rename(columns={"n_labelled": "n_persons", "n_outcome": "n_registered"})
-    t = t.assign(n_persons=t["n_persons"].round().astype("int64"), n_registered=t["n_registered"].round().astype("int64"))
+    t = t.assign(
+        n_persons=t["n_persons"].round().astype("int64"), n_registered=t["n_registered"].round().astype("int64")
+    )
     labelled = t.groupby(["period", "age_band"])["n_persons"].transform("max") > 0
     return t[labelled].reset_index(drop=True)
 

@@ -22,7 +22,7 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -102,7 +102,7 @@ def observed_for_trends(
     from monitoring.interventions import build_outcome_panel
 
     levels = mcfg.trends.observed_levels
-    finest = "wijk" if "wijk" in levels else "gemeente"
+    finest: Literal["gemeente", "wijk"] = "wijk" if "wijk" in levels else "gemeente"
     base = panel if panel is not None and str(panel["area_level"].iloc[0]) == finest else None
     if base is None:
         icfg = dataclasses.replace(mcfg.interventions, panel_level=finest)
@@ -112,13 +112,17 @@ def observed_for_trends(
     parts = [base.assign(area_level=finest)[cols]]
     if finest == "wijk":
         gm = base.assign(area_code="GM" + base["area_code"].astype("str").str[2:6])
-        parts.append(gm.groupby(keys, as_index=False)[["n_persons", "n_registered"]].sum().assign(area_level="gemeente")[cols])
+        parts.append(
+            gm.groupby(keys, as_index=False)[["n_persons", "n_registered"]].sum().assign(area_level="gemeente")[cols]
+        )
     gm_rows = parts[-1]
     land = gm_rows.groupby(["period", "age_band"], as_index=False)[["n_persons", "n_registered"]].sum()
     land["area_level"], land["area_code"] = "land", national_code
     parts.append(land[cols])
     out = pd.concat(parts, ignore_index=True)
-    return out[out["area_level"].isin([*levels, "gemeente", "land"] if finest == "wijk" else levels)].reset_index(drop=True)
+    return out[out["area_level"].isin([*levels, "gemeente", "land"] if finest == "wijk" else levels)].reset_index(
+        drop=True
+    )
 
 
 def observed_parents(national_code: str) -> dict[str, str]:

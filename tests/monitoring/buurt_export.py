@@ -42,7 +42,11 @@ def scores(seed: int = 0, scale: float = 0.35) -> pd.DataFrame:
         label = pd.array(rng.random(buurt.size) < score, dtype="boolean")
         if period not in LABELLED:
             label[:] = pd.NA
-        frames.append(pd.DataFrame({"ref_date": pd.Timestamp(period), "age_band": band, "buurt": buurt, "score": score, "label": label}))
+        frames.append(
+            pd.DataFrame(
+                {"ref_date": pd.Timestamp(period), "age_band": band, "buurt": buurt, "score": score, "label": label}
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 

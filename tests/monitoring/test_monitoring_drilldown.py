@@ -168,7 +168,9 @@ def test_drilldown_data_reaches_buurten(page, built):
     shown = set(data["values"]["13-19"]) | set(data["status"]["13-19"])
     assert buurten <= shown  # each buurt has its figures or the reason it is empty
     with_trend = {c for c in data["trends"] if c.startswith("BU")}
-    assert with_trend and all("risk_mean" in data["trends"][c]["13-19"] for c in with_trend if "13-19" in data["trends"][c])
+    assert with_trend and all(
+        "risk_mean" in data["trends"][c]["13-19"] for c in with_trend if "13-19" in data["trends"][c]
+    )
 
 
 def test_suppressed_cells_say_why(page, built):
@@ -213,7 +215,9 @@ def test_round_to_interval_hand_computed():
     v, lo, hi = round_to_interval(np.array([6.109, 15.93, 25.87]), np.array([6.031, 14.5, 21.4]),
                                   np.array([6.187, 17.3, 31.3]), 2, 3)  # fmt: skip
     # half-widths 0.078, 1.4, 4.95: two significant digits -> 3, 1 and 1 decimals
-    assert v.tolist() == [6.109, 15.9, 25.9] and lo.tolist() == [6.031, 14.5, 21.4] and hi.tolist() == [6.187, 17.3, 31.3]
+    assert (
+        v.tolist() == [6.109, 15.9, 25.9] and lo.tolist() == [6.031, 14.5, 21.4] and hi.tolist() == [6.187, 17.3, 31.3]
+    )
     v, lo, hi = round_to_interval(np.array([25.87]), np.array([21.4]), np.array([31.3]), 1, 3)
     assert (v[0], lo[0], hi[0]) == (26.0, 21.0, 31.0)
 
