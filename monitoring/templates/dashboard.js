@@ -133,6 +133,7 @@
     }
     var years = {};
     pts.forEach(function (p) { years[p[0].substr(0, 4)] = Date.parse(p[0].substr(0, 4) + '-01-01'); });
+    (expected || []).forEach(function (d) { years[d.substr(0, 4)] = Date.parse(d.substr(0, 4) + '-01-01'); });
     Object.keys(years).forEach(function (yr) {
       var x = X(years[yr]);
       if (x >= L - 1 && x <= W - R + 1) { s += '<text x="' + x.toFixed(1) + '" y="' + (H - 10) + '" font-size="11" text-anchor="middle" fill="#555">' + esc(yr) + '</text>'; }
@@ -194,6 +195,9 @@
       var ref = code === D.national_code || name === 'share_elevated' ? null : seriesFor(D.national_code, name);
       var one = chart(T[c[1]], (D.measures[state.band] || {})[name] || '', seriesFor(code, name), ref, m, 1, tickUnit(u), expectedDates(code, name));
       if (one && (name === 'rate_outcome' || name === 'rate_registered_year')) { observed = true; }
+      if (!one && code !== D.national_code && seriesFor(D.national_code, name) && (levelOf(code) === 'gemeente' || (name !== 'rate_outcome' && name !== 'rate_registered_year'))) {
+        one = '<div class="chart"><h3>' + esc(T[c[1]]) + '</h3><p class="note">' + esc(T.trend_hidden) + '</p></div>';
+      }
       html += one;
     });
     var key = '<p class="key"><i></i>' + esc(T.key_area) + '<i class="band"></i>' + esc(T.key_interval) +
