@@ -30,6 +30,7 @@ from monitoring.disclosure import AREA_EXPORT_COLUMNS
 from monitoring.monitor_config import DashboardConfig, TrendConfig
 from monitoring.trends import (
     SERIES,
+    band_context,
     build_trend_series,
     default_outcomes,
     measure_text,
@@ -124,7 +125,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reading_placebo_bad": "let op: placebo wijkt af, uitkomst voorzichtig lezen",
         "effects_none": "Geen interventies geregistreerd.",
         "about_title": "Wat deze cijfers wel en niet zijn",
-        "about_what": "De score is de geschatte kans dat een jongere uit dit gebied en deze leeftijdsgroep door de politie als verdachte wordt geregistreerd, gemiddeld over alle jongeren in het gebied. Wat telt als uitkomst verschilt per leeftijdsgroep: {per_band}. Daarom is er geen kans voor alle leeftijden samen: een gemiddelde over verschillende uitkomsten zegt niets. De grafiek 'registraties per kalenderjaar' is een andere maat (alle registraties in een jaar) en staat er alleen ter vergelijking. Het model gebruikt kenmerken die vaak aan zo'n registratie voorafgaan, zoals voortijdig schoolverlaten, Halt-verwijzingen en schulden in het gezin.",
+        "about_what": "De score is de geschatte kans dat een jongere uit dit gebied en deze leeftijdsgroep door de politie als verdachte wordt geregistreerd, gemiddeld over alle jongeren in het gebied. Wat telt als uitkomst verschilt per leeftijdsgroep: {per_band}. Daarom is er geen kans voor alle leeftijden samen: een gemiddelde over verschillende uitkomsten zegt niets. De grafiek 'registraties per kalenderjaar' is een andere maat (registraties binnen één kalenderjaar, de maat waarop ook de effecten van interventies worden geschat) en staat er ter vergelijking. Het model gebruikt kenmerken die vaak aan zo'n registratie voorafgaan, zoals voortijdig schoolverlaten, Halt-verwijzingen en schulden in het gezin.",
         "about_for": "De cijfers zijn alleen bedoeld voor het plannen van preventie per gebied: jongerenwerk, sport, school- en gezinsondersteuning.",
         "about_not": "Ze zeggen niets over individuele jongeren. Er bestaan geen lijsten van personen en de cijfers mogen niet gebruikt worden voor opsporing, handhaving of toezicht op personen.",
         "about_police": "Registraties weerspiegelen ook waar de politie kijkt. Waar meer gecontroleerd wordt, worden meer jongeren geregistreerd; een hogere score kan dus deels meer politie-aandacht betekenen en niet meer criminaliteit. Een gebied als probleemgebied bestempelen kan zo zichzelf versterken.",
@@ -207,7 +208,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reading_placebo_bad": "caution: placebo deviates, read the result with care",
         "effects_none": "No interventions registered.",
         "about_title": "What these figures are and are not",
-        "about_what": "The score is the estimated chance that a young person from this area and age band is registered by the police as a suspect, averaged over all young people in the area. What counts as the outcome differs per age band: {per_band}. That is why there is no chance for all ages together: an average over different outcomes means nothing. The chart 'registrations per calendar year' is another measure (all registrations in a year), shown only for comparison. The model uses characteristics that often precede such a registration, such as early school leaving, Halt referrals and household debt.",
+        "about_what": "The score is the estimated chance that a young person from this area and age band is registered by the police as a suspect, averaged over all young people in the area. What counts as the outcome differs per age band: {per_band}. That is why there is no chance for all ages together: an average over different outcomes means nothing. The chart 'registrations per calendar year' is another measure (registrations within one calendar year, the measure intervention effects are estimated on), shown for comparison. The model uses characteristics that often precede such a registration, such as early school leaving, Halt referrals and household debt.",
         "about_for": "The figures are meant only for planning prevention per area: youth work, sport, school and family support.",
         "about_not": "They say nothing about individual young people. No lists of persons exist and the figures may not be used for investigation, enforcement or surveillance of persons.",
         "about_police": "Registrations also reflect where the police look. Where more checks happen, more young people get registered; a higher score can partly mean more police attention, not more crime. Labelling an area a problem area can reinforce itself.",
@@ -559,7 +560,7 @@ def build_dashboard(
     national_code: str = "NL00",
     all_band: str = "all",
     min_cell_size: int = 10,
-    context_offences: Sequence[str] | None = None,
+    context_offences: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     elevated_threshold: float = 0.1,
     rate_per: int = 1000,
 ) -> str:
@@ -592,8 +593,9 @@ def build_dashboard(
         Code of the national row and label of the all-ages band (never shown as a risk).
     min_cell_size : int
         The disclosure threshold, named where a cell is empty for too few young people.
-    context_offences : sequence of str, optional
-        Offences of the calendar-year context series (default: all).
+    context_offences : sequence of str, or mapping band -> sequence, optional
+        Offences of the calendar-year context series, for all bands or per band (default:
+        all offences).
     elevated_threshold : float
         Model threshold behind the share elevated.
     rate_per : int
@@ -626,7 +628,7 @@ def build_dashboard(
     for b, h in (horizons or {}).items():
         if b in outs:
             outs[b] = (outs[b][0], int(h))
-    ctx = tuple(context_offences or OFFENCES)
+    ctx = context_offences or OFFENCES
     if trends is None:
         tcfg = TrendConfig(interval_level=config.interval_level, rate_per=rate_per)
         raw = build_trend_series(table, tcfg, total_band=all_band)
@@ -646,7 +648,7 @@ def build_dashboard(
                 name,
                 offences=o,
                 horizon_months=h,
-                context_offences=ctx,
+                context_offences=band_context(ctx, b),
                 elevated_threshold=elevated_threshold,
                 rate_per=rate_per,
                 language=lang,

@@ -30,6 +30,7 @@ __all__ = [
     "SERIES",
     "SERIES_COLUMNS",
     "SUMMARY_COLUMNS",
+    "band_context",
     "build_trend_series",
     "default_outcomes",
     "measure_text",
@@ -496,6 +497,13 @@ def measure_text(
     return texts[series]
 
 
+def band_context(context_offences: Sequence[str] | Mapping[str, Sequence[str]], band: str) -> Sequence[str]:
+    """The context offences of one band (``context_offences`` the same for all, or per band)."""
+    if isinstance(context_offences, Mapping):
+        return context_offences[band]
+    return context_offences
+
+
 def round_to_interval(
     value: np.ndarray, lo: np.ndarray, hi: np.ndarray, digits: int, max_decimals: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -524,7 +532,7 @@ def publish_series(
     config: TrendConfig,
     *,
     outcomes: Mapping[str, tuple[Sequence[str], int]],
-    context_offences: Sequence[str],
+    context_offences: Sequence[str] | Mapping[str, Sequence[str]],
     elevated_threshold: float,
 ) -> pd.DataFrame:
     """The published form of :func:`build_trend_series` (trends.csv, the dashboard).
@@ -543,8 +551,8 @@ def publish_series(
     config : TrendConfig
     outcomes : mapping band -> (offences, horizon in months)
         The label definition of each band (``features.labels``).
-    context_offences : sequence of str
-        Offences counted by ``rate_registered_year``.
+    context_offences : sequence of str, or mapping band -> sequence of str
+        Offences counted by ``rate_registered_year`` (the same for every band, or per band).
     elevated_threshold : float
         The model threshold behind ``share_elevated``.
 
@@ -560,7 +568,7 @@ def publish_series(
             name,
             offences=off,
             horizon_months=h,
-            context_offences=context_offences,
+            context_offences=band_context(context_offences, band),
             elevated_threshold=elevated_threshold,
             rate_per=config.rate_per,
         )

@@ -235,7 +235,14 @@ def run_full_export(
     disclosure control; the dashboard is built from checked tables only. The latest period gets
     trends, effects and the dashboard; every period gets its area table.
     """
-    from aanwas.stages.monitor import monitor_config, observed_for_trends, observed_parents, run_effects, run_trends
+    from aanwas.stages.monitor import (
+        context_offences,
+        monitor_config,
+        observed_for_trends,
+        observed_parents,
+        run_effects,
+        run_trends,
+    )
     from features.sources.readers import load_mapping, read_delivery
     from monitoring.dashboard import build_dashboard
     from monitoring.disclosure import suppress_counts, suppress_observed_counts
@@ -278,7 +285,7 @@ def run_full_export(
         series,
         mcfg.trends,
         outcomes=outcomes,
-        context_offences=mcfg.interventions.offences,
+        context_offences=context_offences(mcfg, cfg.features.labels),
         elevated_threshold=cfg.monitoring.aggregate.elevated_threshold,
     )
     # a blank n_persons was not published upstream: count it as 0 so the row stays suppressed

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,38 +91,54 @@ def observed_for_trends(
     delivery: Any, mcfg: MonitorConfig, national_code: str, panel: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Registration counts per area, band and calendar year (in memory), at the levels of
-    ``mcfg.trends.observed_levels``, every year of the delivery's panel.
+    ``mcfg.trends.observed_levels`` and national, every year of the delivery's panel.
 
-    ``panel`` is an outcome panel already built (reused when it is at gemeente level, or at
-    wijk level when wijken are wanted). Below gemeente level registrations are rare, so nearly
-    every count fails the threshold, and the LP audit of a sparse table is slow: wijk level only
-    when asked. The counts still go through
-    :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
+    ``panel`` is the outcome panel of the intervention effects (any level at least as fine as
+    the finest level wanted): summed up to the levels wanted, so the calendar-year series
+    counts exactly what the effects are estimated on (:func:`context_offences` names it).
+    Below gemeente level registrations are rare, so nearly every count fails the threshold,
+    and the LP audit of a sparse table is slow: wijk level only when asked. The counts still
+    go through :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
     """
     from monitoring.interventions import build_outcome_panel
 
     levels = mcfg.trends.observed_levels
     finest: Literal["gemeente", "wijk"] = "wijk" if "wijk" in levels else "gemeente"
-    base = panel if panel is not None and str(panel["area_level"].iloc[0]) == finest else None
+    fine_enough = {"gemeente": ("gemeente", "wijk", "buurt"), "wijk": ("wijk", "buurt")}[finest]
+    base = panel if panel is not None and len(panel) and str(panel["area_level"].iloc[0]) in fine_enough else None
     if base is None:
         icfg = dataclasses.replace(mcfg.interventions, panel_level=finest)
         base = build_outcome_panel(delivery.tables, load_geography(), icfg, observation_end=delivery.observation_end)
     cols = ["period", "area_level", "area_code", "age_band", "n_persons", "n_registered"]
-    keys = ["period", "area_code", "age_band"]
-    parts = [base.assign(area_level=finest)[cols]]
+    counts = ["n_persons", "n_registered"]
+    code = base["area_code"].astype("str")
+    parts = []
     if finest == "wijk":
-        gm = base.assign(area_code="GM" + base["area_code"].astype("str").str[2:6])
+        wk = base.assign(area_code="WK" + code.str[2:8])
         parts.append(
-            gm.groupby(keys, as_index=False)[["n_persons", "n_registered"]].sum().assign(area_level="gemeente")[cols]
+            wk.groupby(["period", "area_code", "age_band"], as_index=False)[counts].sum().assign(area_level="wijk")
         )
-    gm_rows = parts[-1]
-    land = gm_rows.groupby(["period", "age_band"], as_index=False)[["n_persons", "n_registered"]].sum()
-    land["area_level"], land["area_code"] = "land", national_code
-    parts.append(land[cols])
-    out = pd.concat(parts, ignore_index=True)
-    return out[out["area_level"].isin([*levels, "gemeente", "land"] if finest == "wijk" else levels)].reset_index(
-        drop=True
-    )
+    gm = base.assign(area_code="GM" + code.str[2:6])
+    gm = gm.groupby(["period", "area_code", "age_band"], as_index=False)[counts].sum().assign(area_level="gemeente")
+    parts.append(gm)
+    land = gm.groupby(["period", "age_band"], as_index=False)[counts].sum()
+    parts.append(land.assign(area_level="land", area_code=national_code))
+    out = pd.concat([p[cols] for p in parts], ignore_index=True)
+    return out[out["area_level"].isin([*levels, "land"])].reset_index(drop=True)
+
+
+def context_offences(mcfg: MonitorConfig, labels: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Offences counted per band by the outcome panel of the intervention effects (and so by
+    the calendar-year context series of the trends): the band's label offences when the
+    interventions module measures per band (``outcome_offences``), else
+    ``interventions.offences`` for every band."""
+    from monitoring import interventions
+
+    per_band = getattr(interventions, "outcome_offences", None)
+    if per_band is not None:
+        found = per_band(mcfg.interventions, {b: lab.offences for b, lab in labels.items()})
+        return {b: tuple(found[b]) for b in labels}
+    return {b: tuple(mcfg.interventions.offences) for b in labels}
 
 
 def observed_parents(national_code: str) -> dict[str, str]:

@@ -246,3 +246,31 @@ def test_buurt_view_renders_with_reason_and_breadcrumbs(page, built, tmp_path):
     assert f'class="area current" data-code="{buurt}"' in dom
     if len(sup):
         assert "verborgen om een ander getal te beschermen" in dom or "te weinig jongeren" in dom
+
+
+def test_observed_counts_sum_the_effects_panel_up_to_gemeente_and_land():
+    from aanwas.stages.monitor import context_offences, observed_for_trends
+    from monitoring.monitor_config import MonitorConfig, TrendConfig
+
+    panel = pd.DataFrame(
+        {
+            "period": [2020, 2020, 2020, 2021],
+            "area_level": "wijk",
+            "area_code": ["WK016800", "WK016801", "WK039700", "WK016800"],
+            "age_band": "13-19",
+            "n_persons": [100, 50, 80, 110],
+            "n_registered": [3, 2, 4, 5],
+        }
+    )
+    mcfg = MonitorConfig()
+    out = observed_for_trends(None, mcfg, "NL00", panel).set_index(["period", "area_code"])
+    assert set(out["area_level"]) == {"gemeente", "land"}
+    assert out.loc[(2020, "GM0168"), ["n_persons", "n_registered"]].tolist() == [150, 5]
+    assert out.loc[(2020, "NL00"), ["n_persons", "n_registered"]].tolist() == [230, 9]
+    assert out.loc[(2021, "NL00"), ["n_persons", "n_registered"]].tolist() == [110, 5]
+    wk = MonitorConfig(trends=TrendConfig(observed_levels=("land", "gemeente", "wijk")))
+    assert "wijk" in set(observed_for_trends(None, wk, "NL00", panel)["area_level"])
+    from features.config import FeatureConfig
+
+    offences = context_offences(mcfg, FeatureConfig().labels)
+    assert set(offences) == {"8-12", "13-19", "20-23"} and all(len(o) > 0 for o in offences.values())
