@@ -1,14 +1,19 @@
 """One self-contained, offline HTML dashboard for policy staff (Dutch by default).
 
 A map of gemeenten (inline SVG projected from the shipped 2024 boundaries; no tiles, no
-external files), a drill-down table per wijk and buurt, trend lines with uncertainty bands and
-intervention start markers, intervention effects with their placebo checks, and a plain-language
-explanation of what the score is and is not. Areas are listed alphabetically; there is no rank
-column and no sorting by risk. An area is labelled "verhoogd" only when its whole interval lies
-above the national mean of the same band and period.
+external files) and a drill-down Nederland -> gemeente -> wijk -> buurt with the same figures at
+every level: the current mean chance with its interval, the assessment, and trend lines with
+uncertainty bands (model risk, share above the threshold, the observed outcome of the same
+definition, and registrations per calendar year as context) plus intervention start markers;
+intervention effects with their placebo checks; and a plain-language explanation that names the
+outcome of each age band. There is no all-ages risk (the bands' outcomes differ). Areas are
+listed alphabetically; there is no rank column and no sorting by risk. An area is labelled
+"verhoogd" only when its whole interval lies above the national mean of the same band and
+period. An empty cell says why it is empty (from the export's status column).
 
-The page embeds only disclosure-checked aggregates: suppressed cells stay blank. Everything
-(data, styles, script) is inline; the file contains no web address at all.
+The page embeds only disclosure-checked aggregates: suppressed cells stay blank; trend values
+are those of trends.csv as published. Everything (data, styles, script) is inline; the script
+and styles live in ``monitoring/templates/`` (package data). The file contains no web address.
 """
 
 # ruff: noqa: E501  (long lines are the page's Dutch/English texts and its embedded script)
