@@ -542,7 +542,9 @@ def publish_series(
     ``config.interval_digits``); each row says in plain Dutch what it measures (``measure``:
     offences and horizon of its band), its ``unit`` and whether ``period`` is a reference date
     (``peildatum``) or a calendar year (``kalenderjaar``). Bands without an outcome definition
-    (such as a band total) are left out.
+    (such as a band total) are left out, and so is a series of an area that has no published
+    value in any period; a series with one keeps a row for every period (blank where
+    suppressed).
 
     Parameters
     ----------
@@ -562,7 +564,11 @@ def publish_series(
         :data:`PUBLISHED_SERIES_COLUMNS`, sorted by area, band, series (in :data:`SERIES`
         order) and period.
     """
-    s = series[series["age_band"].astype("str").isin(list(outcomes))].copy()
+    s = series[series["age_band"].astype("str").isin(list(outcomes))]
+    # a series with no published value for an area in any period says nothing: left out (its
+    # absence reads "not published"); a series with any published value keeps every period
+    shown = s["value"].notna().groupby([s["area_code"], s["age_band"], s["series"]]).transform("any")
+    s = s[shown.to_numpy()].copy()
     texts = {
         (band, name): measure_text(
             name,

@@ -83,6 +83,9 @@ def test_trends_csv_holds_every_period_of_every_series(exported):
         per_cell = rows.groupby(["area_code", "age_band"])["period"].nunique()
         assert (per_cell == len(periods)).all(), series
     assert set(t["period_type"]) == {"peildatum", "kalenderjaar"}
+    # a series of an area is there only if something of it is published
+    assert t.groupby(["area_code", "age_band", "series"])["value"].count().min() >= 1
+    assert t["status"].eq("suppressed").any()  # ... and then with its blank periods
     blank = t["value"].isna()
     assert (t.loc[blank, "status"] == "suppressed").all() and t.loc[~blank, "status"].eq("published").all()
     assert (t.loc[~blank, "n_persons"] >= 10).all()
