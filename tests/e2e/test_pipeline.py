@@ -8,19 +8,9 @@ import re
 import pandas as pd
 
 AREA_COLUMNS = [
-    "period",
-    "area_level",
-    "area_code",
-    "area_name",
-    "age_band",
-    "n_persons",
-    "n_elevated",
-    "share_elevated",
-    "risk_mean",
-    "risk_lo",
-    "risk_hi",
-    "status",
-]
+    "period", "area_level", "area_code", "area_name", "age_band", "n_persons", "n_elevated",
+    "share_elevated", "risk_mean", "risk_lo", "risk_hi", "status",
+]  # fmt: skip
 
 
 def test_demo_writes_every_stage(demo_dir):
