@@ -331,7 +331,8 @@ def _check_area_table(area_table: pd.DataFrame) -> pd.DataFrame:
         raise InputError("area_table", miss[0], None, "missing column")
     if len(area_table) == 0:
         raise InputError("area_table", None, 0, "area table is empty")
-    bad = ~area_table["status"].isin(["published", "suppressed"])
+    status = area_table["status"].astype("str")
+    bad = ~(status.eq("published") | status.str.startswith("suppressed"))  # suppressed_<reason> too
     if bad.any():
         raise InputError("area_table", "status", int(bad.sum()), "status must be published or suppressed")
     rank_like = [c for c in area_table.columns if "rank" in str(c).lower() or "rang" in str(c).lower()]

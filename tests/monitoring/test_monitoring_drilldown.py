@@ -277,3 +277,15 @@ def test_observed_counts_sum_the_effects_panel_up_to_gemeente_and_land():
 
     offences = context_offences(mcfg, FeatureConfig().labels)
     assert set(offences) == {"8-12", "13-19", "20-23"} and all(len(o) > 0 for o in offences.values())
+
+
+def test_a_status_that_names_the_reason_is_shown(built):
+    area, trends = built
+    t = area.table
+    latest = t["period"].eq(fixture.PERIODS[-1]) & t["age_band"].eq("13-19") & t["status"].ne("published")
+    codes = t.loc[latest, "area_code"].tolist()
+    assert len(codes) >= 2
+    t.loc[latest, "status"] = ["suppressed_small"] + ["suppressed_secondary"] * (len(codes) - 1)
+    data = _data(build_dashboard(t, DashboardConfig(), trends=trends.table))
+    assert data["status"]["13-19"][codes[0]] == "reason_small"
+    assert data["status"]["13-19"][codes[1]] == "reason_protect"
