@@ -1,14 +1,19 @@
 """One self-contained, offline HTML dashboard for policy staff (Dutch by default).
 
 A map of gemeenten (inline SVG projected from the shipped 2024 boundaries; no tiles, no
-external files), a drill-down table per wijk and buurt, trend lines with uncertainty bands and
-intervention start markers, intervention effects with their placebo checks, and a plain-language
-explanation of what the score is and is not. Areas are listed alphabetically; there is no rank
-column and no sorting by risk. An area is labelled "verhoogd" only when its whole interval lies
-above the national mean of the same band and period.
+external files) and a drill-down Nederland -> gemeente -> wijk -> buurt with the same figures at
+every level: the current mean chance with its interval, the assessment, and trend lines with
+uncertainty bands (model risk, share above the threshold, the observed outcome of the same
+definition, and registrations per calendar year as context) plus intervention start markers;
+intervention effects with their placebo checks; and a plain-language explanation that names the
+outcome of each age band. There is no all-ages risk (the bands' outcomes differ). Areas are
+listed alphabetically; there is no rank column and no sorting by risk. An area is labelled
+"verhoogd" only when its whole interval lies above the national mean of the same band and
+period. An empty cell says why it is empty (from the export's status column).
 
-The page embeds only disclosure-checked aggregates: suppressed cells stay blank. Everything
-(data, styles, script) is inline; the file contains no web address at all.
+The page embeds only disclosure-checked aggregates: suppressed cells stay blank; trend values
+are those of trends.csv as published. Everything (data, styles, script) is inline; the script
+and styles live in ``monitoring/templates/`` (package data). The file contains no web address.
 """
 
 # ruff: noqa: E501  (long lines are the page's Dutch/English texts and its embedded script)
@@ -17,7 +22,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -28,7 +33,16 @@ from features.errors import InputError
 from features.geography import load_geography
 from monitoring.disclosure import AREA_EXPORT_COLUMNS
 from monitoring.monitor_config import DashboardConfig, TrendConfig
-from monitoring.trends import build_trend_series, period_dates
+from monitoring.trends import (
+    SERIES,
+    band_context,
+    build_trend_series,
+    default_outcomes,
+    measure_text,
+    outcome_text,
+    period_dates,
+    publish_series,
+)
 
 __all__ = [
     "AREA_TABLE_COLUMNS",
@@ -48,10 +62,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "nl": {
         "lang": "nl",
         "title": "Jonge aanwas: gebiedsmonitor voor preventie",
-        "subtitle": "Geschatte kans op een registratie als verdachte, gemiddeld per gebied en leeftijdsgroep",
+        "subtitle": "Geschatte kans op een registratie als verdachte, gemiddeld per gebied en leeftijdsgroep (wat telt verschilt per leeftijdsgroep)",
         "period": "Peildatum",
         "band": "Leeftijdsgroep",
-        "band_all": "alle leeftijden",
         "years": "jaar",
         "map_title": "Kaart van gemeenten",
         "map_hint": "Klik op een gemeente of kies er een in de lijst.",
@@ -60,7 +73,19 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "label_elevated": "verhoogd",
         "label_no_difference": "niet aantoonbaar afwijkend",
         "label_lower": "lager",
-        "label_suppressed": "niet gepubliceerd (te weinig jongeren)",
+        "label_suppressed": "niet gepubliceerd",
+        "reason_small": "te weinig jongeren om te tonen (< {min})",
+        "reason_protect": "verborgen om een ander getal te beschermen",
+        "reason_generic": "niet getoond: te weinig jongeren (< {min}) of verborgen om een ander getal te beschermen",
+        "reason_missing": "geen interval beschikbaar",
+        "outcome": "Uitkomst",
+        "unit_pct": "procent",
+        "level_of": "{level} in {parent}",
+        "children_gemeente": "Wijken",
+        "children_wijk": "Buurten",
+        "children_buurt": "Andere buurten in deze wijk",
+        "children_none": "Deze export gaat niet dieper dan dit niveau.",
+        "observed_only_gm": "Waargenomen registraties staan alleen per gemeente en voor heel Nederland: per wijk of buurt zijn het te weinig om te tonen.",
         "label_reference": "landelijk gemiddelde",
         "legend_note": "Verhoogd of lager alleen als het hele {level}%-interval boven of onder het landelijk gemiddelde ligt.",
         "col_area": "Gebied",
@@ -73,16 +98,18 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "level_gemeente": "gemeente",
         "level_wijk": "wijk",
         "level_buurt": "buurt",
-        "table_title": "Wijken en buurten",
-        "table_note": "Alfabetisch geordend. Dit is geen ranglijst. Klik op een wijk voor de buurten en het verloop.",
+        "table_title": "Gebieden",
+        "table_note": "Alfabetisch geordend. Dit is geen ranglijst. Klik op een gebied voor zijn cijfers, het verloop en de gebieden daarbinnen.",
         "trend_title": "Verloop",
-        "trend_risk": "Gemiddelde kans (met {level}%-interval)",
-        "trend_share": "Aandeel boven drempel (met {level}%-interval)",
-        "trend_observed": "Waargenomen registraties per 1.000 jongeren per jaar (met interval)",
+        "trend_risk": "Geschatte kans (model)",
+        "trend_share": "Aandeel jongeren boven de drempel",
+        "trend_outcome": "Waargenomen, zelfde uitkomst als de kans (alleen peildata waarvan de periode al voorbij is)",
+        "trend_context": "Ter vergelijking: registraties per kalenderjaar (een andere maat)",
         "trend_none": "Geen verloop beschikbaar (één peildatum, of niet gepubliceerd).",
+        "trend_hidden": "Voor dit gebied niet gepubliceerd: te weinig jongeren of registraties om te tonen, of verborgen om een ander getal te beschermen.",
         "trend_start": "start",
         "key_area": "dit gebied",
-        "key_interval": "onzekerheidsinterval",
+        "key_interval": "onzekerheidsinterval ({level}%)",
         "key_national": "landelijk",
         "key_start": "start interventie",
         "effects_title": "Effecten van interventies",
@@ -103,16 +130,13 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reading_placebo_bad": "let op: placebo wijkt af, uitkomst voorzichtig lezen",
         "effects_none": "Geen interventies geregistreerd.",
         "about_title": "Wat deze cijfers wel en niet zijn",
-        "about_what": "De score is de geschatte kans dat een jongere uit dit gebied en deze leeftijdsgroep binnen {horizon} door de politie als verdachte wordt geregistreerd, gemiddeld over alle jongeren in het gebied. Het model gebruikt kenmerken die vaak aan zo'n registratie voorafgaan, zoals voortijdig schoolverlaten, Halt-verwijzingen en schulden in het gezin.",
+        "about_what": "De score is de geschatte kans dat een jongere uit dit gebied en deze leeftijdsgroep door de politie als verdachte wordt geregistreerd, gemiddeld over alle jongeren in het gebied. Wat telt als uitkomst verschilt per leeftijdsgroep: {per_band}. Daarom is er geen kans voor alle leeftijden samen: een gemiddelde over verschillende uitkomsten zegt niets. De grafiek 'registraties per kalenderjaar' is een andere maat (registraties binnen één kalenderjaar, de maat waarop ook de effecten van interventies worden geschat) en staat er ter vergelijking. Het model gebruikt kenmerken die vaak aan zo'n registratie voorafgaan, zoals voortijdig schoolverlaten, Halt-verwijzingen en schulden in het gezin.",
         "about_for": "De cijfers zijn alleen bedoeld voor het plannen van preventie per gebied: jongerenwerk, sport, school- en gezinsondersteuning.",
         "about_not": "Ze zeggen niets over individuele jongeren. Er bestaan geen lijsten van personen en de cijfers mogen niet gebruikt worden voor opsporing, handhaving of toezicht op personen.",
         "about_police": "Registraties weerspiegelen ook waar de politie kijkt. Waar meer gecontroleerd wordt, worden meer jongeren geregistreerd; een hogere score kan dus deels meer politie-aandacht betekenen en niet meer criminaliteit. Een gebied als probleemgebied bestempelen kan zo zichzelf versterken.",
         "about_uncertainty": "Elk getal heeft een onzekerheidsinterval ({level}%). Het oordeel 'verhoogd' staat er alleen als het hele interval boven het landelijk gemiddelde ligt. Kleine gebieden worden naar het gemiddelde van hun omgeving getrokken, zodat toeval geen label oplevert. Cellen met te weinig jongeren worden niet getoond (geheimhouding).",
         "about_order": "Gebieden staan alfabetisch. Maak er geen ranglijst van: verschillen binnen de intervallen zijn niet aantoonbaar.",
         "about_audit": "Migratieachtergrond en andere gevoelige kenmerken zijn geen invoer van het model; ze worden alleen gebruikt om het model op eerlijkheid te controleren.",
-        "horizon_default": "de gekozen periode (zie de modelkaart)",
-        "horizon_months": "{months} maanden",
-        "horizon_per_band": "een vaste periode per leeftijdsgroep ({per_band})",
         "footer": "Gebiedsgrenzen en gebiedscodes: CBS, 2024 (CC BY 4.0). Alleen geaggregeerde cijfers die de geheimhoudingscontrole hebben doorstaan.",
         "no_script": "Deze pagina heeft JavaScript nodig voor de kaart en de tabellen.",
         "model_version": "Modelversie",
@@ -121,10 +145,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "en": {
         "lang": "en",
         "title": "Young recruits into crime: area monitor for prevention",
-        "subtitle": "Estimated chance of a suspect registration, averaged per area and age band",
+        "subtitle": "Estimated chance of a suspect registration, averaged per area and age band (what counts differs per age band)",
         "period": "Reference date",
         "band": "Age band",
-        "band_all": "all ages",
         "years": "years",
         "map_title": "Map of municipalities",
         "map_hint": "Click a municipality or choose one from the list.",
@@ -133,7 +156,19 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "label_elevated": "elevated",
         "label_no_difference": "no demonstrable difference",
         "label_lower": "lower",
-        "label_suppressed": "not published (too few young people)",
+        "label_suppressed": "not published",
+        "reason_small": "too few young people to show (< {min})",
+        "reason_protect": "hidden to protect another number",
+        "reason_generic": "not shown: too few young people (< {min}) or hidden to protect another number",
+        "reason_missing": "no interval available",
+        "outcome": "Outcome",
+        "unit_pct": "percent",
+        "level_of": "{level} in {parent}",
+        "children_gemeente": "Districts",
+        "children_wijk": "Neighbourhoods",
+        "children_buurt": "Other neighbourhoods in this district",
+        "children_none": "This export goes no deeper than this level.",
+        "observed_only_gm": "Observed registrations are shown only per municipality and for the whole country: per district or neighbourhood they are too few to show.",
         "label_reference": "national mean",
         "legend_note": "Elevated or lower only when the whole {level}% interval lies above or below the national mean.",
         "col_area": "Area",
@@ -146,16 +181,18 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "level_gemeente": "municipality",
         "level_wijk": "district",
         "level_buurt": "neighbourhood",
-        "table_title": "Districts and neighbourhoods",
-        "table_note": "Alphabetical order. This is not a ranking. Click a district for its neighbourhoods and trend.",
+        "table_title": "Areas",
+        "table_note": "Alphabetical order. This is not a ranking. Click an area for its figures, its trend and the areas within it.",
         "trend_title": "Trend",
-        "trend_risk": "Mean chance (with {level}% interval)",
-        "trend_share": "Share above threshold (with {level}% interval)",
-        "trend_observed": "Observed registrations per 1,000 young people per year (with interval)",
+        "trend_risk": "Estimated chance (model)",
+        "trend_share": "Share of young people above the threshold",
+        "trend_outcome": "Observed, same outcome as the chance (only reference dates whose period has passed)",
+        "trend_context": "For comparison: registrations per calendar year (another measure)",
         "trend_none": "No trend available (one reference date, or not published).",
+        "trend_hidden": "Not published for this area: too few young people or registrations to show, or hidden to protect another number.",
         "trend_start": "start",
         "key_area": "this area",
-        "key_interval": "uncertainty interval",
+        "key_interval": "uncertainty interval ({level}%)",
         "key_national": "national",
         "key_start": "intervention start",
         "effects_title": "Intervention effects",
@@ -176,16 +213,13 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reading_placebo_bad": "caution: placebo deviates, read the result with care",
         "effects_none": "No interventions registered.",
         "about_title": "What these figures are and are not",
-        "about_what": "The score is the estimated chance that a young person from this area and age band is registered by the police as a suspect within {horizon}, averaged over all young people in the area. The model uses characteristics that often precede such a registration, such as early school leaving, Halt referrals and household debt.",
+        "about_what": "The score is the estimated chance that a young person from this area and age band is registered by the police as a suspect, averaged over all young people in the area. What counts as the outcome differs per age band: {per_band}. That is why there is no chance for all ages together: an average over different outcomes means nothing. The chart 'registrations per calendar year' is another measure (registrations within one calendar year, the measure intervention effects are estimated on), shown for comparison. The model uses characteristics that often precede such a registration, such as early school leaving, Halt referrals and household debt.",
         "about_for": "The figures are meant only for planning prevention per area: youth work, sport, school and family support.",
         "about_not": "They say nothing about individual young people. No lists of persons exist and the figures may not be used for investigation, enforcement or surveillance of persons.",
         "about_police": "Registrations also reflect where the police look. Where more checks happen, more young people get registered; a higher score can partly mean more police attention, not more crime. Labelling an area a problem area can reinforce itself.",
         "about_uncertainty": "Every number has an uncertainty interval ({level}%). The label 'elevated' appears only when the whole interval lies above the national mean. Small areas are pulled towards the mean of their surroundings, so chance does not produce a label. Cells with too few young people are not shown (confidentiality).",
         "about_order": "Areas are listed alphabetically. Do not turn them into a ranking: differences within the intervals are not demonstrable.",
         "about_audit": "Migration background and other sensitive attributes are not model inputs; they are used only to audit the model for fairness.",
-        "horizon_default": "the chosen period (see the model card)",
-        "horizon_months": "{months} months",
-        "horizon_per_band": "a fixed period per age band ({per_band})",
         "footer": "Area boundaries and codes: CBS, 2024 (CC BY 4.0). Only aggregated figures that passed disclosure control.",
         "no_script": "This page needs JavaScript for the map and the tables.",
         "model_version": "Model version",
@@ -297,7 +331,8 @@ def _check_area_table(area_table: pd.DataFrame) -> pd.DataFrame:
         raise InputError("area_table", miss[0], None, "missing column")
     if len(area_table) == 0:
         raise InputError("area_table", None, 0, "area table is empty")
-    bad = ~area_table["status"].isin(["published", "suppressed"])
+    status = area_table["status"].astype("str")
+    bad = ~(status.eq("published") | status.str.startswith("suppressed"))  # suppressed_<reason> too
     if bad.any():
         raise InputError("area_table", "status", int(bad.sum()), "status must be published or suppressed")
     rank_like = [c for c in area_table.columns if "rank" in str(c).lower() or "rang" in str(c).lower()]
@@ -379,40 +414,81 @@ def _cols(frame: pd.DataFrame, names: tuple[str, ...], digits: int) -> list[list
     return out
 
 
-def _area_data(latest: pd.DataFrame, digits: int) -> tuple[dict[str, str], dict[str, dict[str, list[Any]]]]:
-    """Names of all areas, and per band the published values of each area (absent = suppressed)."""
+def _area_data(
+    latest: pd.DataFrame, digits: int, bands: set[str]
+) -> tuple[dict[str, str], dict[str, dict[str, list[Any]]], dict[str, dict[str, str]]]:
+    """Names of all areas; per band the published values of each area; per band the status
+    of each area shown without values (why it is empty, from the export's status column)."""
     labels = label_areas(latest).to_numpy()
     codes = latest["area_code"].astype("str").to_numpy()
     names = dict(zip(codes.tolist(), latest["area_name"].astype("str").tolist(), strict=False))
-    pub = labels != "suppressed"
+    band_of = latest["age_band"].astype("str").to_numpy()
+    shown = np.isin(band_of, list(bands))
+    pub = (labels != "suppressed") & shown
     sub = latest[pub]
     cols = _cols(sub, ("n_persons", "n_elevated", "share_elevated", "risk_mean", "risk_lo", "risk_hi"), digits)
-    vals: dict[str, dict[str, list[Any]]] = {}
+    vals: dict[str, dict[str, list[Any]]] = {b: {} for b in sorted(bands)}
     for code, band, lab, *v in zip(
-        codes[pub].tolist(), sub["age_band"].astype("str").tolist(), labels[pub].tolist(), *cols, strict=False
+        codes[pub].tolist(), band_of[pub].tolist(), labels[pub].tolist(), *cols, strict=False
     ):
-        vals.setdefault(band, {})[code] = [*v, lab]
-    return names, vals
+        vals[band][code] = [*v, lab]
+    status: dict[str, dict[str, str]] = {b: {} for b in sorted(bands)}
+    empty = (labels == "suppressed") & shown
+    for code, band, st in zip(
+        codes[empty].tolist(),
+        band_of[empty].tolist(),
+        latest["status"].astype("str").to_numpy()[empty].tolist(),
+        strict=True,
+    ):
+        status[band][code] = _reason_key(st)
+    return names, vals, status
+
+
+def _reason_key(status: str) -> str:
+    """Text key of why a cell is empty, from the export's status value."""
+    s = status.lower()
+    if s == "published":
+        return "reason_missing"
+    if any(w in s for w in ("small", "primary", "too_few", "threshold")):
+        return "reason_small"
+    if any(w in s for w in ("secondary", "protect", "complement")):
+        return "reason_protect"
+    return "reason_generic"
+
+
+def _units(trends: pd.DataFrame) -> dict[str, str]:
+    if "unit" not in trends.columns or len(trends) == 0:
+        return {}
+    first = trends.drop_duplicates("series")
+    return dict(zip(first["series"].astype("str"), first["unit"].astype("str"), strict=True))
 
 
 def _trend_data(series: pd.DataFrame, levels: tuple[str, ...], digits: int) -> tuple[list[str], dict[str, Any]]:
-    """Shared list of period dates and, per area/band/series, published points [date, v, lo, hi]."""
+    """Shared list of period dates and, per area/band/series, published points [date, v, lo, hi].
+
+    The values are those of the published trend table as they are (already rounded to what
+    their intervals support), so page and trends.csv agree.
+    """
     s = series[series["area_level"].isin(levels) & series["status"].eq("published") & series["value"].notna()]
-    s = s.sort_values(["area_code", "age_band", "series", "period_date"], kind="stable")
-    dates = pd.to_datetime(s["period_date"]).dt.strftime("%Y-%m-%d")
-    uniq = sorted(set(dates.tolist()))
+    dates = period_dates(s["period"]).dt.strftime("%Y-%m-%d")
+    s = s.assign(_d=dates.to_numpy()).sort_values(["area_code", "age_band", "series", "_d"], kind="stable")
+    uniq = sorted(set(s["_d"].tolist()))
     pos = {d: i for i, d in enumerate(uniq)}
-    v, lo, hi = _cols(s, ("value", "lo", "hi"), digits)
+
+    def plain(col: str) -> list[float | None]:
+        x = pd.to_numeric(s[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return [None if not np.isfinite(v) else float(v) for v in x.tolist()]
+
     out: dict[str, Any] = {}
     for code, band, name, d, a, b, c in zip(
         s["area_code"].astype("str").tolist(),
         s["age_band"].astype("str").tolist(),
         s["series"].astype("str").tolist(),
-        dates.tolist(),
-        v,
-        lo,
-        hi,
-        strict=False,
+        s["_d"].tolist(),
+        plain("value"),
+        plain("lo"),
+        plain("hi"),
+        strict=True,
     ):
         out.setdefault(code, {}).setdefault(band, {}).setdefault(name, []).append([pos[d], a, b, c])
     return uniq, out
@@ -434,6 +510,7 @@ def _interventions(registry: pd.DataFrame | None, effects: pd.DataFrame | None, 
             "start": pd.Timestamp(grp["start_date"].iloc[0]).strftime("%Y-%m-%d"),
             "effects": [],
         }
+        has_outcome = effects is not None and "outcome" in effects.columns
         if effects is not None and len(effects):
             for r in effects[effects["intervention_id"].astype("str") == str(iv_id)].itertuples(index=False):
                 item["effects"].append(
@@ -443,6 +520,7 @@ def _interventions(registry: pd.DataFrame | None, effects: pd.DataFrame | None, 
                         "lo": _bound(float(r.ci_low), digits),
                         "hi": _bound(float(r.ci_high), digits),
                         "n_areas": int(r.n_areas),
+                        "outcome": str(r.outcome) if has_outcome and pd.notna(r.outcome) else None,
                     }
                 )
         out.append(item)
@@ -463,328 +541,10 @@ def _json_for_script(data: Any) -> str:
 # page
 # --------------------------------------------------------------------------------------------
 
-_CSS = """
-*{box-sizing:border-box}
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0;color:#1d2329;background:#f6f7f9;font-size:15px;line-height:1.45}
-header{background:#234;color:#fff;padding:14px 22px}
-header h1{margin:0;font-size:22px;font-weight:600}
-header p{margin:4px 0 0;color:#d5dde6}
-main{max-width:1280px;margin:0 auto;padding:14px 18px 30px}
-.controls{display:flex;flex-wrap:wrap;gap:14px;align-items:center;margin:8px 0 14px}
-.controls label{font-weight:600;margin-right:6px}
-.bands button{border:1px solid #789;background:#fff;padding:5px 12px;margin-right:4px;border-radius:4px;cursor:pointer;font-size:14px}
-.bands button[aria-pressed=true]{background:#234;color:#fff;border-color:#234}
-select{font-size:14px;padding:4px}
-.grid{display:grid;grid-template-columns:minmax(0,5fr) minmax(0,7fr);gap:18px;align-items:start}
-#table-box,#effects{overflow-x:auto}
-@media (max-width:900px){.grid{grid-template-columns:1fr}}
-section.card{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:12px 16px;margin-bottom:16px}
-section.card h2{font-size:17px;margin:0 0 8px}
-.map svg{width:100%;height:auto;display:block}
-.map path{stroke:#fff;stroke-width:0.4;cursor:pointer}
-.map path:hover{stroke:#111;stroke-width:1.2}
-.map path.sel{stroke:#000;stroke-width:1.8}
-.legend{display:flex;flex-wrap:wrap;gap:10px;font-size:13px;margin-top:8px}
-.legend span.sw{display:inline-block;width:14px;height:14px;border:1px solid #999;vertical-align:-2px;margin-right:4px}
-.note{font-size:13px;color:#4a5560;margin:6px 0}
-table{border-collapse:collapse;width:100%;font-size:14px}
-th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e4e8ec;vertical-align:top}
-th{background:#eef1f4;font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr.wk{cursor:pointer}
-tr.wk:hover{background:#f3f6fa}
-tr.wk.open{background:#eaf1f8}
-tr.bu td:first-child{padding-left:26px}
-.lab{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px}
-.lab.elevated{background:#f6d2b5;color:#7a3300}
-.lab.lower{background:#cfe0ef;color:#1d4a72}
-.lab.no_difference{background:#e8ecef;color:#3b4650}
-.lab.suppressed{background:#fff;color:#6b7580;border:1px dashed #aab}
-.lab.reference{background:#e3e0f1;color:#3b3370}
-.charts{display:grid;grid-template-columns:1fr;gap:6px}
-.chart h3{font-size:14px;margin:6px 0 2px;font-weight:600}
-.key{font-size:12px;color:#4a5560;margin:2px 0 8px}
-.key i{display:inline-block;width:22px;height:0;vertical-align:middle;margin:0 4px 0 10px;border-top:2px solid #1f4e79}
-.key i.ref{border-top:2px dashed #7b6fb5}
-.key i.start{border-top:2px dashed #c0392b}
-.key i.band{height:9px;border:0;background:#9fb8d3}
-.chart svg{width:100%;max-width:640px;height:auto;display:block}
-.about p{margin:6px 0}
-footer{font-size:12px;color:#5b6670;margin-top:10px}
-.big{font-size:20px;font-weight:600}
-"""
 
-_JS = r"""
-(function () {
-  'use strict';
-  var D = JSON.parse(document.getElementById('dashboard-data').textContent);
-  var T = D.texts;
-  var FILL = {elevated: '#e6852e', lower: '#6f9fca', no_difference: '#cfd6dc', suppressed: 'url(#hatch)', reference: '#b9b1dd'};
-  var LEVEL = {GM: 'gemeente', WK: 'wijk', BU: 'buurt'};
-  function levelOf(code) { return code === D.national_code ? 'land' : (LEVEL[code.substr(0, 2)] || 'land'); }
-  function parentOf(code) {
-    if (code.indexOf('BU') === 0) { return 'WK' + code.substr(2, 6); }
-    if (code.indexOf('WK') === 0) { return 'GM' + code.substr(2, 4); }
-    return '';
-  }
-  var CODES = Object.keys(D.names);
-  var CHILDREN = {};
-  CODES.forEach(function (c) { var p = parentOf(c); if (p) { (CHILDREN[p] = CHILDREN[p] || []).push(c); } });
-  var state = {band: D.default_band, gm: null, wk: null};
-  function area(code) {
-    var v = (D.values[state.band] || {})[code];
-    var a = {code: code, name: D.names[code] || code, level: levelOf(code), n: null, n_el: null, share: null, mean: null, lo: null, hi: null, label: 'suppressed'};
-    if (v) { a.n = v[0]; a.n_el = v[1]; a.share = v[2]; a.mean = v[3]; a.lo = v[4]; a.hi = v[5]; a.label = v[6]; }
-    return a;
-  }
-  function children(code) { return (CHILDREN[code] || []).map(area).sort(byName); }
-
-  function esc(s) {
-    return String(s === null || s === undefined ? '' : s).replace(/[&<>"']/g, function (c) {
-      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
-    });
-  }
-  function fmtPct(x) { return x === null || x === undefined ? T.na : (100 * x).toLocaleString(T.lang, {maximumFractionDigits: 1, minimumFractionDigits: 1}) + '%'; }
-  function fmtNum(x, d) { return x === null || x === undefined ? T.na : Number(x).toLocaleString(T.lang, {maximumFractionDigits: d, minimumFractionDigits: d}); }
-  function fmtInt(x) { return x === null || x === undefined ? T.na : Math.round(x).toLocaleString(T.lang); }
-  function riskCell(a) {
-    if (!a || a.mean === null) { return T.na; }
-    return fmtPct(a.mean) + ' <span class="note">(' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + ')</span>';
-  }
-  function labelHtml(lab) { return '<span class="lab ' + esc(lab) + '">' + esc(T['label_' + lab]) + '</span>'; }
-  function byName(a, b) { return String(a.name).localeCompare(String(b.name), T.lang) || String(a.code).localeCompare(String(b.code)); }
-
-  // ---- band buttons ------------------------------------------------------------------------
-  var bandBox = document.getElementById('bands');
-  bandBox.innerHTML = D.bands.map(function (b) {
-    var txt = b === D.all_band ? T.band_all : b + ' ' + T.years;
-    return '<button type="button" data-band="' + esc(b) + '">' + esc(txt) + '</button>';
-  }).join('');
-  bandBox.addEventListener('click', function (ev) {
-    var b = ev.target.getAttribute('data-band');
-    if (b) { state.band = b; renderAll(); }
-  });
-
-  // ---- gemeente list (alphabetical) --------------------------------------------------------
-  var sel = document.getElementById('gm-select');
-  var gmList = CODES.filter(function (c) { return levelOf(c) === 'gemeente'; }).map(function (c) { return {code: c, name: D.names[c]}; }).sort(byName);
-  sel.innerHTML = '<option value="">' + esc(T.choose_gm) + '</option>' + gmList.map(function (g) {
-    return '<option value="' + esc(g.code) + '">' + esc(g.name) + '</option>';
-  }).join('');
-  sel.addEventListener('change', function () { selectGm(sel.value || null); });
-
-  // ---- map -----------------------------------------------------------------------------------
-  var mapPaths = Array.prototype.slice.call(document.querySelectorAll('#map path[data-code]'));
-  mapPaths.forEach(function (p) {
-    p.addEventListener('click', function () { selectGm(p.getAttribute('data-code')); });
-  });
-  function renderMap() {
-    mapPaths.forEach(function (p) {
-      var code = p.getAttribute('data-code');
-      var a = area(code);
-      var lab = a.label;
-      p.setAttribute('fill', FILL[lab] || FILL.suppressed);
-      p.classList.toggle('sel', code === state.gm);
-      var name = D.names[code] || p.getAttribute('data-name') || code;
-      var t = p.querySelector('title');
-      var txt = name + ': ' + (a.mean !== null ? fmtPct(a.mean) + ' (' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + '), ' : '') + T['label_' + lab];
-      if (t) { t.textContent = txt; }
-    });
-  }
-
-  // ---- charts --------------------------------------------------------------------------------
-  function seriesFor(code, name) {
-    var t = D.trends[code];
-    var pts = t && t[state.band] && t[state.band][name] ? t[state.band][name] : null;
-    return pts ? pts.map(function (p) { return [D.dates[p[0]], p[1], p[2], p[3]]; }) : null;
-  }
-  function markersFor(code) {
-    var gm = code.indexOf('GM') === 0 ? code : (code.indexOf('WK') === 0 ? 'GM' + code.substr(2, 4) : 'GM' + code.substr(2, 4));
-    return D.interventions.filter(function (iv) {
-      if (iv.bands.indexOf(state.band) < 0 && state.band !== D.all_band) { return false; }
-      return iv.areas.some(function (c) {
-        if (c === code) { return true; }
-        if (code.indexOf('GM') === 0) { return c.substr(2, 4) === code.substr(2, 4); }
-        if (code.indexOf('WK') === 0) { return c === gm || (c.indexOf('BU') === 0 && c.substr(2, 6) === code.substr(2, 6)); }
-        return c === gm || c === 'WK' + code.substr(2, 6);
-      });
-    });
-  }
-  function chart(title, pts, ref, markers, scale, unit) {
-    var pub = pts ? pts.filter(function (p) { return p[1] !== null; }) : [];
-    if (pub.length < 1) { return ''; }
-    var W = 560, H = 190, L = 54, R = 14, TP = 12, B = 30;
-    var xs = pts.map(function (p) { return Date.parse(p[0]); });
-    markers.forEach(function (m) { xs.push(Date.parse(m.start)); });
-    var xmin = Math.min.apply(null, xs), xmax = Math.max.apply(null, xs);
-    if (xmax === xmin) { xmin -= 2e10; xmax += 2e10; }
-    var ys = [];
-    pub.forEach(function (p) { ys.push(p[1]); if (p[2] !== null) { ys.push(p[2]); } if (p[3] !== null) { ys.push(p[3]); } });
-    if (ref) { ref.forEach(function (p) { if (p[1] !== null) { ys.push(p[1]); } }); }
-    var ymin = Math.min(0, Math.min.apply(null, ys)), ymax = Math.max.apply(null, ys);
-    if (ymax <= ymin) { ymax = ymin + 1; }
-    var raw = (ymax - ymin) / 4, mag = Math.pow(10, Math.floor(Math.log(raw) / Math.LN10));
-    var step = [1, 2, 2.5, 5, 10].map(function (f) { return f * mag; }).filter(function (v) { return v >= raw; })[0];
-    ymax = ymin + step * Math.ceil((ymax - ymin) / step);
-    var nTicks = Math.round((ymax - ymin) / step);
-    var dec = Math.max(0, -Math.floor(Math.log(step * scale) / Math.LN10 + 1e-9));
-    function X(t) { return L + (W - L - R) * (t - xmin) / (xmax - xmin); }
-    function Y(v) { return TP + (H - TP - B) * (1 - (v - ymin) / (ymax - ymin)); }
-    var s = '<svg viewBox="0 0 ' + W + ' ' + H + '" role="img" aria-label="' + esc(title) + '">';
-    for (var k = 0; k <= nTicks; k++) {
-      var v = ymin + step * k, y = Y(v);
-      s += '<line x1="' + L + '" x2="' + (W - R) + '" y1="' + y.toFixed(1) + '" y2="' + y.toFixed(1) + '" stroke="#e3e7eb"/>';
-      s += '<text x="' + (L - 6) + '" y="' + (y + 4).toFixed(1) + '" font-size="11" text-anchor="end" fill="#555">' + esc(fmtNum(v * scale, dec)) + unit + '</text>';
-    }
-    var years = {};
-    pts.forEach(function (p) { years[p[0].substr(0, 4)] = Date.parse(p[0].substr(0, 4) + '-01-01'); });
-    Object.keys(years).forEach(function (yr) {
-      var x = X(years[yr]);
-      if (x >= L - 1 && x <= W - R + 1) { s += '<text x="' + x.toFixed(1) + '" y="' + (H - 10) + '" font-size="11" text-anchor="middle" fill="#555">' + esc(yr) + '</text>'; }
-    });
-    var band = pub.filter(function (p) { return p[2] !== null && p[3] !== null; });
-    if (band.length > 1) {
-      var up = band.map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[3]).toFixed(1); });
-      var dn = band.slice().reverse().map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[2]).toFixed(1); });
-      s += '<polygon points="' + up.concat(dn).join(' ') + '" fill="#9fb8d3" fill-opacity="0.45" stroke="none"/>';
-    }
-    band.forEach(function (p) {
-      var x = X(Date.parse(p[0])).toFixed(1);
-      s += '<line x1="' + x + '" x2="' + x + '" y1="' + Y(p[2]).toFixed(1) + '" y2="' + Y(p[3]).toFixed(1) + '" stroke="#5f7fa3" stroke-width="1.5"/>';
-    });
-    if (ref) {
-      var rp = ref.filter(function (p) { return p[1] !== null; }).map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[1]).toFixed(1); });
-      if (rp.length > 1) { s += '<polyline points="' + rp.join(' ') + '" fill="none" stroke="#7b6fb5" stroke-width="1.5" stroke-dasharray="4 3"/>'; }
-    }
-    var lp = pub.map(function (p) { return X(Date.parse(p[0])).toFixed(1) + ',' + Y(p[1]).toFixed(1); });
-    if (lp.length > 1) { s += '<polyline points="' + lp.join(' ') + '" fill="none" stroke="#1f4e79" stroke-width="2"/>'; }
-    pub.forEach(function (p) { s += '<circle cx="' + X(Date.parse(p[0])).toFixed(1) + '" cy="' + Y(p[1]).toFixed(1) + '" r="3" fill="#1f4e79"><title>' + esc(p[0] + ': ' + fmtNum(p[1] * scale, 2) + unit + (p[2] !== null ? ' (' + fmtNum(p[2] * scale, 2) + ' – ' + fmtNum(p[3] * scale, 2) + ')' : '')) + '</title></circle>'; });
-    markers.forEach(function (m) {
-      var x = X(Date.parse(m.start)).toFixed(1);
-      s += '<line x1="' + x + '" x2="' + x + '" y1="' + TP + '" y2="' + (H - B) + '" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="5 3"/>';
-      s += '<text x="' + (Number(x) + 4) + '" y="' + (TP + 10) + '" font-size="11" fill="#c0392b">' + esc(T.trend_start + ' ' + m.name) + '</text>';
-    });
-    s += '</svg>';
-    return '<div class="chart"><h3>' + esc(title) + '</h3>' + s + '</div>';
-  }
-  function renderCharts(code, box) {
-    var m = markersFor(code);
-    var natRisk = seriesFor(D.national_code, 'risk_mean');
-    var html = '';
-    html += chart(T.trend_risk, seriesFor(code, 'risk_mean'), code === D.national_code ? null : natRisk, m, 100, '%');
-    html += chart(T.trend_share, seriesFor(code, 'share_elevated'), null, m, 100, '%');
-    html += chart(T.trend_observed, seriesFor(code, 'rate_observed'), null, m, 1, '');
-    var key = '<p class="key"><i></i>' + esc(T.key_area) + '<i class="band"></i>' + esc(T.key_interval) +
-      (code === D.national_code ? '' : '<i class="ref"></i>' + esc(T.key_national)) + (m.length ? '<i class="start"></i>' + esc(T.key_start) : '') + '</p>';
-    box.innerHTML = html ? key + html : '<p class="note">' + esc(T.trend_none) + '</p>';
-  }
-
-  // ---- drill-down ----------------------------------------------------------------------------
-  function row(a, cls, extra) {
-    return '<tr class="' + cls + '"' + (extra || '') + '><td>' + esc(a.name) + '<br><span class="note">' + esc(a.code) + '</span></td>' +
-      '<td>' + esc(T['level_' + a.level]) + '</td>' +
-      '<td class="num">' + fmtInt(a.n) + '</td>' +
-      '<td class="num">' + riskCell(a) + '</td>' +
-      '<td class="num">' + (a.share === null ? T.na : fmtPct(a.share)) + '</td>' +
-      '<td>' + labelHtml(a.label) + '</td></tr>';
-  }
-  function renderDetail() {
-    var box = document.getElementById('detail');
-    var code = state.gm || D.national_code;
-    var a = area(code);
-    var head = '<h2>' + esc(a.name) + '</h2>';
-    head += '<p><span class="big">' + (a.mean === null ? T.na : fmtPct(a.mean)) + '</span> ' +
-      (a.mean === null ? '' : '<span class="note">(' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + ')</span> ') + labelHtml(a.label) + '</p>';
-    box.innerHTML = head + '<div class="charts" id="charts-main"></div>';
-    renderCharts(code, document.getElementById('charts-main'));
-    var tbox = document.getElementById('table-box');
-    if (!state.gm) { tbox.innerHTML = '<p class="note">' + esc(T.map_hint) + '</p>'; return; }
-    var wks = children(state.gm);
-    var h = '<table><thead><tr><th>' + esc(T.col_area) + '</th><th>' + esc(T.col_level) + '</th><th>' + esc(T.col_n) + '</th><th>' +
-      esc(T.col_risk) + '</th><th>' + esc(T.col_share) + '</th><th>' + esc(T.col_label) + '</th></tr></thead><tbody>';
-    wks.forEach(function (w) {
-      var open = state.wk === w.code;
-      h += row(w, 'wk' + (open ? ' open' : ''), ' data-wk="' + esc(w.code) + '" tabindex="0"');
-      if (open) {
-        children(w.code).forEach(function (b) { h += row(b, 'bu'); });
-        h += '<tr class="bu"><td colspan="6"><div class="charts" id="charts-wk"></div></td></tr>';
-      }
-    });
-    h += '</tbody></table>';
-    tbox.innerHTML = h;
-    if (state.wk) { var cb = document.getElementById('charts-wk'); if (cb) { renderCharts(state.wk, cb); } }
-  }
-  document.getElementById('table-box').addEventListener('click', function (ev) {
-    var tr = ev.target.closest('tr[data-wk]');
-    if (tr) { var c = tr.getAttribute('data-wk'); state.wk = state.wk === c ? null : c; renderDetail(); }
-  });
-  document.getElementById('table-box').addEventListener('keydown', function (ev) {
-    if (ev.key !== 'Enter') { return; }
-    var tr = ev.target.closest('tr[data-wk]');
-    if (tr) { var c = tr.getAttribute('data-wk'); state.wk = state.wk === c ? null : c; renderDetail(); }
-  });
-
-  // ---- effects ---------------------------------------------------------------------------------
-  function bound(x) { return x === '-inf' ? -Infinity : x === 'inf' ? Infinity : x; }
-  function reading(e) {
-    var lo = bound(e.lo), hi = bound(e.hi);
-    if (lo === null || hi === null || e.est === null) { return T.na; }
-    var placebo = e.method.indexOf('placebo') === 0;
-    var covers = lo <= 0 && hi >= 0;
-    if (placebo) { return covers ? T.reading_placebo_ok : T.reading_placebo_bad; }
-    if (covers) { return T.reading_none; }
-    return hi < 0 ? T.reading_down : T.reading_up;
-  }
-  function methodText(m) {
-    if (m.indexOf('placebo_time:') === 0) { return T.method_placebo_time; }
-    if (m.indexOf('placebo_space:') === 0) { return T.method_placebo_space; }
-    return T['method_' + m] || m;
-  }
-  function renderEffects() {
-    var box = document.getElementById('effects');
-    if (!D.interventions.length) { box.innerHTML = '<p class="note">' + esc(T.effects_none) + '</p>'; return; }
-    var h = '<table><thead><tr><th>' + esc(T.col_intervention) + '</th><th>' + esc(T.col_areas) + '</th><th>' + esc(T.band) +
-      '</th><th>' + esc(T.trend_start) + '</th><th>' + esc(T.col_method) + '</th><th>' + esc(T.col_estimate) + '</th><th>' + esc(T.col_reading) + '</th></tr></thead><tbody>';
-    D.interventions.forEach(function (iv) {
-      var names = iv.areas.map(function (c) { return D.names[c] || c; });
-      var effs = iv.effects.length ? iv.effects : [null];
-      effs.forEach(function (e, i) {
-        h += '<tr>' + (i === 0 ? '<td rowspan="' + effs.length + '">' + esc(iv.name) + ' <span class="note">' + esc(iv.id) + '</span></td><td rowspan="' + effs.length + '">' + esc(names.join(', ')) +
-          '</td><td rowspan="' + effs.length + '">' + esc(iv.bands.join(', ')) + '</td><td rowspan="' + effs.length + '">' + esc(iv.start) + '</td>' : '');
-        if (e) {
-          h += '<td>' + esc(methodText(e.method)) + '</td><td class="num">' + fmtNum(e.est, 1) + ' (' + fmtNum(bound(e.lo), 1) + ' – ' + fmtNum(bound(e.hi), 1) + ')</td><td>' + esc(reading(e)) + '</td>';
-        } else {
-          h += '<td colspan="3" class="note">' + esc(T.na) + '</td>';
-        }
-        h += '</tr>';
-      });
-    });
-    box.innerHTML = h + '</tbody></table>';
-  }
-
-  function selectGm(code) { state.gm = code; state.wk = null; sel.value = code || ''; renderAll(); }
-  function renderAll() {
-    Array.prototype.forEach.call(bandBox.querySelectorAll('button'), function (b) {
-      b.setAttribute('aria-pressed', b.getAttribute('data-band') === state.band ? 'true' : 'false');
-    });
-    renderMap();
-    renderDetail();
-    renderEffects();
-  }
-  // deep link: #GMgggg or #GMgggg/WKggggww (and #band=13-19)
-  (function () {
-    var h = decodeURIComponent((location.hash || '').replace(/^#/, ''));
-    h.split('&').forEach(function (part) {
-      if (part.indexOf('band=') === 0 && D.bands.indexOf(part.substr(5)) >= 0) { state.band = part.substr(5); return; }
-      var bits = part.split('/');
-      if (D.names[bits[0]] && levelOf(bits[0]) === 'gemeente') { state.gm = bits[0]; sel.value = bits[0]; }
-      if (bits[1] && D.names[bits[1]] && parentOf(bits[1]) === state.gm) { state.wk = bits[1]; }
-    });
-  })();
-  renderAll();
-  document.body.setAttribute('data-rendered', 'ok');
-})();
-"""
+def _template(name: str) -> str:
+    """Text of a file in ``monitoring/templates`` (shipped as package data)."""
+    return (resources.files("monitoring") / "templates" / name).read_text(encoding="utf-8")
 
 
 def _latest_period(area_table: pd.DataFrame) -> str:
@@ -823,11 +583,16 @@ def build_dashboard(
     registry: pd.DataFrame | None = None,
     effects: pd.DataFrame | None = None,
     geojson: Mapping[str, Any] | None = None,
+    outcomes: Mapping[str, tuple[Sequence[str], int]] | None = None,
     horizons: Mapping[str, int] | None = None,
     model_version: str | None = None,
     national_code: str = "NL00",
     all_band: str = "all",
     reference_name: str | None = None,
+    min_cell_size: int = 10,
+    context_offences: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    elevated_threshold: float = 0.1,
+    rate_per: int = 1000,
 ) -> str:
     """Render the dashboard as one self-contained HTML document (a string; nothing is written).
 
@@ -838,24 +603,37 @@ def build_dashboard(
         allowed; the map and tables show the latest, trends all of them).
     config : DashboardConfig
     trends : DataFrame, optional
-        Trend series (:func:`monitoring.trends.build_trend_series`); default: built from
-        ``area_table``.
+        Published trend series (:func:`monitoring.trends.publish_series`, the rows of
+        trends.csv; the page shows exactly these numbers); default: built from ``area_table``.
     registry : DataFrame, optional
         Intervention registry: start markers on trend lines of the areas concerned.
     effects : DataFrame, optional
-        Effects table (``intervention_id, estimate, ci_low, ci_high, method, n_areas``).
+        Effects table (``intervention_id, estimate, ci_low, ci_high, method, n_areas``, and
+        ``outcome`` when the table names its own outcome).
     geojson : mapping, optional
         Gemeente boundaries; default: the shipped 2024 file.
+    outcomes : mapping band -> (offences, horizon in months), optional
+        The outcome of each band's risk (``features.labels``), named on the page; default:
+        the default label definitions. Only these bands are shown: there is no all-ages risk.
     horizons : mapping band -> months, optional
-        Label horizon per band, for the explanation text.
+        Horizons overriding those of ``outcomes`` (older callers).
     model_version : str, optional
         Shown in the footer.
     national_code, all_band : str
-        Code of the national row and label of the all-ages band (if present).
+        Code of the national row and label of the all-ages band (never shown as a risk).
     reference_name : str, optional
         The table covers a region only and its total row (``national_code``) is the region's
         total: the texts then speak of the mean of ``reference_name`` instead of the national
         mean.
+    min_cell_size : int
+        The disclosure threshold, named where a cell is empty for too few young people.
+    context_offences : sequence of str, or mapping band -> sequence, optional
+        Offences of the calendar-year context series, for all bands or per band (default:
+        all offences).
+    elevated_threshold : float
+        Model threshold behind the share elevated.
+    rate_per : int
+        Scale of the calendar-year context series.
 
     Returns
     -------
@@ -867,8 +645,11 @@ def build_dashboard(
     InputError
         Missing columns, bad status values, or a rank-like column in the area table.
     """
+    from features.contract import OFFENCES
+
     table = _check_area_table(area_table)
-    texts = dict(TEXTS[config.language])
+    lang = config.language
+    texts = dict(TEXTS[lang])
     level_pct = f"{round(100 * config.interval_level):d}"
     latest_period = _latest_period(table)
     latest = table[table["period"].astype("str") == latest_period].copy()
@@ -877,25 +658,46 @@ def build_dashboard(
         key=lambda s: s.map(_LEVEL_ORDER) if s.name == "area_level" else s,
         kind="stable",
     )
+    outs = {b: (tuple(o), int(h)) for b, (o, h) in (outcomes or default_outcomes()).items()}
+    for b, h in (horizons or {}).items():
+        if b in outs:
+            outs[b] = (outs[b][0], int(h))
+    ctx = context_offences or OFFENCES
     if trends is None:
-        trends = build_trend_series(table, TrendConfig(interval_level=config.interval_level))
-    bands_present = sorted(set(latest["age_band"].astype("str")), key=lambda b: (b == all_band, *_band_key(b)))
-    default_band = next((b for b in bands_present if b != all_band), bands_present[0])
-    if horizons and len(set(horizons.values())) == 1:
-        horizon = texts["horizon_months"].format(months=next(iter(horizons.values())))
-    elif horizons:
-        per_band = "; ".join(
-            f"{b} {texts['years']}: " + texts["horizon_months"].format(months=m) for b, m in horizons.items()
-        )
-        horizon = texts["horizon_per_band"].format(per_band=per_band)
-    else:
-        horizon = texts["horizon_default"]
-    for key in ("legend_note", "col_risk", "trend_risk", "trend_share", "about_uncertainty"):
+        tcfg = TrendConfig(interval_level=config.interval_level, rate_per=rate_per)
+        raw = build_trend_series(table, tcfg, total_band=all_band)
+        trends = publish_series(raw, tcfg, outcomes=outs, context_offences=ctx, elevated_threshold=elevated_threshold)
+    in_table = set(latest["age_band"].astype("str"))
+    bands_present = sorted((b for b in outs if b in in_table and b != all_band), key=_band_key)
+    if not bands_present:
+        raise InputError("area_table", "age_band", 0, "no age band with a defined outcome")
+    default_band = bands_present[0]
+    for key in ("legend_note", "col_risk", "key_interval", "about_uncertainty"):
         texts[key] = texts[key].format(level=level_pct)
-    texts["about_what"] = texts["about_what"].format(horizon=horizon)
+    texts["reason_small"] = texts["reason_small"].format(min=min_cell_size)
+    texts["reason_generic"] = texts["reason_generic"].format(min=min_cell_size)
+    measures = {
+        b: {
+            name: measure_text(
+                name,
+                offences=o,
+                horizon_months=h,
+                context_offences=band_context(ctx, b),
+                elevated_threshold=elevated_threshold,
+                rate_per=rate_per,
+                language=lang,
+            )
+            for name in SERIES
+        }
+        for b, (o, h) in outs.items()
+        if b in bands_present
+    }
+    outcome_of = {b: outcome_text(o, h, lang) for b, (o, h) in outs.items() if b in bands_present}
+    per_band = "; ".join(f"{b} {texts['years']}: {outcome_of[b]}" for b in bands_present)
+    texts["about_what"] = texts["about_what"].format(per_band=per_band)
     if reference_name:
         texts = _region_texts(texts, reference_name, config.language)
-    names, values = _area_data(latest, config.value_digits)
+    names, values, status = _area_data(latest, config.value_digits, set(bands_present))
     interventions = _interventions(registry, effects, config.value_digits)
     geo_names = load_geography().names
     for iv in interventions:  # registry areas outside the table still get their name
@@ -907,10 +709,13 @@ def build_dashboard(
         "period": latest_period,
         "bands": bands_present,
         "default_band": default_band,
-        "all_band": all_band,
         "national_code": national_code,
         "names": names,
         "values": values,
+        "status": status,
+        "outcomes": outcome_of,
+        "measures": measures,
+        "units": _units(trends),
         "dates": dates,
         "trends": trend_points,
         "interventions": interventions,
@@ -957,7 +762,7 @@ def build_dashboard(
             f'<html lang="{e(texts["lang"])}"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{e(texts['title'])} · {e(latest_period)}</title>",
-            f"<style>{_CSS}</style></head><body>",
+            f"<style>\n{_template('dashboard.css')}</style></head><body>",
             f"<header><h1>{e(texts['title'])}</h1><p>{e(texts['subtitle'])} · {e(texts['period'])}: {e(latest_period)}</p></header>",
             "<main>",
             f"<noscript><p>{e(texts['no_script'])}</p></noscript>",
@@ -977,7 +782,7 @@ def build_dashboard(
             f"<footer>{e(texts['footer'])}{version}</footer>",
             "</main>",
             f'<script type="application/json" id="dashboard-data">{_json_for_script(data)}</script>',
-            f"<script>{_JS}</script>",
+            f"<script>\n{_template('dashboard.js')}</script>",
             "</body></html>\n",
         ]
     )

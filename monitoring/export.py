@@ -38,6 +38,13 @@ _DOC_SUFFIXES = (".html", ".md", ".txt")
 _COUNT_COLUMNS = ("n_persons", "n_elevated")
 _GEO_COLUMNS = ("n_persons", "n_elevated", "share_elevated", "risk_mean", "risk_lo", "risk_hi", "status", "elevated")
 _VERSION = "aanwas-export/1"
+_HISTORY_NOTE = (
+    "trends.csv holds every period of every series (not only this period): one row per area, age band, "
+    "series and period; 'measure' says what is counted (offences, horizon), 'unit' its unit, 'period_type' "
+    "whether the period is a reference date or a calendar year; value and its interval lo..hi are rounded to "
+    "what the interval supports; there is no all-ages risk (the bands' outcomes differ); "
+    "see docs/reading_exports.md"
+)
 
 
 def check_publishable(table: Any, cfg: MonitoringConfig) -> pd.DataFrame:
@@ -68,8 +75,9 @@ def check_publishable(table: Any, cfg: MonitoringConfig) -> pd.DataFrame:
     return frame
 
 
-def _fmt(frame: pd.DataFrame, decimals: int) -> pd.DataFrame:
-    """Text rendering: counts as integers, other numbers with fixed decimals, blanks for NA."""
+def _fmt(frame: pd.DataFrame, decimals: int, *, trim: bool = False) -> pd.DataFrame:
+    """Text rendering: counts as integers, other numbers with fixed decimals (``trim``: without
+    trailing zeros, for values already rounded to what their intervals support), blanks for NA."""
     out = pd.DataFrame(index=frame.index)
     for col in frame.columns:
         s = frame[col]
@@ -81,14 +89,23 @@ def _fmt(frame: pd.DataFrame, decimals: int) -> pd.DataFrame:
         elif pd.api.types.is_float_dtype(s.dtype):
             v = s.to_numpy(dtype=np.float64, na_value=np.nan)
             vals = np.array([f"{x:.{decimals}f}" for x in v], dtype=object)  # +-inf as inf, -inf
+            if trim:
+                vals = np.array([_trim(x) for x in vals], dtype=object)
         else:
             vals = s.astype(object).to_numpy()
         out[col] = np.where(na, "", vals).astype(object)
     return out
 
 
-def _csv_bytes(frame: pd.DataFrame, decimals: int) -> bytes:
-    return _fmt(frame, decimals).to_csv(index=False, lineterminator="\n").encode("utf-8")
+def _trim(text: str) -> str:
+    if "." not in text:
+        return text
+    text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _csv_bytes(frame: pd.DataFrame, decimals: int, *, trim: bool = False) -> bytes:
+    return _fmt(frame, decimals, trim=trim).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def _parquet_bytes(frame: pd.DataFrame, decimals: int) -> bytes:
@@ -149,6 +166,7 @@ def write_export(
     model_version: str,
     data_fingerprint: str,
     extra_tables: Mapping[str, DisclosureChecked] | None = None,
+    history_tables: Mapping[str, DisclosureChecked] | None = None,
     documents: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``<exports_root>/<period>/`` atomically from disclosure-checked tables.
@@ -170,6 +188,10 @@ def write_export(
     extra_tables : mapping, optional
         File stem -> checked table (e.g. ``{"effects": ...}``), written as ``<stem>.csv``
         (rows of ``period`` only if the table has a period column).
+    history_tables : mapping, optional
+        File stem -> checked table written whole, every period it holds (e.g. ``{"trends":
+        ...}``: the history of each series); numbers without trailing zeros (they are rounded
+        to what their intervals support before checking).
     documents : mapping, optional
         File name (``.html``, ``.md``, ``.txt``) -> text built from checked tables only.
 
@@ -205,13 +227,15 @@ def write_export(
         "area_risk.geojson": _geojson_bytes(frame, d),
     }
     reports = {"area_risk": _report(area_risk)}
-    for stem, table in sorted((extra_tables or {}).items()):
-        if not _NAME_RE.match(stem) or stem == "area_risk" or stem == "manifest":
+    tables = [(stem, t, False) for stem, t in (extra_tables or {}).items()]
+    tables += [(stem, t, True) for stem, t in (history_tables or {}).items()]
+    for stem, table, whole in sorted(tables, key=lambda x: x[0]):
+        if not _NAME_RE.match(stem) or stem in ("area_risk", "manifest") or f"{stem}.csv" in files:
             raise InputError("export", None, None, f"bad table file name {stem!r}")
         extra = check_publishable(table, cfg)
-        if "period" in extra.columns:
+        if "period" in extra.columns and not whole:
             extra = extra[extra["period"].astype(str) == str(period)]
-        files[f"{stem}.csv"] = _csv_bytes(extra.reset_index(drop=True), d)
+        files[f"{stem}.csv"] = _csv_bytes(extra.reset_index(drop=True), d, trim=whole)
         reports[stem] = _report(table)
     for name, text in sorted((documents or {}).items()):
         if not name.endswith(_DOC_SUFFIXES) or "/" in name or name.startswith(".") or name in files:
@@ -230,6 +254,7 @@ def write_export(
             "risk": "risk_mean is the shrunk (empirical Bayes) mean calibrated probability; risk_lo..risk_hi its "
             "interval; an area is elevated only when risk_lo exceeds the national risk_mean of its band",
             "use": "area aggregates for prevention planning only; not for decisions about individuals",
+            **({"history": _HISTORY_NOTE} if history_tables else {}),
         },
         "rules": {
             "disclosure": as_plain(cfg.disclosure),

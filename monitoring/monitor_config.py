@@ -41,7 +41,17 @@ class TrendConfig:
         still goes through disclosure control before it leaves). A copy of
         ``definitions.min_cell_size`` (set that).
     rate_per : int
-        Observed rates are expressed per this many young people.
+        Registrations per calendar year (the context series) are expressed per this many
+        young people.
+    observed_levels : tuple of str
+        Area levels of the observed series (the outcome of the risk's own definition and the
+        registrations per calendar year). Registrations are rare: below gemeente level nearly
+        every count fails the disclosure threshold, and the audit of a sparse table is slow.
+    interval_digits : int
+        Published trend values and their intervals are rounded to the decimal at which the
+        interval's half-width has this many significant digits.
+    max_decimals : int
+        Most decimals of a published trend value (percent or per ``rate_per``).
     """
 
     interval_level: float = 0.90
@@ -49,6 +59,9 @@ class TrendConfig:
     min_periods_slope: int = 3
     min_count_observed: int = 10
     rate_per: int = 1000
+    observed_levels: tuple[str, ...] = ("land", "gemeente")
+    interval_digits: int = 2
+    max_decimals: int = 3
 
     def __post_init__(self) -> None:
         p = f"{_PREFIX}.trends"
@@ -57,6 +70,14 @@ class TrendConfig:
         require(2 <= self.min_periods_slope <= 50, f"{p}.min_periods_slope", "must be 2..50")
         require(1 <= self.min_count_observed <= 1000, f"{p}.min_count_observed", "must be 1..1000")
         require(self.rate_per in (100, 1000, 10000, 100000), f"{p}.rate_per", "must be 100, 1000, 10000 or 100000")
+        for lv in self.observed_levels:
+            require(
+                lv in ("land", "gemeente", "wijk"),
+                f"{p}.observed_levels",
+                f"unknown level {lv!r} (land, gemeente, wijk)",
+            )
+        require(1 <= self.interval_digits <= 4, f"{p}.interval_digits", "must be 1..4")
+        require(0 <= self.max_decimals <= 6, f"{p}.max_decimals", "must be 0..6")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,8 +311,9 @@ class DashboardConfig:
     value_digits : int
         Significant digits of numbers embedded in the page.
     trend_levels : tuple of str
-        Area levels whose full history is embedded for trend lines (buurten only for the
-        latest period, to keep the file small).
+        Area levels whose full history is embedded for trend lines (every level down to buurt
+        by default, so each level of the drill-down has the same charts; leave out ``buurt``
+        to keep the file of a national buurt-level export small).
     interval_level : float
         Coverage of the risk intervals in the area table (shown in the text). A copy of
         ``definitions.interval_level`` (set that).
@@ -301,7 +323,7 @@ class DashboardConfig:
     map_width: int = 520
     coordinate_decimals: int = 1
     value_digits: int = 4
-    trend_levels: tuple[str, ...] = ("land", "gemeente", "wijk")
+    trend_levels: tuple[str, ...] = ("land", "gemeente", "wijk", "buurt")
     interval_level: float = 0.90
 
     def __post_init__(self) -> None:

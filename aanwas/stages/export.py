@@ -78,10 +78,38 @@ def build_area_export(
     """Aggregate in-memory scores to the areas of ``geography`` (default: the whole country)
     and apply disclosure control (no files); ``progress(stage, fraction_done)`` as the periods'
     audits finish."""
+    return _aggregate_and_check(cfg, scores, progress, geography)[1]
+
+
+def _aggregate_and_check(
+    cfg: AppConfig,
+    scores: pd.DataFrame,
+    progress: Callable[[str, float], None] | None = None,
+    geography: Geography | None = None,
+) -> tuple[pd.DataFrame, DisclosureChecked]:
+    """The confidential area table (stays in memory) and its disclosure-checked form."""
     mon = cfg.monitoring
     areas = aggregate_areas(scores, geography or load_geography(), mon.aggregate)
     total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
-    return suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress)
+    return areas, suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress)
+
+
+def labelled_outcome_counts(areas: pd.DataFrame, levels: tuple[str, ...], total_band: str | None) -> pd.DataFrame:
+    """Observed outcome of the risk's own definition per area, band and reference date
+    (CONFIDENTIAL counts from the area table: young people whose horizon has passed,
+    ``n_persons``, and those registered for the band's offences within it, ``n_registered``).
+
+    Reference dates whose horizon has not passed yet (no one labelled in the band) are left
+    out; the band total is left out (its outcome would mix the bands' definitions).
+    """
+    keep = areas["area_level"].isin(list(levels)) & (areas["age_band"].astype("str") != str(total_band))
+    t = areas.loc[keep, ["period", "area_level", "area_code", "age_band", "n_labelled", "n_outcome"]]
+    t = t.rename(columns={"n_labelled": "n_persons", "n_outcome": "n_registered"})
+    t = t.assign(
+        n_persons=t["n_persons"].round().astype("int64"), n_registered=t["n_registered"].round().astype("int64")
+    )
+    labelled = t.groupby(["period", "age_band"])["n_persons"].transform("max") > 0
+    return t[labelled].reset_index(drop=True)
 
 
 def _write_periods(
@@ -93,10 +121,12 @@ def _write_periods(
     fingerprint: str,
     *,
     extra_tables: Mapping[str, DisclosureChecked] | None = None,
+    history_tables: Mapping[str, DisclosureChecked] | None = None,
     documents: Mapping[str, str] | None = None,
     extras_latest_only: bool = False,
 ) -> list[Path]:
-    """One :func:`write_export` per period; extras in every period or only the latest."""
+    """One :func:`write_export` per period; extras (and history tables, written whole) in every
+    period or only the latest."""
     written = []
     for period in periods:
         with_extras = not extras_latest_only or period == periods[-1]
@@ -109,6 +139,7 @@ def _write_periods(
                 model_version=model_version,
                 data_fingerprint=fingerprint,
                 extra_tables=extra_tables if with_extras else None,
+                history_tables=history_tables if with_extras else None,
                 documents=documents if with_extras else None,
             )
         )
@@ -232,10 +263,18 @@ def run_full_export(
     a region (``features_summary.json``) is exported for that region only (:func:`covered_scope`).
     """
     from aanwas.stages.features import load_coverage
-    from aanwas.stages.monitor import monitor_config, observed_for_trends, observed_parents, run_effects, run_trends
+    from aanwas.stages.monitor import (
+        context_offences,
+        monitor_config,
+        observed_for_trends,
+        observed_parents,
+        run_effects,
+        run_trends,
+    )
     from features.sources.readers import load_mapping, read_delivery
     from monitoring.dashboard import build_dashboard
     from monitoring.disclosure import suppress_counts, suppress_observed_counts
+    from monitoring.trends import publish_series
 
     coverage = load_coverage(work)
     cfg, geography = covered_scope(cfg, coverage)
@@ -247,17 +286,21 @@ def run_full_export(
     scores = score_table()
     fingerprint = scores_fingerprint(scores)
     with progress_bar(console, "disclosure") as tick:
-        checked = build_area_export(cfg, scores, tick, geography)
+        areas, checked = _aggregate_and_check(cfg, scores, tick, geography)
     del scores  # person-level: not kept beyond aggregation
     area = checked.table
-    published = area[area["status"] == "published"]
+    national = cfg.monitoring.aggregate.national_code
+    total_band = cfg.monitoring.aggregate.band_total_label
+    # the observed outcome of the risk's own definition (offences, horizon) per reference date:
+    # counts add up over the hierarchy, so they get the area rules (secondary suppression, audit)
+    labelled = labelled_outcome_counts(areas, mcfg.trends.observed_levels, total_band)
+    del areas  # confidential: only checked counts go on
+    outcome = suppress_observed_counts(labelled, observed_parents(national), dcfg).table if len(labelled) else None
     effects = registry = observed = treated = None
     if delivery is not None:
         effects, _skipped, panel = run_effects(delivery, mcfg)
         treated = treated_persons(delivery, panel, mcfg)
-        national = cfg.monitoring.aggregate.national_code
-        gm_panel = panel if mcfg.interventions.panel_level == "gemeente" else None
-        counts = observed_for_trends(delivery, mcfg, national, gm_panel)
+        counts = observed_for_trends(delivery, mcfg, national, panel)
         # observed counts add up over the hierarchy: same rules as the area table (secondary
         # suppression and LP audit), so no rate reveals a suppressed count by differencing
         observed = suppress_observed_counts(counts, observed_parents(national), dcfg).table
@@ -266,11 +309,19 @@ def run_full_export(
                 {c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")}
             )
         del delivery, panel
-    series, _summary = run_trends(published, mcfg, observed)
+    outcomes = {b: (tuple(lab.offences), lab.horizon_months) for b, lab in cfg.features.labels.items()}
+    series, _summary = run_trends(area, mcfg, observed, outcome=outcome, total_band=total_band)
+    series = publish_series(
+        series,
+        mcfg.trends,
+        outcomes=outcomes,
+        context_offences=context_offences(mcfg, cfg.features.labels),
+        elevated_threshold=cfg.monitoring.aggregate.elevated_threshold,
+    )
     # a blank n_persons was not published upstream: count it as 0 so the row stays suppressed
     series = series.assign(n_persons=series["n_persons"].fillna(0).round().astype("int64"))
     trends = suppress_counts(series, dcfg, kind="trends", total="n_persons", magnitudes=["value", "lo", "hi"])
-    extra = {"trends": trends}
+    extra: dict[str, DisclosureChecked] = {}
     if effects is not None and treated is not None:
         # an estimate is published only when the young people behind it (treated areas, bands,
         # years from the start) pass the threshold; the count itself is not published
@@ -279,17 +330,18 @@ def run_full_export(
             eff, dcfg, kind="effects", total="n_persons_treated", magnitudes=["estimate", "ci_low", "ci_high"]
         )
         extra["effects"] = checked_eff.without_columns(["n_persons_treated"])
-    horizons = {b: lab.horizon_months for b, lab in cfg.features.labels.items()}
     dashboard = build_dashboard(
         area,
         mcfg.dashboard,
         trends=trends.table,
         registry=registry,
         effects=extra["effects"].table if "effects" in extra else None,
-        horizons=horizons,
+        outcomes=outcomes,
         model_version=version,
         geojson=None if coverage is None else covered_gemeenten_geojson(coverage),
         reference_name=None if coverage is None else coverage.name,
+        national_code=national,
+        all_band=total_band,
     )
     written = _write_periods(
         cfg,
@@ -299,6 +351,7 @@ def run_full_export(
         version,
         fingerprint,
         extra_tables=extra,
+        history_tables={"trends": trends},
         documents={"dashboard.html": dashboard},
         extras_latest_only=True,
     )

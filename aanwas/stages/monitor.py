@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -54,12 +54,18 @@ def monitor_config(cfg: AppConfig) -> MonitorConfig:
 
 
 def run_trends(
-    area_table: pd.DataFrame, mcfg: MonitorConfig, observed: pd.DataFrame | None = None
+    area_table: pd.DataFrame,
+    mcfg: MonitorConfig,
+    observed: pd.DataFrame | None = None,
+    *,
+    outcome: pd.DataFrame | None = None,
+    total_band: str | None = "all",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Trend series and their summary from stacked area tables (pure; no files)."""
+    """Trend series and their summary from stacked area tables (pure; no files); see
+    :func:`monitoring.trends.build_trend_series` for ``observed`` and ``outcome``."""
     from monitoring.trends import build_trend_series, summarise_trends
 
-    series = build_trend_series(area_table, mcfg.trends, observed=observed)
+    series = build_trend_series(area_table, mcfg.trends, observed=observed, outcome=outcome, total_band=total_band)
     return series, summarise_trends(series, mcfg.trends)
 
 
@@ -82,24 +88,57 @@ def run_effects(delivery: Any, mcfg: MonitorConfig) -> tuple[pd.DataFrame, pd.Da
 
 
 def observed_for_trends(
-    delivery: Any, mcfg: MonitorConfig, national_code: str, gemeente_panel: pd.DataFrame | None = None
+    delivery: Any, mcfg: MonitorConfig, national_code: str, panel: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Observed registration counts per gemeente and national, per band and year (in memory).
+    """Registration counts per area, band and calendar year (in memory), at the levels of
+    ``mcfg.trends.observed_levels`` and national, every year of the delivery's panel.
 
-    Wijk level is left out on purpose: registrations are rare, so nearly every wijk count is
-    below the threshold, and the LP audit of the sparse wijk table is slow. The counts still
+    ``panel`` is the outcome panel of the intervention effects (any level at least as fine as
+    the finest level wanted): summed up to the levels wanted, so the calendar-year series
+    counts exactly what the effects are estimated on (:func:`context_offences` names it).
+    Below gemeente level registrations are rare, so nearly every count fails the threshold,
+    and the LP audit of a sparse table is slow: wijk level only when asked. The counts still
     go through :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
     """
     from monitoring.interventions import build_outcome_panel
 
-    gm = gemeente_panel
-    if gm is None:
-        icfg = dataclasses.replace(mcfg.interventions, panel_level="gemeente")
-        gm = build_outcome_panel(delivery.tables, load_geography(), icfg, observation_end=delivery.observation_end)
-    land = gm.groupby(["period", "age_band"], as_index=False)[["n_persons", "n_registered"]].sum()
-    land["area_level"], land["area_code"] = "land", national_code
+    levels = mcfg.trends.observed_levels
+    finest: Literal["gemeente", "wijk"] = "wijk" if "wijk" in levels else "gemeente"
+    fine_enough = {"gemeente": ("gemeente", "wijk", "buurt"), "wijk": ("wijk", "buurt")}[finest]
+    base = panel if panel is not None and len(panel) and str(panel["area_level"].iloc[0]) in fine_enough else None
+    if base is None:
+        icfg = dataclasses.replace(mcfg.interventions, panel_level=finest)
+        base = build_outcome_panel(delivery.tables, load_geography(), icfg, observation_end=delivery.observation_end)
     cols = ["period", "area_level", "area_code", "age_band", "n_persons", "n_registered"]
-    return pd.concat([gm.assign(area_level="gemeente")[cols], land[cols]], ignore_index=True)
+    counts = ["n_persons", "n_registered"]
+    code = base["area_code"].astype("str")
+    parts = []
+    if finest == "wijk":
+        wk = base.assign(area_code="WK" + code.str[2:8])
+        parts.append(
+            wk.groupby(["period", "area_code", "age_band"], as_index=False)[counts].sum().assign(area_level="wijk")
+        )
+    gm = base.assign(area_code="GM" + code.str[2:6])
+    gm = gm.groupby(["period", "area_code", "age_band"], as_index=False)[counts].sum().assign(area_level="gemeente")
+    parts.append(gm)
+    land = gm.groupby(["period", "age_band"], as_index=False)[counts].sum()
+    parts.append(land.assign(area_level="land", area_code=national_code))
+    out = pd.concat([p[cols] for p in parts], ignore_index=True)
+    return out[out["area_level"].isin([*levels, "land"])].reset_index(drop=True)
+
+
+def context_offences(mcfg: MonitorConfig, labels: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Offences counted per band by the outcome panel of the intervention effects (and so by
+    the calendar-year context series of the trends): the band's label offences when the
+    interventions module measures per band (``outcome_offences``), else
+    ``interventions.offences`` for every band."""
+    from monitoring import interventions
+
+    per_band = getattr(interventions, "outcome_offences", None)
+    if per_band is not None:
+        found = per_band(mcfg.interventions, {b: lab.offences for b, lab in labels.items()})
+        return {b: tuple(found[b]) for b in labels}
+    return {b: tuple(mcfg.interventions.offences) for b in labels}
 
 
 def observed_parents(national_code: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pandas as pd
 AREA_COLUMNS = [
     "period", "area_level", "area_code", "area_name", "age_band", "n_persons", "n_elevated",
     "share_elevated", "risk_mean", "risk_lo", "risk_hi", "status",
-]
+]  # fmt: skip
 
 
 def test_demo_writes_every_stage(demo_dir):
@@ -26,6 +26,11 @@ def test_demo_writes_every_stage(demo_dir):
     names = ("area_risk.csv", "area_risk.parquet", "area_risk.geojson", "manifest.json", "dashboard.html")
     for name in (*names, "effects.csv", "trends.csv"):
         assert (latest / name).exists(), name
+    # trends.csv: the whole history of every series, one outcome per band (no all-ages rows)
+    trends = pd.read_csv(latest / "trends.csv", dtype={"period": str})
+    span = trends.groupby("series")["period"].nunique()
+    assert span["risk_mean"] == len(periods) and span["rate_registered_year"] > len(periods)
+    assert set(trends["age_band"]) == {"8-12", "13-19", "20-23"}
 
 
 def test_area_export_has_the_contract_columns_and_passes_the_threshold(demo_dir):

@@ -282,18 +282,22 @@ def _chromium(args: list[str], timeout: int = 90) -> subprocess.CompletedProcess
 def test_renders_in_headless_chromium_without_console_errors(page, tmp_path: Path):
     html_file = tmp_path / "dashboard.html"
     html_file.write_text(page, encoding="utf-8")
-    url = html_file.as_uri() + "#GM0202/WK020201&band=13-19"
+    url = html_file.as_uri() + "#GM0202&band=13-19"
     dom = _chromium(["--virtual-time-budget=5000", "--dump-dom", url])
     console = [ln for ln in dom.stderr.splitlines() if ":CONSOLE" in ln]
     assert console == [], console
     assert 'data-rendered="ok"' in dom.stdout
-    # the drill-down table lists the wijken of Arnhem alphabetically, with their buurten
-    names = re.findall(r'<tr class="wk[^"]*" data-wk="(WK\d+)"', dom.stdout)
+    # the drill-down table lists the wijken of Arnhem alphabetically
+    names = re.findall(r'<tr class="area[^"]*" data-code="(WK\d+)" data-level="wijk"', dom.stdout)
     geo = load_geography()
     wk = geo.areas[(geo.areas["level"] == "wijk") & (geo.areas["gm_code"] == "GM0202")]
     by_name = [c for _, c in sorted(zip(wk["name"].str.casefold(), wk["code"], strict=False))]
     assert names == by_name
-    assert 'class="bu"' in dom.stdout and "<svg" in dom.stdout and "start Preventie met gezag" in dom.stdout
+    assert "<svg" in dom.stdout and "start Preventie met gezag" in dom.stdout
+    # one level down: the wijk shows its buurten; the old two-level link form still works
+    dom = _chromium(["--virtual-time-budget=5000", "--dump-dom", html_file.as_uri() + "#GM0202/WK020201&band=13-19"])
+    assert [ln for ln in dom.stderr.splitlines() if ":CONSOLE" in ln] == []
+    assert 'data-level="buurt"' in dom.stdout and 'class="crumbs"' in dom.stdout
     shot = tmp_path / "shot.png"
     res = _chromium(["--window-size=1280,1600", f"--screenshot={shot}", url])
     assert [ln for ln in res.stderr.splitlines() if ":CONSOLE" in ln] == []

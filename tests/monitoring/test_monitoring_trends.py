@@ -127,7 +127,7 @@ def test_observed_rates_suppressed_below_min_count():
         }
     )
     s = build_trend_series(_table([0.05, 0.06, 0.07]), CFG, observed=obs)
-    o = s[s["series"] == "rate_observed"].set_index("period")
+    o = s[s["series"] == "rate_registered_year"].set_index("period")
     assert o.loc["2020", "value"] == pytest.approx(20.0)
     assert o.loc["2020", "area_name"] == "Amsterdam"
     assert o.loc["2021", "status"] == "suppressed" and np.isnan(o.loc["2021", "value"])  # 5 registered < 10
@@ -141,7 +141,7 @@ def test_area_table_rate_columns_become_a_series():
         rate_outcome=[0.02, 0.03], rate_outcome_lo=[0.01, 0.02], rate_outcome_hi=[0.03, 0.04]
     )
     s = build_trend_series(t, CFG)
-    assert s.loc[s["series"] == "rate_observed", "value"].tolist() == [20.0, 30.0]
+    assert s.loc[s["series"] == "rate_outcome", "value"].tolist() == [0.02, 0.03]  # a share, like the risk
 
 
 def test_several_tables_stack_and_years_parse():
