@@ -554,7 +554,10 @@ def _latest_period(area_table: pd.DataFrame) -> str:
 
 #: How the texts name the reference when the table covers a region (longest phrase first).
 _REGION_PHRASES = {
-    "nl": (("het landelijk gemiddelde", "het gemiddelde van {name}"), ("landelijk gemiddelde", "gemiddelde van {name}")),
+    "nl": (
+        ("het landelijk gemiddelde", "het gemiddelde van {name}"),
+        ("landelijk gemiddelde", "gemiddelde van {name}"),
+    ),
     "en": (("the national mean", "the mean of {name}"), ("national mean", "mean of {name}")),
 }
 
