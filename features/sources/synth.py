@@ -305,7 +305,7 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     >>> from features.config import SynthConfig
     >>> res = generate(SynthConfig(scale=0.001, seed=3))
     >>> sorted(res.raw)[:3]
-    ['addresses', 'debt', 'enrolments']
+    ['addresses', 'debt', 'deregistrations']
     """
     p = params or WorldParams()
     tick = progress or (lambda stage, frac: None)
