@@ -363,7 +363,8 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     single0 = rng.random(n_hh) < _sigmoid(_logit(p.single_parent_share) + 0.5 * vuln)
     n_years = y1 - y0 + 1
     sep_draw = rng.random(n_hh) < 1 - np.exp(-p.separation_rate * np.exp(0.3 * vuln) * n_years)
-    sep_day = np.where(single0, win_start - 1, np.where(sep_draw, win_start + rng.integers(0, obs_end - win_start, n_hh), np.iinfo("int64").max))
+    sep_later = np.where(sep_draw, win_start + rng.integers(0, obs_end - win_start, n_hh), np.iinfo("int64").max)
+    sep_day = np.where(single0, win_start - 1, sep_later)  # single from the start: known on 1 January
     father_leaves = rng.random(n_hh) < p.father_leaves_share
 
     # parents: mother and father per household
@@ -416,7 +417,8 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     staying = np.where(father_leaves, mother_pid, father_pid)
     mem_pid = np.concatenate([np.arange(n_kid), staying, departing])
     mem_hh = np.concatenate([kid_hh, np.arange(n_hh), np.arange(n_hh)])
-    mem_from = np.concatenate([np.maximum(kid_birth, win_start - 1), np.full(n_hh, win_start - 1), np.full(n_hh, win_start - 1)])
+    known0 = win_start - 1  # the first addresses are known on 1 January of the first year
+    mem_from = np.concatenate([np.maximum(kid_birth, known0), np.full(n_hh, known0), np.full(n_hh, known0)])
     mem_to = np.concatenate([kid_leave, np.full(n_hh, big), sep_day])
     # join members to their household's episodes (sorted by hh): vectorised range expansion
     hh_ep_first = np.searchsorted(ep_hh, np.arange(n_hh), side="left")
