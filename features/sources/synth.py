@@ -454,11 +454,6 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     a_pid, a_start, a_end, a_buurt, a_addr = a_pid[o], a_start[o], a_end[o], a_buurt[o], a_addr[o]
     dup = np.r_[False, (a_pid[1:] == a_pid[:-1]) & (a_start[1:] == a_start[:-1])]
     a_pid, a_start, a_end, a_buurt, a_addr = a_pid[~dup], a_start[~dup], a_end[~dup], a_buurt[~dup], a_addr[~dup]
-    # a young person who emigrates or dies has no address from that day on
-    a_exit = np.where(a_pid < n_kid, exit_day[np.minimum(a_pid, n_kid - 1)], np.iinfo("int64").max)
-    here = a_start < a_exit
-    a_pid, a_start, a_buurt, a_addr = a_pid[here], a_start[here], a_buurt[here], a_addr[here]
-    a_end = np.minimum(a_end, a_exit)[here]
     tick("parents", 0.3)
 
     # ---- parents' events (depend on household vulnerability only) ----------------------------
@@ -546,12 +541,14 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
             treated = resident & (buurt_now >= 0) & codes_mask[np.maximum(buurt_now, 0)] & np.isin(band, bands)
             hr = np.where(treated, hr * ratio, hr)
             if treated.any():
-                det = world.detect[buurt_now[treated]]
-                iv_effect_rows.append((iv_idx, y, int(treated.sum()), float(np.sum(h0[treated] * (ratio - 1) * det)), float(np.sum(h0[treated] * det))))
+                # truth of the registration rate: person-years in the register only
+                stay = np.clip(exit_day - jan1, 0, n_days)[treated] / n_days
+                det = world.detect[buurt_now[treated]] * stay
+                iv_effect_rows.append((iv_idx, y, int((stay > 0).sum()), float(np.sum(h0[treated] * (ratio - 1) * det)), float(np.sum(h0[treated] * det))))
         h = np.where(in_ages, h0 * hr, 0.0)
         share_drug = _step(p.drug_share_age, age)
         p_det = np.where(resident, world.detect[np.maximum(buurt_now, 0)], 0.0)
-        keep_truth = in_ages & (y >= y1 - 6)
+        keep_truth = in_ages & (y >= y1 - 6) & (exit_day >= jan1)  # no rows after the year of leaving
         if keep_truth.any():
             truth_rows.append(
                 pd.DataFrame(
@@ -629,6 +626,13 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
             "rinpersoon_parent": np.concatenate([rin[mother_pid[kid_hh]], rin[father_pid[kid_hh]]]),
         }
     )
+    # departures censor the record afterwards: the world is simulated as if nobody left (so
+    # every draw of the main stream, and everyone else's life, is the same as without them)
+    # and a young person who emigrates or dies has no address from that day on
+    a_exit = np.where(a_pid < n_kid, exit_day[np.minimum(a_pid, n_kid - 1)], np.iinfo("int64").max)
+    here = a_start < a_exit
+    a_pid, a_start, a_buurt, a_addr = a_pid[here], a_start[here], a_buurt[here], a_addr[here]
+    a_end = np.minimum(a_end, a_exit)[here]
     a_end_out = np.where(a_end > obs_end, -1, a_end)
     addresses = pd.DataFrame(
         {
