@@ -38,7 +38,10 @@ USED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "debt": ("rinpersoon", "debt_type", "date_start", "date_end"),
     "suspects": ("rinpersoon", "registration_date", "offence"),
     "youth_care": ("rinpersoon", "care_type", "date_start", "date_end"),
+    "deregistrations": ("rinpersoon", "deregistration_date"),
 }
+#: Tables of :data:`USED_COLUMNS` a delivery may lack (then: no such events).
+OPTIONAL_TABLES = ("deregistrations",)
 
 
 def to_days(values: pd.Series | np.ndarray, *, missing: int = NO_DAY) -> np.ndarray:
@@ -193,8 +196,16 @@ class Episodes:
         return np.bincount(_persons_where(self.person, m, rows), minlength=n).astype(np.int32)
 
     def covering(self, day: int) -> np.ndarray:
-        """Row mask: episodes with ``start <= day < end`` (the state on ``day``)."""
+        """Row mask: episodes with ``start <= day < end`` (the state during ``day``)."""
         return (self.start <= day) & (day < self.end)
+
+    def known_on(self, ref_day: int) -> np.ndarray:
+        """Row mask: episodes ongoing as known on ``ref_day``: ``start < ref_day <= end``.
+
+        The leakage rule applied to a state: a start or an end ON the reference date is an
+        event on it and counts as after it, so this is the episode that covered the day before.
+        """
+        return self.covering(ref_day - 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +235,7 @@ class Timeline:
     offence: np.ndarray  # codes into OFFENCES
     youth_care: Episodes
     care_type: np.ndarray  # codes into CARE_TYPES
+    deregistrations: Events  # death or emigration (the reason is not needed)
 
     @property
     def n(self) -> int:
@@ -237,6 +249,8 @@ class Timeline:
 
 def _require(tables: Mapping[str, pd.DataFrame]) -> None:
     for name, cols in USED_COLUMNS.items():
+        if name not in tables and name in OPTIONAL_TABLES:
+            continue
         if name not in tables:
             raise InputError(name, None, None, "table missing from the delivery")
         missing = [c for c in cols if c not in tables[name].columns]
@@ -326,6 +340,12 @@ def build_timeline(tables: Mapping[str, pd.DataFrame], buurt_codes: pd.Index) ->
         offence=codes_of(su["offence"], OFFENCES, "suspects", "offence"),
         youth_care=youth_care,
         care_type=codes_of(yc["care_type"], CARE_TYPES, "youth_care", "care_type")[yc_order],
+        deregistrations=_events(
+            tables.get("deregistrations", pd.DataFrame({"rinpersoon": [], "deregistration_date": []})),
+            persons,
+            "deregistrations",
+            "deregistration_date",
+        ),
     )
 
 

@@ -2,12 +2,15 @@
 
 :func:`build_feature_table` turns a validated delivery into one row per person and reference
 date (peildatum) for residents aged 8-23, with keys, the model inputs of
-:mod:`features.catalogue` (NaN where an indicator does not apply to the row's band) and the
-band's label. Everything is vectorised over dense person arrays (see ``features._timeline``);
-reference dates are processed one at a time (:func:`iter_feature_tables`) to bound memory.
+:mod:`features.catalogue` (missing where an indicator does not apply to the row's band: NaN
+in the pandas frame, ``null`` once written to Parquet) and the band's label (NA when censored:
+horizon past the data, or the person left the register within it without a registration).
+Everything is vectorised over dense person arrays (see ``features._timeline``); reference
+dates are processed one at a time (:func:`iter_feature_tables`) to bound memory.
 
-Leakage rule: a feature uses only events strictly before the reference date; the label uses
-only suspect registrations on or after it. Audit-only attributes are read only by
+Leakage rule: a feature, the scope and the area keys use only events strictly before the
+reference date (an address that starts ON it is not yet known); the label uses only suspect
+registrations and departures from the register on or after it. Audit-only attributes are read only by
 :func:`build_audit_frame`.
 """
 
@@ -31,7 +34,7 @@ from features.errors import ConfigError, InputError
 from features.geography import Geography, load_geography
 from features.household import build_household
 from features.justice import build_justice
-from features.labels import build_label, is_censored
+from features.labels import build_label, is_censored, left_within_horizon
 from features.residence import Residence, age_on, band_codes, build_mobility, build_residence
 
 BAND_DTYPE = pd.CategoricalDtype(list(AGE_BANDS))
@@ -141,8 +144,10 @@ def _frame_at(
     for k, b in enumerate(AGE_BANDS):
         lab = config.labels[b]
         in_band = row_band == k
-        label[in_band] = build_label(tl, ref, lab)[pos[in_band]]
-        censored[in_band] = is_censored(ref, lab, observation_end)
+        hit = build_label(tl, ref, lab)[pos[in_band]]
+        label[in_band] = hit
+        left = left_within_horizon(tl, ref, lab)[pos[in_band]]
+        censored[in_band] = is_censored(ref, lab, observation_end) | (left & ~hit)
     cols[LABEL_COLUMN] = pd.arrays.BooleanArray(label, censored)
     return pd.DataFrame(cols)
 
@@ -202,9 +207,11 @@ def build_feature_table(
     -------
     DataFrame
         ``rinpersoon`` int64, ``ref_date`` datetime64[s], ``age_band``/``buurt``/``wijk``/
-        ``gemeente`` category, ``age`` int8, ``is_male`` int8, ``ind_*`` float32 (NaN where the
-        indicator does not apply to the row's band), ``label`` boolean (NA = censored); sorted
-        by ref_date, then rinpersoon.
+        ``gemeente`` category, ``age`` int8, ``is_male`` int8, ``ind_*`` float32 (missing where
+        the indicator does not apply to the row's band: NaN here, ``null`` in the Parquet file
+        the features stage writes), ``label`` boolean (NA = censored: the horizon runs past the
+        data, or the person left the register within it without a registration); sorted by
+        ref_date, then rinpersoon.
 
     Raises
     ------

@@ -173,8 +173,11 @@ INDICATORS: tuple[Indicator, ...] = (
         "ind_n_school_changes",
         "education",
         "count",
-        "Number of enrolments that started in the {recent_months} months before the reference "
-        "date at a different school than the person's previous enrolment.",
+        "Number of school changes within a stage of education in the {recent_months} months "
+        "before the reference date: enrolments started in that window at a different school than "
+        "the person's previous enrolment, at the same stage (primary po/so, secondary vo/vso, mbo, "
+        "hbo, wo). The ordinary transitions between stages (po -> vo, vo -> mbo/hbo/wo) are not "
+        "counted: they would make the count a function of age.",
         "{recent_months} months (features.recent_months)",
         ALL,
         ("enrolments",),
@@ -216,8 +219,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "ind_single_parent",
         "household",
         "flag",
-        "On the reference date the person lives at the same address as exactly one of their "
-        "linked parents (0 when living with both or with neither).",
+        "On the reference date (addresses as known from events strictly before it) the person "
+        "lives at the same address as exactly one of their linked parents (0 when living with "
+        "both or with neither). A move ON the reference date counts from the next date.",
         "on the reference date",
         ALL,
         ("parent_child", "addresses"),
@@ -257,7 +261,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "residence",
         "count",
         "Number of moves in the {recent_months} months before the reference date: address "
-        "episodes starting in that window that are not the person's first recorded address.",
+        "episodes starting in that window (ref - {recent_months} months <= start < ref) that are "
+        "not the person's first recorded address. A move ON the reference date is not counted "
+        "(and the person is still at the old address for scope, area and household).",
         "{recent_months} months (features.recent_months)",
         ALL,
         ("addresses",),
@@ -315,14 +321,20 @@ def render_markdown(config: FeatureConfig | None = None) -> str:
         f"({cfg.ref_step_months}) months from `features.first_ref_date` ({cfg.first_ref_date.isoformat()})",
         "up to the delivery's observation end.",
         "",
-        "- In scope: an address episode covers the reference date (date_start <= ref < date_end,",
-        "  or date_end empty); age in completed years on the reference date.",
-        f"- Keys: {', '.join(f'`{k}`' for k in KEY_COLUMNS)} (area codes of the address on the reference date).",
-        "- Leakage rule: only events strictly before the reference date are known; an event ON the",
-        "  reference date counts as after it. An episode is ongoing on the reference date unless it",
-        "  ended before it.",
-        "- Indicators are float32; NaN in rows of an age band the indicator does not apply to",
-        "  (absent, not zero). `feature_columns(band)` lists a band's model inputs.",
+        "- Leakage rule (one rule for every feature, the scope and the area keys): only events",
+        "  strictly before the reference date are known; an event ON the reference date counts as",
+        "  after it. An episode is ongoing on the reference date when it started strictly before it",
+        "  and did not end before it (an end ON the reference date is still ongoing).",
+        "- In scope: an address episode is ongoing on the reference date by that rule",
+        "  (date_start < ref <= date_end, or date_end empty: the address of the day before); age in",
+        "  completed years on the reference date. Someone who moves ON the reference date is",
+        "  counted at the old address, and the move is not in `ind_n_moves`, on that date.",
+        f"- Keys: {', '.join(f'`{k}`' for k in KEY_COLUMNS)} (area codes of that address).",
+        "- Indicators are float32. Where an indicator does not apply to a row's age band its value is",
+        "  missing (absent, not zero): `null` in the Parquet file (Arrow's missing value, what",
+        "  Polars, DuckDB, Spark and R read as missing), which pandas shows as NaN in a float",
+        "  column. No indicator is ever NaN-as-a-number in the file. `feature_columns(band)` lists",
+        "  a band's model inputs.",
         "- Band rule: an indicator applies to a band when its event can have happened by the band's",
         "  oldest age (Halt from 12, so 8-12 keeps it for its 12-year-olds; own debt restructuring",
         "  from 18, so 13-19 and 20-23).",
@@ -352,9 +364,13 @@ def render_markdown(config: FeatureConfig | None = None) -> str:
         "## Labels",
         "",
         "`label` = a suspect registration with an offence in the band's set and",
-        "ref <= registration date < ref + horizon. NA (censored, no label) when ref + horizon lies",
-        "after the day following the observation end: the horizon is not fully observed. A suspect",
-        "registration is a police registration, not a crime, and carries enforcement bias.",
+        "ref <= registration date < ref + horizon. NA (censored, no label) when the horizon is not",
+        "fully observed and no such registration was seen: when ref + horizon lies after the day",
+        "following the observation end (every row of the date), or when the person leaves the",
+        "population register (death or emigration, table `deregistrations`) with",
+        "ref <= deregistration date < ref + horizon. A registration before leaving keeps the label",
+        "True; a deregistration after the horizon keeps the label. NA is `null` in the Parquet file.",
+        "A suspect registration is a police registration, not a crime, and carries enforcement bias.",
         "",
         "| band | offences | horizon (months) |",
         "|---|---|---|",

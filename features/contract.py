@@ -47,6 +47,8 @@ HALT_CATEGORIES = ("vernieling", "diefstal", "vuurwerk", "overlast", "overig")
 DEBT_TYPES = ("wsnp", "minnelijk")
 OFFENCES = ("opiumwet", "geweld", "vermogen", "vernieling", "overig")
 CARE_TYPES = ("jeugdhulp", "jeugdbescherming", "jeugdreclassering")
+#: Why a person left the population register: death (overlijden) or emigration (emigratie).
+DEREGISTRATION_REASONS = ("overlijden", "emigratie")
 INCOME_GROUPS = (1, 2, 3, 4, 5)
 #: Age bands an intervention may target (equal to ``features.config.AGE_BANDS``; a test keeps
 #: them equal, the contract cannot import the feature config).
@@ -213,6 +215,20 @@ TABLES: dict[str, TableSpec] = {
             "youth probation (jeugdreclassering).",
         ),
         TableSpec(
+            "deregistrations",
+            (
+                _id(),
+                Column("deregistration_date", "date"),
+                Column("reason", "category", allowed=DEREGISTRATION_REASONS),
+            ),
+            key=("rinpersoon", "deregistration_date"),
+            required=False,
+            description="Departures from the population register (BRP): death (GBAOVERLIJDENTAB) "
+            "and emigration (GBAMIGRATIEBUS, emigratie), one row per departure. A person who leaves "
+            "within a label's horizon without a registration gets no label (censored). Optional: "
+            "without it nobody is known to leave, and a leaver's label reads False.",
+        ),
+        TableSpec(
             "household_income",
             (
                 _id(),
@@ -220,7 +236,7 @@ TABLES: dict[str, TableSpec] = {
                 Column("income_group", "int", allowed=INCOME_GROUPS),
             ),
             key=("rinpersoon", "year"),
-            description="Quintile of standardised household income per year (INHATAB); " "audit-only by default.",
+            description="Quintile of standardised household income per year (INHATAB); audit-only by default.",
         ),
     )
 }
@@ -805,7 +821,11 @@ def validate_delivery(
     for name, spec in TABLES.items():
         if spec.required and name not in raw_tables:
             raise InputError(name, None, None, "table missing from the delivery")
-    tables = {name: validate_table(raw_tables[name], spec, contract, geo) for name, spec in TABLES.items()}
+    tables = {
+        name: validate_table(raw_tables[name], spec, contract, geo)
+        for name, spec in TABLES.items()
+        if name in raw_tables  # an optional table may be absent
+    }
     dropped = _check_links(tables, contract)
     ivs = None if interventions is None else _validate_interventions(interventions, contract, geo)
     return Delivery(tables=tables, observation_end=contract.observation_end, interventions=ivs, orphans_dropped=dropped)

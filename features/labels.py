@@ -1,8 +1,16 @@
 """Labels: suspect registration for an offence in the band's set within the horizon.
 
-``label`` = a registration with ``ref <= registration_date < ref + horizon``; censored (NA)
-when ``ref + horizon`` lies after the day following the observation end, because the horizon
-is then not fully observed. Only events on or after the reference date are used.
+``label`` = a registration with ``ref <= registration_date < ref + horizon``. Censored (NA)
+when the horizon is not fully observed and no such registration was seen:
+
+* for every row of a date, when ``ref + horizon`` lies after the day following the
+  observation end (:func:`is_censored`);
+* for one person, when they leave the population register (death or emigration, table
+  ``deregistrations``) with ``ref <= date < ref + horizon`` (:func:`left_within_horizon`).
+  A registration before leaving is a fact and keeps the label True; leaving after the horizon
+  keeps the label as it is.
+
+Only events on or after the reference date are used.
 """
 
 from __future__ import annotations
@@ -25,3 +33,8 @@ def build_label(tl: Timeline, ref: RefDate, label: LabelConfig) -> np.ndarray:
     """Per person: registered for an offence in ``label.offences`` within the horizon (bool)."""
     sel = np.isin(tl.offence, [OFFENCES.index(o) for o in label.offences])
     return tl.suspects.count_between(tl.n, ref.day, ref.months_after(label.horizon_months), rows=sel) > 0
+
+
+def left_within_horizon(tl: Timeline, ref: RefDate, label: LabelConfig) -> np.ndarray:
+    """Per person: left the register (death or emigration) with ``ref <= date < ref + horizon``."""
+    return tl.deregistrations.count_between(tl.n, ref.day, ref.months_after(label.horizon_months)) > 0

@@ -1,9 +1,12 @@
 """Residence: who is in scope on a reference date, where they live, how often they moved.
 
-A person is in scope on a reference date when an address episode covers it
-(``date_start <= ref < date_end``, or ``date_end`` empty) and their age in completed years is
-8-23. Moves count address episodes that start in the look-back window and are not the person's
-first recorded address.
+A person is in scope on a reference date when an address episode is ongoing on it as known
+from events strictly before it (``date_start < ref <= date_end``, or ``date_end`` empty: the
+episode that covered the day before) and their age in completed years is 8-23. A move ON the
+reference date counts as after it everywhere: the person is still at the old address (for
+scope, area and household) and the move is not in ``ind_n_moves``, by the leakage rule of
+:mod:`features._timeline`. Moves count address episodes that start in the look-back window,
+strictly before the reference date, and are not the person's first recorded address.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ class Residence:
 def build_residence(tl: Timeline, ref: RefDate) -> Residence:
     """Address and buurt of every person on ``ref``.
 
-    When episodes overlap, the one that started last wins.
+    The address is the episode ongoing as known on ``ref`` (:meth:`Episodes.known_on`: started
+    strictly before it, not ended before it). When episodes overlap, the one that started last
+    wins.
     """
     ep = tl.addresses
-    rows = np.flatnonzero(ep.covering(ref.day))  # sorted by person, then start
+    rows = np.flatnonzero(ep.known_on(ref.day))  # sorted by person, then start
     p = ep.person[rows]
     last = np.ones(len(rows), bool)
     last[:-1] = p[:-1] != p[1:]

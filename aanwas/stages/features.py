@@ -50,6 +50,8 @@ class _ChunkWriter:
         self.schema: pa.Schema | None = None
 
     def write(self, df: pd.DataFrame) -> None:
+        # from_pandas turns NaN into null: a not-applicable indicator is stored as null, never
+        # as a NaN value (the one rule of docs/features.md; a test reads the file to check it)
         if self.writer is None:
             self.schema = pa.Schema.from_pandas(df, preserve_index=False)
             self.writer = pq.ParquetWriter(self.path, self.schema)

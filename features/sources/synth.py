@@ -33,13 +33,15 @@ import numpy as np
 import pandas as pd
 
 from features.config import AGE_BANDS, BAND_LIMITS, SynthConfig
-from features.contract import DATE_DTYPE, HALT_CATEGORIES, OFFENCES
+from features.contract import DATE_DTYPE, DEREGISTRATION_REASONS, HALT_CATEGORIES, OFFENCES
 from features.errors import ConfigError
 from features.geography import Geography, load_geography
 from features.sources.region import region_label, resolve_region
 
 Progress = Callable[[str, float], None]
 DAY0 = np.datetime64("1970-01-01", "D")
+#: Second seed word of the random stream of emigration and death (apart from the main stream).
+EXIT_STREAM = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +98,13 @@ class WorldParams:
     over_policed_logit: float = -3.2  # share of wijken over-policed ~ 6-10 %, more in deprived ones
     over_policed_multiplier: float = 2.0
     detect_max: float = 0.95
+    # leaving the population register, ages 8-27 (yearly probabilities by age from the age
+    # given; see docs/synthetic.md "Emigration and death"); emigration is multiplied per
+    # migration group (nederland, europa, buiten_europa)
+    emigration_age: tuple[tuple[int, float], ...] = ((8, 0.002), (18, 0.004), (23, 0.006))
+    emigration_group_factor: tuple[float, float, float] = (1.0, 3.0, 1.5)
+    death_age: tuple[tuple[int, float], ...] = ((8, 0.0001), (15, 0.00025), (20, 0.00035))
+    leave_register_ages: tuple[int, int] = (8, 27)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,7 +324,7 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     >>> from features.config import SynthConfig
     >>> res = generate(SynthConfig(scale=0.001, seed=3))
     >>> sorted(res.raw)[:3]
-    ['addresses', 'debt', 'enrolments']
+    ['addresses', 'debt', 'deregistrations']
     """
     p = params or WorldParams()
     tick = progress or (lambda stage, frac: None)
@@ -368,12 +377,16 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     p_eu = world.p_europe[hh_buurt0]
     hh_mig = np.where(u < p_out, 2, np.where(u < p_out + p_eu, 1, 0))
     kid_z = 0.7 * vuln[kid_hh] + 0.7 * rng.standard_normal(n_kid)
+    # emigration and death (own random stream: the rest of the world keeps its draws)
+    exit_rng = np.random.default_rng([cfg.seed, EXIT_STREAM])
+    exit_day, exit_reason = _exits(exit_rng, p, kid_birth, hh_mig[kid_hh], y0, y1)
 
     # separation: before the window (single-parent from the start) or during it
     single0 = rng.random(n_hh) < _sigmoid(_logit(p.single_parent_share) + 0.5 * vuln)
     n_years = y1 - y0 + 1
     sep_draw = rng.random(n_hh) < 1 - np.exp(-p.separation_rate * np.exp(0.3 * vuln) * n_years)
-    sep_day = np.where(single0, win_start, np.where(sep_draw, win_start + rng.integers(0, obs_end - win_start, n_hh), np.iinfo("int64").max))
+    sep_later = np.where(sep_draw, win_start + rng.integers(0, obs_end - win_start, n_hh), np.iinfo("int64").max)
+    sep_day = np.where(single0, win_start - 1, sep_later)  # single from the start: known on 1 January
     father_leaves = rng.random(n_hh) < p.father_leaves_share
 
     # parents: mother and father per household
@@ -400,7 +413,7 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     o = np.lexsort((mv_day, mv_hh))
     mv_hh, mv_day = mv_hh[o], mv_day[o]
     ep_hh = np.concatenate([np.arange(n_hh), mv_hh])
-    ep_start = np.concatenate([np.full(n_hh, win_start), mv_day])
+    ep_start = np.concatenate([np.full(n_hh, win_start - 1), mv_day])  # known on 1 January y0
     o = np.lexsort((ep_start, ep_hh))
     ep_hh, ep_start = ep_hh[o], ep_start[o]
     is_first = np.r_[True, ep_hh[1:] != ep_hh[:-1]]
@@ -426,7 +439,8 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     staying = np.where(father_leaves, mother_pid, father_pid)
     mem_pid = np.concatenate([np.arange(n_kid), staying, departing])
     mem_hh = np.concatenate([kid_hh, np.arange(n_hh), np.arange(n_hh)])
-    mem_from = np.concatenate([np.maximum(kid_birth, win_start), np.full(n_hh, win_start), np.full(n_hh, win_start)])
+    known0 = win_start - 1  # the first addresses are known on 1 January of the first year
+    mem_from = np.concatenate([np.maximum(kid_birth, known0), np.full(n_hh, known0), np.full(n_hh, known0)])
     mem_to = np.concatenate([kid_leave, np.full(n_hh, big), sep_day])
     # join members to their household's episodes (sorted by hh): vectorised range expansion
     hh_ep_first = np.searchsorted(ep_hh, np.arange(n_hh), side="left")
@@ -511,10 +525,11 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
         jan1 = _days(y)
         n_days = _days(y + 1) - jan1
         age = _age_on(kid_birth, jan1)
-        buurt_now = _episodes_lookup(a_pid, a_start, a_buurt, np.arange(n_kid), np.full(n_kid, jan1))
-        addr_now = _episodes_lookup(a_pid, a_start, a_addr, np.arange(n_kid), np.full(n_kid, jan1))
-        end_now = _episodes_lookup(a_pid, a_start, a_end, np.arange(n_kid), np.full(n_kid, jan1))
-        resident = (buurt_now >= 0) & (end_now > jan1)
+        known = jan1 - 1  # addresses as known on 1 January: a move ON it counts as after it
+        buurt_now = _episodes_lookup(a_pid, a_start, a_buurt, np.arange(n_kid), np.full(n_kid, known))
+        addr_now = _episodes_lookup(a_pid, a_start, a_addr, np.arange(n_kid), np.full(n_kid, known))
+        end_now = _episodes_lookup(a_pid, a_start, a_end, np.arange(n_kid), np.full(n_kid, known))
+        resident = (buurt_now >= 0) & (end_now > known)
         # parent states at 1 January
         lo24 = jan1 - _days_back(jan1, 24)
         m = (pdebt_start < jan1) & (pdebt_end >= lo24)
@@ -527,8 +542,8 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
         parent_debt_recent = pdebt_hh_now[kid_hh]
         parent_suspect_recent = psus_hh_now[kid_hh]
         # single parent: lives at the address of exactly one linked parent
-        m_addr = _episodes_lookup(a_pid, a_start, a_addr, mother_pid[kid_hh], np.full(n_kid, jan1))
-        f_addr = _episodes_lookup(a_pid, a_start, a_addr, father_pid[kid_hh], np.full(n_kid, jan1))
+        m_addr = _episodes_lookup(a_pid, a_start, a_addr, mother_pid[kid_hh], np.full(n_kid, known))
+        f_addr = _episodes_lookup(a_pid, a_start, a_addr, father_pid[kid_hh], np.full(n_kid, known))
         n_par = (m_addr == addr_now).astype(int) + (f_addr == addr_now).astype(int)
         single_parent = resident & (n_par == 1)
         z = kid_z
@@ -551,12 +566,14 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
             treated = resident & (buurt_now >= 0) & codes_mask[np.maximum(buurt_now, 0)] & np.isin(band, bands)
             hr = np.where(treated, hr * ratio, hr)
             if treated.any():
-                det = world.detect[buurt_now[treated]]
-                iv_effect_rows.append((iv_idx, y, int(treated.sum()), float(np.sum(h0[treated] * (ratio - 1) * det)), float(np.sum(h0[treated] * det))))
+                # truth of the registration rate: person-years in the register only
+                stay = np.clip(exit_day - jan1, 0, n_days)[treated] / n_days
+                det = world.detect[buurt_now[treated]] * stay
+                iv_effect_rows.append((iv_idx, y, int((stay > 0).sum()), float(np.sum(h0[treated] * (ratio - 1) * det)), float(np.sum(h0[treated] * det))))
         h = np.where(in_ages, h0 * hr, 0.0)
         share_drug = _step(p.drug_share_age, age)
         p_det = np.where(resident, world.detect[np.maximum(buurt_now, 0)], 0.0)
-        keep_truth = in_ages & (y >= y1 - 6)
+        keep_truth = in_ages & (y >= y1 - 6) & (exit_day >= jan1)  # no rows after the year of leaving
         if keep_truth.any():
             truth_rows.append(
                 pd.DataFrame(
@@ -578,6 +595,8 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
                         "youth_care_ever": youth_care_ever[keep_truth],
                         "prior_suspect": prior_suspect[keep_truth],
                         "latent_z": z[keep_truth].astype("float32"),
+                        # share of the year before the person leaves the register (1 = all)
+                        "exposure": (np.clip(exit_day[keep_truth] - jan1, 0, n_days) / n_days).astype("float32"),
                     }
                 )
             )
@@ -632,6 +651,13 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
             "rinpersoon_parent": np.concatenate([rin[mother_pid[kid_hh]], rin[father_pid[kid_hh]]]),
         }
     )
+    # departures censor the record afterwards: the world is simulated as if nobody left (so
+    # every draw of the main stream, and everyone else's life, is the same as without them)
+    # and a young person who emigrates or dies has no address from that day on
+    a_exit = np.where(a_pid < n_kid, exit_day[np.minimum(a_pid, n_kid - 1)], np.iinfo("int64").max)
+    here = a_start < a_exit
+    a_pid, a_start, a_buurt, a_addr = a_pid[here], a_start[here], a_buurt[here], a_addr[here]
+    a_end = np.minimum(a_end, a_exit)[here]
     a_end_out = np.where(a_end > obs_end, -1, a_end)
     addresses = pd.DataFrame(
         {
@@ -643,7 +669,9 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
         }
     )
     def cat_rows(key: str) -> list[np.ndarray]:
-        return [np.concatenate(c) for c in zip(*ev[key])]
+        cols = [np.concatenate(c) for c in zip(*ev[key])]
+        stay = cols[1] < exit_day[cols[0]]  # nothing is registered after emigration or death
+        return [c[stay] for c in cols]
 
     h_i, h_d = cat_rows("halt")
     halt_tbl = pd.DataFrame({"rinpersoon": rin[h_i], "referral_date": _to_date(h_d), "halt_category": cat(rng.integers(0, len(HALT_CATEGORIES), len(h_i)), HALT_CATEGORIES)})
@@ -681,6 +709,7 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
         }
     )
     enrol = _enrolments(rng, p, kid_birth, kid_z, world.gm_idx[hh_buurt0[kid_hh]], obs_end, win_start)
+    enrol = _end_at_exit(enrol, exit_day)
     enrol["rinpersoon"] = rin[enrol.pop("pid").to_numpy()]
     income = _income(rng, rin[:n_kid], kid_birth, ses[kid_hh], y0, y1)
     raw = {
@@ -695,6 +724,15 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
         "youth_care": care,
         "household_income": income,
     }
+    left = np.flatnonzero(exit_day <= obs_end)
+    if len(left):  # the contract refuses an empty table; without rows the table is absent
+        raw["deregistrations"] = pd.DataFrame(
+            {
+                "rinpersoon": rin[left],
+                "deregistration_date": _to_date(exit_day[left]),
+                "reason": cat(exit_reason[left], DEREGISTRATION_REASONS),
+            }
+        )
     # only these can repeat a key by chance (same-day starts); the others are unique by design
     raw.update({k: _dedupe(k, raw[k]) for k in ("enrolments", "youth_care", "suspects")})
     tick("truth", 0.95)
@@ -927,3 +965,47 @@ def _income(rng: np.random.Generator, rin: np.ndarray, birth: np.ndarray, ses: n
         q = np.searchsorted(np.quantile(score, [0.2, 0.4, 0.6, 0.8]), score, side="right") + 1
         frames.append(pd.DataFrame({"rinpersoon": rin[m], "year": np.full(int(m.sum()), y, "int16"), "income_group": q.astype("int8")}))
     return pd.concat(frames, ignore_index=True)
+
+
+def _exits(
+    rng: np.random.Generator, p: WorldParams, birth: np.ndarray, mig: np.ndarray, y0: int, y1: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Day each young person leaves the register (int64 max if never) and why (0 death, 1 emigration).
+
+    Per simulated year, from the age on 1 January within ``p.leave_register_ages``: death with
+    ``p.death_age``, emigration with ``p.emigration_age`` times the migration group's factor;
+    the first such year counts, on a uniform day of it.
+    """
+    never = np.iinfo("int64").max
+    day = np.full(len(birth), never, "int64")
+    reason = np.zeros(len(birth), "int8")
+    lo, hi = p.leave_register_ages
+    factor = np.asarray(p.emigration_group_factor)[mig]
+    for y in range(y0, y1 + 1):
+        jan1 = _days(y)
+        n_days = _days(y + 1) - jan1
+        age = _age_on(birth, jan1)
+        ok = (age >= lo) & (age <= hi) & (day == never)
+        die = _step(p.death_age, age)
+        emig = _step(p.emigration_age, age) * factor
+        u = rng.random(len(birth))
+        hit = ok & (u < die + emig)
+        day[hit] = jan1 + rng.integers(0, n_days, int(hit.sum()))
+        reason[hit] = np.where(u[hit] < die[hit], 0, 1)
+    return day, reason
+
+
+def _end_at_exit(enrol: pd.DataFrame, exit_day: np.ndarray) -> pd.DataFrame:
+    """Enrolments of a person who left: none from the exit day on; an ongoing one ends then."""
+    ex = exit_day[enrol["pid"].to_numpy()]
+    start = (enrol["date_start"].to_numpy().astype("datetime64[D]") - DAY0).astype("int64")
+    out = enrol[start < ex].reset_index(drop=True)
+    ex = ex[start < ex]
+    end = out["date_end"]
+    end_days = (end.to_numpy().astype("datetime64[D]") - DAY0).astype("int64")
+    end_day = np.where(end.isna(), np.iinfo("int64").max, end_days)
+    cut = ex < end_day
+    if cut.any():
+        new_end = pd.Series(_to_date(np.where(cut, ex, 0)), index=out.index)
+        out["date_end"] = new_end.where(cut, end)
+    return out

@@ -16,6 +16,14 @@ asks for (offence set, horizon), per person and reference date: the oracle. Two 
   :func:`latent_posterior` and :func:`gauss_hermite_expectation`) and detection and
   intervention effects are replaced by their population mean per band and year. What a
   model on the observable state can reach.
+
+A person who leaves the register (emigration or death) is at risk only until then: the year
+they leave has ``exposure`` < 1 (the share of the year before leaving; offences fall on a
+uniform day of the year, so the chance of a registration before leaving is the yearly
+probability times ``exposure``) and later years have no row. Every risk here is therefore the
+probability of the event the label records: a registration before the horizon ends or the
+person leaves, whichever comes first. (Labels of leavers without a registration are NA, so
+those rows are not scored against it.)
 """
 
 from __future__ import annotations
@@ -113,6 +121,11 @@ def latent_posterior(state: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     dof = max(len(z) - X.shape[1], 1)
     sd = np.sqrt(np.sum((z - mean) ** 2) / dof)
     return mean, np.full(len(z), sd)
+
+
+def _exposure(window: pd.DataFrame) -> np.ndarray:
+    """Share of each year the person is in the register (1 when the truth predates departures)."""
+    return window["exposure"].to_numpy(float) if "exposure" in window.columns else np.ones(len(window))
 
 
 def _risk_over_horizon(prob: np.ndarray, window_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -213,7 +226,7 @@ def true_label_risk(
                     s["prior_suspect"].to_numpy(),
                     np.zeros(len(window)),
                 )
-                share = _offence_share(lab, window["share_drug"].to_numpy(float))
+                share = _offence_share(lab, window["share_drug"].to_numpy(float)) * _exposure(window)
                 if basis == "reference":
                     mult = window["hazard_ratio"].to_numpy(float)
                     if with_detection:
@@ -238,6 +251,7 @@ def true_label_risk(
                     )
             else:
                 prob = window["h_any"].to_numpy(float) * _offence_share(lab, window["share_drug"].to_numpy(float))
+                prob = prob * _exposure(window)
                 if with_detection:
                     prob = prob * window["p_detect"].to_numpy(float)
                 risk = _risk_over_horizon(prob, window["rinpersoon"].to_numpy(), ids)

@@ -154,6 +154,9 @@ def base_tables() -> dict[str, pd.DataFrame]:
                 "income_group": [3, 3, 3, 4, 1, 1, 2],
             }
         ),
+        "deregistrations": pd.DataFrame(
+            {"rinpersoon": [k5], "deregistration_date": _d(["2023-11-15"]), "reason": ["emigratie"]}
+        ),
     }
 
 
@@ -366,6 +369,17 @@ def write_cbs_delivery(root: Path) -> Path:
             }
         ),
         "INKOMENKWINTIELBUS",
+    )
+    g = t["deregistrations"]
+    sav(
+        pd.DataFrame(
+            {
+                "RINPERSOON": pin(g["rinpersoon"]),
+                "DATUMVERTREK": ymd(g["deregistration_date"]),
+                "REDENVERTREK": g["reason"].map({"overlijden": "1", "emigratie": "2"}),
+            }
+        ),
+        "GBAVERTREKBUS",
     )
     iv = base_interventions()
     pd.DataFrame(

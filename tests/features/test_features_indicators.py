@@ -76,9 +76,11 @@ def test_scope_age_on_birthday_and_address_coverage():
             (2, "2012-01-02", "V"),  # 7 on 2020-01-01: out of scope
             (3, "1996-01-02", "M"),  # 23 on 2020-01-01: in scope
             (4, "1996-01-01", "V"),  # 24: out
-            (5, "2005-06-01", "M"),  # address ends on the ref date: not resident
-            (6, "2005-06-01", "V"),  # moves in on the ref date: resident in the new buurt
+            (5, "2005-06-01", "M"),  # address ends ON the ref date: still resident (end is after)
+            (6, "2005-06-01", "V"),  # moves ON the ref date: still in the old buurt on that date
             (7, "2005-06-01", "M"),  # no address at all
+            (8, "2005-06-01", "V"),  # first address starts ON the ref date: not yet resident
+            (9, "2005-06-01", "M"),  # address ended the day before the ref date: not resident
         ],
         addresses=[
             lives(1),
@@ -88,15 +90,20 @@ def test_scope_age_on_birthday_and_address_coverage():
             lives(5, "2005-06-01", "2020-01-01"),
             lives(6, "2005-06-01", "2020-01-01"),
             lives(6, "2020-01-01", None, address=60, buurt=BU_B),
+            lives(8, "2020-01-01"),
+            lives(9, "2005-06-01", "2019-12-31"),
         ],
     )
-    ft = build_feature_table(d, cfg(), observation_end=dt.date(2020, 6, 30))
-    assert sorted(ft["rinpersoon"]) == [1, 3, 6]
+    ft = build_feature_table(d, cfg(), observation_end=dt.date(2021, 6, 30))
+    assert sorted(ft.loc[ft["ref_date"] == pd.Timestamp("2020-01-01"), "rinpersoon"]) == [1, 3, 5, 6]
     assert row(ft, 1, "2020-01-01")["age"] == 8 and row(ft, 1, "2020-01-01")["age_band"] == "8-12"
     assert row(ft, 3, "2020-01-01")["age"] == 23 and row(ft, 3, "2020-01-01")["age_band"] == "20-23"
     r6 = row(ft, 6, "2020-01-01")
-    assert (r6["buurt"], r6["wijk"], r6["gemeente"]) == (BU_B, "WK0363AA", "GM0363")
+    assert (r6["buurt"], r6["wijk"], r6["gemeente"]) == (BU_A, "WK0363AA", "GM0363")
     assert r6["age"] == 14 and r6["age_band"] == "13-19"
+    # a year later the move and the first address are known, person 5 has left, person 2 is 8
+    assert sorted(ft.loc[ft["ref_date"] == pd.Timestamp("2021-01-01"), "rinpersoon"]) == [1, 2, 6, 8]
+    assert row(ft, 6, "2021-01-01")["buurt"] == BU_B
 
 
 def test_band_boundaries_and_dtypes():
@@ -213,10 +220,10 @@ def test_school_changes_special_education_and_enrolled():
         addresses=[lives(1), lives(2), lives(3)],
         enrolments=[
             (1, 100, "po", "2009-08-01", "2017-07-31"),
-            (1, 200, "vo", "2017-08-01", "2018-07-31"),  # change, 29 months before 2020: outside 24
+            (1, 200, "vo", "2017-08-01", "2018-07-31"),  # po -> vo: a stage transition, not a change
             (1, 200, "vo", "2018-08-01", "2019-01-31"),  # same school: no change
-            (1, 300, "vso", "2019-02-01", "2019-12-31"),  # change, special education
-            (1, 400, "vo", "2020-01-01", None),  # starts on the ref date: not known
+            (1, 300, "vso", "2019-02-01", "2019-12-31"),  # change within secondary (to special)
+            (1, 400, "vo", "2020-01-01", None),  # change within secondary, ON the ref date: not known
             (2, 500, "so", "2012-08-01", "2020-01-01"),  # ends on the ref date: still enrolled
             (3, 600, "vo", "2017-08-01", "2019-12-31"),  # ended before the ref date
         ],
@@ -230,6 +237,32 @@ def test_school_changes_special_education_and_enrolled():
     # a year later the 2020-01-01 enrolment is known: one more change, enrolled
     r1b = row(ft, 1, "2021-01-01")
     assert (r1b["ind_n_school_changes"], r1b["ind_enrolled"]) == (2, 1)
+
+
+def test_school_changes_count_only_changes_within_a_stage():
+    # hand-computed on 2020-01-01 (window 2018-01-01 .. 2019-12-31)
+    d = make_delivery(
+        [(k, "2006-06-01", "M") for k in (1, 2, 3, 4, 5)],
+        addresses=[lives(k) for k in (1, 2, 3, 4, 5)],
+        enrolments=[
+            (1, 100, "po", "2010-08-01", "2018-07-31"),
+            (1, 200, "vo", "2018-08-01", None),  # po -> vo only: 0 changes
+            (2, 100, "po", "2010-08-01", "2018-07-31"),
+            (2, 200, "vo", "2018-08-01", "2019-02-28"),
+            (2, 300, "vo", "2019-03-01", None),  # vo -> vo at another school: 1 change
+            (3, 200, "vo", "2014-08-01", "2018-07-31"),
+            (3, 500, "mbo", "2018-08-01", "2019-07-31"),  # vo -> mbo: a stage transition
+            (3, 600, "hbo", "2019-08-01", None),  # mbo -> hbo: a stage transition, 0 in all
+            (4, 100, "po", "2010-08-01", "2018-03-31"),
+            (4, 110, "so", "2018-04-01", None),  # po -> so: a change within primary, 1
+            (5, 500, "mbo", "2018-08-01", "2019-01-31"),
+            (5, 510, "mbo", "2019-02-01", "2019-07-31"),  # mbo -> mbo elsewhere: 1
+            (5, 510, "mbo", "2019-08-01", None),  # same school again: no change
+        ],
+    )
+    ft = build_feature_table(d, cfg(), observation_end=dt.date(2020, 6, 30))
+    got = {k: row(ft, k, "2020-01-01")["ind_n_school_changes"] for k in (1, 2, 3, 4, 5)}
+    assert got == {1: 0, 2: 1, 3: 0, 4: 1, 5: 1}
 
 
 # --- debt ------------------------------------------------------------------------------------
@@ -296,9 +329,11 @@ def test_single_parent_household():
             lives(52, "2020-01-01", address=501),
         ],
     )
-    ft = build_feature_table(d, cfg(), observation_end=dt.date(2020, 6, 30))
+    ft = build_feature_table(d, cfg(), observation_end=dt.date(2021, 6, 30))
     got = {k: row(ft, k, "2020-01-01")["ind_single_parent"] for k in (1, 2, 3, 4, 5)}
-    assert got == {1: 0, 2: 1, 3: 0, 4: 1, 5: 1}
+    # child 5: the move out ON the ref date counts from the next date (leakage rule)
+    assert got == {1: 0, 2: 1, 3: 0, 4: 1, 5: 0}
+    assert row(ft, 5, "2021-01-01")["ind_single_parent"] == 1
 
 
 # --- care ------------------------------------------------------------------------------------
@@ -340,6 +375,27 @@ def test_moves_in_recent_window_exclude_first_address():
     assert row(ft, 2, "2020-01-01")["ind_n_moves"] == 0
     ft12 = build_feature_table(d, cfg(recent_months=12), observation_end=dt.date(2020, 6, 30))
     assert row(ft12, 1, "2020-01-01")["ind_n_moves"] == 1
+
+
+def test_a_move_on_the_ref_date_counts_as_after_it_everywhere():
+    # Child 1 and its mother move ON 2020-01-01 from BU_A (with both parents) to BU_B (mother
+    # only). On 2020-01-01 nothing of that is known: old buurt, both parents, no move. On
+    # 2021-01-01 all of it is: new buurt, single parent, one move.
+    d = make_delivery(
+        [(1, "2008-06-01", "M"), (11, "1975-01-01", "V"), (12, "1975-01-01", "M")],
+        parent_child=[(1, 11), (1, 12)],
+        addresses=[
+            lives(1, "2008-06-01", "2020-01-01", address=100),
+            lives(1, "2020-01-01", address=200, buurt=BU_B),
+            lives(11, "2000-01-01", "2020-01-01", address=100),
+            lives(11, "2020-01-01", address=200, buurt=BU_B),
+            lives(12, "2000-01-01", address=100),
+        ],
+    )
+    ft = build_feature_table(d, cfg(), observation_end=dt.date(2021, 6, 30))
+    on, after = row(ft, 1, "2020-01-01"), row(ft, 1, "2021-01-01")
+    assert (on["buurt"], on["ind_single_parent"], on["ind_n_moves"]) == (BU_A, 0, 0)
+    assert (after["buurt"], after["ind_single_parent"], after["ind_n_moves"]) == (BU_B, 1, 1)
 
 
 # --- labels ----------------------------------------------------------------------------------
@@ -426,3 +482,36 @@ def test_catalogue_windows_follow_config():
     assert "36 months" in indicator("ind_parent_suspect_recent").render(
         indicator("ind_parent_suspect_recent").window, cfg(parent_suspect_months=36)
     )
+
+
+def test_leaving_the_register_within_the_horizon_censors_the_label():
+    # 13-19, 24-month horizon from 2020-01-01: [2020-01-01, 2022-01-01)
+    d = make_delivery(
+        [(k, "2004-06-01", "M") for k in (1, 2, 3, 4, 5, 6)],
+        addresses=[
+            lives(1, end="2021-03-01"),
+            lives(2, end="2022-01-01"),
+            lives(3, end="2021-03-01"),
+            lives(4, end="2020-01-01"),
+            lives(5),
+            lives(6, end="2021-09-01"),
+        ],
+        suspects=[(3, "2020-05-01", "opiumwet"), (6, "2020-02-01", "geweld")],
+        deregistrations=[
+            (1, "2021-03-01", "emigratie"),  # inside the horizon, no registration: NA
+            (2, "2022-01-01", "emigratie"),  # ON ref + horizon: after it, keeps its label
+            (3, "2021-03-01", "overlijden"),  # registered before leaving: True is known
+            (4, "2020-01-01", "emigratie"),  # leaves ON the ref date: inside, NA
+            (6, "2021-09-01", "overlijden"),  # only an offence outside the label's set: NA
+        ],
+    )
+    ft = build_feature_table(d, cfg("2019-01-01"))
+    lab = {k: row(ft, k, "2020-01-01")["label"] for k in (1, 2, 3, 4, 5, 6)}
+    assert pd.isna(lab[1]) and pd.isna(lab[4]) and pd.isna(lab[6])
+    assert lab[2] == False and lab[3] == True and lab[5] == False  # noqa: E712
+    # 2019-01-01: person 2's horizon [2019, 2021) ends before its emigration: labelled
+    assert row(ft, 2, "2019-01-01")["label"] == False  # noqa: E712
+    # without the table nobody is known to leave: the same people read False
+    tables = {k: v for k, v in d.tables.items() if k != "deregistrations"}
+    ft0 = build_feature_table(tables, cfg(), observation_end=OBS_END)
+    assert row(ft0, 1, "2020-01-01")["label"] == False  # noqa: E712

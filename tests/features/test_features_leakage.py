@@ -1,9 +1,9 @@
 """Leakage properties (hypothesis): features use only the past, labels only the future.
 
 A small random delivery is built directly as typed frames. Then every event on or after a
-reference date is added, moved or deleted at random (for addresses: strictly after it, since the
-address ON the reference date defines where a person lives): the features of that date and of
-every earlier date must not change. Conversely, changing suspect registrations before the
+reference date is added, moved or deleted at random (addresses included: a move ON the reference
+date counts as after it, like every other event): the features of that date and of every
+earlier date must not change. Conversely, changing suspect registrations before the
 reference date must not change its labels, and the labels must equal a direct computation.
 """
 
@@ -19,7 +19,16 @@ from hypothesis import strategies as st
 from features.build import build_feature_table
 from features.catalogue import LABEL_COLUMN
 from features.config import BAND_LIMITS, FeatureConfig
-from features.contract import CARE_TYPES, DEBT_TYPES, HALT_CATEGORIES, OFFENCES, SCHOOL_LEVELS, TABLES, Delivery
+from features.contract import (
+    CARE_TYPES,
+    DEBT_TYPES,
+    DEREGISTRATION_REASONS,
+    HALT_CATEGORIES,
+    OFFENCES,
+    SCHOOL_LEVELS,
+    TABLES,
+    Delivery,
+)
 
 OBS_END = dt.date(2024, 12, 31)
 CFG = FeatureConfig(first_ref_date=dt.date(2016, 1, 1))
@@ -28,7 +37,12 @@ EPOCH = dt.date(1970, 1, 1)
 LO = (dt.date(2008, 1, 1) - EPOCH).days
 HI = (OBS_END - EPOCH).days
 BUURTEN = ("BU0363AA01", "BU0363AA02", "BU03440111")
-EVENT_DATE = {"vsv": "vsv_date", "halt": "referral_date", "suspects": "registration_date"}
+EVENT_DATE = {
+    "vsv": "vsv_date",
+    "halt": "referral_date",
+    "suspects": "registration_date",
+    "deregistrations": "deregistration_date",
+}
 INTERVALS = ("enrolments", "debt", "youth_care")
 
 
@@ -126,6 +140,8 @@ def _event(draw: st.DrawFn, name: str, col: str, person: int, day: int) -> dict:
         row["halt_category"] = draw(st.sampled_from(HALT_CATEGORIES))
     if name == "suspects":
         row["offence"] = draw(st.sampled_from(OFFENCES))
+    if name == "deregistrations":
+        row["reason"] = draw(st.sampled_from(DEREGISTRATION_REASONS))
     return row
 
 
@@ -141,7 +157,7 @@ def _episode(draw: st.DrawFn, name: str, person: int, start: int, end: int | Non
 
 
 def _perturb_after(draw: st.DrawFn, rows: dict[str, list[dict]], ref: dt.date) -> dict[str, list[dict]]:
-    """Add, move or delete every kind of event dated on/after ``ref`` (addresses: after ``ref``)."""
+    """Add, move or delete every kind of event dated on/after ``ref`` (addresses included)."""
     r = _day(ref)
     people = [p["rinpersoon"] for p in rows["persons"]]
     out: dict[str, list[dict]] = {name: list(v) for name, v in rows.items()}
@@ -158,7 +174,7 @@ def _perturb_after(draw: st.DrawFn, rows: dict[str, list[dict]], ref: dt.date) -
             kept.append(_event(draw, name, col, draw(st.sampled_from(people)), draw(_days(r, HI))))
         out[name] = kept
     for name in (*INTERVALS, "addresses"):
-        first_after = r + 1 if name == "addresses" else r  # addresses: the ref date itself is known
+        first_after = r  # the ref date itself counts as after it, for addresses too
         kept = []
         for e in out[name]:
             s = _day(e["date_start"])
@@ -215,20 +231,24 @@ def test_events_on_or_after_ref_date_never_change_its_features(rows, ref, data):
     pd.testing.assert_frame_equal(a, b)
 
 
-def _expected_labels(ft: pd.DataFrame, suspects: pd.DataFrame) -> list[bool | None]:
+def _expected_labels(ft: pd.DataFrame, suspects: pd.DataFrame, left: pd.DataFrame) -> list[bool | None]:
     """Direct computation, row by row, from the definition (None = censored)."""
     regs: dict[int, list[tuple[pd.Timestamp, str]]] = {}
     for s in suspects.itertuples():
         regs.setdefault(s.rinpersoon, []).append((pd.Timestamp(s.registration_date), s.offence))
+    gone: dict[int, list[pd.Timestamp]] = {}
+    for g in left.itertuples():
+        gone.setdefault(g.rinpersoon, []).append(pd.Timestamp(g.deregistration_date))
     limit = pd.Timestamp(OBS_END) + pd.Timedelta(days=1)
     out: list[bool | None] = []
     for rin, ref, band in zip(ft["rinpersoon"], ft["ref_date"], ft["age_band"], strict=True):
         lab = CFG.labels[band]
         end = pd.Timestamp(ref) + pd.DateOffset(months=lab.horizon_months)
-        if end > limit:
+        hit = any(ref <= day < end and off in lab.offences for day, off in regs.get(rin, []))
+        if end > limit or (not hit and any(ref <= day < end for day in gone.get(rin, []))):
             out.append(None)
         else:
-            out.append(any(ref <= day < end and off in lab.offences for day, off in regs.get(rin, [])))
+            out.append(hit)
     return out
 
 
@@ -236,7 +256,9 @@ def _expected_labels(ft: pd.DataFrame, suspects: pd.DataFrame) -> list[bool | No
 def test_labels_use_only_registrations_from_the_ref_date_on(rows, ref, data):
     d = _frames(rows)
     ft = build_feature_table(d, CFG)
-    assert [None if pd.isna(x) else bool(x) for x in ft[LABEL_COLUMN]] == _expected_labels(ft, d.tables["suspects"])
+    assert [None if pd.isna(x) else bool(x) for x in ft[LABEL_COLUMN]] == _expected_labels(
+        ft, d.tables["suspects"], d.tables["deregistrations"]
+    )
     # rewrite all registrations strictly before ref: labels from ref on do not move
     r = _day(ref)
     people = [p["rinpersoon"] for p in rows["persons"]]

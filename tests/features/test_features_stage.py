@@ -52,6 +52,30 @@ def test_cli_writes_features_audit_and_summary(synth_dir, tmp_path):
     assert (per["n_labelled"] <= per["n_rows"]).all() and (per["n_positive"] <= per["n_labelled"]).all()
 
 
+def test_not_applicable_is_null_in_the_file_never_nan(synth_dir, tmp_path):
+    # One rule (docs/features.md): an indicator that does not apply to a row's band is missing,
+    # stored as null; no value in the file is a floating-point NaN. Censored labels are null too.
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from features.catalogue import INDICATOR_COLUMNS, feature_columns
+
+    work = tmp_path / "work"
+    assert runner.invoke(app, ["features", "--data", str(synth_dir / "raw"), "--work", str(work)]).exit_code == 0
+    table = pq.read_table(work / FEATURES_FILE)
+    band = np.asarray(table.column("age_band").to_pandas().astype(str))
+    n_null = 0
+    for c in INDICATOR_COLUMNS:
+        col = table.column(c)
+        applies = np.array([c in feature_columns(b) for b in band])
+        assert col.null_count == int((~applies).sum()), c
+        assert not pc.any(pc.is_nan(col)).as_py(), c
+        n_null += col.null_count
+    assert n_null > 0  # the rule was exercised
+    assert table.column("label").null_count > 0  # censored labels are null as well
+
+
 def test_bad_delivery_fails_with_one_line_and_writes_nothing(synth_dir, tmp_path):
     broken = tmp_path / "raw"
     broken.mkdir()

@@ -103,3 +103,41 @@ def test_labels_are_rare_and_censored_at_the_end(world):
         assert last["label"].isna().all()  # horizon runs past the data
         labelled = b["label"].dropna()
         assert 0 < labelled.mean() < 0.1, band
+
+
+def test_departures_end_the_record_and_censor_the_label(world):
+    # A young person who emigrates or dies has nothing registered from that day on, no truth
+    # row after that year, exposure < 1 in that year, and an NA label on every reference date
+    # whose horizon contains the departure unless a registration came first.
+    res, ft, py = world
+    gone = res.raw["deregistrations"].set_index("rinpersoon")["deregistration_date"]
+    assert len(gone) > 20
+    for name, col in (
+        ("addresses", "date_start"),
+        ("enrolments", "date_start"),
+        ("halt", "referral_date"),
+        ("vsv", "vsv_date"),
+        ("suspects", "registration_date"),
+        ("youth_care", "date_start"),
+        ("debt", "date_start"),
+    ):
+        t = res.raw[name]
+        t = t[t["rinpersoon"].isin(gone.index)]
+        assert (t[col].to_numpy() < gone.loc[t["rinpersoon"]].to_numpy()).all(), name
+    ad = res.raw["addresses"]
+    ad = ad[ad["rinpersoon"].isin(gone.index)]
+    assert (ad["date_end"].notna()).groupby(ad["rinpersoon"]).all().all()  # every address ends
+    t = py[py["rinpersoon"].isin(gone.index)]
+    exit_year = gone.loc[t["rinpersoon"]].dt.year.to_numpy()
+    assert (t["year"].to_numpy() <= exit_year).all()
+    assert (t.loc[t["year"].to_numpy() == exit_year, "exposure"] < 1).all()
+    assert (t.loc[t["year"].to_numpy() < exit_year, "exposure"] == 1).all()
+    # labels: 13-19 rows of leavers within the 24-month horizon without a drug registration are NA
+    rows = ft[(ft["age_band"] == "13-19") & ft["rinpersoon"].isin(gone.index)]
+    day = gone.loc[rows["rinpersoon"]].to_numpy()
+    ref = rows["ref_date"].to_numpy()
+    inside = (day >= ref) & (day < (rows["ref_date"] + pd.DateOffset(months=24)).to_numpy())
+    assert inside.sum() > 5
+    lab = rows["label"]
+    assert (lab[inside].isna() | lab[inside].fillna(False)).all()
+    assert lab[inside].isna().mean() > 0.9

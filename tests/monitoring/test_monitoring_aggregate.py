@@ -234,3 +234,30 @@ def test_finest_level_drops_fine_rows_and_keeps_additivity() -> None:
     assert set(out["area_level"]) == {"wijk", "gemeente", "land"}
     assert row(out, "WK1", "8-12", "p")["n_persons"] == 2
     assert set(out["parent_code"].dropna()) <= set(out["area_code"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_an_area_above_the_national_level_whose_interval_is_not_is_not_elevated(seed: int) -> None:
+    # Promise 3: "elevated" only when the interval says so, never on the point estimate. The
+    # test above cannot tell the two rules apart (there every area above the national level has
+    # its lower bound above it too). Here small buurten with spread-out scores give areas whose
+    # estimate is above the national level while their interval still reaches below it
+    # (asserted first), next to large clearly higher areas that are elevated.
+    rng = np.random.default_rng(seed)
+    small = [f"BU{i}" for i in range(40)]
+    big = ["BUH1", "BUH2"]
+    low = [f"BUL{i}" for i in range(6)]
+    geo = make_geography({"GM1": {"WK1": small[:20], "WK2": small[20:]}, "GM2": {"WK3": big + low}})
+    sizes = {**{b: int(rng.integers(3, 9)) for b in small}, **{b: 500 for b in big}, **{b: 500 for b in low}}
+    buurt = np.concatenate([[b] * s for b, s in sizes.items()])
+    mean = np.array([0.15 if b in big else 0.04 if b in low else 0.08 for b in buurt])
+    score = np.clip(rng.gamma(0.6, mean / 0.6), 0.0, 1.0)  # skewed, spread out like risk scores
+    frame = pd.DataFrame({"period": "2024", "age_band": "13-19", "buurt": buurt, "score": score})
+    out = aggregate_areas(frame, geo, AggregateConfig())
+    out = out[out["age_band"] == "13-19"].set_index("area_code")
+    national = out.loc["NL00", "risk_mean"]
+    above_not_sure = (out["risk_mean"] > national) & (out["risk_lo"] <= national)
+    assert above_not_sure.sum() >= 1, "precondition: an area above the national level whose interval is not"
+    assert not out.loc[above_not_sure, "elevated"].any()
+    # the rule does flag areas whose interval lies above the national level
+    assert out.loc[big, "elevated"].all()

@@ -114,6 +114,29 @@ def test_partly_censored_date_follows_the_tolerance() -> None:
     assert lenient.mask(frame, "test").sum() == 1  # the censored row is still left out
 
 
+def test_departures_censor_rows_not_dates_by_default() -> None:
+    # Persons who emigrate or die within the horizon have NA labels on every date (a few per
+    # cent); a horizon past the data makes every label of the date NA. By default the first
+    # keeps the date complete (its NA rows are left out of every part), the second does not.
+    dates = pd.to_datetime([f"{y}-01-01" for y in range(2018, 2023)])
+    labels = []
+    for i in range(len(dates)):
+        lab = [None] * 50 if i == len(dates) - 1 else [None] + [bool(j % 7 == 0) for j in range(49)]
+        labels += lab
+    frame = pd.DataFrame(
+        {
+            "age_band": "13-19",
+            "ref_date": np.repeat(dates, 50),
+            "label": pd.array(labels, dtype="boolean"),
+        }
+    )
+    split = build_temporal_splits(frame, ["13-19"], SplitConfig())["13-19"]
+    assert (split.tune_date, split.test_date) == (dates[2], dates[3])
+    for part in ("train", "tune", "test"):
+        rows = split.select(frame, part)
+        assert rows["label"].notna().all() and len(rows) == 49 * (2 if part == "train" else 1)
+
+
 @given(st.integers(0, 2**32 - 1), st.integers(20, 400), st.integers(1, 500))
 def test_stratified_subsample_keeps_prevalence(seed: int, n: int, max_rows: int) -> None:
     rng = np.random.default_rng(seed)
