@@ -173,6 +173,36 @@ def _area_error_var(
     return fay_herriot(direct, psi, design, level=cfg.interval_level).sigma2_v
 
 
+def _calibration_error_var(
+    no: np.ndarray, sl: np.ndarray, sb: np.ndarray, nl: np.ndarray, cfg: AggregateConfig
+) -> float:
+    """Mean squared calibration-in-the-large error of one band's national row, from labels.
+
+    Arrays are per period (the national row). For each labelled period the observed minus
+    expected outcome rate ``d`` (relative: ``O / S - 1``) has expectation the period's
+    calibration error and sampling variance ``psi = sum s (1 - s) / nl^2`` (relative:
+    ``/ S^2``); ``mean(d^2 - psi)``, at least 0, is the mean squared error of the scores'
+    overall level in a period. It is shared by every area of the period (so it cancels from
+    the comparison with the national mean that makes an area elevated) and part of every
+    area's interval of its true risk. 0 without labelled periods.
+
+    Examples
+    --------
+    >>> cfg = AggregateConfig(area_error_scale="absolute")
+    >>> round(_calibration_error_var(np.array([120.0, 80.0]), np.array([100.0, 100.0]),
+    ...       np.array([90.0, 90.0]), np.array([1000.0, 1000.0]), cfg), 8)
+    0.00031
+    """
+    use = (nl > 0) & (sb > 0) & (sl > 0)
+    if not use.any():
+        return 0.0
+    if cfg.area_error_scale == "relative":
+        d, psi = no[use] / sl[use] - 1.0, sb[use] / sl[use] ** 2
+    else:
+        d, psi = (no[use] - sl[use]) / nl[use], sb[use] / nl[use] ** 2
+    return max(0.0, float(np.mean(d * d - psi)))
+
+
 def _shrink(
     n: np.ndarray,
     s1: np.ndarray,
@@ -295,11 +325,11 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
     for j in range(n_bands_out):
         area_var: dict[str, float] = {}
         if cfg.area_error == "labels":
+            lab = (rolled["no"][:, j], rolled["sl"][:, j], rolled["sb"][:, j], rolled["nl"][:, j])
+            calib = _calibration_error_var(*(a[:, 0] for a in lab), cfg)  # column 0: the national row
+            area_var["land"] = calib
             for lv in levels:
-                idx = np.flatnonzero(level == lv)
-                area_var[lv] = _area_error_var(
-                    rolled["no"][:, j], rolled["sl"][:, j], rolled["sb"][:, j], rolled["nl"][:, j], idx, cfg
-                )
+                area_var[lv] = calib + _area_error_var(*lab, np.flatnonzero(level == lv), cfg)
         for i in range(n_p):
             r = _shrink(rolled["n"][i, j], rolled["s1"][i, j], rolled["s2"][i, j], level, cfg, area_var)
             raw[i, j], rawvar[i, j], est[i, j], mse[i, j], weight[i, j] = r

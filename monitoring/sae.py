@@ -172,11 +172,12 @@ def fay_herriot(
 
     Examples
     --------
-    Three areas, intercept only. With ``sigma2_v = 0`` every EBLUP is the GLS mean:
+    Three areas, intercept only. With ``sigma2_v = 0`` every EBLUP is the GLS mean; the MSE is
+    ``g2 = 1/3`` plus ``2 g3 = 4/3`` (the uncertainty of the estimated ``sigma2_v``):
 
     >>> fit = fay_herriot(np.array([1.0, 1.1, 0.9]), np.array([1.0, 1.0, 1.0]))
     >>> fit.sigma2_v, round(float(fit.eblup[0]), 6), round(float(fit.mse[0]), 6)
-    (0.0, 1.0, 0.333333)
+    (0.0, 1.0, 1.666667)
     """
     y = np.asarray(direct, dtype=np.float64)
     psi = np.asarray(sampling_var, dtype=np.float64)
