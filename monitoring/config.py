@@ -60,7 +60,7 @@ class AggregateConfig:
     interval_level: float = 0.90
     area_error: Literal["labels", "none"] = "labels"
     area_error_scale: Literal["absolute", "relative"] = "relative"
-    person_error_share: float = 0.05
+    person_error_share: float = 0.01
     national_code: str = "NL00"
     national_name: str = "Nederland"
     finest_level: Literal["buurt", "wijk", "gemeente"] = "buurt"
