@@ -118,8 +118,8 @@ def area_risk_accuracy(
     -------
     DataFrame
         :data:`ACCURACY_COLUMNS`, one row per period x age band x subset (``all`` or
-        ``published``). ``corr_raw`` is the correlation of the unshrunk mean (shows what the
-        shrinkage does); ``coverage`` the share of areas whose interval
+        ``published``). ``corr_raw`` is the correlation of the direct mean ``risk_mean_raw``
+        (equal to ``corr`` now that ``risk_mean`` is not shrunk); ``coverage`` the share of areas whose interval
         ``risk_lo..risk_hi`` contains the true risk (``coverage_weighted``: weighted by young
         people).
 

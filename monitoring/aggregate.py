@@ -325,11 +325,12 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
     for j in range(n_bands_out):
         area_var: dict[str, float] = {}
         if cfg.area_error == "labels":
-            lab = (rolled["no"][:, j], rolled["sl"][:, j], rolled["sb"][:, j], rolled["nl"][:, j])
-            calib = _calibration_error_var(*(a[:, 0] for a in lab), cfg)  # column 0: the national row
+            no, sl, sb, nl = (rolled[k][:, j] for k in ("no", "sl", "sb", "nl"))
+            # column 0 is the national row
+            calib = _calibration_error_var(no[:, 0], sl[:, 0], sb[:, 0], nl[:, 0], cfg)
             area_var["land"] = calib
             for lv in levels:
-                area_var[lv] = calib + _area_error_var(*lab, np.flatnonzero(level == lv), cfg)
+                area_var[lv] = calib + _area_error_var(no, sl, sb, nl, np.flatnonzero(level == lv), cfg)
         for i in range(n_p):
             r = _shrink(rolled["n"][i, j], rolled["s1"][i, j], rolled["s2"][i, j], level, cfg, area_var)
             raw[i, j], rawvar[i, j], est[i, j], mse[i, j], weight[i, j] = r

@@ -7,7 +7,7 @@ variance ``psi_d``, and the targets follow a linear model with a random area eff
     y_d = theta_d + e_d,     e_d ~ N(0, psi_d)          (sampling error, classical)
     theta_d = x_d' beta + v_d, v_d ~ N(0, sigma2_v)     (area effect, independent of e_d)
 
-:func:`fay_herriot` estimates ``sigma2_v`` by REML (Fisher scoring, truncated at 0),
+:func:`fay_herriot` estimates ``sigma2_v`` by REML (the root of the REML score, 0 if none),
 ``beta`` by generalised least squares, and returns per area the EBLUP
 ``gamma_d y_d + (1 - gamma_d) x_d' beta`` with ``gamma_d = sigma2_v / (sigma2_v + psi_d)``, its
 mean squared error by Prasad and Rao (1990) with the REML correction of Datta and Lahiri
@@ -27,6 +27,7 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 from scipy.stats import norm
 
 __all__ = ["FayHerriotFit", "fay_herriot", "fay_herriot_synthetic"]
@@ -47,9 +48,9 @@ class FayHerriotFit:
     sigma2_v_var : float
         Its asymptotic variance ``2 / sum(1 / (sigma2_v + psi)^2)``.
     converged : bool
-        Fisher scoring reached the tolerance (a truncation at 0 counts as converged).
+        The REML root was found to the tolerance (an estimate of 0 counts as converged).
     iterations : int
-        Fisher-scoring steps taken.
+        Evaluations of the REML score.
     direct, sampling_var : ndarray (m,)
         The inputs.
     synthetic : ndarray (m,)
@@ -133,6 +134,31 @@ def _reml_step(y: np.ndarray, x: np.ndarray, psi: np.ndarray, s2: float) -> tupl
     return float(-0.5 * tr_p + 0.5 * py @ py), float(0.5 * tr_pp)
 
 
+def _reml_sigma2(
+    y: np.ndarray, x: np.ndarray, psi: np.ndarray, tol: float, scale: float, max_iter: int
+) -> tuple[float, bool, int]:
+    """REML root of ``sigma2_v``: the zero of the REML score, bracketed and found by Brent's method.
+
+    Plain Fisher scoring (as in the R package sae) can oscillate without converging when the
+    root is near 0 (found by the property tests); the score is bracketed (> 0 at ``lo``, < 0 at
+    ``hi``, ``hi`` grown from the median sampling variance) and its root found by
+    :func:`scipy.optimize.brentq` to ``tol * scale``. If the score is <= 0 at 0 the estimate is 0.
+    Returns ``(sigma2_v, converged, iterations)``.
+    """
+    if _reml_step(y, x, psi, 0.0)[0] <= 0.0:
+        return 0.0, True, 1
+    lo, hi = 0.0, max(float(np.median(psi)), tol * scale)
+    it = 0
+    while _reml_step(y, x, psi, hi)[0] > 0.0:
+        lo, hi, it = hi, hi * 4.0, it + 1
+        if it > max_iter:
+            return hi, False, it
+    s2, info = brentq(
+        lambda v: _reml_step(y, x, psi, v)[0], lo, hi, xtol=tol * scale, rtol=1e-12, maxiter=max_iter, full_output=True
+    )
+    return float(s2), bool(info.converged), it + int(info.function_calls)
+
+
 def fay_herriot(
     direct: np.ndarray,
     sampling_var: np.ndarray,
@@ -155,10 +181,9 @@ def fay_herriot(
     level : float
         Coverage of the normal interval ``eblup +- z sqrt(mse)``.
     tol : float
-        Fisher scoring stops when a step changes ``sigma2_v`` by less than ``tol`` times
-        ``max(sigma2_v, mean(sampling_var))``.
+        The REML root is found to ``tol * mean(sampling_var)``.
     max_iter : int
-        Most Fisher-scoring steps.
+        Most evaluations of the REML score.
 
     Returns
     -------
@@ -188,23 +213,7 @@ def fay_herriot(
     if not 0.0 < level < 1.0:
         raise ValueError("fay_herriot: level must be in (0, 1)")
     scale = max(float(psi.mean()), 1e-300)
-    s2 = float(np.median(psi))
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):  # noqa: B007 (it is reported)
-        score, info = _reml_step(y, x, psi, s2)
-        new = s2 + score / info
-        if new <= 0.0:
-            # the likelihood falls towards 0; check the boundary is a maximum (score <= 0 there)
-            score0, _ = _reml_step(y, x, psi, 0.0)
-            if score0 <= 0.0:
-                s2, converged = 0.0, True
-                break
-            new = s2 / 2.0
-        step = abs(new - s2)
-        s2 = new
-        if step <= tol * max(s2, scale):
-            converged = True
-            break
+    s2, converged, it = _reml_sigma2(y, x, psi, tol, scale, max_iter)
     w = 1.0 / (s2 + psi)
     beta, q = _gls(y, x, w)
     synthetic = x @ beta
