@@ -1,11 +1,13 @@
-"""Area aggregation of in-memory person scores, with small-area shrinkage and intervals.
+"""Area aggregation of in-memory person scores, with intervals of each area's mean true risk.
 
 Person scores (calibrated probabilities) are summed per buurt, age band and period, rolled up
 along the real buurt -> wijk -> gemeente -> national hierarchy (one sparse matrix product, so
-every level adds up exactly), and each area's mean risk is shrunk towards its parent's estimate
-(empirical Bayes, Fay-Herriot style) so that an area of three people is not called "elevated"
-on noise. Nothing here writes files; the result is still confidential until it has passed
-:mod:`monitoring.disclosure`.
+every level adds up exactly). An area's risk is its mean score; its interval covers the
+model's error: the part shared by the area (variance estimated per level and band from the
+labelled outcomes of past reference dates by a Fay-Herriot model, :mod:`monitoring.sae`),
+calibration in the large, and person-level error (a sensitivity setting), so that an area is
+called "elevated" only when the interval says so (docs/accuracy.md). Nothing here writes
+files; the result is still confidential until it has passed :mod:`monitoring.disclosure`.
 """
 
 from __future__ import annotations
@@ -238,7 +240,7 @@ def _shrink(
 
 
 def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: AggregateConfig) -> pd.DataFrame:
-    """Aggregate person scores to every area, age band and period, with shrunk risk intervals.
+    """Aggregate person scores to every area, age band and period, with risk intervals.
 
     Parameters
     ----------
@@ -250,15 +252,16 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
     geography : Geography
         Area hierarchy; every buurt of it gets a row (with zero persons where nobody lives).
     cfg : AggregateConfig
-        Threshold, interval level, shrinkage settings.
+        Threshold, interval level, error-model settings.
 
     Returns
     -------
     DataFrame
         Columns :data:`AREA_COLUMNS`, one row per period x area (national ``land``, gemeente,
         wijk, buurt) x age band (plus the band total if configured). Counts add up exactly
-        along the hierarchy and over bands. ``risk_mean`` is the shrunk estimate with its
-        interval ``risk_lo``..``risk_hi``; ``elevated`` is true only when ``risk_lo`` exceeds
+        along the hierarchy and over bands. ``risk_mean`` is the mean score (equal to
+        ``risk_mean_raw``; ``shrink_weight`` is 1), ``risk_lo``..``risk_hi`` the interval of the
+        mean true risk, ``risk_var_raw`` its error variance; ``elevated`` is true only when ``risk_lo`` exceeds
         the national mean of the same period and band. CONFIDENTIAL until disclosure control.
 
     Raises

@@ -1,6 +1,6 @@
 """Configuration of the monitoring stage (frozen, typed; defaults mirrored in conf/default.toml).
 
-Three sections live here: ``aggregate`` (area aggregation and small-area shrinkage),
+Three sections live here: ``aggregate`` (area aggregation and the error model of its intervals),
 ``disclosure`` (output control: thresholds, complement rule, rounding, the LP audit) and
 ``export`` (what the one export writer refuses and how it formats numbers). Trend, drift and
 dashboard settings live in :mod:`monitoring.monitor_config` and are added as a field of
@@ -190,7 +190,7 @@ class MonitoringConfig:
     Attributes
     ----------
     aggregate : AggregateConfig
-        Area aggregation and shrinkage.
+        Area aggregation and the error model of its intervals.
     disclosure : DisclosureConfig
         Output control.
     export : ExportConfig
