@@ -76,7 +76,7 @@ def true_area_risk(persons: pd.DataFrame, geography: Geography, cfg: AggregateCo
         per young person. Rows with a missing true risk (censored horizon, no truth row) are
         left out.
     geography, cfg :
-        As for :func:`~monitoring.aggregate.aggregate_areas` (shrinkage is switched off).
+        As for :func:`~monitoring.aggregate.aggregate_areas` (area error switched off; only ``risk_mean_raw`` is used).
 
     Returns
     -------
@@ -87,12 +87,14 @@ def true_area_risk(persons: pd.DataFrame, geography: Geography, cfg: AggregateCo
         raise InputError("truth", "true_risk", None, "required column is missing")
     known = persons[persons["true_risk"].notna()].rename(columns={"true_risk": "score"})
     keep = [c for c in ("period", "ref_date", "age_band", "buurt", "score") if c in known.columns]
-    plain = dataclasses.replace(cfg, shrinkage="none")
+    plain = dataclasses.replace(cfg, area_error="none")
     table = aggregate_areas(known[keep], geography, plain)
     table = table[table["n_persons"] > 0]
-    return table[[*_KEYS, "n_persons", "risk_mean_raw"]].rename(
-        columns={"n_persons": "n_true", "risk_mean_raw": "true_risk"}
-    ).reset_index(drop=True)
+    return (
+        table[[*_KEYS, "n_persons", "risk_mean_raw"]]
+        .rename(columns={"n_persons": "n_true", "risk_mean_raw": "true_risk"})
+        .reset_index(drop=True)
+    )
 
 
 def area_risk_accuracy(
@@ -116,8 +118,8 @@ def area_risk_accuracy(
     -------
     DataFrame
         :data:`ACCURACY_COLUMNS`, one row per period x age band x subset (``all`` or
-        ``published``). ``corr_raw`` is the correlation of the unshrunk mean (shows what the
-        shrinkage does); ``coverage`` the share of areas whose interval
+        ``published``). ``corr_raw`` is the correlation of the direct mean ``risk_mean_raw``
+        (equal to ``corr`` now that ``risk_mean`` is not shrunk); ``coverage`` the share of areas whose interval
         ``risk_lo..risk_hi`` contains the true risk (``coverage_weighted``: weighted by young
         people).
 

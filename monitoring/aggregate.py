@@ -1,11 +1,13 @@
-"""Area aggregation of in-memory person scores, with small-area shrinkage and intervals.
+"""Area aggregation of in-memory person scores, with intervals of each area's mean true risk.
 
 Person scores (calibrated probabilities) are summed per buurt, age band and period, rolled up
 along the real buurt -> wijk -> gemeente -> national hierarchy (one sparse matrix product, so
-every level adds up exactly), and each area's mean risk is shrunk towards its parent's estimate
-(empirical Bayes, Fay-Herriot style) so that an area of three people is not called "elevated"
-on noise. Nothing here writes files; the result is still confidential until it has passed
-:mod:`monitoring.disclosure`.
+every level adds up exactly). An area's risk is its mean score; its interval covers the
+model's error: the part shared by the area (variance estimated per level and band from the
+labelled outcomes of past reference dates by a Fay-Herriot model, :mod:`monitoring.sae`),
+calibration in the large, and person-level error (a sensitivity setting), so that an area is
+called "elevated" only when the interval says so (docs/accuracy.md). Nothing here writes
+files; the result is still confidential until it has passed :mod:`monitoring.disclosure`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import brentq
 from scipy.stats import norm
 
 from features.config import AGE_BANDS
 from features.errors import InputError
 from features.geography import Geography
 from monitoring.config import AREA_LEVELS, AggregateConfig
+from monitoring.sae import fay_herriot
 
 __all__ = ["AREA_COLUMNS", "aggregate_areas"]
 
@@ -138,59 +140,69 @@ def _wilson(k: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndar
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
-def _between_variance(resid2: np.ndarray, v: np.ndarray, floor: float) -> float:
-    """Fay-Herriot (1979) moment estimate of the between-area variance.
+def _area_error_var(
+    no: np.ndarray, sl: np.ndarray, sb: np.ndarray, nl: np.ndarray, idx: np.ndarray, cfg: AggregateConfig
+) -> float:
+    """Variance of the model's area-level error at one area level, from labelled outcomes.
 
-    The root ``s2 >= floor`` of ``sum(resid2 / (s2 + v)) = k`` (``k`` areas, deviations from a
-    known parent mean): the areas' standardised squared deviations average one. If even the
-    floor gives an average below one, the areas vary no more than their noise and ``floor`` is
-    returned.
+    One Fay-Herriot model (:func:`monitoring.sae.fay_herriot`, REML) over the labelled cells
+    (period x area; arrays are (periods, areas), ``idx`` the areas of the level): the direct
+    estimate is observed minus expected outcome rate ``(O - S) / nl``, its sampling variance
+    the Bernoulli variance ``sum s (1 - s) / nl^2`` of calibrated scores, one fixed effect per
+    period (calibration in the large may drift between periods; that is not area error). The
+    area effect is the part of an area's true risk the scores miss and everyone in the area
+    shares; its variance is what this returns. Person-level error that is independent between
+    persons cancels out of this moment exactly (``E[(y - s)^2 | s] = s (1 - s)`` whatever the
+    error), so it is not in here (see :func:`_shrink`).
+
+    ``cfg.area_error_scale == "relative"`` measures the error relative to the expected rate
+    (``O / S - 1``, sampling variance ``sum s (1 - s) / S^2``): a multiplicative error such as
+    an area's detection intensity. Returns 0 when fewer labelled cells than two per period exist.
+    """
+    sub = (slice(None), idx)
+    o, e, b, m = no[sub], sl[sub], sb[sub], nl[sub]
+    use = (m > 0) & (b > 0) & (e > 0)
+    periods = np.nonzero(use)[0]
+    if use.sum() < 2 * max(len(np.unique(periods)), 1) + 1:
+        return 0.0
+    if cfg.area_error_scale == "relative":
+        direct, psi = o[use] / e[use] - 1.0, b[use] / e[use] ** 2
+    else:
+        direct, psi = (o[use] - e[use]) / m[use], b[use] / m[use] ** 2
+    codes = np.unique(periods, return_inverse=True)[1]
+    design = np.zeros((codes.size, int(codes.max()) + 1))
+    design[np.arange(codes.size), codes] = 1.0
+    return fay_herriot(direct, psi, design, level=cfg.interval_level).sigma2_v
+
+
+def _calibration_error_var(
+    no: np.ndarray, sl: np.ndarray, sb: np.ndarray, nl: np.ndarray, cfg: AggregateConfig
+) -> float:
+    """Mean squared calibration-in-the-large error of one band's national row, from labels.
+
+    Arrays are per period (the national row). For each labelled period the observed minus
+    expected outcome rate ``d`` (relative: ``O / S - 1``) has expectation the period's
+    calibration error and sampling variance ``psi = sum s (1 - s) / nl^2`` (relative:
+    ``/ S^2``); ``mean(d^2 - psi)``, at least 0, is the mean squared error of the scores'
+    overall level in a period. It is shared by every area of the period (so it cancels from
+    the comparison with the national mean that makes an area elevated) and part of every
+    area's interval of its true risk. 0 without labelled periods.
 
     Examples
     --------
-    >>> round(_between_variance(np.array([2.0, 2.0, 2.0]), np.ones(3), 1e-8), 6)
-    1.0
-    >>> _between_variance(np.array([0.5, 0.5]), np.ones(2), 1e-8)
-    1e-08
+    >>> cfg = AggregateConfig(area_error_scale="absolute")
+    >>> round(_calibration_error_var(np.array([120.0, 80.0]), np.array([100.0, 100.0]),
+    ...       np.array([90.0, 90.0]), np.array([1000.0, 1000.0]), cfg), 8)
+    0.00031
     """
-    k = resid2.size
-
-    def excess(s2: float) -> float:
-        return float(np.sum(resid2 / (s2 + v))) - k
-
-    if excess(floor) <= 0.0:
-        return floor
-    return float(brentq(excess, floor, max(float(resid2.max()), floor * 2.0), xtol=floor * 1e-3))
-
-
-def _area_bias_var(d: np.ndarray, b: np.ndarray, nl: np.ndarray, level: np.ndarray) -> dict[str, float]:
-    """Variance of the model's area-level error per area level, from labelled outcomes.
-
-    For the labelled young people of an area (all periods of one band), ``d`` is observed minus
-    expected outcomes (sum of labels minus sum of scores) and ``b`` the sum of ``s (1 - s)``.
-    If the scores are calibrated for each person up to an error shared by the area (variance
-    ``tau2``), ``E[d^2] = b + nl^2 tau2``: the person-level error cancels out of this moment and
-    only the shared part remains. Estimate: ``sum((d^2 - b) / nl) / sum(nl)``, at least 0.
-    Arrays are (periods, areas); the national row gets 0 (calibration in the large).
-
-    Examples
-    --------
-    >>> lv = np.array(["land", "wijk", "wijk"])
-    >>> out = _area_bias_var(np.array([[0.0, 30.0, -30.0]]), np.array([[0.0, 100.0, 100.0]]),
-    ...                      np.array([[2000.0, 1000.0, 1000.0]]), lv)
-    >>> (out["land"], round(out["wijk"], 6))
-    (0.0, 0.0008)
-    """
-    out = {"land": 0.0}
-    for lv in np.unique(level):
-        if lv == "land":
-            continue
-        sel = (level == lv)[None, :] & (nl > 0)
-        if not sel.any():
-            continue
-        num = np.sum((d[sel] ** 2 - b[sel]) / nl[sel])
-        out[str(lv)] = max(0.0, float(num / nl[sel].sum()))
-    return out
+    use = (nl > 0) & (sb > 0) & (sl > 0)
+    if not use.any():
+        return 0.0
+    if cfg.area_error_scale == "relative":
+        d, psi = no[use] / sl[use] - 1.0, sb[use] / sl[use] ** 2
+    else:
+        d, psi = (no[use] - sl[use]) / nl[use], sb[use] / nl[use] ** 2
+    return max(0.0, float(np.mean(d * d - psi)))
 
 
 def _shrink(
@@ -198,66 +210,37 @@ def _shrink(
     s1: np.ndarray,
     s2: np.ndarray,
     level: np.ndarray,
-    parent: np.ndarray,
     cfg: AggregateConfig,
-    area_bias_var: dict[str, float] | None = None,
+    area_var: dict[str, float],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Shrink area means towards their parent's estimate, top-down, for one period x band.
+    """Estimate and mean squared error of the mean true risk per area, for one period x band.
 
-    The error variance of an area's direct mean (the mean score of its young people) as an
-    estimate of their mean true risk is ``person_error_share * within / n`` (person-level
-    model error, which averages out over the area's young people; ``within`` is the smoothed
-    variance of the scores in the area) plus ``area_bias_var[level]`` (model error shared by
-    everyone in the area, which does not average out; see :func:`_area_bias_var`).
+    The estimate is the direct mean score ``y``: for a calibrated model the true risk is the
+    score plus an error that is independent of the score (a Berkson error), so the best
+    estimate of an area's mean true risk from its scores is their mean, and shrinking it
+    towards the parent would bias it (docs/accuracy.md). Its error has two parts: the
+    area-level error shared by everyone in the area (variance ``area_var[level]``, absolute or
+    times ``y^2`` when relative, estimated from labels by :func:`_area_error_var`) and the
+    person-level error independent between persons, which averages out: variance
+    ``person_error_share * sum s (1 - s) / n^2``. No label can identify this second part; its
+    share of the Bernoulli variance (the largest it can be) is a sensitivity setting.
 
-    Returns direct mean, its error variance, shrunk mean, its mean squared error and the
-    weight on the direct estimate. Areas without persons get NaN.
+    Returns direct mean, its error variance, the estimate, its mean squared error and the
+    weight on the direct estimate (1). Areas without persons get NaN.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, s1 / n, np.nan)
-        ss = np.clip(s2 - np.where(n > 0, s1 * s1 / n, 0.0), 0.0, None)
-    est = np.full(n.shape, np.nan)
-    mse = np.full(n.shape, np.nan)
-    weight = np.full(n.shape, np.nan)
-    var = np.full(n.shape, np.nan)
-    k = cfg.variance_prior_df
-    for lv in reversed(AREA_LEVELS):  # land, gemeente, wijk, buurt
-        idx = np.flatnonzero((level == lv) & (n > 0))
-        if idx.size == 0:
-            continue
-        ni, ssi = n[idx], ss[idx]
-        df = np.clip(ni - 1.0, 0.0, None)
-        pooled = ssi.sum() / df.sum() if df.sum() > 0 else 0.0
-        within = np.where(df + k > 0, (ssi + k * pooled) / np.maximum(df + k, 1e-12), pooled)
-        v = cfg.person_error_share * within / ni
-        tau2 = (area_bias_var or {}).get(lv, 0.0)
-        var[idx] = v + tau2
-        y = mean[idx]
-        if lv == "land" or cfg.shrinkage == "none":
-            est[idx], mse[idx], weight[idx] = y, v + tau2, 1.0
-            continue
-        par = parent[idx]
-        m, vp = est[par], mse[par]
-        # Shrinkage answers only the person-level error (independent between areas).
-        # Between-area variance around the parent from the Fay-Herriot estimating equation
-        # (each area's squared deviation scaled by its own total variance, so tiny extreme
-        # areas weigh little). Areas that are their parent's only populated child carry no
-        # information about it.
-        informative = ni < n[par]
-        sigma2 = cfg.min_between_var
-        if informative.any():
-            sigma2 = _between_variance((y - m)[informative] ** 2, v[informative], cfg.min_between_var)
-        g = sigma2 / (sigma2 + v)
-        est[idx] = g * y + (1.0 - g) * m
-        # the shared error is part of what the scores say about the area and of the parent's
-        # scores alike: shrinking does not remove it, so it is added, not weighed
-        mse[idx] = g * v + (1.0 - g) ** 2 * vp + tau2
-        weight[idx] = g
-    return mean, var, est, mse, weight
+        bern = np.where(n > 0, np.clip(s1 - s2, 0.0, None) / (n * n), np.nan)
+    person = cfg.person_error_share * bern
+    scale = mean**2 if cfg.area_error_scale == "relative" else np.ones_like(mean)
+    area = np.array([area_var.get(str(lv), 0.0) for lv in level]) * scale
+    mse = person + area
+    weight = np.where(n > 0, 1.0, np.nan)
+    return mean, mse, mean.copy(), mse, weight
 
 
 def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: AggregateConfig) -> pd.DataFrame:
-    """Aggregate person scores to every area, age band and period, with shrunk risk intervals.
+    """Aggregate person scores to every area, age band and period, with risk intervals.
 
     Parameters
     ----------
@@ -269,15 +252,16 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
     geography : Geography
         Area hierarchy; every buurt of it gets a row (with zero persons where nobody lives).
     cfg : AggregateConfig
-        Threshold, interval level, shrinkage settings.
+        Threshold, interval level, error-model settings.
 
     Returns
     -------
     DataFrame
         Columns :data:`AREA_COLUMNS`, one row per period x area (national ``land``, gemeente,
         wijk, buurt) x age band (plus the band total if configured). Counts add up exactly
-        along the hierarchy and over bands. ``risk_mean`` is the shrunk estimate with its
-        interval ``risk_lo``..``risk_hi``; ``elevated`` is true only when ``risk_lo`` exceeds
+        along the hierarchy and over bands. ``risk_mean`` is the mean score (equal to
+        ``risk_mean_raw``; ``shrink_weight`` is 1), ``risk_lo``..``risk_hi`` the interval of the
+        mean true risk, ``risk_var_raw`` its error variance; ``elevated`` is true only when ``risk_lo`` exceeds
         the national mean of the same period and band. CONFIDENTIAL until disclosure control.
 
     Raises
@@ -336,18 +320,22 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
         bands.append(cfg.band_total_label)
     n_bands_out = len(bands)
     level = areas["area_level"].to_numpy()
-    parent = areas["parent_pos"].to_numpy()
     z = float(norm.ppf(0.5 + cfg.interval_level / 2.0))
 
     out_shape = (n_p, n_bands_out, len(areas))
     est, mse, weight, raw, rawvar = (np.empty(out_shape) for _ in range(5))
+    levels = [lv for lv in AREA_LEVELS if lv != "land"]
     for j in range(n_bands_out):
-        bias = None
-        if cfg.area_bias_from_labels:
-            d = rolled["no"][:, j] - rolled["sl"][:, j]
-            bias = _area_bias_var(d, rolled["sb"][:, j], rolled["nl"][:, j], level)
+        area_var: dict[str, float] = {}
+        if cfg.area_error == "labels":
+            no, sl, sb, nl = (rolled[k][:, j] for k in ("no", "sl", "sb", "nl"))
+            # column 0 is the national row
+            calib = _calibration_error_var(no[:, 0], sl[:, 0], sb[:, 0], nl[:, 0], cfg)
+            area_var["land"] = calib
+            for lv in levels:
+                area_var[lv] = calib + _area_error_var(no, sl, sb, nl, np.flatnonzero(level == lv), cfg)
         for i in range(n_p):
-            r = _shrink(rolled["n"][i, j], rolled["s1"][i, j], rolled["s2"][i, j], level, parent, cfg, bias)
+            r = _shrink(rolled["n"][i, j], rolled["s1"][i, j], rolled["s2"][i, j], level, cfg, area_var)
             raw[i, j], rawvar[i, j], est[i, j], mse[i, j], weight[i, j] = r
 
     n = rolled["n"]

@@ -1,6 +1,6 @@
 """Configuration of the monitoring stage (frozen, typed; defaults mirrored in conf/default.toml).
 
-Three sections live here: ``aggregate`` (area aggregation and small-area shrinkage),
+Three sections live here: ``aggregate`` (area aggregation and the error model of its intervals),
 ``disclosure`` (output control: thresholds, complement rule, rounding, the LP audit) and
 ``export`` (what the one export writer refuses and how it formats numbers). Trend, drift and
 dashboard settings live in :mod:`monitoring.monitor_config` and are added as a field of
@@ -30,25 +30,22 @@ class AggregateConfig:
     interval_level : float
         Coverage of the intervals ``risk_lo``/``risk_hi`` and ``rate_outcome_lo``/``_hi``.
         A copy of ``definitions.interval_level`` (set that; :mod:`aanwas.config`).
-    shrinkage : {"fay_herriot", "none"}
-        ``fay_herriot``: each area's mean score is shrunk towards its parent's estimate with a
-        weight from the between-area variance (estimated per period, band and level by moments)
-        and the area's sampling variance. ``none``: direct means with sampling intervals.
-    variance_prior_df : float
-        Within-area score variance is smoothed towards the pooled variance of its level with
-        this many pseudo-observations, so an area of 1-3 persons does not get a zero variance.
-    min_between_var : float
-        Floor of the between-area variance (keeps a little weight on the direct estimate).
+    area_error : {"labels", "none"}
+        ``labels``: the model's area-level error (risk the scores miss and everyone in an area
+        shares, e.g. enforcement intensity the model does not see) is estimated per area level
+        and band from the labelled outcomes of the periods with a complete horizon, by a
+        Fay-Herriot model fitted by REML (:func:`monitoring.sae.fay_herriot`), and its variance
+        is part of every area's interval. ``none``: person-level error only.
+    area_error_scale : {"absolute", "relative"}
+        ``absolute``: the area-level error has the same variance in every area of a level;
+        ``relative``: it is proportional to the area's risk (a multiplicative error such as a
+        detection intensity), estimated on the scale ``observed / expected - 1``.
     person_error_share : float
-        Person-level model error (true risk minus score) as a share of the variance of the
-        scores within an area. It averages out over the area's young people and cannot be
-        estimated from labels (one outcome per person); 0.2 is what the synthetic world shows
-        (docs/accuracy.md). Together with the area-level error it makes the interval
-        ``risk_lo..risk_hi``: the range of the mean true risk of the area's young people.
-    area_bias_from_labels : bool
-        Estimate the model error shared by everyone in an area (e.g. enforcement intensity that
-        the model does not see) per area level and band from the labelled outcomes, and add it
-        to every area's error variance. False: person-level error only.
+        Person-level model error (true risk minus score, independent between persons) as a
+        share of its largest possible variance, the Bernoulli variance ``s (1 - s)`` of the
+        score. Labels cannot identify it (for a calibrated score ``E[(y - s)^2 | s] = s (1 - s)``
+        whatever the error), so it is a sensitivity setting; docs/accuracy.md shows how the
+        intervals depend on it and what the synthetic world has.
     national_code, national_name : str
         Code and name of the national row (area level ``land``).
     finest_level : {"buurt", "wijk", "gemeente"}
@@ -62,11 +59,9 @@ class AggregateConfig:
 
     elevated_threshold: float = 0.10
     interval_level: float = 0.90
-    shrinkage: Literal["fay_herriot", "none"] = "fay_herriot"
-    variance_prior_df: float = 10.0
-    min_between_var: float = 1e-8
-    person_error_share: float = 0.2
-    area_bias_from_labels: bool = True
+    area_error: Literal["labels", "none"] = "labels"
+    area_error_scale: Literal["absolute", "relative"] = "relative"
+    person_error_share: float = 0.01
     national_code: str = "NL00"
     national_name: str = "Nederland"
     finest_level: Literal["buurt", "wijk", "gemeente"] = "buurt"
@@ -77,9 +72,10 @@ class AggregateConfig:
         p = "monitoring.aggregate."
         require(0.0 < self.elevated_threshold < 1.0, p + "elevated_threshold", "must be in (0, 1)")
         require(0.5 <= self.interval_level < 1.0, p + "interval_level", "must be in [0.5, 1)")
-        require(0.0 <= self.variance_prior_df <= 10_000.0, p + "variance_prior_df", "must be 0..10000")
-        require(0.0 < self.min_between_var < 0.01, p + "min_between_var", "must be in (0, 0.01)")
-        require(0.0 < self.person_error_share <= 1.0, p + "person_error_share", "must be in (0, 1]")
+        require(self.area_error in ("labels", "none"), p + "area_error", "must be 'labels' or 'none'")
+        scales = ("absolute", "relative")
+        require(self.area_error_scale in scales, p + "area_error_scale", "must be 'absolute' or 'relative'")
+        require(0.0 <= self.person_error_share <= 1.0, p + "person_error_share", "must be in [0, 1]")
         require(bool(self.national_code.strip()), p + "national_code", "must not be empty")
         require(bool(self.band_total_label.strip()), p + "band_total_label", "must not be empty")
 
@@ -196,7 +192,7 @@ class MonitoringConfig:
     Attributes
     ----------
     aggregate : AggregateConfig
-        Area aggregation and shrinkage.
+        Area aggregation and the error model of its intervals.
     disclosure : DisclosureConfig
         Output control.
     export : ExportConfig

@@ -251,8 +251,9 @@ def write_export(
             "blank": "a blank value is suppressed by disclosure control",
             "status": "suppressed = the row's n_persons is suppressed (all values blank); in a published row "
             "n_elevated and share_elevated can still be blank on their own",
-            "risk": "risk_mean is the shrunk (empirical Bayes) mean calibrated probability; risk_lo..risk_hi its "
-            "interval; an area is elevated only when risk_lo exceeds the national risk_mean of its band",
+            "risk": "risk_mean is the mean calibrated probability of the area's young people; risk_lo..risk_hi "
+            "the interval of their mean true risk (model error shared by the area, estimated from past outcomes, "
+            "and person-level error); an area is elevated only when risk_lo exceeds the national risk_mean of its band",
             "use": "area aggregates for prevention planning only; not for decisions about individuals",
             **({"history": _HISTORY_NOTE} if history_tables else {}),
         },
