@@ -520,6 +520,10 @@ def round_to_interval(
     half = (hi - lo) / 2.0
     with np.errstate(invalid="ignore", divide="ignore"):
         dec = digits - 1 - np.floor(np.log10(half))
+        # a half-width that rounds up to the next power of ten (0.996 -> 1.0) supports one
+        # decimal less: decide on the half-width as it will read
+        shown = np.round(half * 10.0**dec) / 10.0**dec
+        dec = digits - 1 - np.floor(np.log10(shown))
     dec = np.where(np.isfinite(dec), dec, max_decimals)
     dec = np.clip(dec, 0, max_decimals).astype(int)
     scale = 10.0**dec

@@ -113,7 +113,8 @@ def test_numbers_are_rounded_to_what_their_interval_supports(exported):
     decimals = t["value"].map(lambda v: len(repr(float(v)).split(".")[1].rstrip("0")) if "." in repr(float(v)) else 0)
     # at most the decimal where the half-width has two significant digits
     allowed = np.clip(1 - np.floor(np.log10(half.where(half > 0, 1e-9))), 0, 3)
-    assert (decimals <= allowed).all()
+    bad = t[decimals > allowed]
+    assert bad.empty, bad[["value", "lo", "hi"]].to_string()
 
 
 def test_dashboard_and_trends_csv_agree(page, exported):
