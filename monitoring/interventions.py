@@ -32,7 +32,8 @@ import pandas as pd
 from scipy.optimize import nnls
 from scipy.stats import t as student_t
 
-from features.config import AGE_BANDS, BAND_LIMITS
+from features.config import AGE_BANDS, BAND_LIMITS, FeatureConfig
+from features.contract import OFFENCES
 from features.errors import InputError
 from features.geography import Geography
 from monitoring.monitor_config import InterventionConfig
@@ -53,7 +54,9 @@ __all__ = [
 ]
 
 #: Columns of the effects table (one row per intervention x method; placebos marked in method).
-EFFECT_COLUMNS = ("intervention_id", "estimate", "ci_low", "ci_high", "method", "n_areas")
+#: ``outcome`` names the outcome in plain words (e.g. "suspect registrations per 1,000 young
+#: people per year: drug law (Opiumwet)"), for labels.
+EFFECT_COLUMNS = ("intervention_id", "estimate", "ci_low", "ci_high", "method", "n_areas", "outcome")
 #: Columns of an outcome panel: one row per period x area x age band.
 PANEL_COLUMNS = ("period", "area_level", "area_code", "age_band", "n_persons", "value")
 
@@ -204,14 +207,22 @@ def build_outcome_panel(
     config: InterventionConfig,
     *,
     observation_end: dt.date,
+    band_offences: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """Annual suspect-registration rate per area x age band x year, from a delivery's tables.
 
     For year ``y``: the young people are the residents on 1 January ``y`` (address episode with
     ``date_start <= 1 Jan < date_end``) aged 8-23 on that day, in their age band; a person counts
-    as registered when at least one suspect registration for one of ``config.offences`` falls
+    as registered when at least one suspect registration for one of the band's offences falls
     in calendar year ``y``. This mirrors how the interventions act (on residents of the area and
     band on 1 January).
+
+    The band's offences: with ``config.outcome == "label"`` those of the band's risk label
+    (``band_offences``, default the ``[features.labels]`` defaults: drug law (Opiumwet) for
+    13-19 and 20-23, any offence for 8-12), so an effect is measured on the outcome whose risk
+    the product models; with ``"offences"`` the offences ``config.offences`` for every band.
+    The label's horizon (24 or 48 months) is not applied: the panel is the annual rate, i.e.
+    the outcome per year of exposure (a 24-month risk is about the chance over two such years).
 
     Parameters
     ----------
@@ -229,7 +240,8 @@ def build_outcome_panel(
     -------
     DataFrame
         :data:`PANEL_COLUMNS` plus ``n_registered``; ``period`` is the year (int),
-        ``value`` the rate per ``config.rate_per``. Only area x band x year cells with residents.
+        ``value`` the rate per ``config.rate_per``, ``outcome`` the band's offences in words.
+        Only area x band x year cells with residents.
         CONFIDENTIAL (contains small counts) until disclosure control.
 
     Raises
@@ -269,10 +281,12 @@ def build_outcome_panel(
     end = pd.to_datetime(addresses["date_end"])
     a_end = np.where(end.isna().to_numpy(), np.iinfo(np.int64).max, _days(end.fillna(pd.Timestamp(0))))
     keep_a = a_pos >= 0
+    offences = outcome_offences(config, band_offences)
     s_pos = pid.get_indexer(suspects["rinpersoon"].to_numpy())
-    s_off = suspects["offence"].astype("str").isin(config.offences).to_numpy()
+    s_offence = suspects["offence"].astype("str")
     s_day = _days(suspects["registration_date"])
-    s_ok = (s_pos >= 0) & s_off
+    # one registration mask per band (bands sharing offences share the mask)
+    s_ok = {b: (s_pos >= 0) & s_offence.isin(offences[b]).to_numpy() for b in AGE_BANDS}
 
     band_of_age = np.full(200, -1, dtype=np.int64)
     for b, band in enumerate(AGE_BANDS):
@@ -295,8 +309,11 @@ def build_outcome_panel(
         band = np.where((age >= 0) & (age < len(band_of_age)), band_of_age[np.clip(age, 0, len(band_of_age) - 1)], -1)
         inb = band >= 0
         pos, band, area = pos[inb], band[inb], a_area[idx][inb]
-        reg_persons = np.unique(s_pos[s_ok & (s_day >= jan1) & (s_day < nxt)])
-        registered = np.isin(pos, reg_persons)
+        in_year = (s_day >= jan1) & (s_day < nxt)
+        registered = np.zeros(len(pos), dtype=bool)
+        for b, band_name in enumerate(AGE_BANDS):
+            mine = band == b
+            registered[mine] = np.isin(pos[mine], s_pos[s_ok[band_name] & in_year])
         cell = area * n_band + band
         n_persons = np.bincount(cell, minlength=n_area * n_band)
         n_reg = np.bincount(cell, weights=registered, minlength=n_area * n_band).astype(np.int64)
@@ -317,7 +334,62 @@ def build_outcome_panel(
     out["value"] = config.rate_per * out["n_registered"] / out["n_persons"]
     out["area_code"] = out["area_code"].astype("str")
     out["age_band"] = out["age_band"].astype("str")
-    return out[[*PANEL_COLUMNS, "n_registered"]]
+    out["outcome"] = out["age_band"].map({b: offence_words(offences[b]) for b in AGE_BANDS}).astype("str")
+    return out[[*PANEL_COLUMNS, "n_registered", "outcome"]]
+
+
+def outcome_offences(
+    config: InterventionConfig, band_offences: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Offences counted per age band (see :func:`build_outcome_panel`).
+
+    Examples
+    --------
+    >>> outcome_offences(InterventionConfig())["13-19"]
+    ('opiumwet',)
+    >>> len(outcome_offences(InterventionConfig(outcome="offences"))["13-19"])
+    5
+    """
+    if config.outcome == "offences":
+        return {b: tuple(config.offences) for b in AGE_BANDS}
+    if band_offences is None:
+        band_offences = {b: lab.offences for b, lab in FeatureConfig().labels.items()}
+    missing = [b for b in AGE_BANDS if b not in band_offences]
+    if missing:
+        raise InputError("labels", None, len(missing), f"no label offences for band(s) {', '.join(missing)}")
+    return {b: tuple(band_offences[b]) for b in AGE_BANDS}
+
+
+def offence_words(offences: Iterable[str]) -> str:
+    """Plain words for a set of offences: "any offence", "drug law (Opiumwet)" or a list.
+
+    Examples
+    --------
+    >>> offence_words(["opiumwet"]), offence_words(OFFENCES), offence_words(["geweld", "vermogen"])
+    ('drug law (Opiumwet)', 'any offence', 'offences: geweld, vermogen')
+    """
+    off = tuple(dict.fromkeys(offences))
+    if set(off) == set(OFFENCES):
+        return "any offence"
+    if off == ("opiumwet",):
+        return "drug law (Opiumwet)"
+    return "offences: " + ", ".join(off)
+
+
+def _outcome_text(panel: pd.DataFrame, bands: Sequence[str], rate_per: int) -> str:
+    """The effects table's outcome for an intervention's bands, in plain words."""
+    if "outcome" not in panel.columns:
+        return "value"
+    words = panel.loc[panel["age_band"].isin(bands), ["age_band", "outcome"]].drop_duplicates("age_band")
+    words = words.sort_values("age_band", key=lambda s: s.map(AGE_BANDS.index))
+    if words.empty:
+        return "value"
+    if words["outcome"].iloc[0].startswith("modelled"):
+        return str(words["outcome"].iloc[0])
+    head = f"suspect registrations per {rate_per:,} young people per year: "
+    if words["outcome"].nunique() == 1:
+        return head + str(words["outcome"].iloc[0])
+    return head + "; ".join(f"{o} ({b})" for b, o in zip(words["age_band"], words["outcome"], strict=True))
 
 
 def panel_from_area_table(area_table: pd.DataFrame, level: str, value: str = "risk_mean") -> pd.DataFrame:
@@ -357,6 +429,7 @@ def panel_from_area_table(area_table: pd.DataFrame, level: str, value: str = "ri
             "value": pd.to_numeric(t[value], errors="coerce").to_numpy(float),
         }
     )
+    out["outcome"] = "modelled risk (area mean)" if value == "risk_mean" else f"modelled {value}"
     return out.dropna(subset=["n_persons", "value"]).reset_index(drop=True)
 
 
@@ -1082,6 +1155,7 @@ def estimate_intervention_effects(
         if kc.sum() < 2:
             skipped.append({"intervention_id": iv_id, "reason": "too few never-treated areas with complete data"})
             continue
+        n_before = len(rows)
         if kt.sum() >= config.min_treated_did:
             cl = _clusters_of(areas, mine["area_code"].unique().tolist(), geography, config.panel_level)
             rows.extend(
@@ -1089,6 +1163,9 @@ def estimate_intervention_effects(
             )
         else:
             rows.extend(_scm_rows(iv_id, Y, w, kt, kc, g, np.asarray(areas), periods, config, details, skipped))
+        text = _outcome_text(panel, bands, config.rate_per)
+        for r in rows[n_before:]:
+            r["outcome"] = text
     effects = pd.DataFrame(rows, columns=list(EFFECT_COLUMNS))
     effects["n_areas"] = effects["n_areas"].astype("int64")
     return EffectsResult(
@@ -1136,9 +1213,7 @@ def _did_rows(
         taken out of the real treated clusters it contains (as fake treated or as controls)."""
         noise = _cluster_noise(Y[:, :end], w, local, ~t_cl, start, end)
         se = float(_studentized_se((size * t_cl)[None, :], (size * ~t_cl)[None, :], noise)[0])
-        null, shift, null_se = _did_randomization(
-            Y[:, :end], w, local, noise, is_treated, start, end, config, rng
-        )
+        null, shift, null_se = _did_randomization(Y[:, :end], w, local, noise, is_treated, start, end, config, rng)
         lo, hi = _ri_interval(est, se, null, shift, null_se, config.ci_level)
         return lo, hi, null - est * shift
 

@@ -66,8 +66,14 @@ class InterventionConfig:
     panel_level : {"gemeente", "wijk", "buurt"}
         Areas of the outcome panel; registry codes of a coarser level expand to all their areas
         of this level, a finer code maps to the area that contains it.
+    outcome : {"label", "offences"}
+        Offences counted in the observed outcome: ``label`` = those of each age band's risk
+        label (``[features.labels]``: drug law for 13-19 and 20-23, any offence for 8-12), so
+        effects are measured on the outcome the risk model predicts; ``offences`` = the
+        ``offences`` below for every band (another measure; the effects table's ``outcome``
+        column says which).
     offences : tuple of str
-        Suspect registrations that count for the observed outcome.
+        Suspect registrations that count for the observed outcome when ``outcome = "offences"``.
     rate_per : int
         Outcome scale: annual registration rate per this many young people of the band(s).
     first_year, last_year : int
@@ -134,6 +140,7 @@ class InterventionConfig:
     """
 
     panel_level: Literal["gemeente", "wijk", "buurt"] = "wijk"
+    outcome: Literal["label", "offences"] = "label"
     offences: tuple[str, ...] = OFFENCES
     rate_per: int = 1000
     first_year: int = 0
@@ -161,6 +168,7 @@ class InterventionConfig:
 
     def __post_init__(self) -> None:
         p = f"{_PREFIX}.interventions"
+        require(self.outcome in ("label", "offences"), f"{p}.outcome", "must be 'label' or 'offences'")
         require(len(self.offences) > 0, f"{p}.offences", "must name at least one offence")
         for o in self.offences:
             require(o in OFFENCES, f"{p}.offences", f"unknown offence {o!r} (known: {list(OFFENCES)})")

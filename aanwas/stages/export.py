@@ -226,7 +226,7 @@ def run_full_export(
     published = area[area["status"] == "published"]
     effects = registry = observed = treated = None
     if delivery is not None:
-        effects, _skipped, panel = run_effects(delivery, mcfg)
+        effects, _skipped, panel = run_effects(delivery, mcfg, cfg.features.labels)
         treated = treated_persons(delivery, panel, mcfg)
         national = cfg.monitoring.aggregate.national_code
         gm_panel = panel if mcfg.interventions.panel_level == "gemeente" else None

@@ -289,7 +289,7 @@ def test_randomization_inference_calibrated_on_fake_interventions():
     cfg = InterventionConfig(n_bootstrap=99, n_placebo_space=200)
     n = 300
     rejects: dict[str, list[bool]] = {"did_cs": [], "placebo_time:did_cs": []}
-    for i in range(n):
+    for _i in range(n):
         Y, w, cluster = _heteroskedastic_panel(rng)
         treated = cluster == rng.integers(cluster.max() + 1)
         details: dict = {}
@@ -491,14 +491,24 @@ def test_outcome_panel_hand_counted():
     assert p.loc[(2021, b2, "20-23"), "n_registered"] == 1
     # the adult parent (person 4) is never counted
     assert panel["n_persons"].sum() == 3 + 3 + 3
-    drug_only = dataclasses.replace(cfg, offences=("geweld",))
-    panel2 = build_outcome_panel(
-        {"persons": persons, "addresses": addresses, "suspects": suspects},
-        geo,
-        drug_only,
-        observation_end=dt.date(2021, 12, 31),
-    )
+    # default outcome: each band's risk label (drug law for 13-19 and 20-23): the geweld
+    # registration of person 1 in 2020 does not count, the opiumwet one does
+    assert set(panel.loc[panel["age_band"] != "8-12", "outcome"]) == {"drug law (Opiumwet)"}
+    tables = {"persons": persons, "addresses": addresses, "suspects": suspects}
+    violence_only = dataclasses.replace(cfg, outcome="offences", offences=("geweld",))
+    panel2 = build_outcome_panel(tables, geo, violence_only, observation_end=dt.date(2021, 12, 31))
     assert panel2["n_registered"].sum() == 1
+    assert set(panel2["outcome"]) == {"offences: geweld"}
+    # label outcome with other label offences per band: the same single geweld registration
+    per_band = {"8-12": ("opiumwet",), "13-19": ("geweld",), "20-23": ("geweld",)}
+    panel3 = build_outcome_panel(tables, geo, cfg, observation_end=dt.date(2021, 12, 31), band_offences=per_band)
+    assert panel3["n_registered"].sum() == 1
+    # a band only counts its own offences: with 13-19 on opiumwet and 20-23 on geweld, person
+    # 3's 2021 opiumwet registration at age 20 is not counted, persons 1 and 2 (13-19) are
+    per_band = {"8-12": ("geweld",), "13-19": ("opiumwet",), "20-23": ("geweld",)}
+    panel4 = build_outcome_panel(tables, geo, cfg, observation_end=dt.date(2021, 12, 31), band_offences=per_band)
+    p4 = panel4.groupby("age_band")["n_registered"].sum()
+    assert p4["13-19"] == 2 and p4["20-23"] == 0
 
 
 def test_outcome_panel_rejects_unknown_buurt():
