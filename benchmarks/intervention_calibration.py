@@ -90,9 +90,16 @@ def fakes(worlds: list[Path], n_fake: int, cfg, icfg, seed: int) -> pd.DataFrame
     out = []
     for d in worlds:
         t0 = time.time()
-        delivery = _delivery(d, cfg)
-        panel = build_outcome_panel(delivery.tables, geo, icfg, observation_end=delivery.observation_end)
-        reg = delivery.interventions.astype({c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")})
+        cached = d / "calib" / f"panel_{icfg.outcome}.parquet"
+        if cached.exists():  # from the ``panels`` mode
+            panel = pd.read_parquet(cached)
+            reg = pd.read_csv(d / "calib" / "registry.csv", dtype="str")
+        else:
+            delivery = _delivery(d, cfg)
+            panel = build_outcome_panel(delivery.tables, geo, icfg, observation_end=delivery.observation_end)
+            reg = delivery.interventions.astype(
+                {c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")}
+            )
         real = expand_treated_areas(parse_registry(reg, geo), geo, icfg.panel_level)
         used_gm = set(wk_gm.reindex(real["area_code"]).dropna())
         panel = panel[~panel["area_code"].isin(set(real["area_code"]))]

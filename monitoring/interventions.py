@@ -33,7 +33,7 @@ from scipy.optimize import nnls
 from scipy.stats import t as student_t
 
 from features.config import AGE_BANDS, BAND_LIMITS, FeatureConfig
-from features.contract import OFFENCES
+from features.contract import OFFENCES, check_registry_rows
 from features.errors import InputError
 from features.geography import Geography
 from monitoring.monitor_config import InterventionConfig
@@ -83,7 +83,9 @@ def parse_registry(registry: pd.DataFrame, geography: Geography | None = None) -
     ----------
     registry : DataFrame
         Columns ``intervention_id, name, area_codes, age_bands, start_date``; area codes and
-        age bands separated by ``;``.
+        age bands separated by ``;``. Staggered adoption: several rows with the same
+        ``intervention_id`` (and name and age bands), one per start date, each naming the
+        areas that start then.
     geography : Geography, optional
         When given, every area code must exist in it.
 
@@ -95,8 +97,9 @@ def parse_registry(registry: pd.DataFrame, geography: Geography | None = None) -
     Raises
     ------
     InputError
-        Missing columns, an empty registry, duplicate ids, empty cells, unparseable dates,
-        malformed or unknown area codes, unknown age bands (counts of rows, never values).
+        Missing columns, an empty registry, empty cells, unparseable dates, rows of one id that
+        disagree on name or age bands or repeat an area, malformed or unknown area codes,
+        unknown age bands (counts of rows, never values).
 
     Examples
     --------
@@ -117,9 +120,7 @@ def parse_registry(registry: pd.DataFrame, geography: Geography | None = None) -
         if empty.any():
             raise InputError(_REGISTRY, col, int(empty.sum()), "empty values")
         reg[col] = text
-    dup = reg["intervention_id"].duplicated(keep=False)
-    if dup.any():
-        raise InputError(_REGISTRY, "intervention_id", int(dup.sum()), "duplicate intervention_id")
+    check_registry_rows(reg.reset_index(drop=True), _REGISTRY)
     start = pd.to_datetime(reg["start_date"], errors="coerce", format="mixed")
     if start.isna().any():
         raise InputError(_REGISTRY, "start_date", int(start.isna().sum()), "not a date")
@@ -775,52 +776,98 @@ def _studentized_se(wt: np.ndarray, wc: np.ndarray, s2: np.ndarray) -> np.ndarra
     return np.sqrt(vt + vc)
 
 
+def _assignment_stats(
+    Y: np.ndarray,
+    weights: np.ndarray,
+    clusters: np.ndarray,
+    specs: Sequence[tuple[int, int]],
+    assign: np.ndarray,
+    X: np.ndarray,
+    noise: Sequence[np.ndarray],
+    config: InterventionConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DiD of each row of cluster assignments: estimate, shift per unit effect, standard error.
+
+    Parameters
+    ----------
+    Y : (n, T) outcomes; weights : (n,) area weights; clusters : (n,) cluster index ``0..K-1``.
+    specs : list of (start, end) per cohort: first treated and exclusive last column.
+    assign : (R, K) int, the cohort (index into ``specs``) of each cluster, -1 = control.
+    X : (n, T) the real treatment indicator (1 from each really treated area's start on).
+    noise : per cohort, (K,) residual variances (:func:`_cluster_noise` split at its start).
+
+    Returns
+    -------
+    est, shift, se : (R,) the simple-aggregate ATT, the same estimator applied to ``X`` (under
+    "effect = theta" a row's ATT is ``est - theta * shift``) and the studentizing standard
+    error: per cohort the :func:`_studentized_se` of its contrast, combined with the cohort
+    weights of the aggregate (covariance through shared controls ignored: it only scales the
+    statistic, the reference distribution makes the test exact).
+    """
+    K = assign.shape[1]
+    size = np.bincount(clusters, weights=weights, minlength=K)
+    Wt = [(assign == c)[:, clusters] * weights[None, :] for c in range(len(specs))]
+    Wc = (assign < 0)[:, clusters] * weights[None, :]
+    est, _ = _att_core(Y, specs, Wt, Wc, config.base_periods)
+    shift, _ = _att_core(X, specs, Wt, Wc, config.base_periods)
+    var, total = 0.0, 0.0
+    for c, (g, end) in enumerate(specs):
+        wt = (assign == c) * size[None, :]
+        n_c = wt.sum(axis=1) * (end - g)
+        var = var + n_c**2 * _studentized_se(wt, (assign < 0) * size[None, :], noise[c]) ** 2
+        total = total + n_c
+    return est, shift, np.sqrt(var) / total
+
+
 def _did_randomization(
     Y: np.ndarray,
     weights: np.ndarray,
     clusters: np.ndarray,
-    noise: np.ndarray,
-    treated_areas: np.ndarray,
-    start: int,
-    end: int,
+    cluster_cohort: np.ndarray,
+    specs: Sequence[tuple[int, int]],
     config: InterventionConfig,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[tuple[float, float], np.ndarray, np.ndarray, np.ndarray]:
     """Placebo assignments for randomization inference, the real treated clusters included.
 
     Every draw replaces each real treated cluster by a random one among the
     ``config.ri_pool_size`` clusters closest in size, itself and the other treated clusters
     included (so the real assignment belongs to the reference set, as a permutation test
-    needs); all other clusters are controls. Under the hypothesis "effect = theta from
-    ``start`` on" a draw's ATT is ``est - theta * shift`` (``shift``: the same estimator
-    applied to the real treatment indicator: 1 for the real assignment, about 0 for others).
+    needs); the replacement keeps the replaced cluster's start (staggered adoption: each
+    draw has the real assignment's cohorts); all other clusters are controls. Under the
+    hypothesis "effect = theta from each start on" a draw's ATT is ``est - theta * shift``
+    (``shift``: the same estimator applied to the real treatment indicator: 1 for the real
+    assignment, about 0 for others).
 
     Parameters
     ----------
     Y, weights : (n, T) outcomes and (n,) weights of all areas of the estimate.
-    clusters : (n,) cluster index ``0..K-1``; noise : (K,) residual variances
-        (:func:`_cluster_noise`); treated_areas : (n,) bool, the really treated areas.
-    start, end : first treated column and exclusive last column.
+    clusters : (n,) cluster index ``0..K-1``.
+    cluster_cohort : (K,) the real cohort (index into ``specs``) of each cluster, -1 = control.
+    specs : list of (start, end): first treated column and exclusive last column per cohort.
 
     Returns
     -------
+    real : (est, se) of the real assignment.
     est, shift, se : (P,) ATT of each draw at theta = 0, its shift per unit of theta, and its
-    standard error (:func:`_studentized_se`; not changed by theta).
+    standard error (:func:`_assignment_stats`; not changed by theta).
     """
-    K = len(noise)
+    K = len(cluster_cohort)
     size = np.bincount(clusters, weights=weights, minlength=K)
-    treated = np.bincount(clusters, weights=treated_areas, minlength=K) > 0
+    treated = cluster_cohort >= 0
+    T = Y.shape[1]
+    area_start = np.full(len(weights), T)
+    own = cluster_cohort[clusters]
+    area_start[own >= 0] = np.asarray([g for g, _ in specs])[own[own >= 0]]
+    X = (np.arange(T)[None, :] >= area_start[:, None]).astype(float)
+    noise = [_cluster_noise(Y[:, :end], weights, clusters, ~treated, g, end) for g, end in specs]
     picks = _match_placebo_clusters(size[treated], size, config, rng)
     P = len(picks)
-    taken = np.zeros((P, K), dtype=bool)
-    taken[np.arange(P)[:, None], picks] = True
-    Wt = taken[:, clusters] * weights[None, :]
-    Wc = (~taken)[:, clusters] * weights[None, :]
-    X = (treated_areas[:, None] & (np.arange(Y.shape[1]) >= start)[None, :]).astype(float)
-    est, _ = _att_core(Y, [(start, end)], [Wt], Wc, config.base_periods)
-    shift, _ = _att_core(X, [(start, end)], [Wt], Wc, config.base_periods)
-    se = _studentized_se(taken * size[None, :], ~taken * size[None, :], noise)
-    return est, shift, se
+    assign = np.full((P + 1, K), -1, dtype=np.int64)
+    assign[0] = cluster_cohort
+    assign[1 + np.arange(P)[:, None], picks] = cluster_cohort[treated][None, :]
+    est, shift, se = _assignment_stats(Y, weights, clusters, specs, assign, X, noise, config)
+    return (float(est[0]), float(se[0])), est[1:], shift[1:], se[1:]
 
 
 def _ri_interval(
@@ -1132,12 +1179,21 @@ def estimate_intervention_effects(
     for iv_id in reg["intervention_id"].drop_duplicates().tolist():
         mine = reg[reg["intervention_id"] == iv_id]
         bands = sorted(mine["age_band"].unique().tolist())
-        start = pd.Timestamp(mine["start_date"].iloc[0])
-        g = _cohort_index(start, stamps, period_kind)
-        if g < config.min_pre_periods or g >= len(periods):
+        first = treated_long[treated_long["intervention_id"] == iv_id].groupby("area_code")["start_date"].min()
+        g_area = pd.Series([_cohort_index(pd.Timestamp(v), stamps, period_kind) for v in first], index=first.index)
+        usable = (g_area >= config.min_pre_periods) & (g_area < len(periods))
+        if not usable.any():
             skipped.append({"intervention_id": iv_id, "reason": "start outside the panel or too few periods before it"})
             continue
-        treated = sorted(set(treated_long.loc[treated_long["intervention_id"] == iv_id, "area_code"]))
+        if not usable.all():
+            skipped.append(
+                {
+                    "intervention_id": iv_id,
+                    "reason": f"{int((~usable).sum())} treated area(s) left out: start outside the panel or "
+                    "too few periods before it",
+                }
+            )
+        treated = sorted(g_area.index[usable])
         overlapping = treated_long["age_band"].isin(bands)
         ever = set(treated_long.loc[overlapping, "area_code"])
         bp = _band_panel(panel, bands)
@@ -1156,12 +1212,17 @@ def estimate_intervention_effects(
             skipped.append({"intervention_id": iv_id, "reason": "too few never-treated areas with complete data"})
             continue
         n_before = len(rows)
+        cohort = np.r_[g_area.reindex(treated).to_numpy(np.int64), np.full(len(controls), -1, dtype=np.int64)]
         if kt.sum() >= config.min_treated_did:
             cl = _clusters_of(areas, mine["area_code"].unique().tolist(), geography, config.panel_level)
             rows.extend(
-                _did_rows(iv_id, Y[keep], w[keep], kt[keep], cl[keep], g, periods, config, rng, details, skipped)
+                _did_rows(iv_id, Y[keep], w[keep], cohort[keep], cl[keep], periods, config, rng, details, skipped)
             )
+        elif len(set(cohort[kt].tolist())) > 1:
+            skipped.append({"intervention_id": iv_id, "reason": "synthetic control needs one start date"})
+            continue
         else:
+            g = int(cohort[kt][0])
             rows.extend(_scm_rows(iv_id, Y, w, kt, kc, g, np.asarray(areas), periods, config, details, skipped))
         text = _outcome_text(panel, bands, config.rate_per)
         for r in rows[n_before:]:
@@ -1181,47 +1242,53 @@ def _did_rows(
     iv_id: str,
     Y: np.ndarray,
     w: np.ndarray,
-    is_treated: np.ndarray,
+    cohort: np.ndarray,
     clusters: np.ndarray,
-    g: int,
     periods: Sequence[object],
     config: InterventionConfig,
     rng: np.random.Generator,
     details: dict[str, DidResult | ScmResult],
     skipped: list[dict[str, str]],
 ) -> list[dict[str, object]]:
-    """DiD estimate, in-time and in-space placebo rows for one intervention (one cohort).
+    """DiD estimate, in-time and in-space placebo rows for one intervention.
 
-    With few treated clusters the main estimate and the in-time placebo get the same interval
-    method: studentized randomization inference (:func:`_ri_interval`) over size-matched
-    untreated clusters, each with its own split of the periods (start, end).
+    ``cohort``: per area the column of its first treated period, -1 for controls (several
+    values: staggered adoption; controls are never-treated areas only, so no treated area is
+    ever a control). Treated areas of one cluster with different starts form separate clusters
+    (they were assigned separately). With few treated clusters the main estimate and the
+    in-time placebo get the same interval method: studentized randomization inference
+    (:func:`_ri_interval`) over size-matched untreated clusters.
     """
-    cohort = np.where(is_treated, g, -1)
+    is_treated = cohort >= 0
+    labels = np.where(is_treated, clusters.astype(np.int64) * (len(periods) + 1) + cohort, -1 - clusters)
+    local = pd.factorize(pd.Series(labels))[0]
+    K = int(local.max()) + 1
+    cl_cohort_col = np.full(K, -1, dtype=np.int64)
+    cl_cohort_col[local[is_treated]] = cohort[is_treated]
+    t_cl = cl_cohort_col >= 0
     n_t = int(is_treated.sum())
-    ids, local = np.unique(clusters, return_inverse=True)
-    K = len(ids)
-    t_cl = np.bincount(local, weights=is_treated, minlength=K) > 0
-    size = np.bincount(local, weights=w, minlength=K)
     n_tc = int(t_cl.sum())
     use_ri = n_tc < config.min_clusters_bootstrap
     n_c_clusters = K - n_tc
     can_ri = n_c_clusters >= 2 * n_tc and n_c_clusters > n_tc
     a = (1.0 - config.ci_level) / 2.0
 
-    def randomization(est: float, start: int, end: int) -> tuple[float, float, np.ndarray]:
-        """Interval, and the in-space placebo effects: every draw with the estimated effect
-        taken out of the real treated clusters it contains (as fake treated or as controls)."""
-        noise = _cluster_noise(Y[:, :end], w, local, ~t_cl, start, end)
-        se = float(_studentized_se((size * t_cl)[None, :], (size * ~t_cl)[None, :], noise)[0])
-        null, shift, null_se = _did_randomization(Y[:, :end], w, local, noise, is_treated, start, end, config, rng)
+    def randomization(starts: np.ndarray, ends: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+        """Estimate and interval, and the in-space placebo effects: every draw with the
+        estimated effect taken out of the real treated clusters it contains."""
+        pairs = sorted(set(zip(starts[t_cl].tolist(), ends[t_cl].tolist(), strict=True)))
+        spec_of = {p: i for i, p in enumerate(pairs)}
+        cc = np.array([spec_of[(int(g), int(e))] if t else -1 for g, e, t in zip(starts, ends, t_cl, strict=True)])
+        end = max(e for _, e in pairs)
+        (est, se), null, shift, null_se = _did_randomization(Y[:, :end], w, local, cc, pairs, config, rng)
         lo, hi = _ri_interval(est, se, null, shift, null_se, config.ci_level)
-        return lo, hi, null - est * shift
+        return est, lo, hi, null - est * shift
 
     T = Y.shape[1]
-    res = estimate_did(Y, w, cohort, config, clusters=clusters, periods=periods, rng=rng)
+    res = estimate_did(Y, w, cohort, config, clusters=local, periods=periods, rng=rng)
     null = None
     if can_ri:
-        lo, hi, null = randomization(res.att, g, T)
+        _, lo, hi, null = randomization(cl_cohort_col, np.full(K, T))
         if use_ri:
             res = dataclasses.replace(res, ci_low=lo, ci_high=hi, inference="randomization")
     elif use_ri:
@@ -1229,19 +1296,14 @@ def _did_rows(
         return []
     details[iv_id] = res
     out = [_row(iv_id, res.att, res.ci_low, res.ci_high, METHOD_DID, n_t)]
-    g_fake = g - config.placebo_shift_periods
-    if g_fake >= 1:
-        pt = estimate_did(
-            Y,
-            w,
-            np.where(is_treated, g_fake, -1),
-            config,
-            cohort_end=np.full(len(w), g),
-            clusters=clusters,
-            periods=periods,
-            rng=rng,
-        )
-        lo, hi = (pt.ci_low, pt.ci_high) if not use_ri else randomization(pt.att, g_fake, g)[:2]
+    fake = np.where(is_treated, cohort - config.placebo_shift_periods, -1)
+    if (fake[is_treated] >= 1).all():
+        pt = estimate_did(Y, w, fake, config, cohort_end=cohort, clusters=local, periods=periods, rng=rng)
+        lo, hi = pt.ci_low, pt.ci_high
+        if use_ri:
+            _, lo, hi, _ = randomization(
+                np.where(t_cl, cl_cohort_col - config.placebo_shift_periods, -1), cl_cohort_col
+            )
         out.append(_row(iv_id, pt.att, lo, hi, PLACEBO_TIME + METHOD_DID, n_t))
     else:
         skipped.append({"intervention_id": iv_id, "reason": "in-time placebo: too few periods before the start"})

@@ -30,6 +30,7 @@ from monitoring.interventions import (
 from monitoring.monitor_config import InterventionConfig
 
 CFG = InterventionConfig(n_bootstrap=299, n_placebo_space=200)
+PANEL_COLUMNS_TEST = ("period", "area_level", "area_code", "age_band", "n_persons", "value")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +294,8 @@ def test_randomization_inference_calibrated_on_fake_interventions():
         Y, w, cluster = _heteroskedastic_panel(rng)
         treated = cluster == rng.integers(cluster.max() + 1)
         details: dict = {}
-        rows = _did_rows("F", Y, w, treated, cluster, 7, list(range(Y.shape[1])), cfg, rng, details, [])
+        cohort = np.where(treated, 7, -1)
+        rows = _did_rows("F", Y, w, cohort, cluster, list(range(Y.shape[1])), cfg, rng, details, [])
         assert details["F"].inference == "randomization"
         for r in rows:
             if r["method"] in rejects:
@@ -432,9 +434,25 @@ def test_registry_errors_name_the_column(over, column):
 def test_registry_missing_column_and_duplicates():
     with pytest.raises(InputError, match="missing column"):
         parse_registry(_reg().drop(columns="start_date"))
+    # staggered adoption is one row per start date: the same row twice lists its areas twice
     two = pd.concat([_reg(), _reg()], ignore_index=True)
-    with pytest.raises(InputError, match="duplicate"):
+    with pytest.raises(InputError, match="several rows") as err:
         parse_registry(two)
+    assert err.value.column == "area_codes" and err.value.n_rows == 2
+    other_bands = pd.concat([_reg(area_codes=["GM0363"]), _reg(area_codes=["GM0344"], age_bands=["8-12"])])
+    with pytest.raises(InputError, match="same age_bands") as err:
+        parse_registry(other_bands.reset_index(drop=True))
+    assert err.value.column == "age_bands" and err.value.n_rows == 2
+
+
+def test_registry_staggered_start_per_area():
+    reg = pd.concat(
+        [_reg(area_codes=["GM0363;GM0344"]), _reg(area_codes=["GM0599"], start_date=["2021-07-01"])],
+        ignore_index=True,
+    )
+    long = parse_registry(reg, load_geography())
+    start = long.groupby("area_code")["start_date"].first().dt.strftime("%Y-%m-%d")
+    assert start.to_dict() == {"GM0344": "2020-01-01", "GM0363": "2020-01-01", "GM0599": "2021-07-01"}
 
 
 def test_registry_expands_codes_to_panel_level():
@@ -545,3 +563,52 @@ def test_panel_from_area_table_uses_published_rows_only():
     )
     p = panel_from_area_table(t, "wijk")
     assert p["period"].tolist() == ["2023-01-01"] and p["value"].tolist() == [0.05]
+
+
+@pytest.mark.parametrize("n_per_cohort", [2, 12])  # few gemeenten: randomization; many: bootstrap
+def test_staggered_registry_estimates_the_simple_aggregate_without_forbidden_comparisons(n_per_cohort):
+    # Noise-free gemeente panel, two start dates in one registry entry, effects growing with
+    # time since the start (-1, -2, -3, ...): a two-way fixed-effects regression would use
+    # early-treated gemeenten as controls of later ones and get this wrong; the estimate must
+    # equal the simple aggregate of the true group-time effects exactly.
+    geo = load_geography()
+    gm = geo.areas[geo.areas["level"] == "gemeente"].reset_index(drop=True)
+    years = list(range(2013, 2025))
+    early = _big_gemeenten(n_per_cohort, 5)
+    late = _big_gemeenten(n_per_cohort, 5 + n_per_cohort)
+    start = {**dict.fromkeys(early, 2018), **dict.fromkeys(late, 2021)}
+    rng = np.random.default_rng(0)
+    level = pd.Series(rng.gamma(8, 2, len(gm)), index=gm["code"])
+    n = pd.Series(rng.integers(200, 2000, len(gm)), index=gm["code"])
+    year_eff = dict(zip(years, rng.normal(0, 1, len(years)).cumsum(), strict=True))
+    rows, num, den = [], 0.0, 0.0
+    for code in gm["code"]:
+        for y in years:
+            e = y - start[code] + 1 if code in start and y >= start[code] else 0
+            rows.append((y, "gemeente", code, "13-19", n[code], level[code] + year_eff[y] - e))
+            if e:
+                num, den = num - e * n[code], den + n[code]
+    panel = pd.DataFrame(rows, columns=list(PANEL_COLUMNS_TEST))
+    reg = pd.DataFrame(
+        {
+            "intervention_id": ["S", "S"],
+            "name": ["gespreid"] * 2,
+            "area_codes": [";".join(early), ";".join(late)],
+            "age_bands": ["13-19"] * 2,
+            "start_date": ["2018-01-01", "2021-01-01"],
+        }
+    )
+    cfg = dataclasses.replace(CFG, panel_level="gemeente", base_periods=1)
+    res = estimate_intervention_effects(reg, panel, geo, cfg)
+    eff = res.effects.set_index("method")
+    assert eff.loc["did_cs", "estimate"] == pytest.approx(num / den, abs=1e-9)
+    assert eff.loc["did_cs", "n_areas"] == 2 * n_per_cohort
+    cells = res.details["S"].cells
+    assert set(cells["cohort"]) == {2018, 2021}
+    post = cells[cells["event_time"] >= 0]
+    assert np.allclose(post["att"], -(post["event_time"] + 1))
+    # no pre-trend, no noise: the in-time placebo is exactly 0 and inside its interval
+    assert eff.loc["placebo_time:did_cs", "estimate"] == pytest.approx(0.0, abs=1e-9)
+    assert eff.loc["placebo_time:did_cs", "ci_low"] <= 0 <= eff.loc["placebo_time:did_cs", "ci_high"]
+    expected = "randomization" if 2 * n_per_cohort < cfg.min_clusters_bootstrap else "cluster_bootstrap"
+    assert res.details["S"].inference == expected
