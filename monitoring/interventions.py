@@ -792,7 +792,8 @@ def _assignment_stats(
     ----------
     Y : (n, T) outcomes; weights : (n,) area weights; clusters : (n,) cluster index ``0..K-1``.
     specs : list of (start, end) per cohort: first treated and exclusive last column.
-    assign : (R, K) int, the cohort (index into ``specs``) of each cluster, -1 = control.
+    assign : (R, K) int, the cohort (index into ``specs``) of each cluster, -1 = control,
+        -2 = left out.
     X : (n, T) the real treatment indicator (1 from each really treated area's start on).
     noise : per cohort, (K,) residual variances (:func:`_cluster_noise` split at its start).
 
@@ -807,14 +808,14 @@ def _assignment_stats(
     K = assign.shape[1]
     size = np.bincount(clusters, weights=weights, minlength=K)
     Wt = [(assign == c)[:, clusters] * weights[None, :] for c in range(len(specs))]
-    Wc = (assign < 0)[:, clusters] * weights[None, :]
+    Wc = (assign == -1)[:, clusters] * weights[None, :]
     est, _ = _att_core(Y, specs, Wt, Wc, config.base_periods)
     shift, _ = _att_core(X, specs, Wt, Wc, config.base_periods)
     var, total = 0.0, 0.0
     for c, (g, end) in enumerate(specs):
         wt = (assign == c) * size[None, :]
         n_c = wt.sum(axis=1) * (end - g)
-        var = var + n_c**2 * _studentized_se(wt, (assign < 0) * size[None, :], noise[c]) ** 2
+        var = var + n_c**2 * _studentized_se(wt, (assign == -1) * size[None, :], noise[c]) ** 2
         total = total + n_c
     return est, shift, np.sqrt(var) / total
 
@@ -827,6 +828,8 @@ def _did_randomization(
     specs: Sequence[tuple[int, int]],
     config: InterventionConfig,
     rng: np.random.Generator,
+    *,
+    untreated_draws: bool = False,
 ) -> tuple[tuple[float, float], np.ndarray, np.ndarray, np.ndarray]:
     """Placebo assignments for randomization inference, the real treated clusters included.
 
@@ -845,6 +848,12 @@ def _did_randomization(
     clusters : (n,) cluster index ``0..K-1``.
     cluster_cohort : (K,) the real cohort (index into ``specs``) of each cluster, -1 = control.
     specs : list of (start, end): first treated column and exclusive last column per cohort.
+    untreated_draws : bool
+        Draws take their fake treated clusters from the untreated clusters only and leave the
+        really treated ones out altogether (the real assignment still counts as one of the
+        equally likely ones in :func:`_ri_interval`). For staggered in-time placebos: a really
+        treated cluster's data after its real start lie inside a later cohort's window and
+        carry the real effect, which the placebo hypothesis does not describe.
 
     Returns
     -------
@@ -861,10 +870,23 @@ def _did_randomization(
     area_start[own >= 0] = np.asarray([g for g, _ in specs])[own[own >= 0]]
     X = (np.arange(T)[None, :] >= area_start[:, None]).astype(float)
     noise = [_cluster_noise(Y[:, :end], weights, clusters, ~treated, g, end) for g, end in specs]
-    picks = _match_placebo_clusters(size[treated], size, config, rng)
+    # a really treated cluster's noise is always split at its own start: an effect from its
+    # start is then never counted as noise, whatever cohort a draw gives it (keeps the test's
+    # inversion exact under staggered starts)
+    own_noise = np.zeros(K)
+    for c in range(len(specs)):
+        own_noise[cluster_cohort == c] = noise[c][cluster_cohort == c]
+    noise = [np.where(treated, own_noise, n) for n in noise]
+    if untreated_draws:
+        pool = np.flatnonzero(~treated)
+        picks = pool[_match_placebo_clusters(size[treated], size[pool], config, rng)]
+    else:
+        picks = _match_placebo_clusters(size[treated], size, config, rng)
     P = len(picks)
     assign = np.full((P + 1, K), -1, dtype=np.int64)
     assign[0] = cluster_cohort
+    if untreated_draws:
+        assign[1:, treated] = -2
     assign[1 + np.arange(P)[:, None], picks] = cluster_cohort[treated][None, :]
     est, shift, se = _assignment_stats(Y, weights, clusters, specs, assign, X, noise, config)
     return (float(est[0]), float(se[0])), est[1:], shift[1:], se[1:]
@@ -895,7 +917,9 @@ def _ri_interval(
 
     def accepted(theta: np.ndarray) -> np.ndarray:
         d = u[None, :] - theta[:, None] * v[None, :]  # draw ratio minus real ratio
-        return ((d >= 0).sum(axis=1) >= limit) & ((d <= 0).sum(axis=1) >= limit)
+        # a draw exactly at a crossing point is a tie whatever the rounding of u and v
+        tol = 1e-9 * (np.abs(u)[None, :] + np.abs(theta[:, None] * v[None, :]) + 1.0)
+        return ((d >= -tol).sum(axis=1) >= limit) & ((d <= tol).sum(axis=1) >= limit)
 
     moving = v != 0
     cross = np.unique(u[moving] / v[moving])
@@ -1119,15 +1143,28 @@ def _clusters_of(areas: Sequence[str], codes: Iterable[str], geography: Geograph
     return pd.factorize(pd.Series(labels, dtype="str"))[0]
 
 
-def _band_panel(panel: pd.DataFrame, bands: Sequence[str]) -> pd.DataFrame:
-    """Combine age bands: persons summed, values weighted by persons (a pooled rate for rates)."""
+def _band_panel(panel: pd.DataFrame, bands: Sequence[str], mix: str = "fixed") -> pd.DataFrame:
+    """Combine age bands into one rate per area and period.
+
+    ``mix = "fixed"``: each band's rate weighted by the area's mean number of young people of
+    that band over all periods (direct standardisation to the area's own band mix), so a
+    change in the band mix over time (e.g. a band that fills up as birth cohorts enter it, or
+    young adults moving into cities) is not read as a change in the outcome. ``"yearly"``: the
+    pooled rate of the year (weights: that year's persons). ``n_persons`` is the yearly total
+    either way.
+    """
     p = panel[panel["age_band"].isin(bands)]
-    p = p.assign(_wv=p["value"] * p["n_persons"])
+    if mix == "fixed":
+        mean_n = p.groupby(["area_code", "age_band"])["n_persons"].transform("mean")
+        p = p.assign(_w=mean_n)
+    else:
+        p = p.assign(_w=p["n_persons"])
+    p = p.assign(_wv=p["value"] * p["_w"])
     g = p.groupby(["area_code", "period"], as_index=False, sort=True).agg(
-        n_persons=("n_persons", "sum"), _wv=("_wv", "sum")
+        n_persons=("n_persons", "sum"), _wv=("_wv", "sum"), _w=("_w", "sum")
     )
-    g["value"] = g["_wv"] / g["n_persons"]
-    return g.drop(columns="_wv")
+    g["value"] = g["_wv"] / g["_w"]
+    return g.drop(columns=["_wv", "_w"])
 
 
 def estimate_intervention_effects(
@@ -1196,7 +1233,7 @@ def estimate_intervention_effects(
         treated = sorted(g_area.index[usable])
         overlapping = treated_long["age_band"].isin(bands)
         ever = set(treated_long.loc[overlapping, "area_code"])
-        bp = _band_panel(panel, bands)
+        bp = _band_panel(panel, bands, config.band_mix)
         all_areas = sorted(set(bp["area_code"]))
         controls = [a for a in all_areas if a not in ever]
         areas = [*treated, *controls]
@@ -1273,14 +1310,18 @@ def _did_rows(
     can_ri = n_c_clusters >= 2 * n_tc and n_c_clusters > n_tc
     a = (1.0 - config.ci_level) / 2.0
 
-    def randomization(starts: np.ndarray, ends: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+    def randomization(
+        starts: np.ndarray, ends: np.ndarray, placebo: bool = False
+    ) -> tuple[float, float, float, np.ndarray]:
         """Estimate and interval, and the in-space placebo effects: every draw with the
         estimated effect taken out of the real treated clusters it contains."""
         pairs = sorted(set(zip(starts[t_cl].tolist(), ends[t_cl].tolist(), strict=True)))
         spec_of = {p: i for i, p in enumerate(pairs)}
         cc = np.array([spec_of[(int(g), int(e))] if t else -1 for g, e, t in zip(starts, ends, t_cl, strict=True)])
         end = max(e for _, e in pairs)
-        (est, se), null, shift, null_se = _did_randomization(Y[:, :end], w, local, cc, pairs, config, rng)
+        (est, se), null, shift, null_se = _did_randomization(
+            Y[:, :end], w, local, cc, pairs, config, rng, untreated_draws=placebo and len(pairs) > 1
+        )
         lo, hi = _ri_interval(est, se, null, shift, null_se, config.ci_level)
         return est, lo, hi, null - est * shift
 
@@ -1301,9 +1342,8 @@ def _did_rows(
         pt = estimate_did(Y, w, fake, config, cohort_end=cohort, clusters=local, periods=periods, rng=rng)
         lo, hi = pt.ci_low, pt.ci_high
         if use_ri:
-            _, lo, hi, _ = randomization(
-                np.where(t_cl, cl_cohort_col - config.placebo_shift_periods, -1), cl_cohort_col
-            )
+            fake_cl = np.where(t_cl, cl_cohort_col - config.placebo_shift_periods, -1)
+            _, lo, hi, _ = randomization(fake_cl, cl_cohort_col, placebo=True)
         out.append(_row(iv_id, pt.att, lo, hi, PLACEBO_TIME + METHOD_DID, n_t))
     else:
         skipped.append({"intervention_id": iv_id, "reason": "in-time placebo: too few periods before the start"})

@@ -85,6 +85,10 @@ class InterventionConfig:
     min_persons : int
         An area enters the panel only if it has at least this many young people of the
         intervention's band(s) in every panel year (a rate needs a denominator).
+    band_mix : {"fixed", "yearly"}
+        Interventions with several age bands: each area's bands are combined with its mean band
+        sizes over all years (``fixed``, direct standardisation: a shifting band mix is not
+        read as an effect or a pre-trend) or with each year's sizes (``yearly``, pooled rate).
     weight : {"persons", "equal"}
         Area weights: mean number of young people (estimand per young person) or equal.
     base_periods : int
@@ -147,6 +151,7 @@ class InterventionConfig:
     last_year: int = 0
     max_panel_years: int = 12
     min_persons: int = 1
+    band_mix: Literal["fixed", "yearly"] = "fixed"
     weight: Literal["persons", "equal"] = "persons"
     base_periods: int = 3
     min_pre_periods: int = 3
@@ -169,6 +174,7 @@ class InterventionConfig:
     def __post_init__(self) -> None:
         p = f"{_PREFIX}.interventions"
         require(self.outcome in ("label", "offences"), f"{p}.outcome", "must be 'label' or 'offences'")
+        require(self.band_mix in ("fixed", "yearly"), f"{p}.band_mix", "must be 'fixed' or 'yearly'")
         require(len(self.offences) > 0, f"{p}.offences", "must name at least one offence")
         for o in self.offences:
             require(o in OFFENCES, f"{p}.offences", f"unknown offence {o!r} (known: {list(OFFENCES)})")

@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.errors import InputError
@@ -612,3 +612,26 @@ def test_staggered_registry_estimates_the_simple_aggregate_without_forbidden_com
     assert eff.loc["placebo_time:did_cs", "ci_low"] <= 0 <= eff.loc["placebo_time:did_cs", "ci_high"]
     expected = "randomization" if 2 * n_per_cohort < cfg.min_clusters_bootstrap else "cluster_bootstrap"
     assert res.details["S"].inference == expected
+
+
+@settings(max_examples=8, deadline=None)
+@given(theta=st.floats(-20, 20), seed=st.integers(0, 10_000))
+def test_staggered_randomization_interval_moves_with_an_added_effect(theta, seed):
+    # Exact property of inverting the randomization test: adding a constant effect theta to the
+    # treated areas from their own start (two cohorts) moves estimate and interval by theta.
+    rng = np.random.default_rng(seed)
+    Y, w, cluster = _heteroskedastic_panel(rng, k=40, T=10)
+    picks = rng.choice(40, 3, replace=False)
+    cohort = np.where(cluster == picks[0], 5, np.where(np.isin(cluster, picks[1:]), 7, -1))
+    X = (np.arange(10)[None, :] >= cohort[:, None]) & (cohort[:, None] >= 0)
+    cfg = InterventionConfig(n_bootstrap=99, n_placebo_space=100)
+    periods = list(range(10))
+    a = _did_rows("S", Y, w, cohort, cluster, periods, cfg, np.random.default_rng(1), {}, [])
+    b = _did_rows("S", Y + theta * X, w, cohort, cluster, periods, cfg, np.random.default_rng(1), {}, [])
+    assert a[0]["method"] == "did_cs"
+    for key in ("estimate", "ci_low", "ci_high"):
+        assert b[0][key] == pytest.approx(a[0][key] + theta, abs=1e-6 * (1 + abs(theta)))
+    # the in-time placebo ends at each cohort's start: blind to the added effect
+    assert a[1]["method"] == "placebo_time:did_cs"
+    for key in ("estimate", "ci_low", "ci_high"):
+        assert b[1][key] == pytest.approx(a[1][key], abs=1e-6)
