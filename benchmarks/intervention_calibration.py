@@ -24,6 +24,12 @@ every intervention on each outcome from ``truth/person_year.parquet`` (treated p
 label is drug law), into ``WORLD/calib/``. ``runs`` estimates the registry's effects on those
 panels (many configurations can be compared without rebuilding panels) and reports coverage of
 the true effects and rejection rates of the in-time placebos.
+
+    python benchmarks/intervention_calibration.py scmfakes N_WIJKEN WORLD...
+
+``scmfakes``: each of the N largest untreated wijken of every world (cached panels) as a fake
+single-wijk intervention (13-19 from 2020): rejection rates of synthetic control and its
+in-time placebo under no effect.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from features.config import BAND_LIMITS
 from features.geography import load_geography
 from features.sources.readers import load_mapping, read_delivery
 from monitoring.interventions import (
+    PLACEBO_SPACE,
     build_outcome_panel,
     estimate_intervention_effects,
     expand_treated_areas,
@@ -205,9 +212,38 @@ def runs(worlds: list[Path], icfg, outcome: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scm_fakes(worlds: list[Path], icfg, n_wijken: int, year: int) -> pd.DataFrame:
+    """Each of the ``n_wijken`` largest untreated wijken of every world as a fake single-wijk
+    intervention (13-19, from ``year``): synthetic control and its in-time placebo under no effect."""
+    geo = load_geography()
+    rows = []
+    for d in worlds:
+        panel = pd.read_parquet(d / "calib" / f"panel_{icfg.outcome}.parquet")
+        reg = pd.read_csv(d / "calib" / "registry.csv", dtype="str")
+        real = expand_treated_areas(parse_registry(reg, geo), geo, icfg.panel_level)
+        panel = panel[~panel["area_code"].isin(set(real["area_code"]))]
+        sizes = panel[panel["age_band"] == "13-19"].groupby("area_code")["n_persons"].mean()
+        for i, wk in enumerate(sizes.sort_values(ascending=False).index[:n_wijken]):
+            fake = pd.DataFrame(
+                [
+                    {
+                        "intervention_id": f"S{i}",
+                        "name": "fake",
+                        "area_codes": wk,
+                        "age_bands": "13-19",
+                        "start_date": f"{year}-01-01",
+                    }
+                ]
+            )
+            e = estimate_intervention_effects(fake, panel, geo, icfg).effects
+            rows.append(e[~e["method"].str.startswith(PLACEBO_SPACE)].assign(world=d.name))
+    e = pd.concat(rows, ignore_index=True)
+    return e.assign(reject=~((e["ci_low"] <= 0) & (e["ci_high"] >= 0)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["coverage", "fakes", "panels", "runs"])
+    ap.add_argument("mode", choices=["coverage", "fakes", "panels", "runs", "scmfakes"])
     ap.add_argument("--outcome", choices=["label", "offences", "both"], default="label", help="outcome of the panels")
     ap.add_argument("args", nargs="+", help="[N_FAKE] WORLD...")
     ap.add_argument("--set", action="append", default=[], help="interventions config override key=value")
@@ -226,6 +262,10 @@ def main() -> None:
     pd.set_option("display.max_rows", 500)
     if a.mode == "panels":
         build_panels([Path(x) for x in a.args], icfg, ("label", "offences") if a.outcome == "both" else (a.outcome,))
+        return
+    if a.mode == "scmfakes":
+        res = scm_fakes([Path(x) for x in a.args[1:]], icfg, int(a.args[0]), 2020)
+        print(res.groupby("method")["reject"].agg(["mean", "sum", "size"]))
         return
     if a.mode == "runs":
         res = runs([Path(x) for x in a.args], icfg, a.outcome)
