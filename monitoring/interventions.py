@@ -290,8 +290,8 @@ def build_outcome_panel(
     s_ok = {b: (s_pos >= 0) & s_offence.isin(offences[b]).to_numpy() for b in AGE_BANDS}
 
     band_of_age = np.full(200, -1, dtype=np.int64)
-    for b, band in enumerate(AGE_BANDS):
-        lo, hi = BAND_LIMITS[band]
+    for b, band_label in enumerate(AGE_BANDS):
+        lo, hi = BAND_LIMITS[band_label]
         band_of_age[lo : hi + 1] = b
     n_area, n_band = len(area_codes), len(AGE_BANDS)
     frames = []
