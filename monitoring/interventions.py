@@ -1,10 +1,11 @@
 """Effects of prevention interventions on area outcomes, with placebo tests that must stay null.
 
 An intervention registry names areas, age bands and a start date. For every intervention an
-area x period panel of an outcome (default: the observed annual suspect-registration rate per
-1,000 young people of its bands) is compared with never-treated areas: staggered
-difference-in-differences in the style of Callaway and Sant'Anna (2021) when several areas are
-treated, synthetic control (Abadie et al.) when a single area is. Placebo tests move the start
+area x period panel of an outcome (default: the observed annual rate, per 1,000 young people
+of its bands, of suspect registrations for each band's risk-label offences) is compared with
+never-treated areas: staggered difference-in-differences in the style of Callaway and Sant'Anna
+(2021) when several areas are treated (areas may start at different dates), synthetic control
+(Abadie et al.) when a single area is. Placebo tests move the start
 earlier (in time) or treat untreated areas as if they were treated (in space).
 
 Implementation choice: the group-time ATT estimator, its aggregation and the cluster bootstrap
