@@ -250,10 +250,11 @@ INTERVENTIONS = TableSpec(
         Column("age_bands", "category"),
         Column("start_date", "date"),
     ),
-    key=("intervention_id",),
+    key=("intervention_id", "area_codes"),
     required=False,
     description="Intervention registry kept by the user: area codes (gemeente, wijk or buurt) "
-    "and age bands separated by ';'.",
+    "and age bands separated by ';'. Staggered start: one row per start date, same "
+    "intervention_id, name and age_bands, each row naming the areas that start on its date.",
 )
 
 
@@ -774,7 +775,31 @@ def _validate_interventions(raw: pd.DataFrame, contract: ContractConfig, geo: Ge
         n = int(bad_items.groupby(level=0).any().sum())
         if n:
             raise InputError(table, column, n, problem)
+    check_registry_rows(ivs, table)
     return ivs
+
+
+def check_registry_rows(ivs: pd.DataFrame, table: str = INTERVENTIONS.name) -> None:
+    """Rows of one intervention (staggered start: one row per start date) must agree.
+
+    Raises
+    ------
+    InputError
+        Rows of one ``intervention_id`` with different ``name`` or ``age_bands``, or one area
+        code on several rows of the same intervention (it can have one start date only).
+    """
+    ids = ivs["intervention_id"].astype(str)
+    for column in ("name", "age_bands"):
+        varies = ivs[column].astype(str).str.strip().groupby(ids).nunique() > 1
+        if varies.any():
+            n = int(ids.isin(varies[varies].index).sum())
+            raise InputError(table, column, n, f"rows of one intervention_id must have the same {column}")
+    codes = ivs["area_codes"].astype(str).str.split(LIST_SEPARATOR).explode().str.strip()
+    pairs = pd.DataFrame({"id": ids.reindex(codes.index).to_numpy(), "code": codes.to_numpy()}, index=codes.index)
+    twice = pairs.duplicated(keep=False)
+    if twice.any():
+        n = int(pd.Series(twice.to_numpy(), index=codes.index).groupby(level=0).any().sum())
+        raise InputError(table, "area_codes", n, "an area is listed on several rows of one intervention_id")
 
 
 def validate_delivery(

@@ -1,10 +1,11 @@
 """Effects of prevention interventions on area outcomes, with placebo tests that must stay null.
 
 An intervention registry names areas, age bands and a start date. For every intervention an
-area x period panel of an outcome (default: the observed annual suspect-registration rate per
-1,000 young people of its bands) is compared with never-treated areas: staggered
-difference-in-differences in the style of Callaway and Sant'Anna (2021) when several areas are
-treated, synthetic control (Abadie et al.) when a single area is. Placebo tests move the start
+area x period panel of an outcome (default: the observed annual rate, per 1,000 young people
+of its bands, of suspect registrations for each band's risk-label offences) is compared with
+never-treated areas: staggered difference-in-differences in the style of Callaway and Sant'Anna
+(2021) when several areas are treated (areas may start at different dates), synthetic control
+(Abadie et al.) when a single area is. Placebo tests move the start
 earlier (in time) or treat untreated areas as if they were treated (in space).
 
 Implementation choice: the group-time ATT estimator, its aggregation and the cluster bootstrap
@@ -32,7 +33,8 @@ import pandas as pd
 from scipy.optimize import nnls
 from scipy.stats import t as student_t
 
-from features.config import AGE_BANDS, BAND_LIMITS
+from features.config import AGE_BANDS, BAND_LIMITS, FeatureConfig
+from features.contract import OFFENCES, check_registry_rows
 from features.errors import InputError
 from features.geography import Geography
 from monitoring.monitor_config import InterventionConfig
@@ -53,7 +55,9 @@ __all__ = [
 ]
 
 #: Columns of the effects table (one row per intervention x method; placebos marked in method).
-EFFECT_COLUMNS = ("intervention_id", "estimate", "ci_low", "ci_high", "method", "n_areas")
+#: ``outcome`` names the outcome in plain words (e.g. "suspect registrations per 1,000 young
+#: people per year: drug law (Opiumwet)"), for labels.
+EFFECT_COLUMNS = ("intervention_id", "estimate", "ci_low", "ci_high", "method", "n_areas", "outcome")
 #: Columns of an outcome panel: one row per period x area x age band.
 PANEL_COLUMNS = ("period", "area_level", "area_code", "age_band", "n_persons", "value")
 
@@ -80,7 +84,9 @@ def parse_registry(registry: pd.DataFrame, geography: Geography | None = None) -
     ----------
     registry : DataFrame
         Columns ``intervention_id, name, area_codes, age_bands, start_date``; area codes and
-        age bands separated by ``;``.
+        age bands separated by ``;``. Staggered adoption: several rows with the same
+        ``intervention_id`` (and name and age bands), one per start date, each naming the
+        areas that start then.
     geography : Geography, optional
         When given, every area code must exist in it.
 
@@ -92,8 +98,9 @@ def parse_registry(registry: pd.DataFrame, geography: Geography | None = None) -
     Raises
     ------
     InputError
-        Missing columns, an empty registry, duplicate ids, empty cells, unparseable dates,
-        malformed or unknown area codes, unknown age bands (counts of rows, never values).
+        Missing columns, an empty registry, empty cells, unparseable dates, rows of one id that
+        disagree on name or age bands or repeat an area, malformed or unknown area codes,
+        unknown age bands (counts of rows, never values).
 
     Examples
     --------
@@ -114,9 +121,7 @@ def parse_registry(registry: pd.DataFrame, geography: Geography | None = None) -
         if empty.any():
             raise InputError(_REGISTRY, col, int(empty.sum()), "empty values")
         reg[col] = text
-    dup = reg["intervention_id"].duplicated(keep=False)
-    if dup.any():
-        raise InputError(_REGISTRY, "intervention_id", int(dup.sum()), "duplicate intervention_id")
+    check_registry_rows(reg.reset_index(drop=True), _REGISTRY)
     start = pd.to_datetime(reg["start_date"], errors="coerce", format="mixed")
     if start.isna().any():
         raise InputError(_REGISTRY, "start_date", int(start.isna().sum()), "not a date")
@@ -204,14 +209,22 @@ def build_outcome_panel(
     config: InterventionConfig,
     *,
     observation_end: dt.date,
+    band_offences: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """Annual suspect-registration rate per area x age band x year, from a delivery's tables.
 
     For year ``y``: the young people are the residents on 1 January ``y`` (address episode with
     ``date_start <= 1 Jan < date_end``) aged 8-23 on that day, in their age band; a person counts
-    as registered when at least one suspect registration for one of ``config.offences`` falls
+    as registered when at least one suspect registration for one of the band's offences falls
     in calendar year ``y``. This mirrors how the interventions act (on residents of the area and
     band on 1 January).
+
+    The band's offences: with ``config.outcome == "label"`` those of the band's risk label
+    (``band_offences``, default the ``[features.labels]`` defaults: drug law (Opiumwet) for
+    13-19 and 20-23, any offence for 8-12), so an effect is measured on the outcome whose risk
+    the product models; with ``"offences"`` the offences ``config.offences`` for every band.
+    The label's horizon (24 or 48 months) is not applied: the panel is the annual rate, i.e.
+    the outcome per year of exposure (a 24-month risk is about the chance over two such years).
 
     Parameters
     ----------
@@ -229,7 +242,8 @@ def build_outcome_panel(
     -------
     DataFrame
         :data:`PANEL_COLUMNS` plus ``n_registered``; ``period`` is the year (int),
-        ``value`` the rate per ``config.rate_per``. Only area x band x year cells with residents.
+        ``value`` the rate per ``config.rate_per``, ``outcome`` the band's offences in words.
+        Only area x band x year cells with residents.
         CONFIDENTIAL (contains small counts) until disclosure control.
 
     Raises
@@ -269,14 +283,16 @@ def build_outcome_panel(
     end = pd.to_datetime(addresses["date_end"])
     a_end = np.where(end.isna().to_numpy(), np.iinfo(np.int64).max, _days(end.fillna(pd.Timestamp(0))))
     keep_a = a_pos >= 0
+    offences = outcome_offences(config, band_offences)
     s_pos = pid.get_indexer(suspects["rinpersoon"].to_numpy())
-    s_off = suspects["offence"].astype("str").isin(config.offences).to_numpy()
+    s_offence = suspects["offence"].astype("str")
     s_day = _days(suspects["registration_date"])
-    s_ok = (s_pos >= 0) & s_off
+    # one registration mask per band (bands sharing offences share the mask)
+    s_ok = {b: (s_pos >= 0) & s_offence.isin(offences[b]).to_numpy() for b in AGE_BANDS}
 
     band_of_age = np.full(200, -1, dtype=np.int64)
-    for b, band in enumerate(AGE_BANDS):
-        lo, hi = BAND_LIMITS[band]
+    for b, band_label in enumerate(AGE_BANDS):
+        lo, hi = BAND_LIMITS[band_label]
         band_of_age[lo : hi + 1] = b
     n_area, n_band = len(area_codes), len(AGE_BANDS)
     frames = []
@@ -295,8 +311,11 @@ def build_outcome_panel(
         band = np.where((age >= 0) & (age < len(band_of_age)), band_of_age[np.clip(age, 0, len(band_of_age) - 1)], -1)
         inb = band >= 0
         pos, band, area = pos[inb], band[inb], a_area[idx][inb]
-        reg_persons = np.unique(s_pos[s_ok & (s_day >= jan1) & (s_day < nxt)])
-        registered = np.isin(pos, reg_persons)
+        in_year = (s_day >= jan1) & (s_day < nxt)
+        registered = np.zeros(len(pos), dtype=bool)
+        for b, band_name in enumerate(AGE_BANDS):
+            mine = band == b
+            registered[mine] = np.isin(pos[mine], s_pos[s_ok[band_name] & in_year])
         cell = area * n_band + band
         n_persons = np.bincount(cell, minlength=n_area * n_band)
         n_reg = np.bincount(cell, weights=registered, minlength=n_area * n_band).astype(np.int64)
@@ -317,7 +336,62 @@ def build_outcome_panel(
     out["value"] = config.rate_per * out["n_registered"] / out["n_persons"]
     out["area_code"] = out["area_code"].astype("str")
     out["age_band"] = out["age_band"].astype("str")
-    return out[[*PANEL_COLUMNS, "n_registered"]]
+    out["outcome"] = out["age_band"].map({b: offence_words(offences[b]) for b in AGE_BANDS}).astype("str")
+    return out[[*PANEL_COLUMNS, "n_registered", "outcome"]]
+
+
+def outcome_offences(
+    config: InterventionConfig, band_offences: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Offences counted per age band (see :func:`build_outcome_panel`).
+
+    Examples
+    --------
+    >>> outcome_offences(InterventionConfig())["13-19"]
+    ('opiumwet',)
+    >>> len(outcome_offences(InterventionConfig(outcome="offences"))["13-19"])
+    5
+    """
+    if config.outcome == "offences":
+        return {b: tuple(config.offences) for b in AGE_BANDS}
+    if band_offences is None:
+        band_offences = {b: lab.offences for b, lab in FeatureConfig().labels.items()}
+    missing = [b for b in AGE_BANDS if b not in band_offences]
+    if missing:
+        raise InputError("labels", None, len(missing), f"no label offences for band(s) {', '.join(missing)}")
+    return {b: tuple(band_offences[b]) for b in AGE_BANDS}
+
+
+def offence_words(offences: Iterable[str]) -> str:
+    """Plain words for a set of offences: "any offence", "drug law (Opiumwet)" or a list.
+
+    Examples
+    --------
+    >>> offence_words(["opiumwet"]), offence_words(OFFENCES), offence_words(["geweld", "vermogen"])
+    ('drug law (Opiumwet)', 'any offence', 'offences: geweld, vermogen')
+    """
+    off = tuple(dict.fromkeys(offences))
+    if set(off) == set(OFFENCES):
+        return "any offence"
+    if off == ("opiumwet",):
+        return "drug law (Opiumwet)"
+    return "offences: " + ", ".join(off)
+
+
+def _outcome_text(panel: pd.DataFrame, bands: Sequence[str], rate_per: int) -> str:
+    """The effects table's outcome for an intervention's bands, in plain words."""
+    if "outcome" not in panel.columns:
+        return "value"
+    words = panel.loc[panel["age_band"].isin(bands), ["age_band", "outcome"]].drop_duplicates("age_band")
+    words = words.sort_values("age_band", key=lambda s: s.map(AGE_BANDS.index))
+    if words.empty:
+        return "value"
+    if words["outcome"].iloc[0].startswith("modelled"):
+        return str(words["outcome"].iloc[0])
+    head = f"suspect registrations per {rate_per:,} young people per year: "
+    if words["outcome"].nunique() == 1:
+        return head + str(words["outcome"].iloc[0])
+    return head + "; ".join(f"{o} ({b})" for b, o in zip(words["age_band"], words["outcome"], strict=True))
 
 
 def panel_from_area_table(area_table: pd.DataFrame, level: str, value: str = "risk_mean") -> pd.DataFrame:
@@ -357,6 +431,7 @@ def panel_from_area_table(area_table: pd.DataFrame, level: str, value: str = "ri
             "value": pd.to_numeric(t[value], errors="coerce").to_numpy(float),
         }
     )
+    out["outcome"] = "modelled risk (area mean)" if value == "risk_mean" else f"modelled {value}"
     return out.dropna(subset=["n_persons", "value"]).reset_index(drop=True)
 
 
@@ -702,52 +777,120 @@ def _studentized_se(wt: np.ndarray, wc: np.ndarray, s2: np.ndarray) -> np.ndarra
     return np.sqrt(vt + vc)
 
 
+def _assignment_stats(
+    Y: np.ndarray,
+    weights: np.ndarray,
+    clusters: np.ndarray,
+    specs: Sequence[tuple[int, int]],
+    assign: np.ndarray,
+    X: np.ndarray,
+    noise: Sequence[np.ndarray],
+    config: InterventionConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DiD of each row of cluster assignments: estimate, shift per unit effect, standard error.
+
+    Parameters
+    ----------
+    Y : (n, T) outcomes; weights : (n,) area weights; clusters : (n,) cluster index ``0..K-1``.
+    specs : list of (start, end) per cohort: first treated and exclusive last column.
+    assign : (R, K) int, the cohort (index into ``specs``) of each cluster, -1 = control,
+        -2 = left out.
+    X : (n, T) the real treatment indicator (1 from each really treated area's start on).
+    noise : per cohort, (K,) residual variances (:func:`_cluster_noise` split at its start).
+
+    Returns
+    -------
+    est, shift, se : (R,) the simple-aggregate ATT, the same estimator applied to ``X`` (under
+    "effect = theta" a row's ATT is ``est - theta * shift``) and the studentizing standard
+    error: per cohort the :func:`_studentized_se` of its contrast, combined with the cohort
+    weights of the aggregate (covariance through shared controls ignored: it only scales the
+    statistic, the reference distribution makes the test exact).
+    """
+    K = assign.shape[1]
+    size = np.bincount(clusters, weights=weights, minlength=K)
+    Wt = [(assign == c)[:, clusters] * weights[None, :] for c in range(len(specs))]
+    Wc = (assign == -1)[:, clusters] * weights[None, :]
+    est, _ = _att_core(Y, specs, Wt, Wc, config.base_periods)
+    shift, _ = _att_core(X, specs, Wt, Wc, config.base_periods)
+    var, total = 0.0, 0.0
+    for c, (g, end) in enumerate(specs):
+        wt = (assign == c) * size[None, :]
+        n_c = wt.sum(axis=1) * (end - g)
+        var = var + n_c**2 * _studentized_se(wt, (assign == -1) * size[None, :], noise[c]) ** 2
+        total = total + n_c
+    return est, shift, np.sqrt(var) / total
+
+
 def _did_randomization(
     Y: np.ndarray,
     weights: np.ndarray,
     clusters: np.ndarray,
-    noise: np.ndarray,
-    treated_areas: np.ndarray,
-    start: int,
-    end: int,
+    cluster_cohort: np.ndarray,
+    specs: Sequence[tuple[int, int]],
     config: InterventionConfig,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    *,
+    untreated_draws: bool = False,
+) -> tuple[tuple[float, float], np.ndarray, np.ndarray, np.ndarray]:
     """Placebo assignments for randomization inference, the real treated clusters included.
 
     Every draw replaces each real treated cluster by a random one among the
     ``config.ri_pool_size`` clusters closest in size, itself and the other treated clusters
     included (so the real assignment belongs to the reference set, as a permutation test
-    needs); all other clusters are controls. Under the hypothesis "effect = theta from
-    ``start`` on" a draw's ATT is ``est - theta * shift`` (``shift``: the same estimator
-    applied to the real treatment indicator: 1 for the real assignment, about 0 for others).
+    needs); the replacement keeps the replaced cluster's start (staggered adoption: each
+    draw has the real assignment's cohorts); all other clusters are controls. Under the
+    hypothesis "effect = theta from each start on" a draw's ATT is ``est - theta * shift``
+    (``shift``: the same estimator applied to the real treatment indicator: 1 for the real
+    assignment, about 0 for others).
 
     Parameters
     ----------
     Y, weights : (n, T) outcomes and (n,) weights of all areas of the estimate.
-    clusters : (n,) cluster index ``0..K-1``; noise : (K,) residual variances
-        (:func:`_cluster_noise`); treated_areas : (n,) bool, the really treated areas.
-    start, end : first treated column and exclusive last column.
+    clusters : (n,) cluster index ``0..K-1``.
+    cluster_cohort : (K,) the real cohort (index into ``specs``) of each cluster, -1 = control.
+    specs : list of (start, end): first treated column and exclusive last column per cohort.
+    untreated_draws : bool
+        Draws take their fake treated clusters from the untreated clusters only and leave the
+        really treated ones out altogether (the real assignment still counts as one of the
+        equally likely ones in :func:`_ri_interval`). For staggered in-time placebos: a really
+        treated cluster's data after its real start lie inside a later cohort's window and
+        carry the real effect, which the placebo hypothesis does not describe.
 
     Returns
     -------
+    real : (est, se) of the real assignment.
     est, shift, se : (P,) ATT of each draw at theta = 0, its shift per unit of theta, and its
-    standard error (:func:`_studentized_se`; not changed by theta).
+    standard error (:func:`_assignment_stats`; not changed by theta).
     """
-    K = len(noise)
+    K = len(cluster_cohort)
     size = np.bincount(clusters, weights=weights, minlength=K)
-    treated = np.bincount(clusters, weights=treated_areas, minlength=K) > 0
-    picks = _match_placebo_clusters(size[treated], size, config, rng)
+    treated = cluster_cohort >= 0
+    T = Y.shape[1]
+    area_start = np.full(len(weights), T)
+    own = cluster_cohort[clusters]
+    area_start[own >= 0] = np.asarray([g for g, _ in specs])[own[own >= 0]]
+    X = (np.arange(T)[None, :] >= area_start[:, None]).astype(float)
+    noise = [_cluster_noise(Y[:, :end], weights, clusters, ~treated, g, end) for g, end in specs]
+    # a really treated cluster's noise is always split at its own start: an effect from its
+    # start is then never counted as noise, whatever cohort a draw gives it (keeps the test's
+    # inversion exact under staggered starts)
+    own_noise = np.zeros(K)
+    for c in range(len(specs)):
+        own_noise[cluster_cohort == c] = noise[c][cluster_cohort == c]
+    noise = [np.where(treated, own_noise, n) for n in noise]
+    if untreated_draws:
+        pool = np.flatnonzero(~treated)
+        picks = pool[_match_placebo_clusters(size[treated], size[pool], config, rng)]
+    else:
+        picks = _match_placebo_clusters(size[treated], size, config, rng)
     P = len(picks)
-    taken = np.zeros((P, K), dtype=bool)
-    taken[np.arange(P)[:, None], picks] = True
-    Wt = taken[:, clusters] * weights[None, :]
-    Wc = (~taken)[:, clusters] * weights[None, :]
-    X = (treated_areas[:, None] & (np.arange(Y.shape[1]) >= start)[None, :]).astype(float)
-    est, _ = _att_core(Y, [(start, end)], [Wt], Wc, config.base_periods)
-    shift, _ = _att_core(X, [(start, end)], [Wt], Wc, config.base_periods)
-    se = _studentized_se(taken * size[None, :], ~taken * size[None, :], noise)
-    return est, shift, se
+    assign = np.full((P + 1, K), -1, dtype=np.int64)
+    assign[0] = cluster_cohort
+    if untreated_draws:
+        assign[1:, treated] = -2
+    assign[1 + np.arange(P)[:, None], picks] = cluster_cohort[treated][None, :]
+    est, shift, se = _assignment_stats(Y, weights, clusters, specs, assign, X, noise, config)
+    return (float(est[0]), float(se[0])), est[1:], shift[1:], se[1:]
 
 
 def _ri_interval(
@@ -775,7 +918,9 @@ def _ri_interval(
 
     def accepted(theta: np.ndarray) -> np.ndarray:
         d = u[None, :] - theta[:, None] * v[None, :]  # draw ratio minus real ratio
-        return ((d >= 0).sum(axis=1) >= limit) & ((d <= 0).sum(axis=1) >= limit)
+        # a draw exactly at a crossing point is a tie whatever the rounding of u and v
+        tol = 1e-9 * (np.abs(u)[None, :] + np.abs(theta[:, None] * v[None, :]) + 1.0)
+        return ((d >= -tol).sum(axis=1) >= limit) & ((d <= tol).sum(axis=1) >= limit)
 
     moving = v != 0
     cross = np.unique(u[moving] / v[moving])
@@ -999,15 +1144,28 @@ def _clusters_of(areas: Sequence[str], codes: Iterable[str], geography: Geograph
     return pd.factorize(pd.Series(labels, dtype="str"))[0]
 
 
-def _band_panel(panel: pd.DataFrame, bands: Sequence[str]) -> pd.DataFrame:
-    """Combine age bands: persons summed, values weighted by persons (a pooled rate for rates)."""
+def _band_panel(panel: pd.DataFrame, bands: Sequence[str], mix: str = "fixed") -> pd.DataFrame:
+    """Combine age bands into one rate per area and period.
+
+    ``mix = "fixed"``: each band's rate weighted by the area's mean number of young people of
+    that band over all periods (direct standardisation to the area's own band mix), so a
+    change in the band mix over time (e.g. a band that fills up as birth cohorts enter it, or
+    young adults moving into cities) is not read as a change in the outcome. ``"yearly"``: the
+    pooled rate of the year (weights: that year's persons). ``n_persons`` is the yearly total
+    either way.
+    """
     p = panel[panel["age_band"].isin(bands)]
-    p = p.assign(_wv=p["value"] * p["n_persons"])
+    if mix == "fixed":
+        mean_n = p.groupby(["area_code", "age_band"])["n_persons"].transform("mean")
+        p = p.assign(_w=mean_n)
+    else:
+        p = p.assign(_w=p["n_persons"])
+    p = p.assign(_wv=p["value"] * p["_w"])
     g = p.groupby(["area_code", "period"], as_index=False, sort=True).agg(
-        n_persons=("n_persons", "sum"), _wv=("_wv", "sum")
+        n_persons=("n_persons", "sum"), _wv=("_wv", "sum"), _w=("_w", "sum")
     )
-    g["value"] = g["_wv"] / g["n_persons"]
-    return g.drop(columns="_wv")
+    g["value"] = g["_wv"] / g["_w"]
+    return g.drop(columns=["_wv", "_w"])
 
 
 def estimate_intervention_effects(
@@ -1059,15 +1217,24 @@ def estimate_intervention_effects(
     for iv_id in reg["intervention_id"].drop_duplicates().tolist():
         mine = reg[reg["intervention_id"] == iv_id]
         bands = sorted(mine["age_band"].unique().tolist())
-        start = pd.Timestamp(mine["start_date"].iloc[0])
-        g = _cohort_index(start, stamps, period_kind)
-        if g < config.min_pre_periods or g >= len(periods):
+        first = treated_long[treated_long["intervention_id"] == iv_id].groupby("area_code")["start_date"].min()
+        g_area = pd.Series([_cohort_index(pd.Timestamp(v), stamps, period_kind) for v in first], index=first.index)
+        usable = (g_area >= config.min_pre_periods) & (g_area < len(periods))
+        if not usable.any():
             skipped.append({"intervention_id": iv_id, "reason": "start outside the panel or too few periods before it"})
             continue
-        treated = sorted(set(treated_long.loc[treated_long["intervention_id"] == iv_id, "area_code"]))
+        if not usable.all():
+            skipped.append(
+                {
+                    "intervention_id": iv_id,
+                    "reason": f"{int((~usable).sum())} treated area(s) left out: start outside the panel or "
+                    "too few periods before it",
+                }
+            )
+        treated = sorted(g_area.index[usable])
         overlapping = treated_long["age_band"].isin(bands)
         ever = set(treated_long.loc[overlapping, "area_code"])
-        bp = _band_panel(panel, bands)
+        bp = _band_panel(panel, bands, config.band_mix)
         all_areas = sorted(set(bp["area_code"]))
         controls = [a for a in all_areas if a not in ever]
         areas = [*treated, *controls]
@@ -1082,13 +1249,22 @@ def estimate_intervention_effects(
         if kc.sum() < 2:
             skipped.append({"intervention_id": iv_id, "reason": "too few never-treated areas with complete data"})
             continue
+        n_before = len(rows)
+        cohort = np.r_[g_area.reindex(treated).to_numpy(np.int64), np.full(len(controls), -1, dtype=np.int64)]
         if kt.sum() >= config.min_treated_did:
             cl = _clusters_of(areas, mine["area_code"].unique().tolist(), geography, config.panel_level)
             rows.extend(
-                _did_rows(iv_id, Y[keep], w[keep], kt[keep], cl[keep], g, periods, config, rng, details, skipped)
+                _did_rows(iv_id, Y[keep], w[keep], cohort[keep], cl[keep], periods, config, rng, details, skipped)
             )
+        elif len(set(cohort[kt].tolist())) > 1:
+            skipped.append({"intervention_id": iv_id, "reason": "synthetic control needs one start date"})
+            continue
         else:
+            g = int(cohort[kt][0])
             rows.extend(_scm_rows(iv_id, Y, w, kt, kc, g, np.asarray(areas), periods, config, details, skipped))
+        text = _outcome_text(panel, bands, config.rate_per)
+        for r in rows[n_before:]:
+            r["outcome"] = text
     effects = pd.DataFrame(rows, columns=list(EFFECT_COLUMNS))
     effects["n_areas"] = effects["n_areas"].astype("int64")
     return EffectsResult(
@@ -1104,49 +1280,57 @@ def _did_rows(
     iv_id: str,
     Y: np.ndarray,
     w: np.ndarray,
-    is_treated: np.ndarray,
+    cohort: np.ndarray,
     clusters: np.ndarray,
-    g: int,
     periods: Sequence[object],
     config: InterventionConfig,
     rng: np.random.Generator,
     details: dict[str, DidResult | ScmResult],
     skipped: list[dict[str, str]],
 ) -> list[dict[str, object]]:
-    """DiD estimate, in-time and in-space placebo rows for one intervention (one cohort).
+    """DiD estimate, in-time and in-space placebo rows for one intervention.
 
-    With few treated clusters the main estimate and the in-time placebo get the same interval
-    method: studentized randomization inference (:func:`_ri_interval`) over size-matched
-    untreated clusters, each with its own split of the periods (start, end).
+    ``cohort``: per area the column of its first treated period, -1 for controls (several
+    values: staggered adoption; controls are never-treated areas only, so no treated area is
+    ever a control). Treated areas of one cluster with different starts form separate clusters
+    (they were assigned separately). With few treated clusters the main estimate and the
+    in-time placebo get the same interval method: studentized randomization inference
+    (:func:`_ri_interval`) over size-matched untreated clusters.
     """
-    cohort = np.where(is_treated, g, -1)
+    is_treated = cohort >= 0
+    labels = np.where(is_treated, clusters.astype(np.int64) * (len(periods) + 1) + cohort, -1 - clusters)
+    local = pd.factorize(pd.Series(labels))[0]
+    K = int(local.max()) + 1
+    cl_cohort_col = np.full(K, -1, dtype=np.int64)
+    cl_cohort_col[local[is_treated]] = cohort[is_treated]
+    t_cl = cl_cohort_col >= 0
     n_t = int(is_treated.sum())
-    ids, local = np.unique(clusters, return_inverse=True)
-    K = len(ids)
-    t_cl = np.bincount(local, weights=is_treated, minlength=K) > 0
-    size = np.bincount(local, weights=w, minlength=K)
     n_tc = int(t_cl.sum())
     use_ri = n_tc < config.min_clusters_bootstrap
     n_c_clusters = K - n_tc
     can_ri = n_c_clusters >= 2 * n_tc and n_c_clusters > n_tc
     a = (1.0 - config.ci_level) / 2.0
 
-    def randomization(est: float, start: int, end: int) -> tuple[float, float, np.ndarray]:
-        """Interval, and the in-space placebo effects: every draw with the estimated effect
-        taken out of the real treated clusters it contains (as fake treated or as controls)."""
-        noise = _cluster_noise(Y[:, :end], w, local, ~t_cl, start, end)
-        se = float(_studentized_se((size * t_cl)[None, :], (size * ~t_cl)[None, :], noise)[0])
-        null, shift, null_se = _did_randomization(
-            Y[:, :end], w, local, noise, is_treated, start, end, config, rng
+    def randomization(
+        starts: np.ndarray, ends: np.ndarray, placebo: bool = False
+    ) -> tuple[float, float, float, np.ndarray]:
+        """Estimate and interval, and the in-space placebo effects: every draw with the
+        estimated effect taken out of the real treated clusters it contains."""
+        pairs = sorted(set(zip(starts[t_cl].tolist(), ends[t_cl].tolist(), strict=True)))
+        spec_of = {p: i for i, p in enumerate(pairs)}
+        cc = np.array([spec_of[(int(g), int(e))] if t else -1 for g, e, t in zip(starts, ends, t_cl, strict=True)])
+        end = max(e for _, e in pairs)
+        (est, se), null, shift, null_se = _did_randomization(
+            Y[:, :end], w, local, cc, pairs, config, rng, untreated_draws=placebo and len(pairs) > 1
         )
         lo, hi = _ri_interval(est, se, null, shift, null_se, config.ci_level)
-        return lo, hi, null - est * shift
+        return est, lo, hi, null - est * shift
 
     T = Y.shape[1]
-    res = estimate_did(Y, w, cohort, config, clusters=clusters, periods=periods, rng=rng)
+    res = estimate_did(Y, w, cohort, config, clusters=local, periods=periods, rng=rng)
     null = None
     if can_ri:
-        lo, hi, null = randomization(res.att, g, T)
+        _, lo, hi, null = randomization(cl_cohort_col, np.full(K, T))
         if use_ri:
             res = dataclasses.replace(res, ci_low=lo, ci_high=hi, inference="randomization")
     elif use_ri:
@@ -1154,19 +1338,13 @@ def _did_rows(
         return []
     details[iv_id] = res
     out = [_row(iv_id, res.att, res.ci_low, res.ci_high, METHOD_DID, n_t)]
-    g_fake = g - config.placebo_shift_periods
-    if g_fake >= 1:
-        pt = estimate_did(
-            Y,
-            w,
-            np.where(is_treated, g_fake, -1),
-            config,
-            cohort_end=np.full(len(w), g),
-            clusters=clusters,
-            periods=periods,
-            rng=rng,
-        )
-        lo, hi = (pt.ci_low, pt.ci_high) if not use_ri else randomization(pt.att, g_fake, g)[:2]
+    fake = np.where(is_treated, cohort - config.placebo_shift_periods, -1)
+    if (fake[is_treated] >= 1).all():
+        pt = estimate_did(Y, w, fake, config, cohort_end=cohort, clusters=local, periods=periods, rng=rng)
+        lo, hi = pt.ci_low, pt.ci_high
+        if use_ri:
+            fake_cl = np.where(t_cl, cl_cohort_col - config.placebo_shift_periods, -1)
+            _, lo, hi, _ = randomization(fake_cl, cl_cohort_col, placebo=True)
         out.append(_row(iv_id, pt.att, lo, hi, PLACEBO_TIME + METHOD_DID, n_t))
     else:
         skipped.append({"intervention_id": iv_id, "reason": "in-time placebo: too few periods before the start"})

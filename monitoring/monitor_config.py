@@ -89,8 +89,14 @@ class InterventionConfig:
     panel_level : {"gemeente", "wijk", "buurt"}
         Areas of the outcome panel; registry codes of a coarser level expand to all their areas
         of this level, a finer code maps to the area that contains it.
+    outcome : {"label", "offences"}
+        Offences counted in the observed outcome: ``label`` = those of each age band's risk
+        label (``[features.labels]``: drug law for 13-19 and 20-23, any offence for 8-12), so
+        effects are measured on the outcome the risk model predicts; ``offences`` = the
+        ``offences`` below for every band (another measure; the effects table's ``outcome``
+        column says which).
     offences : tuple of str
-        Suspect registrations that count for the observed outcome.
+        Suspect registrations that count for the observed outcome when ``outcome = "offences"``.
     rate_per : int
         Outcome scale: annual registration rate per this many young people of the band(s).
     first_year, last_year : int
@@ -102,6 +108,10 @@ class InterventionConfig:
     min_persons : int
         An area enters the panel only if it has at least this many young people of the
         intervention's band(s) in every panel year (a rate needs a denominator).
+    band_mix : {"fixed", "yearly"}
+        Interventions with several age bands: each area's bands are combined with its mean band
+        sizes over all years (``fixed``, direct standardisation: a shifting band mix is not
+        read as an effect or a pre-trend) or with each year's sizes (``yearly``, pooled rate).
     weight : {"persons", "equal"}
         Area weights: mean number of young people (estimand per young person) or equal.
     base_periods : int
@@ -157,12 +167,14 @@ class InterventionConfig:
     """
 
     panel_level: Literal["gemeente", "wijk", "buurt"] = "wijk"
+    outcome: Literal["label", "offences"] = "label"
     offences: tuple[str, ...] = OFFENCES
     rate_per: int = 1000
     first_year: int = 0
     last_year: int = 0
     max_panel_years: int = 12
     min_persons: int = 1
+    band_mix: Literal["fixed", "yearly"] = "fixed"
     weight: Literal["persons", "equal"] = "persons"
     base_periods: int = 3
     min_pre_periods: int = 3
@@ -184,6 +196,8 @@ class InterventionConfig:
 
     def __post_init__(self) -> None:
         p = f"{_PREFIX}.interventions"
+        require(self.outcome in ("label", "offences"), f"{p}.outcome", "must be 'label' or 'offences'")
+        require(self.band_mix in ("fixed", "yearly"), f"{p}.band_mix", "must be 'fixed' or 'yearly'")
         require(len(self.offences) > 0, f"{p}.offences", "must name at least one offence")
         for o in self.offences:
             require(o in OFFENCES, f"{p}.offences", f"unknown offence {o!r} (known: {list(OFFENCES)})")

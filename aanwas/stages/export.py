@@ -298,7 +298,7 @@ def run_full_export(
     outcome = suppress_observed_counts(labelled, observed_parents(national), dcfg).table if len(labelled) else None
     effects = registry = observed = treated = None
     if delivery is not None:
-        effects, _skipped, panel = run_effects(delivery, mcfg)
+        effects, _skipped, panel = run_effects(delivery, mcfg, cfg.features.labels)
         treated = treated_persons(delivery, panel, mcfg)
         counts = observed_for_trends(delivery, mcfg, national, panel)
         # observed counts add up over the hierarchy: same rules as the area table (secondary

@@ -69,15 +69,22 @@ def run_trends(
     return series, summarise_trends(series, mcfg.trends)
 
 
-def run_effects(delivery: Any, mcfg: MonitorConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def run_effects(
+    delivery: Any, mcfg: MonitorConfig, labels: Mapping[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Effects table, skipped interventions and the observed panel of a delivery (pure).
 
-    Returns empty effects when the delivery has no intervention registry.
+    ``labels``: the risk labels per age band (``cfg.features.labels``; default: their
+    defaults); with ``interventions.outcome = "label"`` each band's effect is measured on its
+    label's offences. Returns empty effects when the delivery has no intervention registry.
     """
     from monitoring.interventions import EFFECT_COLUMNS, build_outcome_panel, estimate_intervention_effects
 
     geo = load_geography()
-    panel = build_outcome_panel(delivery.tables, geo, mcfg.interventions, observation_end=delivery.observation_end)
+    band_offences = None if labels is None else {b: lab.offences for b, lab in labels.items()}
+    panel = build_outcome_panel(
+        delivery.tables, geo, mcfg.interventions, observation_end=delivery.observation_end, band_offences=band_offences
+    )
     if delivery.interventions is None or len(delivery.interventions) == 0:
         return pd.DataFrame(columns=list(EFFECT_COLUMNS)), pd.DataFrame(columns=["intervention_id", "reason"]), panel
     reg = delivery.interventions.copy()

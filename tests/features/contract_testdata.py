@@ -1355,13 +1355,15 @@ CASES: list[BadCase] = [
         "seems delimited by '\\t'",
     ),
     BadCase(
+        # one id on several rows is a staggered start (one row per start date); the rows must
+        # agree on name and age bands, so two different interventions sharing an id fail there
         "intervention-duplicate",
         "two interventions with the same id",
         _with_ivs(lambda iv: iv.__setitem__("intervention_id", ["IV01", "IV01"])),
         "interventions",
-        "intervention_id",
+        "name",
         2,
-        "duplicate key",
+        "same name",
     ),
     BadCase(
         "intervention-future",

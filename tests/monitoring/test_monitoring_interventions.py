@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.errors import InputError
@@ -30,6 +30,7 @@ from monitoring.interventions import (
 from monitoring.monitor_config import InterventionConfig
 
 CFG = InterventionConfig(n_bootstrap=299, n_placebo_space=200)
+PANEL_COLUMNS_TEST = ("period", "area_level", "area_code", "age_band", "n_persons", "value")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,11 +290,12 @@ def test_randomization_inference_calibrated_on_fake_interventions():
     cfg = InterventionConfig(n_bootstrap=99, n_placebo_space=200)
     n = 300
     rejects: dict[str, list[bool]] = {"did_cs": [], "placebo_time:did_cs": []}
-    for i in range(n):
+    for _i in range(n):
         Y, w, cluster = _heteroskedastic_panel(rng)
         treated = cluster == rng.integers(cluster.max() + 1)
         details: dict = {}
-        rows = _did_rows("F", Y, w, treated, cluster, 7, list(range(Y.shape[1])), cfg, rng, details, [])
+        cohort = np.where(treated, 7, -1)
+        rows = _did_rows("F", Y, w, cohort, cluster, list(range(Y.shape[1])), cfg, rng, details, [])
         assert details["F"].inference == "randomization"
         for r in rows:
             if r["method"] in rejects:
@@ -432,9 +434,25 @@ def test_registry_errors_name_the_column(over, column):
 def test_registry_missing_column_and_duplicates():
     with pytest.raises(InputError, match="missing column"):
         parse_registry(_reg().drop(columns="start_date"))
+    # staggered adoption is one row per start date: the same row twice lists its areas twice
     two = pd.concat([_reg(), _reg()], ignore_index=True)
-    with pytest.raises(InputError, match="duplicate"):
+    with pytest.raises(InputError, match="several rows") as err:
         parse_registry(two)
+    assert err.value.column == "area_codes" and err.value.n_rows == 2
+    other_bands = pd.concat([_reg(area_codes=["GM0363"]), _reg(area_codes=["GM0344"], age_bands=["8-12"])])
+    with pytest.raises(InputError, match="same age_bands") as err:
+        parse_registry(other_bands.reset_index(drop=True))
+    assert err.value.column == "age_bands" and err.value.n_rows == 2
+
+
+def test_registry_staggered_start_per_area():
+    reg = pd.concat(
+        [_reg(area_codes=["GM0363;GM0344"]), _reg(area_codes=["GM0599"], start_date=["2021-07-01"])],
+        ignore_index=True,
+    )
+    long = parse_registry(reg, load_geography())
+    start = long.groupby("area_code")["start_date"].first().dt.strftime("%Y-%m-%d")
+    assert start.to_dict() == {"GM0344": "2020-01-01", "GM0363": "2020-01-01", "GM0599": "2021-07-01"}
 
 
 def test_registry_expands_codes_to_panel_level():
@@ -491,14 +509,24 @@ def test_outcome_panel_hand_counted():
     assert p.loc[(2021, b2, "20-23"), "n_registered"] == 1
     # the adult parent (person 4) is never counted
     assert panel["n_persons"].sum() == 3 + 3 + 3
-    drug_only = dataclasses.replace(cfg, offences=("geweld",))
-    panel2 = build_outcome_panel(
-        {"persons": persons, "addresses": addresses, "suspects": suspects},
-        geo,
-        drug_only,
-        observation_end=dt.date(2021, 12, 31),
-    )
+    # default outcome: each band's risk label (drug law for 13-19 and 20-23): the geweld
+    # registration of person 1 in 2020 does not count, the opiumwet one does
+    assert set(panel.loc[panel["age_band"] != "8-12", "outcome"]) == {"drug law (Opiumwet)"}
+    tables = {"persons": persons, "addresses": addresses, "suspects": suspects}
+    violence_only = dataclasses.replace(cfg, outcome="offences", offences=("geweld",))
+    panel2 = build_outcome_panel(tables, geo, violence_only, observation_end=dt.date(2021, 12, 31))
     assert panel2["n_registered"].sum() == 1
+    assert set(panel2["outcome"]) == {"offences: geweld"}
+    # label outcome with other label offences per band: the same single geweld registration
+    per_band = {"8-12": ("opiumwet",), "13-19": ("geweld",), "20-23": ("geweld",)}
+    panel3 = build_outcome_panel(tables, geo, cfg, observation_end=dt.date(2021, 12, 31), band_offences=per_band)
+    assert panel3["n_registered"].sum() == 1
+    # a band only counts its own offences: with 13-19 on opiumwet and 20-23 on geweld, person
+    # 3's 2021 opiumwet registration at age 20 is not counted, persons 1 and 2 (13-19) are
+    per_band = {"8-12": ("geweld",), "13-19": ("opiumwet",), "20-23": ("geweld",)}
+    panel4 = build_outcome_panel(tables, geo, cfg, observation_end=dt.date(2021, 12, 31), band_offences=per_band)
+    p4 = panel4.groupby("age_band")["n_registered"].sum()
+    assert p4["13-19"] == 2 and p4["20-23"] == 0
 
 
 def test_outcome_panel_rejects_unknown_buurt():
@@ -535,3 +563,75 @@ def test_panel_from_area_table_uses_published_rows_only():
     )
     p = panel_from_area_table(t, "wijk")
     assert p["period"].tolist() == ["2023-01-01"] and p["value"].tolist() == [0.05]
+
+
+@pytest.mark.parametrize("n_per_cohort", [2, 12])  # few gemeenten: randomization; many: bootstrap
+def test_staggered_registry_estimates_the_simple_aggregate_without_forbidden_comparisons(n_per_cohort):
+    # Noise-free gemeente panel, two start dates in one registry entry, effects growing with
+    # time since the start (-1, -2, -3, ...): a two-way fixed-effects regression would use
+    # early-treated gemeenten as controls of later ones and get this wrong; the estimate must
+    # equal the simple aggregate of the true group-time effects exactly.
+    geo = load_geography()
+    gm = geo.areas[geo.areas["level"] == "gemeente"].reset_index(drop=True)
+    years = list(range(2013, 2025))
+    early = _big_gemeenten(n_per_cohort, 5)
+    late = _big_gemeenten(n_per_cohort, 5 + n_per_cohort)
+    start = {**dict.fromkeys(early, 2018), **dict.fromkeys(late, 2021)}
+    rng = np.random.default_rng(0)
+    level = pd.Series(rng.gamma(8, 2, len(gm)), index=gm["code"])
+    n = pd.Series(rng.integers(200, 2000, len(gm)), index=gm["code"])
+    year_eff = dict(zip(years, rng.normal(0, 1, len(years)).cumsum(), strict=True))
+    rows, num, den = [], 0.0, 0.0
+    for code in gm["code"]:
+        for y in years:
+            e = y - start[code] + 1 if code in start and y >= start[code] else 0
+            rows.append((y, "gemeente", code, "13-19", n[code], level[code] + year_eff[y] - e))
+            if e:
+                num, den = num - e * n[code], den + n[code]
+    panel = pd.DataFrame(rows, columns=list(PANEL_COLUMNS_TEST))
+    reg = pd.DataFrame(
+        {
+            "intervention_id": ["S", "S"],
+            "name": ["gespreid"] * 2,
+            "area_codes": [";".join(early), ";".join(late)],
+            "age_bands": ["13-19"] * 2,
+            "start_date": ["2018-01-01", "2021-01-01"],
+        }
+    )
+    cfg = dataclasses.replace(CFG, panel_level="gemeente", base_periods=1)
+    res = estimate_intervention_effects(reg, panel, geo, cfg)
+    eff = res.effects.set_index("method")
+    assert eff.loc["did_cs", "estimate"] == pytest.approx(num / den, abs=1e-9)
+    assert eff.loc["did_cs", "n_areas"] == 2 * n_per_cohort
+    cells = res.details["S"].cells
+    assert set(cells["cohort"]) == {2018, 2021}
+    post = cells[cells["event_time"] >= 0]
+    assert np.allclose(post["att"], -(post["event_time"] + 1))
+    # no pre-trend, no noise: the in-time placebo is exactly 0 and inside its interval
+    assert eff.loc["placebo_time:did_cs", "estimate"] == pytest.approx(0.0, abs=1e-9)
+    assert eff.loc["placebo_time:did_cs", "ci_low"] <= 0 <= eff.loc["placebo_time:did_cs", "ci_high"]
+    expected = "randomization" if 2 * n_per_cohort < cfg.min_clusters_bootstrap else "cluster_bootstrap"
+    assert res.details["S"].inference == expected
+
+
+@settings(max_examples=8, deadline=None)
+@given(theta=st.floats(-20, 20), seed=st.integers(0, 10_000))
+def test_staggered_randomization_interval_moves_with_an_added_effect(theta, seed):
+    # Exact property of inverting the randomization test: adding a constant effect theta to the
+    # treated areas from their own start (two cohorts) moves estimate and interval by theta.
+    rng = np.random.default_rng(seed)
+    Y, w, cluster = _heteroskedastic_panel(rng, k=40, T=10)
+    picks = rng.choice(40, 3, replace=False)
+    cohort = np.where(cluster == picks[0], 5, np.where(np.isin(cluster, picks[1:]), 7, -1))
+    X = (np.arange(10)[None, :] >= cohort[:, None]) & (cohort[:, None] >= 0)
+    cfg = InterventionConfig(n_bootstrap=99, n_placebo_space=100)
+    periods = list(range(10))
+    a = _did_rows("S", Y, w, cohort, cluster, periods, cfg, np.random.default_rng(1), {}, [])
+    b = _did_rows("S", Y + theta * X, w, cohort, cluster, periods, cfg, np.random.default_rng(1), {}, [])
+    assert a[0]["method"] == "did_cs"
+    for key in ("estimate", "ci_low", "ci_high"):
+        assert b[0][key] == pytest.approx(a[0][key] + theta, abs=1e-6 * (1 + abs(theta)))
+    # the in-time placebo ends at each cohort's start: blind to the added effect
+    assert a[1]["method"] == "placebo_time:did_cs"
+    for key in ("estimate", "ci_low", "ci_high"):
+        assert b[1][key] == pytest.approx(a[1][key], abs=1e-6)
