@@ -300,7 +300,7 @@ def run_full_export(
     if delivery is not None:
         effects, _skipped, panel = run_effects(delivery, mcfg, cfg.features.labels)
         treated = treated_persons(delivery, panel, mcfg)
-        counts = observed_for_trends(delivery, mcfg, national, panel)
+        counts = observed_for_trends(delivery, mcfg, national, panel, cfg.features.labels)
         # observed counts add up over the hierarchy: same rules as the area table (secondary
         # suppression and LP audit), so no rate reveals a suppressed count by differencing
         observed = suppress_observed_counts(counts, observed_parents(national), dcfg).table

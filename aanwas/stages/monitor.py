@@ -95,14 +95,20 @@ def run_effects(
 
 
 def observed_for_trends(
-    delivery: Any, mcfg: MonitorConfig, national_code: str, panel: pd.DataFrame | None = None
+    delivery: Any,
+    mcfg: MonitorConfig,
+    national_code: str,
+    panel: pd.DataFrame | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Registration counts per area, band and calendar year (in memory), at the levels of
     ``mcfg.trends.observed_levels`` and national, every year of the delivery's panel.
 
     ``panel`` is the outcome panel of the intervention effects (any level at least as fine as
     the finest level wanted): summed up to the levels wanted, so the calendar-year series
-    counts exactly what the effects are estimated on (:func:`context_offences` names it).
+    counts exactly what the effects are estimated on (:func:`context_offences` names it);
+    without it the panel is built here, with the offences of ``labels`` (the configured
+    ``[features.labels]``; default: their defaults).
     Below gemeente level registrations are rare, so nearly every count fails the threshold,
     and the LP audit of a sparse table is slow: wijk level only when asked. The counts still
     go through :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
@@ -115,7 +121,14 @@ def observed_for_trends(
     base = panel if panel is not None and len(panel) and str(panel["area_level"].iloc[0]) in fine_enough else None
     if base is None:
         icfg = dataclasses.replace(mcfg.interventions, panel_level=finest)
-        base = build_outcome_panel(delivery.tables, load_geography(), icfg, observation_end=delivery.observation_end)
+        band_offences = None if labels is None else {b: lab.offences for b, lab in labels.items()}
+        base = build_outcome_panel(
+            delivery.tables,
+            load_geography(),
+            icfg,
+            observation_end=delivery.observation_end,
+            band_offences=band_offences,
+        )
     cols = ["period", "area_level", "area_code", "age_band", "n_persons", "n_registered"]
     counts = ["n_persons", "n_registered"]
     code = base["area_code"].astype("str")
@@ -136,16 +149,12 @@ def observed_for_trends(
 
 def context_offences(mcfg: MonitorConfig, labels: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     """Offences counted per band by the outcome panel of the intervention effects (and so by
-    the calendar-year context series of the trends): the band's label offences when the
-    interventions module measures per band (``outcome_offences``), else
-    ``interventions.offences`` for every band."""
-    from monitoring import interventions
+    the calendar-year context series of the trends): :func:`monitoring.interventions.outcome_offences`
+    of the configured labels."""
+    from monitoring.interventions import outcome_offences
 
-    per_band = getattr(interventions, "outcome_offences", None)
-    if per_band is not None:
-        found = per_band(mcfg.interventions, {b: lab.offences for b, lab in labels.items()})
-        return {b: tuple(found[b]) for b in labels}
-    return {b: tuple(mcfg.interventions.offences) for b in labels}
+    found = outcome_offences(mcfg.interventions, {b: lab.offences for b, lab in labels.items()})
+    return {b: tuple(found[b]) for b in labels}
 
 
 def observed_parents(national_code: str) -> dict[str, str]:
