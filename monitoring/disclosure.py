@@ -871,6 +871,142 @@ def _repair(
     return added
 
 
+_BIG = 1e12  # "no upper bound" in the tree-flow capacities (exact in float64 sums)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tree:
+    """The area hierarchy x age-band layout of one period's table (for :func:`_tree_flow`).
+
+    ``area``/``col``: per cell, its area index and column (bands ``0..J-1``, the band total
+    ``J``); ``parent``: per area, the parent area (-1 at the top); ``depth``: per area.
+    """
+
+    area: np.ndarray
+    col: np.ndarray
+    parent: np.ndarray
+    depth: np.ndarray
+    n_bands: int
+    has_total: bool
+
+    @property
+    def cell_depth(self) -> np.ndarray:
+        return self.depth[self.area]
+
+
+def _tree(cells: pd.DataFrame, total_band: str | None) -> _Tree:
+    code = cells["area_code"].astype(str).to_numpy()
+    area, uniq = pd.factorize(code)
+    areas = pd.Index(uniq)
+    first = pd.Series(np.arange(len(code))).groupby(area).first().to_numpy()
+    pcode = cells["parent_code"].astype(object).to_numpy()[first]
+    parent = areas.get_indexer(pd.Index([str(p) if pd.notna(p) else "\x00none" for p in pcode]))
+    depth_cell = _depth(cells)
+    depth = depth_cell[first]
+    band = cells["age_band"].astype(str).to_numpy()
+    has_total = total_band is not None and bool((band == total_band).any())
+    parts = sorted(set(band) - ({total_band} if has_total else set()))
+    col = pd.Index([*parts, total_band] if has_total else parts).get_indexer(band)
+    return _Tree(area=area, col=col, parent=parent, depth=depth, n_bands=len(parts), has_total=has_total)
+
+
+def _moves(up0: np.ndarray, dn0: np.ndarray, c_t: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Row changes that keep an area's bands adding up to its total, as (rise, fall) capacities
+    per (area, band): the band moves with the band total, or against another band (shift)."""
+    out = [(np.minimum(up0[:, :c_t], up0[:, [c_t]]), np.minimum(dn0[:, :c_t], dn0[:, [c_t]]))]
+    for r in range(1, c_t):
+        other_up, other_dn = np.roll(up0[:, :c_t], -r, axis=1), np.roll(dn0[:, :c_t], -r, axis=1)
+        out.append((np.minimum(up0[:, :c_t], other_dn), np.minimum(dn0[:, :c_t], other_up)))
+    return out
+
+
+def _flows(tree: _Tree, pu: np.ndarray, pdn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For per-(area, band) capacities of one kind of row change to rise (``pu``) and fall
+    (``pdn``): what an area's subtree can absorb when it rises / falls (``big_u``, ``big_d``)
+    and what the rest of the table can give back (``back_up``: when it rises, ``back_dn``)."""
+    a_n = pu.shape[0]
+    by_depth = [np.flatnonzero(tree.depth == d) for d in range(int(tree.depth.max(initial=0)) + 1)]
+    has_kids = np.zeros(a_n, bool)
+    has_kids[tree.parent[tree.parent >= 0]] = True
+    # bottom-up: an area's change is split over its children (each at most its own capacity)
+    big_u, big_d = pu.copy(), pdn.copy()
+    sum_u, sum_d = np.zeros_like(pu), np.zeros_like(pdn)
+    for level in reversed(by_depth):
+        inner = level[has_kids[level]]
+        big_u[inner] = np.minimum(pu[inner], sum_u[inner])
+        big_d[inner] = np.minimum(pdn[inner], sum_d[inner])
+        below = level[tree.parent[level] >= 0]
+        np.add.at(sum_u, tree.parent[below], big_u[below])
+        np.add.at(sum_d, tree.parent[below], big_d[below])
+    # top-down: a rise is taken back from the siblings (falling) or passed on to the parent
+    back_up, back_dn = np.full_like(pu, _BIG), np.full_like(pdn, _BIG)
+    for level in by_depth:
+        below = level[tree.parent[level] >= 0]
+        p = tree.parent[below]
+        back_up[below] = (sum_d[p] - big_d[below]) + np.minimum(pu[p], back_up[p])
+        back_dn[below] = (sum_u[p] - big_u[below]) + np.minimum(pdn[p], back_dn[p])
+    return big_u, big_d, back_up, back_dn
+
+
+def _tree_flow(
+    tree: _Tree, n: np.ndarray, e: np.ndarray, h_n: np.ndarray, h_e: np.ndarray, cfg: DisclosureConfig
+) -> np.ndarray:
+    """Counts (``2 * n_cells``: n_persons then n_elevated) certified wide enough without an LP.
+
+    The certificate is an explicit feasible change of the table. To raise the count of area
+    ``x`` in band ``j`` by ``d``, raise its band-total count by ``d`` too, or lower another band
+    ``j'`` by ``d`` (either way the row stays additive: :func:`_moves`); pass the change down to
+    its sub-areas (split over any of them whose two counts can move, recursively), and take it
+    back, split, from ``x``'s siblings (each changed the opposite way) or from the parent,
+    which then changes too and is compensated one level up (:func:`_flows`). With
+    ``n_elevated`` at its true values a hidden ``n_persons`` may fall to
+    ``n_elevated`` and rise freely; with ``n_persons`` at its true values a hidden ``n_elevated``
+    may fall to 0 and rise to ``n_persons``; and ``n_elevated`` may also rise together with
+    ``n_persons`` in ``x``'s subtree, each taken back in its own table (the two sets of changes
+    meet only on ``x``'s ancestors, where ``n_persons`` never falls). Every such change is a
+    feasible table, so the range it moves a count over lies inside the count's LP interval: a
+    count whose rise plus fall reaches the protection level is protected. Vectorised over the
+    tree; linear in the table. Changes that combine several kinds of row change are not used (the
+    certificate is an inner bound; what it misses goes to the LPs).
+    """
+    m = n.size
+    a_n, c_t = int(tree.parent.size), tree.n_bands
+    out = np.zeros(2 * m, bool)
+    if c_t == 0 or not h_e.any():
+        return out
+
+    def grid(values: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+        g = np.zeros((a_n, c_t + 1))
+        g[tree.area, tree.col] = np.where(hidden, values, 0.0)
+        if not tree.has_total:
+            g[:, c_t] = _BIG
+        return g
+
+    slack = (n - e).astype(np.float64)
+    lim = cfg.protection_level - _TOL
+
+    def reach(up0: np.ndarray, dn0: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        return [_flows(tree, pu, pdn) for pu, pdn in _moves(up0, dn0, c_t)]
+
+    n_moves = reach(grid(np.full(m, _BIG), h_n), grid(slack, h_n))
+    e_moves = reach(grid(slack, h_e), grid(e.astype(np.float64), h_e))
+    # n_elevated rising together with n_persons in x's subtree (n - e unchanged there), each
+    # taken back in its own table (band with band total)
+    u_j = _flows(tree, *_moves(grid(np.full(m, _BIG), h_n & h_e), grid(np.zeros(m), h_n), c_t)[0])[0]
+    joint = np.minimum(np.minimum(u_j, e_moves[0][2]), n_moves[0][2])
+    for k, (hidden, moves) in enumerate(((h_n, n_moves), (h_e, e_moves))):
+        rises = [np.minimum(u, bu) for u, _, bu, _ in moves]
+        falls = [np.minimum(d, bd) for _, d, _, bd in moves]
+        if k == 1:
+            rises[0] = np.maximum(rises[0], joint)
+        # a band count: the best change of each kind; a band total: only with-total changes
+        width = np.maximum.reduce(rises) + np.maximum.reduce(falls)
+        total = rises[0].max(axis=1) + falls[0].max(axis=1)
+        width = np.concatenate([width, total[:, None]], axis=1)
+        out[k * m : (k + 1) * m] = hidden & (width[tree.area, tree.col] >= lim)
+    return out
+
+
 def _depth(cells: pd.DataFrame) -> np.ndarray:
     """Depth of each row's area in the hierarchy (0 = no parent, e.g. national; 1 = gemeente...)."""
     code = cells["area_code"].astype(str)
@@ -902,13 +1038,14 @@ def _certify(
     h_e: np.ndarray,
     cfg: DisclosureConfig,
     certified: np.ndarray,
-    depth: np.ndarray | None,
+    tree: _Tree | None,
     split: tuple[np.ndarray, np.ndarray] | None,
     group: np.ndarray | None,
 ) -> tuple[AuditReport, dict[str, int]]:
-    """Certify every hidden count, subtree by subtree, then the rest on the whole table.
+    """Certify every hidden count: by tree flows, subtree by subtree, then on the whole table.
 
-    System ``s`` (from the deepest level up to 2) is the table with every cell above depth
+    First the LP-free certificate of :func:`_tree_flow` (explicit feasible changes along the
+    hierarchy). Then system ``s`` (from the deepest level up to 2) is the table with every cell above depth
     ``s`` fixed at its true value (treated as published). It falls apart into one small LP per
     subtree below an area of depth ``s - 1`` (a wijk with its buurten, a gemeente with its wijken
     and buurten), and every feasible solution of it, with the rest at its true values, is a
@@ -925,7 +1062,13 @@ def _certify(
     hidden = np.concatenate([h_n, h_e])
     by_system: dict[str, int] = {}
     n_lp, seconds = 0, 0.0
-    if depth is not None:
+    if tree is not None:
+        t0 = time.perf_counter()
+        before = int(certified.sum())
+        certified |= _tree_flow(tree, n, e, h_n, h_e, cfg)
+        by_system["tree_flow"] = int(certified.sum()) - before
+        seconds += time.perf_counter() - t0
+        depth = tree.cell_depth
         depth2 = np.concatenate([depth, depth])
         for s in range(int(depth.max(initial=0)), 1, -1):
             if not (hidden & ~certified & (depth2 >= s)).any():
@@ -951,7 +1094,7 @@ def _protect(
     where: pd.DataFrame,
     split: tuple[np.ndarray, np.ndarray] | None = None,
     group: np.ndarray | None = None,
-    depth: np.ndarray | None = None,
+    tree: _Tree | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
     """Primary + secondary suppression + certification/repair for one additive table."""
     h_n = _fails(n, cfg)
@@ -967,7 +1110,7 @@ def _protect(
         reports = []
         by_system: dict[str, int] = {}
         for _ in range(cfg.max_repair_rounds + 1):
-            report, stage_counts = _certify(lines, n, e, h_n, h_e, cfg, certified, depth, split, group)
+            report, stage_counts = _certify(lines, n, e, h_n, h_e, cfg, certified, tree, split, group)
             reports.append(report)
             for k, v in stage_counts.items():
                 by_system[k] = by_system.get(k, 0) + v
@@ -1053,11 +1196,12 @@ def _counts(frame: pd.DataFrame, col: str, table: str) -> np.ndarray:
 
 
 def _protect_period(
-    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, lines: _Lines, cfg: DisclosureConfig
+    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, lines: _Lines, cfg: DisclosureConfig, total_band: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
     """:func:`_protect` for one period's validated area table (a unit of parallel work)."""
     split, group = _split_and_group(cells)
-    return _protect(lines, n, e, cfg, cells[["period", "area_code", "age_band"]], split, group, _depth(cells))
+    tree = _tree(cells, total_band)
+    return _protect(lines, n, e, cfg, cells[["period", "area_code", "age_band"]], split, group, tree)
 
 
 def _audit_workers(cfg: DisclosureConfig, n_periods: int) -> int:
@@ -1070,16 +1214,17 @@ def _protect_periods(
     periods: Sequence[tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines]],
     cfg: DisclosureConfig,
     progress: Callable[[str, float], None] | None = None,
+    total_band: str | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]]:
     """Protect each period's table; periods are independent, so with ``audit_jobs`` they run
     in parallel worker processes (joblib/loky). The result does not depend on the number of
     workers: each period's suppression and audit are deterministic functions of its table."""
     workers = _audit_workers(cfg, len(periods))
     if workers == 1 or not cfg.audit:
-        results = (_protect_period(*p, cfg) for p in periods)
+        results = (_protect_period(*p, cfg, total_band) for p in periods)
     else:
         pool = joblib.Parallel(n_jobs=workers, backend="loky", return_as="generator")
-        results = pool(joblib.delayed(_protect_period)(*p, cfg) for p in periods)
+        results = pool(joblib.delayed(_protect_period)(*p, cfg, total_band) for p in periods)
     out = []
     for i, result in enumerate(results):
         out.append(result)
@@ -1166,7 +1311,7 @@ def suppress_area_table(
         _check_additive(lines, {"n_persons": n, "n_elevated": e})
         periods.append((cells, n, e, lines))
     for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
-        periods, _protect_periods(periods, cfg, progress), strict=True
+        periods, _protect_periods(periods, cfg, progress, total_band), strict=True
     ):
         pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
         stats["n_cells"] += len(cells)

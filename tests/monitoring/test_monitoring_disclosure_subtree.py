@@ -26,8 +26,9 @@ from monitoring.disclosure import (
     _area_lines,
     _audit_core,
     _certify,
-    _depth,
     _split_and_group,
+    _tree,
+    _tree_flow,
     audit_area_table,
     suppress_area_table,
     suppress_counts,
@@ -103,7 +104,7 @@ def test_subtree_certificates_are_inner_bounds_and_the_verdict_is_exact(
     split, group = _split_and_group(cells)
     m = len(cells)
     certified = np.zeros(2 * m, bool)
-    report, by_system = _certify(lines, n, e, h_n, h_e, CFG, certified, _depth(cells), split, group)
+    report, by_system = _certify(lines, n, e, h_n, h_e, CFG, certified, _tree(cells, TOTAL), split, group)
     exact = _audit_core(lines, n, e, h_n, h_e, CFG, exact_all=True)
     wide = exact.hi - exact.lo >= CFG.protection_level - 1e-6
     key = np.where(exact.measure == "n_persons", 0, m) + exact.cell
@@ -112,6 +113,34 @@ def test_subtree_certificates_are_inner_bounds_and_the_verdict_is_exact(
     narrow = set(zip(report.narrow["cell"].tolist(), report.narrow["measure"].tolist(), strict=True))
     assert narrow == set(zip(exact.cell[~wide].tolist(), exact.measure[~wide].tolist(), strict=True))
     assert sum(by_system.values()) == int(certified.sum())
+
+
+def test_tree_flow_by_hand() -> None:
+    # one band and its total; land L (published) -> gemeenten G1, G2 -> one wijk each -> buurten.
+    # Everything below L hidden. Raising B11's band count by d: B11 rises (unbounded for
+    # n_persons), W1 and G1 rise with it (single children), G2 falls: its capacity is what its
+    # buurten can give, n - e summed: (6 - 1) + (4 - 0) = 9. Falling: B11 gives 7 - 2 = 5 itself.
+    leaves = [("G1", "W1", "B11", 7, 2), ("G2", "W2", "B21", 6, 1), ("G2", "W2", "B22", 4, 0)]
+    frame = pd.DataFrame(
+        [(g, w, b, "8-12", n, e) for g, w, b, n, e in leaves],
+        columns=["gemeente", "wijk", "buurt", "age_band", "n_persons", "n_elevated"],
+    )
+    table = tree_tables_from_leaves(frame).reset_index(drop=True)
+    n, e = (table[c].to_numpy(np.int64) for c in ("n_persons", "n_elevated"))
+    h = (table["area_level"] != "land").to_numpy()
+    tree = _tree(table, TOTAL)
+    m = len(table)
+    code = table["area_code"] + "|" + table["age_band"]
+    pos = dict(zip(code, range(m), strict=True))
+    for level, certified in ((4.0, True), (9.0 + 5.0, True), (9.0 + 5.0 + 0.5, False)):
+        ok = _tree_flow(tree, n, e, h, h, DisclosureConfig(protection_level=level))
+        assert ok[pos["B11|8-12"]] == certified, level
+    # n_elevated of B11 (n at its true value): rises to 7 at most (5 up), and falls by the 2 it
+    # holds; 5 + 2 = 7 (what G2 can give back: e 1 + 0 = 1 limits the rise to 1, so 1 + 2 = 3)
+    ok = _tree_flow(tree, n, e, h, h, DisclosureConfig(protection_level=3.0))
+    assert ok[m + pos["B11|8-12"]]
+    ok = _tree_flow(tree, n, e, h, h, DisclosureConfig(protection_level=3.5))
+    assert not ok[m + pos["B11|8-12"]]
 
 
 def test_subtree_systems_do_the_work_on_a_deep_table() -> None:
