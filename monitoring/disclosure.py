@@ -990,10 +990,20 @@ def _tree_flow(
 
     n_moves = reach(grid(np.full(m, _BIG), h_n), grid(slack, h_n))
     e_moves = reach(grid(slack, h_e), grid(e.astype(np.float64), h_e))
-    # n_elevated rising together with n_persons in x's subtree (n - e unchanged there), each
-    # taken back in its own table (band with band total)
-    u_j = _flows(tree, *_moves(grid(np.full(m, _BIG), h_n & h_e), grid(np.zeros(m), h_n), c_t)[0])[0]
-    joint = np.minimum(np.minimum(u_j, e_moves[0][2]), n_moves[0][2])
+    # n_elevated rising (with its band total) together with n_persons in x's subtree, n_persons
+    # with its band total or against another band; each taken back in its own table
+    both_all = grid(np.full(m, _BIG), h_n & h_e)
+    both = both_all[:, :c_t]
+    e_tot = grid(slack, h_e)[:, [c_t]]
+    n_dn = grid(slack, h_n)[:, :c_t]
+    with_n = [
+        np.minimum(both, both_all[:, [c_t]]),
+        *(np.minimum(np.minimum(both, e_tot), np.roll(n_dn, -r, axis=1)) for r in range(1, c_t)),
+    ]
+    joint = np.zeros_like(both)
+    for pu, (_, _, bu_n, _) in zip(with_n, n_moves, strict=True):
+        u_j = _flows(tree, pu, np.zeros_like(pu))[0]
+        joint = np.maximum(joint, np.minimum(np.minimum(u_j, e_moves[0][2]), bu_n))
     for k, (hidden, moves) in enumerate(((h_n, n_moves), (h_e, e_moves))):
         rises = [np.minimum(u, bu) for u, _, bu, _ in moves]
         falls = [np.minimum(d, bd) for _, d, _, bd in moves]
