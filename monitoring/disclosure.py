@@ -920,10 +920,20 @@ def _moves(up0: np.ndarray, dn0: np.ndarray, c_t: int) -> list[tuple[np.ndarray,
     return out
 
 
-def _flows(tree: _Tree, pu: np.ndarray, pdn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _flows(
+    tree: _Tree,
+    pu: np.ndarray,
+    pdn: np.ndarray,
+    shifts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For per-(area, band) capacities of one kind of row change to rise (``pu``) and fall
     (``pdn``): what an area's subtree can absorb when it rises / falls (``big_u``, ``big_d``)
-    and what the rest of the table can give back (``back_up``: when it rises, ``back_dn``)."""
+    and what the rest of the table can give back (``back_up``: when it rises, ``back_dn``).
+
+    ``shifts`` (for band-with-total changes only): per other band ``j' = j + r``, the shift
+    changes' ``(pu, pdn, big_u, big_d, back_up, back_dn)``. Then a rise of band ``j`` with the
+    total may also be taken back by siblings falling in band ``j'`` with the total, the parent
+    shifting from ``j'`` to ``j`` (its total unchanged) and being compensated as a shift."""
     a_n = pu.shape[0]
     by_depth = [np.flatnonzero(tree.depth == d) for d in range(int(tree.depth.max(initial=0)) + 1)]
     has_kids = np.zeros(a_n, bool)
@@ -945,6 +955,13 @@ def _flows(tree: _Tree, pu: np.ndarray, pdn: np.ndarray) -> tuple[np.ndarray, np
         p = tree.parent[below]
         back_up[below] = (sum_d[p] - big_d[below]) + np.minimum(pu[p], back_up[p])
         back_dn[below] = (sum_u[p] - big_u[below]) + np.minimum(pdn[p], back_dn[p])
+        for r, (s_pu, s_pdn, _, _, s_bu, s_bd) in enumerate(shifts, start=1):
+            sib_d = np.roll(sum_d[p] - big_d[below], -r, axis=1)  # siblings falling in band j'
+            sib_u = np.roll(sum_u[p] - big_u[below], -r, axis=1)
+            conv_up = np.minimum(sib_d, np.minimum(s_pu[p], s_bu[p]))
+            conv_dn = np.minimum(sib_u, np.minimum(s_pdn[p], s_bd[p]))
+            back_up[below] = np.maximum(back_up[below], conv_up)
+            back_dn[below] = np.maximum(back_dn[below], conv_dn)
     return big_u, big_d, back_up, back_dn
 
 
@@ -986,7 +1003,9 @@ def _tree_flow(
     lim = cfg.protection_level - _TOL
 
     def reach(up0: np.ndarray, dn0: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-        return [_flows(tree, pu, pdn) for pu, pdn in _moves(up0, dn0, c_t)]
+        (pu, pdn), *rest = _moves(up0, dn0, c_t)
+        shifts = [(s_pu, s_pdn, *_flows(tree, s_pu, s_pdn)) for s_pu, s_pdn in rest]
+        return [_flows(tree, pu, pdn, shifts), *(f[2:] for f in shifts)]
 
     n_moves = reach(grid(np.full(m, _BIG), h_n), grid(slack, h_n))
     e_moves = reach(grid(slack, h_e), grid(e.astype(np.float64), h_e))
