@@ -14,6 +14,11 @@ seconds, LPs, counts certified per system and, per area level, the share of cell
 (primary and secondary, for ``n_persons`` and ``n_elevated``). No cell values are written::
 
     python benchmarks/disclosure_cost.py run --area /scratch/area.parquet --out result.json [--periods 2]
+
+``loss``: the same shares for an export already written (``OUT/<period>/area_risk.csv``) against
+the confidential area table it came from::
+
+    python benchmarks/disclosure_cost.py loss --area /scratch/area.parquet --exports OUT --out loss.json
 """
 
 from __future__ import annotations
@@ -111,6 +116,21 @@ def _run(area_path: Path, out: Path, n_periods: int | None, overrides: list[str]
     print(f"-> {out}")
 
 
+def _export_loss(area_path: Path, exports: Path, out: Path) -> None:
+    from monitoring.config import DisclosureConfig
+
+    areas = pd.read_parquet(area_path)
+    rows = {}
+    for period in sorted(areas["period"].astype(str).unique()):
+        cells = areas[areas["period"].astype(str) == period].reset_index(drop=True)
+        pub = pd.read_csv(exports / period / "area_risk.csv", dtype={"area_code": str, "age_band": str})
+        pub = pub.set_index(pub["area_code"] + "|" + pub["age_band"])
+        pub = pub.loc[cells["area_code"].astype(str) + "|" + cells["age_band"].astype(str)].reset_index(drop=True)
+        rows[period] = _loss(cells, pub, DisclosureConfig().min_cell_size)
+    out.write_text(json.dumps({"area_table": str(area_path), "exports": str(exports), "periods": rows}, indent=2))
+    print(json.dumps(rows[max(rows)], indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -123,9 +143,15 @@ def main() -> None:
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--periods", type=int, default=None, help="only the last N periods")
     r.add_argument("--set", action="append", default=[], help="config override section.key=value")
+    lo = sub.add_parser("loss")
+    lo.add_argument("--area", type=Path, required=True)
+    lo.add_argument("--exports", type=Path, required=True)
+    lo.add_argument("--out", type=Path, required=True)
     a = parser.parse_args()
     if a.cmd == "table":
         _table(a.bench, a.level, a.area)
+    elif a.cmd == "loss":
+        _export_loss(a.area, a.exports, a.out)
     else:
         _run(a.area, a.out, a.periods, a.set)
 
