@@ -101,7 +101,14 @@ class DisclosureConfig:
         The LP audit fails when the interval a suppressed count could take, given everything
         published and the additivity of the table, is narrower than this.
     audit : bool
-        Run the LP audit (disable only in tests of the suppression pattern itself).
+        Certify every suppressed count (disable only in tests of the suppression pattern itself).
+        Counts are certified subtree by subtree (a wijk with its buurten, a gemeente with its
+        wijken and buurten, the rest of the table fixed at its true values), and what no subtree
+        certifies by the whole-table audit; see docs/disclosure.md.
+    exact_audit : bool
+        After certification, also run the whole-table LP audit of every suppressed count (an
+        independent check for output checkers; slow on sparse buurt tables). The export fails
+        if it disagrees.
     max_repair_rounds : int
         Rounds in which cells that the audit finds too narrow get extra secondary suppression
         before the export fails.
@@ -118,8 +125,6 @@ class DisclosureConfig:
         Worker processes for the audit: the periods of a table are audited in parallel, at most
         one process per period. 0 = one per CPU core; 1 = no worker processes. The result does
         not depend on it.
-    seed : int
-        Seed of the random LP directions (the audit verdict does not depend on it).
     """
 
     min_cell_size: int = 10
@@ -128,12 +133,12 @@ class DisclosureConfig:
     rounding_base: Literal[0, 5] = 0
     protection_level: float = 5.0
     audit: bool = True
+    exact_audit: bool = False
     max_repair_rounds: int = 50
     audit_rounds: int = 6
     audit_batch_vars: int = 4_000
     audit_group_sizes: tuple[int, ...] = (1, 8, 32, 64)
     audit_jobs: int = 0
-    seed: int = 20240101
 
     def __post_init__(self) -> None:
         p = "monitoring.disclosure."
@@ -154,7 +159,6 @@ class DisclosureConfig:
             "must be increasing whole numbers >= 1",
         )
         require(0 <= self.audit_jobs <= 1_024, p + "audit_jobs", "must be 0 (one per core)..1024")
-        require(self.seed >= 0, p + "seed", "must be >= 0")
 
 
 def _default_denylist() -> tuple[str, ...]:

@@ -328,6 +328,8 @@ class AuditReport:
         Per audited count, an inner bound of its feasible interval (exact where ``exact``).
     exact : ndarray
         Whether lo/hi are the exact LP minimum and maximum.
+    certified_by : Mapping
+        Hidden counts certified per system (subtrees below each depth, then the whole table).
     """
 
     n_suppressed: int
@@ -339,6 +341,7 @@ class AuditReport:
     lo: np.ndarray
     hi: np.ndarray
     exact: np.ndarray
+    certified_by: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -868,6 +871,250 @@ def _repair(
     return added
 
 
+_BIG = 1e12  # "no upper bound" in the tree-flow capacities (exact in float64 sums)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tree:
+    """The area hierarchy x age-band layout of one period's table (for :func:`_tree_flow`).
+
+    ``area``/``col``: per cell, its area index and column (bands ``0..J-1``, the band total
+    ``J``); ``parent``: per area, the parent area (-1 at the top); ``depth``: per area.
+    """
+
+    area: np.ndarray
+    col: np.ndarray
+    parent: np.ndarray
+    depth: np.ndarray
+    n_bands: int
+    has_total: bool
+
+    @property
+    def cell_depth(self) -> np.ndarray:
+        return self.depth[self.area]
+
+
+def _tree(cells: pd.DataFrame, total_band: str | None) -> _Tree:
+    code = cells["area_code"].astype(str).to_numpy()
+    area, uniq = pd.factorize(code)
+    areas = pd.Index(uniq)
+    first = pd.Series(np.arange(len(code))).groupby(area).first().to_numpy()
+    pcode = cells["parent_code"].astype(object).to_numpy()[first]
+    parent = areas.get_indexer(pd.Index([str(p) if pd.notna(p) else "\x00none" for p in pcode]))
+    depth_cell = _depth(cells)
+    depth = depth_cell[first]
+    band = cells["age_band"].astype(str).to_numpy()
+    has_total = total_band is not None and bool((band == total_band).any())
+    parts = sorted(set(band) - ({total_band} if has_total else set()))
+    col = pd.Index([*parts, total_band] if has_total else parts).get_indexer(band)
+    return _Tree(area=area, col=col, parent=parent, depth=depth, n_bands=len(parts), has_total=has_total)
+
+
+def _moves(up0: np.ndarray, dn0: np.ndarray, c_t: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Row changes that keep an area's bands adding up to its total, as (rise, fall) capacities
+    per (area, band): the band moves with the band total, or against another band (shift)."""
+    out = [(np.minimum(up0[:, :c_t], up0[:, [c_t]]), np.minimum(dn0[:, :c_t], dn0[:, [c_t]]))]
+    for r in range(1, c_t):
+        other_up, other_dn = np.roll(up0[:, :c_t], -r, axis=1), np.roll(dn0[:, :c_t], -r, axis=1)
+        out.append((np.minimum(up0[:, :c_t], other_dn), np.minimum(dn0[:, :c_t], other_up)))
+    return out
+
+
+def _flows(
+    tree: _Tree,
+    pu: np.ndarray,
+    pdn: np.ndarray,
+    shifts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For per-(area, band) capacities of one kind of row change to rise (``pu``) and fall
+    (``pdn``): what an area's subtree can absorb when it rises / falls (``big_u``, ``big_d``)
+    and what the rest of the table can give back (``back_up``: when it rises, ``back_dn``).
+
+    ``shifts`` (for band-with-total changes only): per other band ``j' = j + r``, the shift
+    changes' ``(pu, pdn, big_u, big_d, back_up, back_dn)``. Then a rise of band ``j`` with the
+    total may also be taken back by siblings falling in band ``j'`` with the total, the parent
+    shifting from ``j'`` to ``j`` (its total unchanged) and being compensated as a shift."""
+    a_n = pu.shape[0]
+    by_depth = [np.flatnonzero(tree.depth == d) for d in range(int(tree.depth.max(initial=0)) + 1)]
+    has_kids = np.zeros(a_n, bool)
+    has_kids[tree.parent[tree.parent >= 0]] = True
+    # bottom-up: an area's change is split over its children (each at most its own capacity)
+    big_u, big_d = pu.copy(), pdn.copy()
+    sum_u, sum_d = np.zeros_like(pu), np.zeros_like(pdn)
+    for level in reversed(by_depth):
+        inner = level[has_kids[level]]
+        big_u[inner] = np.minimum(pu[inner], sum_u[inner])
+        big_d[inner] = np.minimum(pdn[inner], sum_d[inner])
+        below = level[tree.parent[level] >= 0]
+        np.add.at(sum_u, tree.parent[below], big_u[below])
+        np.add.at(sum_d, tree.parent[below], big_d[below])
+    # top-down: a rise is taken back from the siblings (falling) or passed on to the parent
+    back_up, back_dn = np.full_like(pu, _BIG), np.full_like(pdn, _BIG)
+    for level in by_depth:
+        below = level[tree.parent[level] >= 0]
+        p = tree.parent[below]
+        back_up[below] = (sum_d[p] - big_d[below]) + np.minimum(pu[p], back_up[p])
+        back_dn[below] = (sum_u[p] - big_u[below]) + np.minimum(pdn[p], back_dn[p])
+        for r, (s_pu, s_pdn, _, _, s_bu, s_bd) in enumerate(shifts, start=1):
+            sib_d = np.roll(sum_d[p] - big_d[below], -r, axis=1)  # siblings falling in band j'
+            sib_u = np.roll(sum_u[p] - big_u[below], -r, axis=1)
+            conv_up = np.minimum(sib_d, np.minimum(s_pu[p], s_bu[p]))
+            conv_dn = np.minimum(sib_u, np.minimum(s_pdn[p], s_bd[p]))
+            back_up[below] = np.maximum(back_up[below], conv_up)
+            back_dn[below] = np.maximum(back_dn[below], conv_dn)
+    return big_u, big_d, back_up, back_dn
+
+
+def _tree_flow(
+    tree: _Tree, n: np.ndarray, e: np.ndarray, h_n: np.ndarray, h_e: np.ndarray, cfg: DisclosureConfig
+) -> np.ndarray:
+    """Counts (``2 * n_cells``: n_persons then n_elevated) certified wide enough without an LP.
+
+    The certificate is an explicit feasible change of the table. To raise the count of area
+    ``x`` in band ``j`` by ``d``, raise its band-total count by ``d`` too, or lower another band
+    ``j'`` by ``d`` (either way the row stays additive: :func:`_moves`); pass the change down to
+    its sub-areas (split over any of them whose two counts can move, recursively), and take it
+    back, split, from ``x``'s siblings (each changed the opposite way) or from the parent,
+    which then changes too and is compensated one level up (:func:`_flows`). With
+    ``n_elevated`` at its true values a hidden ``n_persons`` may fall to
+    ``n_elevated`` and rise freely; with ``n_persons`` at its true values a hidden ``n_elevated``
+    may fall to 0 and rise to ``n_persons``; and ``n_elevated`` may also rise together with
+    ``n_persons`` in ``x``'s subtree, each taken back in its own table (the two sets of changes
+    meet only on ``x``'s ancestors, where ``n_persons`` never falls). Every such change is a
+    feasible table, so the range it moves a count over lies inside the count's LP interval: a
+    count whose rise plus fall reaches the protection level is protected. Vectorised over the
+    tree; linear in the table. Changes that combine several kinds of row change are not used (the
+    certificate is an inner bound; what it misses goes to the LPs).
+    """
+    m = n.size
+    a_n, c_t = int(tree.parent.size), tree.n_bands
+    out = np.zeros(2 * m, bool)
+    if c_t == 0 or not h_e.any():
+        return out
+
+    def grid(values: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+        g = np.zeros((a_n, c_t + 1))
+        g[tree.area, tree.col] = np.where(hidden, values, 0.0)
+        if not tree.has_total:
+            g[:, c_t] = _BIG
+        return g
+
+    slack = (n - e).astype(np.float64)
+    lim = cfg.protection_level - _TOL
+
+    def reach(up0: np.ndarray, dn0: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        (pu, pdn), *rest = _moves(up0, dn0, c_t)
+        shifts = [(s_pu, s_pdn, *_flows(tree, s_pu, s_pdn)) for s_pu, s_pdn in rest]
+        return [_flows(tree, pu, pdn, shifts), *(f[2:] for f in shifts)]
+
+    n_moves = reach(grid(np.full(m, _BIG), h_n), grid(slack, h_n))
+    e_moves = reach(grid(slack, h_e), grid(e.astype(np.float64), h_e))
+    # n_elevated rising (with its band total) together with n_persons in x's subtree, n_persons
+    # with its band total or against another band; each taken back in its own table
+    both_all = grid(np.full(m, _BIG), h_n & h_e)
+    both = both_all[:, :c_t]
+    e_tot = grid(slack, h_e)[:, [c_t]]
+    n_dn = grid(slack, h_n)[:, :c_t]
+    with_n = [
+        np.minimum(both, both_all[:, [c_t]]),
+        *(np.minimum(np.minimum(both, e_tot), np.roll(n_dn, -r, axis=1)) for r in range(1, c_t)),
+    ]
+    joint = np.zeros_like(both)
+    for pu, (_, _, bu_n, _) in zip(with_n, n_moves, strict=True):
+        u_j = _flows(tree, pu, np.zeros_like(pu))[0]
+        joint = np.maximum(joint, np.minimum(np.minimum(u_j, e_moves[0][2]), bu_n))
+    for k, (hidden, moves) in enumerate(((h_n, n_moves), (h_e, e_moves))):
+        rises = [np.minimum(u, bu) for u, _, bu, _ in moves]
+        falls = [np.minimum(d, bd) for _, d, _, bd in moves]
+        if k == 1:
+            rises[0] = np.maximum(rises[0], joint)
+        # a band count: the best change of each kind; a band total: only with-total changes
+        width = np.maximum.reduce(rises) + np.maximum.reduce(falls)
+        total = rises[0].max(axis=1) + falls[0].max(axis=1)
+        width = np.concatenate([width, total[:, None]], axis=1)
+        out[k * m : (k + 1) * m] = hidden & (width[tree.area, tree.col] >= lim)
+    return out
+
+
+def _depth(cells: pd.DataFrame) -> np.ndarray:
+    """Depth of each row's area in the hierarchy (0 = no parent, e.g. national; 1 = gemeente...)."""
+    code = cells["area_code"].astype(str)
+    parent = cells["parent_code"].astype(object).where(cells["parent_code"].notna(), None)
+    parent_of = pd.Series(parent.to_numpy(), index=code.to_numpy())
+    parent_of = parent_of[~parent_of.index.duplicated()]
+    depth = np.zeros(len(cells), np.int64)
+    cur = parent.reset_index(drop=True)
+    for _ in range(len(parent_of) + 1):
+        up = cur.notna().to_numpy()
+        if not up.any():
+            return depth
+        depth[up] += 1
+        cur = cur.map(parent_of)
+    raise InputError("area_table", "parent_code", None, "the areas' parent codes form a cycle")
+
+
+def _mark(certified: np.ndarray, report: AuditReport, m: int, cfg: DisclosureConfig) -> None:
+    """Flag (in place) the counts that ``report`` shows to be wide enough."""
+    ok = report.hi - report.lo >= cfg.protection_level - _TOL
+    certified[np.where(report.measure == "n_persons", 0, m) + report.cell] |= ok
+
+
+def _certify(
+    lines: _Lines,
+    n: np.ndarray,
+    e: np.ndarray,
+    h_n: np.ndarray,
+    h_e: np.ndarray,
+    cfg: DisclosureConfig,
+    certified: np.ndarray,
+    tree: _Tree | None,
+    split: tuple[np.ndarray, np.ndarray] | None,
+    group: np.ndarray | None,
+) -> tuple[AuditReport, dict[str, int]]:
+    """Certify every hidden count: by tree flows, subtree by subtree, then on the whole table.
+
+    First the LP-free certificate of :func:`_tree_flow` (explicit feasible changes along the
+    hierarchy). Then system ``s`` (from the deepest level up to 2) is the table with every cell above depth
+    ``s`` fixed at its true value (treated as published). It falls apart into one small LP per
+    subtree below an area of depth ``s - 1`` (a wijk with its buurten, a gemeente with its wijken
+    and buurten), and every feasible solution of it, with the rest at its true values, is a
+    feasible table: so a count wide enough there is wide enough in the whole table (an inner
+    bound). A count is tried first in the smallest system that contains it (its parent's
+    subtree), then in the next larger one; what no subtree system certifies (a count that can
+    only move against other gemeenten, or one in a single-child chain below a hidden parent) goes
+    to the whole-table audit (:func:`_audit_arrays`: groups of gemeenten, then the exact LP),
+    whose verdict is exact. ``certified`` (``2 * n_cells``: n_persons then n_elevated) is
+    updated in place. Returns the whole-table report (its ``narrow`` rows are truly narrow) and
+    the number of counts each system certified.
+    """
+    m = lines.n_cells
+    hidden = np.concatenate([h_n, h_e])
+    by_system: dict[str, int] = {}
+    n_lp, seconds = 0, 0.0
+    if tree is not None:
+        t0 = time.perf_counter()
+        before = int(certified.sum())
+        certified |= _tree_flow(tree, n, e, h_n, h_e, cfg)
+        by_system["tree_flow"] = int(certified.sum()) - before
+        seconds += time.perf_counter() - t0
+        depth = tree.cell_depth
+        depth2 = np.concatenate([depth, depth])
+        for s in range(int(depth.max(initial=0)), 1, -1):
+            if not (hidden & ~certified & (depth2 >= s)).any():
+                continue
+            fixed = depth < s
+            before = int(certified.sum())
+            rep = _audit_core(lines, n, e, h_n & ~fixed, h_e & ~fixed, cfg, certified | (depth2 < s), group=group)
+            _mark(certified, rep, m, cfg)
+            by_system[f"subtrees_below_depth_{s - 1}"] = int(certified.sum()) - before
+            n_lp, seconds = n_lp + rep.n_lp, seconds + rep.seconds
+    before = int(certified.sum())
+    rep = _audit_arrays(lines, n, e, h_n, h_e, cfg, certified, split=split, group=group)
+    _mark(certified, rep, m, cfg)
+    by_system["whole_table"] = int(certified.sum()) - before
+    return dataclasses.replace(rep, n_lp=rep.n_lp + n_lp, seconds=rep.seconds + seconds), by_system
+
+
 def _protect(
     lines: _Lines,
     n: np.ndarray,
@@ -876,8 +1123,9 @@ def _protect(
     where: pd.DataFrame,
     split: tuple[np.ndarray, np.ndarray] | None = None,
     group: np.ndarray | None = None,
+    tree: _Tree | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
-    """Primary + secondary suppression + audit/repair for one additive table."""
+    """Primary + secondary suppression + certification/repair for one additive table."""
     h_n = _fails(n, cfg)
     h_e = h_n | _fails(e, cfg)
     if cfg.complement_rule:
@@ -889,19 +1137,33 @@ def _protect(
         m = lines.n_cells
         certified = np.zeros(2 * m, bool)
         reports = []
+        by_system: dict[str, int] = {}
         for _ in range(cfg.max_repair_rounds + 1):
-            report = _audit_arrays(lines, n, e, h_n, h_e, cfg, certified, split=split, group=group)
+            report, stage_counts = _certify(lines, n, e, h_n, h_e, cfg, certified, tree, split, group)
             reports.append(report)
-            ok = report.hi - report.lo >= cfg.protection_level - _TOL
-            certified[np.where(report.measure == "n_persons", 0, m) + report.cell] |= ok
+            for k, v in stage_counts.items():
+                by_system[k] = by_system.get(k, 0) + v
             if report.passed:
                 break
             if not _repair(lines, n, e, h_n, h_e, report.narrow, cfg):
                 break
             _secondary(lines, n, e, h_n, h_e, cfg)
         assert report is not None
-        last = report
-        report = dataclasses.replace(last, n_lp=sum(r.n_lp for r in reports), seconds=sum(r.seconds for r in reports))
+        report = dataclasses.replace(
+            report,
+            n_suppressed=int(h_n.sum() + h_e.sum()),
+            n_lp=sum(r.n_lp for r in reports),
+            seconds=sum(r.seconds for r in reports),
+            certified_by=types.MappingProxyType(by_system),
+        )
+        if report.passed and cfg.exact_audit:
+            check = _audit_arrays(lines, n, e, h_n, h_e, cfg, split=split, group=group)
+            if not check.passed:  # pragma: no cover - would be a bug in the certificates
+                raise DisclosureError(
+                    f"disclosure audit failed: the exact whole-table audit finds {len(check.narrow)} suppressed "
+                    "count(s) that the subtree certificates passed (a bug; nothing is published)"
+                )
+            report = dataclasses.replace(report, n_lp=report.n_lp + check.n_lp, seconds=report.seconds + check.seconds)
         if not report.passed:
             first = report.narrow.iloc[0]
             loc = where.iloc[int(first["cell"])]
@@ -963,11 +1225,12 @@ def _counts(frame: pd.DataFrame, col: str, table: str) -> np.ndarray:
 
 
 def _protect_period(
-    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, lines: _Lines, cfg: DisclosureConfig
+    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, lines: _Lines, cfg: DisclosureConfig, total_band: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
     """:func:`_protect` for one period's validated area table (a unit of parallel work)."""
     split, group = _split_and_group(cells)
-    return _protect(lines, n, e, cfg, cells[["period", "area_code", "age_band"]], split, group)
+    tree = _tree(cells, total_band)
+    return _protect(lines, n, e, cfg, cells[["period", "area_code", "age_band"]], split, group, tree)
 
 
 def _audit_workers(cfg: DisclosureConfig, n_periods: int) -> int:
@@ -980,16 +1243,17 @@ def _protect_periods(
     periods: Sequence[tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines]],
     cfg: DisclosureConfig,
     progress: Callable[[str, float], None] | None = None,
+    total_band: str | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]]:
     """Protect each period's table; periods are independent, so with ``audit_jobs`` they run
     in parallel worker processes (joblib/loky). The result does not depend on the number of
     workers: each period's suppression and audit are deterministic functions of its table."""
     workers = _audit_workers(cfg, len(periods))
     if workers == 1 or not cfg.audit:
-        results = (_protect_period(*p, cfg) for p in periods)
+        results = (_protect_period(*p, cfg, total_band) for p in periods)
     else:
         pool = joblib.Parallel(n_jobs=workers, backend="loky", return_as="generator")
-        results = pool(joblib.delayed(_protect_period)(*p, cfg) for p in periods)
+        results = pool(joblib.delayed(_protect_period)(*p, cfg, total_band) for p in periods)
     out = []
     for i, result in enumerate(results):
         out.append(result)
@@ -1064,6 +1328,7 @@ def suppress_area_table(
         "audit_seconds": 0.0,
         "audit_counts": 0,
     }
+    certified_by: dict[str, int] = {}
     periods = []
     for _, cells in area_table.groupby("period", sort=True):
         cells = cells.reset_index(drop=True)
@@ -1075,7 +1340,7 @@ def suppress_area_table(
         _check_additive(lines, {"n_persons": n, "n_elevated": e})
         periods.append((cells, n, e, lines))
     for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
-        periods, _protect_periods(periods, cfg, progress), strict=True
+        periods, _protect_periods(periods, cfg, progress, total_band), strict=True
     ):
         pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
         stats["n_cells"] += len(cells)
@@ -1087,7 +1352,10 @@ def suppress_area_table(
             stats["audit_lp_solved"] += report.n_lp
             stats["audit_seconds"] += report.seconds
             stats["audit_counts"] += report.n_suppressed
+            for k, v in report.certified_by.items():
+                certified_by[k] = certified_by.get(k, 0) + v
     stats["audit"] = "passed" if cfg.audit else "skipped"
+    stats["audit_certified_by"] = ", ".join(f"{k} {v}" for k, v in certified_by.items())
     if not pieces:
         raise InputError("area_table", None, 0, "no rows to publish")
     return _seal("area_risk", pd.concat(pieces, ignore_index=True), cfg, stats)
