@@ -307,8 +307,9 @@ def _register_and_gate(
         has_champion=champion is not None,
         work=work,
     )
-    if final is not None:
-        # the review pack's structured verdict, where the band's evaluation is logged
+    if final is not None and verdict is not None:
+        # the review pack's structured verdict, where the band's evaluation is logged (only when
+        # the evaluation ran: a folder with the verdict alone is not an evaluation to report)
         mlflow.log_dict(final.to_dict(), f"evaluation/{band}/{GATE_JSON}")
         results = getattr(gate_check, "results", {})
         if band in results:
