@@ -440,6 +440,23 @@ def final_verdict(
     )
 
 
+def gate_count_lines(summary: Mapping[str, Any]) -> list[str]:
+    """One line per band: the gate's outcome and how many checks ended how."""
+    lines = []
+    for band, info in summary.get("bands", {}).items():
+        gate = info.get("gate")
+        if not gate:
+            continue
+        counts: dict[str, int] = {}
+        for c in gate.get("checks", []):
+            key = f"{c['gate']} {c['outcome']}"
+            counts[key] = counts.get(key, 0) + 1
+        told = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        override = " (overridden by a reviewer)" if gate.get("override") else ""
+        lines.append(f"gate {band}: {'passed' if gate.get('passed') else 'REJECTED'}{override}; checks: {told}")
+    return lines
+
+
 def rejection_lines(summary: Mapping[str, Any]) -> list[str]:
     """Per band whose version did not become champion: which gate, which group, the numbers,
     and the next step (plain text, aggregates only)."""
@@ -486,6 +503,9 @@ def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
             )
     lines.append(f"MLflow run {summary['run_id']} in {summary['tracking_uri']}")
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    gates = gate_count_lines(summary)
+    if gates:
+        console.print("\n".join(gates), markup=False, highlight=False, soft_wrap=True)
     rejected = rejection_lines(summary)
     if rejected:
         console.print("\n".join(["PROMOTION GATE REJECTED:", *rejected]), markup=False, highlight=False, soft_wrap=True)
