@@ -157,10 +157,14 @@ class EvaluationConfig:
         lives). Error-rate parity (FNR, FPR) is reported with verdicts but cannot gate: with
         different base rates it cannot hold together with calibration, and no individual
         decision rests on the threshold.
+    gate_alpha : float
+        Family-wise error rate of the fairness gate: the largest chance that a model calibrated
+        in every protected group is rejected (Holm's correction over the band's gating checks).
+        Separate from ``alpha`` (the level of the intervals shown): a rejection is a decision.
     gate_max_outside : int
         Number of failing fairness checks tolerated. A check fails when its test of "the metric
-        lies within the tolerance band" is rejected at level ``alpha`` after Holm's correction
-        over every gating check of the band (family-wise error rate at ``alpha``; see
+        lies within the tolerance band" is rejected after Holm's correction over every gating
+        check of the band (family-wise error rate at ``gate_alpha``; see
         docs/evaluation.md). Calibration is tested exactly (Poisson, observed events against the
         sum of predicted risks, Garwood interval); other metrics by inverting their percentile
         bootstrap interval.
@@ -210,6 +214,7 @@ class EvaluationConfig:
     figure_dpi: int = 96
     gate_attributes: tuple[str, ...] = ("migration_group", "sex")
     gate_fairness_metrics: tuple[str, ...] = ("calibration",)
+    gate_alpha: float = 0.05
     gate_max_outside: int = 0
     gate_proxy_r2_max: float = 0.5
     gate_max_bias_elevated_share: float = 0.25
@@ -265,6 +270,7 @@ class EvaluationConfig:
         require(1 <= self.shap_dependence_features <= 100, p + "shap_dependence_features", "must be 1..100")
         require(50 <= self.figure_dpi <= 300, p + "figure_dpi", "must be 50..300")
         require(self.gate_bias_min_elevated >= 1, p + "gate_bias_min_elevated", "must be >= 1")
+        require(0.0 < self.gate_alpha < 0.5, p + "gate_alpha", "must be in (0, 0.5)")
         require(self.gate_max_outside >= 0, p + "gate_max_outside", "must be >= 0")
         require(0.0 < self.gate_proxy_r2_max <= 1.0, p + "gate_proxy_r2_max", "must be in (0, 1]")
         require(

@@ -6,7 +6,7 @@ fairness family, the proxy test, the label-bias rule, the league-table check), s
 sees which gate, which group, the numbers, and what to do next.
 
 Fairness is a family-wise decision: a model is rejected when ANY gating group is miscalibrated,
-so the family's error rate is controlled with Holm's step-down correction at ``alpha`` over
+so the family's error rate is controlled with Holm's step-down correction at ``gate_alpha`` over
 every gating check of a band (protected attributes and their intersections only; see
 docs/evaluation.md). A missing audit does not fail the gate but is listed in ``notes``.
 """
@@ -264,7 +264,7 @@ def _fairness_checks(
 ) -> tuple[list[Check], list[Check]]:
     """The gating family of one band (Holm-adjusted) and its descriptive checks."""
     band = (cfg.tolerance_low, cfg.tolerance_high)
-    level = f"{100 * (1 - cfg.alpha):g} %"
+    level = f"{100 * (1 - cfg.alpha):g} %"  # the intervals' level; the gate tests at gate_alpha
     m = audit.metrics
     rows = m[m["metric"].isin(cfg.gate_fairness_metrics)].reset_index(drop=True)
     if "p_value" not in rows.columns:  # an audit from before p-values: nothing can be judged
@@ -280,7 +280,7 @@ def _fairness_checks(
     notes.append(
         f"fairness {name}: {n_family} gating check(s) on "
         f"{', '.join(attribute_label(a) for a in attrs) or 'no protected attribute'} "
-        f"(Holm's correction, family-wise level {cfg.alpha:g}); "
+        f"(Holm's correction, family-wise level {cfg.gate_alpha:g}); "
         f"{int((~gating).sum())} descriptive check(s) on the other attributes"
     )
     for a in cfg.gate_attributes:
@@ -288,7 +288,7 @@ def _fairness_checks(
             notes.append(f"fairness {name}: protected attribute {attribute_label(a)} was not audited (not in the data)")
     threshold = (
         f"within {band[0]:g}\u2013{band[1]:g}; fails when the Holm-adjusted p-value of "
-        f"'within the band' is at most {cfg.alpha:g}"
+        f"'within the band' is at most {cfg.gate_alpha:g}"
     )
     gate_rows: list[Check] = []
     desc_rows: list[Check] = []
@@ -327,7 +327,7 @@ def _fairness_checks(
                 f"{numbers}: the interval is degenerate (zero width or undefined, e.g. no events "
                 f"or a rate of 0 in every resample), so this group cannot be judged"
             )
-        elif pa is not None and pa <= cfg.alpha:
+        elif pa is not None and pa <= cfg.gate_alpha:
             outcome = "fail"
             text = (
                 f"{numbers}: {direction}, outside the tolerance {band[0]:g}\u2013{band[1]:g} even "
@@ -384,7 +384,7 @@ def audit_gates(
       their intersections are tested on ``gate_fairness_metrics`` (default calibration:
       observed / expected events, exact Poisson test of "within the tolerance band");
       Holm's correction over that family; more than ``gate_max_outside`` checks with an
-      adjusted p-value <= ``alpha`` fail the gate. Groups below the minimum cell size are
+      adjusted p-value <= ``gate_alpha`` fail the gate. Groups below the minimum cell size are
       "too few", degenerate intervals "cannot judge", other attributes "descriptive": none of
       these can fail the gate;
     * proxy - the lower interval bound of the R^2 of the ``proxy_gate_block`` composition

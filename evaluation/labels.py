@@ -3,7 +3,7 @@
 The microdata carry codes (``income_group`` 1-5, ``migration_group`` ``buiten_europa``,
 ``sex`` ``V``); reviewers read words. :func:`group_label` turns an attribute and a group (also
 an intersection such as ``"income_group × single_parent"`` / ``"5 × 1"``) into text like
-"income group 5 (highest 20 %) × single-parent household". Unknown attributes and values are
+"income group 5 (highest 20%) × single-parent household". Unknown attributes and values are
 shown as they are, so a new attribute never breaks a report.
 """
 
@@ -26,12 +26,12 @@ ATTRIBUTE_LABELS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: Attribute -> code -> plain words. Codes follow features/contract.py (SEX, MIGRATION_GROUPS,
+#: Attribute -> code -> plain words (the review pack's words). Codes follow features/contract.py (SEX, MIGRATION_GROUPS,
 #: INCOME_GROUPS: quintiles of standardised household income, 1 = lowest) and the feature
 #: ``ind_single_parent`` (1 = the young person lives in a single-parent household).
 GROUP_LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
-        "sex": MappingProxyType({"M": "male", "V": "female"}),
+        "sex": MappingProxyType({"M": "boys", "V": "girls"}),
         "migration_group": MappingProxyType(
             {
                 "nederland": "Dutch background",
@@ -41,14 +41,14 @@ GROUP_LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
         ),
         "income_group": MappingProxyType(
             {
-                "1": "income group 1 (lowest 20 %)",
-                "2": "income group 2 (20-40 %)",
-                "3": "income group 3 (middle 20 %)",
-                "4": "income group 4 (60-80 %)",
-                "5": "income group 5 (highest 20 %)",
+                "1": "income group 1 (lowest 20%)",
+                "2": "income group 2",
+                "3": "income group 3",
+                "4": "income group 4",
+                "5": "income group 5 (highest 20%)",
             }
         ),
-        "single_parent": MappingProxyType({"1": "single-parent household", "0": "not a single-parent household"}),
+        "single_parent": MappingProxyType({"1": "single-parent household", "0": "two-parent or other household"}),
     }
 )
 
@@ -79,9 +79,9 @@ def group_label(attribute: str, group: str) -> str:
     Examples
     --------
     >>> group_label("income_group", "1")
-    'income group 1 (lowest 20 %)'
+    'income group 1 (lowest 20%)'
     >>> group_label("income_group \u00d7 single_parent", "5 \u00d7 1")
-    'income group 5 (highest 20 %) \u00d7 single-parent household'
+    'income group 5 (highest 20%) \u00d7 single-parent household'
     >>> group_label("region", "north")
     'region north'
     """

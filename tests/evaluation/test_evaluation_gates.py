@@ -193,7 +193,7 @@ def test_gate_fails_on_a_miscalibrated_protected_group_with_the_numbers():
     assert all(is_gating(c.attribute_code, cfg) for c in failed)
     top = next(c for c in failed if c.group_code == "buiten_europa")
     assert top.group == "non-European migration background" and top.attribute == "migration background"
-    assert top.lo > cfg.tolerance_high and top.p_adjusted <= cfg.alpha
+    assert top.lo > cfg.tolerance_high and top.p_adjusted <= cfg.gate_alpha
     assert "under-estimates" in top.explanation and "Holm" in top.explanation
     assert "aanwas promote" in verdict.next_step
     assert any("non-European migration background" in r for r in verdict.reasons)
@@ -215,7 +215,7 @@ def test_descriptive_attribute_never_rejects_and_small_groups_are_too_few():
     assert verdict.passed
     by = {(c.attribute_code, c.group_code): c for c in verdict.checks if c.gate == "fairness"}
     assert by[("income_group", "1")].outcome == "descriptive"
-    assert by[("income_group", "1")].group == "income group 1 (lowest 20 %)"
+    assert by[("income_group", "1")].group == "income group 1 (lowest 20%)"
     assert by[("sex", "X")].outcome == "too_few" and by[("sex", "X")].estimate is None
 
 
@@ -265,8 +265,8 @@ def test_verdict_json_shape_and_round_trip():
 
 
 def test_group_labels_are_plain_words():
-    assert group_label("income_group", "5") == "income group 5 (highest 20 %)"
-    assert group_label("migration_group \u00d7 sex", "europa \u00d7 V") == "European migration background \u00d7 female"
+    assert group_label("income_group", "5") == "income group 5 (highest 20%)"
+    assert group_label("migration_group \u00d7 sex", "europa \u00d7 V") == "European migration background \u00d7 girls"
     assert group_label("single_parent", "1") == "single-parent household"
     assert group_label("sex", "(missing)") == "sex unknown"
 
