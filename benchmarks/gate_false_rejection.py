@@ -35,13 +35,15 @@ from evaluation.gates import audit_gates
 ATTRIBUTES = ("sex", "migration_group", "income_group", "single_parent")
 
 
-def calibrated_world(seed: int, n: int = 40_000, prevalence: float = 0.01) -> pd.DataFrame:
+def calibrated_world(seed: int, n: int = 40_000, prevalence: float = 0.01, factor: float = 1.0) -> pd.DataFrame:
     """A scored test set whose scores are calibrated in every group by construction.
 
     Group shares follow the synthetic population roughly (migration background 75 / 10 / 15 %,
     income quintiles, 20 % single-parent households); the risk depends on the groups and on an
     individual factor, and the label is drawn Bernoulli(risk), so observed / expected is 1 in
-    expectation in every group and intersection.
+    expectation in every group and intersection. ``factor`` != 1 breaks calibration on purpose
+    (the true risk of young people with a non-European migration background is ``factor`` times
+    their score): then the rate measured is the gate's power to see that.
     """
     rng = np.random.default_rng(seed)
     sex = rng.choice(["M", "V"], n)
@@ -58,7 +60,8 @@ def calibrated_world(seed: int, n: int = 40_000, prevalence: float = 0.01) -> pd
         + rng.normal(0.0, 0.9, n)
     )
     risk = 1.0 / (1.0 + np.exp(-logit))
-    y = (rng.random(n) < risk).astype(int)
+    truth = np.where(mig == "buiten_europa", np.minimum(factor * risk, 1.0), risk)
+    y = (rng.random(n) < truth).astype(int)
     return pd.DataFrame(
         {"label": y, "score": risk, "sex": sex, "migration_group": mig, "income_group": income, "single_parent": single}
     )
@@ -79,13 +82,16 @@ def gate_rejects(frame: pd.DataFrame, cfg: EvaluationConfig) -> tuple[bool, list
     return (not verdict.passed), list(verdict.reasons)
 
 
-def false_rejection_rate(reps: int, *, n: int, prevalence: float, bootstrap_reps: int, seed0: int = 0) -> dict:
-    """Run ``reps`` replications; the rate with its exact 95 % interval."""
+def false_rejection_rate(
+    reps: int, *, n: int, prevalence: float, bootstrap_reps: int, seed0: int = 0, factor: float = 1.0
+) -> dict:
+    """Run ``reps`` replications; the rejection rate with its exact 95 % interval (the false
+    rejection rate when ``factor`` is 1, the power otherwise)."""
     cfg = EvaluationConfig(bootstrap_reps=bootstrap_reps, audit_attributes=ATTRIBUTES)
     rejected = 0
     reasons: collections.Counter[str] = collections.Counter()
     for r in range(reps):
-        bad, why = gate_rejects(calibrated_world(seed0 + r, n=n, prevalence=prevalence), cfg)
+        bad, why = gate_rejects(calibrated_world(seed0 + r, n=n, prevalence=prevalence, factor=factor), cfg)
         rejected += bad
         for w in why[:1]:
             reasons[w.split(" is ")[0].split(": ")[-1][:80]] += 1
@@ -98,6 +104,7 @@ def false_rejection_rate(reps: int, *, n: int, prevalence: float, bootstrap_reps
         "rate_ci95": [round(float(lo), 4), round(float(hi), 4)],
         "n": n,
         "prevalence": prevalence,
+        "factor": factor,
         "bootstrap_reps": bootstrap_reps,
         "top_reasons": reasons.most_common(3),
     }
@@ -110,10 +117,16 @@ def main() -> None:
     ap.add_argument("--prevalence", type=float, default=0.01)
     ap.add_argument("--bootstrap-reps", type=int, default=100, help="the demo's evaluation.bootstrap_reps")
     ap.add_argument("--seed0", type=int, default=0)
+    ap.add_argument("--factor", type=float, default=1.0, help="!= 1: miscalibrate one protected group (power)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     out = false_rejection_rate(
-        args.reps, n=args.n, prevalence=args.prevalence, bootstrap_reps=args.bootstrap_reps, seed0=args.seed0
+        args.reps,
+        n=args.n,
+        prevalence=args.prevalence,
+        bootstrap_reps=args.bootstrap_reps,
+        seed0=args.seed0,
+        factor=args.factor,
     )
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out))
