@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from evaluation.config import EvaluationConfig
-from evaluation.fairness import CANNOT_JUDGE, INTERSECTION, METRIC_LABELS, TOO_FEW, FairnessAudit
+from evaluation.fairness import CANNOT_JUDGE, INTERSECTION, METRIC_LABELS, OVERALL, TOO_FEW, FairnessAudit
 from evaluation.labels import attribute_label, group_label
 from evaluation.stigmatisation import LabelBiasResult, ProxyResult
 
@@ -254,9 +254,10 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 
 
 def _p_text(p: float | None) -> str:
+    """``Holm-adjusted p = 0.012`` / ``Holm-adjusted p < 0.001``."""
     if p is None or not math.isfinite(p):
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+        return "Holm-adjusted p not defined"
+    return "Holm-adjusted p < 0.001" if p < 0.001 else f"Holm-adjusted p = {p:.3f}"
 
 
 def _fairness_checks(
@@ -304,7 +305,9 @@ def _fairness_checks(
                 else "fewer events than predicted (the model over-estimates risk here)"
             )
         else:
-            direction = "differs from the reference" if r.comparison != "observed / expected within group" else ""
+            ref = audit.references.get(attr, OVERALL)
+            versus = "the band as a whole" if ref == OVERALL else f"{group_label(attr, ref)} (the reference)"
+            direction = f"differs from {versus}"
         pa = _num(p_adj[i])
         outside_ci = lo is not None and hi is not None and (lo > band[1] or hi < band[0])
         if too_few[i]:
@@ -331,13 +334,13 @@ def _fairness_checks(
             outcome = "fail"
             text = (
                 f"{numbers}: {direction}, outside the tolerance {band[0]:g}\u2013{band[1]:g} even "
-                f"after correcting for the {n_family} groups tested (Holm-adjusted p = {_p_text(pa)})"
+                f"after correcting for the {n_family} groups tested ({_p_text(pa)})"
             )
         elif outside_ci:
             outcome = "pass"
             text = (
                 f"{numbers}: outside the tolerance for this group on its own, but not after "
-                f"correcting for the {n_family} groups tested (Holm-adjusted p = {_p_text(pa)}); "
+                f"correcting for the {n_family} groups tested ({_p_text(pa)}); "
                 f"chance is a plausible explanation"
             )
         else:
@@ -345,7 +348,7 @@ def _fairness_checks(
             within = est is not None and band[0] <= est <= band[1]
             text = (
                 f"{numbers}: {'within' if within else 'not clearly outside'} the tolerance "
-                f"{band[0]:g}\u2013{band[1]:g} (Holm-adjusted p = {_p_text(pa)})"
+                f"{band[0]:g}\u2013{band[1]:g} ({_p_text(pa)})"
             )
         check = Check(
             gate="fairness",
