@@ -20,6 +20,7 @@ and ``model_version`` is the registered model's name/version. Add ``aanwas expor
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -303,13 +304,17 @@ def run_full_export(
     ``bands`` limits the export to some age bands (default: every configured band, each of
     which must have an ``alias`` model, else one clear error and nothing written); ``missing``
     (band -> why) is then written to the latest period as ``missing_bands.txt`` so the
-    incomplete export says which band is left out and why.
+    incomplete export says which band is left out and why, and the total over the age bands
+    is left out (it would be a total over fewer bands under the same label).
     """
     from aanwas.stages.monitor import monitor_config, observed_for_trends, observed_parents, run_effects, run_trends
     from features.sources.readers import load_mapping, read_delivery
     from monitoring.dashboard import build_dashboard
     from monitoring.disclosure import suppress_counts, suppress_observed_counts
 
+    if missing:  # a total over the age bands would silently be a total over fewer bands
+        agg = dataclasses.replace(cfg.monitoring.aggregate, include_band_total=False)
+        cfg = dataclasses.replace(cfg, monitoring=dataclasses.replace(cfg.monitoring, aggregate=agg))
     mcfg = monitor_config(cfg)
     dcfg = cfg.monitoring.disclosure
     # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control
@@ -386,7 +391,8 @@ def _missing_document(missing: Mapping[str, str] | None) -> dict[str, str]:
         return {}
     lines = [
         "INCOMPLETE EXPORT: these age bands are left out because no model version passed the "
-        "promotion gate (no champion). Their areas are not shown, not zero.",
+        "promotion gate (no champion). Their areas are not shown, not zero, and there is no "
+        "total over the age bands.",
         "",
         *[f"band {band}: {why}" for band, why in sorted(missing.items())],
     ]
