@@ -183,8 +183,11 @@ def _why_no_champion(client: Any, name: str, band: str, work: Path) -> str:
     if len(reason) > _REASON_CHARS:
         reason = reason[: _REASON_CHARS - 3] + "..."
     run = f"aanwas report --run-id {latest.run_id} --out REPORTS" if latest.run_id else "aanwas report"
+    who = {"rejected": "its gate rejected", "override-rejected": "a reviewer rejected"}.get(
+        decision, f"no decision promoted ({decision})"
+    )
     return (
-        f"no champion of {name}: its gate {'rejected' if decision == 'rejected' else decision} version "
+        f"no champion of {name}: {who} version "
         f"{latest.version} ({reason}); see the review pack ({run}); promote with "
         f'aanwas promote --work {work} --band {band} --version {latest.version} --reason "..." or retrain'
     )
