@@ -140,7 +140,8 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
                 f"inputs (synthetic microdata) : {layout.raw}",
                 f"truth (tests only)           : {layout.truth}",
                 f"work dir (person-level)      : {layout.work}",
-                f"MLflow store                 : {layout.mlflow_uri}  (mlflow ui --backend-store-uri {layout.mlflow_uri})",
+                f"MLflow store                 : {layout.mlflow_uri}"
+                f"  (mlflow ui --backend-store-uri {layout.mlflow_uri})",
                 f"training run                 : {summary['run_id']}",
                 f"reports for reviewers        : {layout.reports}",
                 f"exports for policy staff     : {layout.exports}",
