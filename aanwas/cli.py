@@ -196,6 +196,33 @@ def retrain_cmd(
     )
 
 
+@app.command("promote")
+@handles_errors
+def promote_cmd(
+    work: TrainWorkOpt,
+    band: Annotated[str, typer.Option("--band", help="Age band of the registered model, e.g. 8-12.")],
+    version: Annotated[str, typer.Option("--version", help="Registered version to make champion.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the reviewer promotes it (recorded; required).")],
+    by: Annotated[str | None, typer.Option("--by", help="Who promotes (recorded; default: the login name).")] = None,
+    mlflow_uri: MlflowUriOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Reviewer override: make a registered version (e.g. one the gate rejected) champion, with a reason."""
+    from aanwas.stages.train import run_promote
+
+    run_promote(
+        config_from(config, set_),
+        work,
+        band=band,
+        version=version,
+        reason=reason,
+        by=by,
+        mlflow_uri=mlflow_uri,
+        console=console,
+    )
+
+
 # --- audit / report (issue 5: evaluation) -----------------------------------------------------
 EvalMlflowUriOpt = Annotated[
     str | None,

@@ -97,8 +97,14 @@ class EvaluationConfig:
         (single-parent household is the feature ``ind_single_parent``).
     max_intersection_order : int
         Intersections of up to this many attributes are audited too (1 = none).
+    reference : {"overall", "largest", "configured"}
+        What a group's rate is compared with in disparity ratios (selection rate, FPR, FNR, PPV)
+        and AUC differences: ``overall`` (default) the rate of the whole band, ``largest`` the
+        attribute's largest group, ``configured`` the value in ``reference_groups`` (falling back
+        to the largest group when absent or too few). Never a small group: a ratio to a group
+        with few events is noise (a ratio of 42.7 with interval 16-141 says nothing).
     reference_groups : mapping
-        Reference value per attribute for disparity ratios; others use their largest group.
+        Reference value per attribute when ``reference = "configured"``.
     tolerance_low, tolerance_high : float
         Tolerance band for disparity ratios (and for observed/expected calibration).
     auc_gap_max : float
@@ -140,15 +146,30 @@ class EvaluationConfig:
         Dependence summaries for this many most important features.
     figure_dpi : int
         Resolution of the PNG figures embedded in reports.
+    gate_attributes : tuple of str
+        Protected attributes whose groups (and intersections of protected attributes only) the
+        promotion gate judges; default migration background and sex. Every other audit
+        attribute (income group, single-parent household) and every intersection with one is
+        descriptive: reported with its interval, never a reason to reject.
     gate_fairness_metrics : tuple of str
-        Metrics whose "outside" verdict fails the promotion gate. Default: calibration within
-        groups only. aanwas publishes area aggregates of calibrated risk, never decisions about
-        persons, so what must hold across groups is that the risk means the same in every group
-        (otherwise area aggregates are biased where a group lives). Error-rate parity (FNR, FPR)
-        is reported with verdicts but cannot gate: with different base rates it cannot hold
-        together with calibration, and no individual decision rests on the threshold.
+        Metrics whose significant departure from the tolerance band fails the promotion gate.
+        Default: calibration within groups only. aanwas publishes area aggregates of calibrated
+        risk, never decisions about persons, so what must hold across groups is that the risk
+        means the same in every group (otherwise area aggregates are biased where a group
+        lives). Error-rate parity (FNR, FPR) is reported with verdicts but cannot gate: with
+        different base rates it cannot hold together with calibration, and no individual
+        decision rests on the threshold.
+    gate_alpha : float
+        Family-wise error rate of the fairness gate: the largest chance that a model calibrated
+        in every protected group is rejected (Holm's correction over the band's gating checks).
+        Separate from ``alpha`` (the level of the intervals shown): a rejection is a decision.
     gate_max_outside : int
-        Number of "outside" verdicts on gate metrics tolerated.
+        Number of failing fairness checks tolerated. A check fails when its test of "the metric
+        lies within the tolerance band" is rejected after Holm's correction over every gating
+        check of the band (family-wise error rate at ``gate_alpha``; see
+        docs/evaluation.md). Calibration is tested exactly (Poisson, observed events against the
+        sum of predicted risks, Garwood interval); other metrics by inverting their percentile
+        bootstrap interval.
     gate_proxy_r2_max : float
         Gate fails when the lower bound of the share of between-area variance in predicted risk
         explained by area composition exceeds this.
@@ -172,6 +193,7 @@ class EvaluationConfig:
     audit_attributes: tuple[str, ...] = ("sex", "migration_group", "income_group", "single_parent")
     attribute_columns: Mapping[str, str] = dataclasses.field(default_factory=_default_attribute_columns)
     max_intersection_order: int = 2
+    reference: Literal["overall", "largest", "configured"] = "overall"
     reference_groups: Mapping[str, str] = dataclasses.field(default_factory=_default_references)
     tolerance_low: float = 0.8
     tolerance_high: float = 1.25
@@ -192,7 +214,9 @@ class EvaluationConfig:
     shap_bins: int = 10
     shap_dependence_features: int = 8
     figure_dpi: int = 96
+    gate_attributes: tuple[str, ...] = ("migration_group", "sex")
     gate_fairness_metrics: tuple[str, ...] = ("calibration",)
+    gate_alpha: float = 0.05
     gate_max_outside: int = 0
     gate_proxy_r2_max: float = 0.5
     gate_max_bias_elevated_share: float = 0.25
@@ -209,6 +233,13 @@ class EvaluationConfig:
         require(1 <= self.min_cell_size <= 1_000, p + "min_cell_size", "must be 1..1000")
         require(len(self.audit_attributes) > 0, p + "audit_attributes", "must name at least one attribute")
         require(len(set(self.audit_attributes)) == len(self.audit_attributes), p + "audit_attributes", "has duplicates")
+        require(
+            self.reference in ("overall", "largest", "configured"),
+            p + "reference",
+            "must be 'overall', 'largest' or 'configured'",
+        )
+        for a in self.gate_attributes:
+            require(a in self.audit_attributes, p + "gate_attributes", f"{a!r} is not one of audit_attributes")
         require(1 <= self.max_intersection_order <= 4, p + "max_intersection_order", "must be 1..4")
         require(0.0 < self.tolerance_low < 1.0, p + "tolerance_low", "must be in (0, 1)")
         require(self.tolerance_high > 1.0, p + "tolerance_high", "must be > 1")
@@ -241,6 +272,7 @@ class EvaluationConfig:
         require(1 <= self.shap_dependence_features <= 100, p + "shap_dependence_features", "must be 1..100")
         require(50 <= self.figure_dpi <= 300, p + "figure_dpi", "must be 50..300")
         require(self.gate_bias_min_elevated >= 1, p + "gate_bias_min_elevated", "must be >= 1")
+        require(0.0 < self.gate_alpha < 0.5, p + "gate_alpha", "must be in (0, 0.5)")
         require(self.gate_max_outside >= 0, p + "gate_max_outside", "must be >= 0")
         require(0.0 < self.gate_proxy_r2_max <= 1.0, p + "gate_proxy_r2_max", "must be in (0, 1]")
         require(

@@ -18,7 +18,7 @@ from evaluation._result import EvaluationResult
 from evaluation.config import EvaluationConfig
 from evaluation.explain import aggregate_shap
 from evaluation.fairness import TOO_FEW, FairnessAudit, audit_fairness
-from evaluation.gates import GateVerdict, audit_gates
+from evaluation.gates import GateVerdict, audit_gates, is_gating
 from evaluation.modelcard import ModelInfo, build_model_card
 from evaluation.performance import audit_performance
 from evaluation.report import render_report
@@ -77,9 +77,17 @@ def _ci_text(row: Mapping[str, Any]) -> str:
     return f"{row['value']:.3f} ({row['ci_lo']:.3f}\u2013{row['ci_hi']:.3f})"
 
 
-def _fairness_summary(audit: FairnessAudit) -> dict[str, Any]:
+def _fairness_summary(audit: FairnessAudit, cfg: EvaluationConfig) -> dict[str, Any]:
+    """Counts of the fairness verdicts for the model card: the gating checks (protected
+    attributes, gate metrics; judged by the gate after Holm's correction) apart from the
+    descriptive ones, which never reject."""
     m = audit.metrics
+    gating = m["metric"].isin(cfg.gate_fairness_metrics) & m["attribute"].map(lambda a: is_gating(str(a), cfg))
     out = {
+        "n_gating_outside_per_group": int(((m["verdict"] == "outside") & gating).sum()),
+        "n_descriptive_outside_per_group": int(((m["verdict"] == "outside") & ~gating).sum()),
+        "verdicts_note": "per-group verdicts at 95 % before any multiplicity correction; descriptive "
+        "verdicts never reject; the promotion gate's outcome is in the gate section",
         "n_verdicts_outside": int((m["verdict"] == "outside").sum()),
         "n_verdicts_uncertain": int((m["verdict"] == "uncertain").sum()),
         "n_groups_too_few": int((audit.groups["status"] != "ok").sum()),
@@ -362,7 +370,7 @@ def evaluate_model(
             tables[f"fairness_metrics/{b}"] = fa.metrics
             summary["fairness_references"][b] = fa.references
             summary["fairness_notes"][b] = fa.notes
-            fair_card[b] = _fairness_summary(fa)
+            fair_card[b] = _fairness_summary(fa, cfg)
             # one figure per band: priority ratio metrics for the single attributes (the
             # intersections are in the tables)
             figures[f"fairness/{b}"] = P.plot_disparities(
@@ -604,7 +612,4 @@ def attach_pooled_registrations(result: EvaluationResult, pooled: EvaluationResu
 
 def gate_of(result: EvaluationResult) -> GateVerdict:
     """The promotion-gate verdict stored in a result (also after ``from_artifacts``)."""
-    g = result.summary.get("gate", {})
-    return GateVerdict(
-        passed=bool(g.get("passed", False)), reasons=list(g.get("reasons", [])), notes=list(g.get("notes", []))
-    )
+    return GateVerdict.from_dict(result.summary.get("gate", {}))

@@ -3,9 +3,11 @@
 Selection rate, FPR, FNR and PPV come from fairlearn's :class:`~fairlearn.metrics.MetricFrame`
 (run on the compressed confusion table, so it scales); AUC and calibration from the weighted
 statistics of the bootstrap engine; intervals from a vectorised row bootstrap whose unit-weight
-replicate reproduces the same numbers. Each group gets
+replicate reproduces the same numbers, except calibration (observed / expected events), whose
+interval and test are exact (Poisson, Garwood). Each group gets
 ``n``, selection rate, FPR, FNR, PPV, AUC and calibration (observed / expected events), and a
-disparity against a reference group with a verdict per metric. A group (or a rate whose
+disparity against a reference (by default the whole band, never a small group) with a verdict
+and the p-value of "within the tolerance band" per metric. A group (or a rate whose
 denominator is) smaller than the minimum cell size is reported as "too few", never as a number.
 The stages are Aequitas-like: group counts -> disparities -> verdicts; only the CLI writes files.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from fairlearn.metrics import MetricFrame
+from scipy import stats
 from sklearn.metrics import confusion_matrix
 
 from evaluation._bootstrap import bootstrap, cell_pair_counts, codes_of, divide, indicator, percentile_interval
@@ -30,6 +34,9 @@ from evaluation.config import FAIRNESS_METRICS, EvaluationConfig
 from features.errors import InputError
 
 TOO_FEW = "too few"
+CANNOT_JUDGE = "cannot judge"
+#: Reference of the disparities when every group is compared with the whole band.
+OVERALL = "overall"
 MISSING_GROUP = "(missing)"
 INTERSECTION = " \u00d7 "  # " x " joins attribute names and values of an intersection
 
@@ -91,10 +98,12 @@ class FairnessAudit:
         ``attribute, group, n_persons, status, is_reference`` (n blanked when "too few").
     metrics : pandas.DataFrame
         ``attribute, group, metric, value, ci_lo, ci_hi, comparison, disparity, disparity_lo,
-        disparity_hi, verdict, status``; verdict is ``within`` / ``outside`` / ``uncertain`` /
-        ``reference`` / ``too few`` / ``undefined`` / ``none``.
+        disparity_hi, p_value, verdict, status``; verdict is ``within`` / ``outside`` /
+        ``uncertain`` / ``cannot judge`` / ``reference`` / ``too few`` / ``undefined`` / ``none``;
+        ``p_value`` tests "the disparity lies within the tolerance band" (unadjusted; the gate
+        corrects for multiplicity).
     references : dict
-        Reference group per attribute.
+        Reference per attribute: ``"overall"`` (the whole band) or a group.
     notes : list of str
         Remarks (fallback reference groups, metrics left out).
     metric_names : tuple of str
@@ -290,16 +299,114 @@ def _confusion_metric_frame(codes: np.ndarray, labels: np.ndarray, y: np.ndarray
 
 
 def _verdict(value: np.ndarray, lo: np.ndarray, hi: np.ndarray, band: tuple[float, float]) -> np.ndarray:
-    """``within`` (estimate in the band), ``outside`` (the whole interval outside the band) or
-    ``uncertain`` (estimate outside, interval overlapping the band).
+    """``within`` (estimate in the band), ``outside`` (the whole interval outside the band),
+    ``uncertain`` (estimate outside, interval overlapping the band), ``cannot judge`` (a
+    degenerate interval: zero width or not finite, e.g. a rate of 0 in every replicate) or
+    ``undefined`` (no estimate).
 
-    Requiring the whole interval outside the band keeps chance findings rare even when many
-    groups and intersections are audited at once.
+    This is the per-group, descriptive verdict of the tables; the promotion gate judges the
+    gating checks with :func:`tolerance_p_values` after a multiplicity correction
+    (:mod:`evaluation.gates`).
     """
     within = (value >= band[0]) & (value <= band[1])
     clear = (lo > band[1]) | (hi < band[0])
     v = np.where(within, "within", np.where(clear, "outside", "uncertain"))
+    degenerate = ~(np.isfinite(lo) & np.isfinite(hi)) | (hi <= lo)
+    v = np.where(degenerate, CANNOT_JUDGE, v)
     return np.where(np.isnan(value), "undefined", v)
+
+
+def tolerance_p_values(reps: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+    """p-value of "the metric lies within ``band``" from bootstrap replicates (test inversion).
+
+    The two one-sided tests "above the band" and "below the band" are the inversions of the
+    percentile interval: its lower bound exceeds ``band[1]`` at level ``alpha`` exactly when
+    fewer than ``alpha / 2`` of the replicates lie at or below ``band[1]``. So
+    ``p = min(1, 2 min(P*(rep <= high), P*(rep >= low)))`` rejects at ``alpha`` exactly when the
+    ``1 - alpha`` percentile interval lies outside the band (up to the percentile's
+    interpolation). NaN where no replicate is defined or all replicates are equal (a degenerate
+    interval cannot be judged).
+
+    Examples
+    --------
+    >>> reps = np.array([[1.5], [1.6], [1.7], [1.4]])
+    >>> tolerance_p_values(reps, (0.8, 1.25)).tolist()
+    [0.0]
+    """
+    reps = np.asarray(reps, dtype=np.float64)
+    ok = ~np.isnan(reps)
+    m = ok.sum(axis=0)
+    below_high = divide(((reps <= band[1]) & ok).sum(axis=0), m)
+    above_low = divide(((reps >= band[0]) & ok).sum(axis=0), m)
+    p = np.minimum(1.0, 2.0 * np.minimum(below_high, above_low))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = np.nanmax(reps, axis=0) - np.nanmin(reps, axis=0) if len(reps) else np.zeros(reps.shape[1:])
+    return np.where((m == 0) | ~(spread > 0), np.nan, p)
+
+
+def poisson_ratio(
+    observed: np.ndarray, expected: np.ndarray, alpha: float, band: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Observed / expected events with the exact (Garwood) interval and the exact test of
+    "the ratio lies within ``band``".
+
+    Under calibration the observed count is a sum of independent Bernoulli(risk) outcomes with
+    mean ``expected``; a Poisson count with the same mean has the larger variance, so the
+    Poisson test is conservative for it (Hoeffding 1956; Anderson & Samuels 1967). The test
+    is the inversion of the interval: ``p < alpha`` exactly when the ``1 - alpha`` Garwood
+    interval lies outside the band.
+
+    Returns
+    -------
+    ratio, lo, hi, p : numpy.ndarray
+        NaN where ``expected`` is 0.
+
+    Examples
+    --------
+    >>> r, lo, hi, p = poisson_ratio(np.array([20.0]), np.array([10.0]), 0.05, (0.8, 1.25))
+    >>> round(float(r[0]), 2), round(float(lo[0]), 2), round(float(hi[0]), 2), round(float(p[0]), 3)
+    (2.0, 1.22, 3.09, 0.061)
+
+    The interval's lower bound 1.22 lies inside the band 0.8-1.25, so p > 0.05.
+    """
+    o = np.asarray(observed, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    ratio = divide(o, e)
+    lo_count = np.where(o > 0, stats.chi2.ppf(alpha / 2.0, 2.0 * o) / 2.0, 0.0)
+    hi_count = stats.chi2.ppf(1.0 - alpha / 2.0, 2.0 * o + 2.0) / 2.0
+    lo, hi = divide(lo_count, e), divide(hi_count, e)
+    p_above = stats.poisson.sf(o - 1.0, band[1] * e)  # P(count >= o | ratio = high)
+    p_below = stats.poisson.cdf(o, band[0] * e)  # P(count <= o | ratio = low)
+    p = np.minimum(1.0, 2.0 * np.minimum(p_above, p_below))
+    bad = ~(e > 0)
+    return ratio, np.where(bad, np.nan, lo), np.where(bad, np.nan, hi), np.where(bad, np.nan, p)
+
+
+def _reference(
+    attribute: str,
+    labels: np.ndarray,
+    cnt: np.ndarray,
+    ok_group: np.ndarray,
+    cfg: EvaluationConfig,
+    notes: list[str],
+) -> tuple[str, int]:
+    """The reference of an attribute's disparities: ``("overall", -1)`` for the whole band, or a
+    group and its index (the largest, or the configured one when it is present and not too few)."""
+    if cfg.reference == "overall":
+        return OVERALL, -1
+    names = [str(v) for v in labels]
+    r = int(np.argmax(cnt))
+    if cfg.reference == "configured":
+        configured = _configured_reference(attribute, cfg.reference_groups)
+        if configured is not None:
+            if configured in names and ok_group[names.index(configured)]:
+                r = names.index(configured)
+            else:
+                notes.append(
+                    f"{attribute}: configured reference group {configured!r} absent or too few; using the largest group"
+                )
+    return names[r], r
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,18 +516,27 @@ def audit_fairness(
 
     est = bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
 
+    band = (cfg.tolerance_low, cfg.tolerance_high)
+    cal_all = None
+    if "calibration" in names:
+        cal_all = poisson_ratio(np.array([y.sum()]), np.array([s.sum()]), cfg.alpha, band)
+
     # overall (whole table) ------------------------------------------------------------------
     n_pos_all, n_pred_all = float(y.sum()), float(pred.sum())
     den_all = _denominators(np.array([n]), np.array([n_pos_all]), np.array([n_pred_all]), cfg)
+    ok_all = {m: bool(enough(den_all[m], mc)[0]) for m in names}
     overall_rows = []
     for m in names:
         e = est[f"__overall__|{m}"]
         lo, hi = e.interval(q)
-        ok = bool(enough(den_all[m], mc)[0])
+        point = e.point
+        if m == "calibration" and cal_all is not None:
+            point, lo, hi = cal_all[0], cal_all[1], cal_all[2]
+        ok = ok_all[m]
         overall_rows.append(
             {
                 "metric": m,
-                "value": float(e.point[0]) if ok else np.nan,
+                "value": float(point[0]) if ok else np.nan,
                 "ci_lo": float(lo[0]) if ok else np.nan,
                 "ci_hi": float(hi[0]) if ok else np.nan,
                 "status": "ok" if ok else TOO_FEW,
@@ -438,21 +554,12 @@ def audit_fairness(
         cnt = np.bincount(codes, minlength=k).astype(np.float64)
         npos = np.bincount(codes, weights=y, minlength=k)
         npred = np.bincount(codes, weights=pred, minlength=k)
+        ssum = np.bincount(codes, weights=s, minlength=k)
         den = _denominators(cnt, npos, npred, cfg)
         ok_group = enough(cnt, mc)
 
-        configured = _configured_reference(a, cfg.reference_groups)
-        largest = str(labels[int(np.argmax(cnt))])
-        ref = largest
-        if configured is not None:
-            if configured in set(labels.astype(str)) and ok_group[list(labels.astype(str)).index(configured)]:
-                ref = configured
-            else:
-                notes.append(
-                    f"{a}: configured reference group {configured!r} absent or too few; using the largest group"
-                )
+        ref, r = _reference(a, labels, cnt, ok_group, cfg, notes)
         references[a] = ref
-        r = list(labels.astype(str)).index(ref)
 
         for g in range(k):
             group_rows.append(
@@ -466,29 +573,39 @@ def audit_fairness(
             )
         for m in names:
             e = est[f"{a}|{m}"]
-            # confusion metrics from MetricFrame; AUC and calibration from the unit-weight
-            # replicate (equal to sklearn's roc_auc_score / the plain ratio; tested)
+            # confusion metrics from MetricFrame; AUC from the unit-weight replicate (equal to
+            # sklearn's roc_auc_score; tested); calibration exact (Poisson, Garwood interval)
             value = by_group[m].to_numpy(dtype=np.float64) if m in by_group.columns else e.point
             lo, hi = e.interval(q)
             ok = ok_group & enough(den[m], mc)
-            ref_ok = bool(ok[r])
+            relative = COMPARISON[m] in ("ratio to reference", "difference to reference")
+            # the reference: the whole band (r = -1) or one of the attribute's groups
+            if r < 0:
+                ref_point, ref_reps, ref_ok = est[f"__overall__|{m}"].point, est[f"__overall__|{m}"].reps, ok_all[m]
+            else:
+                ref_point, ref_reps, ref_ok = value[[r]], e.reps[:, [r]], bool(ok[r])
+            p_value = np.full(k, np.nan)
             if COMPARISON[m] == "ratio to reference":
-                disp = divide(value, value[r])
-                dreps = divide(e.reps, e.reps[:, [r]])
+                disp = divide(value, ref_point)
+                dreps = divide(e.reps, ref_reps)
                 dlo, dhi = percentile_interval(dreps, q)
-                verdict = _verdict(disp, dlo, dhi, (cfg.tolerance_low, cfg.tolerance_high))
+                verdict = _verdict(disp, dlo, dhi, band)
+                p_value = tolerance_p_values(dreps, band)
             elif COMPARISON[m] == "difference to reference":
-                disp = value - value[r]
-                dreps = e.reps - e.reps[:, [r]]
+                disp = value - ref_point
+                dreps = e.reps - ref_reps
                 dlo, dhi = percentile_interval(dreps, q)
-                verdict = _verdict(disp, dlo, dhi, (-cfg.auc_gap_max, cfg.auc_gap_max))
+                gap = (-cfg.auc_gap_max, cfg.auc_gap_max)
+                verdict = _verdict(disp, dlo, dhi, gap)
+                p_value = tolerance_p_values(dreps, gap)
             elif COMPARISON[m] == "observed / expected within group":
+                value, lo, hi, p_value = poisson_ratio(npos, ssum, cfg.alpha, band)
                 disp, dlo, dhi = value, lo, hi
-                verdict = _verdict(disp, dlo, dhi, (cfg.tolerance_low, cfg.tolerance_high))
+                verdict = _verdict(disp, dlo, dhi, band)
             else:
                 disp = dlo = dhi = np.full(k, np.nan)
                 verdict = np.full(k, "none", dtype=object)
-            relative = COMPARISON[m] in ("ratio to reference", "difference to reference")
+            p_value = np.where(np.isin(verdict, (CANNOT_JUDGE, "undefined")), np.nan, p_value)
             for g in range(k):
                 shown = bool(ok[g])
                 d_shown = shown and (ref_ok or not relative)
@@ -510,6 +627,7 @@ def audit_fairness(
                         "disparity": disp[g] if d_shown else np.nan,
                         "disparity_lo": dlo[g] if d_shown else np.nan,
                         "disparity_hi": dhi[g] if d_shown else np.nan,
+                        "p_value": p_value[g] if d_shown and v not in ("reference", "none") else np.nan,
                         "verdict": v,
                         "status": "ok" if shown else TOO_FEW,
                     }
@@ -611,6 +729,7 @@ def fairness_to_json(audit: FairnessAudit, cfg: EvaluationConfig) -> dict[str, A
                         "comparison": r["comparison"],
                         "value": _num(r["disparity"]),
                         "ci": [_num(r["disparity_lo"]), _num(r["disparity_hi"])],
+                        "p_value": _num(r["p_value"]),
                         "verdict": r["verdict"],
                     }
             entry["disparity"] = disparity

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from features.errors import ConfigError
@@ -41,6 +42,8 @@ class PromotionDecision:
     gate_passed : bool
         The gate's verdict before any override.
     override_reason : str or None
+    override_by : str or None
+        Who overrode (recorded with the reason).
     """
 
     promote: bool
@@ -50,6 +53,7 @@ class PromotionDecision:
     champion_auc: float
     gate_passed: bool
     override_reason: str | None = None
+    override_by: str | None = None
 
     def tags(self) -> dict[str, str]:
         """Tags recording the decision (for the model version and the run)."""
@@ -62,6 +66,8 @@ class PromotionDecision:
         }
         if self.override_reason is not None:
             out["override_reason"] = self.override_reason
+        if self.override_by is not None:
+            out["override_by"] = self.override_by
         return {TAG_PREFIX + k: v for k, v in out.items()}
 
 
@@ -73,6 +79,8 @@ def decide_promotion(
     gates_passed: bool | None = None,
     override: Override | None = None,
     override_reason: str | None = None,
+    override_by: str | None = None,
+    gate_reasons: Sequence[str] = (),
 ) -> PromotionDecision:
     """Apply the promotion gate (pure).
 
@@ -91,6 +99,11 @@ def decide_promotion(
         A reviewer's decision that replaces the gate's.
     override_reason : str
         Required with ``override``.
+    override_by : str, optional
+        Who overrides (recorded with the reason).
+    gate_reasons : sequence of str
+        The evaluation gates' reasons, carried into the decision's one-line reason (the first
+        one in full) so the registry says why a version was rejected.
 
     Returns
     -------
@@ -122,7 +135,9 @@ def decide_promotion(
                 f"challenger AUC {challenger_auc:.4f} is more than {cfg.auc_margin} below champion's {champion_auc:.4f}"
             )
     if gates_passed is False:
-        problems.append("evaluation gates failed")
+        why = list(gate_reasons)
+        more = f" (+{len(why) - 1} more)" if len(why) > 1 else ""
+        problems.append(f"evaluation gates failed: {why[0]}{more}" if why else "evaluation gates failed")
     elif gates_passed is None and cfg.require_evaluation_gates:
         problems.append("evaluation gates are required but were not run")
     gate_passed = not problems
@@ -148,6 +163,7 @@ def decide_promotion(
             champ,
             gate_passed,
             override_reason.strip(),
+            (override_by or "").strip() or None,
         )
     if not gate_passed:
         return PromotionDecision(False, "rejected", reason, challenger_auc, champ, False)

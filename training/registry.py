@@ -29,6 +29,7 @@ __all__ = [
     "decide_promotion",
     "load_bundle",
     "load_registered",
+    "promote_version",
     "registered_model_name",
 ]
 
@@ -75,6 +76,16 @@ def apply_promotion(name: str, version: str, decision: PromotionDecision, *, uri
     for key, value in decision.tags().items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHALLENGER, version)
+    if decision.promote:
+        client.set_registered_model_alias(name, CHAMPION, version)
+
+
+def promote_version(name: str, version: str, decision: PromotionDecision, *, uri: str | None = None) -> None:
+    """Record a reviewer's decision on an existing version and, when it promotes, move
+    ``champion`` to it (the ``challenger`` alias stays on the latest trained version)."""
+    client = _client(uri)
+    for key, value in decision.tags().items():
+        client.set_model_version_tag(name, version, key, value)
     if decision.promote:
         client.set_registered_model_alias(name, CHAMPION, version)
 

@@ -75,7 +75,7 @@ class DemoLayout:
 def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
     """Run every stage on synthetic data under ``out`` and print where everything is."""
     from aanwas.stages.evaluate import run_report
-    from aanwas.stages.export import run_full_export
+    from aanwas.stages.export import missing_champions, run_full_export
     from aanwas.stages.features import run_features
     from aanwas.stages.monitor import run_monitor
     from aanwas.stages.synth import run_synth
@@ -102,9 +102,37 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
     step("report")
     run_report(cfg, run_id=summary["run_id"], out=layout.reports, mlflow_uri=layout.mlflow_uri, console=console)
     step("export")
-    written = run_full_export(
-        cfg, layout.work, layout.exports, data=layout.raw, mlflow_uri=layout.mlflow_uri, console=console
-    )
+    # a band whose model the gate rejected has no champion: the demo exports the bands that have
+    # one, says which band is missing and why (also in the export), and never overrides the gate
+    missing = missing_champions(cfg, layout.work, mlflow_uri=layout.mlflow_uri)
+    exported = [b for b in cfg.training.bands if b not in missing]
+    if missing:
+        console.print(
+            "\n".join(
+                [
+                    f"INCOMPLETE EXPORT: {len(missing)} of {len(cfg.training.bands)} age band(s) have no champion "
+                    "(the promotion gate rejected their model); their areas are left out, not shown as zero:",
+                    *[f"  band {b}: {why}" for b, why in missing.items()],
+                ]
+            ),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    written = []
+    if exported:
+        written = run_full_export(
+            cfg,
+            layout.work,
+            layout.exports,
+            data=layout.raw,
+            mlflow_uri=layout.mlflow_uri,
+            bands=exported,
+            missing=missing,
+            console=console,
+        )
+    else:
+        console.print("export skipped: no age band has a champion model", markup=False, highlight=False)
     step("monitor")
     drift = run_monitor(cfg, layout.monitor, work=layout.work, mlflow_uri=layout.mlflow_uri, console=console)
     step("output check")
@@ -131,11 +159,17 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
                 f"inputs (synthetic microdata) : {layout.raw}",
                 f"truth (tests only)           : {layout.truth}",
                 f"work dir (person-level)      : {layout.work}",
-                f"MLflow store                 : {layout.mlflow_uri}  (mlflow ui --backend-store-uri {layout.mlflow_uri})",
+                f"MLflow store                 : {layout.mlflow_uri}"
+                f"  (mlflow ui --backend-store-uri {layout.mlflow_uri})",
                 f"training run                 : {summary['run_id']}",
                 f"reports for reviewers        : {layout.reports}",
                 f"exports for policy staff     : {layout.exports}",
-                f"dashboard (latest period)    : {latest / 'dashboard.html'}",
+                f"dashboard (latest period)    : {latest / 'dashboard.html' if written else 'none (no export)'}",
+                *(
+                    [f"MISSING age band(s)          : {', '.join(missing)} (gate rejected; see the reports)"]
+                    if missing
+                    else []
+                ),
                 f"drift report                 : {layout.monitor}"
                 f"  (retrain {'recommended' if drift.drift.retrain_recommended else 'not needed'})",
             ]
@@ -143,7 +177,12 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
         markup=False,
         highlight=False,
     )
-    return {"run_id": summary["run_id"], "exports": [str(p) for p in written]}
+    return {
+        "run_id": summary["run_id"],
+        "exports": [str(p) for p in written],
+        "missing_bands": dict(missing),
+        "gates": {b: info.get("gate") for b, info in summary["bands"].items()},
+    }
 
 
 def published_share(area_table: Any, level: str = "buurt") -> dict[str, float]:

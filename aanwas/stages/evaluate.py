@@ -506,7 +506,7 @@ def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None, truth_areas: p
         )
         results[band] = result
         g = result.summary["gate"]
-        verdicts[band] = GateVerdict(passed=bool(g["passed"]), reasons=list(g["reasons"]), notes=list(g["notes"]))
+        verdicts[band] = GateVerdict.from_dict(g)  # with the structured checks
         return verdicts[band].passed
 
     def pooled_result(model_info: Any = None) -> EvaluationResult | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from rich.console import Console
 
 from aanwas.config import AppConfig
 from aanwas.stages.progress import progress_bar
+from features.errors import InputError
 from features.geography import Geography, load_geography
 from features.sources.readers import Coverage
 from monitoring.aggregate import aggregate_areas
@@ -202,24 +203,117 @@ def run_export(
     return written
 
 
-def registry_bundle(cfg: AppConfig, work: Path, *, mlflow_uri: str | None = None, alias: str = "champion") -> Any:
-    """The registry's ``alias`` model of every band (:class:`models.bundle.ModelBundle`).
+class NoChampionError(InputError):
+    """A band has no champion model to score with; the message alone is the one line shown
+    (why, and what to do), without the generic "invalid input" prefix."""
+
+    def __init__(self, problem: str):
+        super().__init__("model registry", None, None, problem)
+        self.args = (problem,)
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+#: Document in the latest period directory naming the age bands left out and why.
+MISSING_BANDS_DOC = "missing_bands.txt"
+
+
+def _why_no_champion(client: Any, name: str, band: str, work: Path) -> str:
+    """One line: why registered model ``name`` has no champion, and what to do."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        return f"no champion of {name}: no version has been trained; run aanwas train (or aanwas demo) first"
+    latest = max(versions, key=lambda v: int(v.version))
+    tags = dict(latest.tags or {})
+    decision = tags.get("aanwas.decision", "unknown")
+    reason = " ".join(tags.get("aanwas.decision_reason", "no reason recorded").split())
+    if len(reason) > _REASON_CHARS:
+        reason = reason[: _REASON_CHARS - 3] + "..."
+    run = f"aanwas report --run-id {latest.run_id} --out REPORTS" if latest.run_id else "aanwas report"
+    who = {"rejected": "its gate rejected", "override-rejected": "a reviewer rejected"}.get(
+        decision, f"no decision promoted ({decision})"
+    )
+    return (
+        f"no champion of {name}: {who} version "
+        f"{latest.version} ({reason}); see the review pack ({run}); promote with "
+        f'aanwas promote --work {work} --band {band} --version {latest.version} --reason "..." or retrain'
+    )
+
+
+#: Longest gate reason quoted in the one-line "no champion" error.
+_REASON_CHARS = 400
+
+
+def missing_champions(
+    cfg: AppConfig, work: Path, *, mlflow_uri: str | None = None, alias: str = "champion"
+) -> dict[str, str]:
+    """Bands whose registered model has no ``alias`` version, each with a one-line why and what
+    to do (from the registry's decision tags of the band's latest version)."""
+    from mlflow.exceptions import MlflowException
+
+    from training import tracking
+    from training.registry import _client, registered_model_name
+
+    tcfg = cfg.training
+    uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
+    client = _client(uri)
+    out = {}
+    for band in tcfg.bands:
+        name = registered_model_name(tcfg.mlflow.model_prefix, band)
+        try:
+            client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            if alias == "champion":
+                out[band] = _why_no_champion(client, name, band, Path(work))
+            else:
+                out[band] = f"no '{alias}' version of {name}; train (and promote) first"
+    return out
+
+
+def registry_bundle(
+    cfg: AppConfig,
+    work: Path,
+    *,
+    mlflow_uri: str | None = None,
+    alias: str = "champion",
+    bands: Sequence[str] | None = None,
+) -> Any:
+    """The registry's ``alias`` model of every band (or of ``bands``) as a
+    :class:`models.bundle.ModelBundle`.
 
     Raises
     ------
     InputError
-        When a band has no version with that alias (nothing trained or promoted yet).
+        When a band has no version with that alias: one line naming why (e.g. the gate rejected
+        the latest version, with the gate's reason) and what to do (see the review pack, promote
+        with a recorded reason, or retrain).
     """
     from training import tracking
     from training.registry import load_bundle
 
     tcfg = cfg.training
+    wanted = list(tcfg.bands if bands is None else bands)
+    missing = missing_champions(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
+    for band in wanted:
+        if band in missing:
+            raise NoChampionError(missing[band])
     uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
-    return load_bundle(tcfg.mlflow.model_prefix, tcfg.bands, alias=alias, uri=uri)
+    return load_bundle(tcfg.mlflow.model_prefix, wanted, alias=alias, uri=uri)
 
 
 def registry_scores(
-    cfg: AppConfig, work: Path, *, mlflow_uri: str | None = None, alias: str = "champion"
+    cfg: AppConfig,
+    work: Path,
+    *,
+    mlflow_uri: str | None = None,
+    alias: str = "champion",
+    bands: Sequence[str] | None = None,
 ) -> tuple[Callable[[], pd.DataFrame], str]:
     """The scored-frame callable for :func:`run_export` from the registry's ``alias`` models.
 
@@ -229,7 +323,7 @@ def registry_scores(
     from aanwas.stages.features import load_features
     from models.scoring import score_frame
 
-    bundle = registry_bundle(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
+    bundle = registry_bundle(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
     version = bundle.version_label
 
     def score_table() -> pd.DataFrame:
@@ -251,6 +345,8 @@ def run_full_export(
     mapping: Path | None = None,
     mlflow_uri: str | None = None,
     alias: str = "champion",
+    bands: Sequence[str] | None = None,
+    missing: Mapping[str, str] | None = None,
     console: Console | None = None,
 ) -> list[Path]:
     """Everything policy staff receive, for every period, through the one export writer.
@@ -261,6 +357,12 @@ def run_full_export(
     disclosure control; the dashboard is built from checked tables only. The latest period gets
     trends, effects and the dashboard; every period gets its area table. A delivery that covers
     a region (``features_summary.json``) is exported for that region only (:func:`covered_scope`).
+
+    ``bands`` limits the export to some age bands (default: every configured band, each of
+    which must have an ``alias`` model, else one clear error and nothing written); ``missing``
+    (band -> why) is then written to the latest period as ``missing_bands.txt`` so the
+    incomplete export says which band is left out and why, and the total over the age bands
+    is left out (it would be a total over fewer bands under the same label).
     """
     from aanwas.stages.features import load_coverage
     from aanwas.stages.monitor import (
@@ -278,11 +380,14 @@ def run_full_export(
 
     coverage = load_coverage(work)
     cfg, geography = covered_scope(cfg, coverage)
+    if missing:  # a total over the age bands would silently be a total over fewer bands
+        agg = dataclasses.replace(cfg.monitoring.aggregate, include_band_total=False)
+        cfg = dataclasses.replace(cfg, monitoring=dataclasses.replace(cfg.monitoring, aggregate=agg))
     mcfg = monitor_config(cfg)
     dcfg = cfg.monitoring.disclosure
     # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control
     delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract) if data is not None else None
-    score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
+    score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
     scores = score_table()
     fingerprint = scores_fingerprint(scores)
     with progress_bar(console, "disclosure") as tick:
@@ -352,7 +457,7 @@ def run_full_export(
         fingerprint,
         extra_tables=extra,
         history_tables={"trends": trends},
-        documents={"dashboard.html": dashboard},
+        documents={"dashboard.html": dashboard, **_missing_document(missing)},
         extras_latest_only=True,
     )
     if console is not None:
@@ -372,6 +477,20 @@ def covered_gemeenten_geojson(coverage: Coverage) -> dict[str, Any]:
     keep = set(coverage.gemeenten)
     feats = [f for f in gj.get("features", []) if f.get("properties", {}).get("gemeenteCode") in keep]
     return {**gj, "features": feats}
+
+
+def _missing_document(missing: Mapping[str, str] | None) -> dict[str, str]:
+    """``missing_bands.txt`` for an export that leaves age bands out (none when complete)."""
+    if not missing:
+        return {}
+    lines = [
+        "INCOMPLETE EXPORT: these age bands are left out because no model version passed the "
+        "promotion gate (no champion). Their areas are not shown, not zero, and there is no "
+        "total over the age bands.",
+        "",
+        *[f"band {band}: {why}" for band, why in sorted(missing.items())],
+    ]
+    return {MISSING_BANDS_DOC: "\n".join(lines) + "\n"}
 
 
 def treated_persons(delivery: Any, panel: pd.DataFrame, mcfg: Any) -> pd.DataFrame | None:

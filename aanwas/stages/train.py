@@ -113,8 +113,10 @@ def train_and_track(
     run_name: str = "train",
     override: str | None = None,
     override_reason: str | None = None,
+    override_by: str | None = None,
     gate_check: GateCheck | None = None,
     console: Console | None = None,
+    work: Path | None = None,
 ) -> dict[str, Any]:
     """Fit every band on an in-memory feature table, log one MLflow run, register and gate.
 
@@ -130,13 +132,17 @@ def train_and_track(
         variants, indexed like ``frame``.
     run_name : str
         ``train`` or ``retrain``.
-    override, override_reason :
-        Reviewer override of the promotion gate (``promote`` or ``reject``) and its reason.
+    override, override_reason, override_by :
+        Reviewer override of the promotion gate (``promote`` or ``reject``), its reason and who
+        gives it (default: the login name).
     gate_check : callable, optional
         Evaluation gates (fairness, stigmatisation) for a band's challenger; its verdict feeds
         the promotion gate.
     console : rich Console, optional
-        Where to print the summary table (aggregates only).
+        Where to print the summary table (aggregates only) and, per rejected band, which gate,
+        which group, the numbers and the next step.
+    work : Path, optional
+        The work directory, named in the next-step command of a rejected band.
 
     Returns
     -------
@@ -189,7 +195,14 @@ def train_and_track(
             )
             tracking.log_fitted_band(fitted)
             decisions[band] = _register_and_gate(
-                cfg, frame, fitted, override=override, override_reason=override_reason, gate_check=gate_check
+                cfg,
+                frame,
+                fitted,
+                override=override,
+                override_reason=override_reason,
+                override_by=override_by,
+                gate_check=gate_check,
+                work=work,
             )
             summary["bands"][band] = {
                 "split": fitted.split.describe(),
@@ -239,6 +252,8 @@ def _register_and_gate(
     override: str | None,
     override_reason: str | None,
     gate_check: GateCheck | None,
+    override_by: str | None = None,
+    work: Path | None = None,
 ) -> dict[str, Any]:
     tcfg = cfg.training
     band = fitted.band
@@ -269,6 +284,9 @@ def _register_and_gate(
         verdict = getattr(gate_check, "verdicts", {}).get(band)
         if verdict is not None and getattr(verdict, "reasons", None):
             mlflow.set_tag(f"{band}.aanwas.gate_reasons", "; ".join(map(str, verdict.reasons))[:5000])
+    else:
+        verdict = None
+    by = (override_by or "").strip() or (_login() if override is not None else None)
     decision = registry.decide_promotion(
         challenger_auc,
         champion_auc,
@@ -276,8 +294,28 @@ def _register_and_gate(
         gates_passed=gates,
         override=override,  # type: ignore[arg-type]
         override_reason=override_reason,
+        override_by=by,
+        gate_reasons=list(getattr(verdict, "reasons", []) or []),
     )
     registry.apply_promotion(name, version, decision)
+    final = final_verdict(
+        verdict,
+        decision,
+        tcfg.promotion.auc_margin,
+        band=band,
+        version=version,
+        has_champion=champion is not None,
+        work=work,
+    )
+    if final is not None and verdict is not None:
+        # the review pack's structured verdict, where the band's evaluation is logged (only when
+        # the evaluation ran: a folder with the verdict alone is not an evaluation to report)
+        mlflow.log_dict(final.to_dict(), f"evaluation/{band}/{GATE_JSON}")
+        results = getattr(gate_check, "results", {})
+        if band in results:
+            results[band].summary["gate"] = final.to_dict()
+            if "gate" in results[band].model_card:
+                results[band].model_card["gate"] = final.to_dict()
     mlflow.set_tags({f"{band}.{k}": v for k, v in decision.tags().items()})
     mlflow.set_tags(
         {f"{band}.aanwas.registered_version": version, f"{band}.aanwas.previous_champion": champion or "none"}
@@ -298,7 +336,147 @@ def _register_and_gate(
         "champion_auc": champion_auc,
         "gates_passed": gates,
         "override_reason": decision.override_reason,
+        "override_by": decision.override_by,
+        "gate": None if final is None else final.to_dict(),
     }
+
+
+#: File name of a band's structured gate verdict, logged at ``evaluation/<band>/gate.json``.
+GATE_JSON = "gate.json"
+
+
+def _login() -> str:
+    """Who runs the command (recorded with an override)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        return "unknown"
+
+
+def next_step_command(band: str, version: str, work: Path | None) -> str:
+    """The reviewer's next step after a rejection, with the concrete commands.
+
+    Examples
+    --------
+    >>> "aanwas promote --work w --band 8-12 --version 1" in next_step_command("8-12", "1", Path("w"))
+    True
+    """
+    w = str(work) if work is not None else "WORK"
+    return (
+        f"Read the gate section of band {band}'s review pack (aanwas report). If the flagged result is "
+        f"understood and acceptable for area-level prevention planning, a reviewer promotes this "
+        f"version with a recorded reason: aanwas promote --work {w} --band {band} --version {version} "
+        f'--reason "..."; otherwise retrain (aanwas retrain) with more data or features that capture '
+        f"the group's risk."
+    )
+
+
+def final_verdict(
+    verdict: Any,
+    decision: registry.PromotionDecision,
+    auc_margin: float,
+    *,
+    band: str,
+    version: str,
+    has_champion: bool,
+    work: Path | None = None,
+) -> Any:
+    """The evaluation gates' verdict completed by the promotion decision: the performance check
+    (challenger vs champion AUC), the override (reason, by) and the concrete next step.
+
+    None when the evaluation package is not installed and no evaluation ran.
+    """
+    try:
+        from evaluation.gates import NEXT_STEP_PASSED, Check, GateVerdict
+    except ImportError:  # pragma: no cover - evaluation ships with the package
+        return None
+    import dataclasses
+    import math
+
+    base = verdict if verdict is not None else GateVerdict(passed=True, reasons=[], notes=["evaluation gates not run"])
+    ch, champ = decision.challenger_auc, decision.champion_auc
+    if math.isnan(champ):
+        perf_ok = not math.isnan(ch) and not has_champion
+        text = (
+            f"AUC {ch:.3f} on the newest test data; no champion to compare with"
+            if not has_champion
+            else f"AUC {ch:.3f}; the champion could not be scored on the newest test data"
+        )
+    else:
+        perf_ok = ch >= champ - auc_margin
+        text = (
+            f"AUC {ch:.3f} on the newest test data against the champion's {champ:.3f} on the same rows "
+            f"({'within' if perf_ok else 'more than'} the margin {auc_margin:g})"
+        )
+    perf = Check(
+        gate="performance",
+        metric="AUC on the newest test data (challenger vs champion)",
+        estimate=ch,
+        threshold=f"at least the champion's AUC minus {auc_margin:g}",
+        outcome="pass" if perf_ok else "fail",
+        explanation=text,
+        scope=band,
+    )
+    reasons = list(base.reasons) + ([] if perf_ok else [f"performance: {text}"])
+    passed = base.passed and perf_ok
+    override = None
+    if decision.override_reason is not None:
+        override = {"reason": decision.override_reason, "by": decision.override_by or "unknown"}
+    if passed:
+        step = NEXT_STEP_PASSED
+    elif decision.promote:
+        step = f"none: promoted by a reviewer's override ({decision.override_reason})"
+    else:
+        step = next_step_command(band, version, work)
+    return dataclasses.replace(
+        base,
+        passed=passed,
+        reasons=reasons,
+        checks=[*base.checks, perf],
+        next_step=step,
+        override=override,
+    )
+
+
+def gate_count_lines(summary: Mapping[str, Any]) -> list[str]:
+    """One line per band: the gate's outcome and how many checks ended how."""
+    lines = []
+    for band, info in summary.get("bands", {}).items():
+        gate = info.get("gate")
+        if not gate:
+            continue
+        counts: dict[str, int] = {}
+        for c in gate.get("checks", []):
+            key = f"{c['gate']} {c['outcome']}"
+            counts[key] = counts.get(key, 0) + 1
+        told = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        override = " (overridden by a reviewer)" if gate.get("override") else ""
+        lines.append(f"gate {band}: {'passed' if gate.get('passed') else 'REJECTED'}{override}; checks: {told}")
+    return lines
+
+
+def rejection_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Per band whose version did not become champion: which gate, which group, the numbers,
+    and the next step (plain text, aggregates only)."""
+    lines = []
+    for band, info in summary.get("bands", {}).items():
+        if info.get("promoted", True):
+            continue
+        gate = info.get("gate") or {}
+        lines.append(f"band {band}: version {info.get('version')} was NOT promoted ({info.get('decision')}).")
+        failed = [c for c in gate.get("checks", []) if c.get("outcome") == "fail"]
+        for c in failed[:5]:
+            who = f" {c['group']} ({c['attribute']})" if c.get("group") else ""
+            lines.append(f"  {c['gate']}{who}: {c['explanation']}")
+        if len(failed) > 5:
+            lines.append(f"  ... and {len(failed) - 5} more failing check(s)")
+        if not failed:
+            lines.append(f"  reason: {info.get('reason')}")
+        if gate.get("next_step"):
+            lines.append(f"  next step: {gate['next_step']}")
+    return lines
 
 
 def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
@@ -325,6 +503,12 @@ def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
             )
     lines.append(f"MLflow run {summary['run_id']} in {summary['tracking_uri']}")
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    gates = gate_count_lines(summary)
+    if gates:
+        console.print("\n".join(gates), markup=False, highlight=False, soft_wrap=True)
+    rejected = rejection_lines(summary)
+    if rejected:
+        console.print("\n".join(["PROMOTION GATE REJECTED:", *rejected]), markup=False, highlight=False, soft_wrap=True)
 
 
 def _evaluation_gates(cfg: AppConfig, audit: pd.DataFrame, truth_dir: Path | None = None) -> GateCheck | None:
@@ -348,6 +532,7 @@ def run_train(
     truth_dir: Path | None = None,
     override: str | None = None,
     override_reason: str | None = None,
+    override_by: str | None = None,
     gate_check: GateCheck | None = None,
     run_name: str = "train",
     console: Console | None = None,
@@ -382,8 +567,10 @@ def run_train(
         run_name=run_name,
         override=override,
         override_reason=override_reason,
+        override_by=override_by,
         gate_check=gate_check,
         console=console,
+        work=work,
     )
     atomic_write_bytes(work / SUMMARY_FILE, json.dumps(summary, indent=2, default=str).encode("utf-8"))
     return summary
@@ -399,6 +586,7 @@ def run_retrain(
     truth_dir: Path | None = None,
     override: str | None = None,
     override_reason: str | None = None,
+    override_by: str | None = None,
     gate_check: GateCheck | None = None,
     console: Console | None = None,
 ) -> dict[str, Any]:
@@ -417,7 +605,106 @@ def run_retrain(
         truth_dir=truth_dir,
         override=override,
         override_reason=override_reason,
+        override_by=override_by,
         gate_check=gate_check,
         run_name="retrain",
         console=console,
     )
+
+
+def run_promote(
+    cfg: AppConfig,
+    work: Path,
+    *,
+    band: str,
+    version: str,
+    reason: str,
+    by: str | None = None,
+    mlflow_uri: str | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """``aanwas promote``: a reviewer makes a registered version the champion of its band,
+    with a recorded reason (after reading the review pack of a version the gate rejected).
+
+    The override (reason, by) is recorded as tags on the version and in the structured gate
+    verdict of its training run (``evaluation/<band>/gate.json``) when that exists; the gate's
+    own verdict is kept. Nothing is retrained.
+
+    Raises
+    ------
+    ConfigError
+        No reason, or a band that is not configured.
+    InputError
+        No such registered version.
+    """
+    import dataclasses
+
+    from mlflow.exceptions import MlflowException
+
+    if not (reason or "").strip():
+        raise ConfigError("reason", "a reviewer override needs a reason")
+    tcfg = cfg.training
+    if band not in tcfg.bands:
+        raise ConfigError("band", f"unknown band {band!r} (configured: {', '.join(tcfg.bands)})")
+    uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
+    name = registry.registered_model_name(tcfg.mlflow.model_prefix, band)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        mv = client.get_model_version(name, str(version))
+    except MlflowException:
+        raise InputError("model registry", None, None, f"no version {version} of {name}") from None
+    tags = dict(mv.tags or {})
+    who = (by or "").strip() or _login()
+
+    def auc(key: str) -> float:
+        try:
+            return float(tags.get(key, "nan"))
+        except ValueError:
+            return float("nan")
+
+    decision = registry.decide_promotion(
+        auc("aanwas.challenger_auc"),
+        None,
+        tcfg.promotion,
+        gates_passed=tags.get("aanwas.gate_passed") == "true",
+        override="promote",
+        override_reason=reason,
+        override_by=who,
+    )
+    decision = dataclasses.replace(
+        decision,
+        champion_auc=auc("aanwas.champion_auc"),
+        gate_passed=tags.get("aanwas.gate_passed") == "true",
+        reason=f"reviewer override after review; gate said: {tags.get('aanwas.decision_reason', 'not recorded')}",
+    )
+    previous = registry.champion_version(name, uri=uri)
+    registry.promote_version(name, str(version), decision, uri=uri)
+    gate_path = f"evaluation/{band}/{GATE_JSON}"
+    recorded = False
+    if mv.run_id:
+        try:
+            gate = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{gate_path}")
+        except (MlflowException, OSError):
+            gate = None
+        if gate is not None:
+            gate["override"] = {"reason": decision.override_reason, "by": who}
+            gate["next_step"] = f"none: promoted by a reviewer's override ({decision.override_reason})"
+            client.log_dict(mv.run_id, gate, gate_path)
+            recorded = True
+    out = {
+        "registered_model": name,
+        "version": str(version),
+        "previous_champion": previous,
+        "decision": decision.decision,
+        "override_reason": decision.override_reason,
+        "override_by": who,
+        "gate_json_updated": recorded,
+    }
+    if console is not None:
+        console.print(
+            f"promote: {name} version {version} is now champion (was {previous or 'none'}); reviewer override by "
+            f"{who}, reason recorded on the version" + (f" and in {gate_path} of run {mv.run_id}" if recorded else ""),
+            markup=False,
+            highlight=False,
+        )
+    return out

@@ -127,12 +127,17 @@ def test_gates_fail_on_outside_disparity_and_league_tables():
     s = rng.beta(2, 8, n)
     y = (rng.random(n) < np.where(g == "b", s * 2.5, s)).clip(0, 1).astype(int)  # under-predicts group b
     df = pd.DataFrame({"y": y, "s": s, "g": g})
-    cfg = EvaluationConfig(bootstrap_reps=40)
+    cfg = EvaluationConfig(bootstrap_reps=40, audit_attributes=("g",), gate_attributes=("g",))
     fa = audit_fairness(df, label="y", score="s", threshold=0.3, groups=["g"], cfg=cfg)
     verdict = audit_gates(cfg=cfg, fairness={"13-19": fa}, league_findings=[])
     assert not verdict.passed
-    assert any("calibration" in r or "fnr" in r for r in verdict.reasons)
+    assert any("observed / expected" in r and "g b" in r for r in verdict.reasons)
+    assert [c.group_code for c in verdict.failed_checks()] == ["b"]
     assert "proxy test not evaluated" in verdict.notes
+    # the same attribute as a descriptive one is reported, never rejects
+    descriptive = EvaluationConfig(bootstrap_reps=40, audit_attributes=("g", "sex"), gate_attributes=("sex",))
+    verdict = audit_gates(cfg=descriptive, fairness={"13-19": fa}, league_findings=[])
+    assert verdict.passed and {c.outcome for c in verdict.checks if c.gate == "fairness"} == {"descriptive"}
     relaxed = EvaluationConfig(bootstrap_reps=40, gate_fairness_metrics=("ppv",), gate_max_outside=100)
     assert audit_gates(cfg=relaxed, fairness={"13-19": fa}, league_findings=[]).passed
     assert not audit_gates(cfg=relaxed, league_findings=["table 't': rank-like column 'rank'"]).passed

@@ -30,6 +30,15 @@ def test_gate_check_runs_on_feature_table_rows_with_audit_attributes():
     assert passed is verdict.passed and isinstance(passed, bool)
     assert verdict.passed == (not verdict.reasons)
     assert any("label-bias" in n for n in verdict.notes)  # no alternative label in training
+    # the structured checks reach training (the review pack renders them from gate.json)
+    assert verdict.to_dict() == check.results["13-19"].summary["gate"]
+    assert {c.gate for c in verdict.checks} >= {"fairness", "league"}
+    assert {c.attribute_code for c in verdict.checks if c.outcome in ("pass", "fail", "cannot_judge")} <= {
+        "sex",
+        "migration_group",
+        "sex \u00d7 migration_group",
+        None,
+    }
 
 
 def test_prepare_scored_rows_without_audit_frame_keeps_rows():
