@@ -27,33 +27,27 @@ import pandas as pd
 from evaluation._cells import check_aggregate_tables
 from evaluation._numbers import NOT_AVAILABLE, fmt_interval, fmt_value, round_interval
 from evaluation._result import EvaluationResult
+from evaluation.labels import ATTRIBUTE_LABELS, GROUP_LABELS
 
 # --------------------------------------------------------------------------------------------
 # words for codes
 # --------------------------------------------------------------------------------------------
 
-#: Audit attribute -> (Dutch, English).
-ATTRIBUTES: Mapping[str, tuple[str, str]] = {
-    "sex": ("geslacht", "sex"),
-    "migration_group": ("migratieachtergrond", "migration background"),
-    "income_group": ("inkomensgroep van het huishouden", "household income group"),
-    "single_parent": ("eenoudergezin", "single-parent household"),
+#: Audit attribute -> Dutch words (the English ones are :data:`evaluation.labels.ATTRIBUTE_LABELS`).
+_ATTRIBUTES_NL: Mapping[str, str] = {
+    "sex": "geslacht",
+    "migration_group": "migratieachtergrond",
+    "income_group": "inkomensgroep van het huishouden",
+    "single_parent": "eenoudergezin",
 }
 
-#: (attribute, group code) -> English words; groups not listed read as their code in words.
+#: Audit attribute -> (Dutch, English).
+ATTRIBUTES: Mapping[str, tuple[str, str]] = {a: (_ATTRIBUTES_NL.get(a, en), en) for a, en in ATTRIBUTE_LABELS.items()}
+
+#: (attribute, group code) -> English words, from the one code book :mod:`evaluation.labels`;
+#: groups not listed read as their code in words.
 GROUPS: Mapping[tuple[str, str], str] = {
-    ("sex", "M"): "boys",
-    ("sex", "V"): "girls",
-    ("single_parent", "0"): "two-parent or other household",
-    ("single_parent", "1"): "single-parent household",
-    ("migration_group", "nederland"): "Dutch background",
-    ("migration_group", "europa"): "European migration background",
-    ("migration_group", "buiten_europa"): "non-European migration background",
-    ("income_group", "1"): "income group 1 (lowest 20%)",
-    ("income_group", "2"): "income group 2",
-    ("income_group", "3"): "income group 3",
-    ("income_group", "4"): "income group 4",
-    ("income_group", "5"): "income group 5 (highest 20%)",
+    (a, code): words for a, groups in GROUP_LABELS.items() for code, words in groups.items()
 }
 
 #: Metric code -> English words.
