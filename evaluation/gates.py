@@ -35,7 +35,8 @@ OUTCOMES: tuple[str, ...] = ("pass", "fail", "too_few", "cannot_judge", "descrip
 
 #: What a reviewer does when the gate rejects (training fills in band, version and work dir).
 NEXT_STEP_REJECTED = (
-    "Read the gate section of this band's review pack (report.html). If the flagged result is "
+    "Read the gate section of this band's review pack (aanwas report --run-id RUN --out DIR "
+    "writes DIR/<model>-v<version>/review_pack.html). If the flagged result is "
     "understood and acceptable for area-level prevention planning, a reviewer promotes this "
     "version with a recorded reason (aanwas promote --work WORK --band BAND --version VERSION "
     "--reason '...'); otherwise retrain (aanwas retrain) with more data or features that "

@@ -547,8 +547,19 @@ def render_report(result: EvaluationResult, *, min_cell: int | None = None) -> s
     mc = int(min_cell if min_cell is not None else settings.get("min_cell_size", 10))
     check_aggregate_tables(result.tables, mc)
     model = s.get("model", {})
-    title = f"Evaluation of {model.get('name', 'model')} version {model.get('version', '')}"
-    parts = [f"<h1>{H.esc(title)}</h1>"]
+    version = model.get("version")
+    if version in (None, "", "unregistered"):  # logged by training before the version exists
+        title = f"Evaluation of {model.get('name', 'model')} (training run, before registration)"
+        lead = (
+            "<p>This is the evaluation as training logged it, before the model version was "
+            "registered. Reviewers read the review pack of the registered version instead: "
+            "<code>aanwas report --run-id RUN --out DIR</code> writes "
+            "<code>DIR/&lt;model&gt;-v&lt;version&gt;/review_pack.html</code>.</p>"
+        )
+    else:
+        title = f"Evaluation of {model.get('name', 'model')} version {version}"
+        lead = ""
+    parts = [f"<h1>{H.esc(title)}</h1>", lead]
     gate = s.get("gate", {})
     if gate:
         if gate.get("passed"):
