@@ -36,7 +36,7 @@ OUTCOMES: tuple[str, ...] = ("pass", "fail", "too_few", "cannot_judge", "descrip
 #: What a reviewer does when the gate rejects (training fills in band, version and work dir).
 NEXT_STEP_REJECTED = (
     "Read the gate section of this band's review pack (aanwas report --run-id RUN --out DIR "
-    "writes DIR/<model>-v<version>/review_pack.html). If the flagged result is "
+    "writes one per registered version). If the flagged result is "
     "understood and acceptable for area-level prevention planning, a reviewer promotes this "
     "version with a recorded reason (aanwas promote --work WORK --band BAND --version VERSION "
     "--reason '...'); otherwise retrain (aanwas retrain) with more data or features that "
@@ -289,8 +289,7 @@ def _fairness_checks(
         if a not in set(rows["attribute"].astype(str)):
             notes.append(f"fairness {name}: protected attribute {attribute_label(a)} was not audited (not in the data)")
     threshold = (
-        f"within {band[0]:g}\u2013{band[1]:g}; fails when the Holm-adjusted p-value of "
-        f"'within the band' is at most {cfg.gate_alpha:g}"
+        f"within {band[0]:g}\u2013{band[1]:g} (fails at Holm-adjusted p \u2264 {cfg.gate_alpha:g})"
     )
     gate_rows: list[Check] = []
     desc_rows: list[Check] = []

@@ -681,7 +681,17 @@ def gate_view(gate: Mapping[str, Any] | None, decision: Mapping[str, str]) -> Ga
     """Rows of the gate table from a verdict dict (``checks`` if present) and the promotion decision."""
     gate = dict(gate or {})
     rows = []
-    for c in gate.get("checks", []) or []:
+    checks = list(gate.get("checks", []) or [])
+
+    # descriptive comparisons never reject: the first page counts them, the evidence lists them
+    def descriptive(c: Mapping[str, Any]) -> bool:
+        return c.get("outcome") == "descriptive" or str(c.get("threshold", "")).startswith("descriptive")
+
+    n_descriptive = sum(1 for c in checks if descriptive(c))
+    n_passed = sum(1 for c in checks if not descriptive(c) and c.get("outcome") == "pass")
+    for c in checks:
+        if descriptive(c) or c.get("outcome") == "pass":  # the first page lists what did not pass
+            continue
         name = str(c.get("gate", ""))
         who = ""
         if c.get("attribute"):
@@ -738,7 +748,16 @@ def gate_view(gate: Mapping[str, Any] | None, decision: Mapping[str, str]) -> Ga
     return GateView(
         passed=passed,
         reasons=[_readable(r) for r in gate.get("reasons", [])],
-        notes=[_readable(n) for n in gate.get("notes", [])],
+        notes=[_readable(n) for n in gate.get("notes", [])]
+        + ([f"{n_passed} checks of the gate passed (their figures are in the evidence)"] if n_passed else [])
+        + (
+            [
+                f"{n_descriptive} descriptive comparisons (groups and combinations that do not gate) "
+                "are reported in the fairness evidence; they never reject a model"
+            ]
+            if n_descriptive
+            else []
+        ),
         rows=rows,
         next_step=next_step,
         override=override,
