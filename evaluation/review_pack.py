@@ -296,7 +296,19 @@ def _performance_verdict(
     checks = [c for c in gate_checks if c.get("gate") == "performance"]
     status = _status_of(checks) if checks else "info"
     dec = ident.decision
-    gate_en = f" Promotion: {dec.get('reason')}." if dec.get("reason") else ""
+    # the registry's decision and its reason ("initial" / "no champion yet": the first version
+    # became champion because there was none to compare with)
+    decision_words = {
+        "initial": "promoted as the first champion",
+        "promoted": "promoted",
+        "rejected": "not promoted",
+        "override-promoted": "promoted by a reviewer override",
+    }
+    what = decision_words.get(str(dec.get("decision", "")), "")
+    why = str(dec.get("reason") or "")
+    if what == decision_words["initial"] and why == "no champion yet":
+        why = "there was no champion to compare with"
+    gate_en = f" Promotion: {'; '.join(x for x in (what, why) if x)}." if (what or why) else ""
     means = (
         "Het model ordent groepen jongeren redelijk, maar voorspelt geen individuen: de meeste jongeren met een "
         "hoge score worden nooit verdachte. Alleen gebruiken voor gebiedscijfers."
