@@ -210,7 +210,11 @@ def test_reason_from_status(status, key):
 )
 def test_rounding_keeps_the_value_near_and_the_interval_around_it(x, half, digits):
     v, lo, hi = round_to_interval(np.array([x]), np.array([x - half]), np.array([x + half]), digits, 6)
-    d = min(max(digits - 1 - int(np.floor(np.log10(half))), 0), 6)
+    # the last decimal kept: where the half-width, written with `digits` significant digits,
+    # has its last digit (0.97 at one digit reads "1", so whole numbers)
+    d0 = digits - 1 - int(np.floor(np.log10(half)))
+    shown = np.round(half * 10.0**d0) / 10.0**d0
+    d = min(max(digits - 1 - int(np.floor(np.log10(shown))), 0), 6)
     assert abs(v[0] - x) <= 0.5 * 10.0**-d + 1e-9
     assert lo[0] <= v[0] <= hi[0]
 
@@ -224,6 +228,9 @@ def test_round_to_interval_hand_computed():
     )
     v, lo, hi = round_to_interval(np.array([25.87]), np.array([21.4]), np.array([31.3]), 1, 3)
     assert (v[0], lo[0], hi[0]) == (26.0, 21.0, 31.0)
+    # a half-width of 0.996 reads 1.0 at two significant digits: one decimal, not two
+    v, lo, hi = round_to_interval(np.array([6.02]), np.array([5.024]), np.array([7.016]), 2, 3)
+    assert (v[0], lo[0], hi[0]) == (6.0, 5.0, 7.0)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
