@@ -69,6 +69,24 @@ def _scan_bytes(data: bytes, pseudonyms: np.ndarray) -> int:
     return hits
 
 
+def _rows_are_groups(df: pd.DataFrame) -> bool:
+    """True when every row states how many persons it stands for and that is more than one
+    (a column ``n_persons``, blank only where suppressed): such a table cannot be one row per
+    person however many rows it has (a trend table of a small population, say).
+
+    >>> _rows_are_groups(pd.DataFrame({"n_persons": [12.0, None, 40.0]}))
+    True
+    >>> _rows_are_groups(pd.DataFrame({"n_persons": [12, 1]}))
+    False
+    >>> _rows_are_groups(pd.DataFrame({"x": [1, 2]}))
+    False
+    """
+    if "n_persons" not in df.columns:
+        return False
+    counts = pd.to_numeric(df["n_persons"], errors="coerce").dropna()
+    return bool(len(counts)) and bool((counts >= 2).all())
+
+
 def _scan_frame(df: pd.DataFrame, pseudonyms: np.ndarray, n_persons: int | None, name: str) -> list[Finding]:
     out = []
     person_cols = [c for c in df.columns if str(c).lower() in PERSON_COLUMNS]
@@ -85,7 +103,7 @@ def _scan_frame(df: pd.DataFrame, pseudonyms: np.ndarray, n_persons: int | None,
         hits = _hits_in_ints(vals, pseudonyms)
         if hits:
             out.append(Finding(name, f"{hits} pseudonym value(s) in column {str(c)!r}"))
-    if n_persons and len(df) >= 0.5 * n_persons and len(df) > 1000:
+    if n_persons and len(df) >= 0.5 * n_persons and len(df) > 1000 and not _rows_are_groups(df):
         out.append(Finding(name, f"table has {len(df)} rows: about one per person"))
     return out
 
@@ -103,7 +121,11 @@ def _scan_sqlite(path: Path, pseudonyms: np.ndarray, n_persons: int | None) -> l
                     hits = _scan_bytes(blob, pseudonyms)
                     if hits:
                         out.append(Finding(f"{path}:{t}", f"{hits} pseudonym(s) in column {c!r}"))
-            out.extend(f for f in _scan_frame(df.select_dtypes("number"), pseudonyms, n_persons, f"{path}:{t}") if "rows" not in f.problem)
+            out.extend(
+                f
+                for f in _scan_frame(df.select_dtypes("number"), pseudonyms, n_persons, f"{path}:{t}")
+                if "rows" not in f.problem
+            )
     finally:
         con.close()
     return out
@@ -146,8 +168,10 @@ def scan_outputs(paths: Iterable[Path], pseudonyms: np.ndarray, n_persons: int |
                 findings.extend(_scan_frame(df, pseudonyms, n_persons, name))
                 continue
             data = f.read_bytes()
-            hits = _scan_bytes(data, pseudonyms) if suffix not in _TEXT_SUFFIXES else _hits_in_ints(
-                np.array([int(m) for m in _DIGITS.findall(data)], dtype="int64"), pseudonyms
+            hits = (
+                _scan_bytes(data, pseudonyms)
+                if suffix not in _TEXT_SUFFIXES
+                else _hits_in_ints(np.array([int(m) for m in _DIGITS.findall(data)], dtype="int64"), pseudonyms)
             )
             if hits:
                 findings.append(Finding(name, f"{hits} pseudonym occurrence(s) in the file"))

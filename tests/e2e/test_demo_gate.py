@@ -54,10 +54,18 @@ def _check_outcome(out: Path, output: str) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("scale", "seed"), [("0.05", "11"), ("0.01", "1")])
-def test_demo_completes_and_explains_any_rejection(tmp_path, scale, seed):
-    out = tmp_path / f"demo-{scale}-{seed}"
-    output = _run(out, scale, seed)
+@pytest.mark.parametrize(
+    ("scale", "seed", "region"),
+    [
+        ("0.05", "11", ""),  # the national population of the failing case
+        ("0.01", "1", ""),
+        ("0.05", "11", None),  # the demo's default region at 5 % density: a small population
+        ("0.3", "5", None),
+    ],
+)
+def test_demo_completes_and_explains_any_rejection(tmp_path, scale, seed, region):
+    out = tmp_path / f"demo-{scale}-{seed}-{region}"
+    output = _run(out, scale, seed, *([] if region is None else ["--region", region]))
     _check_outcome(out, output)
 
 
@@ -70,6 +78,8 @@ def test_demo_with_a_rejected_band_exports_the_others(tmp_path):
         out,
         "0.005",
         "3",
+        "--region",
+        "",
         "--set",
         "training.tuning.n_trials=2",
         "--set",

@@ -13,7 +13,9 @@ PSEUDONYMS = np.array([123456789, 987654321, 555000111], dtype="int64")
 
 
 def test_clean_aggregates_pass(tmp_path):
-    pd.DataFrame({"area_code": ["GM0363"], "n_persons": [120], "risk_mean": [0.123456789]}).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame({"area_code": ["GM0363"], "n_persons": [120], "risk_mean": [0.123456789]}).to_csv(
+        tmp_path / "a.csv", index=False
+    )
     (tmp_path / "model.txt").write_text("threshold=0.987654321\nleaf_value=1.555000111e-05\n")
     assert scan_outputs([tmp_path], PSEUDONYMS) == []
 
@@ -45,3 +47,14 @@ def test_flags_a_table_with_about_one_row_per_person(tmp_path):
     pd.DataFrame({"score": np.linspace(0, 1, 5000)}).to_parquet(tmp_path / "scores.parquet")
     found = scan_outputs([tmp_path], PSEUDONYMS, n_persons=6000)
     assert any("one per person" in f.problem for f in found)
+
+
+def test_a_table_whose_rows_each_count_several_persons_is_not_one_per_person(tmp_path):
+    # a trend table of a small population: more rows than half the persons, but every row
+    # states it stands for >= 10 young people (blank where suppressed)
+    n = np.where(np.arange(3000) % 3 == 0, np.nan, 10 + np.arange(3000) % 50)
+    pd.DataFrame({"value": np.linspace(0, 1, 3000), "n_persons": n}).to_csv(tmp_path / "trends.csv", index=False)
+    assert scan_outputs([tmp_path], PSEUDONYMS, n_persons=4000) == []
+    # the same table with rows that each stand for one person is flagged
+    pd.DataFrame({"value": np.linspace(0, 1, 3000), "n_persons": 1}).to_csv(tmp_path / "trends.csv", index=False)
+    assert any("one per person" in f.problem for f in scan_outputs([tmp_path], PSEUDONYMS, n_persons=4000))
