@@ -28,13 +28,19 @@ DEMO_OVERRIDES = (
 #: wijken, 165 buurten, ~44k young people aged 8-23), the smallest veiligheidsregio, at its
 #: real size; about as many young people as the national demo at scale 0.01 had (~34k).
 DEMO_REGION: tuple[str, ...] = ("Gooi en Vechtstreek",)
+#: Finest export level of a demo over the whole country (``--region ''``); a user's --set wins.
+NATIONAL_DEMO_LEVEL = 'monitoring.aggregate.finest_level="gemeente"'
 DEMO_SCALE = 1.0
 
 
 def demo_settings(scale: float, seed: int, region: list[str], overrides: list[str]) -> list[str]:
     """The demo's ``--set`` list: its defaults, the user's overrides, then scale, seed and region
     (``region``: ``synth.region`` overrides, e.g. from ``aanwas.cli.region_override``)."""
-    return [*DEMO_OVERRIDES, *overrides, f"synth.scale={scale}", f"synth.seed={seed}", *region]
+    national = any(r.replace(" ", "") == "synth.region=[]" for r in [*overrides, *region])
+    # a thin national population leaves nearly every wijk and buurt count hidden, and proving
+    # such a sparse table safe is still slow (docs/performance.md): gemeente level unless asked
+    level = [NATIONAL_DEMO_LEVEL] if national else []
+    return [*DEMO_OVERRIDES, *level, *overrides, f"synth.scale={scale}", f"synth.seed={seed}", *region]
 
 
 @dataclasses.dataclass(frozen=True)

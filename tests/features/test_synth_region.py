@@ -159,3 +159,16 @@ def test_a_regions_export_has_its_areas_and_its_total_only():
     assert set(_gm(inside["area_code"])) <= set(GOOI)
     assert (inside["area_level"] == "gemeente").sum() == len(GOOI) * out["age_band"].nunique()
     assert int(land.loc[land["age_band"] == "13-19", "n_persons"].item()) == 500
+
+
+def test_a_national_demo_exports_gemeenten_unless_asked_and_the_region_demo_buurten():
+    from aanwas.cli import config_from
+    from aanwas.stages.demo import demo_settings
+
+    def level(region: list[str], overrides: list[str]) -> str:
+        return config_from(None, demo_settings(0.05, 11, region, overrides)).monitoring.aggregate.finest_level
+
+    assert level([], []) == "buurt"  # the default region: down to buurt level
+    assert level(['synth.region=["Gooi en Vechtstreek"]'], []) == "buurt"
+    assert level(["synth.region=[]"], []) == "gemeente"  # thin national population: sparse table
+    assert level(["synth.region=[]"], ['monitoring.aggregate.finest_level="wijk"']) == "wijk"  # the user wins
