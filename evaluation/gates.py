@@ -78,6 +78,9 @@ class Check:
         The attribute and group as coded in the data (for machines).
     p_value : float or None
         The unadjusted p-value.
+    gating : bool
+        False for a descriptive check (an attribute outside ``gate_attributes``): reported, never
+        a reason to reject, whatever its outcome (too few, cannot judge, descriptive).
     """
 
     gate: str
@@ -92,6 +95,7 @@ class Check:
     hi: float | None = None
     p_adjusted: float | None = None
     scope: str | None = None
+    gating: bool = True
     attribute_code: str | None = None
     group_code: str | None = None
     p_value: float | None = None
@@ -117,6 +121,7 @@ class Check:
             "outcome": self.outcome,
             "explanation": self.explanation,
             "scope": self.scope,
+            "gating": self.gating,
             "attribute_code": self.attribute_code,
             "group_code": self.group_code,
             "p_value": _num(self.p_value),
@@ -288,9 +293,7 @@ def _fairness_checks(
     for a in cfg.gate_attributes:
         if a not in set(rows["attribute"].astype(str)):
             notes.append(f"fairness {name}: protected attribute {attribute_label(a)} was not audited (not in the data)")
-    threshold = (
-        f"within {band[0]:g}\u2013{band[1]:g} (fails at Holm-adjusted p \u2264 {cfg.gate_alpha:g})"
-    )
+    threshold = f"within {band[0]:g}\u2013{band[1]:g} (fails at Holm-adjusted p \u2264 {cfg.gate_alpha:g})"
     gate_rows: list[Check] = []
     desc_rows: list[Check] = []
     for i, r in enumerate(rows.itertuples(index=False)):
@@ -363,6 +366,7 @@ def _fairness_checks(
             outcome=outcome,
             explanation=text,
             scope=name,
+            gating=bool(gating[i]),
             attribute_code=attr,
             group_code=grp,
             p_value=_num(r.p_value) if not too_few[i] else None,

@@ -697,7 +697,7 @@ def gate_view(gate: Mapping[str, Any] | None, decision: Mapping[str, str]) -> Ga
 
     # descriptive comparisons never reject: the first page counts them, the evidence lists them
     def descriptive(c: Mapping[str, Any]) -> bool:
-        return c.get("outcome") == "descriptive" or str(c.get("threshold", "")).startswith("descriptive")
+        return c.get("outcome") == "descriptive" or c.get("gating") is False
 
     n_descriptive = sum(1 for c in checks if descriptive(c))
     n_passed = sum(1 for c in checks if not descriptive(c) and c.get("outcome") == "pass")
