@@ -27,7 +27,7 @@ Candidates:
   (area composition) and a flag for the gemeenten of interventions in the band, read from
   ``WORLD/truth``: inputs the product forbids, measured only to show what the gap is made of.
 
-Truth is read here for measurement only; the pipeline never reads it. Numbers: docs/accuracy.md.
+Truth is read here for measurement only; the pipeline never reads it. Numbers: docs/dev/accuracy.md.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
 wijk for synthetic control) in untreated large gemeenten, one at a time, and reports how often
 each method's 95 % interval excludes 0. Each fake is estimated on the panel without the real
 interventions' areas (every real intervention includes band 13-19, so its areas are never
-controls): the same as estimating it next to the registry. Numbers in docs/accuracy.md.
+controls): the same as estimating it next to the registry. Numbers in docs/dev/accuracy.md.
 
     python benchmarks/intervention_calibration.py panels WORLD...
     python benchmarks/intervention_calibration.py runs WORLD... [--outcome label|offences] [--set ...]

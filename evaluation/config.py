@@ -167,7 +167,7 @@ class EvaluationConfig:
         Number of failing fairness checks tolerated. A check fails when its test of "the metric
         lies within the tolerance band" is rejected after Holm's correction over every gating
         check of the band (family-wise error rate at ``gate_alpha``; see
-        docs/evaluation.md). Calibration is tested exactly (Poisson, observed events against the
+        docs/dev/evaluation.md). Calibration is tested exactly (Poisson, observed events against the
         sum of predicted risks, Garwood interval); other metrics by inverting their percentile
         bootstrap interval.
     gate_proxy_r2_max : float

@@ -46,10 +46,10 @@ POOLED = "all bands"
 #: Card and summary keys of the registration-intensity audit that a model card carries.
 _CARD_KEYS = ("n_areas", "p_", "truth")
 
-#: Why registration intensity is shown but not gated (see docs/evaluation.md).
+#: Why registration intensity is shown but not gated (see docs/dev/evaluation.md).
 REGISTRATIONS_NOT_GATED = (
     "registration intensity describes the registrations (the labels), not the model: it is "
-    "reported here and in the model card but does not feed the promotion gate (docs/evaluation.md)"
+    "reported here and in the model card but does not feed the promotion gate (docs/dev/evaluation.md)"
 )
 
 #: Columns of the per-area label-bias table that may be logged (no counts, no raw rates).

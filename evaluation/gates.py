@@ -8,7 +8,7 @@ sees which gate, which group, the numbers, and what to do next.
 Fairness is a family-wise decision: a model is rejected when ANY gating group is miscalibrated,
 so the family's error rate is controlled with Holm's step-down correction at ``gate_alpha`` over
 every gating check of a band (protected attributes and their intersections only; see
-docs/evaluation.md). A missing audit does not fail the gate but is listed in ``notes``.
+docs/dev/evaluation.md). A missing audit does not fail the gate but is listed in ``notes``.
 """
 
 from __future__ import annotations

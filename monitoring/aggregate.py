@@ -6,7 +6,7 @@ every level adds up exactly). An area's risk is its mean score; its interval cov
 model's error: the part shared by the area (variance estimated per level and band from the
 labelled outcomes of past reference dates by a Fay-Herriot model, :mod:`monitoring.sae`),
 calibration in the large, and person-level error (a sensitivity setting), so that an area is
-called "elevated" only when the interval says so (docs/accuracy.md). Nothing here writes
+called "elevated" only when the interval says so (docs/dev/accuracy.md). Nothing here writes
 files; the result is still confidential until it has passed :mod:`monitoring.disclosure`.
 """
 
@@ -218,7 +218,7 @@ def _shrink(
     The estimate is the direct mean score ``y``: for a calibrated model the true risk is the
     score plus an error that is independent of the score (a Berkson error), so the best
     estimate of an area's mean true risk from its scores is their mean, and shrinking it
-    towards the parent would bias it (docs/accuracy.md). Its error has two parts: the
+    towards the parent would bias it (docs/dev/accuracy.md). Its error has two parts: the
     area-level error shared by everyone in the area (variance ``area_var[level]``, absolute or
     times ``y^2`` when relative, estimated from labels by :func:`_area_error_var`) and the
     person-level error independent between persons, which averages out: variance

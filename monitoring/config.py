@@ -44,7 +44,7 @@ class AggregateConfig:
         Person-level model error (true risk minus score, independent between persons) as a
         share of its largest possible variance, the Bernoulli variance ``s (1 - s)`` of the
         score. Labels cannot identify it (for a calibrated score ``E[(y - s)^2 | s] = s (1 - s)``
-        whatever the error), so it is a sensitivity setting; docs/accuracy.md shows how the
+        whatever the error), so it is a sensitivity setting; docs/dev/accuracy.md shows how the
         intervals depend on it and what the synthetic world has.
     national_code, national_name : str
         Code and name of the national row (area level ``land``).
@@ -104,7 +104,7 @@ class DisclosureConfig:
         Certify every suppressed count (disable only in tests of the suppression pattern itself).
         Counts are certified subtree by subtree (a wijk with its buurten, a gemeente with its
         wijken and buurten, the rest of the table fixed at its true values), and what no subtree
-        certifies by the whole-table audit; see docs/disclosure.md.
+        certifies by the whole-table audit; see docs/dev/disclosure.md.
     exact_audit : bool
         After certification, also run the whole-table LP audit of every suppressed count (an
         independent check for output checkers; slow on sparse buurt tables). The export fails

@@ -38,7 +38,7 @@ def demo_settings(scale: float, seed: int, region: list[str], overrides: list[st
     (``region``: ``synth.region`` overrides, e.g. from ``aanwas.cli.region_override``)."""
     national = any(r.replace(" ", "") == "synth.region=[]" for r in [*overrides, *region])
     # a thin national population leaves nearly every wijk and buurt count hidden, and proving
-    # such a sparse table safe is still slow (docs/performance.md): gemeente level unless asked
+    # such a sparse table safe is still slow (docs/dev/performance.md): gemeente level unless asked
     level = [NATIONAL_DEMO_LEVEL] if national else []
     return [*DEMO_OVERRIDES, *level, *overrides, f"synth.scale={scale}", f"synth.seed={seed}", *region]
 

@@ -1,7 +1,7 @@
 """Done-when of #6: wijk-level risk_mean against the true area risk of a synthetic world.
 
 Slow (synth at scale 0.1, features, four tuning trials per band, aggregation, disclosure
-pattern): about 15-25 min on the shared 2-core machine. Figures: docs/accuracy.md.
+pattern): about 15-25 min on the shared 2-core machine. Figures: docs/dev/accuracy.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from aanwas.config import load_config
 
 pytestmark = pytest.mark.slow
 
-# Measured at scale 0.1, seed 1 (docs/accuracy.md): published wijken, per band and period,
+# Measured at scale 0.1, seed 1 (docs/dev/accuracy.md): published wijken, per band and period,
 # against the true registration risk (with detection) corr 0.61-0.82, weighted 0.57-0.79 --
 # the >= 0.9 of issue #6 is NOT met there (the model cannot see wijk enforcement); against the
 # true offending risk (without detection) corr 0.85-0.95, weighted 0.86-0.96. The bounds below

@@ -4,10 +4,10 @@ The outcome is the default one (each band's label offences: drug law for 13-19 a
 so the true effect is recomputed from the person-year truth for that outcome.
 
 Slow: three synthetic worlds at scale 0.05 (synth + effects, about 1-2 min each on a loaded
-2-core machine). Measured (docs/accuracy.md, session 4 inference): main DiD 11/12 covered,
+2-core machine). Measured (docs/dev/accuracy.md, session 4 inference): main DiD 11/12 covered,
 synthetic control 3/3, in-space placebos 15/15 null, in-time placebos 15/15 null. The bounds
 leave room for the 5 % misses a 95 % interval has by design; calibration on fake interventions
-is in docs/accuracy.md and tests/monitoring (fast).
+is in docs/dev/accuracy.md and tests/monitoring (fast).
 """
 
 from __future__ import annotations

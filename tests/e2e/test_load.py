@@ -6,7 +6,7 @@ least 4 periods, through the command line, then the output check.
 with AANWAS_LOAD_SCALE and AANWAS_LOAD_LEVEL (e.g. ``wijk`` while the buurt-level LP audit is
 too slow). ``test_load_every_area_of_the_region_small`` is the CI version (the demo's own exports);
 ``test_load_every_wijk_small`` (slow) exports the demo population down to every wijk. The
-same run by hand is in docs/performance.md.
+same run by hand is in docs/dev/performance.md.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def test_area_export_has_the_contract_columns_and_passes_the_threshold(demo_dir)
 
 def test_the_demo_shows_buurten(demo_dir):
     """The demo's region is dense enough that most buurt x band rows publish a risk with its
-    interval, in every band and period (measured at this 40 % density: see docs/performance.md)."""
+    interval, in every band and period (measured at this 40 % density: see docs/dev/performance.md)."""
     from aanwas.stages.demo import published_share
 
     for period in sorted(p for p in (demo_dir / "exports").iterdir() if p.is_dir()):

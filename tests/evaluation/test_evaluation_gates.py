@@ -282,7 +282,7 @@ def test_property_calibrated_model_passes_the_gate(seed):
     bench = _benchmark()
     cfg = EvaluationConfig(bootstrap_reps=20, audit_attributes=bench.ATTRIBUTES)
     rejected, reasons = bench.gate_rejects(bench.calibrated_world(seed, n=8_000, prevalence=0.02), cfg)
-    # the family-wise false rejection rate is <= 5 % (measured ~0, docs/evaluation.md): a
+    # the family-wise false rejection rate is <= 5 % (measured ~0, docs/dev/evaluation.md): a
     # rejection of a calibrated model here is a chance of far less than 1 in 100 per example
     assert not rejected, reasons
 

@@ -6,7 +6,7 @@ inputs) gives the model risk, and the audit compares every registration of resid
 year after each reference date with the registrations the model expects. Slow (synth, features
 and three LightGBM fits at scale 0.1: several minutes).
 
-Thresholds come from measurements with exactly this code (docs/evaluation.md, scale 0.1). The
+Thresholds come from measurements with exactly this code (docs/dev/evaluation.md, scale 0.1). The
 denominators are the over-policed areas with at least the minimum cell size of persons, shown
 or not (an area whose registrations stay below the minimum cell size is not shown and counts as
 missed). Seed 1: wijk sensitivity 0.31 (42 of 134) with 1 false discovery in 43; among the

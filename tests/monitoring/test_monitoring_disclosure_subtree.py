@@ -1,4 +1,4 @@
-"""Subtree certification (docs/disclosure.md) against the exact whole-table LP, and thresholds.
+"""Subtree certification (docs/dev/disclosure.md) against the exact whole-table LP, and thresholds.
 
 - Every count a subtree system certifies is wide enough in the exact whole-table LP (inner
   bounds), and the final verdict is the exact one, on random hierarchies with single-child

@@ -284,7 +284,7 @@ def test_randomization_inference_calibrated_on_fake_interventions():
     The session-3 randomization inference (unstudentized, a 20-gemeente reference set without
     the real assignment) rejected 9.3% (main) and 8.3% (in-time placebo) here; this version
     4.3% overall. With 2-3 treated gemeenten the old one was at 6-8%, too close to tell apart
-    in a fast test (real-world fakes: docs/accuracy.md).
+    in a fast test (real-world fakes: docs/dev/accuracy.md).
     """
     rng = np.random.default_rng(2024)
     cfg = InterventionConfig(n_bootstrap=99, n_placebo_space=200)
