@@ -1,0 +1,98 @@
+"""User documentation stays user documentation, and every relative link in the docs resolves.
+
+User docs (README, docs/*.md, docs/guide/) say how to use the product; development records
+(measurements, design reasoning) live in docs/dev/ and benchmarks/. User docs must not read
+like a log of who did what in which round of work, nor point at scratch directories.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Phrases of a development log: work sessions, helpers, the lead, scratch paths.
+LOG_PHRASES = {
+    "work session": re.compile(r"\bsessions? \d|\b(?:this|that|in|each|every|next|last) session\b", re.I),
+    "helper (a person)": re.compile(
+        r"\b(?:a|an|another|other|each|every|one|two|three|four|five|six|seven|eight|\d+) helpers?\b", re.I
+    ),
+    "the lead": re.compile(r"\bthe lead\b|\blead's\b", re.I),
+    "scratch path": re.compile(r"/work/scratch|\bscratch (?:script|dir|directory|path)s?\b", re.I),
+}
+#: A Markdown link or image: [text](target) (target without spaces; an optional "title" after).
+LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def user_docs() -> list[Path]:
+    """README and every Markdown file under docs/ except the development records in docs/dev/."""
+    docs = [p for p in (ROOT / "docs").rglob("*.md") if "dev" not in p.relative_to(ROOT / "docs").parts[:-1]]
+    return [ROOT / "README.md", *sorted(docs)]
+
+
+def all_docs() -> list[Path]:
+    """Every Markdown document of the repository (user docs, records, benchmarks)."""
+    return sorted({*user_docs(), *(ROOT / "docs").rglob("*.md"), *(ROOT / "benchmarks").rglob("*.md")})
+
+
+def log_phrases(text: str) -> list[str]:
+    """The development-log phrases in ``text``, as 'kind: "phrase"' (empty when clean).
+
+    >>> log_phrases("Measured during session 3 by another helper, see /work/scratch/x")
+    ['work session: "session 3"', 'helper (a person): "another helper"', 'scratch path: "/work/scratch"']
+    >>> log_phrases("truth helpers live in features/sources/truth.py; a lead time of 24 months")
+    []
+    """
+    return [f'{kind}: "{m.group(0)}"' for kind, rx in LOG_PHRASES.items() for m in rx.finditer(text)]
+
+
+def relative_links(text: str) -> list[str]:
+    """Targets of the Markdown links in ``text`` that point into the repository (no URL, no anchor only).
+
+    >>> relative_links("[a](docs/x.md#top) [b](https://cbs.nl) [c](#here) ![d](img/p.png) `[e](f)`")
+    ['docs/x.md#top', 'img/p.png']
+    """
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # code blocks
+    text = re.sub(r"`[^`\n]*`", "", text)  # inline code
+    targets = [m.group(1) for m in LINK.finditer(text)]
+    return [t for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:", t, re.I) and not t.startswith("#")]
+
+
+def test_user_docs_exist():
+    names = {p.relative_to(ROOT).as_posix() for p in user_docs()}
+    assert {"README.md", "docs/guide/modeller.md", "docs/guide/policy.md", "docs/guide/reviewer.md"} <= names
+
+
+@pytest.mark.parametrize("path", user_docs(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_user_docs_contain_no_development_log(path):
+    found = log_phrases(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.relative_to(ROOT)}: development-log language {found}; records belong in docs/dev/"
+
+
+@pytest.mark.parametrize("path", all_docs(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_relative_links_resolve(path):
+    broken = []
+    for target in relative_links(path.read_text(encoding="utf-8")):
+        file = target.split("#", 1)[0]
+        if file and not (path.parent / file).resolve().exists():
+            broken.append(target)
+    assert not broken, f"{path.relative_to(ROOT)}: links to missing files {broken}"
+
+
+def test_the_checks_can_fail(tmp_path):
+    """The phrase list and the link check catch what they are meant to catch."""
+    assert log_phrases("as the lead measured in sessions 3-5")
+    doc = tmp_path / "x.md"
+    doc.write_text("[gone](nope.md) [here](x.md)", encoding="utf-8")
+    assert [t for t in relative_links(doc.read_text()) if not (tmp_path / t).exists()] == ["nope.md"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["truth helpers: features/sources/truth.py", "the leading digits", "a session of the kernel per login"],
+)
+def test_ordinary_words_are_not_log_phrases(text):
+    assert log_phrases(text) == []
