@@ -16,12 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Phrases of a development log: work sessions, helpers, the lead, scratch paths.
 LOG_PHRASES = {
-    "work session": re.compile(r"\bsessions? \d|\b(?:this|that|in|each|every|next|last) session\b", re.I),
+    "work session": re.compile(r"\bsessions?\s+\d|\b(?:this|that|in|each|every|next|last)\s+session\b", re.I),
     "helper (a person)": re.compile(
-        r"\b(?:a|an|another|other|each|every|one|two|three|four|five|six|seven|eight|\d+) helpers?\b", re.I
+        r"\b(?:a|an|another|other|each|every|one|two|three|four|five|six|seven|eight|\d+)\s+helpers?\b", re.I
     ),
-    "the lead": re.compile(r"\bthe lead\b|\blead's\b", re.I),
-    "scratch path": re.compile(r"/work/scratch|\bscratch (?:script|dir|directory|path)s?\b", re.I),
+    "the lead": re.compile(r"\bthe\s+lead\b|\blead's\b", re.I),
+    "scratch path": re.compile(r"/work/scratch|\bscratch\s+(?:script|dir|directory|path)s?\b", re.I),
 }
 #: A Markdown link or image: [text](target) (target without spaces; an optional "title" after).
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -85,6 +85,7 @@ def test_relative_links_resolve(path):
 def test_the_checks_can_fail(tmp_path):
     """The phrase list and the link check catch what they are meant to catch."""
     assert log_phrases("as the lead measured in sessions 3-5")
+    assert log_phrases("not re-checked in this\nsession")  # a phrase broken over two lines
     doc = tmp_path / "x.md"
     doc.write_text("[gone](nope.md) [here](x.md)", encoding="utf-8")
     assert [t for t in relative_links(doc.read_text()) if not (tmp_path / t).exists()] == ["nope.md"]
