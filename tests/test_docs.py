@@ -97,3 +97,54 @@ def test_the_checks_can_fail(tmp_path):
 )
 def test_ordinary_words_are_not_log_phrases(text):
     assert log_phrases(text) == []
+
+
+def documented_commands(text: str) -> list[list[str]]:
+    """Every ``aanwas`` command line in ``text`` (fenced code and inline code), as tokens.
+
+    Continuation lines are joined; optional parts written ``[--by NAME]`` count as options.
+
+    >>> doc = "Run `aanwas train --work WORK` or\\n```bash\\naanwas promote --band 8-12 \\\\\\n    [--by NAME]\\n```"
+    >>> documented_commands(doc)
+    [['aanwas', 'promote', '--band', '8-12', '--by', 'NAME'], ['aanwas', 'train', '--work', 'WORK']]
+    """
+    lines = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+        lines += block.replace("\\\n", " ").splitlines()
+    lines += re.findall(r"(?<!`)`([^`\n]+)`(?!`)", re.sub(r"```.*?```", "", text, flags=re.S))
+    commands = []
+    for line in lines:
+        m = re.search(r"(?:^\s*|/)(aanwas(?:\.exe)? [a-z].*)", line.split("#", 1)[0])
+        if m:
+            commands.append(m.group(1).replace("[", " ").replace("]", " ").split())
+    return commands
+
+
+def unknown_commands(commands: list[list[str]]) -> list[str]:
+    """The subcommands and options in ``commands`` that the ``aanwas`` CLI does not have."""
+    import typer
+
+    from aanwas.cli import app
+
+    cli = typer.main.get_command(app)
+    wrong = []
+    for tokens in commands:
+        sub = cli.commands.get(tokens[1])  # type: ignore[attr-defined]
+        if sub is None:
+            wrong.append(" ".join(tokens[:2]))
+            continue
+        known = {opt for param in sub.params for opt in param.opts}
+        wrong += [f"{tokens[1]} {t}" for t in tokens[2:] if t.startswith("--") and t.split("=")[0] not in known]
+    return wrong
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "docs" / "guide").glob("*.md")), ids=lambda p: p.name)
+def test_guide_commands_exist(path):
+    """Every command and option the guides tell a user to type exists in the CLI."""
+    wrong = unknown_commands(documented_commands(path.read_text(encoding="utf-8")))
+    assert not wrong, f"{path.relative_to(ROOT)}: commands or options the CLI does not have: {wrong}"
+
+
+def test_unknown_commands_are_found():
+    doc = "`aanwas train --work W --nope`, then\n```bash\naanwas frobnicate --x\naanwas export \\\n  [--alias A]\n```"
+    assert unknown_commands(documented_commands(doc)) == ["aanwas frobnicate", "train --nope"]
