@@ -1,7 +1,7 @@
 """The real 2024 map of gemeenten, wijken and buurten, shipped inside the package.
 
 Source: CBS StatLine table 85984NED "Kerncijfers wijken en buurten 2024" (reference date
-1 January 2024), CC BY 4.0, "Bron: CBS"; see docs/data.md. Counts are CBS-rounded to 5.
+1 January 2024), CC BY 4.0, "Bron: CBS"; see features/sources/data/SOURCES.md. Counts are CBS-rounded to 5.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Geography:
 
     @functools.cached_property
     def names(self) -> dict[str, str]:
-        return dict(zip(self.areas["code"], self.areas["name"]))
+        return dict(zip(self.areas["code"], self.areas["name"], strict=True))
 
     def hierarchy(self) -> pd.DataFrame:
         """Columns ``buurt``, ``wijk``, ``gemeente`` (codes), one row per buurt."""
