@@ -591,8 +591,9 @@ def _key_codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarra
     for s in (left, right):
         cat = as_text_categorical(s)
         cats = pd.Series(cat.cat.categories, dtype="str")
-        digits = cats.str.fullmatch(r"\d+")
-        stripped = cats.str.lstrip("0").where(lambda t: t != "", "0")
+        whole = cats.str.extract(r"^(\d+)(?:\.0*)?$", expand=False)  # "007", "7.0" -> "007", "7"
+        digits = whole.notna()
+        stripped = whole.str.lstrip("0").where(lambda t: t != "", "0")
         out.append(recode_categories(cat, pd.Index(cats.where(~digits, stripped))))
     union = pd.Index(out[0].cat.categories).union(pd.Index(out[1].cat.categories))
     codes = []
@@ -602,7 +603,10 @@ def _key_codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarra
     return codes[0], codes[1]
 
 
-def _lookup_frame(data_dir: Path, name: str, j: JoinMapping, mapping: DeliveryMapping) -> tuple[pd.DataFrame, str]:
+def _lookup_frame(
+    data_dir: Path, name: str, j: JoinMapping, mapping: DeliveryMapping
+) -> tuple[pd.DataFrame, str, np.ndarray]:
+    """The lookup files of ``j`` stacked; a description for messages; each row's file name."""
     paths = _find_files(data_dir, j.file, name)
     if not paths:
         raise InputError(name, None, None, f"join: no lookup file {j.file}.parquet/.csv/.sav in {data_dir}")
@@ -616,7 +620,8 @@ def _lookup_frame(data_dir: Path, name: str, j: JoinMapping, mapping: DeliveryMa
         df = _read_file(path, name, wanted, mapping)
         frames.append(df.assign(**_name_values(path, name, j.from_file_name)) if j.from_file_name else df)
     where = paths[0].name if len(paths) == 1 else f"{j.file} ({len(paths)} files)"
-    return pd.concat(frames, ignore_index=True), where
+    files = np.repeat(np.array([p.name for p in paths], dtype=object), [len(f) for f in frames])
+    return pd.concat(frames, ignore_index=True), where, files
 
 
 def _validity(lookup: pd.DataFrame, name: str, j: JoinMapping, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -641,7 +646,9 @@ def _validity(lookup: pd.DataFrame, name: str, j: JoinMapping, where: str) -> tu
     return first_s.to_numpy(), last_s.to_numpy()
 
 
-def _join(df: pd.DataFrame, name: str, j: JoinMapping, lookup: pd.DataFrame, where: str) -> tuple[pd.DataFrame, int]:
+def _join(
+    df: pd.DataFrame, name: str, j: JoinMapping, lookup: pd.DataFrame, where: str, files: np.ndarray
+) -> tuple[pd.DataFrame, int]:
     """Fill ``j.fill`` columns of ``df`` from ``lookup``; return the frame and rows dropped unmatched."""
     for col in [*j.on, *([j.date] if j.date else [])]:
         if col not in df.columns:
@@ -673,7 +680,8 @@ def _join(df: pd.DataFrame, name: str, j: JoinMapping, lookup: pd.DataFrame, whe
         clash = same & ((nxt_from == prev_from) | np.isnat(prev_to) | (nxt_from < prev_to))
         if clash.any():
             n = int(np.union1d(np.flatnonzero(clash), np.flatnonzero(clash) + 1).size)
-            raise InputError(name, shown_keys, n, f"{where}: lookup rows of one key with overlapping validity")
+            first = files[int(lk["_row"].to_numpy()[np.flatnonzero(clash)[0] + 1])]
+            raise InputError(name, shown_keys, n, f"{first}: lookup rows of one key with overlapping validity")
         lt["_day"] = day.to_numpy()
         present &= lt["_day"].notna().to_numpy()
         q = lt[present].sort_values("_day", kind="stable")
@@ -691,7 +699,8 @@ def _join(df: pd.DataFrame, name: str, j: JoinMapping, lookup: pd.DataFrame, whe
     else:
         dup = lk.duplicated(key_cols, keep=False)
         if dup.any():
-            raise InputError(name, shown_keys, int(dup.sum()), f"{where}: lookup key occurs more than once")
+            first = files[int(lk.loc[dup, "_row"].iloc[0])]
+            raise InputError(name, shown_keys, int(dup.sum()), f"{first}: lookup key occurs more than once")
         hit = lt[present].merge(lk, on=key_cols, how="left")
         rows = np.full(len(df), -1, dtype="int64")
         found = hit["_row"].notna()
@@ -700,7 +709,7 @@ def _join(df: pd.DataFrame, name: str, j: JoinMapping, lookup: pd.DataFrame, whe
     n = int(unmatched.sum())
     if n > j.max_unmatched_share * len(df):
         allowed = f"; at most {j.max_unmatched_share:.1%} tolerated" if j.max_unmatched_share else ""
-        when = f" on the day of {j.date}" if j.date else ""
+        when = (f" for the year of {j.date}" if j.year else f" valid on {j.date}") if j.date else ""
         raise InputError(name, ",".join(j.on), n, f"no row in the lookup {where}{when}{allowed}")
     keep = ~unmatched
     out = df.loc[keep].reset_index(drop=True)
@@ -758,8 +767,8 @@ def read_table(data_dir: Path, name: str, mapping: DeliveryMapping) -> pd.DataFr
     df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     dropped = 0
     for j in tm.join:
-        lookup, where = _lookup_frame(data_dir, name, j, mapping)
-        df, n = _join(df, name, j, lookup, where)
+        lookup, where, files = _lookup_frame(data_dir, name, j, mapping)
+        df, n = _join(df, name, j, lookup, where, files)
         df = _recode(df, name, spec, tm, mapping, list(j.fill))
         dropped += n
     consumed = [c for j in tm.join for c in j.on if c not in spec.column_names]
@@ -887,8 +896,11 @@ def read_delivery(
         df = read_table(data_dir, name, mapping)
         if df is None:
             if spec.required:
-                stem = mapping.table(name).file or name
-                raise InputError(name, None, None, f"no file {stem}.parquet/.csv/.sav in {data_dir}")
+                tm = mapping.table(name)
+                if tm.parts:
+                    stems = ", ".join(part.file for part in tm.parts)
+                    raise InputError(name, None, None, f"no file of its parts ({stems}) in {data_dir}")
+                raise InputError(name, None, None, f"no file {tm.file or name}.parquet/.csv/.sav in {data_dir}")
             continue
         raw[name] = df
     interventions = read_table(data_dir, INTERVENTIONS.name, mapping)

@@ -558,6 +558,43 @@ def _interventions_without_name(tmp: Path) -> list[str]:
     return ["--data", str(data)]
 
 
+# --- the CBS-layout delivery (tests/features/cbs_layout.py) with the example mapping ----------
+CBS_MAPPING = Path(__file__).resolve().parents[2] / "conf" / "mapping_cbs_example.toml"
+
+
+def _cbs(change: Callable[[Path], object]) -> Callable[[Path], list[str]]:
+    def build(tmp: Path) -> list[str]:
+        data = write_cbs_delivery(tmp)
+        change(data)
+        return ["--data", str(data), "--mapping", str(CBS_MAPPING)]
+
+    return build
+
+
+def _read_cbs_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
+
+
+def _write_cbs_csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, sep=";", encoding="cp1252", index=False)
+
+
+def _drop_lookup_object(data: Path, pattern: str, column: str, value: int) -> None:
+    for path in data.glob(pattern):
+        df = _read_cbs_csv(path)
+        _write_cbs_csv(df[df[column].astype("int64") != value], path)
+
+
+def _double_first_row(path: Path) -> None:
+    df = _read_cbs_csv(path)
+    _write_cbs_csv(pd.concat([df, df.iloc[[0]]]), path)
+
+
+def _rename_csv_column(path: Path, old: str, new: str) -> None:
+    _write_cbs_csv(_read_cbs_csv(path).rename(columns={old: new}), path)
+
+
+
 _CBS_PERSONS = """
 [tables.persons]
 columns = { rinpersoon = "RINPERSOON" }
@@ -1355,6 +1392,61 @@ CASES: list[BadCase] = [
         None,
         "is audit-only and can never be a model input",
         error="config",
+    ),
+    # a delivery in CBS's layout read with conf/mapping_cbs_example.toml: stacks, parts, joins
+    BadCase(
+        "join-unmatched",
+        "an address object missing from every yearly lookup file",
+        _cbs(lambda d: _drop_lookup_object(d, "VSLGWB*TAB.csv", "RINOBJECTNUMMER", 44)),
+        "addresses",
+        "address_id",
+        1,
+        "no row in the lookup VSLGWB*TAB",
+    ),
+    BadCase(
+        "join-duplicate-key",
+        "a household twice in one year's lookup file",
+        _cbs(lambda d: _double_first_row(d / "INHA2023TABV2.csv")),
+        "household_income",
+        "RINPERSOONHKW,JAAR",
+        2,
+        "lookup key occurs more than once",
+    ),
+    BadCase(
+        "join-missing-lookup",
+        "the lookup files of a join are absent",
+        _cbs(lambda d: [f.unlink() for f in d.glob("VSLGWB*TAB.csv")]),
+        "addresses",
+        None,
+        None,
+        "join: no lookup file VSLGWB*TAB",
+    ),
+    BadCase(
+        "join-lookup-column",
+        "a yearly lookup file without the column the join fills from",
+        _cbs(lambda d: _rename_csv_column(d / "VSLGWB2019TAB.csv", "BC", "BC2019")),
+        "addresses",
+        "BC",
+        None,
+        "VSLGWB2019TAB.csv: the join's lookup file does not have this column",
+    ),
+    BadCase(
+        "part-missing-file",
+        "one file of a table combined from parts is absent",
+        _cbs(lambda d: (d / "JGDBESCHERMBUS.csv").unlink()),
+        "youth_care",
+        None,
+        None,
+        "part 2: no file JGDBESCHERMBUS",
+    ),
+    BadCase(
+        "stacked-file-column",
+        "one of the yearly files lacks a mapped column",
+        _cbs(lambda d: _rename_csv_column(d / "VERDACHTEN2022TABV1.csv", "DELICTHOOFDGROEP", "DELICT")),
+        "suspects",
+        "DELICTHOOFDGROEP",
+        None,
+        "VERDACHTEN2022TABV1.csv: the mapping maps 'offence'",
     ),
 ]
 
