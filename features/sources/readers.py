@@ -584,23 +584,31 @@ def _recode(
 def _key_codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of two key columns on a shared set of values (-1: missing).
 
-    Values compare as text; digit-only text without its leading zeros (``000123`` = ``123``
-    = ``123.0``), so a key stored as a number in one file and as text in the other matches.
+    Whole numbers compare as numbers whether stored as numbers or as text (``000123`` =
+    ``123`` = ``123.0``); when either side holds other text, both compare as text, digit-only
+    values without leading zeros and a trailing ``.0``. Only the distinct values are parsed.
     """
+    factors = [pd.factorize(s, use_na_sentinel=True) for s in (left, right)]
+    parsed = [parse_whole_numbers(pd.Series(uniques)) for _, uniques in factors]
+    if not any(bad.any() for _, bad in parsed):  # int64, exact: 16-digit object numbers too
+        missing = [v.isna().to_numpy() for v, _ in parsed]
+        keys: list[np.ndarray] = [v.to_numpy(dtype="int64", na_value=0) for v, _ in parsed]
+    else:
+        keys, missing = [], []
+        for _, uniques in factors:
+            text = as_text_categorical(pd.Series(uniques)).astype("str")
+            whole = text.str.extract(r"^(\d+)(?:\.0*)?$", expand=False)  # "007", "7.0" -> "007", "7"
+            stripped = whole.str.lstrip("0").where(lambda t: t != "", "0")
+            key = text.where(whole.isna(), stripped)
+            missing.append(key.isna().to_numpy())
+            keys.append(key.fillna("").to_numpy(dtype=object))
+    union = pd.Index(np.concatenate([k[~m] for k, m in zip(keys, missing, strict=True)])).unique()
     out = []
-    for s in (left, right):
-        cat = as_text_categorical(s)
-        cats = pd.Series(cat.cat.categories, dtype="str")
-        whole = cats.str.extract(r"^(\d+)(?:\.0*)?$", expand=False)  # "007", "7.0" -> "007", "7"
-        digits = whole.notna()
-        stripped = whole.str.lstrip("0").where(lambda t: t != "", "0")
-        out.append(recode_categories(cat, pd.Index(cats.where(~digits, stripped))))
-    union = pd.Index(out[0].cat.categories).union(pd.Index(out[1].cat.categories))
-    codes = []
-    for cat in out:
-        lookup = np.append(union.get_indexer(pd.Index(cat.cat.categories)), -1).astype("int64")
-        codes.append(lookup[cat.cat.codes.to_numpy()])
-    return codes[0], codes[1]
+    for (codes, _), key, miss in zip(factors, keys, missing, strict=True):
+        positions = union.get_indexer(pd.Index(key))  # on the distinct values only
+        positions[miss] = -1
+        out.append(np.append(positions, -1).astype("int64")[codes])
+    return out[0], out[1]
 
 
 def _lookup_frame(
@@ -631,10 +639,10 @@ def _validity(lookup: pd.DataFrame, name: str, j: JoinMapping, where: str) -> tu
         if bad.any() or years.isna().any():
             n = int(bad.sum() + years.isna().sum())
             raise InputError(name, j.year, n, f"{where}: year of the lookup not a whole number")
-        y = years.to_numpy(dtype="int64")
-        first = pd.to_datetime(pd.DataFrame({"year": y, "month": 1, "day": 1})).to_numpy().astype(DATE_DTYPE)
-        last = pd.to_datetime(pd.DataFrame({"year": y, "month": 12, "day": 31})).to_numpy().astype(DATE_DTYPE)
-        return first, last
+        y = years.to_numpy(dtype="int64") - 1970
+        first = y.astype("datetime64[Y]").astype("datetime64[D]")
+        last = (y + 1).astype("datetime64[Y]").astype("datetime64[D]") - np.timedelta64(1, "D")
+        return first.astype(DATE_DTYPE), last.astype(DATE_DTYPE)
     first_s, n_bad = parse_dates(lookup[j.valid_from], j.date_format or "")
     if n_bad or first_s.isna().any():
         raise InputError(name, j.valid_from, int(n_bad + first_s.isna().sum()), f"{where}: not a date")

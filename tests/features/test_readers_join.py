@@ -292,3 +292,18 @@ def test_mapping_file_errors_for_stacks_parts_and_joins(tmp_path, text, key, pro
         _mapping(tmp_path, text)
     assert info.value.key == key
     assert problem in info.value.problem
+
+
+def test_text_keys_match_with_whole_numbers_written_otherwise(tmp_path):
+    # one key is not a number ("G7"): keys compare as text, "0011" = "11.0" = "11"
+    data = tmp_path / "d"
+    a, b, _ = td.buurten()[:3]
+    _csv(
+        data,
+        "ADRES",
+        pd.DataFrame({"RIN": [1, 2], "OBJ": ["0011", "G7"], "BEGIN": ["20190501", "20200101"], "EINDE": ["", ""]}),
+    )
+    _csv(data, "GWBTAB", pd.DataFrame({"OBJ": ["G7", "11.0"], "BC": [b, a]}))
+    exact = VALIDITY.replace('date = "date_start"\nvalid_from = "VAN"\nvalid_to = "TOT"\n', "")
+    raw = read_table(data, "addresses", _mapping(tmp_path, exact))
+    assert raw["buurt_code"].astype(str).tolist() == [a, b]
