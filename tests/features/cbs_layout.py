@@ -4,10 +4,11 @@ The files are what a modeller finds in CBS's secure environment, not prepared on
 and CSV (';', Windows-1252) files under CBS-style names and variables, pseudonyms as 9-digit
 text, dates as YYYYMMDD text (an open end as 20501231) or SPSS dates, coded values, several
 yearly files for one table, a union of separate files per kind (debt help, youth care,
-deregistrations), the buurt of an address in yearly lookup files (address object -> code)
-and the household income quintile in a yearly household file joined through the person's
-yearly income file. ``conf/mapping_cbs_example.toml`` maps it onto the contract with no
-preparation code; the tests check that the result equals the tables written here.
+deregistrations), the buurt of an address in yearly lookup files (address object -> code),
+the household income quintile in a yearly household file joined through the person's
+yearly income file, and the origin group from a country reference table.
+``conf/mapping_cbs_example.toml`` maps it onto the contract with no preparation code; the
+tests check that the result equals the tables written here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ OPEN_END = "20501231"
 def _codes(values: tuple[str, ...]) -> dict[str, str]:
     """Contract value -> CBS-style numeric code (1, 2, ...; 'overig' is 9), as in the example."""
     return {v: ("9" if v == "overig" else str(i + 1)) for i, v in enumerate(values)}
+
+
+#: Country codes per origin group in the test's country reference table (several per group,
+#: so that the lookup groups them).
+COUNTRIES = {"nederland": ["6030"], "europa": ["5010", "6029", "7044"], "buiten_europa": ["5022", "6003", "9089"]}
+
+
+def _origin_country(p: pd.DataFrame) -> pd.Series:
+    """A country of origin per person, from their group (spread by pseudonym)."""
+    groups = p["migration_group"].astype(str)
+    pick = p["rinpersoon"].astype("int64").to_numpy()
+    return pd.Series([COUNTRIES[g][i % len(COUNTRIES[g])] for g, i in zip(groups, pick, strict=True)], index=p.index)
 
 
 def _pin(s: pd.Series) -> pd.Series:
@@ -91,10 +104,22 @@ def write_cbs_layout(
                 "GBAGEBOORTEDAG": p["birth_date"].dt.day.astype("float64"),
                 "GBAGEBOORTELAND": "6030",
                 "GBAGENERATIE": "0",
-                "HERKOMSTGROEP3": p["migration_group"].astype(str).map(_codes(MIGRATION_GROUPS)).astype("float64"),
+                "GBAHERKOMSTLAND": _origin_country(p),
             }
         ),
         out / "GBAPERSOON2024TABV1.sav",
+    )
+    # the country reference table groups countries of origin (the audit-only origin group)
+    import pyreadstat
+
+    pyreadstat.write_sav(
+        pd.DataFrame(
+            {
+                "LAND": [c for cs in COUNTRIES.values() for c in cs],
+                "HERKOMSTGROEP3": [float(_codes(MIGRATION_GROUPS)[g]) for g, cs in COUNTRIES.items() for _ in cs],
+            }
+        ),
+        str(out / "LANDAKTUEELREFV13.sav"),
     )
 
     # KINDOUDERTAB: one row per child, the parents side by side (no parent: 000000000)
