@@ -7,7 +7,10 @@ only, ``coverage`` (its gemeente codes). The mapping (TOML, see
 ``conf/mapping.toml`` and ``conf/mapping_cbs_example.toml``) says per table which file to read,
 how delivery columns map onto contract columns, which delivery columns to drop, and how coded
 values map onto contract values (e.g. SPSS ``1``/``2`` -> ``M``/``V``), so that a real
-delivery maps without code edits.
+delivery maps without code edits. A table may also come from several files: a file pattern
+stacks yearly files (with values taken from the file names), ``parts`` combine separate
+files each with its own layout, and ``join`` fills columns from a lookup file on declared
+keys, optionally by the year or validity period a date falls in (docs/mapping.md).
 
 Every failure is an :class:`~features.errors.InputError` (the delivery) or
 :class:`~features.errors.ConfigError` (the mapping file) whose message names file, table and

@@ -12,10 +12,12 @@ from pathlib import Path
 import contract_testdata as td
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from features.contract import ContractConfig
 from features.errors import ConfigError, InputError
-from features.sources.readers import load_mapping, read_delivery, read_table
+from features.sources.readers import JoinMapping, _join, load_mapping, read_delivery, read_table
 
 
 def _mapping(tmp_path: Path, text: str):
@@ -307,3 +309,55 @@ def test_text_keys_match_with_whole_numbers_written_otherwise(tmp_path):
     exact = VALIDITY.replace('date = "date_start"\nvalid_from = "VAN"\nvalid_to = "TOT"\n', "")
     raw = read_table(data, "addresses", _mapping(tmp_path, exact))
     assert raw["buurt_code"].astype(str).tolist() == [a, b]
+
+
+# --- the time-valid join against a brute-force reference ------------------------------------
+_DAY0 = pd.Timestamp("2015-01-01")
+
+
+@st.composite
+def _periods_and_dates(draw):
+    """Per key a chain of periods (gaps allowed, a shared boundary day allowed, last maybe open)
+    and table rows with keys (some absent from the lookup) and dates."""
+    rows = []
+    for key in range(draw(st.integers(1, 4))):
+        start = draw(st.integers(0, 30))
+        for i in range(draw(st.integers(1, 4))):
+            length = draw(st.integers(0, 40))
+            open_end = draw(st.booleans())
+            rows.append((key, start, None if open_end else start + length, f"k{key}p{i}"))
+            if open_end:
+                break
+            start += length + draw(st.integers(0, 5))  # 0: the next period starts on this end day
+    table = draw(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 200)), min_size=1, max_size=30))
+    return rows, table
+
+
+def _reference(periods, key, day):
+    """The row valid on ``day``: the latest start <= day whose end (if any) is >= day."""
+    hits = [p for p in periods if p[0] == key and p[1] <= day and (p[2] is None or day <= p[2])]
+    return max(hits, key=lambda p: p[1])[3] if hits else None
+
+
+@given(_periods_and_dates())
+def test_validity_join_equals_a_brute_force_lookup(case):
+    periods, rows = case
+    day = lambda n: _DAY0 + pd.Timedelta(days=n)  # noqa: E731
+    lookup = pd.DataFrame(
+        {
+            "K": [p[0] for p in periods],
+            "VAN": [day(p[1]).strftime("%Y%m%d") for p in periods],
+            "TOT": ["" if p[2] is None else day(p[2]).strftime("%Y%m%d") for p in periods],
+            "V": [p[3] for p in periods],
+        }
+    )
+    table = pd.DataFrame({"key": [str(k) for k, _ in rows], "d": [day(n) for _, n in rows]})
+    j = JoinMapping(
+        file="L", on={"key": "K"}, fill={"v": "V"}, date="d", valid_from="VAN", valid_to="TOT", max_unmatched_share=1.0
+    )
+    files = pd.Series(["L.csv"] * len(lookup)).to_numpy(dtype=object)
+    got, n_dropped = _join(table, "t", j, lookup, "L.csv", files)
+    want = [(k, n, _reference(periods, k, n)) for k, n in rows]
+    kept = [w for w in want if w[2] is not None]
+    assert n_dropped == len(want) - len(kept)
+    assert list(zip(got["key"].astype(int), (got["d"] - _DAY0).dt.days, got["v"], strict=True)) == kept
