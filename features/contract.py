@@ -284,13 +284,16 @@ class Delivery:
     """A validated delivery: contract-typed tables plus the date the data run up to.
 
     ``orphans_dropped`` counts, per table, rows dropped because their pseudonym is not in
-    ``persons`` (only when ``ContractConfig.max_orphan_share`` tolerates them).
+    ``persons`` (only when ``ContractConfig.max_orphan_share`` tolerates them);
+    ``unmatched_dropped``, rows dropped because a mapping's lookup join found no row for them
+    (only within the join's ``max_unmatched_share``).
     """
 
     tables: dict[str, pd.DataFrame]
     observation_end: dt.date
     interventions: pd.DataFrame | None = None
     orphans_dropped: dict[str, int] = dataclasses.field(default_factory=dict)
+    unmatched_dropped: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]

@@ -61,6 +61,16 @@ def test_tolerated_orphans_are_reported(tmp_path, monkeypatch):
     assert "1 rows whose pseudonym is not in persons were dropped" in " ".join(result.output.split())
 
 
+def test_rows_without_a_lookup_row_within_the_tolerance_are_reported(tmp_path, monkeypatch):
+    data = td.write_cbs_delivery(tmp_path)
+    td._drop_lookup_object(data, "VSLGWB*TAB.csv", "RINOBJECTNUMMER", 44)  # the one row of object 44
+    text = td.CBS_MAPPING.read_text(encoding="utf-8").replace("max_unmatched_share = 0.0", "max_unmatched_share = 0.1")
+    (tmp_path / "m.toml").write_text(text, encoding="utf-8")
+    result = _invoke(["--data", str(data), "--mapping", str(tmp_path / "m.toml")], tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "1 rows of addresses found no lookup row and were dropped" in " ".join(result.output.split())
+
+
 def _library_run(args: list[str]) -> None:
     """What ``aanwas validate`` does before printing: config, mapping, read + validate."""
     opts: dict[str, list[str]] = {}
@@ -111,9 +121,9 @@ def test_bad_input_exit_code_2_one_line_nothing_written(case, tmp_path, monkeypa
     assert td.looks_like_pseudonym_free(line)
     # docs/reliability.md shows this case with exactly this line
     row = f"| `{case.id}` |"
-    assert (
-        row in reliability_doc and f"`{td.normalise(line, tmp_path)}`" in reliability_doc
-    ), f"docs/reliability.md is out of date for {case.id}: {td.normalise(line, tmp_path)}"
+    assert row in reliability_doc and f"`{td.normalise(line, tmp_path)}`" in reliability_doc, (
+        f"docs/reliability.md is out of date for {case.id}: {td.normalise(line, tmp_path)}"
+    )
 
 
 def test_reliability_doc_has_no_stale_cases(reliability_doc):

@@ -74,4 +74,6 @@ def run_validate(cfg: AppConfig, data_dir: Path, mapping_path: Path | None, cons
             f"{dropped:,} rows whose pseudonym is not in persons were dropped "
             f"(tolerated: contract.max_orphan_share = {cfg.contract.max_orphan_share})"
         )
+    for name, n in delivery.unmatched_dropped.items():
+        console.print(f"{n:,} rows of {name} found no lookup row and were dropped (tolerated: max_unmatched_share)")
     return delivery

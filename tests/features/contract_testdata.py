@@ -234,166 +234,11 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def write_cbs_delivery(root: Path) -> Path:
-    """The base delivery as CBS-shaped SPSS files plus an Excel-style intervention CSV
-    (read by conf/mapping_cbs_example.toml)."""
-    import pyreadstat
+    """The base delivery in CBS's layout (``cbs_layout``: .sav and CSV files, yearly files,
+    separate files per kind, lookup files), read by conf/mapping_cbs_example.toml."""
+    from cbs_layout import write_cbs_layout
 
-    t = base_tables()
-    data = root / "cbs"
-    data.mkdir()
-
-    def pin(s: pd.Series) -> pd.Series:  # RINPERSOON: 9-character text with leading zeros
-        return s.map(lambda v: f"{int(v):09d}")
-
-    def ymd(s: pd.Series) -> pd.Series:
-        return s.dt.strftime("%Y%m%d").fillna("")
-
-    def sav(df: pd.DataFrame, name: str) -> None:
-        out = df.copy()
-        out.insert(0, "RINPERSOONS", "R")
-        pyreadstat.write_sav(out, str(data / f"{name}.sav"))
-
-    p = t["persons"]
-    sav(
-        pd.DataFrame(
-            {
-                "RINPERSOON": pin(p["rinpersoon"]),
-                "GBAGESLACHT": p["sex"].map({"M": "1", "V": "2"}),
-                "GBAGEBOORTEJAAR": p["birth_date"].dt.year.astype("float64"),
-                "GBAGEBOORTEMAAND": p["birth_date"].dt.month.astype("float64"),
-                "GBAGEBOORTEDAG": p["birth_date"].dt.day.astype("float64"),
-                "GBAGEBOORTELAND": "6030",
-                "GBAGENERATIE": "0",
-                "HERKOMSTGROEP3": p["migration_group"].map({"nederland": 1.0, "europa": 2.0, "buiten_europa": 3.0}),
-            }
-        ),
-        "GBAPERSOON2024TABV1",
-    )
-    sex = dict(zip(p["rinpersoon"], p["sex"], strict=False))
-    pc = t["parent_child"]
-    wide = pd.DataFrame({"RINPERSOON": sorted(set(pc["rinpersoon"]))})
-    for col, s in (("pa", "M"), ("Ma", "V")):
-        par = pc[pc["rinpersoon_parent"].map(sex) == s].set_index("rinpersoon")["rinpersoon_parent"]
-        wide[f"RINPERSOONS{col}"] = "R"
-        wide[f"RINPERSOON{col}"] = wide["RINPERSOON"].map(par).fillna(0).astype("int64").map(lambda v: f"{v:09d}")
-    wide["RINPERSOON"] = pin(wide["RINPERSOON"])
-    sav(wide, "KINDOUDERTAB")
-    a = t["addresses"]
-    sav(
-        pd.DataFrame(
-            {
-                "RINPERSOON": pin(a["rinpersoon"]),
-                "SOORTOBJECTNUMMER": "A",
-                "RINOBJECTNUMMER": a["address_id"].astype("float64"),
-                "BC2024": a["buurt_code"].str[2:],
-                "GBADATUMAANVANGADRESHOUDING": ymd(a["date_start"]),
-                "GBADATUMEINDEADRESHOUDING": ymd(a["date_end"]).replace("", "20501231"),
-            }
-        ),
-        "GBAADRESBUURT2024",
-    )
-    e = t["enrolments"]
-    levels = {v: str(i + 1) for i, v in enumerate(["po", "so", "vo", "vso", "mbo", "hbo", "wo"])}
-    sav(
-        pd.DataFrame(
-            {
-                "RINPERSOON": pin(e["rinpersoon"]),
-                "INSTELLINGSNUMMER": e["school_id"].astype("float64"),
-                "ONDERWIJSSOORT": e["level"].map(levels).astype("float64"),
-                "AANVANGINSCHRIJVING": e["date_start"].astype("datetime64[ms]"),  # SPSS DATETIME
-                "EINDEINSCHRIJVING": e["date_end"].astype("datetime64[ms]"),
-            }
-        ),
-        "ONDERWIJSINSCHRTAB",
-    )
-    v = t["vsv"]
-    sav(
-        pd.DataFrame(
-            {"RINPERSOON": pin(v["rinpersoon"]), "DATUMVSV": v["vsv_date"].dt.strftime("%Y%m%d").astype("float64")}
-        ),
-        "VSVBUS",
-    )
-    h = t["halt"]
-    sav(
-        pd.DataFrame(
-            {
-                "RINPERSOON": pin(h["rinpersoon"]),
-                "DATUMVERWIJZING": ymd(h["referral_date"]),
-                "HALTFEITCATEGORIE": h["halt_category"].map({"vernieling": "1", "diefstal": "2"}),
-            }
-        ),
-        "HALTBUS",
-    )
-    d = t["debt"]
-    sav(
-        pd.DataFrame(
-            {
-                "RINPERSOON": pin(d["rinpersoon"]),
-                "SOORTREGELING": d["debt_type"].map({"wsnp": 1.0, "minnelijk": 2.0}),
-                "DATUMBEGIN": ymd(d["date_start"]),
-                "DATUMEINDE": ymd(d["date_end"]),
-            }
-        ),
-        "SCHULDHULPBUS",
-    )
-    s = t["suspects"]
-    sav(
-        pd.DataFrame(
-            {
-                "RINPERSOON": pin(s["rinpersoon"]),
-                "DATUMREGISTRATIE": ymd(s["registration_date"]),
-                "DELICTHOOFDGROEP": s["offence"].map({"opiumwet": "1", "vermogen": "3"}),
-            }
-        ),
-        "VERDACHTENBUS",
-    )
-    y = t["youth_care"]
-    sav(
-        pd.DataFrame(
-            {
-                "RINPERSOON": pin(y["rinpersoon"]),
-                "SOORTZORG": y["care_type"].map({"jeugdhulp": "1", "jeugdreclassering": "3"}),
-                "DATUMBEGIN": ymd(y["date_start"]),
-                "DATUMEINDE": ymd(y["date_end"]),
-            }
-        ),
-        "JEUGDZORGBUS",
-    )
-    i = t["household_income"]
-    sav(
-        pd.DataFrame(
-            {
-                "RINPERSOON": pin(i["rinpersoon"]),
-                "JAAR": i["year"].astype("float64"),
-                "INHKWINTIEL": i["income_group"].astype("float64"),
-            }
-        ),
-        "INKOMENKWINTIELBUS",
-    )
-    g = t["deregistrations"]
-    sav(
-        pd.DataFrame(
-            {
-                "RINPERSOON": pin(g["rinpersoon"]),
-                "DATUMVERTREK": ymd(g["deregistration_date"]),
-                "REDENVERTREK": g["reason"].map({"overlijden": "1", "emigratie": "2"}),
-            }
-        ),
-        "GBAVERTREKBUS",
-    )
-    iv = base_interventions()
-    pd.DataFrame(
-        {
-            "Code": iv["intervention_id"],
-            "Naam": iv["name"],
-            "Gebieden": iv["area_codes"],
-            "Leeftijdsgroepen": iv["age_bands"],
-            "Startdatum": iv["start_date"].dt.strftime("%d-%m-%Y"),
-            "Opmerkingen": ["zie verslag", ""],
-        }
-    ).to_csv(data / "interventieregister.csv", sep=";", index=False, encoding="cp1252")
-    (data / "delivery.toml").write_text("observation_end = 2024-12-31\n", encoding="utf-8")
-    return data
+    return write_cbs_layout(base_tables(), base_interventions(), OBSERVATION_END, root / "cbs")
 
 
 # --------------------------------------------------------------------------------------------
@@ -711,6 +556,43 @@ def _missing_file(kind: str) -> Callable[[Path], list[str]]:
 def _interventions_without_name(tmp: Path) -> list[str]:
     data = write_delivery(tmp / "data", base_tables(), base_interventions().drop(columns=["name"]))
     return ["--data", str(data)]
+
+
+# --- the CBS-layout delivery (tests/features/cbs_layout.py) with the example mapping ----------
+CBS_MAPPING = Path(__file__).resolve().parents[2] / "conf" / "mapping_cbs_example.toml"
+
+
+def _cbs(change: Callable[[Path], object]) -> Callable[[Path], list[str]]:
+    def build(tmp: Path) -> list[str]:
+        data = write_cbs_delivery(tmp)
+        change(data)
+        return ["--data", str(data), "--mapping", str(CBS_MAPPING)]
+
+    return build
+
+
+def _read_cbs_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
+
+
+def _write_cbs_csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, sep=";", encoding="cp1252", index=False)
+
+
+def _drop_lookup_object(data: Path, pattern: str, column: str, value: int) -> None:
+    for path in data.glob(pattern):
+        df = _read_cbs_csv(path)
+        _write_cbs_csv(df[df[column].astype("int64") != value], path)
+
+
+def _double_first_row(path: Path) -> None:
+    df = _read_cbs_csv(path)
+    _write_cbs_csv(pd.concat([df, df.iloc[[0]]]), path)
+
+
+def _rename_csv_column(path: Path, old: str, new: str) -> None:
+    _write_cbs_csv(_read_cbs_csv(path).rename(columns={old: new}), path)
+
 
 
 _CBS_PERSONS = """
@@ -1510,6 +1392,61 @@ CASES: list[BadCase] = [
         None,
         "is audit-only and can never be a model input",
         error="config",
+    ),
+    # a delivery in CBS's layout read with conf/mapping_cbs_example.toml: stacks, parts, joins
+    BadCase(
+        "join-unmatched",
+        "an address object missing from every yearly lookup file",
+        _cbs(lambda d: _drop_lookup_object(d, "VSLGWB*TAB.csv", "RINOBJECTNUMMER", 44)),
+        "addresses",
+        "address_id",
+        1,
+        "no row in the lookup VSLGWB*TAB",
+    ),
+    BadCase(
+        "join-duplicate-key",
+        "a household twice in one year's lookup file",
+        _cbs(lambda d: _double_first_row(d / "INHA2023TABV2.csv")),
+        "household_income",
+        "RINPERSOONHKW,JAAR",
+        2,
+        "lookup key occurs more than once",
+    ),
+    BadCase(
+        "join-missing-lookup",
+        "the lookup files of a join are absent",
+        _cbs(lambda d: [f.unlink() for f in d.glob("VSLGWB*TAB.csv")]),
+        "addresses",
+        None,
+        None,
+        "join: no lookup file VSLGWB*TAB",
+    ),
+    BadCase(
+        "join-lookup-column",
+        "a yearly lookup file without the column the join fills from",
+        _cbs(lambda d: _rename_csv_column(d / "VSLGWB2019TAB.csv", "BC", "BC2019")),
+        "addresses",
+        "BC",
+        None,
+        "VSLGWB2019TAB.csv: the join's lookup file does not have this column",
+    ),
+    BadCase(
+        "part-missing-file",
+        "one file of a table combined from parts is absent",
+        _cbs(lambda d: (d / "JGDBESCHERMBUS.csv").unlink()),
+        "youth_care",
+        None,
+        None,
+        "part 2: no file JGDBESCHERMBUS",
+    ),
+    BadCase(
+        "stacked-file-column",
+        "one of the yearly files lacks a mapped column",
+        _cbs(lambda d: _rename_csv_column(d / "VERDACHTEN2022TABV1.csv", "DELICTHOOFDGROEP", "DELICT")),
+        "suspects",
+        "DELICTHOOFDGROEP",
+        None,
+        "VERDACHTEN2022TABV1.csv: the mapping maps 'offence'",
     ),
 ]
 
