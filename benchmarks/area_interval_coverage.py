@@ -113,8 +113,8 @@ def measure_world(path: Path, variants: dict[str, AggregateConfig]) -> pd.DataFr
         for tname, truth in truths.items():
             for level in LEVELS:
                 acc = area_risk_accuracy(areas, truth, level=level)
-                rows.append(acc.assign(world=path.name, variant=vname, truth=tname, level=level))
-        print(f"  {path.name} {vname}: aggregate_areas {took[0]:.1f} s wall, {took[1]:.1f} s cpu", flush=True)
+                rows.append(acc.assign(world=str(path), variant=vname, truth=tname, level=level))
+        print(f"  {path} {vname}: aggregate_areas {took[0]:.1f} s wall, {took[1]:.1f} s cpu", flush=True)
     return pd.concat(rows, ignore_index=True)
 
 

@@ -142,6 +142,11 @@ def _wilson(k: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndar
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
+def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
+    """A variance function that is ``value`` everywhere."""
+    return lambda c: np.full(np.shape(c), value)
+
+
 def _area_error_var(
     no: np.ndarray,
     sl: np.ndarray,
@@ -178,7 +183,7 @@ def _area_error_var(
     use = (m > 0) & (b > 0) & (e > 0)
     periods = np.nonzero(use)[0]
     if use.sum() < 2 * max(len(np.unique(periods)), 1) + 1:
-        return lambda c: np.zeros(np.shape(c))
+        return _constant(0.0)
     if cfg.area_error_scale == "relative":
         direct, psi = o[use] / e[use] - 1.0, b[use] / e[use] ** 2
     else:
@@ -354,8 +359,14 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
             # column 0 is the national row
             calib = _calibration_error_var(no[:, 0], sl[:, 0], sb[:, 0], nl[:, 0], cfg)
             area_var["land"] = lambda c, calib=calib: np.full(np.shape(c), calib)
-            for lv in levels:
+            floor = 0.0
+            for lv in reversed(levels):  # gemeente, wijk, buurt
                 var_of = _area_error_var(no, sl, sb, nl, s1, np.flatnonzero(level == lv), cfg)
+                if cfg.area_error_variance == "constant":
+                    # nested areas: a wijk's error is an average of its buurten's, so a finer
+                    # level's variance is at least the coarser one's (order restriction)
+                    floor = max(floor, float(var_of(np.zeros(1))[0]))
+                    var_of = _constant(floor)
                 area_var[lv] = lambda c, calib=calib, var_of=var_of: calib + var_of(c)
         for i in range(n_p):
             r = _shrink(rolled["n"][i, j], rolled["s1"][i, j], rolled["s2"][i, j], level, cfg, area_var)
