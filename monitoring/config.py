@@ -42,10 +42,13 @@ class AggregateConfig:
         detection intensity), estimated on the scale ``observed / expected - 1``.
     area_error_variance : {"constant", "expected_count"}
         How the area-level error's variance differs between the areas of one level.
-        ``constant``: one variance per level and band (the standard Fay-Herriot model).
+        ``constant``: one variance per level and band (the standard Fay-Herriot model), a finer
+        level's at least the coarser level's (nested areas).
         ``expected_count``: proportional to a power of the area's expected count (sum of its
         young people's scores), ``sigma2_v * S ** slope``, both estimated by REML from the labels
-        (a heteroscedastic Fay-Herriot model; docs/accuracy.md says why).
+        (a heteroscedastic Fay-Herriot model). Measured on synthetic data it extrapolates the big
+        areas' variance law to the small areas, where labels cannot check it, and under-covers
+        small gemeenten badly; docs/accuracy.md ("Per-area coverage: variance models").
     person_error_share : float
         Person-level model error (true risk minus score, independent between persons) as a
         share of its largest possible variance, the Bernoulli variance ``s (1 - s)`` of the
