@@ -15,6 +15,14 @@ mean squared error by Prasad and Rao (1990) with the REML correction of Datta an
 :func:`fay_herriot_synthetic` predicts areas without a direct estimate (``x' beta`` with
 MSE ``sigma2_v + x' Var(beta) x``).
 
+Heteroscedastic model (``variance_covariate``): the area effects' variance follows an area-level
+covariate, ``sigma2_d = sigma2_v exp(slope (c_d - mean c))``; ``sigma2_v`` and ``slope`` by REML
+(the slope maximises the profile restricted likelihood), ``g1``/``g2`` with each area's own
+variance, ``g3`` over both parameters. A constant covariate gives the standard model exactly.
+The REML optimum is checked against a dense likelihood maximised by a generic optimiser, and at
+the fitted slope against samplics with its per-area factor ``b_const = sqrt(sigma2_d / sigma2_v)``
+(same ``sigma2_v``, ``beta`` and EBLUP; samplics has no REML of the slope itself).
+
 Vectorised over areas (every trace is a ``p x p`` product), so 100,000 areas take
 milliseconds. Checked against samplics 0.6.1 (``samplics.sae.EblupAreaModel``) on the milk
 expenditure data of Arora and Lahiri (1997) used by the R package sae (tests/monitoring/test_sae.py).

@@ -42,6 +42,29 @@ def test_matches_samplics_on_milk_data() -> None:
     np.testing.assert_allclose(fit.mse, [ref.area_mse[a] for a in area], rtol=1e-6)
 
 
+def test_heteroscedastic_fit_matches_samplics_at_its_slope() -> None:
+    # samplics' area model takes a known per-area factor b_d (area effect variance sigma2 b_d^2).
+    # At our REML slope, b_d = sqrt(exp(slope (c_d - mean c))) must give samplics the same
+    # sigma2_v, fixed effects and EBLUPs (the MSE differs: ours counts the slope's uncertainty).
+    y, psi, x, area = _milk()
+    c = np.log(psi)
+    fit = fay_herriot(y, psi, x, variance_covariate=c)
+    assert fit.converged and fit.variance_slope != 0.0 and not fit.slope_at_bound
+    b = np.sqrt(np.exp(fit.variance_slope * (c - c.mean())))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sae = pytest.importorskip("samplics.sae")
+        types = pytest.importorskip("samplics.utils.types")
+        ref = sae.EblupAreaModel(method=types.FitMethod.reml)
+        ref.fit(
+            yhat=y, X=x[:, 1:], area=area, error_std=np.sqrt(psi), b_const=b, intercept=True, tol=1e-12, maxiter=500
+        )
+        ref.predict(X=x[:, 1:], area=area, b_const=b, intercept=True)
+    assert fit.sigma2_v == pytest.approx(float(ref.re_std) ** 2, rel=1e-6)
+    np.testing.assert_allclose(fit.beta, np.asarray(ref.fixed_effects, float), rtol=1e-6)
+    np.testing.assert_allclose(fit.eblup, [ref.area_est[a] for a in area], rtol=1e-6)
+
+
 def test_hand_computed_balanced_case() -> None:
     # Equal sampling variances and an intercept: REML has the closed form
     # sigma2 = sum((y - mean)^2) / (m - 1) - psi, GLS is the plain mean, and
