@@ -12,6 +12,8 @@ files; the result is still confidential until it has passed :mod:`monitoring.dis
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -140,9 +142,20 @@ def _wilson(k: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndar
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
+def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
+    """A variance function that is ``value`` everywhere."""
+    return lambda c: np.full(np.shape(c), value)
+
+
 def _area_error_var(
-    no: np.ndarray, sl: np.ndarray, sb: np.ndarray, nl: np.ndarray, idx: np.ndarray, cfg: AggregateConfig
-) -> float:
+    no: np.ndarray,
+    sl: np.ndarray,
+    sb: np.ndarray,
+    nl: np.ndarray,
+    s1: np.ndarray,
+    idx: np.ndarray,
+    cfg: AggregateConfig,
+) -> Callable[[np.ndarray], np.ndarray]:
     """Variance of the model's area-level error at one area level, from labelled outcomes.
 
     One Fay-Herriot model (:func:`monitoring.sae.fay_herriot`, REML) over the labelled cells
@@ -151,20 +164,26 @@ def _area_error_var(
     the Bernoulli variance ``sum s (1 - s) / nl^2`` of calibrated scores, one fixed effect per
     period (calibration in the large may drift between periods; that is not area error). The
     area effect is the part of an area's true risk the scores miss and everyone in the area
-    shares; its variance is what this returns. Person-level error that is independent between
-    persons cancels out of this moment exactly (``E[(y - s)^2 | s] = s (1 - s)`` whatever the
-    error), so it is not in here (see :func:`_shrink`).
+    shares. Person-level error that is independent between persons cancels out of this moment
+    exactly (``E[(y - s)^2 | s] = s (1 - s)`` whatever the error), so it is not in here (see
+    :func:`_shrink`).
 
     ``cfg.area_error_scale == "relative"`` measures the error relative to the expected rate
     (``O / S - 1``, sampling variance ``sum s (1 - s) / S^2``): a multiplicative error such as
-    an area's detection intensity. Returns 0 when fewer labelled cells than two per period exist.
+    an area's detection intensity. ``cfg.area_error_variance == "expected_count"`` lets the
+    variance depend on the area's expected count ``s1`` (sum of all its young people's scores,
+    known in every period): ``sigma2_v * s1 ** slope`` by REML (``variance_covariate = log
+    s1``); ``"constant"``: one variance for every area of the level.
+
+    Returns the variance as a function of ``log s1`` (constant 0 when fewer labelled cells
+    than two per period exist).
     """
     sub = (slice(None), idx)
-    o, e, b, m = no[sub], sl[sub], sb[sub], nl[sub]
+    o, e, b, m, size = no[sub], sl[sub], sb[sub], nl[sub], s1[sub]
     use = (m > 0) & (b > 0) & (e > 0)
     periods = np.nonzero(use)[0]
     if use.sum() < 2 * max(len(np.unique(periods)), 1) + 1:
-        return 0.0
+        return _constant(0.0)
     if cfg.area_error_scale == "relative":
         direct, psi = o[use] / e[use] - 1.0, b[use] / e[use] ** 2
     else:
@@ -172,7 +191,9 @@ def _area_error_var(
     codes = np.unique(periods, return_inverse=True)[1]
     design = np.zeros((codes.size, int(codes.max()) + 1))
     design[np.arange(codes.size), codes] = 1.0
-    return fay_herriot(direct, psi, design, level=cfg.interval_level).sigma2_v
+    covariate = np.log(size[use]) if cfg.area_error_variance == "expected_count" else None
+    fit = fay_herriot(direct, psi, design, variance_covariate=covariate, level=cfg.interval_level)
+    return fit.area_variance
 
 
 def _calibration_error_var(
@@ -211,7 +232,7 @@ def _shrink(
     s2: np.ndarray,
     level: np.ndarray,
     cfg: AggregateConfig,
-    area_var: dict[str, float],
+    area_var: dict[str, Callable[[np.ndarray], np.ndarray]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Estimate and mean squared error of the mean true risk per area, for one period x band.
 
@@ -219,7 +240,7 @@ def _shrink(
     score plus an error that is independent of the score (a Berkson error), so the best
     estimate of an area's mean true risk from its scores is their mean, and shrinking it
     towards the parent would bias it (docs/dev/accuracy.md). Its error has two parts: the
-    area-level error shared by everyone in the area (variance ``area_var[level]``, absolute or
+    area-level error shared by everyone in the area (variance ``area_var[level](log s1)``, absolute or
     times ``y^2`` when relative, estimated from labels by :func:`_area_error_var`) and the
     person-level error independent between persons, which averages out: variance
     ``person_error_share * sum s (1 - s) / n^2``. No label can identify this second part; its
@@ -233,7 +254,13 @@ def _shrink(
         bern = np.where(n > 0, np.clip(s1 - s2, 0.0, None) / (n * n), np.nan)
     person = cfg.person_error_share * bern
     scale = mean**2 if cfg.area_error_scale == "relative" else np.ones_like(mean)
-    area = np.array([area_var.get(str(lv), 0.0) for lv in level]) * scale
+    with np.errstate(divide="ignore"):
+        log_size = np.log(s1)
+    area = np.zeros_like(mean)
+    for lv, var_of in area_var.items():
+        at = (level == lv) & (s1 > 0)
+        area[at] = var_of(log_size[at])
+    area = area * scale
     mse = person + area
     weight = np.where(n > 0, 1.0, np.nan)
     return mean, mse, mean.copy(), mse, weight
@@ -326,14 +353,21 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
     est, mse, weight, raw, rawvar = (np.empty(out_shape) for _ in range(5))
     levels = [lv for lv in AREA_LEVELS if lv != "land"]
     for j in range(n_bands_out):
-        area_var: dict[str, float] = {}
+        area_var: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
         if cfg.area_error == "labels":
-            no, sl, sb, nl = (rolled[k][:, j] for k in ("no", "sl", "sb", "nl"))
+            no, sl, sb, nl, s1 = (rolled[k][:, j] for k in ("no", "sl", "sb", "nl", "s1"))
             # column 0 is the national row
             calib = _calibration_error_var(no[:, 0], sl[:, 0], sb[:, 0], nl[:, 0], cfg)
-            area_var["land"] = calib
-            for lv in levels:
-                area_var[lv] = calib + _area_error_var(no, sl, sb, nl, np.flatnonzero(level == lv), cfg)
+            area_var["land"] = lambda c, calib=calib: np.full(np.shape(c), calib)
+            floor = 0.0
+            for lv in reversed(levels):  # gemeente, wijk, buurt
+                var_of = _area_error_var(no, sl, sb, nl, s1, np.flatnonzero(level == lv), cfg)
+                if cfg.area_error_variance == "constant":
+                    # nested areas: a wijk's error is an average of its buurten's, so a finer
+                    # level's variance is at least the coarser one's (order restriction)
+                    floor = max(floor, float(var_of(np.zeros(1))[0]))
+                    var_of = _constant(floor)
+                area_var[lv] = lambda c, calib=calib, var_of=var_of: calib + var_of(c)
         for i in range(n_p):
             r = _shrink(rolled["n"][i, j], rolled["s1"][i, j], rolled["s2"][i, j], level, cfg, area_var)
             raw[i, j], rawvar[i, j], est[i, j], mse[i, j], weight[i, j] = r

@@ -40,6 +40,15 @@ class AggregateConfig:
         ``absolute``: the area-level error has the same variance in every area of a level;
         ``relative``: it is proportional to the area's risk (a multiplicative error such as a
         detection intensity), estimated on the scale ``observed / expected - 1``.
+    area_error_variance : {"constant", "expected_count"}
+        How the area-level error's variance differs between the areas of one level.
+        ``constant``: one variance per level and band (the standard Fay-Herriot model), a finer
+        level's at least the coarser level's (nested areas).
+        ``expected_count``: proportional to a power of the area's expected count (sum of its
+        young people's scores), ``sigma2_v * S ** slope``, both estimated by REML from the labels
+        (a heteroscedastic Fay-Herriot model). Measured on synthetic data it extrapolates the big
+        areas' variance law to the small areas, where labels cannot check it, and under-covers
+        small gemeenten badly; docs/dev/accuracy.md ("Per-area coverage: variance models").
     person_error_share : float
         Person-level model error (true risk minus score, independent between persons) as a
         share of its largest possible variance, the Bernoulli variance ``s (1 - s)`` of the
@@ -61,6 +70,7 @@ class AggregateConfig:
     interval_level: float = 0.90
     area_error: Literal["labels", "none"] = "labels"
     area_error_scale: Literal["absolute", "relative"] = "relative"
+    area_error_variance: Literal["constant", "expected_count"] = "constant"
     person_error_share: float = 0.01
     national_code: str = "NL00"
     national_name: str = "Nederland"
@@ -75,6 +85,8 @@ class AggregateConfig:
         require(self.area_error in ("labels", "none"), p + "area_error", "must be 'labels' or 'none'")
         scales = ("absolute", "relative")
         require(self.area_error_scale in scales, p + "area_error_scale", "must be 'absolute' or 'relative'")
+        models = ("constant", "expected_count")
+        require(self.area_error_variance in models, p + "area_error_variance", "must be 'constant' or 'expected_count'")
         require(0.0 <= self.person_error_share <= 1.0, p + "person_error_share", "must be in [0, 1]")
         require(bool(self.national_code.strip()), p + "national_code", "must not be empty")
         require(bool(self.band_total_label.strip()), p + "band_total_label", "must not be empty")

@@ -322,3 +322,23 @@ def test_an_area_above_the_national_level_whose_interval_is_not_is_not_elevated(
     assert not out.loc[above_not_sure, "elevated"].any()
     # the rule does flag areas whose interval lies above the national level
     assert out.loc[big, "elevated"].all()
+
+
+def test_finer_level_area_error_variance_is_at_least_the_coarser_one(monkeypatch) -> None:
+    # Nested areas: a wijk's error is an average of its buurten's, so with one variance per level
+    # the buurt variance is raised to the wijk's and the wijk's to the gemeente's when the
+    # separate REML fits come out in the wrong order (as with few labels per buurt).
+    import itertools
+
+    from monitoring import aggregate as agg
+
+    fitted = itertools.cycle([0.10, 0.05, 0.01])  # gemeente, wijk, buurt: the order of the fits per band
+    monkeypatch.setattr(agg, "_area_error_var", lambda *a, **k: agg._constant(next(fitted)))
+    monkeypatch.setattr(agg, "_calibration_error_var", lambda *a, **k: 0.0)
+    geo, frame, _ = _labelled_world(0, n_buurt=100)
+    out = aggregate_areas(frame, geo, AggregateConfig(person_error_share=0.0, include_band_total=False))
+    pop = out[(out["n_persons"] > 0) & (out["area_level"] != "land")]
+    rel = (pop["risk_var_raw"] / pop["risk_mean_raw"] ** 2).groupby(pop["area_level"]).agg(["min", "max"])
+    assert rel.loc["gemeente"].tolist() == pytest.approx([0.10, 0.10])
+    assert rel.loc["wijk"].tolist() == pytest.approx([0.10, 0.10])
+    assert rel.loc["buurt"].tolist() == pytest.approx([0.10, 0.10])

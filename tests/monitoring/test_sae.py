@@ -42,6 +42,29 @@ def test_matches_samplics_on_milk_data() -> None:
     np.testing.assert_allclose(fit.mse, [ref.area_mse[a] for a in area], rtol=1e-6)
 
 
+def test_heteroscedastic_fit_matches_samplics_at_its_slope() -> None:
+    # samplics' area model takes a known per-area factor b_d (area effect variance sigma2 b_d^2).
+    # At our REML slope, b_d = sqrt(exp(slope (c_d - mean c))) must give samplics the same
+    # sigma2_v, fixed effects and EBLUPs (the MSE differs: ours counts the slope's uncertainty).
+    y, psi, x, area = _milk()
+    c = np.log(psi)
+    fit = fay_herriot(y, psi, x, variance_covariate=c)
+    assert fit.converged and fit.variance_slope != 0.0 and not fit.slope_at_bound
+    b = np.sqrt(np.exp(fit.variance_slope * (c - c.mean())))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sae = pytest.importorskip("samplics.sae")
+        types = pytest.importorskip("samplics.utils.types")
+        ref = sae.EblupAreaModel(method=types.FitMethod.reml)
+        ref.fit(
+            yhat=y, X=x[:, 1:], area=area, error_std=np.sqrt(psi), b_const=b, intercept=True, tol=1e-12, maxiter=500
+        )
+        ref.predict(X=x[:, 1:], area=area, b_const=b, intercept=True)
+    assert fit.sigma2_v == pytest.approx(float(ref.re_std) ** 2, rel=1e-6)
+    np.testing.assert_allclose(fit.beta, np.asarray(ref.fixed_effects, float), rtol=1e-6)
+    np.testing.assert_allclose(fit.eblup, [ref.area_est[a] for a in area], rtol=1e-6)
+
+
 def test_hand_computed_balanced_case() -> None:
     # Equal sampling variances and an intercept: REML has the closed form
     # sigma2 = sum((y - mean)^2) / (m - 1) - psi, GLS is the plain mean, and
@@ -159,3 +182,113 @@ def test_coverage_under_the_model() -> None:
         inside += int(np.sum((fit.lo <= theta) & (theta <= fit.hi)))
         total += m
     assert 0.88 <= inside / total <= 0.92, inside / total
+
+
+# --- heteroscedastic model: sigma2_d = sigma2_v exp(slope (c_d - mean c)) -------------------------
+
+
+def _dense_negative_reml(y: np.ndarray, psi: np.ndarray, x: np.ndarray, c: np.ndarray, s2: float, slope: float):
+    """-2 x restricted log-likelihood with every matrix formed (an independent implementation)."""
+    v = np.diag(s2 * np.exp(slope * (c - c.mean())) + psi)
+    vi = np.linalg.inv(v)
+    xvx = x.T @ vi @ x
+    p = vi - vi @ x @ np.linalg.solve(xvx, x.T @ vi)
+    return np.linalg.slogdet(v)[1] + np.linalg.slogdet(xvx)[1] + y @ p @ y
+
+
+@st.composite
+def hetero_problems(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    m = draw(st.integers(12, 40))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    x = np.column_stack([np.ones(m), rng.normal(size=m)])
+    c = rng.normal(0.0, 1.0, m) * draw(st.sampled_from([0.3, 1.0]))
+    psi = rng.uniform(0.05, 1.0, m)
+    slope = draw(st.sampled_from([-1.0, 0.0, 1.0]))
+    s2 = draw(st.sampled_from([0.0, 0.3, 2.0]))
+    y = x @ np.array([1.0, 0.5]) + rng.normal(0, np.sqrt(s2 * np.exp(slope * c))) + rng.normal(0, np.sqrt(psi))
+    return y, psi, x, c
+
+
+@settings(max_examples=15, deadline=None)
+@given(hetero_problems())
+def test_heteroscedastic_reml_is_the_maximum_of_the_dense_likelihood(problem) -> None:
+    # A generic optimiser (Nelder-Mead from several starts, on the dense likelihood) never finds a
+    # higher restricted likelihood inside the searched slope range than the profile REML does.
+    from scipy.optimize import minimize
+
+    y, psi, x, c = problem
+    fit = fay_herriot(y, psi, x, variance_covariate=c, slope_bound=2.0)
+    assert fit.converged and fit.sigma2_v >= 0.0 and abs(fit.variance_slope) <= 2.0
+    ours = _dense_negative_reml(y, psi, x, c, fit.sigma2_v, fit.variance_slope)
+
+    def objective(t: np.ndarray) -> float:
+        return _dense_negative_reml(y, psi, x, c, np.exp(t[0]), float(np.clip(t[1], -2.0, 2.0)))
+
+    best = min(
+        minimize(objective, [np.log(s), g], method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9}).fun
+        for s in (0.1, 1.0)
+        for g in (-1.0, 1.0)
+    )
+    best = min(best, _dense_negative_reml(y, psi, x, c, 0.0, 0.0))
+    assert ours <= best + 1e-6 * (1 + abs(best))
+
+
+@settings(max_examples=30, deadline=None)
+@given(fh_problems(), st.floats(-5.0, 5.0))
+def test_constant_variance_covariate_is_the_standard_model(problem, value) -> None:
+    y, psi, x = problem
+    a, b = fay_herriot(y, psi, x), fay_herriot(y, psi, x, variance_covariate=np.full(y.size, value))
+    assert b.variance_slope == 0.0 and b.sigma2_v == a.sigma2_v
+    np.testing.assert_allclose(b.mse, a.mse)
+    np.testing.assert_allclose(b.area_var, a.sigma2_v)
+
+
+@settings(max_examples=10, deadline=None)
+@given(hetero_problems(), st.floats(-3.0, 3.0), st.sampled_from([0.5, 2.0]))
+def test_heteroscedastic_fit_is_equivariant_in_the_covariate(problem, shift, factor) -> None:
+    # Shifting the covariate changes nothing; scaling it by k scales the slope by 1 / k.
+    y, psi, x, c = problem
+    a = fay_herriot(y, psi, x, variance_covariate=c, slope_bound=4.0)
+    b = fay_herriot(y, psi, x, variance_covariate=c * factor + shift, slope_bound=4.0 / factor)
+    np.testing.assert_allclose(b.area_var, a.area_var, rtol=1e-3, atol=1e-6 * (1 + a.area_var.max()))
+    np.testing.assert_allclose(b.eblup, a.eblup, rtol=1e-4, atol=1e-5 * (1 + np.abs(a.eblup).max()))
+
+
+def test_heteroscedastic_model_holds_coverage_where_one_variance_does_not() -> None:
+    # 60 simulated worlds of 150 areas whose effect variance grows with size (slope 1 on the
+    # log scale): the heteroscedastic fit covers the small and the large half at the nominal
+    # rate; a single variance over-covers the small half (too wide there).
+    rng = np.random.default_rng(11)
+    inside = {"hetero": np.zeros(2), "single": np.zeros(2)}
+    worlds, m = 60, 150
+    for _ in range(worlds):
+        c = np.sort(rng.uniform(-2.5, 2.5, m))
+        psi = 0.5 * np.exp(-0.5 * c)
+        theta = 1.0 + rng.normal(0, np.sqrt(0.5 * np.exp(c)))
+        y = theta + rng.normal(0, np.sqrt(psi))
+        for name, fit in (("hetero", fay_herriot(y, psi, variance_covariate=c)), ("single", fay_herriot(y, psi))):
+            ok = (fit.lo <= theta) & (theta <= fit.hi)
+            inside[name] += [ok[: m // 2].sum(), ok[m // 2 :].sum()]
+    hetero, single = inside["hetero"] / (worlds * m / 2), inside["single"] / (worlds * m / 2)
+    assert np.all((hetero >= 0.87) & (hetero <= 0.93)), hetero
+    assert single[0] > 0.93, single
+
+
+def test_area_variance_does_not_extrapolate_and_synthetic_needs_the_covariate() -> None:
+    rng = np.random.default_rng(3)
+    c = np.linspace(-1.0, 1.0, 200)
+    y = rng.normal(0, np.sqrt(0.5 * np.exp(1.5 * c))) + rng.normal(0, 0.3, 200)
+    fit = fay_herriot(y, np.full(200, 0.09), variance_covariate=c)
+    assert fit.variance_slope > 0.5 and not fit.slope_at_bound
+    np.testing.assert_allclose(fit.area_variance(np.array([-5.0, 5.0])), fit.area_variance(np.array([-1.0, 1.0])))
+    np.testing.assert_allclose(fit.area_variance(c), fit.area_var)
+    with pytest.raises(ValueError, match="variance_covariate"):
+        fay_herriot_synthetic(fit, np.ones((2, 1)))
+    est, mse = fay_herriot_synthetic(fit, np.ones((2, 1)), np.array([-1.0, 1.0]))
+    assert mse[1] > mse[0] > 0.0
+
+
+@pytest.mark.parametrize("covariate", [np.ones(3), np.array([1.0, np.nan, 2.0, 3.0])])
+def test_bad_variance_covariate_is_one_clear_error(covariate) -> None:
+    with pytest.raises(ValueError, match="variance_covariate"):
+        fay_herriot(np.arange(4.0), np.ones(4), variance_covariate=covariate)
