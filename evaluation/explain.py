@@ -243,8 +243,8 @@ def _linear_shap(transform: Any, logistic: Any, X: pd.DataFrame) -> np.ndarray:
 def compute_shap_values(model: Any, X: pd.DataFrame) -> np.ndarray:
     """Per-person SHAP values of the positive class, in memory.
 
-    A tree model (LightGBM: :class:`models.LightGBMRiskClassifier` up to its best iteration,
-    a LightGBM booster or classifier, scikit-learn trees) goes through ``shap.TreeExplainer``;
+    A tree model (LightGBM: :class:`models.LightGBMRiskClassifier` through its booster, a
+    LightGBM booster or classifier, scikit-learn trees) goes through ``shap.TreeExplainer``;
     a logistic regression (a pipeline ending in one, e.g. :func:`models.build_logistic_baseline`)
     through ``shap.LinearExplainer`` (:func:`_linear_shap`). Calibration wrappers are removed
     first (:func:`_unwrap`). Handles the output shapes of LightGBM (``(n, p)``, or a list per
@@ -262,13 +262,9 @@ def compute_shap_values(model: Any, X: pd.DataFrame) -> np.ndarray:
         linear = _linear_parts(model)
         if linear is not None:
             return _linear_shap(*linear, X)
-        booster = getattr(model, "booster_", None)
-        best = getattr(model, "best_iteration_", None)
-        if booster is not None and best:  # the trees the model predicts with, not those after early stopping
-            import lightgbm as lgb
-
-            model = lgb.Booster(model_str=booster.model_to_string(num_iteration=int(best)))
-        sv = shap.TreeExplainer(model).shap_values(X)
+        # models.LightGBMRiskClassifier: its booster (lightgbm.train keeps the trees up to the
+        # best iteration, the ones it predicts with)
+        sv = shap.TreeExplainer(getattr(model, "booster_", model)).shap_values(X)
     if isinstance(sv, list):
         sv = sv[-1]
     sv = np.asarray(sv)

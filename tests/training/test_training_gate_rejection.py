@@ -52,7 +52,9 @@ def rejected(tmp_path_factory, new_store, make_cfg, fake_gate_check):  # type: i
     store = new_store(root / "mlflow")
     cfg = make_cfg(*ONE_BAND)
     table = fabricate_feature_table(2000, seed=5)[0]
-    summary = train_and_track(cfg, table, tracking_uri=store, gate_check=_rejecting_gate(fake_gate_check), work=root / "work")
+    summary = train_and_track(
+        cfg, table, tracking_uri=store, gate_check=_rejecting_gate(fake_gate_check), work=root / "work"
+    )
     return root, store, cfg, summary
 
 
