@@ -261,7 +261,7 @@ def trial_logger(band: str) -> TrialCallback:
 def model_signature(dtypes: pd.Series) -> ModelSignature:
     """Signature from column dtypes only (names and types, no values): inputs per column,
     output ``predict_proba``'s (n, 2) float array."""
-    specs = []
+    specs: list[ColSpec | TensorSpec] = []
     for name, dtype in dtypes.items():
         if isinstance(dtype, pd.api.extensions.ExtensionDtype):
             mlflow_type = "double"  # nullable ints/floats are read as floats by the models

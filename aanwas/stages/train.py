@@ -34,6 +34,7 @@ from aanwas.stages import evaluate as evaluation_stage
 from evaluation.evaluate import attach_pooled_registrations
 from evaluation.gates import NEXT_STEP_PASSED, Check, GateChecker, GateVerdict
 from evaluation.modelcard import ModelInfo
+from features import catalogue
 from features._io import atomic_write_bytes
 from features.errors import ConfigError, InputError
 from training import registry, tracking
@@ -59,12 +60,8 @@ ORACLE_NOTE = (
 )
 
 
-def _catalogue() -> tuple[Callable[[str], Sequence[str]] | None, tuple[str, ...] | None]:
-    """The feature catalogue's per-band inputs and its flag indicators (None without one)."""
-    try:
-        from features import catalogue
-    except ImportError:  # pragma: no cover - the catalogue ships with the package
-        return None, None
+def _catalogue() -> tuple[Callable[[str], Sequence[str]], tuple[str, ...]]:
+    """The feature catalogue's per-band inputs and its flag indicators."""
     flags = tuple(i.name for i in catalogue.INDICATORS if i.kind == "flag")
     return catalogue.feature_columns, flags
 
@@ -341,7 +338,7 @@ def _register_and_gate(
         "gates_passed": gates,
         "override_reason": decision.override_reason,
         "override_by": decision.override_by,
-        "gate": final.to_dict() if verdict is not None else None,
+        "gate": final.to_dict(),
     }
 
 
