@@ -17,6 +17,7 @@ from aanwas.stages.evaluate import build_gate_check, run_report
 from aanwas.stages.export import registry_bundle
 from aanwas.stages.train import train_and_track
 from evaluation.explain import LINEAR_SCALE, TREE_SCALE, _unwrap
+from evaluation.review_pack import visible_text_problems
 from models import LightGBMRiskClassifier, score_frame
 from training.fixtures import fabricate_feature_table
 from training.registry import CHALLENGER, CHAMPION, load_registered
@@ -120,6 +121,8 @@ def test_model_card_and_review_pack_say_which_family_won(trained, tmp_path) -> N
     folder = tmp_path / "reports" / f"aanwas-{BAND}-v1"
     card = (folder / "model_card.md").read_text(encoding="utf-8")
     assert "**model family**: The logistic regression was chosen because LightGBM was not better" in card
+    family_line = next(line for line in card.splitlines() if line.startswith("- **model family**"))
+    assert visible_text_problems(family_line) == []  # no NaN, raw floats or snake_case for a reader
     pack = (folder / "review_pack.html").read_text(encoding="utf-8")
     assert "The logistic regression was chosen because LightGBM was not better" in pack
     assert "De logistische regressie is gekozen omdat LightGBM niet met meer dan 0,5 beter was" in pack
