@@ -245,11 +245,15 @@ def family_text(family: Mapping[str, Any] | None) -> tuple[str, str] | None:
         )
     else:
         nl = f"De logistische regressie is gekozen omdat LightGBM niet{margin} beter was buiten zijn {level} %-interval"
-    aucs = ""
-    if family.get("auc_lightgbm") is not None and family.get("auc_logreg") is not None:
-        lgbm, logreg = float(family["auc_lightgbm"]), float(family["auc_logreg"])
-        aucs = f" (AUC LightGBM {lgbm:.3f}, logistic regression {logreg:.3f})"
-    return f"{nl}: {interval}.", f"{family['reason']}{aucs}"
+    reason = str(family["reason"]).rstrip(".")
+    if family.get("auc_lightgbm") is None or family.get("auc_logreg") is None:
+        return f"{nl}: {interval}.", f"{reason}."
+    lgbm, logreg = float(family["auc_lightgbm"]), float(family["auc_logreg"])
+    aucs_nl = f"AUC LightGBM {lgbm:.3f}, logistische regressie {logreg:.3f}".replace(".", ",")
+    return (
+        f"{nl}: {interval} ({aucs_nl}).",
+        f"{reason} (AUC LightGBM {lgbm:.3f}, logistic regression {logreg:.3f}).",
+    )
 
 
 def register_fields(card: Mapping[str, Any], *, name: str, version: str, band: str = "") -> list[dict[str, Any]]:

@@ -125,3 +125,19 @@ def test_each_criterion_fails_on_its_own(criterion, metrics, observable, flags_l
 def test_criteria_to_dict_keeps_nan_out_of_json() -> None:
     out = evaluate_criteria(_metrics(), {}, {}, CriteriaConfig())
     assert out["oracle"].to_dict()["value"] is None and out["oracle"].to_dict()["passed"] is False
+
+
+def test_the_model_card_sentence_in_both_languages() -> None:
+    from evaluation.modelcard import family_text
+
+    choice = choose_family(0.776, 0.775, _comparison(0.001, -0.003, 0.006), FamilyConfig(), confidence=0.95)
+    nl, en = family_text(choice.to_dict())  # type: ignore[misc]
+    assert en == (
+        "The logistic regression was chosen because LightGBM was not better beyond its 95 % interval: "
+        "+0.001 [-0.003, +0.006] (AUC LightGBM 0.776, logistic regression 0.775)."
+    )
+    assert nl == (
+        "De logistische regressie is gekozen omdat LightGBM niet beter was buiten zijn 95 %-interval: "
+        "+0,001 [-0,003; +0,006] (AUC LightGBM 0,776, logistische regressie 0,775)."
+    )
+    assert family_text(None) is None and family_text({}) is None
