@@ -131,7 +131,11 @@ MlflowUriOpt = Annotated[
 ]
 TruthOpt = Annotated[
     Path | None,
-    typer.Option("--truth", help="Synthetic truth directory (OUT/truth of 'aanwas synth'): logs oracle AUC."),
+    typer.Option(
+        "--truth",
+        help="Synthetic truth directory (OUT/truth of 'aanwas synth'): logs oracle AUC and ECE and "
+        "measures the training criteria (docs/model_quality.md).",
+    ),
 ]
 OverrideOpt = Annotated[
     str | None, typer.Option("--override", help="Reviewer override of the promotion gate: promote or reject.")

@@ -1,9 +1,10 @@
 """SHAP explanations summarised into aggregates that pass the minimum cell size.
 
-TreeExplainer computes per-person SHAP values inside this module only; what leaves it is (a)
-global importance, the mean absolute SHAP value per feature with a bootstrap interval, and (b)
-dependence summaries: the mean SHAP value per bin of a feature's values, where bins are merged
-until each holds at least the minimum cell size. No per-person value is returned.
+TreeExplainer (LightGBM) or LinearExplainer (the logistic regression) computes per-person SHAP
+values inside this module only; what leaves it is (a) global importance, the mean absolute SHAP
+value per feature with a bootstrap interval, and (b) dependence summaries: the mean SHAP value
+per bin of a feature's values, where bins are merged until each holds at least the minimum cell
+size. No per-person value is returned.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class ShapSummary:
     importance: pd.DataFrame
     dependence: pd.DataFrame
     n_persons: int
-    scale: str = "log-odds of the uncalibrated tree model"
+    scale: str = "log-odds of the uncalibrated tree model"  # TREE_SCALE; LINEAR_SCALE for a logistic regression
 
 
 def _bins_for(x: np.ndarray, target_bins: int, min_cell: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
@@ -179,12 +180,77 @@ def aggregate_shap_values(
     return ShapSummary(importance=importance, dependence=dependence, n_persons=n)
 
 
-def compute_shap_values(model: Any, X: pd.DataFrame) -> np.ndarray:
-    """Per-person SHAP values of the positive class from ``shap.TreeExplainer`` (in memory).
+#: What the SHAP values of each model kind are in (:attr:`ShapSummary.scale`).
+TREE_SCALE = "log-odds of the uncalibrated tree model"
+LINEAR_SCALE = "log-odds of the uncalibrated logistic regression, relative to its training mean"
 
-    Handles the output shapes of LightGBM (``(n, p)``, or a list per class) and of scikit-learn
-    forests (``(n, p, classes)``).
+
+def _unwrap(model: Any) -> Any:
+    """The fitted model inside the calibration wrappers (CalibratedClassifierCV around a
+    FrozenEstimator, as :func:`models.fit_calibrated` makes them): SHAP explains the model's
+    own log-odds, which the monotone calibration map does not reorder."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    while isinstance(model, CalibratedClassifierCV | FrozenEstimator):
+        model = model.estimator
+    return model
+
+
+def _linear_parts(model: Any) -> tuple[Any, Any] | None:
+    """``(transform, logistic)`` of a pipeline ending in a logistic regression, else None."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline) and isinstance(model.steps[-1][1], LogisticRegression):
+        return model[:-1], model.steps[-1][1]
+    if isinstance(model, LogisticRegression):
+        return None, model
+    return None
+
+
+def shap_scale(model: Any) -> str:
+    """What :func:`compute_shap_values` of ``model`` is measured in."""
+    return LINEAR_SCALE if _linear_parts(_unwrap(model)) is not None else TREE_SCALE
+
+
+def _linear_shap(transform: Any, logistic: Any, X: pd.DataFrame) -> np.ndarray:
+    """Exact SHAP values of a logistic regression on its inputs' own columns.
+
+    ``shap.LinearExplainer`` on the transformed columns with the training mean as background
+    (zero after the pipeline's StandardScaler; interventional, features independent) gives
+    ``coef_j * z_j``; a missingness-indicator column (SimpleImputer ``add_indicator``) is a
+    function of its source column alone, so its value is added to that column's. The values
+    of a row sum to its log-odds minus the log-odds at the training mean.
     """
+    import shap
+
+    Z = np.asarray(X if transform is None else transform.transform(X), dtype=np.float64)
+    background = np.zeros((1, Z.shape[1])) if transform is not None else np.asarray(X, dtype=np.float64).mean(0)[None]
+    sv = np.asarray(shap.LinearExplainer(logistic, shap.maskers.Independent(background)).shap_values(Z))
+    p = X.shape[1]
+    out = sv[:, :p].copy()
+    if sv.shape[1] > p:  # the missingness indicators, in the order of their source columns
+        impute = next(step for _, step in transform.steps if hasattr(step, "indicator_"))
+        sources = np.asarray(impute.indicator_.features_, dtype=np.int64)
+        if sources.size != sv.shape[1] - p:
+            raise ValueError("cannot map the logistic regression's inputs back to its features")
+        for k, j in enumerate(sources):  # one indicator per source column
+            out[:, j] += sv[:, p + k]
+    return out
+
+
+def compute_shap_values(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """Per-person SHAP values of the positive class, in memory.
+
+    A tree model (LightGBM: :class:`models.LightGBMRiskClassifier` through its booster, a
+    LightGBM booster or classifier, scikit-learn trees) goes through ``shap.TreeExplainer``;
+    a logistic regression (a pipeline ending in one, e.g. :func:`models.build_logistic_baseline`)
+    through ``shap.LinearExplainer`` (:func:`_linear_shap`). Calibration wrappers are removed
+    first (:func:`_unwrap`). Handles the output shapes of LightGBM (``(n, p)``, or a list per
+    class) and of scikit-learn forests (``(n, p, classes)``).
+    """
+    model = _unwrap(model)
     with warnings.catch_warnings():
         # shap's import warns about matplotlib deprecations, and TreeExplainer about
         # LightGBM's output shape; neither concerns us
@@ -193,7 +259,12 @@ def compute_shap_values(model: Any, X: pd.DataFrame) -> np.ndarray:
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         import shap
 
-        sv = shap.TreeExplainer(model).shap_values(X)
+        linear = _linear_parts(model)
+        if linear is not None:
+            return _linear_shap(*linear, X)
+        # models.LightGBMRiskClassifier: its booster (lightgbm.train keeps the trees up to the
+        # best iteration, the ones it predicts with)
+        sv = shap.TreeExplainer(getattr(model, "booster_", model)).shap_values(X)
     if isinstance(sv, list):
         sv = sv[-1]
     sv = np.asarray(sv)
@@ -207,8 +278,9 @@ def aggregate_shap(model: Any, X: pd.DataFrame, *, cfg: EvaluationConfig) -> Sha
 
     Parameters
     ----------
-    model : tree model
-        Anything ``shap.TreeExplainer`` accepts (LightGBM booster or classifier, sklearn trees).
+    model : fitted model
+        A tree model or a logistic regression, calibrated or not (see
+        :func:`compute_shap_values`).
     X : pandas.DataFrame
         Feature rows of one band, columns in the model's order.
     cfg : EvaluationConfig
@@ -223,6 +295,6 @@ def aggregate_shap(model: Any, X: pd.DataFrame, *, cfg: EvaluationConfig) -> Sha
         idx = np.sort(rng.choice(len(X), size=cfg.shap_max_rows, replace=False))
         X = X.iloc[idx]
     sv = compute_shap_values(model, X)
-    summary = aggregate_shap_values(sv, X, cfg=cfg)
+    summary = dataclasses.replace(aggregate_shap_values(sv, X, cfg=cfg), scale=shap_scale(model))
     del sv
     return summary

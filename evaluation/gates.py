@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -24,6 +24,12 @@ from evaluation.config import EvaluationConfig
 from evaluation.fairness import CANNOT_JUDGE, INTERSECTION, METRIC_LABELS, OVERALL, TOO_FEW, FairnessAudit
 from evaluation.labels import attribute_label, group_label
 from evaluation.stigmatisation import LabelBiasResult, ProxyResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from evaluation._result import EvaluationResult
+    from evaluation.modelcard import ModelInfo
 
 #: How many failing checks the reasons list one by one.
 _EXAMPLES = 5
@@ -154,6 +160,9 @@ class GateVerdict:
         What to do now, in words.
     override : dict or None
         ``{"reason": ..., "by": ...}`` when a reviewer overrode the decision.
+    model_family : dict or None
+        Which model family is the band's model and why (training's family rule: both AUCs,
+        the paired interval, the rule and the reason in words; see ``training.family``).
     """
 
     passed: bool
@@ -162,9 +171,11 @@ class GateVerdict:
     checks: list[Check] = dataclasses.field(default_factory=list)
     next_step: str = ""
     override: dict[str, str] | None = None
+    model_family: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``passed, reasons, notes, checks, next_step, override``."""
+        """JSON-ready form: ``passed, reasons, notes, checks, next_step, override,
+        model_family``."""
         return {
             "passed": bool(self.passed),
             "reasons": list(self.reasons),
@@ -172,6 +183,7 @@ class GateVerdict:
             "checks": [c.to_dict() for c in self.checks],
             "next_step": self.next_step,
             "override": None if self.override is None else dict(self.override),
+            "model_family": None if self.model_family is None else dict(self.model_family),
         }
 
     @classmethod
@@ -184,6 +196,7 @@ class GateVerdict:
             checks=[Check.from_dict(c) for c in d.get("checks", [])],
             next_step=str(d.get("next_step", "")),
             override=None if d.get("override") is None else dict(d["override"]),
+            model_family=None if d.get("model_family") is None else dict(d["model_family"]),
         )
 
     def failed_checks(self) -> list[Check]:
@@ -569,3 +582,47 @@ def audit_gates(
         checks=checks,
         next_step=NEXT_STEP_PASSED if passed else NEXT_STEP_REJECTED,
     )
+
+
+class GateChecker(Protocol):
+    """The evaluation gates as training's promotion gate consumes them (``aanwas train``).
+
+    Training calls, per band, :meth:`add_registrations` (optional: the registration-intensity
+    audit over every reference date) and then the checker itself on the band's test rows with
+    the chosen model's calibrated risk; it reads the band's :attr:`verdicts` and
+    :attr:`results` to record them, and :meth:`pooled_result` once after the last band. The
+    evaluation stage's implementation is ``aanwas.stages.evaluate.EvaluationGateCheck``; tests
+    may pass any object of this shape.
+    """
+
+    @property
+    def verdicts(self) -> Mapping[str, GateVerdict]:
+        """Band -> the evaluation gates' verdict (after the band was checked)."""
+        ...
+
+    @property
+    def results(self) -> Mapping[str, EvaluationResult]:
+        """Band -> the whole evaluation (tables, figures, model card) for the run's artifacts."""
+        ...
+
+    def add_registrations(self, band: str, frame: pd.DataFrame, risk: pd.Series) -> None:
+        """Keep the band's rows of every reference date, with the band model's risk."""
+        ...
+
+    def __call__(
+        self,
+        band: str,
+        test_rows: pd.DataFrame,
+        risk: pd.Series,
+        *,
+        model: Any = None,
+        features: Sequence[str] = (),
+    ) -> bool:
+        """Evaluate the band's model on its test rows; True when the gates pass. With ``model``
+        and ``features`` the evaluation also explains the model (SHAP summaries)."""
+        ...
+
+    def pooled_result(self, model_info: ModelInfo | None = None) -> EvaluationResult | None:
+        """The registration-intensity audit pooled over the bands added so far (None without
+        rows)."""
+        ...

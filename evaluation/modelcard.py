@@ -213,6 +213,49 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
+def _signed_nl(x: Any) -> str:
+    return "n.v.t." if x is None else f"{float(x):+.3f}".replace(".", ",")
+
+
+def family_text(family: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """Which model family is the band's model and why, in Dutch and English (None without the
+    decision). ``family`` is the gate verdict's ``model_family`` (training's family rule).
+
+    Examples
+    --------
+    >>> f = {"chosen": "logreg", "auc_diff": 0.001, "auc_diff_lo": -0.003, "auc_diff_hi": 0.006,
+    ...      "auc_lightgbm": 0.776, "auc_logreg": 0.775, "confidence": 0.95, "min_gain": 0.0,
+    ...      "reason": "The logistic regression was chosen because ..."}
+    >>> family_text(f)[0].split(":")[0]
+    'De logistische regressie is gekozen omdat LightGBM niet beter was buiten zijn 95 %-interval'
+    """
+    if not family or not family.get("reason"):
+        return None
+    level = f"{100 * float(family.get('confidence', 0.95)):g}"
+    gain = float(family.get("min_gain", 0.0))
+    margin = "" if gain == 0 else f" met meer dan {gain:g}".replace(".", ",")
+    interval = (
+        f"{_signed_nl(family.get('auc_diff'))} [{_signed_nl(family.get('auc_diff_lo'))}; "
+        f"{_signed_nl(family.get('auc_diff_hi'))}]"
+    )
+    if family.get("chosen") == "lightgbm":
+        nl = (
+            f"LightGBM is gekozen omdat het{margin} beter was dan de logistische regressie buiten zijn "
+            f"{level} %-interval"
+        )
+    else:
+        nl = f"De logistische regressie is gekozen omdat LightGBM niet{margin} beter was buiten zijn {level} %-interval"
+    reason = str(family["reason"]).rstrip(".")
+    if family.get("auc_lightgbm") is None or family.get("auc_logreg") is None:
+        return f"{nl}: {interval}.", f"{reason}."
+    lgbm, logreg = float(family["auc_lightgbm"]), float(family["auc_logreg"])
+    aucs_nl = f"AUC LightGBM {lgbm:.3f}, logistische regressie {logreg:.3f}".replace(".", ",")
+    return (
+        f"{nl}: {interval} ({aucs_nl}).",
+        f"{reason} (AUC LightGBM {lgbm:.3f}, logistic regression {logreg:.3f}).",
+    )
+
+
 def register_fields(card: Mapping[str, Any], *, name: str, version: str, band: str = "") -> list[dict[str, Any]]:
     """The card's content in the fields of the Dutch algorithm register, in its order.
 
@@ -385,6 +428,11 @@ def model_card_document(
     version = getattr(ident, "version", None) or _text(m.get("version")) or "unregistered"
     band = getattr(ident, "band", "") or ""
     design = card.get("design_choices", {}) or {}
+    family = family_text((card.get("gate") or {}).get("model_family"))
+    design_rows = [(k.replace("_", " "), _text(v)) for k, v in design.items()]
+    if family is not None:  # which model family won and why (training's family rule)
+        rule = _text((card.get("gate") or {}).get("model_family", {}).get("rule"))
+        design_rows.insert(0, ("model family", f"{family[1]} Rule: {rule}." if rule else family[1]))
     return {
         "name": name,
         "version": version,
@@ -394,7 +442,8 @@ def model_card_document(
         "intended_use": _text(card.get("intended_use")) or INTENDED_USE,
         "out_of_scope": [_text(x) for x in (card.get("out_of_scope") or OUT_OF_SCOPE)],
         "limitations": [_text(x) for x in (card.get("limitations") or LIMITATIONS)],
-        "design": [(k.replace("_", " "), _text(v)) for k, v in design.items()],
+        "design": design_rows,
+        "family": family,
         "register": register_fields(card, name=name, version=version, band=band),
         "standard": REGISTER_STANDARD,
         "iama": iama_prose(verdicts, settings),

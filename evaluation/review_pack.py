@@ -28,6 +28,7 @@ from evaluation._cells import check_aggregate_tables
 from evaluation._numbers import NOT_AVAILABLE, fmt_interval, fmt_value, round_interval
 from evaluation._result import EvaluationResult
 from evaluation.labels import ATTRIBUTE_LABELS, GROUP_LABELS
+from evaluation.modelcard import family_text
 
 # --------------------------------------------------------------------------------------------
 # words for codes
@@ -293,6 +294,9 @@ def _performance_verdict(
         f"AUC {a}: a young person who was later registered scores higher than one who was not in about "
         f"{pct}% of comparisons.{cal_en}",
     )
+    family = family_text((result.summary.get("gate") or {}).get("model_family"))
+    if family is not None:  # which model family is this band's model, and why
+        found = (f"{found[0]} {family[0]}", f"{found[1]} {family[1]}")
     checks = [c for c in gate_checks if c.get("gate") == "performance"]
     status = _status_of(checks) if checks else "info"
     dec = ident.decision

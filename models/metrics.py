@@ -82,7 +82,8 @@ def score_metrics(
     y_prob : array-like of calibrated probabilities
     truth : array-like of true probabilities, optional
         On synthetic data: the true risk of the observed label. Adds ``oracle_auc`` (the
-        best achievable AUC) and ``oracle_brier``.
+        best achievable AUC), ``oracle_brier`` and ``oracle_ece`` (the true risk's ECE on the
+        same rows and bins: what sampling noise alone gives a perfectly calibrated risk).
     n_bins, strategy :
         Passed to :func:`expected_calibration_error`.
 
@@ -90,7 +91,7 @@ def score_metrics(
     -------
     dict
         ``auc``, ``pr_auc``, ``brier``, ``ece``, ``prevalence``, ``mean_risk`` and, with
-        ``truth``, ``oracle_auc`` and ``oracle_brier``. AUC and PR-AUC are NaN when only
+        ``truth``, ``oracle_auc``, ``oracle_brier`` and ``oracle_ece``. AUC and PR-AUC are NaN when only
         one outcome occurs.
 
     Examples
@@ -116,4 +117,5 @@ def score_metrics(
             raise ValueError("truth must align with y_true")
         out["oracle_auc"] = float(roc_auc_score(y, t)) if both else float("nan")
         out["oracle_brier"] = float(brier_score_loss(y, t))
+        out["oracle_ece"] = expected_calibration_error(y, t, n_bins=n_bins, strategy=strategy)
     return out

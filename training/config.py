@@ -2,8 +2,9 @@
 
 Sections: ``split`` (temporal validation), ``lightgbm`` (fixed LightGBM settings and the
 starting point when tuning is off), ``tuning`` (Optuna budget and search space),
-``calibration``, ``mlflow`` (tracking store and registry names) and ``promotion`` (the
-champion/challenger gate).
+``calibration``, ``comparison`` (paired bootstrap), ``family`` (model family by evidence),
+``criteria`` (training criteria on synthetic data), ``mlflow`` (tracking store and registry
+names) and ``promotion`` (the champion/challenger gate).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class LightGBMConfig:
     subsample: float = 0.8
     subsample_freq: int = 1
     max_depth: int = -1
-    n_jobs: int = 1  # 1: deterministic and robust on shared cores (OpenMP spins 10-40x slower under load); 0 = all cores
+    n_jobs: int = 1  # 1: deterministic, robust on shared cores (OpenMP spins 10-40x slower under load); 0 = all
 
     def __post_init__(self) -> None:
         k = "training.lightgbm."
@@ -164,6 +165,51 @@ class ComparisonConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class FamilyConfig:
+    """Model family by evidence: per band the simpler model (the logistic regression) becomes
+    the band's model unless LightGBM is better beyond its paired interval.
+
+    LightGBM is chosen only when the LOWER end of the paired bootstrap interval of its test AUC
+    minus the logistic regression's (``training.comparison``: same resampled rows, level
+    ``confidence``) is strictly above ``min_gain``; otherwise the logistic regression is chosen
+    (also when the interval is undefined). ``min_gain`` 0.0: any gain that the interval
+    supports; larger values ask LightGBM for a gain worth its complexity.
+    """
+
+    min_gain: float = 0.0
+
+    def __post_init__(self) -> None:
+        require(-0.5 <= self.min_gain <= 0.5, "training.family.min_gain", "must be in [-0.5, 0.5]")
+
+
+@dataclasses.dataclass(frozen=True)
+class CriteriaConfig:
+    """Training criteria on synthetic data (``aanwas train --truth``): measured checks of
+    LightGBM against the synthetic world's truth, reported per band, never a production gate.
+
+    * ``oracle``: test AUC at most ``max_gap_to_oracle`` below the observable oracle's AUC;
+    * ``flags``: lower end of the paired interval of LightGBM minus the flag-count profile
+      above ``min_gain_over_flags``;
+    * ``logreg``: lower end of the paired interval of LightGBM minus the logistic regression
+      at least ``-max_loss_to_logreg``;
+    * ``ece``: LightGBM's ECE at most the oracle's ECE on the same test rows (same bins) plus
+      ``max_ece_excess``.
+    """
+
+    max_gap_to_oracle: float = 0.01
+    min_gain_over_flags: float = 0.0
+    max_loss_to_logreg: float = 0.01
+    max_ece_excess: float = 0.005
+
+    def __post_init__(self) -> None:
+        k = "training.criteria."
+        require(0.0 <= self.max_gap_to_oracle <= 0.5, k + "max_gap_to_oracle", "must be in [0, 0.5]")
+        require(-0.5 <= self.min_gain_over_flags <= 0.5, k + "min_gain_over_flags", "must be in [-0.5, 0.5]")
+        require(0.0 <= self.max_loss_to_logreg <= 0.5, k + "max_loss_to_logreg", "must be in [0, 0.5]")
+        require(0.0 <= self.max_ece_excess <= 0.5, k + "max_ece_excess", "must be in [0, 0.5]")
+
+
+@dataclasses.dataclass(frozen=True)
 class MlflowConfig:
     """Tracking store and registry naming.
 
@@ -178,7 +224,7 @@ class MlflowConfig:
     artifact_location: str = ""  # "" = <db dir>/artifacts for SQLite, the server's default otherwise
     experiment: str = "aanwas"
     model_prefix: str = "aanwas"  # registered model per band: <prefix>-<band>, e.g. aanwas-13-19
-    log_baseline_models: bool = True
+    log_baseline_models: bool = True  # also log the models that were not chosen (unregistered)
 
     def __post_init__(self) -> None:
         require(bool(self.experiment), "training.mlflow.experiment", "must not be empty")
@@ -221,6 +267,8 @@ class TrainingConfig:
     tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
     calibration: CalibrationConfig = dataclasses.field(default_factory=CalibrationConfig)
     comparison: ComparisonConfig = dataclasses.field(default_factory=ComparisonConfig)
+    family: FamilyConfig = dataclasses.field(default_factory=FamilyConfig)
+    criteria: CriteriaConfig = dataclasses.field(default_factory=CriteriaConfig)
     mlflow: MlflowConfig = dataclasses.field(default_factory=MlflowConfig)
     promotion: PromotionConfig = dataclasses.field(default_factory=PromotionConfig)
 

@@ -1,4 +1,6 @@
-"""Fit one age band: LightGBM (tuned) and the two baselines, all calibrated, all scored.
+"""Fit one age band: LightGBM (tuned) and the two baselines, all calibrated, all scored;
+choose the band's model family by evidence (:mod:`training.family`) and, on synthetic data,
+measure the training criteria (:mod:`training.criteria`).
 
 Pure library code (no files, no MLflow): the stage wiring passes a feature table and a
 :class:`~training.splits.BandSplit` and logs the returned :class:`FittedBand`.
@@ -17,14 +19,23 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from features.contract import AUDIT_ONLY_COLUMNS
 from features.errors import ConfigError, InputError
-from models import FlagCountClassifier, build_logistic_baseline, fit_calibrated, score_metrics
+from models import (
+    FlagCountClassifier,
+    build_logistic_baseline,
+    expected_calibration_error,
+    fit_calibrated,
+    score_metrics,
+)
 from training.compare import paired_auc_difference
 from training.config import NON_FEATURE_COLUMNS, TrainingConfig
+from training.criteria import Criterion, evaluate_criteria
+from training.family import FamilyChoice, choose_family
 from training.splits import BandSplit, stratified_subsample
 from training.tuning import TrialCallback, TuningResult, build_lightgbm, tune_lightgbm
 
 #: Model names, main model first.
 MODEL_NAMES = ("lightgbm", "flags", "logreg")
+#: The model every baseline is compared with (paired AUC differences are LightGBM minus it).
 MAIN_MODEL = "lightgbm"
 TABLE = "feature table"
 
@@ -51,11 +62,17 @@ class FittedBand:
         Settings of the final LightGBM model (tuned ones included) and its rounds.
     tuning : TuningResult or None
     reference_metrics : Mapping[str, float]
-        AUC and Brier of extra true-risk variants on the test date (``<name>_auc``).
+        AUC, Brier and ECE of extra true-risk variants on the test date (``<name>_auc``).
     comparisons : Mapping[str, Mapping[str, float]]
         Baseline -> paired bootstrap of the main model's test AUC minus the baseline's
         (``auc_diff``, ``auc_diff_lo``, ``auc_diff_hi``, ``auc_diff_p_le0``; see
         :func:`training.compare.paired_auc_difference`).
+    family : FamilyChoice or None
+        Which family (``logreg`` or ``lightgbm``) is the band's model, and the evidence
+        (:func:`training.family.choose_family`); None only for hand-made instances.
+    criteria : Mapping[str, Criterion]
+        The training criteria (synthetic data, with ``truth`` and the observable oracle only;
+        :func:`training.criteria.evaluate_criteria`), else empty.
     """
 
     band: str
@@ -68,6 +85,13 @@ class FittedBand:
     tuning: TuningResult | None
     reference_metrics: Mapping[str, float] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     comparisons: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    family: FamilyChoice | None = None
+    criteria: Mapping[str, Criterion] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def chosen(self) -> str:
+        """Name of the band's model in :attr:`models` (the family rule's choice)."""
+        return MAIN_MODEL if self.family is None else self.family.chosen
 
 
 def resolve_features(
@@ -137,7 +161,10 @@ def fit_band(
     reference_risks: Mapping[str, pd.Series] | None = None,
     trial_callbacks: Sequence[TrialCallback] = (),
 ) -> FittedBand:
-    """Tune, fit and calibrate LightGBM and both baselines for one band; score the test date.
+    """Tune, fit and calibrate LightGBM and both baselines for one band; score the test date;
+    choose the band's family (logistic regression unless LightGBM is better beyond its paired
+    interval, ``cfg.family``) and, with ``truth`` and ``oracle_observable`` among
+    ``reference_risks``, measure the training criteria (``cfg.criteria``).
 
     Parameters
     ----------
@@ -155,7 +182,7 @@ def fit_band(
         must cover every test row. Adds ``oracle_auc`` to every model's metrics.
     reference_risks : mapping name -> Series, optional
         Other true-risk variants (e.g. offending before detection), indexed like ``frame``;
-        their AUC and Brier on the test date go to ``reference_metrics``.
+        their AUC, Brier and ECE on the test date go to ``reference_metrics``.
     trial_callbacks : sequence
         Optuna callbacks, e.g. logging each trial as a nested MLflow run.
 
@@ -178,6 +205,9 @@ def fit_band(
         ref = _aligned(series, X_te.index, band, name)
         reference[f"{name}_auc"] = float(roc_auc_score(y_te, ref))
         reference[f"{name}_brier"] = float(brier_score_loss(y_te, ref))
+        reference[f"{name}_ece"] = expected_calibration_error(
+            y_te, ref.to_numpy(), n_bins=cfg.calibration.ece_bins, strategy=cfg.calibration.ece_strategy
+        )
 
     tuned: TuningResult | None = None
     overrides: dict[str, Any] = {}
@@ -222,6 +252,18 @@ def fit_band(
         for name in models
         if name != MAIN_MODEL
     }
+    family = choose_family(
+        metrics[MAIN_MODEL]["auc"],
+        metrics["logreg"]["auc"],
+        comparisons["logreg"],
+        cfg.family,
+        confidence=cfg.comparison.confidence,
+    )
+    criteria = (
+        evaluate_criteria(metrics, reference, comparisons, cfg.criteria)
+        if truth_test is not None and "oracle_observable_auc" in reference
+        else {}
+    )
     counts = {}
     for part, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
         counts[f"n_{part}"] = int(y.size)
@@ -238,6 +280,8 @@ def fit_band(
         tuning=tuned,
         reference_metrics=MappingProxyType(reference),
         comparisons=MappingProxyType({k: MappingProxyType(v) for k, v in comparisons.items()}),
+        family=family,
+        criteria=MappingProxyType(criteria),
     )
 
 

@@ -1,7 +1,8 @@
 """Champion/challenger registry: one registered model per band, a promotion gate, overrides.
 
-Every trained LightGBM model is registered as a new version of ``<prefix>-<band>`` (e.g.
-``aanwas-13-19``) and gets the alias ``challenger``. The pure gate
+Every band's trained model (the family rule's choice: the logistic regression or LightGBM,
+calibrated, see :mod:`training.family`) is registered as a new version of ``<prefix>-<band>``
+(e.g. ``aanwas-13-19``) and gets the alias ``challenger``. The pure gate
 (:func:`training.promotion.decide_promotion`, re-exported here) decides whether it also takes
 the alias ``champion``; :func:`apply_promotion` records the decision (tags on the version,
 including a reviewer's override reason) and moves the aliases. The loaders give back a
@@ -31,6 +32,7 @@ __all__ = [
     "load_registered",
     "promote_version",
     "registered_model_name",
+    "tag_version",
 ]
 
 CHAMPION = "champion"
@@ -67,6 +69,13 @@ def load_registered(name: str, alias_or_version: str, *, uri: str | None = None)
         mlflow.set_tracking_uri(uri)
     ref = f"models:/{name}/{alias_or_version}" if alias_or_version.isdigit() else f"models:/{name}@{alias_or_version}"
     return mlflow.sklearn.load_model(ref)
+
+
+def tag_version(name: str, version: str, tags: dict[str, str], *, uri: str | None = None) -> None:
+    """Set tags on a registered model version (e.g. which model family it is and why)."""
+    client = _client(uri)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
 
 
 def apply_promotion(name: str, version: str, decision: PromotionDecision, *, uri: str | None = None) -> None:

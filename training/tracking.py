@@ -27,6 +27,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema, TensorSpec
 
 from training.config import MlflowConfig
+from training.criteria import criteria_metrics
 from training.fit import MAIN_MODEL, FittedBand
 from training.tuning import TrialCallback
 
@@ -185,7 +186,10 @@ def log_run_context(
 
 
 def log_fitted_band(fitted: FittedBand) -> None:
-    """Split dates, counts, final LightGBM settings, tuning summary and test metrics of a band."""
+    """Split dates, counts, final LightGBM settings, tuning summary, test metrics, the family
+    decision (metrics ``family/<band>/...``, tags ``<band>.aanwas.family`` and
+    ``<band>.aanwas.family_reason``) and, on synthetic data, the training criteria
+    (``criteria/<band>/<criterion>/{value,threshold,passed}``) of a band."""
     band = fitted.band
     params = {f"{band}.split.{k}": v for k, v in fitted.split.describe().items()}
     params.update({f"{band}.lightgbm.{k}": str(v) for k, v in fitted.lightgbm_params.items()})
@@ -211,6 +215,19 @@ def log_fitted_band(fitted: FittedBand) -> None:
         for name, value in values.items():  # auc_diff -> auc_diff_vs_<baseline>, auc_diff_lo -> ..._lo
             suffix = name.removeprefix("auc_diff")
             metrics[metric_key(band, MAIN_MODEL, f"auc_diff_vs_{baseline}{suffix}")] = value
+    if fitted.family is not None:
+        f = fitted.family
+        metrics[f"family/{band}/lightgbm_chosen"] = float(f.chosen == "lightgbm")
+        metrics[f"family/{band}/auc_lightgbm"] = f.auc_lightgbm
+        metrics[f"family/{band}/auc_logreg"] = f.auc_logreg
+        metrics[f"family/{band}/auc_diff"] = f.auc_diff
+        metrics[f"family/{band}/auc_diff_lo"] = f.auc_diff_lo
+        metrics[f"family/{band}/auc_diff_hi"] = f.auc_diff_hi
+        mlflow.log_params({f"{band}.family.min_gain": f.min_gain, f"{band}.family.confidence": f.confidence})
+        mlflow.set_tags(
+            {f"{band}.aanwas.family": f.chosen, f"{band}.aanwas.family_reason": f.reason, "aanwas.family_rule": f.rule}
+        )
+    metrics.update(criteria_metrics(band, fitted.criteria) if fitted.criteria else {})
     if fitted.tuning is not None:
         t = fitted.tuning
         metrics.update(
@@ -244,7 +261,7 @@ def trial_logger(band: str) -> TrialCallback:
 def model_signature(dtypes: pd.Series) -> ModelSignature:
     """Signature from column dtypes only (names and types, no values): inputs per column,
     output ``predict_proba``'s (n, 2) float array."""
-    specs = []
+    specs: list[ColSpec | TensorSpec] = []
     for name, dtype in dtypes.items():
         if isinstance(dtype, pd.api.extensions.ExtensionDtype):
             mlflow_type = "double"  # nullable ints/floats are read as floats by the models

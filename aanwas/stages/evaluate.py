@@ -5,8 +5,8 @@
   model version of a training run;
 * :func:`log_evaluation`: what training's stage calls inside its MLflow run to log the
   aggregates of :func:`evaluation.evaluate.evaluate_model`;
-* :func:`build_gate_check`: the ``gate_check`` callable that ``aanwas train`` accepts (band,
-  test rows, calibrated risk -> evaluation gates passed?).
+* :func:`build_gate_check`: the :class:`~evaluation.gates.GateChecker` that ``aanwas train``
+  accepts (band, test rows, calibrated risk, model -> evaluation gates passed?).
 
 Nothing is written when an input is bad: everything is computed in memory first, then written
 atomically.
@@ -35,7 +35,7 @@ from evaluation.config import EvaluationConfig
 from evaluation.evaluate import evaluate_model, evaluate_registrations
 from evaluation.fairness import audit_fairness, fairness_to_json, validate_scored_table
 from evaluation.gates import GateVerdict
-from evaluation.modelcard import render_model_card_markdown
+from evaluation.modelcard import ModelInfo, render_model_card_markdown
 from evaluation.report import render_fairness_html, render_report
 from evaluation.stigmatisation import registrations_next_period
 from features._io import atomic_dir, atomic_write_bytes
@@ -471,56 +471,80 @@ def prepare_registration_rows(frame: pd.DataFrame, band: str, risk: pd.Series, c
     return out[out[REGISTERED].notna().to_numpy() & out["score"].notna().to_numpy()]
 
 
-def build_gate_check(cfg: Any, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None) -> Any:
-    """A ``gate_check(band, test_rows, risk) -> bool`` for ``aanwas train``.
+class EvaluationGateCheck:
+    """The evaluation gates for ``aanwas train`` (implements
+    :class:`evaluation.gates.GateChecker`).
 
-    Runs :func:`evaluate_model` on the band's test rows (fairness, proxy test, ranking,
-    league-table check) with the monitoring stage's "elevated" threshold and returns whether
-    the evaluation gates passed. The verdicts and the evaluations are kept on the returned
-    callable (``.verdicts[band]``, ``.results[band]``) so the training run logs them.
+    Calling it on a band's test rows runs :func:`evaluate_model` (fairness, proxy test,
+    ranking, league-table check and, given the model and its features, SHAP summaries) with the
+    monitoring stage's "elevated" threshold and returns whether the evaluation gates passed.
+    The verdicts and the evaluations are kept (``.verdicts[band]``, ``.results[band]``) so the
+    training run logs them.
 
-    The training stage may first call ``.add_registrations(band, frame, risk)`` with the whole
-    feature table and the band model's risk on all of the band's rows: the band's evaluation
-    then includes the registration-intensity audit over every reference date (see
+    The training stage may first call :meth:`add_registrations` with the whole feature table
+    and the band model's risk on all of the band's rows: the band's evaluation then includes
+    the registration-intensity audit over every reference date (see
     :func:`prepare_registration_rows`). The rows are kept (person-level, in memory only) until
-    ``.pooled_result()`` runs the audit pooled over the bands
+    :meth:`pooled_result` runs the audit pooled over the bands
     (:func:`evaluation.evaluate.evaluate_registrations`) and drops them.
 
     ``truth_areas`` (synthetic data only: ``DIR/truth/areas.parquet`` of ``aanwas synth``)
     adds the comparison with the known over-policed areas to the registration-intensity audits.
     """
-    ecfg: EvaluationConfig = cfg.evaluation
-    threshold = float(cfg.monitoring.aggregate.elevated_threshold)
-    verdicts: dict[str, GateVerdict] = {}
-    results: dict[str, EvaluationResult] = {}
-    registrations: dict[str, pd.DataFrame] = {}
 
-    def add_registrations(band: str, frame: pd.DataFrame, risk: pd.Series) -> None:
+    def __init__(self, cfg: Any, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None) -> None:
+        self.cfg: EvaluationConfig = cfg.evaluation
+        self.threshold = float(cfg.monitoring.aggregate.elevated_threshold)
+        self.audit = audit
+        self.truth_areas = truth_areas
+        self.verdicts: dict[str, GateVerdict] = {}
+        self.results: dict[str, EvaluationResult] = {}
+        self._registrations: dict[str, pd.DataFrame] = {}
+
+    def add_registrations(self, band: str, frame: pd.DataFrame, risk: pd.Series) -> None:
+        """Keep the band's rows of every reference date for the registration-intensity audit."""
         if PRIOR_REGISTRATIONS in frame.columns:
-            registrations[band] = prepare_registration_rows(frame, band, risk, ecfg)
+            self._registrations[band] = prepare_registration_rows(frame, band, risk, self.cfg)
 
-    def gate_check(band: str, test_rows: pd.DataFrame, risk: pd.Series) -> bool:
-        scored = prepare_scored_rows(test_rows, risk, ecfg, audit)
+    def __call__(
+        self,
+        band: str,
+        test_rows: pd.DataFrame,
+        risk: pd.Series,
+        *,
+        model: Any = None,
+        features: Sequence[str] = (),
+    ) -> bool:
+        """Evaluate the band's model on its test rows; True when the evaluation gates pass."""
+        scored = prepare_scored_rows(test_rows, risk, self.cfg, self.audit)
+        explain = model is not None and bool(features)
         result = evaluate_model(
-            scored, cfg=ecfg, threshold=threshold, registrations=registrations.get(band), truth_areas=truth_areas
+            scored,
+            cfg=self.cfg,
+            threshold=self.threshold,
+            registrations=self._registrations.get(band),
+            truth_areas=self.truth_areas,
+            models={band: model} if explain else None,
+            features={band: tuple(features)} if explain else None,
         )
-        results[band] = result
-        g = result.summary["gate"]
-        verdicts[band] = GateVerdict.from_dict(g)  # with the structured checks
-        return verdicts[band].passed
+        self.results[band] = result
+        self.verdicts[band] = GateVerdict.from_dict(result.summary["gate"])  # with the structured checks
+        return self.verdicts[band].passed
 
-    def pooled_result(model_info: Any = None) -> EvaluationResult | None:
+    def pooled_result(self, model_info: ModelInfo | None = None) -> EvaluationResult | None:
         """The registration-intensity audit pooled over the bands added so far (None without
         rows); the rows are dropped."""
-        rows = [registrations.pop(b) for b in list(registrations)]
+        rows = [self._registrations.pop(b) for b in list(self._registrations)]
         if not rows:
             return None
         return evaluate_registrations(
-            pd.concat(rows, ignore_index=True), cfg=ecfg, truth_areas=truth_areas, model_info=model_info
+            pd.concat(rows, ignore_index=True), cfg=self.cfg, truth_areas=self.truth_areas, model_info=model_info
         )
 
-    gate_check.add_registrations = add_registrations  # type: ignore[attr-defined]
-    gate_check.pooled_result = pooled_result  # type: ignore[attr-defined]
-    gate_check.verdicts = verdicts  # type: ignore[attr-defined]
-    gate_check.results = results  # type: ignore[attr-defined]
-    return gate_check
+
+def build_gate_check(
+    cfg: Any, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None
+) -> EvaluationGateCheck:
+    """The evaluation gates as the :class:`~evaluation.gates.GateChecker` that ``aanwas train``
+    accepts (see :class:`EvaluationGateCheck`)."""
+    return EvaluationGateCheck(cfg, audit, truth_areas)

@@ -4,11 +4,14 @@
 ``retrain --data NEW`` first rebuilds it from a refreshed delivery with the feature stage's
 wiring, then trains the same way. Per age band: a temporal split, Optuna-tuned LightGBM and
 the two baselines (flag count, logistic regression), all calibrated on the tuning date and
-measured on the latest complete reference date. Everything is tracked in ONE MLflow run
-(the only ``mlflow.start_run`` of this stage, below), the LightGBM model is registered as a
-new version of ``<prefix>-<band>`` with alias ``challenger``, and the promotion gate decides
-whether it also becomes ``champion`` (compared with the current champion on the NEWEST test
-rows). Person-level data stay in memory and in WORK; MLflow gets aggregates only.
+measured on the latest complete reference date. The family rule (``training.family``) picks
+the band's model: the logistic regression unless LightGBM is better beyond its paired
+interval. Everything is tracked in ONE MLflow run (the only ``mlflow.start_run`` of this
+stage, below), the chosen model is registered as a new version of ``<prefix>-<band>`` with
+alias ``challenger``, the evaluation gates audit and explain it, and the promotion gate
+decides whether it also becomes ``champion`` (compared with the current champion on the
+NEWEST test rows). With ``--truth`` the training criteria are measured and reported per band.
+Person-level data stay in memory and in WORK; MLflow gets aggregates only.
 """
 
 from __future__ import annotations
@@ -27,9 +30,15 @@ from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
 from aanwas.config import AppConfig
+from aanwas.stages import evaluate as evaluation_stage
+from evaluation.evaluate import attach_pooled_registrations
+from evaluation.gates import NEXT_STEP_PASSED, Check, GateChecker, GateVerdict
+from evaluation.modelcard import ModelInfo
+from features import catalogue
 from features._io import atomic_write_bytes
 from features.errors import ConfigError, InputError
 from training import registry, tracking
+from training.criteria import CRITERIA
 from training.fingerprint import build_data_fingerprint
 from training.fit import MAIN_MODEL, MODEL_NAMES, FittedBand, fit_band, resolve_features, select_test_part
 from training.splits import build_temporal_splits
@@ -50,16 +59,9 @@ ORACLE_NOTE = (
     "and intervention effects replaced by their mean per band and year: the achievable target"
 )
 
-#: band, test rows (features and keys), challenger's calibrated risk -> evaluation gates passed?
-GateCheck = Callable[[str, pd.DataFrame, pd.Series], bool]
 
-
-def _catalogue() -> tuple[Callable[[str], Sequence[str]] | None, tuple[str, ...] | None]:
-    """The feature catalogue's per-band inputs and its flag indicators (None without one)."""
-    try:
-        from features import catalogue
-    except ImportError:  # pragma: no cover - the catalogue ships with the package
-        return None, None
+def _catalogue() -> tuple[Callable[[str], Sequence[str]], tuple[str, ...]]:
+    """The feature catalogue's per-band inputs and its flag indicators."""
     flags = tuple(i.name for i in catalogue.INDICATORS if i.kind == "flag")
     return catalogue.feature_columns, flags
 
@@ -114,7 +116,7 @@ def train_and_track(
     override: str | None = None,
     override_reason: str | None = None,
     override_by: str | None = None,
-    gate_check: GateCheck | None = None,
+    gate_check: GateChecker | None = None,
     console: Console | None = None,
     work: Path | None = None,
 ) -> dict[str, Any]:
@@ -135,9 +137,9 @@ def train_and_track(
     override, override_reason, override_by :
         Reviewer override of the promotion gate (``promote`` or ``reject``), its reason and who
         gives it (default: the login name).
-    gate_check : callable, optional
-        Evaluation gates (fairness, stigmatisation) for a band's challenger; its verdict feeds
-        the promotion gate.
+    gate_check : GateChecker, optional
+        Evaluation gates (fairness, stigmatisation) for a band's challenger, which they also
+        explain (SHAP); the verdict feeds the promotion gate.
     console : rich Console, optional
         Where to print the summary table (aggregates only) and, per rejected band, which gate,
         which group, the numbers and the next step.
@@ -209,6 +211,8 @@ def train_and_track(
                 "metrics": {m: dict(v) for m, v in fitted.metrics.items()},
                 "reference_metrics": dict(fitted.reference_metrics),
                 "comparisons": {m: dict(v) for m, v in fitted.comparisons.items()},
+                "family": None if fitted.family is None else fitted.family.to_dict(),
+                "criteria": {k: c.to_dict() for k, c in fitted.criteria.items()},
                 **decisions[band],
             }
         _log_evaluations(cfg, gate_check, summary)
@@ -218,26 +222,21 @@ def train_and_track(
     return summary
 
 
-def _log_evaluations(cfg: AppConfig, gate_check: GateCheck | None, summary: dict[str, Any]) -> None:
+def _log_evaluations(cfg: AppConfig, gate_check: GateChecker | None, summary: dict[str, Any]) -> None:
     """Log the audits for ethics reviewers to the active run: the registration-intensity audit
     pooled over the bands (``evaluation/all-bands``; aggregates only), then each band's
     evaluation with the pooled audit in its model card."""
-    results = getattr(gate_check, "results", {})
-    pooled_result = getattr(gate_check, "pooled_result", None)
-    if not results and pooled_result is None:
+    if gate_check is None:
         return
-    from aanwas.stages.evaluate import POOLED_DIR, log_evaluation
-    from evaluation.evaluate import attach_pooled_registrations
-    from evaluation.modelcard import ModelInfo
-
+    results = gate_check.results
     info = ModelInfo(name=cfg.training.mlflow.model_prefix, version="all bands", run_id=summary["run_id"])
-    pooled = pooled_result(info) if pooled_result is not None else None
+    pooled = gate_check.pooled_result(info)
     if pooled is not None:
-        log_evaluation(pooled, cfg.evaluation, band=POOLED_DIR)
+        evaluation_stage.log_evaluation(pooled, cfg.evaluation, band=evaluation_stage.POOLED_DIR)
     for band in summary["bands"]:
         evaluation = results.get(band)
         if evaluation is not None:
-            log_evaluation(
+            evaluation_stage.log_evaluation(
                 evaluation if pooled is None else attach_pooled_registrations(evaluation, pooled),
                 cfg.evaluation,
                 band=band,
@@ -251,7 +250,7 @@ def _register_and_gate(
     *,
     override: str | None,
     override_reason: str | None,
-    gate_check: GateCheck | None,
+    gate_check: GateChecker | None,
     override_by: str | None = None,
     work: Path | None = None,
 ) -> dict[str, Any]:
@@ -260,32 +259,33 @@ def _register_and_gate(
     name = registry.registered_model_name(tcfg.mlflow.model_prefix, band)
     signature = tracking.model_signature(frame[list(fitted.features)].dtypes)
     champion = registry.champion_version(name)
-    info = tracking.log_model(fitted.models[MAIN_MODEL], f"{MAIN_MODEL}-{band}", signature, registered_model_name=name)
+    chosen = fitted.chosen  # the family rule's choice is the band's model
+    model = fitted.models[chosen]
+    info = tracking.log_model(model, f"{chosen}-{band}", signature, registered_model_name=name)
     if tcfg.mlflow.log_baseline_models:
-        for model in MODEL_NAMES:
-            if model != MAIN_MODEL:
-                tracking.log_model(fitted.models[model], f"{model}-{band}", signature)
+        for other in MODEL_NAMES:
+            if other != chosen:
+                tracking.log_model(fitted.models[other], f"{other}-{band}", signature)
     version = str(info.registered_model_version)
+    if fitted.family is not None:
+        registry.tag_version(name, version, fitted.family.tags())
 
     test_rows, y = select_test_part(frame, fitted)
-    challenger_auc = float(fitted.metrics[MAIN_MODEL]["auc"])
+    challenger_auc = float(fitted.metrics[chosen]["auc"])
     champion_auc = None if champion is None else _score_champion(name, champion, test_rows, y)
     gates = None
+    verdict: GateVerdict | None = None
     if gate_check is not None:
-        model = fitted.models[MAIN_MODEL]
-        add_registrations = getattr(gate_check, "add_registrations", None)
-        if add_registrations is not None:  # registration-intensity audit over every reference date
-            rows = frame[frame["age_band"].astype(str) == band]
-            add_registrations(
-                band, frame, pd.Series(model.predict_proba(rows.loc[:, list(fitted.features)])[:, 1], index=rows.index)
-            )
-        risk = pd.Series(model.predict_proba(test_rows.loc[:, list(fitted.features)])[:, 1], index=test_rows.index)
-        gates = bool(gate_check(band, test_rows, risk))
-        verdict = getattr(gate_check, "verdicts", {}).get(band)
-        if verdict is not None and getattr(verdict, "reasons", None):
+        cols = list(fitted.features)
+        rows = frame[frame["age_band"].astype(str) == band]  # registration-intensity audit, every reference date
+        gate_check.add_registrations(
+            band, frame, pd.Series(model.predict_proba(rows.loc[:, cols])[:, 1], index=rows.index)
+        )
+        risk = pd.Series(model.predict_proba(test_rows.loc[:, cols])[:, 1], index=test_rows.index)
+        gates = bool(gate_check(band, test_rows, risk, model=model, features=fitted.features))
+        verdict = gate_check.verdicts.get(band)
+        if verdict is not None and verdict.reasons:
             mlflow.set_tag(f"{band}.aanwas.gate_reasons", "; ".join(map(str, verdict.reasons))[:5000])
-    else:
-        verdict = None
     by = (override_by or "").strip() or (_login() if override is not None else None)
     decision = registry.decide_promotion(
         challenger_auc,
@@ -295,7 +295,7 @@ def _register_and_gate(
         override=override,  # type: ignore[arg-type]
         override_reason=override_reason,
         override_by=by,
-        gate_reasons=list(getattr(verdict, "reasons", []) or []),
+        gate_reasons=[] if verdict is None else list(verdict.reasons),
     )
     registry.apply_promotion(name, version, decision)
     final = final_verdict(
@@ -306,12 +306,13 @@ def _register_and_gate(
         version=version,
         has_champion=champion is not None,
         work=work,
+        family=None if fitted.family is None else fitted.family.to_dict(),
     )
-    if final is not None and verdict is not None:
+    if gate_check is not None and verdict is not None:
         # the review pack's structured verdict, where the band's evaluation is logged (only when
         # the evaluation ran: a folder with the verdict alone is not an evaluation to report)
         mlflow.log_dict(final.to_dict(), f"evaluation/{band}/{GATE_JSON}")
-        results = getattr(gate_check, "results", {})
+        results = gate_check.results
         if band in results:
             results[band].summary["gate"] = final.to_dict()
             if "gate" in results[band].model_card:
@@ -337,7 +338,7 @@ def _register_and_gate(
         "gates_passed": gates,
         "override_reason": decision.override_reason,
         "override_by": decision.override_by,
-        "gate": None if final is None else final.to_dict(),
+        "gate": final.to_dict(),
     }
 
 
@@ -374,7 +375,7 @@ def next_step_command(band: str, version: str, work: Path | None) -> str:
 
 
 def final_verdict(
-    verdict: Any,
+    verdict: GateVerdict | None,
     decision: registry.PromotionDecision,
     auc_margin: float,
     *,
@@ -382,16 +383,11 @@ def final_verdict(
     version: str,
     has_champion: bool,
     work: Path | None = None,
-) -> Any:
+    family: Mapping[str, Any] | None = None,
+) -> GateVerdict:
     """The evaluation gates' verdict completed by the promotion decision: the performance check
-    (challenger vs champion AUC), the override (reason, by) and the concrete next step.
-
-    None when the evaluation package is not installed and no evaluation ran.
-    """
-    try:
-        from evaluation.gates import NEXT_STEP_PASSED, Check, GateVerdict
-    except ImportError:  # pragma: no cover - evaluation ships with the package
-        return None
+    (challenger vs champion AUC), the override (reason, by), the model family decision and the
+    concrete next step."""
     import dataclasses
     import math
 
@@ -437,6 +433,7 @@ def final_verdict(
         checks=[*base.checks, perf],
         next_step=step,
         override=override,
+        model_family=None if family is None else dict(family),
     )
 
 
@@ -479,49 +476,76 @@ def rejection_lines(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def family_lines(summary: Mapping[str, Any]) -> list[str]:
+    """One line per band: which model family became the band's model and why."""
+    return [
+        f"family {band}: {info['family']['chosen_words']}; {info['family']['reason']}"
+        for band, info in summary.get("bands", {}).items()
+        if info.get("family")
+    ]
+
+
+def criteria_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Per band and criterion (``--truth`` only): pass or FAIL, the value and the rule."""
+    lines = []
+    for band, info in summary.get("bands", {}).items():
+        crit = info.get("criteria") or {}
+        if not crit:
+            continue
+        n_pass = sum(1 for c in crit.values() if c["passed"])
+        lines.append(f"criteria {band}: {n_pass} of {len(crit)} passed (measured against the synthetic truth)")
+        for name in [n for n in CRITERIA if n in crit]:
+            c = crit[name]
+            value = "n/a" if c["value"] is None else f"{c['value']:+.4f}"
+            lines.append(
+                f"  {name:<7}{'pass' if c['passed'] else 'FAIL':<5} {value} ({c['detail']}); rule: {c['rule']}"
+            )
+    return lines
+
+
 def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
     """Per band and model: test metrics, oracles (synthetic data) and, per baseline, the paired
-    bootstrap interval of the main model's AUC minus the baseline's."""
+    bootstrap interval of LightGBM's AUC minus the baseline's; the band's model is marked
+    ``*``; then the family decisions, the training criteria (``--truth``) and the gates."""
     lines = [
         "test metrics (latest reference date with complete labels); oracle = full truth, "
-        "obs = observable-state oracle; LGBM-AUC = LightGBM minus baseline, paired bootstrap interval",
-        f"{'band':<6}{'test':<5}{'model':<9}{'AUC':>6}{'oracle':>7}{'obs':>7}{'PR-AUC':>7}{'Brier':>7}{'ECE':>7}"
+        "obs = observable-state oracle; LGBM-AUC = LightGBM minus baseline, paired bootstrap interval; "
+        "* = the band's model (family rule)",
+        f"{'band':<6}{'test':<5}{'model':<10}{'AUC':>6}{'oracle':>7}{'obs':>7}{'PR-AUC':>7}{'Brier':>7}{'ECE':>7}"
         f"  {'LGBM-AUC [interval]':<26}gate",
     ]
     for band, info in summary["bands"].items():
         observable = info.get("reference_metrics", {}).get("oracle_observable_auc")
+        chosen = (info.get("family") or {}).get("chosen", MAIN_MODEL)
         for model, m in info["metrics"].items():
             first = model == MAIN_MODEL
             oracle = f"{m['oracle_auc']:.3f}" if first and "oracle_auc" in m else ""
             obs = f"{observable:.3f}" if first and observable is not None else ""
             c = info.get("comparisons", {}).get(model)
             diff = f"{c['auc_diff']:+.3f} [{c['auc_diff_lo']:+.3f}, {c['auc_diff_hi']:+.3f}]" if c else ""
+            name = model + ("*" if model == chosen else "")
             lines.append(
-                f"{band if first else '':<6}{info['split']['test_date'][:4] if first else '':<5}{model:<9}"
+                f"{band if first else '':<6}{info['split']['test_date'][:4] if first else '':<5}{name:<10}"
                 f"{m['auc']:>6.3f}{oracle:>7}{obs:>7}{m['pr_auc']:>7.3f}{m['brier']:>7.4f}{m['ece']:>7.4f}"
-                f"  {diff:<26}" + (f"v{info['version']} {info['decision']}" if first else "")
+                f"  {diff:<26}" + (f"v{info['version']} {info['decision']}" if model == chosen else "")
             )
     lines.append(f"MLflow run {summary['run_id']} in {summary['tracking_uri']}")
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
-    gates = gate_count_lines(summary)
-    if gates:
-        console.print("\n".join(gates), markup=False, highlight=False, soft_wrap=True)
+    for extra in (family_lines(summary), criteria_lines(summary), gate_count_lines(summary)):
+        if extra:
+            console.print("\n".join(extra), markup=False, highlight=False, soft_wrap=True)
     rejected = rejection_lines(summary)
     if rejected:
         console.print("\n".join(["PROMOTION GATE REJECTED:", *rejected]), markup=False, highlight=False, soft_wrap=True)
 
 
-def _evaluation_gates(cfg: AppConfig, audit: pd.DataFrame, truth_dir: Path | None = None) -> GateCheck | None:
-    """The evaluation stage's gates (fairness, stigmatisation) as a gate check, if available;
-    with the synthetic truth's areas (``truth_dir/areas.parquet``), the registration-intensity
-    audits are compared with the known over-policed areas."""
-    try:
-        from aanwas.stages.evaluate import build_gate_check
-    except ImportError:  # evaluation not installed: the AUC gate alone (unless gates are required)
-        return None
+def _evaluation_gates(cfg: AppConfig, audit: pd.DataFrame, truth_dir: Path | None = None) -> GateChecker:
+    """The evaluation stage's gates (fairness, stigmatisation) as a gate check; with the
+    synthetic truth's areas (``truth_dir/areas.parquet``), the registration-intensity audits are
+    compared with the known over-policed areas."""
     areas = Path(truth_dir) / TRUTH_AREAS_FILE if truth_dir is not None else None
     truth_areas = pd.read_parquet(areas) if areas is not None and areas.exists() else None
-    return build_gate_check(cfg, audit, truth_areas=truth_areas)  # type: ignore[no-any-return]
+    return evaluation_stage.build_gate_check(cfg, audit, truth_areas=truth_areas)
 
 
 def run_train(
@@ -533,7 +557,7 @@ def run_train(
     override: str | None = None,
     override_reason: str | None = None,
     override_by: str | None = None,
-    gate_check: GateCheck | None = None,
+    gate_check: GateChecker | None = None,
     run_name: str = "train",
     console: Console | None = None,
 ) -> dict[str, Any]:
@@ -587,7 +611,7 @@ def run_retrain(
     override: str | None = None,
     override_reason: str | None = None,
     override_by: str | None = None,
-    gate_check: GateCheck | None = None,
+    gate_check: GateChecker | None = None,
     console: Console | None = None,
 ) -> dict[str, Any]:
     """``aanwas retrain --data NEW``: rebuild the features from a refreshed delivery (feature

@@ -73,3 +73,64 @@ def test_tree_explainer_on_lightgbm_keeps_only_aggregates():
     assert out.importance["feature"].iloc[0] == "ind_halt"
     assert "missing" in set(out.dependence.loc[out.dependence["feature"] == "ind_vsv", "bin"])
     assert len(out.dependence) < 40
+
+
+# --- the two families: SHAP of the calibrated models training registers ------------------------
+
+
+def _family_data(seed: int = 0, n: int = 1500):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "age": rng.integers(13, 20, n).astype(float),
+            "ind_a": (rng.random(n) < 0.2).astype(float),
+            "ind_gap": np.where(rng.random(n) < 0.3, np.nan, rng.poisson(1.0, n).astype(float)),
+        }
+    )
+    logit = -2.0 + 1.5 * X["ind_a"] + 0.4 * X["ind_gap"].fillna(2.0) + 0.1 * (X["age"] - 16)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y
+
+
+def test_logistic_regression_shap_is_exact_and_hand_checked() -> None:
+    from evaluation.explain import LINEAR_SCALE, compute_shap_values, shap_scale
+    from models import build_logistic_baseline, fit_calibrated
+
+    X, y = _family_data()
+    pipe = build_logistic_baseline().fit(X[:1000], y[:1000])
+    calibrated = fit_calibrated(pipe, X[1000:], y[1000:])
+    S = compute_shap_values(calibrated, X)
+    assert S.shape == X.shape and shap_scale(calibrated) == LINEAR_SCALE
+    # by hand: coefficient x standardised value, the missingness flag added to its column
+    impute, scale, logit = pipe.named_steps["impute"], pipe.named_steps["scale"], pipe.named_steps["logit"]
+    Z = (impute.transform(X) - scale.mean_) / scale.scale_
+    w = logit.coef_[0]
+    hand = Z[:, :3] * w[:3]
+    hand[:, 2] += Z[:, 3] * w[3]  # ind_gap is the only column with missing values
+    np.testing.assert_allclose(S, hand, atol=1e-10)
+    # local accuracy: a row's values sum to its log-odds minus the log-odds at the training mean
+    mean_logodds = float(logit.intercept_[0])  # standardised inputs are 0 at the training mean
+    np.testing.assert_allclose(S.sum(axis=1), pipe.decision_function(X) - mean_logodds, atol=1e-10)
+
+
+def test_lightgbm_shap_explains_what_the_model_predicts() -> None:
+    from evaluation.explain import TREE_SCALE, compute_shap_values, shap_scale
+    from models import LightGBMRiskClassifier, fit_calibrated
+
+    X, y = _family_data(1)
+    model = LightGBMRiskClassifier(n_estimators=300, learning_rate=0.2, early_stopping_rounds=5, random_state=0)
+    model.fit(X[:1000], y[:1000], eval_set=(X[1000:], y[1000:]))
+    assert model.best_iteration_ < 300  # early stopping: SHAP must explain only the trees used
+    S = compute_shap_values(fit_calibrated(model, X[1000:], y[1000:]), X)
+    assert shap_scale(model) == TREE_SCALE
+    offset = model.decision_function(X) - S.sum(axis=1)  # the expected value: one constant
+    assert np.ptp(offset) < 1e-6
+
+
+def test_aggregate_shap_names_the_scale_of_a_logistic_regression() -> None:
+    from evaluation.explain import LINEAR_SCALE
+    from models import build_logistic_baseline
+
+    X, y = _family_data(2, n=600)
+    out = aggregate_shap(build_logistic_baseline().fit(X, y), X, cfg=EvaluationConfig(bootstrap_reps=20))
+    assert out.scale == LINEAR_SCALE and out.importance["feature"].iloc[0] == "ind_a"

@@ -76,7 +76,12 @@ def test_score_metrics_match_sklearn_and_oracle() -> None:
     m = score_metrics(y, p, truth=p)
     assert m["auc"] == pytest.approx(m["oracle_auc"])
     assert m["prevalence"] == pytest.approx(y.mean())
-    assert set(m) == {"auc", "pr_auc", "brier", "ece", "prevalence", "mean_risk", "oracle_auc", "oracle_brier"}
+    assert set(m) == {"auc", "pr_auc", "brier", "ece", "prevalence", "mean_risk"} | {
+        "oracle_auc",
+        "oracle_brier",
+        "oracle_ece",
+    }
+    assert m["ece"] == pytest.approx(m["oracle_ece"])  # same scores, same bins
     assert np.isnan(score_metrics(np.zeros(5), np.full(5, 0.1))["auc"])
 
 

@@ -66,3 +66,31 @@ def new_store(store_template):  # type: ignore[no-untyped-def]
         return sqlite_uri(directory / "mlflow.db")
 
     return make
+
+
+class FakeGateCheck:
+    """A :class:`evaluation.gates.GateChecker` whose verdict is ``decide(band, rows, risk)``;
+    ``verdicts`` as given, no evaluation results, no registration audit. Records the model and
+    features each call got (``seen``)."""
+
+    def __init__(self, decide, verdicts=None):  # type: ignore[no-untyped-def]
+        self.decide = decide
+        self.verdicts = dict(verdicts or {})
+        self.results: dict = {}  # type: ignore[type-arg]
+        self.seen: list = []  # type: ignore[type-arg]
+
+    def add_registrations(self, band, frame, risk) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    def __call__(self, band, test_rows, risk, *, model=None, features=()):  # type: ignore[no-untyped-def]
+        self.seen.append((band, model, tuple(features)))
+        return self.decide(band, test_rows, risk)
+
+    def pooled_result(self, model_info=None):  # type: ignore[no-untyped-def]
+        return None
+
+
+@pytest.fixture(scope="session")
+def fake_gate_check():  # type: ignore[no-untyped-def]
+    """The class :class:`FakeGateCheck` (tests build their own)."""
+    return FakeGateCheck

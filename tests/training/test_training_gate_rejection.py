@@ -37,28 +37,24 @@ FAILING = Check(
 )
 
 
-def _rejecting_gate():  # type: ignore[no-untyped-def]
+def _rejecting_gate(fake_gate_check):  # type: ignore[no-untyped-def]
     verdict = GateVerdict(
         passed=False,
         reasons=["fairness (13-19): non-European migration background: observed / expected 0.53 (0.31-0.77)"],
         checks=[FAILING],
     )
-
-    def gate(band, rows, risk):  # type: ignore[no-untyped-def]
-        return False
-
-    gate.verdicts = {"13-19": verdict}  # type: ignore[attr-defined]
-    gate.results = {}  # type: ignore[attr-defined]
-    return gate
+    return fake_gate_check(lambda band, rows, risk: False, {"13-19": verdict})
 
 
 @pytest.fixture(scope="module")
-def rejected(tmp_path_factory, new_store, make_cfg):  # type: ignore[no-untyped-def]
+def rejected(tmp_path_factory, new_store, make_cfg, fake_gate_check):  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("rejected")
     store = new_store(root / "mlflow")
     cfg = make_cfg(*ONE_BAND)
     table = fabricate_feature_table(2000, seed=5)[0]
-    summary = train_and_track(cfg, table, tracking_uri=store, gate_check=_rejecting_gate(), work=root / "work")
+    summary = train_and_track(
+        cfg, table, tracking_uri=store, gate_check=_rejecting_gate(fake_gate_check), work=root / "work"
+    )
     return root, store, cfg, summary
 
 

@@ -80,7 +80,7 @@ def _version_tags(uri: str, version: str) -> dict[str, str]:
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version("aanwas-13-19", version).tags
 
 
-def test_promote_reject_override_sequence(store, table, make_cfg) -> None:  # type: ignore[no-untyped-def]
+def test_promote_reject_override_sequence(store, table, make_cfg, fake_gate_check) -> None:  # type: ignore[no-untyped-def]
     full = make_cfg(*ONE_BAND)
     weak = make_cfg(*ONE_BAND, f"training.exclude_features={STRONG}")
 
@@ -98,7 +98,7 @@ def test_promote_reject_override_sequence(store, table, make_cfg) -> None:  # ty
         )
         return False
 
-    second = train_and_track(weak, table, tracking_uri=store, gate_check=gates)["bands"]["13-19"]
+    second = train_and_track(weak, table, tracking_uri=store, gate_check=fake_gate_check(gates))["bands"]["13-19"]
     assert second["decision"] == "rejected" and second["version"] == "2"
     assert "more than 0.0 below champion" in second["reason"] and "evaluation gates failed" in second["reason"]
     assert calls == [("13-19", [pd.Timestamp(second["split"]["test_date"])], True, True)]

@@ -44,7 +44,7 @@ def runner(monkeypatch):  # type: ignore[no-untyped-def]
     return CliRunner()
 
 
-def test_train_then_retrain_on_a_later_refresh(tmp_path, runner, monkeypatch, new_store) -> None:  # type: ignore[no-untyped-def]
+def test_train_then_retrain_on_a_later_refresh(tmp_path, runner, monkeypatch, new_store, fake_gate_check) -> None:  # type: ignore[no-untyped-def]
     work = tmp_path / "work"
     write_work(work, fabricate_feature_table(2500, seed=51)[0])
     new_store(tmp_path / "mlflow")  # the default location, pre-made to save the schema migration
@@ -93,7 +93,7 @@ def test_train_then_retrain_on_a_later_refresh(tmp_path, runner, monkeypatch, ne
             gate_calls.append((band, len(rows), len(audit)))
             return True
 
-        return check
+        return fake_gate_check(check)
 
     monkeypatch.setattr("aanwas.stages.evaluate.build_gate_check", fake_build_gate_check)
     gates_on = ["--set", "training.promotion.run_evaluation_gates=true"]
