@@ -134,7 +134,7 @@ TruthOpt = Annotated[
     typer.Option(
         "--truth",
         help="Synthetic truth directory (OUT/truth of 'aanwas synth'): logs oracle AUC and ECE and "
-        "measures the training criteria (docs/model_quality.md).",
+        "measures the training criteria (docs/dev/model_quality.md).",
     ),
 ]
 OverrideOpt = Annotated[
