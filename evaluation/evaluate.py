@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from evaluation import _plots as P
-from evaluation._result import EvaluationResult
+from evaluation.result import EvaluationResult
 from evaluation.config import EvaluationConfig
 from evaluation.explain import aggregate_shap
 from evaluation.fairness import TOO_FEW, FairnessAudit, audit_fairness
@@ -38,7 +38,7 @@ from evaluation.stigmatisation import (
     truth_at_level,
 )
 from features.config import AGE_BANDS
-from features.errors import InputError
+from common.errors import InputError
 
 #: Key of the label-bias audit that pools all age bands.
 POOLED = "all bands"

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation._bootstrap import bootstrap, divide, group_sums
+from evaluation.bootstrap import bootstrap, divide, group_sums
 from evaluation._cells import enough
 from evaluation.config import EvaluationConfig
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from evaluation._bootstrap import (
+from evaluation.bootstrap import (
     bootstrap,
     cell_pair_counts,
     divide,

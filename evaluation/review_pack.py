@@ -26,7 +26,7 @@ import pandas as pd
 
 from evaluation._cells import check_aggregate_tables
 from evaluation._numbers import NOT_AVAILABLE, fmt_interval, fmt_value, round_interval
-from evaluation._result import EvaluationResult
+from evaluation.result import EvaluationResult
 from evaluation.labels import ATTRIBUTE_LABELS, GROUP_LABELS
 
 # --------------------------------------------------------------------------------------------

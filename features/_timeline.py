@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import CARE_TYPES, DEBT_TYPES, OFFENCES, SCHOOL_LEVELS, SEX
-from features.errors import InputError
+from common.errors import InputError
 
 #: Day number of an open interval end (still ongoing).
 NO_END = np.iinfo(np.int64).max

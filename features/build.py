@@ -30,7 +30,7 @@ from features.config import AGE_BANDS, FeatureConfig
 from features.contract import MIGRATION_GROUPS, SEX, Delivery
 from features.debt import build_debt
 from features.education import build_education
-from features.errors import ConfigError, InputError
+from common.errors import ConfigError, InputError
 from features.geography import Geography, load_geography
 from features.household import build_household
 from features.justice import build_justice

@@ -18,7 +18,7 @@ from typing import Literal
 
 from features.config import AGE_BANDS, BAND_LIMITS, FeatureConfig
 from features.contract import AUDIT_ONLY_COLUMNS, OFFENCES
-from features.errors import ConfigError
+from common.errors import ConfigError
 
 Kind = Literal["base", "flag", "count", "months"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import AUDIT_ONLY_COLUMNS
-from features.errors import ConfigError, InputError
+from common.errors import ConfigError, InputError
 from models.bundle import ModelBundle
 
 BAND_COLUMN = "age_band"

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from scipy.stats import norm
 
 from features.config import AGE_BANDS
-from features.errors import InputError
+from common.errors import InputError
 from features.geography import Geography
 from monitoring.config import AREA_LEVELS, AggregateConfig
 from monitoring.sae import fay_herriot

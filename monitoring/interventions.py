@@ -35,7 +35,7 @@ from scipy.stats import t as student_t
 
 from features.config import AGE_BANDS, BAND_LIMITS, FeatureConfig
 from features.contract import OFFENCES, check_registry_rows
-from features.errors import InputError
+from common.errors import InputError
 from features.geography import Geography
 from monitoring.monitor_config import InterventionConfig
 

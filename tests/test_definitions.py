@@ -8,7 +8,7 @@ import pytest
 
 from aanwas.config import DERIVED, AppConfig, load_config
 from evaluation.config import EvaluationConfig
-from features.errors import ConfigError
+from common.errors import ConfigError
 
 
 def _get(obj, dotted):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation._bootstrap import bootstrap, draw_group_weights, percentile_interval, weighted_auc
+from evaluation.bootstrap import bootstrap, draw_group_weights, percentile_interval, weighted_auc
 from training.config import ComparisonConfig
 
 

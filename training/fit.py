@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from features.contract import AUDIT_ONLY_COLUMNS
-from features.errors import ConfigError, InputError
+from common.errors import ConfigError, InputError
 from models import FlagCountClassifier, build_logistic_baseline, fit_calibrated, score_metrics
 from training.compare import paired_auc_difference
 from training.config import NON_FEATURE_COLUMNS, TrainingConfig

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation._result import (
+from evaluation.result import (
     ARTIFACT_ROOT,
     MODEL_CARD_MD,
     REPORT,
@@ -38,8 +38,8 @@ from evaluation.gates import GateVerdict
 from evaluation.modelcard import render_model_card_markdown
 from evaluation.report import render_fairness_html, render_report
 from evaluation.stigmatisation import registrations_next_period
-from features._io import atomic_dir, atomic_write_bytes
-from features.errors import InputError
+from common.io import atomic_dir, atomic_write_bytes
+from common.errors import InputError
 
 FAIRNESS_JSON = "fairness.json"
 FAIRNESS_HTML = "fairness.html"

@@ -32,7 +32,7 @@ from rich.console import Console
 
 from aanwas.config import AppConfig
 from aanwas.stages.progress import progress_bar
-from features.errors import InputError
+from common.errors import InputError
 from features.geography import Geography, load_geography
 from features.sources.readers import Coverage
 from monitoring.aggregate import aggregate_areas

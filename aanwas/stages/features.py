@@ -29,8 +29,8 @@ import pyarrow.parquet as pq
 from rich.console import Console
 
 from aanwas.config import AppConfig
-from features._config import as_plain
-from features._io import atomic_write_bytes
+from common.config import as_plain
+from common.io import atomic_write_bytes
 from features.build import BAND_DTYPE, REF_DTYPE, audit_source, build_audit_frame, iter_feature_tables
 from features.catalogue import LABEL_COLUMN
 from features.config import AGE_BANDS
@@ -189,7 +189,7 @@ def load_features(work: Path, columns: list[str] | None = None) -> pd.DataFrame:
     InputError
         If ``work`` holds no cached feature table (run ``aanwas features`` first).
     """
-    from features.errors import InputError
+    from common.errors import InputError
 
     path = Path(work) / FEATURES_FILE
     if not path.exists():
@@ -205,7 +205,7 @@ def load_feature_table(work: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     InputError
         If ``work`` holds no cached feature table (run ``aanwas features`` first).
     """
-    from features.errors import InputError
+    from common.errors import InputError
 
     work = Path(work)
     out = []

@@ -29,8 +29,8 @@ import pandas as pd
 from rich.console import Console
 
 from aanwas.config import AppConfig
-from features._io import atomic_dir
-from features.errors import InputError
+from common.io import atomic_dir
+from common.errors import InputError
 from features.geography import load_geography
 from monitoring.drift import DriftReport, audit_drift
 from monitoring.monitor_config import MonitorConfig

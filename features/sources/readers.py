@@ -9,8 +9,8 @@ how delivery columns map onto contract columns, which delivery columns to drop, 
 values map onto contract values (e.g. SPSS ``1``/``2`` -> ``M``/``V``), so that a real
 delivery maps without code edits.
 
-Every failure is an :class:`~features.errors.InputError` (the delivery) or
-:class:`~features.errors.ConfigError` (the mapping file) whose message names file, table and
+Every failure is an :class:`~common.errors.InputError` (the delivery) or
+:class:`~common.errors.ConfigError` (the mapping file) whose message names file, table and
 column but never a value; nothing is written here.
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features._config import build_dataclass, require
+from common.config import build_dataclass, require
 from features.contract import (
     DATE_DTYPE,
     INTERVENTIONS,
@@ -45,7 +45,7 @@ from features.contract import (
     showable_column,
     validate_delivery,
 )
-from features.errors import ConfigError, InputError
+from common.errors import ConfigError, InputError
 from features.geography import Geography, load_geography
 
 SUFFIXES = (".parquet", ".csv", ".sav")
@@ -524,7 +524,7 @@ def read_delivery(
     >>> read_delivery(Path("no/such/dir"), load_mapping(None), ContractConfig())
     Traceback (most recent call last):
     ...
-    features.errors.InputError: invalid input: table 'delivery': directory no/such/dir not found
+    common.errors.InputError: invalid input: table 'delivery': directory no/such/dir not found
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():

@@ -34,7 +34,7 @@ import pandas as pd
 
 from features.config import AGE_BANDS, BAND_LIMITS, SynthConfig
 from features.contract import DATE_DTYPE, DEREGISTRATION_REASONS, HALT_CATEGORIES, OFFENCES
-from features.errors import ConfigError
+from common.errors import ConfigError
 from features.geography import Geography, load_geography
 from features.sources.region import region_label, resolve_region
 

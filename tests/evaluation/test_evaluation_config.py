@@ -6,7 +6,7 @@ import pytest
 
 from aanwas.config import load_config
 from evaluation.config import EvaluationConfig
-from features.errors import ConfigError
+from common.errors import ConfigError
 
 
 def test_defaults_match_the_domain_notes():

@@ -15,7 +15,7 @@ from sklearn.metrics import precision_score, roc_auc_score
 
 from evaluation.config import EvaluationConfig
 from evaluation.fairness import TOO_FEW, audit_fairness, build_group_columns, fairness_to_json, validate_scored_table
-from features.errors import InputError
+from common.errors import InputError
 
 
 def _cells(group: str, tp: int, fp: int, fn: int, tn: int) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from evaluation.stigmatisation import (
     compare_with_truth,
     composition_from_geography,
 )
-from features.errors import InputError
+from common.errors import InputError
 from features.geography import load_geography
 
 

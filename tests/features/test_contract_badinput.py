@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.contract import TABLES, ContractConfig, validate_delivery
-from features.errors import InputError
+from common.errors import InputError
 from features.geography import load_geography
 
 

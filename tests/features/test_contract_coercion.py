@@ -28,7 +28,7 @@ from features.contract import (
     validate_delivery,
     validate_table,
 )
-from features.errors import ConfigError, InputError
+from common.errors import ConfigError, InputError
 from features.geography import load_geography
 
 GEO = load_geography()

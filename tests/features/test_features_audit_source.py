@@ -8,7 +8,7 @@ import pytest
 
 from features.build import audit_source, build_audit_frame
 from features.contract import MIGRATION_GROUPS, SEX
-from features.errors import InputError
+from common.errors import InputError
 
 
 def _naive_income(hi: pd.DataFrame, rin: int, ref_year: int) -> object:

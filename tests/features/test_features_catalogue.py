@@ -22,7 +22,7 @@ from features.catalogue import (
 )
 from features.config import AGE_BANDS, FeatureConfig
 from features.contract import AUDIT_ONLY_COLUMNS, TABLES, Delivery
-from features.errors import ConfigError
+from common.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

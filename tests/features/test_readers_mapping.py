@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features.contract import ContractConfig
-from features.errors import ConfigError, InputError
+from common.errors import ConfigError, InputError
 from features.sources.readers import load_mapping, read_delivery, read_table
 
 

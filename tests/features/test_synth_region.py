@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from features.config import SynthConfig
 from features.contract import ContractConfig, validate_delivery
-from features.errors import ConfigError, InputError
+from common.errors import ConfigError, InputError
 from features.geography import load_geography
 from features.sources.readers import read_coverage
 from features.sources.region import region_label, resolve_region

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from aanwas.config import AppConfig, load_config
-from training.fixtures import fabricate_feature_table
+from fabricated_features import fabricate_feature_table
 
 FAST = (
     "training.tuning.n_trials=3",

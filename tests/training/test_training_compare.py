@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from evaluation._bootstrap import draw_weights
+from evaluation.bootstrap import draw_weights
 from training.compare import paired_auc_difference
 from training.config import ComparisonConfig
 
@@ -84,7 +84,7 @@ def test_lengths_must_match() -> None:
 
 
 def test_config_is_checked() -> None:
-    from features.errors import ConfigError
+    from common.errors import ConfigError
 
     with pytest.raises(ConfigError):
         ComparisonConfig(confidence=1.0)
@@ -96,7 +96,7 @@ def test_tied_rows_are_bootstrapped_as_groups_exactly() -> None:
     """With repeated (label, main, other) rows (national scale: 0.2-7 % distinct), replicates
     are weighted AUCs over the distinct rows with multinomial group counts: checked against a
     loop of sklearn AUCs on the same group weights, and against the row-level bootstrap."""
-    from evaluation._bootstrap import draw_group_weights
+    from evaluation.bootstrap import draw_group_weights
 
     rng = np.random.default_rng(5)
     n = 3000

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from aanwas.stages.train import train_and_track
-from training.fixtures import fabricate_feature_table
+from fabricated_features import fabricate_feature_table
 
 DIGITS = re.compile(rb"(?=(\d{12}))")  # every 12-digit window, overlapping
 

@@ -17,7 +17,7 @@ import pytest
 import training.fit
 from models._lightgbm import LightGBMRiskClassifier
 from training.fit import MODEL_NAMES, fit_band, resolve_features
-from training.fixtures import fabricate_feature_table
+from fabricated_features import fabricate_feature_table
 from training.splits import build_temporal_splits
 
 

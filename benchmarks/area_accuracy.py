@@ -1,4 +1,4 @@
-"""Stage wiring of the area-accuracy measurement on a synthetic world (tests and benchmarks only).
+"""The area-accuracy measurement on a synthetic world (benchmark support; its slow test runs it too).
 
 Runs the export's scoring path without MLflow: fit each band's calibrated LightGBM on the
 cached feature table (:func:`training.fit.fit_band`, the same code ``aanwas train`` runs),
