@@ -161,34 +161,25 @@ def _stage_hgb(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, A
 
 
 def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, Any]:
-    from aanwas.stages.export import (
-        _write_periods,
-        build_area_export,
-        covered_scope,
-        registry_scores,
-        scores_fingerprint,
-    )
     from aanwas.stages.features import load_coverage
+    from aanwas.stages.steps import check_scores, covered_scope, registry_scores, write_periods
 
     cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
     t0 = time.perf_counter()
     score_table, version = registry_scores(cfg, paths["work"], mlflow_uri=_mlflow_uri(out))
     scores = score_table()
     t1 = time.perf_counter()
-    fingerprint = scores_fingerprint(scores)
-    n_rows = len(scores)
-    checked = build_area_export(cfg, scores, geography=geography)
+    found = check_scores(cfg.monitoring, scores, geography)
     del scores  # person-level: not kept beyond aggregation
     t2 = time.perf_counter()
-    periods = sorted(checked.table["period"].astype(str).unique())
-    _write_periods(cfg, paths["exports"], periods, checked, version, fingerprint)
+    write_periods(cfg.monitoring, paths["exports"], found.periods, found.checked, version, found.fingerprint)
     t3 = time.perf_counter()
     return {
-        "n_rows": n_rows,
+        "n_rows": found.n_rows,
         "finest_level": cfg.monitoring.aggregate.finest_level,
-        "n_cells": int(checked.report["n_cells"]),
-        "lp_audit": str(checked.report["audit"]),
-        "n_periods": len(periods),
+        "n_cells": int(found.checked.report["n_cells"]),
+        "lp_audit": str(found.checked.report["audit"]),
+        "n_periods": len(found.periods),
         "seconds_score": round(t1 - t0, 2),
         "seconds_aggregate_disclosure": round(t2 - t1, 2),
         "seconds_write": round(t3 - t2, 2),

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aanwas.cli import app
-from aanwas.stages.export import missing_champions, registry_bundle
+from aanwas.stages.steps import missing_champions, registry_bundle
 from aanwas.stages.train import train_and_track
 from evaluation.gates import Check, GateVerdict
 from common.errors import InputError
