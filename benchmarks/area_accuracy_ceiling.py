@@ -40,9 +40,9 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from area_accuracy import TRUTH_BASIS, score_feature_table, true_risk_of_rows
 
 from aanwas.config import load_config
-from area_accuracy import TRUTH_BASIS, score_feature_table, true_risk_of_rows
 from aanwas.stages.features import load_feature_table
 from features._timeline import NO_DAY, RefDate, build_timeline
 from features.build import _area_dtypes

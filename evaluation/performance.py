@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from evaluation._cells import enough
 from evaluation.bootstrap import (
     bootstrap,
     cell_pair_counts,
@@ -21,7 +22,6 @@ from evaluation.bootstrap import (
     group_sums,
     weighted_average_precision,
 )
-from evaluation._cells import enough
 from evaluation.config import EvaluationConfig
 
 #: Metrics of :func:`audit_performance`; ``*_score`` higher is better, ``*_error`` lower is better.

@@ -21,9 +21,9 @@ import pandas as pd
 from evaluation import _html as H
 from evaluation._cells import check_aggregate_tables
 from evaluation._plots import plot_disparities
-from evaluation.result import EvaluationResult
 from evaluation.config import EvaluationConfig
 from evaluation.fairness import METRIC_LABELS, PRIORITY_RATIONALE, TOO_FEW, FairnessAudit
+from evaluation.result import EvaluationResult
 
 _VERDICT_HELP = (
     "<b>within</b>: the disparity lies inside the tolerance band; <b>outside</b>: the disparity "

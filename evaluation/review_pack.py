@@ -26,8 +26,8 @@ import pandas as pd
 
 from evaluation._cells import check_aggregate_tables
 from evaluation._numbers import NOT_AVAILABLE, fmt_interval, fmt_value, round_interval
-from evaluation.result import EvaluationResult
 from evaluation.labels import ATTRIBUTE_LABELS, GROUP_LABELS
+from evaluation.result import EvaluationResult
 
 # --------------------------------------------------------------------------------------------
 # words for codes

@@ -49,7 +49,7 @@ class Geography:
 
     @functools.cached_property
     def names(self) -> dict[str, str]:
-        return dict(zip(self.areas["code"], self.areas["name"]))
+        return dict(zip(self.areas["code"], self.areas["name"], strict=True))
 
     def hierarchy(self) -> pd.DataFrame:
         """Columns ``buurt``, ``wijk``, ``gemeente`` (codes), one row per buurt."""

@@ -17,8 +17,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import norm
 
-from features.config import AGE_BANDS
 from common.errors import InputError
+from features.config import AGE_BANDS
 from features.geography import Geography
 from monitoring.config import AREA_LEVELS, AggregateConfig
 from monitoring.sae import fay_herriot

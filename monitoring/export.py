@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from common.config import as_plain
-from common.io import atomic_dir
 from common.errors import InputError
+from common.io import atomic_dir
 from monitoring.config import MonitoringConfig
 from monitoring.disclosure import AREA_EXPORT_COLUMNS, DisclosureChecked, DisclosureError
 

@@ -64,7 +64,8 @@ class LightGBMConfig:
     subsample: float = 0.8
     subsample_freq: int = 1
     max_depth: int = -1
-    n_jobs: int = 1  # 1: deterministic and robust on shared cores (OpenMP spins 10-40x slower under load); 0 = all cores
+    # 1: deterministic and robust on shared cores (OpenMP spins 10-40x slower under load); 0 = all cores
+    n_jobs: int = 1
 
     def __post_init__(self) -> None:
         k = "training.lightgbm."

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from features.contract import AUDIT_ONLY_COLUMNS
 from common.errors import ConfigError, InputError
+from features.contract import AUDIT_ONLY_COLUMNS
 from models import FlagCountClassifier, build_logistic_baseline, fit_calibrated, score_metrics
 from training.compare import paired_auc_difference
 from training.config import NON_FEATURE_COLUMNS, TrainingConfig

@@ -84,9 +84,9 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
     from aanwas.stages.export import run_full_export
     from aanwas.stages.features import run_features
     from aanwas.stages.monitor import run_monitor
+    from aanwas.stages.steps import missing_champions
     from aanwas.stages.synth import run_synth
     from aanwas.stages.train import run_train
-    from aanwas.stages.steps import missing_champions
     from aanwas.stages.validate import run_validate
 
     layout = DemoLayout(Path(out))

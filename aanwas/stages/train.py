@@ -27,8 +27,8 @@ from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
 from aanwas.config import AppConfig
-from common.io import atomic_write_bytes
 from common.errors import ConfigError, InputError
+from common.io import atomic_write_bytes
 from training import registry, tracking
 from training.fingerprint import build_data_fingerprint
 from training.fit import MAIN_MODEL, MODEL_NAMES, FittedBand, fit_band, resolve_features, select_test_part

@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from common.config import build_dataclass, require
+from common.errors import ConfigError, InputError
 from features.contract import (
     DATE_DTYPE,
     INTERVENTIONS,
@@ -45,7 +46,6 @@ from features.contract import (
     showable_column,
     validate_delivery,
 )
-from common.errors import ConfigError, InputError
 from features.geography import Geography, load_geography
 
 SUFFIXES = (".parquet", ".csv", ".sav")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aanwas.config import load_config
-from evaluation.config import EvaluationConfig
 from common.errors import ConfigError
+from evaluation.config import EvaluationConfig
 
 
 def test_defaults_match_the_domain_notes():

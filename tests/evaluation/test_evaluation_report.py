@@ -19,13 +19,13 @@ from typer.testing import CliRunner
 from aanwas.cli import app
 from aanwas.stages.evaluate import log_evaluation
 from evaluation._cells import check_aggregate_tables
-from evaluation.result import from_artifacts, to_artifacts
 from evaluation.config import EvaluationConfig
 from evaluation.evaluate import evaluate_model, gate_of
 from evaluation.fairness import audit_fairness
 from evaluation.gates import audit_gates
 from evaluation.modelcard import ModelInfo, render_model_card_markdown
 from evaluation.report import render_fairness_html, render_report
+from evaluation.result import from_artifacts, to_artifacts
 from evaluation.stigmatisation import audit_league_tables
 from training.config import MlflowConfig
 from training.tracking import configure_tracking, sqlite_uri

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from common.errors import ConfigError, InputError
 from features.config import SynthConfig
 from features.contract import ContractConfig, validate_delivery
-from common.errors import ConfigError, InputError
 from features.geography import load_geography
 from features.sources.readers import read_coverage
 from features.sources.region import region_label, resolve_region

@@ -11,8 +11,8 @@ import pytest
 
 from aanwas.config import AppConfig
 from aanwas.stages.monitor import run_monitor
-from features.catalogue import feature_columns
 from common.errors import InputError
+from features.catalogue import feature_columns
 
 
 def _features(work: Path, shift: float, n: int = 4000, seed: int = 0) -> None:
