@@ -1,4 +1,4 @@
-"""Stage wiring of ``aanwas bench``: time every stage at a given scale (issue 7).
+"""Stage wiring of ``aanwas bench``: time every stage at a given scale against the national targets.
 
 Each stage runs in its own child process (``python -m aanwas.stages.bench STAGE OUT``), so
 that its peak resident memory, wall and CPU time are the child's own (``os.wait4``). Stages
@@ -39,7 +39,7 @@ STAGES = ("synth", "read_floor", "features", "train", "hgb", "export", "monitor"
 PIPELINE = ("features", "train", "export", "monitor")
 #: Overrides that make training a fixed-hyperparameter fit (the benchmark never tunes).
 FIXED_TRAINING = ("training.tuning.enabled=false", "training.promotion.run_evaluation_gates=false")
-#: Targets of issue 7 at scale 1.0 on 2 cores (seconds; memory in MB).
+#: National-scale targets at scale 1.0 on 2 cores (seconds; memory in MB; benchmarks/README.md).
 TARGET_SECONDS = {"features": 120.0, "train": 480.0, "export": 60.0, "pipeline": 900.0}
 TARGET_PEAK_RSS_MB = 12 * 1024
 ARGS_FILE = "bench_args.json"
