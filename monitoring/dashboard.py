@@ -31,6 +31,7 @@ import pandas as pd
 
 from common.errors import InputError
 from features.geography import load_geography
+from monitoring.config import AggregateConfig, DisclosureConfig
 from monitoring.disclosure import AREA_EXPORT_COLUMNS
 from monitoring.monitor_config import DashboardConfig, TrendConfig
 from monitoring.trends import (
@@ -57,6 +58,9 @@ __all__ = [
 AREA_TABLE_COLUMNS = AREA_EXPORT_COLUMNS
 LABELS = ("elevated", "no_difference", "lower", "suppressed", "reference")
 _LEVEL_ORDER = {"land": 0, "gemeente": 1, "wijk": 2, "buurt": 3}
+# defaults of build_dashboard's settings from the one place each is configured (the export
+# passes the configured values; these serve direct calls)
+_AGGREGATE, _DISCLOSURE, _TRENDS = AggregateConfig(), DisclosureConfig(), TrendConfig()
 
 TEXTS: Mapping[str, Mapping[str, str]] = {
     "nl": {
@@ -589,13 +593,13 @@ def build_dashboard(
     outcomes: Mapping[str, tuple[Sequence[str], int]] | None = None,
     horizons: Mapping[str, int] | None = None,
     model_version: str | None = None,
-    national_code: str = "NL00",
-    all_band: str = "all",
+    national_code: str = _AGGREGATE.national_code,
+    all_band: str = _AGGREGATE.band_total_label,
     reference_name: str | None = None,
-    min_cell_size: int = 10,
+    min_cell_size: int = _DISCLOSURE.min_cell_size,
     context_offences: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-    elevated_threshold: float = 0.1,
-    rate_per: int = 1000,
+    elevated_threshold: float = _AGGREGATE.elevated_threshold,
+    rate_per: int = _TRENDS.rate_per,
 ) -> str:
     """Render the dashboard as one self-contained HTML document (a string; nothing is written).
 

@@ -256,6 +256,9 @@ def run_full_export(
         reference_name=None if coverage is None else coverage.name,
         national_code=national,
         all_band=total_band,
+        min_cell_size=dcfg.min_cell_size,
+        elevated_threshold=cfg.monitoring.aggregate.elevated_threshold,
+        rate_per=mcfg.trends.rate_per,
     )
     written = write_periods(
         cfg.monitoring,
