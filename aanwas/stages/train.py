@@ -29,6 +29,7 @@ from sklearn.metrics import roc_auc_score
 from aanwas.config import AppConfig
 from common.errors import ConfigError, InputError
 from common.io import atomic_write_bytes
+from features import catalogue
 from training import registry, tracking
 from training.fingerprint import build_data_fingerprint
 from training.fit import MAIN_MODEL, MODEL_NAMES, FittedBand, fit_band, resolve_features, select_test_part
@@ -54,12 +55,8 @@ ORACLE_NOTE = (
 GateCheck = Callable[[str, pd.DataFrame, pd.Series], bool]
 
 
-def _catalogue() -> tuple[Callable[[str], Sequence[str]] | None, tuple[str, ...] | None]:
-    """The feature catalogue's per-band inputs and its flag indicators (None without one)."""
-    try:
-        from features import catalogue
-    except ImportError:  # pragma: no cover - the catalogue ships with the package
-        return None, None
+def catalogue_inputs() -> tuple[Callable[[str], Sequence[str]], tuple[str, ...]]:
+    """The feature catalogue's per-band inputs and its flag indicators."""
     flags = tuple(i.name for i in catalogue.INDICATORS if i.kind == "flag")
     return catalogue.feature_columns, flags
 
@@ -163,7 +160,7 @@ def train_and_track(
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
 
     splits = build_temporal_splits(frame, tcfg.bands, tcfg.split)
-    columns_of, catalogue_flags = _catalogue()
+    columns_of, catalogue_flags = catalogue_inputs()
     features = {band: resolve_features(frame, band, tcfg, columns_of) for band in tcfg.bands}
     flags = None if tcfg.flag_columns else catalogue_flags
     fingerprint = build_data_fingerprint(frame)
