@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.dummy import DummyClassifier
 
-from aanwas.stages.steps import check_scores, intervention_registry, scores_fingerprint, write_periods
+from aanwas.stages.steps import check_scores, intervention_registry, score_bands, scores_fingerprint, write_periods
 from features.geography import Geography
+from models.bundle import ModelBundle
 from monitoring.config import MonitoringConfig
 
 STAGES = Path(__file__).resolve().parents[2] / "aanwas" / "stages"
@@ -66,6 +68,22 @@ def test_check_and_write_every_period(tmp_path: Path) -> None:
     # the 7 young people of BU00140001 are below the threshold: their count is not shown
     buurt = csv[csv["area_code"] == "BU00140001"]
     assert len(buurt) and buurt["n_persons"].isna().all()
+
+
+def test_score_bands_keeps_the_bundles_bands_and_scores_each_row_by_its_band() -> None:
+    def constant(positives: int) -> DummyClassifier:  # predicts positives/10 for every row
+        X = pd.DataFrame({"age": np.zeros(10)})
+        return DummyClassifier(strategy="prior").fit(X, np.array([1] * positives + [0] * (10 - positives)))
+
+    bundle = ModelBundle({"8-12": constant(1), "13-19": constant(3)})
+    frame = pd.DataFrame(
+        {"age_band": ["13-19", "20-23", "8-12", "13-19"], "age": [15, 21, 9, 14], "buurt": ["a", "b", "c", "d"]},
+        index=[7, 5, 3, 1],
+    )
+    out = score_bands(bundle, frame, ["age_band", "buurt"])
+    assert list(out.columns) == ["age_band", "buurt", "score"]
+    assert list(out.index) == [7, 3, 1]  # the 20-23 row has no model: left out, order kept
+    np.testing.assert_allclose(out["score"].to_numpy(), [0.3, 0.1, 0.3])
 
 
 def test_intervention_registry_text_columns_are_plain_strings() -> None:
