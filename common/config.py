@@ -66,9 +66,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(key, "must be a table")
         kt, vt = get_args(tp) or (Any, Any)
-        return types.MappingProxyType(
-            {_convert(k, kt, key): _convert(v, vt, f"{key}.{k}") for k, v in value.items()}
-        )
+        return types.MappingProxyType({_convert(k, kt, key): _convert(v, vt, f"{key}.{k}") for k, v in value.items()})
     if tp is dt.date:
         if isinstance(value, dt.datetime):
             return value.date()

@@ -111,9 +111,9 @@ def test_bad_input_exit_code_2_one_line_nothing_written(case, tmp_path, monkeypa
     assert td.looks_like_pseudonym_free(line)
     # docs/reliability.md shows this case with exactly this line
     row = f"| `{case.id}` |"
-    assert (
-        row in reliability_doc and f"`{td.normalise(line, tmp_path)}`" in reliability_doc
-    ), f"docs/reliability.md is out of date for {case.id}: {td.normalise(line, tmp_path)}"
+    assert row in reliability_doc and f"`{td.normalise(line, tmp_path)}`" in reliability_doc, (
+        f"docs/reliability.md is out of date for {case.id}: {td.normalise(line, tmp_path)}"
+    )
 
 
 def test_reliability_doc_has_no_stale_cases(reliability_doc):

@@ -16,9 +16,7 @@ from evaluation.bootstrap import bootstrap, draw_group_weights, percentile_inter
 from training.config import ComparisonConfig
 
 
-def paired_auc_difference(
-    y: Any, main: Any, other: Any, cfg: ComparisonConfig, *, seed: int
-) -> dict[str, float]:
+def paired_auc_difference(y: Any, main: Any, other: Any, cfg: ComparisonConfig, *, seed: int) -> dict[str, float]:
     """AUC(main) - AUC(other) on the same rows, with a paired percentile bootstrap interval.
 
     Parameters

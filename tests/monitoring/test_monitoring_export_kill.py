@@ -150,7 +150,9 @@ def test_sigkill_mid_write_keeps_the_previous_export(helpers, tmp_path: Path, af
 
 
 def test_sigkill_between_the_renames_restores_the_previous_export(
-    helpers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    helpers,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
 ) -> None:
     root = tmp_path / "exports"
     before = _hashes(helpers.write(root, table=helpers.checked(1)))
