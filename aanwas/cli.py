@@ -1,7 +1,7 @@
 """The ``aanwas`` command line: the composition root's edge (files, printing, exit codes).
 
 Every command reads config through :func:`aanwas.config.load_config`, calls stage entry points
-and turns :class:`features.errors.AanwasError` into one line on stderr and exit code 2.
+and turns :class:`common.errors.AanwasError` into one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rich.console import Console
 
 from aanwas.config import AppConfig, load_config
 from aanwas.stages.demo import DEMO_REGION, DEMO_SCALE
-from features.errors import AanwasError
+from common.errors import AanwasError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0] if __doc__ else None)
 console = Console(stderr=True)
@@ -97,9 +97,6 @@ def validate(data: DataOpt, mapping: MappingOpt = None, config: ConfigOpt = None
     run_validate(config_from(config, set_), data, mapping, console=console)
 
 
-# --- stage commands are registered below this line, one block per stage ---------------------
-
-
 @app.command("features")
 @handles_errors
 def features_cmd(
@@ -117,7 +114,7 @@ def features_cmd(
     run_features(config_from(config, set_), data, work, mapping, console=console)
 
 
-# --- train / retrain (issue 4) ---------------------------------------------------------------
+# --- train / retrain / promote ----------------------------------------------------------------
 TrainWorkOpt = Annotated[
     Path, typer.Option("--work", help="Work directory with the cached feature table (secure environment only).")
 ]
@@ -227,7 +224,7 @@ def promote_cmd(
     )
 
 
-# --- audit / report (issue 5: evaluation) -----------------------------------------------------
+# --- audit / report (evaluation) --------------------------------------------------------------
 EvalMlflowUriOpt = Annotated[
     str | None,
     typer.Option(
@@ -307,7 +304,7 @@ def report_cmd(
     )
 
 
-# --- monitor (issue 6: drift and the retrain verdict) ---------------------------------------
+# --- monitor (drift and the retrain verdict) --------------------------------------------------
 RefDateOpt = Annotated[
     list[str] | None,
     typer.Option("--ref-date", help="Reference and current date for drift (give twice; default: the last two)."),
@@ -333,7 +330,7 @@ def monitor_cmd(
     run_monitor(config_from(config, set_), out, work=work, ref_dates=ref_date, mlflow_uri=mlflow_uri, console=console)
 
 
-# --- export (issue 6: area risk with disclosure control) ------------------------------------
+# --- export (area risk with disclosure control) -----------------------------------------------
 @app.command("export")
 @handles_errors
 def export_cmd(
@@ -358,7 +355,7 @@ def export_cmd(
     run_full_export(cfg, work, out, data=data, mapping=mapping, mlflow_uri=mlflow_uri, alias=alias, console=console)
 
 
-# --- bench (issue 7: national scale) ---------------------------------------------------------
+# --- bench (national scale) -------------------------------------------------------------------
 @app.command("bench")
 @handles_errors
 def bench_cmd(

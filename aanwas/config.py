@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from common.config import as_plain, build_dataclass, require
+from common.errors import ConfigError
 from evaluation.config import EvaluationConfig
-from features._config import as_plain, build_dataclass, require
 from features.config import FeatureConfig, SynthConfig
 from features.contract import ContractConfig
-from features.errors import ConfigError
 from monitoring.config import MonitoringConfig
 from training.config import TrainingConfig
 

@@ -5,13 +5,13 @@
 ``WORLD`` is an ``aanwas synth --out`` directory after ``aanwas features --data WORLD/raw --work
 WORLD/work``. Every candidate below is scored on the same rows (the band's uncensored reference
 dates) and goes through the export's aggregation (shrinkage included) and is compared with the true area
-risk as in :func:`aanwas.stages.accuracy.measure_area_accuracy`; ``published`` = not suppressed
+risk as in :func:`area_accuracy.measure_area_accuracy`; ``published`` = not suppressed
 in the pattern of all bands' person counts (the same for every candidate). The figure is the
 correlation of wijk ``risk_mean`` with the true area offending risk over published wijken.
 
 Candidates:
 
-* ``production``: :func:`aanwas.stages.accuracy.score_feature_table` (the band's calibrated
+* ``production``: :func:`area_accuracy.score_feature_table` (the band's calibrated
   LightGBM trained on labels; ``training.tuning.n_trials=4`` unless ``--set`` says otherwise);
 * ``ceiling``: LightGBM (cross-entropy on a probability target) on the band's catalogue inputs,
   trained on the TRUE person offending risk, cross-fitted over two halves of the persons: the
@@ -40,9 +40,9 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from area_accuracy import TRUTH_BASIS, score_feature_table, true_risk_of_rows
 
 from aanwas.config import load_config
-from aanwas.stages.accuracy import TRUTH_BASIS, score_feature_table, true_risk_of_rows
 from aanwas.stages.features import load_feature_table
 from features._timeline import NO_DAY, RefDate, build_timeline
 from features.build import _area_dtypes

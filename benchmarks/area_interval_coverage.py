@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from aanwas.stages.accuracy import score_feature_table, true_risk_of_rows
 
 from aanwas.config import load_config
-from aanwas.stages.accuracy import score_feature_table, true_risk_of_rows
 from aanwas.stages.features import load_feature_table
 from features.geography import load_geography
 from monitoring.accuracy import area_risk_accuracy, true_area_risk

@@ -37,7 +37,7 @@ import pandas as pd
 def _table(bench: Path, level: str, area_path: Path) -> None:
     from aanwas.config import load_config
     from aanwas.stages.bench import ARGS_FILE, _mlflow_uri
-    from aanwas.stages.export import registry_scores
+    from aanwas.stages.steps import registry_scores
     from features.geography import load_geography
     from monitoring.aggregate import aggregate_areas
 

@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from aanwas.config import load_config
-from aanwas.stages.monitor import monitor_config, run_effects
+from aanwas.stages.export import run_effects
+from aanwas.stages.steps import intervention_registry
 from features.config import BAND_LIMITS
 from features.geography import load_geography
 from features.sources.readers import load_mapping, read_delivery
@@ -104,9 +105,7 @@ def fakes(worlds: list[Path], n_fake: int, cfg, icfg, seed: int) -> pd.DataFrame
         else:
             delivery = _delivery(d, cfg)
             panel = build_outcome_panel(delivery.tables, geo, icfg, observation_end=delivery.observation_end)
-            reg = delivery.interventions.astype(
-                {c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")}
-            )
+            reg = intervention_registry(delivery.interventions)
         real = expand_treated_areas(parse_registry(reg, geo), geo, icfg.panel_level)
         used_gm = set(wk_gm.reindex(real["area_code"]).dropna())
         panel = panel[~panel["area_code"].isin(set(real["area_code"]))]
@@ -251,7 +250,7 @@ def main() -> None:
     ap.add_argument("--csv", type=Path, help="write the per-row results here")
     a = ap.parse_args()
     cfg = load_config(None, [])
-    mcfg = monitor_config(cfg)
+    mcfg = cfg.monitoring.monitor
     icfg = mcfg.interventions
     for kv in a.set:
         k, v = kv.split("=", 1)

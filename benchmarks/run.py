@@ -1,6 +1,6 @@
 """Run the national-scale benchmark: the same as ``aanwas bench`` (see benchmarks/README.md).
 
-    python benchmarks/run.py --scale 0.1 --seed 1 --out /tmp/bench
+python benchmarks/run.py --scale 0.1 --seed 1 --out /tmp/bench
 """
 
 import sys

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from common.errors import InputError
 from evaluation import _plots as P
-from evaluation._result import EvaluationResult
 from evaluation.config import EvaluationConfig
 from evaluation.explain import aggregate_shap
 from evaluation.fairness import TOO_FEW, FairnessAudit, audit_fairness
@@ -22,6 +22,7 @@ from evaluation.gates import GateVerdict, audit_gates, is_gating
 from evaluation.modelcard import ModelInfo, build_model_card
 from evaluation.performance import audit_performance
 from evaluation.report import render_report
+from evaluation.result import EvaluationResult
 from evaluation.stigmatisation import (
     LabelBiasResult,
     ProxyResult,
@@ -38,7 +39,6 @@ from evaluation.stigmatisation import (
     truth_at_level,
 )
 from features.config import AGE_BANDS
-from features.errors import InputError
 
 #: Key of the label-bias audit that pools all age bands.
 POOLED = "all bands"

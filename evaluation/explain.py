@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation._bootstrap import bootstrap, divide, group_sums
 from evaluation._cells import enough
+from evaluation.bootstrap import bootstrap, divide, group_sums
 from evaluation.config import EvaluationConfig
 
 MISSING_BIN = "missing"

@@ -28,10 +28,10 @@ from fairlearn.metrics import MetricFrame
 from scipy import stats
 from sklearn.metrics import confusion_matrix
 
-from evaluation._bootstrap import bootstrap, cell_pair_counts, codes_of, divide, indicator, percentile_interval
+from common.errors import InputError
 from evaluation._cells import enough
+from evaluation.bootstrap import bootstrap, cell_pair_counts, codes_of, divide, indicator, percentile_interval
 from evaluation.config import FAIRNESS_METRICS, EvaluationConfig
-from features.errors import InputError
 
 TOO_FEW = "too few"
 CANNOT_JUDGE = "cannot judge"

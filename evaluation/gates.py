@@ -28,8 +28,8 @@ from evaluation.stigmatisation import LabelBiasResult, ProxyResult
 if TYPE_CHECKING:
     import pandas as pd
 
-    from evaluation._result import EvaluationResult
     from evaluation.modelcard import ModelInfo
+    from evaluation.result import EvaluationResult
 
 #: How many failing checks the reasons list one by one.
 _EXAMPLES = 5

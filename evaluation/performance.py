@@ -14,14 +14,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from evaluation._bootstrap import (
+from evaluation._cells import enough
+from evaluation.bootstrap import (
     bootstrap,
     cell_pair_counts,
     divide,
     group_sums,
     weighted_average_precision,
 )
-from evaluation._cells import enough
 from evaluation.config import EvaluationConfig
 
 #: Metrics of :func:`audit_performance`; ``*_score`` higher is better, ``*_error`` lower is better.

@@ -4,7 +4,7 @@ Two reports:
 
 * :func:`render_fairness_html` - the generic audit of any scored table (``aanwas audit``);
 * :func:`render_report` - the full evaluation of a model version, rendered only from the
-  aggregate artifacts of an :class:`~evaluation._result.EvaluationResult` (``aanwas report``).
+  aggregate artifacts of an :class:`~evaluation.result.EvaluationResult` (``aanwas report``).
 
 Every table shown has passed the minimum cell size; a smaller group reads "too few". Areas are
 always listed in code order, never by risk.
@@ -21,9 +21,9 @@ import pandas as pd
 from evaluation import _html as H
 from evaluation._cells import check_aggregate_tables
 from evaluation._plots import plot_disparities
-from evaluation._result import EvaluationResult
 from evaluation.config import EvaluationConfig
 from evaluation.fairness import METRIC_LABELS, PRIORITY_RATIONALE, TOO_FEW, FairnessAudit
+from evaluation.result import EvaluationResult
 
 _VERDICT_HELP = (
     "<b>within</b>: the disparity lies inside the tolerance band; <b>outside</b>: the disparity "
@@ -534,7 +534,7 @@ def render_report(result: EvaluationResult, *, min_cell: int | None = None) -> s
     ----------
     result : EvaluationResult
         As produced by :func:`evaluation.evaluate.evaluate_model` or read back with
-        :func:`evaluation._result.from_artifacts`.
+        :func:`evaluation.result.from_artifacts`.
     min_cell : int, optional
         Minimum cell size to enforce on the tables (default: the one in the summary).
 

@@ -26,9 +26,9 @@ import pandas as pd
 
 from evaluation._cells import check_aggregate_tables
 from evaluation._numbers import NOT_AVAILABLE, fmt_interval, fmt_value, round_interval
-from evaluation._result import EvaluationResult
 from evaluation.labels import ATTRIBUTE_LABELS, GROUP_LABELS
 from evaluation.modelcard import family_text
+from evaluation.result import EvaluationResult
 
 # --------------------------------------------------------------------------------------------
 # words for codes

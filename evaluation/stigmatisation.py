@@ -26,10 +26,10 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import beta, binom, chi2, poisson
 
-from evaluation._bootstrap import bootstrap, divide, indicator
+from common.errors import InputError
 from evaluation._cells import enough
+from evaluation.bootstrap import bootstrap, divide, indicator
 from evaluation.config import EvaluationConfig
-from features.errors import InputError
 
 # --------------------------------------------------------------------------------------------
 # area keys and composition

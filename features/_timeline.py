@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from common.errors import InputError
 from features.contract import CARE_TYPES, DEBT_TYPES, OFFENCES, SCHOOL_LEVELS, SEX
-from features.errors import InputError
 
 #: Day number of an open interval end (still ongoing).
 NO_END = np.iinfo(np.int64).max

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from common.errors import ConfigError, InputError
 from features._timeline import RefDate, Timeline, build_timeline
 from features.care import build_care
 from features.catalogue import INDICATORS, KEY_COLUMNS, LABEL_COLUMN
@@ -30,7 +31,6 @@ from features.config import AGE_BANDS, FeatureConfig
 from features.contract import MIGRATION_GROUPS, SEX, Delivery
 from features.debt import build_debt
 from features.education import build_education
-from features.errors import ConfigError, InputError
 from features.geography import Geography, load_geography
 from features.household import build_household
 from features.justice import build_justice

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from features._config import require
+from common.config import require
 from features.contract import OFFENCES
 
 AGE_BANDS = ("8-12", "13-19", "20-23")
@@ -59,7 +59,8 @@ class FeatureConfig:
         require(1 <= self.recent_months <= 120, "features.recent_months", "must be 1..120")
         require(1 <= self.parent_suspect_months <= 240, "features.parent_suspect_months", "must be 1..240")
         require(12 <= self.recency_cap_months <= 600, "features.recency_cap_months", "must be 12..600")
-        require(set(self.labels) == set(AGE_BANDS), "features.labels", f"must define exactly the bands {list(AGE_BANDS)}")
+        bands = f"must define exactly the bands {list(AGE_BANDS)}"
+        require(set(self.labels) == set(AGE_BANDS), "features.labels", bands)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from common.errors import ConfigError, InputError
 from features.contract import AUDIT_ONLY_COLUMNS
-from features.errors import ConfigError, InputError
 from models.bundle import ModelBundle
 
 BAND_COLUMN = "age_band"

@@ -21,7 +21,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from features.errors import InputError
+from common.errors import InputError
 from features.geography import Geography
 from monitoring.aggregate import aggregate_areas
 from monitoring.config import AggregateConfig

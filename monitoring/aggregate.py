@@ -19,8 +19,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import norm
 
+from common.errors import InputError
 from features.config import AGE_BANDS
-from features.errors import InputError
 from features.geography import Geography
 from monitoring.config import AREA_LEVELS, AggregateConfig
 from monitoring.sae import fay_herriot
@@ -145,6 +145,11 @@ def _wilson(k: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndar
 def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
     """A variance function that is ``value`` everywhere."""
     return lambda c: np.full(np.shape(c), value)
+
+
+def _plus(value: float, var_of: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """The variance function ``value + var_of(c)``."""
+    return lambda c: value + var_of(c)
 
 
 def _area_error_var(
@@ -358,7 +363,7 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
             no, sl, sb, nl, s1 = (rolled[k][:, j] for k in ("no", "sl", "sb", "nl", "s1"))
             # column 0 is the national row
             calib = _calibration_error_var(no[:, 0], sl[:, 0], sb[:, 0], nl[:, 0], cfg)
-            area_var["land"] = lambda c, calib=calib: np.full(np.shape(c), calib)
+            area_var["land"] = _constant(calib)
             floor = 0.0
             for lv in reversed(levels):  # gemeente, wijk, buurt
                 var_of = _area_error_var(no, sl, sb, nl, s1, np.flatnonzero(level == lv), cfg)
@@ -367,7 +372,7 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
                     # level's variance is at least the coarser one's (order restriction)
                     floor = max(floor, float(var_of(np.zeros(1))[0]))
                     var_of = _constant(floor)
-                area_var[lv] = lambda c, calib=calib, var_of=var_of: calib + var_of(c)
+                area_var[lv] = _plus(calib, var_of)
         for i in range(n_p):
             r = _shrink(rolled["n"][i, j], rolled["s1"][i, j], rolled["s2"][i, j], level, cfg, area_var)
             raw[i, j], rawvar[i, j], est[i, j], mse[i, j], weight[i, j] = r

@@ -3,8 +3,8 @@
 Three sections live here: ``aggregate`` (area aggregation and the error model of its intervals),
 ``disclosure`` (output control: thresholds, complement rule, rounding, the LP audit) and
 ``export`` (what the one export writer refuses and how it formats numbers). Trend, drift and
-dashboard settings live in :mod:`monitoring.monitor_config` and are added as a field of
-:class:`MonitoringConfig` by the composition root.
+dashboard settings live in :mod:`monitoring.monitor_config`, the ``monitor`` section of
+:class:`MonitoringConfig`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from features._config import require
+from common.config import require
 from monitoring.monitor_config import MonitorConfig
 
 #: Area levels of the exported table, from fine to coarse; "land" is the national total.

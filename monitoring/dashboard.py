@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import InputError
+from common.errors import InputError
 from features.geography import load_geography
+from monitoring.config import AggregateConfig, DisclosureConfig
 from monitoring.disclosure import AREA_EXPORT_COLUMNS
 from monitoring.monitor_config import DashboardConfig, TrendConfig
 from monitoring.trends import (
@@ -57,6 +58,9 @@ __all__ = [
 AREA_TABLE_COLUMNS = AREA_EXPORT_COLUMNS
 LABELS = ("elevated", "no_difference", "lower", "suppressed", "reference")
 _LEVEL_ORDER = {"land": 0, "gemeente": 1, "wijk": 2, "buurt": 3}
+# defaults of build_dashboard's settings from the one place each is configured (the export
+# passes the configured values; these serve direct calls)
+_AGGREGATE, _DISCLOSURE, _TRENDS = AggregateConfig(), DisclosureConfig(), TrendConfig()
 
 TEXTS: Mapping[str, Mapping[str, str]] = {
     "nl": {
@@ -578,6 +582,31 @@ def _region_texts(texts: dict[str, str], name: str, language: str) -> dict[str, 
     return out
 
 
+def _page_texts(
+    config: DashboardConfig,
+    outs: Mapping[str, tuple[tuple[str, ...], int]],
+    bands_present: list[str],
+    min_cell_size: int,
+    reference_name: str | None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The page's texts in ``config.language`` with the interval level, the disclosure threshold
+    and each shown band's outcome filled in (a region's wording with ``reference_name``), and
+    the outcome text per band."""
+    lang = config.language
+    texts = dict(TEXTS[lang])
+    level_pct = f"{round(100 * config.interval_level):d}"
+    for key in ("legend_note", "col_risk", "key_interval", "about_uncertainty"):
+        texts[key] = texts[key].format(level=level_pct)
+    texts["reason_small"] = texts["reason_small"].format(min=min_cell_size)
+    texts["reason_generic"] = texts["reason_generic"].format(min=min_cell_size)
+    outcome_of = {b: outcome_text(o, h, lang) for b, (o, h) in outs.items() if b in bands_present}
+    per_band = "; ".join(f"{b} {texts['years']}: {outcome_of[b]}" for b in bands_present)
+    texts["about_what"] = texts["about_what"].format(per_band=per_band)
+    if reference_name:
+        texts = _region_texts(texts, reference_name, config.language)
+    return texts, outcome_of
+
+
 def build_dashboard(
     area_table: pd.DataFrame,
     config: DashboardConfig,
@@ -589,13 +618,13 @@ def build_dashboard(
     outcomes: Mapping[str, tuple[Sequence[str], int]] | None = None,
     horizons: Mapping[str, int] | None = None,
     model_version: str | None = None,
-    national_code: str = "NL00",
-    all_band: str = "all",
+    national_code: str = _AGGREGATE.national_code,
+    all_band: str = _AGGREGATE.band_total_label,
     reference_name: str | None = None,
-    min_cell_size: int = 10,
+    min_cell_size: int = _DISCLOSURE.min_cell_size,
     context_offences: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-    elevated_threshold: float = 0.1,
-    rate_per: int = 1000,
+    elevated_threshold: float = _AGGREGATE.elevated_threshold,
+    rate_per: int = _TRENDS.rate_per,
 ) -> str:
     """Render the dashboard as one self-contained HTML document (a string; nothing is written).
 
@@ -652,8 +681,6 @@ def build_dashboard(
 
     table = _check_area_table(area_table)
     lang = config.language
-    texts = dict(TEXTS[lang])
-    level_pct = f"{round(100 * config.interval_level):d}"
     latest_period = _latest_period(table)
     latest = table[table["period"].astype("str") == latest_period].copy()
     latest = latest.sort_values(
@@ -675,10 +702,7 @@ def build_dashboard(
     if not bands_present:
         raise InputError("area_table", "age_band", 0, "no age band with a defined outcome")
     default_band = bands_present[0]
-    for key in ("legend_note", "col_risk", "key_interval", "about_uncertainty"):
-        texts[key] = texts[key].format(level=level_pct)
-    texts["reason_small"] = texts["reason_small"].format(min=min_cell_size)
-    texts["reason_generic"] = texts["reason_generic"].format(min=min_cell_size)
+    texts, outcome_of = _page_texts(config, outs, bands_present, min_cell_size, reference_name)
     measures = {
         b: {
             name: measure_text(
@@ -695,11 +719,6 @@ def build_dashboard(
         for b, (o, h) in outs.items()
         if b in bands_present
     }
-    outcome_of = {b: outcome_text(o, h, lang) for b, (o, h) in outs.items() if b in bands_present}
-    per_band = "; ".join(f"{b} {texts['years']}: {outcome_of[b]}" for b in bands_present)
-    texts["about_what"] = texts["about_what"].format(per_band=per_band)
-    if reference_name:
-        texts = _region_texts(texts, reference_name, config.language)
     names, values, status = _area_data(latest, config.value_digits, set(bands_present))
     interventions = _interventions(registry, effects, config.value_digits)
     geo_names = load_geography().names
@@ -726,6 +745,20 @@ def build_dashboard(
     paths, width, height = project_gemeenten(
         geojson if geojson is not None else load_gemeenten_geojson(), config.map_width, config.coordinate_decimals
     )
+    return _page(texts, data, paths, (width, height), model_version, latest_period)
+
+
+def _page(
+    texts: Mapping[str, str],
+    data: Mapping[str, Any],
+    paths: list[tuple[str, str, str]],
+    size: tuple[int, int],
+    model_version: str | None,
+    latest_period: str,
+) -> str:
+    """The HTML document: the map's SVG (``paths`` of :func:`project_gemeenten`, ``size`` its
+    width and height), legend, texts, the shipped CSS and JS, and ``data`` as JSON."""
+    width, height = size
     svg = [
         f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(texts["map_title"])}">',
         '<defs><pattern id="hatch" width="5" height="5" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'

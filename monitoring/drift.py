@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from features.errors import InputError
+from common.errors import InputError
 from monitoring.monitor_config import DriftConfig
 
 __all__ = ["DriftReport", "audit_drift", "psi", "wasserstein_std"]
@@ -308,7 +308,7 @@ def audit_drift(
         if cols and share >= config.retrain_min_share_features:
             retrain = True
             reasons.append(f"{band}: {n_drift} of {len(cols)} features drift ({share:.0%})")
-        if with_scores:
+        if with_scores and score_column is not None:
             r_s, c_s = _column(ref_b, score_column, "reference"), _column(cur_b, score_column, "current")
             st = _distribution_stats(r_s, c_s, 2, config, rng)
             r_ok, c_ok = r_s[~np.isnan(r_s)], c_s[~np.isnan(c_s)]

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features._config import as_plain
-from features._io import atomic_dir
-from features.errors import InputError
+from common.config import as_plain
+from common.errors import InputError
+from common.io import atomic_dir
 from monitoring.config import MonitoringConfig
 from monitoring.disclosure import AREA_EXPORT_COLUMNS, DisclosureChecked, DisclosureError
 

@@ -26,16 +26,16 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 from scipy.stats import t as student_t
 
+from common.errors import InputError
 from features.config import AGE_BANDS, BAND_LIMITS, FeatureConfig
 from features.contract import OFFENCES, check_registry_rows
-from features.errors import InputError
 from features.geography import Geography
 from monitoring.monitor_config import InterventionConfig
 
@@ -551,7 +551,7 @@ def _att_core(
     """
     csum = w_control.sum(axis=1)
     num, den = 0.0, 0.0
-    cells = []
+    cells: list[tuple[int, int, np.ndarray, np.ndarray]] = []
     for (g, end), wt in zip(cohorts, w_treated, strict=False):
         tsum = wt.sum(axis=1)
         if end > g:
@@ -671,7 +671,8 @@ def estimate_did(
     n_cl = len(np.unique(clusters[np.isin(cohort, gs)]))
     lo, hi = _ci(float(simple[0]), simple[1:], config.ci_level, n_cl)
     labels = list(periods) if periods is not None else list(range(T))
-    rows, es = [], {}
+    rows: list[dict[str, Any]] = []
+    es: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     for g, t, att, tw in cells:
         clo, chi = _ci(float(att[0]), att[1:], config.ci_level, n_cl)
         rows.append(

@@ -138,8 +138,20 @@ class FayHerriotFit:
 
     def table(self) -> pd.DataFrame:
         """Per-area results as a frame: direct, sampling_var, area_var, synthetic, gamma, eblup, g1-g3, mse, lo, hi."""
-        cols = ("direct", "sampling_var", "area_var", "synthetic", "gamma", "eblup")
-        cols += ("g1", "g2", "g3", "mse", "lo", "hi")
+        cols = (
+            "direct",
+            "sampling_var",
+            "area_var",
+            "synthetic",
+            "gamma",
+            "eblup",
+            "g1",
+            "g2",
+            "g3",
+            "mse",
+            "lo",
+            "hi",
+        )
         return pd.DataFrame({c: getattr(self, c) for c in cols})
 
 

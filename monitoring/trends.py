@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from features.errors import InputError
+from common.errors import InputError
 from monitoring.monitor_config import TrendConfig
 
 __all__ = [

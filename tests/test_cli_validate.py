@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from aanwas.cli import app
 from aanwas.config import load_config
-from features.errors import AanwasError, ConfigError, InputError
+from common.errors import AanwasError, ConfigError, InputError
 from features.sources.readers import load_mapping, read_delivery
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from aanwas.config import AppConfig, default_toml, load_config
-from features.errors import ConfigError
+from common.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from aanwas.config import DERIVED, AppConfig, load_config
+from common.errors import ConfigError
 from evaluation.config import EvaluationConfig
-from features.errors import ConfigError
 
 
 def _get(obj, dotted):

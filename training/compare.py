@@ -12,13 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation._bootstrap import bootstrap, draw_group_weights, percentile_interval, weighted_auc
+from evaluation.bootstrap import bootstrap, draw_group_weights, percentile_interval, weighted_auc
 from training.config import ComparisonConfig
 
 
-def paired_auc_difference(
-    y: Any, main: Any, other: Any, cfg: ComparisonConfig, *, seed: int
-) -> dict[str, float]:
+def paired_auc_difference(y: Any, main: Any, other: Any, cfg: ComparisonConfig, *, seed: int) -> dict[str, float]:
     """AUC(main) - AUC(other) on the same rows, with a paired percentile bootstrap interval.
 
     Parameters

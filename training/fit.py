@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from common.errors import ConfigError, InputError
 from features.contract import AUDIT_ONLY_COLUMNS
-from features.errors import ConfigError, InputError
 from models import (
     FlagCountClassifier,
     build_logistic_baseline,

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.errors import InputError
+from common.errors import InputError
 from training.config import SplitConfig
 
 Part = Literal["train", "tune", "test"]

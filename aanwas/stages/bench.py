@@ -1,4 +1,4 @@
-"""Stage wiring of ``aanwas bench``: time every stage at a given scale (issue 7).
+"""Stage wiring of ``aanwas bench``: time every stage at a given scale against the national targets.
 
 Each stage runs in its own child process (``python -m aanwas.stages.bench STAGE OUT``), so
 that its peak resident memory, wall and CPU time are the child's own (``os.wait4``). Stages
@@ -39,7 +39,7 @@ STAGES = ("synth", "read_floor", "features", "train", "hgb", "export", "monitor"
 PIPELINE = ("features", "train", "export", "monitor")
 #: Overrides that make training a fixed-hyperparameter fit (the benchmark never tunes).
 FIXED_TRAINING = ("training.tuning.enabled=false", "training.promotion.run_evaluation_gates=false")
-#: Targets of issue 7 at scale 1.0 on 2 cores (seconds; memory in MB).
+#: National-scale targets at scale 1.0 on 2 cores (seconds; memory in MB; benchmarks/README.md).
 TARGET_SECONDS = {"features": 120.0, "train": 480.0, "export": 60.0, "pipeline": 900.0}
 TARGET_PEAK_RSS_MB = 12 * 1024
 ARGS_FILE = "bench_args.json"
@@ -161,34 +161,25 @@ def _stage_hgb(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, A
 
 
 def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, Any]:
-    from aanwas.stages.export import (
-        _write_periods,
-        build_area_export,
-        covered_scope,
-        registry_scores,
-        scores_fingerprint,
-    )
     from aanwas.stages.features import load_coverage
+    from aanwas.stages.steps import check_scores, covered_scope, registry_scores, write_periods
 
     cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
     t0 = time.perf_counter()
     score_table, version = registry_scores(cfg, paths["work"], mlflow_uri=_mlflow_uri(out))
     scores = score_table()
     t1 = time.perf_counter()
-    fingerprint = scores_fingerprint(scores)
-    n_rows = len(scores)
-    checked = build_area_export(cfg, scores, geography=geography)
+    found = check_scores(cfg.monitoring, scores, geography)
     del scores  # person-level: not kept beyond aggregation
     t2 = time.perf_counter()
-    periods = sorted(checked.table["period"].astype(str).unique())
-    _write_periods(cfg, paths["exports"], periods, checked, version, fingerprint)
+    write_periods(cfg.monitoring, paths["exports"], found.periods, found.checked, version, found.fingerprint)
     t3 = time.perf_counter()
     return {
-        "n_rows": n_rows,
+        "n_rows": found.n_rows,
         "finest_level": cfg.monitoring.aggregate.finest_level,
-        "n_cells": int(checked.report["n_cells"]),
-        "lp_audit": str(checked.report["audit"]),
-        "n_periods": len(periods),
+        "n_cells": int(found.checked.report["n_cells"]),
+        "lp_audit": str(found.checked.report["audit"]),
+        "n_periods": len(found.periods),
         "seconds_score": round(t1 - t0, 2),
         "seconds_aggregate_disclosure": round(t2 - t1, 2),
         "seconds_write": round(t3 - t2, 2),
@@ -385,7 +376,7 @@ def run_bench(
     ConfigError
         For an unknown stage or an invalid override (checked before anything runs).
     """
-    from features.errors import ConfigError
+    from common.errors import ConfigError
 
     unknown = [s for s in stages if s not in STAGES]
     if unknown:

@@ -81,9 +81,10 @@ class DemoLayout:
 def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
     """Run every stage on synthetic data under ``out`` and print where everything is."""
     from aanwas.stages.evaluate import run_report
-    from aanwas.stages.export import missing_champions, run_full_export
+    from aanwas.stages.export import run_full_export
     from aanwas.stages.features import run_features
     from aanwas.stages.monitor import run_monitor
+    from aanwas.stages.steps import missing_champions
     from aanwas.stages.synth import run_synth
     from aanwas.stages.train import run_train
     from aanwas.stages.validate import run_validate
@@ -158,6 +159,28 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
                 "buurten with a published risk (latest period): "
                 + ", ".join(f"{b} {100 * v:.0f} %" for b, v in shares.items())
             )
+    _print_where(
+        console, layout, summary["run_id"], latest if written else None, missing, drift.drift.retrain_recommended
+    )
+    return {
+        "run_id": summary["run_id"],
+        "exports": [str(p) for p in written],
+        "missing_bands": dict(missing),
+        "gates": {b: info.get("gate") for b, info in summary["bands"].items()},
+    }
+
+
+def _print_where(
+    console: Console,
+    layout: DemoLayout,
+    run_id: str,
+    latest: Path | None,
+    missing: dict[str, str],
+    retrain: bool,
+) -> None:
+    """The demo's closing lines: where everything is (``latest``: the latest period's export
+    directory, None when nothing was exported)."""
+    dashboard = latest / "dashboard.html" if latest is not None else "none (no export)"
     console.rule("[bold]where everything is")
     console.print(
         "\n".join(
@@ -167,28 +190,22 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
                 f"work dir (person-level)      : {layout.work}",
                 f"MLflow store                 : {layout.mlflow_uri}"
                 f"  (mlflow ui --backend-store-uri {layout.mlflow_uri})",
-                f"training run                 : {summary['run_id']}",
+                f"training run                 : {run_id}",
                 f"reports for reviewers        : {layout.reports}",
                 f"exports for policy staff     : {layout.exports}",
-                f"dashboard (latest period)    : {latest / 'dashboard.html' if written else 'none (no export)'}",
+                f"dashboard (latest period)    : {dashboard}",
                 *(
                     [f"MISSING age band(s)          : {', '.join(missing)} (gate rejected; see the reports)"]
                     if missing
                     else []
                 ),
                 f"drift report                 : {layout.monitor}"
-                f"  (retrain {'recommended' if drift.drift.retrain_recommended else 'not needed'})",
+                f"  (retrain {'recommended' if retrain else 'not needed'})",
             ]
         ),
         markup=False,
         highlight=False,
     )
-    return {
-        "run_id": summary["run_id"],
-        "exports": [str(p) for p in written],
-        "missing_bands": dict(missing),
-        "gates": {b: info.get("gate") for b, info in summary["bands"].items()},
-    }
 
 
 def published_share(area_table: Any, level: str = "buurt") -> dict[str, float]:

@@ -22,7 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation._result import (
+from common.errors import InputError
+from common.io import atomic_dir, atomic_write_bytes
+from evaluation.config import EvaluationConfig
+from evaluation.evaluate import evaluate_model, evaluate_registrations
+from evaluation.fairness import audit_fairness, fairness_to_json, validate_scored_table
+from evaluation.gates import GateVerdict
+from evaluation.modelcard import ModelInfo, render_model_card_markdown
+from evaluation.report import render_fairness_html, render_report
+from evaluation.result import (
     ARTIFACT_ROOT,
     MODEL_CARD_MD,
     REPORT,
@@ -31,15 +39,7 @@ from evaluation._result import (
     from_artifacts,
     to_artifacts,
 )
-from evaluation.config import EvaluationConfig
-from evaluation.evaluate import evaluate_model, evaluate_registrations
-from evaluation.fairness import audit_fairness, fairness_to_json, validate_scored_table
-from evaluation.gates import GateVerdict
-from evaluation.modelcard import ModelInfo, render_model_card_markdown
-from evaluation.report import render_fairness_html, render_report
 from evaluation.stigmatisation import registrations_next_period
-from features._io import atomic_dir, atomic_write_bytes
-from features.errors import InputError
 
 FAIRNESS_JSON = "fairness.json"
 FAIRNESS_HTML = "fairness.html"

@@ -1,98 +1,41 @@
 """Stage wiring of ``aanwas export``: scores -> area aggregates -> disclosure control -> files.
 
-The person-level scored frame exists only in memory here: it is aggregated, checked and
-dropped; only :class:`monitoring.disclosure.DisclosureChecked` tables reach
-:func:`monitoring.export.write_export`, the one writer of ``exports/<period>/``.
-
-TODO(lead): connect the scores. ``score_table`` is any zero-argument callable returning the
-scored frame (columns ``ref_date`` or ``period``, ``age_band``, ``buurt``, optional ``wijk``,
-``gemeente``, ``label``, and ``score`` = calibrated probability). From training that is::
-
-    def score_table():
-        ft = pd.read_parquet(work / "features.parquet")       # person-level, work dir only
-        bundle = training.registry.load_bundle(...)            # registered model version
-        return ft.assign(score=models.scoring.score_frame(bundle, ft))
-
-and ``model_version`` is the registered model's name/version. Add ``aanwas export`` to the CLI
-(block below the marker in aanwas/cli.py) once that is in place; this module does not import
-``models`` or ``training`` so that the export path stays free of them.
+:func:`run_full_export` scores the cached feature table with the registered models (in
+memory), aggregates and checks it (:func:`aanwas.stages.steps.check_scores`), builds the trends
+and intervention effects from the delivery (the pure builders below), passes them through
+disclosure control and writes everything through :func:`monitoring.export.write_export`, the
+one writer of ``exports/<period>/``. The person-level scored frame exists only in memory: only
+:class:`monitoring.disclosure.DisclosureChecked` tables reach the writer.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 from rich.console import Console
 
 from aanwas.config import AppConfig
+from aanwas.stages.features import load_coverage
 from aanwas.stages.progress import progress_bar
-from features.errors import InputError
-from features.geography import Geography, load_geography
-from features.sources.readers import Coverage
-from monitoring.aggregate import aggregate_areas
-from monitoring.disclosure import DisclosureChecked, suppress_area_table
-from monitoring.export import write_export
-
-#: Key and score columns of the scored frame that enter the fingerprint (not the features).
-_FINGERPRINT_COLUMNS = ("ref_date", "period", "age_band", "buurt", "score", "label")
-
-
-def scores_fingerprint(scores: pd.DataFrame) -> str:
-    """Order-independent sha256 over the scored frame's keys and scores (no values readable)."""
-    h = hashlib.sha256()
-    for col in _FINGERPRINT_COLUMNS:
-        if col in scores.columns:
-            hashed = pd.util.hash_pandas_object(scores[col], index=False).to_numpy(dtype=np.uint64)
-            h.update(f"{col}:{scores[col].dtype}:{len(hashed)}:{int(hashed.sum(dtype=np.uint64))}".encode())
-    return h.hexdigest()
-
-
-def covered_scope(cfg: AppConfig, coverage: Coverage | None) -> tuple[AppConfig, Geography]:
-    """Config and geography of an export that covers ``coverage`` (None: the whole country).
-
-    A delivery of a region says nothing about the rest of the country, so its export has rows
-    for the region's gemeenten, wijken and buurten only, and its total row (area level
-    ``land``, code ``monitoring.aggregate.national_code``) is the region's total, named after
-    the region: "elevated" then means above the region's mean.
-    """
-    geo = load_geography()
-    if coverage is None:
-        return cfg, geo
-    areas = geo.areas[geo.areas["gm_code"].isin(coverage.gemeenten)].reset_index(drop=True)
-    agg = dataclasses.replace(cfg.monitoring.aggregate, national_name=coverage.name)
-    cfg = dataclasses.replace(cfg, monitoring=dataclasses.replace(cfg.monitoring, aggregate=agg))
-    return cfg, Geography(areas=areas)
-
-
-def build_area_export(
-    cfg: AppConfig,
-    scores: pd.DataFrame,
-    progress: Callable[[str, float], None] | None = None,
-    geography: Geography | None = None,
-) -> DisclosureChecked:
-    """Aggregate in-memory scores to the areas of ``geography`` (default: the whole country)
-    and apply disclosure control (no files); ``progress(stage, fraction_done)`` as the periods'
-    audits finish."""
-    return _aggregate_and_check(cfg, scores, progress, geography)[1]
-
-
-def _aggregate_and_check(
-    cfg: AppConfig,
-    scores: pd.DataFrame,
-    progress: Callable[[str, float], None] | None = None,
-    geography: Geography | None = None,
-) -> tuple[pd.DataFrame, DisclosureChecked]:
-    """The confidential area table (stays in memory) and its disclosure-checked form."""
-    mon = cfg.monitoring
-    areas = aggregate_areas(scores, geography or load_geography(), mon.aggregate)
-    total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
-    return areas, suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress)
+from aanwas.stages.steps import check_scores, covered_scope, intervention_registry, registry_scores, write_periods
+from features.geography import load_geography
+from features.sources.readers import Coverage, load_mapping, read_delivery
+from monitoring.dashboard import build_dashboard, load_gemeenten_geojson
+from monitoring.disclosure import DisclosureChecked, suppress_counts, suppress_observed_counts
+from monitoring.interventions import (
+    EFFECT_COLUMNS,
+    build_outcome_panel,
+    estimate_intervention_effects,
+    expand_treated_areas,
+    outcome_offences,
+    parse_registry,
+)
+from monitoring.monitor_config import MonitorConfig
+from monitoring.trends import build_trend_series, publish_series, summarise_trends
 
 
 def labelled_outcome_counts(areas: pd.DataFrame, levels: tuple[str, ...], total_band: str | None) -> pd.DataFrame:
@@ -113,227 +56,108 @@ def labelled_outcome_counts(areas: pd.DataFrame, levels: tuple[str, ...], total_
     return t[labelled].reset_index(drop=True)
 
 
-def _write_periods(
-    cfg: AppConfig,
-    exports_root: Path,
-    periods: list[str],
-    checked: DisclosureChecked,
-    model_version: str,
-    fingerprint: str,
+def run_trends(
+    area_table: pd.DataFrame,
+    mcfg: MonitorConfig,
+    observed: pd.DataFrame | None = None,
     *,
-    extra_tables: Mapping[str, DisclosureChecked] | None = None,
-    history_tables: Mapping[str, DisclosureChecked] | None = None,
-    documents: Mapping[str, str] | None = None,
-    extras_latest_only: bool = False,
-) -> list[Path]:
-    """One :func:`write_export` per period; extras (and history tables, written whole) in every
-    period or only the latest."""
-    written = []
-    for period in periods:
-        with_extras = not extras_latest_only or period == periods[-1]
-        written.append(
-            write_export(
-                exports_root,
-                period,
-                checked,
-                cfg.monitoring,
-                model_version=model_version,
-                data_fingerprint=fingerprint,
-                extra_tables=extra_tables if with_extras else None,
-                history_tables=history_tables if with_extras else None,
-                documents=documents if with_extras else None,
-            )
-        )
-    return written
+    outcome: pd.DataFrame | None = None,
+    total_band: str | None = "all",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trend series and their summary from stacked area tables (pure; no files); see
+    :func:`monitoring.trends.build_trend_series` for ``observed`` and ``outcome``."""
+    series = build_trend_series(area_table, mcfg.trends, observed=observed, outcome=outcome, total_band=total_band)
+    return series, summarise_trends(series, mcfg.trends)
 
 
-def run_export(
-    cfg: AppConfig,
-    score_table: Callable[[], pd.DataFrame],
-    exports_root: Path,
-    *,
-    model_version: str,
-    data_fingerprint: str | None = None,
-    periods: list[str] | None = None,
-    extra_tables: Mapping[str, DisclosureChecked] | None = None,
-    documents: Mapping[str, str] | None = None,
-    console: Console | None = None,
-) -> list[Path]:
-    """Score, aggregate, check and write ``exports_root/<period>/`` for each period.
+def run_effects(
+    delivery: Any, mcfg: MonitorConfig, labels: Mapping[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Effects table, skipped interventions and the observed panel of a delivery (pure).
 
-    Parameters
-    ----------
-    cfg : AppConfig
-        Full config (only ``cfg.monitoring`` is used).
-    score_table : callable
-        Returns the in-memory scored frame (see the module docstring).
-    exports_root : Path
-        Exports directory.
-    model_version : str
-        Registered model name and version, recorded in the manifest.
-    data_fingerprint : str, optional
-        Fingerprint of the delivery; defaults to a hash of the scored frame's keys and scores.
-    periods : list of str, optional
-        Periods to write (default: every period in the scores).
-    extra_tables, documents : mapping, optional
-        Further checked tables / documents for every period directory (see ``write_export``).
-
-    Returns
-    -------
-    list of Path
-        The period directories written.
+    ``labels``: the risk labels per age band (``cfg.features.labels``; default: their
+    defaults); with ``interventions.outcome = "label"`` each band's effect is measured on its
+    label's offences. Returns empty effects when the delivery has no intervention registry.
     """
-    scores = score_table()
-    fingerprint = data_fingerprint or scores_fingerprint(scores)
-    with progress_bar(console, "disclosure") as tick:
-        checked = build_area_export(cfg, scores, tick)
-    del scores  # person-level: not kept beyond aggregation
-    wanted = periods or sorted(checked.table["period"].astype(str).unique())
-    written = _write_periods(
-        cfg, exports_root, wanted, checked, model_version, fingerprint, extra_tables=extra_tables, documents=documents
+    geo = load_geography()
+    band_offences = None if labels is None else {b: lab.offences for b, lab in labels.items()}
+    panel = build_outcome_panel(
+        delivery.tables, geo, mcfg.interventions, observation_end=delivery.observation_end, band_offences=band_offences
     )
-    if console is not None:
-        rep = checked.report
-        console.print(
-            f"export: {len(written)} period(s) in {Path(exports_root)}; {rep['n_cells']:,} cells, "
-            f"n_persons suppressed {rep['n_persons_primary'] + rep['n_persons_secondary']:,} "
-            f"(secondary {rep['n_persons_secondary']:,}), n_elevated suppressed "
-            f"{rep['n_elevated_primary'] + rep['n_elevated_secondary']:,}; LP audit {rep['audit']}"
+    if delivery.interventions is None or len(delivery.interventions) == 0:
+        return pd.DataFrame(columns=list(EFFECT_COLUMNS)), pd.DataFrame(columns=["intervention_id", "reason"]), panel
+    res = estimate_intervention_effects(intervention_registry(delivery.interventions), panel, geo, mcfg.interventions)
+    return res.effects, res.skipped, panel
+
+
+def observed_for_trends(
+    delivery: Any,
+    mcfg: MonitorConfig,
+    national_code: str,
+    panel: pd.DataFrame | None = None,
+    labels: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Registration counts per area, band and calendar year (in memory), at the levels of
+    ``mcfg.trends.observed_levels`` and national, every year of the delivery's panel.
+
+    ``panel`` is the outcome panel of the intervention effects (any level at least as fine as
+    the finest level wanted): summed up to the levels wanted, so the calendar-year series
+    counts exactly what the effects are estimated on (:func:`context_offences` names it);
+    without it the panel is built here, with the offences of ``labels`` (the configured
+    ``[features.labels]``; default: their defaults).
+    Below gemeente level registrations are rare, so nearly every count fails the threshold,
+    and the LP audit of a sparse table is slow: wijk level only when asked. The counts still
+    go through :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
+    """
+    levels = mcfg.trends.observed_levels
+    finest: Literal["gemeente", "wijk"] = "wijk" if "wijk" in levels else "gemeente"
+    fine_enough = {"gemeente": ("gemeente", "wijk", "buurt"), "wijk": ("wijk", "buurt")}[finest]
+    base = panel if panel is not None and len(panel) and str(panel["area_level"].iloc[0]) in fine_enough else None
+    if base is None:
+        icfg = dataclasses.replace(mcfg.interventions, panel_level=finest)
+        band_offences = None if labels is None else {b: lab.offences for b, lab in labels.items()}
+        base = build_outcome_panel(
+            delivery.tables,
+            load_geography(),
+            icfg,
+            observation_end=delivery.observation_end,
+            band_offences=band_offences,
         )
-    return written
+    cols = ["period", "area_level", "area_code", "age_band", "n_persons", "n_registered"]
+    counts = ["n_persons", "n_registered"]
+    code = base["area_code"].astype("str")
+    parts = []
+    if finest == "wijk":
+        wk = base.assign(area_code="WK" + code.str[2:8])
+        parts.append(
+            wk.groupby(["period", "area_code", "age_band"], as_index=False)[counts].sum().assign(area_level="wijk")
+        )
+    gm = base.assign(area_code="GM" + code.str[2:6])
+    gm = gm.groupby(["period", "area_code", "age_band"], as_index=False)[counts].sum().assign(area_level="gemeente")
+    parts.append(gm)
+    land = gm.groupby(["period", "age_band"], as_index=False)[counts].sum()
+    parts.append(land.assign(area_level="land", area_code=national_code))
+    out = pd.concat([p[cols] for p in parts], ignore_index=True)
+    return out[out["area_level"].isin([*levels, "land"])].reset_index(drop=True)
 
 
-class NoChampionError(InputError):
-    """A band has no champion model to score with; the message alone is the one line shown
-    (why, and what to do), without the generic "invalid input" prefix."""
+def context_offences(mcfg: MonitorConfig, labels: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Offences counted per band by the outcome panel of the intervention effects (and so by
+    the calendar-year context series of the trends): :func:`monitoring.interventions.outcome_offences`
+    of the configured labels."""
+    found = outcome_offences(mcfg.interventions, {b: lab.offences for b, lab in labels.items()})
+    return {b: tuple(found[b]) for b in labels}
 
-    def __init__(self, problem: str):
-        super().__init__("model registry", None, None, problem)
-        self.args = (problem,)
 
-    def __str__(self) -> str:
-        return self.problem
+def observed_parents(national_code: str) -> dict[str, str]:
+    """Parent of every gemeente (the national code) and wijk (its gemeente) of the 2024 map."""
+    h = load_geography().hierarchy()
+    gemeenten = dict.fromkeys(h["gemeente"].unique(), national_code)
+    return {**dict(zip(h["wijk"], h["gemeente"], strict=True)), **gemeenten}
 
 
 #: Document in the latest period directory naming the age bands left out and why.
 MISSING_BANDS_DOC = "missing_bands.txt"
-
-
-def _why_no_champion(client: Any, name: str, band: str, work: Path) -> str:
-    """One line: why registered model ``name`` has no champion, and what to do."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        versions = client.search_model_versions(f"name='{name}'")
-    except MlflowException:
-        versions = []
-    if not versions:
-        return f"no champion of {name}: no version has been trained; run aanwas train (or aanwas demo) first"
-    latest = max(versions, key=lambda v: int(v.version))
-    tags = dict(latest.tags or {})
-    decision = tags.get("aanwas.decision", "unknown")
-    reason = " ".join(tags.get("aanwas.decision_reason", "no reason recorded").split())
-    if len(reason) > _REASON_CHARS:
-        reason = reason[: _REASON_CHARS - 3] + "..."
-    run = f"aanwas report --run-id {latest.run_id} --out REPORTS" if latest.run_id else "aanwas report"
-    who = {"rejected": "its gate rejected", "override-rejected": "a reviewer rejected"}.get(
-        decision, f"no decision promoted ({decision})"
-    )
-    return (
-        f"no champion of {name}: {who} version "
-        f"{latest.version} ({reason}); see the review pack ({run}); promote with "
-        f'aanwas promote --work {work} --band {band} --version {latest.version} --reason "..." or retrain'
-    )
-
-
-#: Longest gate reason quoted in the one-line "no champion" error.
-_REASON_CHARS = 400
-
-
-def missing_champions(
-    cfg: AppConfig, work: Path, *, mlflow_uri: str | None = None, alias: str = "champion"
-) -> dict[str, str]:
-    """Bands whose registered model has no ``alias`` version, each with a one-line why and what
-    to do (from the registry's decision tags of the band's latest version)."""
-    from mlflow.exceptions import MlflowException
-
-    from training import tracking
-    from training.registry import _client, registered_model_name
-
-    tcfg = cfg.training
-    uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
-    client = _client(uri)
-    out = {}
-    for band in tcfg.bands:
-        name = registered_model_name(tcfg.mlflow.model_prefix, band)
-        try:
-            client.get_model_version_by_alias(name, alias)
-        except MlflowException:
-            if alias == "champion":
-                out[band] = _why_no_champion(client, name, band, Path(work))
-            else:
-                out[band] = f"no '{alias}' version of {name}; train (and promote) first"
-    return out
-
-
-def registry_bundle(
-    cfg: AppConfig,
-    work: Path,
-    *,
-    mlflow_uri: str | None = None,
-    alias: str = "champion",
-    bands: Sequence[str] | None = None,
-) -> Any:
-    """The registry's ``alias`` model of every band (or of ``bands``) as a
-    :class:`models.bundle.ModelBundle`.
-
-    Raises
-    ------
-    InputError
-        When a band has no version with that alias: one line naming why (e.g. the gate rejected
-        the latest version, with the gate's reason) and what to do (see the review pack, promote
-        with a recorded reason, or retrain).
-    """
-    from training import tracking
-    from training.registry import load_bundle
-
-    tcfg = cfg.training
-    wanted = list(tcfg.bands if bands is None else bands)
-    missing = missing_champions(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
-    for band in wanted:
-        if band in missing:
-            raise NoChampionError(missing[band])
-    uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
-    return load_bundle(tcfg.mlflow.model_prefix, wanted, alias=alias, uri=uri)
-
-
-def registry_scores(
-    cfg: AppConfig,
-    work: Path,
-    *,
-    mlflow_uri: str | None = None,
-    alias: str = "champion",
-    bands: Sequence[str] | None = None,
-) -> tuple[Callable[[], pd.DataFrame], str]:
-    """The scored-frame callable for :func:`run_export` from the registry's ``alias`` models.
-
-    Returns the callable (reads the cached feature table from the work directory, scores it in
-    memory with the registered model of each band) and the model version label.
-    """
-    from aanwas.stages.features import load_features
-    from models.scoring import score_frame
-
-    bundle = registry_bundle(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
-    version = bundle.version_label
-
-    def score_table() -> pd.DataFrame:
-        keep = ["ref_date", "age_band", "buurt", "wijk", "gemeente", "label"]
-        inputs = sorted({c for b in bundle.bands for c in bundle.features(b)} - set(keep))
-        frame = load_features(Path(work), columns=keep + inputs)  # only what scoring and aggregation read
-        frame = frame[frame["age_band"].isin(list(bundle.bands))]
-        return frame[keep].assign(score=score_frame(bundle, frame).to_numpy())
-
-    return score_table, version
 
 
 def run_full_export(
@@ -364,35 +188,22 @@ def run_full_export(
     incomplete export says which band is left out and why, and the total over the age bands
     is left out (it would be a total over fewer bands under the same label).
     """
-    from aanwas.stages.features import load_coverage
-    from aanwas.stages.monitor import (
-        context_offences,
-        monitor_config,
-        observed_for_trends,
-        observed_parents,
-        run_effects,
-        run_trends,
-    )
-    from features.sources.readers import load_mapping, read_delivery
-    from monitoring.dashboard import build_dashboard
-    from monitoring.disclosure import suppress_counts, suppress_observed_counts
-    from monitoring.trends import publish_series
-
     coverage = load_coverage(work)
     cfg, geography = covered_scope(cfg, coverage)
     if missing:  # a total over the age bands would silently be a total over fewer bands
         agg = dataclasses.replace(cfg.monitoring.aggregate, include_band_total=False)
         cfg = dataclasses.replace(cfg, monitoring=dataclasses.replace(cfg.monitoring, aggregate=agg))
-    mcfg = monitor_config(cfg)
+    mcfg = cfg.monitoring.monitor
     dcfg = cfg.monitoring.disclosure
     # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control
     delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract) if data is not None else None
     score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
     scores = score_table()
-    fingerprint = scores_fingerprint(scores)
     with progress_bar(console, "disclosure") as tick:
-        areas, checked = _aggregate_and_check(cfg, scores, tick, geography)
+        found = check_scores(cfg.monitoring, scores, geography, tick)
     del scores  # person-level: not kept beyond aggregation
+    areas, checked, fingerprint, periods = found.areas, found.checked, found.fingerprint, found.periods
+    del found  # the confidential area table lives on as ``areas`` only until it is dropped below
     area = checked.table
     national = cfg.monitoring.aggregate.national_code
     total_band = cfg.monitoring.aggregate.band_total_label
@@ -410,9 +221,7 @@ def run_full_export(
         # suppression and LP audit), so no rate reveals a suppressed count by differencing
         observed = suppress_observed_counts(counts, observed_parents(national), dcfg).table
         if delivery.interventions is not None:
-            registry = delivery.interventions.astype(
-                {c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")}
-            )
+            registry = intervention_registry(delivery.interventions)
         del delivery, panel
     outcomes = {b: (tuple(lab.offences), lab.horizon_months) for b, lab in cfg.features.labels.items()}
     series, _summary = run_trends(area, mcfg, observed, outcome=outcome, total_band=total_band)
@@ -447,11 +256,14 @@ def run_full_export(
         reference_name=None if coverage is None else coverage.name,
         national_code=national,
         all_band=total_band,
+        min_cell_size=dcfg.min_cell_size,
+        elevated_threshold=cfg.monitoring.aggregate.elevated_threshold,
+        rate_per=mcfg.trends.rate_per,
     )
-    written = _write_periods(
-        cfg,
+    written = write_periods(
+        cfg.monitoring,
         exports_root,
-        sorted(area["period"].astype(str).unique()),
+        periods,
         checked,
         version,
         fingerprint,
@@ -471,8 +283,6 @@ def run_full_export(
 
 def covered_gemeenten_geojson(coverage: Coverage) -> dict[str, Any]:
     """The shipped gemeente boundaries of the covered gemeenten only (the dashboard's map)."""
-    from monitoring.dashboard import load_gemeenten_geojson
-
     gj = load_gemeenten_geojson()
     keep = set(coverage.gemeenten)
     feats = [f for f in gj.get("features", []) if f.get("properties", {}).get("gemeenteCode") in keep]
@@ -493,14 +303,12 @@ def _missing_document(missing: Mapping[str, str] | None) -> dict[str, str]:
     return {MISSING_BANDS_DOC: "\n".join(lines) + "\n"}
 
 
-def treated_persons(delivery: Any, panel: pd.DataFrame, mcfg: Any) -> pd.DataFrame | None:
+def treated_persons(delivery: Any, panel: pd.DataFrame, mcfg: MonitorConfig) -> pd.DataFrame | None:
     """Young people behind each intervention's estimate: residents of its treated areas and
     bands, summed over the periods from its start (from the in-memory outcome panel)."""
-    from monitoring.interventions import expand_treated_areas, parse_registry
-
     if delivery.interventions is None or panel is None or len(panel) == 0:
         return None
-    reg = delivery.interventions.astype({c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")})
+    reg = intervention_registry(delivery.interventions)
     level = mcfg.interventions.panel_level
     treated = expand_treated_areas(parse_registry(reg), load_geography(), level)
     rows = treated.merge(panel[["area_code", "age_band", "period", "n_persons"]], on=["area_code", "age_band"])

@@ -29,8 +29,9 @@ import pyarrow.parquet as pq
 from rich.console import Console
 
 from aanwas.config import AppConfig
-from features._config import as_plain
-from features._io import atomic_write_bytes
+from common.config import as_plain
+from common.errors import InputError
+from common.io import atomic_write_bytes
 from features.build import BAND_DTYPE, REF_DTYPE, audit_source, build_audit_frame, iter_feature_tables
 from features.catalogue import LABEL_COLUMN
 from features.config import AGE_BANDS
@@ -189,8 +190,6 @@ def load_features(work: Path, columns: list[str] | None = None) -> pd.DataFrame:
     InputError
         If ``work`` holds no cached feature table (run ``aanwas features`` first).
     """
-    from features.errors import InputError
-
     path = Path(work) / FEATURES_FILE
     if not path.exists():
         raise InputError(str(path), None, None, "no cached feature table (run 'aanwas features' first)")
@@ -205,8 +204,6 @@ def load_feature_table(work: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     InputError
         If ``work`` holds no cached feature table (run ``aanwas features`` first).
     """
-    from features.errors import InputError
-
     work = Path(work)
     out = []
     for name in (FEATURES_FILE, AUDIT_FILE):

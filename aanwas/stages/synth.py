@@ -9,7 +9,7 @@ from rich.console import Console
 
 from aanwas.config import AppConfig
 from aanwas.stages.progress import progress_bar
-from features._io import atomic_dir
+from common.io import atomic_dir
 from features.sources.synth import SynthResult, generate
 
 

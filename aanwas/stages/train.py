@@ -31,12 +31,12 @@ from sklearn.metrics import roc_auc_score
 
 from aanwas.config import AppConfig
 from aanwas.stages import evaluate as evaluation_stage
+from common.errors import ConfigError, InputError
+from common.io import atomic_write_bytes
 from evaluation.evaluate import attach_pooled_registrations
 from evaluation.gates import NEXT_STEP_PASSED, Check, GateChecker, GateVerdict
 from evaluation.modelcard import ModelInfo
 from features import catalogue
-from features._io import atomic_write_bytes
-from features.errors import ConfigError, InputError
 from training import registry, tracking
 from training.criteria import CRITERIA
 from training.fingerprint import build_data_fingerprint
@@ -60,7 +60,7 @@ ORACLE_NOTE = (
 )
 
 
-def _catalogue() -> tuple[Callable[[str], Sequence[str]], tuple[str, ...]]:
+def catalogue_inputs() -> tuple[Callable[[str], Sequence[str]], tuple[str, ...]]:
     """The feature catalogue's per-band inputs and its flag indicators."""
     flags = tuple(i.name for i in catalogue.INDICATORS if i.kind == "flag")
     return catalogue.feature_columns, flags
@@ -165,7 +165,7 @@ def train_and_track(
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
 
     splits = build_temporal_splits(frame, tcfg.bands, tcfg.split)
-    columns_of, catalogue_flags = _catalogue()
+    columns_of, catalogue_flags = catalogue_inputs()
     features = {band: resolve_features(frame, band, tcfg, columns_of) for band in tcfg.bands}
     flags = None if tcfg.flag_columns else catalogue_flags
     fingerprint = build_data_fingerprint(frame)

@@ -21,7 +21,7 @@ from importlib import resources
 
 import pandas as pd
 
-from features.errors import ConfigError
+from common.errors import ConfigError
 
 __all__ = ["region_label", "resolve_region"]
 

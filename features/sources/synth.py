@@ -32,9 +32,9 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from common.errors import ConfigError
 from features.config import AGE_BANDS, BAND_LIMITS, SynthConfig
 from features.contract import DATE_DTYPE, DEREGISTRATION_REASONS, HALT_CATEGORIES, OFFENCES
-from features.errors import ConfigError
 from features.geography import Geography, load_geography
 from features.sources.region import region_label, resolve_region
 

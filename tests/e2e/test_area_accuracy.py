@@ -36,7 +36,8 @@ OVERRIDES = [
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
-    from aanwas.stages.accuracy import measure_area_accuracy
+    from area_accuracy import measure_area_accuracy
+
     from aanwas.stages.features import run_features
     from aanwas.stages.synth import run_synth
 

@@ -75,9 +75,7 @@ def _registered_metrics(layout: DemoLayout) -> dict[str, dict[str, float]]:
     return out
 
 
-def test_same_data_config_and_seed_give_the_same_registered_model_metrics(
-    demo_dir: Path, demo_dir_again: Path
-) -> None:
+def test_same_data_config_and_seed_give_the_same_registered_model_metrics(demo_dir: Path, demo_dir_again: Path) -> None:
     a, b = _registered_metrics(DemoLayout(demo_dir)), _registered_metrics(DemoLayout(demo_dir_again))
     for band in BANDS:
         assert any(k.startswith(f"test/{band}/lightgbm/auc") for k in a[band]), sorted(a[band])[:20]
@@ -99,13 +97,14 @@ def test_the_scan_covers_every_kind_of_output_and_finds_nothing(demo_dir: Path) 
     assert any(p.name == "MLmodel" for p in files)
     con = sqlite3.connect(store / "mlflow.db")
     try:
-        counts = {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in ("params", "tags", "metrics", "inputs", "model_versions")}  # noqa: E501, S608
+        counts = {
+            t: con.execute(f'select count(*) from "{t}"').fetchone()[0]
+            for t in ("params", "tags", "metrics", "inputs", "model_versions")
+        }  # noqa: E501, S608
     finally:
         con.close()
     assert all(n > 0 for n in counts.values()), counts
-    findings = scan_outputs(
-        [layout.exports, layout.reports, store], _pseudonyms(layout), n_persons=_n_young(layout)
-    )
+    findings = scan_outputs([layout.exports, layout.reports, store], _pseudonyms(layout), n_persons=_n_young(layout))
     assert findings == []
 
 

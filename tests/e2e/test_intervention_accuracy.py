@@ -53,7 +53,7 @@ def _label_truth(root, labels) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def effects(tmp_path_factory):
-    from aanwas.stages.monitor import monitor_config, run_effects
+    from aanwas.stages.export import run_effects
     from aanwas.stages.synth import run_synth
     from features.sources.readers import load_mapping, read_delivery
 
@@ -63,7 +63,7 @@ def effects(tmp_path_factory):
         cfg = load_config(None, ["synth.scale=0.05", f"synth.seed={seed}"])
         run_synth(cfg, root, console=Console(quiet=True))
         delivery = read_delivery(root / "raw", load_mapping(None), cfg.contract)
-        eff, _skipped, _panel = run_effects(delivery, monitor_config(cfg), cfg.features.labels)
+        eff, _skipped, _panel = run_effects(delivery, cfg.monitoring.monitor, cfg.features.labels)
         eff = eff.merge(_label_truth(root, cfg.features.labels), on="intervention_id")
         placebo = eff["method"].str.startswith("placebo")
         target = eff["true_att_reg_per_1000"].where(~placebo, 0.0)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from evaluation._bootstrap import (
+from evaluation.bootstrap import (
     bootstrap,
     cell_pair_counts,
     draw_weights,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aanwas.config import load_config
+from common.errors import ConfigError
 from evaluation.config import EvaluationConfig
-from features.errors import ConfigError
 
 
 def test_defaults_match_the_domain_notes():

@@ -19,13 +19,13 @@ from typer.testing import CliRunner
 from aanwas.cli import app
 from aanwas.stages.evaluate import log_evaluation
 from evaluation._cells import check_aggregate_tables
-from evaluation._result import from_artifacts, to_artifacts
 from evaluation.config import EvaluationConfig
 from evaluation.evaluate import evaluate_model, gate_of
 from evaluation.fairness import audit_fairness
 from evaluation.gates import audit_gates
 from evaluation.modelcard import ModelInfo, render_model_card_markdown
 from evaluation.report import render_fairness_html, render_report
+from evaluation.result import from_artifacts, to_artifacts
 from evaluation.stigmatisation import audit_league_tables
 from training.config import MlflowConfig
 from training.tracking import configure_tracking, sqlite_uri
@@ -329,7 +329,7 @@ def test_cli_audit_reads_semicolon_csv_with_bom(tmp_path):
 
 
 def test_evaluate_model_rejects_scores_that_are_not_probabilities(fast_cfg):
-    from features.errors import InputError
+    from common.errors import InputError
 
     df = pd.DataFrame({"score": [0.1, 1.5], "label": [0, 1], "age_band": "13-19"})
     with pytest.raises(InputError, match="probability"):

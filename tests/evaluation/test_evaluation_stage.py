@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from fabricated_features import fabricate_feature_table
 
 from aanwas.config import load_config
 from aanwas.stages.evaluate import build_gate_check, prepare_registration_rows, prepare_scored_rows
-from training.fixtures import fabricate_feature_table
 
 
 def test_gate_check_runs_on_feature_table_rows_with_audit_attributes():

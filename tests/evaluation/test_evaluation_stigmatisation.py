@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import InputError
 from evaluation.config import EvaluationConfig
 from evaluation.stigmatisation import (
     aggregate_area_composition,
@@ -17,7 +18,6 @@ from evaluation.stigmatisation import (
     compare_with_truth,
     composition_from_geography,
 )
-from features.errors import InputError
 from features.geography import load_geography
 
 

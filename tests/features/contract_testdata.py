@@ -594,7 +594,6 @@ def _rename_csv_column(path: Path, old: str, new: str) -> None:
     _write_cbs_csv(_read_cbs_csv(path).rename(columns={old: new}), path)
 
 
-
 _CBS_PERSONS = """
 [tables.persons]
 columns = { rinpersoon = "RINPERSOON" }

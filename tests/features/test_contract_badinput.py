@@ -13,8 +13,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.errors import InputError
 from features.contract import TABLES, ContractConfig, validate_delivery
-from features.errors import InputError
 from features.geography import load_geography
 
 

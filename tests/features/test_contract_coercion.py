@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.errors import ConfigError, InputError
 from features.config import AGE_BANDS
 from features.contract import (
     AUDIT_ONLY_COLUMNS,
@@ -28,7 +29,6 @@ from features.contract import (
     validate_delivery,
     validate_table,
 )
-from features.errors import ConfigError, InputError
 from features.geography import load_geography
 
 GEO = load_geography()

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import InputError
 from features.build import audit_source, build_audit_frame
 from features.contract import MIGRATION_GROUPS, SEX
-from features.errors import InputError
 
 
 def _naive_income(hi: pd.DataFrame, rin: int, ref_year: int) -> object:

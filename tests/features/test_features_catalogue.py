@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import ConfigError
 from features.build import build_feature_table
 from features.catalogue import (
     AUDIT_COLUMNS,
@@ -22,7 +23,6 @@ from features.catalogue import (
 )
 from features.config import AGE_BANDS, FeatureConfig
 from features.contract import AUDIT_ONLY_COLUMNS, TABLES, Delivery
-from features.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

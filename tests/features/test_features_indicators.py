@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import ConfigError, InputError
 from features.build import build_audit_frame, build_feature_table, reference_dates
 from features.catalogue import INDICATOR_COLUMNS, feature_columns, indicator
 from features.config import AGE_BANDS, FeatureConfig, LabelConfig
 from features.contract import TABLES, Delivery
-from features.errors import ConfigError, InputError
 
 OBS_END = dt.date(2024, 12, 31)
 BU_A, BU_B = "BU0363AA01", "BU0363AA02"  # Amsterdam, wijk WK0363AA

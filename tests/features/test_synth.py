@@ -112,7 +112,8 @@ def test_outcome_prevalence_and_oracle_in_target_ranges(world):
     for band, g in tr.groupby("age_band", observed=True):
         lab = fc.labels[band]
         end = ref + pd.DateOffset(months=lab.horizon_months)
-        hit = sus[(sus["registration_date"] >= ref) & (sus["registration_date"] < end) & sus["offence"].isin(lab.offences)]
+        within = (sus["registration_date"] >= ref) & (sus["registration_date"] < end)
+        hit = sus[within & sus["offence"].isin(lab.offences)]
         y = g["rinpersoon"].isin(hit["rinpersoon"])
         assert 0.003 < y.mean() < 0.04, band
         assert 0.70 < roc_auc_score(y, g["true_risk"]) < 0.88, band

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from common.errors import ConfigError, InputError
 from features.config import SynthConfig
 from features.contract import ContractConfig, validate_delivery
-from features.errors import ConfigError, InputError
 from features.geography import load_geography
 from features.sources.readers import read_coverage
 from features.sources.region import region_label, resolve_region
@@ -142,7 +142,7 @@ def test_the_delivery_declares_its_region(world, tmp_path):
 def test_a_regions_export_has_its_areas_and_its_total_only():
     """aggregate over covered_scope: rows for the region's areas plus one total, named after it."""
     from aanwas.config import AppConfig
-    from aanwas.stages.export import covered_scope
+    from aanwas.stages.steps import covered_scope
     from features.sources.readers import Coverage
     from monitoring.aggregate import aggregate_areas
 

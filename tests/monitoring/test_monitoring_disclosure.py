@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import InputError
+from common.errors import InputError
 from monitoring.config import DisclosureConfig
 from monitoring.disclosure import (
     AREA_EXPORT_COLUMNS,

@@ -62,7 +62,9 @@ def _read_back(area: pd.DataFrame, path: Path) -> pd.DataFrame:
 @settings(max_examples=8)
 @given(area=atk.area_tables(), cfg=rules)
 def test_written_export_never_shows_a_small_count_nor_a_derivable_one(
-    area: pd.DataFrame, cfg: DisclosureConfig, tmp_path_factory  # noqa: ANN001
+    area: pd.DataFrame,
+    cfg: DisclosureConfig,
+    tmp_path_factory,  # noqa: ANN001
 ) -> None:
     checked = suppress_area_table(area, cfg, total_band=atk.TOTAL)
     out = write_export(

@@ -260,7 +260,7 @@ def test_buurt_view_renders_with_reason_and_breadcrumbs(page, built, tmp_path):
 
 
 def test_observed_counts_sum_the_effects_panel_up_to_gemeente_and_land():
-    from aanwas.stages.monitor import context_offences, observed_for_trends
+    from aanwas.stages.export import context_offences, observed_for_trends
     from monitoring.monitor_config import MonitorConfig, TrendConfig
 
     panel = pd.DataFrame(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import InputError
+from common.errors import InputError
 from features.geography import Geography
 from monitoring import export as export_mod
 from monitoring.aggregate import aggregate_areas
@@ -205,19 +205,6 @@ def test_export_module_imports_no_models_or_training() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert not imported & {"models", "training"}
-
-
-def test_stage_wiring_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aanwas.config import AppConfig
-    from aanwas.stages import export as stage
-
-    monkeypatch.setattr(stage, "load_geography", make_geography)
-    written = stage.run_export(AppConfig(), lambda: scores(3), tmp_path, model_version="m/1")
-    assert [p.name for p in written] == ["2024-01-01"]
-    manifest = json.loads((written[0] / "manifest.json").read_text())
-    assert manifest["data_fingerprint"] == stage.scores_fingerprint(scores(3))
-    csv = pd.read_csv(written[0] / "area_risk.csv")
-    assert "rinpersoon" not in csv.columns and "score" not in csv.columns
 
 
 def test_aggregate_config_defaults_used() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from features._io import atomic_dir, recover_stale
+from common.io import atomic_dir, recover_stale
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).with_name("test_monitoring_export.py")
@@ -36,7 +36,7 @@ CHILD = textwrap.dedent(
     helpers = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(helpers)
     from monitoring import export as export_mod
-    import features._io as io_mod
+    import common.io as io_mod
 
     root, ready, where, after = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], int(sys.argv[5])
     calls = {"n": 0}
@@ -150,7 +150,9 @@ def test_sigkill_mid_write_keeps_the_previous_export(helpers, tmp_path: Path, af
 
 
 def test_sigkill_between_the_renames_restores_the_previous_export(
-    helpers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    helpers,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
 ) -> None:
     root = tmp_path / "exports"
     before = _hashes(helpers.write(root, table=helpers.checked(1)))

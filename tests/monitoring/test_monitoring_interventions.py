@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.errors import InputError
+from common.errors import InputError
 from features.geography import load_geography
 from monitoring.interventions import (
     EFFECT_COLUMNS,

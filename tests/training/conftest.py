@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from fabricated_features import fabricate_feature_table
 
 from aanwas.config import AppConfig, load_config
-from training.fixtures import fabricate_feature_table
 
 FAST = (
     "training.tuning.n_trials=3",

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 from aanwas.cli import app
 from aanwas.config import load_config
+from common.errors import ConfigError
 from features.catalogue import feature_columns
 from features.config import AGE_BANDS
 from features.contract import AUDIT_ONLY_COLUMNS
-from features.errors import ConfigError
 from models.bundle import ModelBundle
 from models.scoring import score_frame
 from training.config import TrainingConfig

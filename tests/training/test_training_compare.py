@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from evaluation._bootstrap import draw_weights
+from evaluation.bootstrap import draw_weights
 from training.compare import paired_auc_difference
 from training.config import ComparisonConfig
 
@@ -84,7 +84,7 @@ def test_lengths_must_match() -> None:
 
 
 def test_config_is_checked() -> None:
-    from features.errors import ConfigError
+    from common.errors import ConfigError
 
     with pytest.raises(ConfigError):
         ComparisonConfig(confidence=1.0)
@@ -96,7 +96,7 @@ def test_tied_rows_are_bootstrapped_as_groups_exactly() -> None:
     """With repeated (label, main, other) rows (national scale: 0.2-7 % distinct), replicates
     are weighted AUCs over the distinct rows with multinomial group counts: checked against a
     loop of sklearn AUCs on the same group weights, and against the row-level bootstrap."""
-    from evaluation._bootstrap import draw_group_weights
+    from evaluation.bootstrap import draw_group_weights
 
     rng = np.random.default_rng(5)
     n = 3000
@@ -112,15 +112,11 @@ def test_tied_rows_are_bootstrapped_as_groups_exactly() -> None:
     assert len(g) < n / 5  # the grouped path is the one under test
     k = g.index.to_frame(index=False)
     W = np.vstack(list(draw_group_weights(g.to_numpy(float), cfg.bootstrap_reps, 11, cfg.bootstrap_max_cells)))
-    diffs = [
-        roc_auc_score(k["y"], k["a"], sample_weight=w) - roc_auc_score(k["y"], k["b"], sample_weight=w) for w in W
-    ]
+    diffs = [roc_auc_score(k["y"], k["a"], sample_weight=w) - roc_auc_score(k["y"], k["b"], sample_weight=w) for w in W]
     lo, hi = np.percentile(diffs, [5, 95])
     assert (d["auc_diff_lo"], d["auc_diff_hi"]) == pytest.approx((lo, hi))
     # the same distribution as resampling rows: a row-level bootstrap gives a similar interval
-    rows = [
-        roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]) for i in (rng.integers(0, n, n) for _ in range(200))
-    ]
+    rows = [roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]) for i in (rng.integers(0, n, n) for _ in range(200))]
     rlo, rhi = np.percentile(rows, [5, 95])
     assert abs((hi - lo) - (rhi - rlo)) < 0.35 * (rhi - rlo)
     assert abs((lo + hi) / 2 - (rlo + rhi) / 2) < 0.35 * (rhi - rlo)

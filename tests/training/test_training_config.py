@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aanwas.config import load_config
-from features.errors import ConfigError
+from common.errors import ConfigError
 from training.config import TrainingConfig
 
 

@@ -12,7 +12,7 @@ MODULES = [
     "training.tuning",
     "training.fit",
     "training.fingerprint",
-    "training.fixtures",
+    "fabricated_features",
     "training.tracking",
     "training.registry",
     "training.promotion",

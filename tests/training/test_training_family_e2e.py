@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from training.fixtures import fabricate_feature_table
 
 from aanwas.stages.evaluate import build_gate_check, run_report
 from aanwas.stages.export import registry_bundle
@@ -19,7 +20,6 @@ from aanwas.stages.train import train_and_track
 from evaluation.explain import LINEAR_SCALE, TREE_SCALE, _unwrap
 from evaluation.review_pack import visible_text_problems
 from models import LightGBMRiskClassifier, score_frame
-from training.fixtures import fabricate_feature_table
 from training.registry import CHALLENGER, CHAMPION, load_registered
 
 BAND = "13-19"

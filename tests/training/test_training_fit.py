@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fabricated_features import fabricate_feature_table
 
-from features.errors import ConfigError, InputError
+from common.errors import ConfigError, InputError
 from training.fit import MODEL_NAMES, fit_band, resolve_features, select_test_part
-from training.fixtures import fabricate_feature_table
 from training.splits import build_temporal_splits
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import mlflow
 import pytest
+from fabricated_features import fabricate_feature_table
 from typer.testing import CliRunner
 
 from aanwas.cli import app
-from aanwas.stages.export import missing_champions, registry_bundle
+from aanwas.stages.steps import missing_champions, registry_bundle
 from aanwas.stages.train import train_and_track
+from common.errors import InputError
 from evaluation.gates import Check, GateVerdict
-from features.errors import InputError
-from training.fixtures import fabricate_feature_table
 
 ONE_BAND = (
     'training.bands=["13-19"]',

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from fabricated_features import fabricate_feature_table
 
-from features.errors import ConfigError
+from common.errors import ConfigError
 from training.fit import fit_band, resolve_features
-from training.fixtures import fabricate_feature_table
 from training.splits import build_temporal_splits
 
 

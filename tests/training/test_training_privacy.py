@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from fabricated_features import fabricate_feature_table
 
 from aanwas.stages.train import train_and_track
-from training.fixtures import fabricate_feature_table
 
 DIGITS = re.compile(rb"(?=(\d{12}))")  # every 12-digit window, overlapping
 

@@ -7,11 +7,11 @@ import math
 import mlflow
 import pandas as pd
 import pytest
+from fabricated_features import fabricate_feature_table
 
 from aanwas.stages.train import train_and_track
-from features.errors import ConfigError, InputError
+from common.errors import ConfigError, InputError
 from training.config import PromotionConfig
-from training.fixtures import fabricate_feature_table
 from training.promotion import decide_promotion
 from training.registry import CHALLENGER, CHAMPION, load_bundle
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from fabricated_features import fabricate_feature_table
 
 import training.fit
 from models._lightgbm import LightGBMRiskClassifier
 from training.fit import MODEL_NAMES, fit_band, resolve_features
-from training.fixtures import fabricate_feature_table
 from training.splits import build_temporal_splits
 
 

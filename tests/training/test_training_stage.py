@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fabricated_features import fabricate_feature_table
 from typer.testing import CliRunner
 
 from aanwas.cli import app
 from aanwas.stages import train as train_stage
-from training.fixtures import fabricate_feature_table
 from training.tracking import TRACKING_URI_ENV
 
 FAST_SET = [

@@ -11,8 +11,8 @@ import pytest
 
 from aanwas.config import AppConfig
 from aanwas.stages.monitor import run_monitor
+from common.errors import InputError
 from features.catalogue import feature_columns
-from features.errors import InputError
 
 
 def _features(work: Path, shift: float, n: int = 4000, seed: int = 0) -> None:

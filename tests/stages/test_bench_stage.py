@@ -7,7 +7,7 @@ import json
 import pytest
 
 from aanwas.stages.bench import STAGES, TARGET_PEAK_RSS_MB, TARGET_SECONDS, _verdicts, format_table, run_bench
-from features.errors import ConfigError
+from common.errors import ConfigError
 
 
 def _row(stage, wall, rss=100.0, code=0):

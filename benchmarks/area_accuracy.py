@@ -1,4 +1,4 @@
-"""Stage wiring of the area-accuracy measurement on a synthetic world (tests and benchmarks only).
+"""The area-accuracy measurement on a synthetic world (benchmark support; its slow test runs it too).
 
 Runs the export's scoring path without MLflow: fit each band's calibrated LightGBM on the
 cached feature table (:func:`training.fit.fit_band`, the same code ``aanwas train`` runs),
@@ -31,24 +31,22 @@ def score_feature_table(cfg: AppConfig, frame: pd.DataFrame) -> pd.DataFrame:
     Returns the scored frame the export aggregates: ``ref_date, age_band, buurt, wijk,
     gemeente, label, rinpersoon, score`` (``rinpersoon`` only for joining the truth in memory).
     """
-    from aanwas.stages.train import _catalogue
+    from aanwas.stages.steps import score_bands
+    from aanwas.stages.train import catalogue_inputs
     from models.bundle import ModelBundle
-    from models.scoring import score_frame
     from training.fit import MAIN_MODEL, fit_band, resolve_features
     from training.splits import build_temporal_splits
 
     tcfg = cfg.training
     splits = build_temporal_splits(frame, tcfg.bands, tcfg.split)
-    columns_of, flags = _catalogue()
+    columns_of, flags = catalogue_inputs()
     models = {}
     for band in tcfg.bands:
         features = resolve_features(frame, band, tcfg, columns_of)
         fitted = fit_band(frame, splits[band], features, tcfg, flags=None if tcfg.flag_columns else flags)
         models[band] = fitted.models[MAIN_MODEL]
-    bundle = ModelBundle(models)
-    frame = frame[frame["age_band"].isin(list(bundle.bands))]
     keep = ["rinpersoon", "ref_date", "age_band", "buurt", "wijk", "gemeente", "label"]
-    return frame[keep].assign(score=score_frame(bundle, frame).to_numpy())
+    return score_bands(ModelBundle(models), frame, keep)
 
 
 def true_person_risk(cfg: AppConfig, truth_dir: Path, scores: pd.DataFrame, *, with_detection: bool) -> pd.Series:

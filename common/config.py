@@ -1,7 +1,7 @@
 """Typed, frozen configuration: build nested dataclasses from plain mappings (TOML).
 
 Each stage package declares its own frozen dataclass; :func:`build_dataclass` fills one from a
-mapping, checks types and unknown keys, and raises :class:`~features.errors.ConfigError` naming
+mapping, checks types and unknown keys, and raises :class:`~common.errors.ConfigError` naming
 the dotted key. Range rules live in each dataclass's ``__post_init__`` via :func:`require`.
 """
 
@@ -14,7 +14,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from features.errors import ConfigError
+from common.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         if value not in allowed:
             raise ConfigError(key, f"must be one of {list(allowed)}, got {value!r}")
         return value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
@@ -61,14 +61,12 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ConfigError(key, f"must have {len(args)} items")
-        return tuple(_convert(v, a, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(_convert(v, a, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
     if origin in (dict, Mapping) or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(key, "must be a table")
         kt, vt = get_args(tp) or (Any, Any)
-        return types.MappingProxyType(
-            {_convert(k, kt, key): _convert(v, vt, f"{key}.{k}") for k, v in value.items()}
-        )
+        return types.MappingProxyType({_convert(k, kt, key): _convert(v, vt, f"{key}.{k}") for k, v in value.items()})
     if tp is dt.date:
         if isinstance(value, dt.datetime):
             return value.date()

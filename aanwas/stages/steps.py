@@ -1,0 +1,269 @@
+"""Steps several stages share: scoring with the registered models, the scores' fingerprint,
+aggregation with disclosure control, and writing the checked area table of every period.
+
+``aanwas export`` (:func:`aanwas.stages.export.run_full_export`), ``aanwas bench``'s export
+stage and ``aanwas monitor`` (scores for score drift) compose these; none of them repeats
+one. The person-level scored frame exists only in memory: :func:`check_scores` aggregates and
+checks it, and only :class:`monitoring.disclosure.DisclosureChecked` tables reach
+:func:`write_periods` (through :func:`monitoring.export.write_export`, the one export writer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from aanwas.config import AppConfig
+from aanwas.stages.features import load_features
+from common.errors import InputError
+from features.geography import Geography, load_geography
+from features.sources.readers import Coverage
+from models.bundle import ModelBundle
+from models.scoring import score_frame
+from monitoring.aggregate import aggregate_areas
+from monitoring.config import MonitoringConfig
+from monitoring.disclosure import DisclosureChecked, suppress_area_table
+from monitoring.export import write_export
+from training import tracking
+from training.registry import load_bundle, registered_model_name
+
+#: Key and score columns of the scored frame that enter the fingerprint (not the features).
+FINGERPRINT_COLUMNS = ("ref_date", "period", "age_band", "buurt", "score", "label")
+#: Columns of the scored frame the export aggregates (besides ``score``).
+SCORED_KEYS = ["ref_date", "age_band", "buurt", "wijk", "gemeente", "label"]
+#: Text columns of a delivery's intervention registry (read as categoricals or objects).
+REGISTRY_TEXT_COLUMNS = ("intervention_id", "name", "area_codes", "age_bands")
+#: Longest gate reason quoted in the one-line "no champion" error.
+REASON_CHARS = 400
+
+
+# --- scores --------------------------------------------------------------------------------
+
+
+def scores_fingerprint(scores: pd.DataFrame) -> str:
+    """Order-independent sha256 over the scored frame's keys and scores (no values readable)."""
+    h = hashlib.sha256()
+    for col in FINGERPRINT_COLUMNS:
+        if col in scores.columns:
+            hashed = pd.util.hash_pandas_object(scores[col], index=False).to_numpy(dtype=np.uint64)
+            h.update(f"{col}:{scores[col].dtype}:{len(hashed)}:{int(hashed.sum(dtype=np.uint64))}".encode())
+    return h.hexdigest()
+
+
+def score_bands(bundle: ModelBundle, frame: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``frame`` whose age band has a model in ``bundle``: columns ``keep`` and
+    ``score`` (the band model's calibrated probability), in memory only."""
+    rows = frame[frame["age_band"].isin(list(bundle.bands))]
+    return rows[list(keep)].assign(score=score_frame(bundle, rows).to_numpy())
+
+
+def intervention_registry(interventions: pd.DataFrame) -> pd.DataFrame:
+    """A delivery's intervention registry with its text columns as plain strings."""
+    return interventions.astype({c: "str" for c in REGISTRY_TEXT_COLUMNS})
+
+
+# --- the model registry --------------------------------------------------------------------
+
+
+class NoChampionError(InputError):
+    """A band has no champion model to score with; the message alone is the one line shown
+    (why, and what to do), without the generic "invalid input" prefix."""
+
+    def __init__(self, problem: str):
+        super().__init__("model registry", None, None, problem)
+        self.args = (problem,)
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+def _why_no_champion(client: Any, name: str, band: str, work: Path) -> str:
+    """One line: why registered model ``name`` has no champion, and what to do."""
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        return f"no champion of {name}: no version has been trained; run aanwas train (or aanwas demo) first"
+    latest = max(versions, key=lambda v: int(v.version))
+    tags = dict(latest.tags or {})
+    decision = tags.get("aanwas.decision", "unknown")
+    reason = " ".join(tags.get("aanwas.decision_reason", "no reason recorded").split())
+    if len(reason) > REASON_CHARS:
+        reason = reason[: REASON_CHARS - 3] + "..."
+    run = f"aanwas report --run-id {latest.run_id} --out REPORTS" if latest.run_id else "aanwas report"
+    who = {"rejected": "its gate rejected", "override-rejected": "a reviewer rejected"}.get(
+        decision, f"no decision promoted ({decision})"
+    )
+    return (
+        f"no champion of {name}: {who} version "
+        f"{latest.version} ({reason}); see the review pack ({run}); promote with "
+        f'aanwas promote --work {work} --band {band} --version {latest.version} --reason "..." or retrain'
+    )
+
+
+def missing_champions(
+    cfg: AppConfig, work: Path, *, mlflow_uri: str | None = None, alias: str = "champion"
+) -> dict[str, str]:
+    """Bands whose registered model has no ``alias`` version, each with a one-line why and what
+    to do (from the registry's decision tags of the band's latest version)."""
+    tcfg = cfg.training
+    uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri) if uri else mlflow.MlflowClient()
+    out = {}
+    for band in tcfg.bands:
+        name = registered_model_name(tcfg.mlflow.model_prefix, band)
+        try:
+            client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            if alias == "champion":
+                out[band] = _why_no_champion(client, name, band, Path(work))
+            else:
+                out[band] = f"no '{alias}' version of {name}; train (and promote) first"
+    return out
+
+
+def registry_bundle(
+    cfg: AppConfig,
+    work: Path,
+    *,
+    mlflow_uri: str | None = None,
+    alias: str = "champion",
+    bands: Sequence[str] | None = None,
+) -> ModelBundle:
+    """The registry's ``alias`` model of every band (or of ``bands``) as a
+    :class:`models.bundle.ModelBundle`.
+
+    Raises
+    ------
+    InputError
+        When a band has no version with that alias: one line naming why (e.g. the gate rejected
+        the latest version, with the gate's reason) and what to do (see the review pack, promote
+        with a recorded reason, or retrain).
+    """
+    tcfg = cfg.training
+    wanted = list(tcfg.bands if bands is None else bands)
+    missing = missing_champions(cfg, work, mlflow_uri=mlflow_uri, alias=alias)
+    for band in wanted:
+        if band in missing:
+            raise NoChampionError(missing[band])
+    uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
+    return load_bundle(tcfg.mlflow.model_prefix, wanted, alias=alias, uri=uri)
+
+
+def registry_scores(
+    cfg: AppConfig,
+    work: Path,
+    *,
+    mlflow_uri: str | None = None,
+    alias: str = "champion",
+    bands: Sequence[str] | None = None,
+) -> tuple[Callable[[], pd.DataFrame], str]:
+    """The scored frame of the cached feature table, from the registry's ``alias`` models.
+
+    Returns a callable (reads the cached feature table from the work directory, scores it in
+    memory with the registered model of each band) and the model version label.
+    """
+    bundle = registry_bundle(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
+    version = bundle.version_label
+
+    def score_table() -> pd.DataFrame:
+        inputs = sorted({c for b in bundle.bands for c in bundle.features(b)} - set(SCORED_KEYS))
+        frame = load_features(Path(work), columns=SCORED_KEYS + inputs)  # only what scoring and aggregation read
+        return score_bands(bundle, frame, SCORED_KEYS)
+
+    return score_table, version
+
+
+# --- areas, disclosure control, files -------------------------------------------------------
+
+
+def covered_scope(cfg: AppConfig, coverage: Coverage | None) -> tuple[AppConfig, Geography]:
+    """Config and geography of an export that covers ``coverage`` (None: the whole country).
+
+    A delivery of a region says nothing about the rest of the country, so its export has rows
+    for the region's gemeenten, wijken and buurten only, and its total row (area level
+    ``land``, code ``monitoring.aggregate.national_code``) is the region's total, named after
+    the region: "elevated" then means above the region's mean.
+    """
+    geo = load_geography()
+    if coverage is None:
+        return cfg, geo
+    areas = geo.areas[geo.areas["gm_code"].isin(coverage.gemeenten)].reset_index(drop=True)
+    agg = dataclasses.replace(cfg.monitoring.aggregate, national_name=coverage.name)
+    cfg = dataclasses.replace(cfg, monitoring=dataclasses.replace(cfg.monitoring, aggregate=agg))
+    return cfg, Geography(areas=areas)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckedAreas:
+    """Aggregates of one scored frame: ``areas`` is CONFIDENTIAL (stays in memory), ``checked``
+    passed disclosure control; ``fingerprint`` and ``n_rows`` describe the scored frame."""
+
+    fingerprint: str
+    n_rows: int
+    areas: pd.DataFrame
+    checked: DisclosureChecked
+
+    @property
+    def periods(self) -> list[str]:
+        """Periods of the checked area table, sorted."""
+        return sorted(self.checked.table["period"].astype(str).unique())
+
+
+def check_scores(
+    mon: MonitoringConfig,
+    scores: pd.DataFrame,
+    geography: Geography,
+    progress: Callable[[str, float], None] | None = None,
+) -> CheckedAreas:
+    """Fingerprint the in-memory scores, aggregate them to the areas of ``geography`` and apply
+    disclosure control (no files); ``progress(stage, fraction_done)`` as the periods' audits
+    finish."""
+    fingerprint = scores_fingerprint(scores)
+    areas = aggregate_areas(scores, geography, mon.aggregate)
+    total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
+    checked = suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress)
+    return CheckedAreas(fingerprint=fingerprint, n_rows=len(scores), areas=areas, checked=checked)
+
+
+def write_periods(
+    mon: MonitoringConfig,
+    exports_root: Path,
+    periods: list[str],
+    checked: DisclosureChecked,
+    model_version: str,
+    fingerprint: str,
+    *,
+    extra_tables: Mapping[str, DisclosureChecked] | None = None,
+    history_tables: Mapping[str, DisclosureChecked] | None = None,
+    documents: Mapping[str, str] | None = None,
+    extras_latest_only: bool = False,
+) -> list[Path]:
+    """One :func:`monitoring.export.write_export` per period; extras (and history tables,
+    written whole) in every period or only the latest."""
+    written = []
+    for period in periods:
+        with_extras = not extras_latest_only or period == periods[-1]
+        written.append(
+            write_export(
+                exports_root,
+                period,
+                checked,
+                mon,
+                model_version=model_version,
+                data_fingerprint=fingerprint,
+                extra_tables=extra_tables if with_extras else None,
+                history_tables=history_tables if with_extras else None,
+                documents=documents if with_extras else None,
+            )
+        )
+    return written
