@@ -1,7 +1,7 @@
 """The ``aanwas`` command line: the composition root's edge (files, printing, exit codes).
 
 Every command reads config through :func:`aanwas.config.load_config`, calls stage entry points
-and turns :class:`common.errors.AanwasError` into one line on stderr and exit code 2.
+and turns :class:`aanwas.common.errors.AanwasError` into one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from aanwas.common.errors import AanwasError
 from aanwas.config import AppConfig, load_config
 from aanwas.stages.demo import DEMO_REGION, DEMO_SCALE
-from common.errors import AanwasError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0] if __doc__ else None)
 console = Console(stderr=True)

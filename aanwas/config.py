@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from common.config import as_plain, build_dataclass, require
-from common.errors import ConfigError
+from aanwas.common.config import as_plain, build_dataclass, require
+from aanwas.common.errors import ConfigError
 from evaluation.config import EvaluationConfig
 from features.config import FeatureConfig, SynthConfig
 from features.contract import ContractConfig

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Literal
 
-from common.config import require
+from aanwas.common.config import require
 
 #: Metrics the fairness audit can compute per group (names used in tables, JSON and gates).
 FAIRNESS_METRICS = ("selection_rate", "fpr", "fnr", "ppv", "auc", "calibration")

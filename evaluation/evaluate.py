@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from evaluation import _plots as P
 from evaluation.config import EvaluationConfig
 from evaluation.explain import aggregate_shap

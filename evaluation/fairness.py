@@ -28,7 +28,7 @@ from fairlearn.metrics import MetricFrame
 from scipy import stats
 from sklearn.metrics import confusion_matrix
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from evaluation._cells import enough
 from evaluation.bootstrap import bootstrap, cell_pair_counts, codes_of, divide, indicator, percentile_interval
 from evaluation.config import FAIRNESS_METRICS, EvaluationConfig

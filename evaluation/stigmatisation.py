@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import beta, binom, chi2, poisson
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from evaluation._cells import enough
 from evaluation.bootstrap import bootstrap, divide, indicator
 from evaluation.config import EvaluationConfig

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.contract import CARE_TYPES, DEBT_TYPES, OFFENCES, SCHOOL_LEVELS, SEX
 
 #: Day number of an open interval end (still ongoing).

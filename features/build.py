@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-from common.errors import ConfigError, InputError
+from aanwas.common.errors import ConfigError, InputError
 from features._timeline import RefDate, Timeline, build_timeline
 from features.care import build_care
 from features.catalogue import INDICATORS, KEY_COLUMNS, LABEL_COLUMN

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from common.errors import ConfigError
+from aanwas.common.errors import ConfigError
 from features.config import AGE_BANDS, BAND_LIMITS, FeatureConfig
 from features.contract import AUDIT_ONLY_COLUMNS, OFFENCES
 

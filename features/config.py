@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from common.config import require
+from aanwas.common.config import require
 from features.contract import OFFENCES
 
 AGE_BANDS = ("8-12", "13-19", "20-23")

@@ -3,7 +3,7 @@
 A delivery is a set of tables keyed by the pseudonym ``rinpersoon`` (CBS's RINPERSOON), read
 from Parquet, CSV or SPSS .sav through a column mapping (``features.sources.readers``).
 :func:`validate_delivery` coerces every table to the contract's dtypes and checks it; the first
-problem found ends with an :class:`~common.errors.InputError` naming table, column and the
+problem found ends with an :class:`~aanwas.common.errors.InputError` naming table, column and the
 number of offending rows. Only counts are reported, never values (a value may be a pseudonym).
 
 The declared contract is :data:`TABLES` (one :class:`TableSpec` per table) and, derived from
@@ -32,8 +32,8 @@ import pyarrow as pa_arrow
 import pyarrow.compute as pc
 from pandera.engines import pandas_engine
 
-from common.config import require
-from common.errors import InputError
+from aanwas.common.config import require
+from aanwas.common.errors import InputError
 from features.geography import Geography
 
 Kind = Literal["id", "date", "category", "area", "int"]

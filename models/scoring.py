@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from common.errors import ConfigError, InputError
+from aanwas.common.errors import ConfigError, InputError
 from features.contract import AUDIT_ONLY_COLUMNS
 from models.bundle import ModelBundle
 

@@ -21,7 +21,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.geography import Geography
 from monitoring.aggregate import aggregate_areas
 from monitoring.config import AggregateConfig

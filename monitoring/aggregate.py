@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import norm
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.config import AGE_BANDS
 from features.geography import Geography
 from monitoring.config import AREA_LEVELS, AggregateConfig

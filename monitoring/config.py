@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from common.config import require
+from aanwas.common.config import require
 from monitoring.monitor_config import MonitorConfig
 
 #: Area levels of the exported table, from fine to coarse; "land" is the national total.

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.geography import load_geography
 from monitoring.config import AggregateConfig, DisclosureConfig
 from monitoring.disclosure import AREA_EXPORT_COLUMNS

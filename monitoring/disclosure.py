@@ -36,8 +36,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from common.config import as_plain
-from common.errors import AanwasError, InputError
+from aanwas.common.config import as_plain
+from aanwas.common.errors import AanwasError, InputError
 from monitoring.config import DisclosureConfig
 
 __all__ = [

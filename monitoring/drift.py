@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from monitoring.monitor_config import DriftConfig
 
 __all__ = ["DriftReport", "audit_drift", "psi", "wasserstein_std"]

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common.config import as_plain
-from common.errors import InputError
-from common.io import atomic_dir
+from aanwas.common.config import as_plain
+from aanwas.common.errors import InputError
+from aanwas.common.io import atomic_dir
 from monitoring.config import MonitoringConfig
 from monitoring.disclosure import AREA_EXPORT_COLUMNS, DisclosureChecked, DisclosureError
 

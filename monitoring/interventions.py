@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.optimize import nnls
 from scipy.stats import t as student_t
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.config import AGE_BANDS, BAND_LIMITS, FeatureConfig
 from features.contract import OFFENCES, check_registry_rows
 from features.geography import Geography

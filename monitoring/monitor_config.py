@@ -1,6 +1,6 @@
 """Configuration of trend monitoring, intervention effects, drift and the dashboard.
 
-Frozen, typed dataclasses with range rules (:func:`common.config.require`);
+Frozen, typed dataclasses with range rules (:func:`aanwas.common.config.require`);
 :class:`MonitorConfig` is the ``monitor`` section of :class:`monitoring.config.MonitoringConfig`. Every tunable of
 ``monitoring.trends``, ``monitoring.interventions``, ``monitoring.drift`` and
 ``monitoring.dashboard`` lives here, so the code holds no magic numbers.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from common.config import require
+from aanwas.common.config import require
 from features.contract import OFFENCES
 
 _PREFIX = "monitoring.monitor"

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from monitoring.monitor_config import TrendConfig
 
 __all__ = [

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from aanwas.cli import app
+from aanwas.common.errors import AanwasError, ConfigError, InputError
 from aanwas.config import load_config
-from common.errors import AanwasError, ConfigError, InputError
 from features.sources.readers import load_mapping, read_delivery
 
 ROOT = Path(__file__).resolve().parents[1]

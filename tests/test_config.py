@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from aanwas.common.errors import ConfigError
 from aanwas.config import AppConfig, default_toml, load_config
-from common.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from aanwas.common.errors import ConfigError
 from aanwas.config import DERIVED, AppConfig, load_config
-from common.errors import ConfigError
 from evaluation.config import EvaluationConfig
 
 

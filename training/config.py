@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from common.config import require
+from aanwas.common.config import require
 from features.config import AGE_BANDS
 from features.contract import AUDIT_ONLY_COLUMNS
 
@@ -21,7 +21,7 @@ NON_FEATURE_COLUMNS = ("rinpersoon", "ref_date", "age_band", "buurt", "wijk", "g
 
 
 def _range(lo_hi: tuple[float, ...], key: str, low: float, high: float) -> None:
-    # tuple[x, ...] rather than tuple[x, x]: common.config converts fixed-length tuples wrongly
+    # tuple[x, ...] rather than tuple[x, x]: aanwas.common.config converts fixed-length tuples wrongly
     require(len(lo_hi) == 2, key, "must be a list [low, high]")
     lo, hi = lo_hi
     require(low <= lo <= hi <= high, key, f"must be [low, high] with {low} <= low <= high <= {high}")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from common.errors import ConfigError, InputError
+from aanwas.common.errors import ConfigError, InputError
 from features.contract import AUDIT_ONLY_COLUMNS
 from models import (
     FlagCountClassifier,

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
-from common.errors import ConfigError
+from aanwas.common.errors import ConfigError
 from training.config import PromotionConfig
 
 TAG_PREFIX = "aanwas."

@@ -17,7 +17,7 @@ from typing import Any
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from models import ModelBundle
 from training.promotion import PromotionDecision, decide_promotion
 

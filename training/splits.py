@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from training.config import SplitConfig
 
 Part = Literal["train", "tune", "test"]

@@ -376,7 +376,7 @@ def run_bench(
     ConfigError
         For an unknown stage or an invalid override (checked before anything runs).
     """
-    from common.errors import ConfigError
+    from aanwas.common.errors import ConfigError
 
     unknown = [s for s in stages if s not in STAGES]
     if unknown:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common.errors import InputError
-from common.io import atomic_dir, atomic_write_bytes
+from aanwas.common.errors import InputError
+from aanwas.common.io import atomic_dir, atomic_write_bytes
 from evaluation.config import EvaluationConfig
 from evaluation.evaluate import evaluate_model, evaluate_registrations
 from evaluation.fairness import audit_fairness, fairness_to_json, validate_scored_table

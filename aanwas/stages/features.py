@@ -28,10 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 
+from aanwas.common.config import as_plain
+from aanwas.common.errors import InputError
+from aanwas.common.io import atomic_write_bytes
 from aanwas.config import AppConfig
-from common.config import as_plain
-from common.errors import InputError
-from common.io import atomic_write_bytes
 from features.build import BAND_DTYPE, REF_DTYPE, audit_source, build_audit_frame, iter_feature_tables
 from features.catalogue import LABEL_COLUMN
 from features.config import AGE_BANDS

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from aanwas.common.errors import InputError
+from aanwas.common.io import atomic_dir
 from aanwas.config import AppConfig
 from aanwas.stages.steps import registry_bundle, score_bands
-from common.errors import InputError
-from common.io import atomic_dir
 from features.catalogue import feature_columns
 from monitoring.drift import DriftReport, audit_drift
 from monitoring.monitor_config import MonitorConfig

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from aanwas.common.errors import InputError
 from aanwas.config import AppConfig
 from aanwas.stages.features import load_features
-from common.errors import InputError
 from features.geography import Geography, load_geography
 from features.sources.readers import Coverage
 from models.bundle import ModelBundle

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from aanwas.common.io import atomic_dir
 from aanwas.config import AppConfig
 from aanwas.stages.progress import progress_bar
-from common.io import atomic_dir
 from features.sources.synth import SynthResult, generate
 
 

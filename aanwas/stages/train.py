@@ -29,10 +29,10 @@ import pandas as pd
 from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
+from aanwas.common.errors import ConfigError, InputError
+from aanwas.common.io import atomic_write_bytes
 from aanwas.config import AppConfig
 from aanwas.stages import evaluate as evaluation_stage
-from common.errors import ConfigError, InputError
-from common.io import atomic_write_bytes
 from evaluation.evaluate import attach_pooled_registrations
 from evaluation.gates import NEXT_STEP_PASSED, Check, GateChecker, GateVerdict
 from evaluation.modelcard import ModelInfo

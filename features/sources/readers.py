@@ -12,8 +12,8 @@ stacks yearly files (with values taken from the file names), ``parts`` combine s
 files each with its own layout, and ``join`` fills columns from a lookup file on declared
 keys, optionally by the year or validity period a date falls in (docs/mapping.md).
 
-Every failure is an :class:`~common.errors.InputError` (the delivery) or
-:class:`~common.errors.ConfigError` (the mapping file) whose message names file, table and
+Every failure is an :class:`~aanwas.common.errors.InputError` (the delivery) or
+:class:`~aanwas.common.errors.ConfigError` (the mapping file) whose message names file, table and
 column but never a value; nothing is written here.
 """
 
@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from common.config import build_dataclass, require
-from common.errors import ConfigError, InputError
+from aanwas.common.config import build_dataclass, require
+from aanwas.common.errors import ConfigError, InputError
 from features.contract import (
     DATE_DTYPE,
     INTERVENTIONS,
@@ -896,7 +896,7 @@ def read_delivery(
     >>> read_delivery(Path("no/such/dir"), load_mapping(None), ContractConfig())
     Traceback (most recent call last):
     ...
-    common.errors.InputError: invalid input: table 'delivery': directory no/such/dir not found
+    aanwas.common.errors.InputError: invalid input: table 'delivery': directory no/such/dir not found
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():

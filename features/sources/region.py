@@ -21,7 +21,7 @@ from importlib import resources
 
 import pandas as pd
 
-from common.errors import ConfigError
+from aanwas.common.errors import ConfigError
 
 __all__ = ["region_label", "resolve_region"]
 

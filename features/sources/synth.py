@@ -32,7 +32,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from common.errors import ConfigError
+from aanwas.common.errors import ConfigError
 from features.config import AGE_BANDS, BAND_LIMITS, SynthConfig
 from features.contract import DATE_DTYPE, DEREGISTRATION_REASONS, HALT_CATEGORIES, OFFENCES
 from features.geography import Geography, load_geography

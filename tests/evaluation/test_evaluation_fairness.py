@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import precision_score, roc_auc_score
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from evaluation.config import EvaluationConfig
 from evaluation.fairness import TOO_FEW, audit_fairness, build_group_columns, fairness_to_json, validate_scored_table
 

@@ -329,7 +329,7 @@ def test_cli_audit_reads_semicolon_csv_with_bom(tmp_path):
 
 
 def test_evaluate_model_rejects_scores_that_are_not_probabilities(fast_cfg):
-    from common.errors import InputError
+    from aanwas.common.errors import InputError
 
     df = pd.DataFrame({"score": [0.1, 1.5], "label": [0, 1], "age_band": "13-19"})
     with pytest.raises(InputError, match="probability"):

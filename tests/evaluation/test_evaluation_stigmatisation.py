@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from evaluation.config import EvaluationConfig
 from evaluation.stigmatisation import (
     aggregate_area_composition,

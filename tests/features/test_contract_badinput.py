@@ -13,7 +13,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.contract import TABLES, ContractConfig, validate_delivery
 from features.geography import load_geography
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.build import audit_source, build_audit_frame
 from features.contract import MIGRATION_GROUPS, SEX
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import ConfigError
+from aanwas.common.errors import ConfigError
 from features.build import build_feature_table
 from features.catalogue import (
     AUDIT_COLUMNS,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import ConfigError, InputError
+from aanwas.common.errors import ConfigError, InputError
 from features.build import build_audit_frame, build_feature_table, reference_dates
 from features.catalogue import INDICATOR_COLUMNS, feature_columns, indicator
 from features.config import AGE_BANDS, FeatureConfig, LabelConfig

@@ -8,7 +8,7 @@ import contract_testdata as td
 import pandas as pd
 import pytest
 
-from common.errors import ConfigError, InputError
+from aanwas.common.errors import ConfigError, InputError
 from features.contract import ContractConfig
 from features.sources.readers import load_mapping, read_delivery, read_table
 

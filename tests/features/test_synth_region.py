@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from common.errors import ConfigError, InputError
+from aanwas.common.errors import ConfigError, InputError
 from features.config import SynthConfig
 from features.contract import ContractConfig, validate_delivery
 from features.geography import load_geography

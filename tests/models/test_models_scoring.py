@@ -8,7 +8,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from models import ModelBundle, score_frame, score_metrics
 
 

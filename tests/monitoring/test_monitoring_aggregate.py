@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.geography import Geography
 from monitoring.aggregate import AREA_COLUMNS, aggregate_areas
 from monitoring.config import AggregateConfig

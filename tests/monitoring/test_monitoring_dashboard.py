@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.geography import load_geography
 from monitoring.dashboard import build_dashboard, label_areas, load_gemeenten_geojson, project_gemeenten
 from monitoring.monitor_config import DashboardConfig

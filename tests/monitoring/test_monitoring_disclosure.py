@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from monitoring.config import DisclosureConfig
 from monitoring.disclosure import (
     AREA_EXPORT_COLUMNS,

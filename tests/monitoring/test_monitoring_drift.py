@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from monitoring.drift import _bin_counts, _psi_from_counts, audit_drift, psi, wasserstein_std
 from monitoring.monitor_config import DriftConfig
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.geography import Geography
 from monitoring import export as export_mod
 from monitoring.aggregate import aggregate_areas

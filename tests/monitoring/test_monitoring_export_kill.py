@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from common.io import atomic_dir, recover_stale
+from aanwas.common.io import atomic_dir, recover_stale
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).with_name("test_monitoring_export.py")
@@ -36,7 +36,7 @@ CHILD = textwrap.dedent(
     helpers = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(helpers)
     from monitoring import export as export_mod
-    import common.io as io_mod
+    import aanwas.common.io as io_mod
 
     root, ready, where, after = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], int(sys.argv[5])
     calls = {"n": 0}

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from features.geography import load_geography
 from monitoring.interventions import (
     EFFECT_COLUMNS,

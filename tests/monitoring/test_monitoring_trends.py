@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from monitoring.monitor_config import TrendConfig
 from monitoring.trends import (
     SERIES_COLUMNS,
@@ -164,8 +164,8 @@ def test_bad_area_tables_raise_input_error(frame, match):
 
 
 def test_monitor_config_round_trips_through_plain_values_and_checks_ranges():
-    from common.config import as_plain, build_dataclass
-    from common.errors import ConfigError
+    from aanwas.common.config import as_plain, build_dataclass
+    from aanwas.common.errors import ConfigError
     from monitoring.monitor_config import MonitorConfig
 
     plain = as_plain(MonitorConfig())

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from aanwas.common.errors import ConfigError
 from aanwas.stages.bench import STAGES, TARGET_PEAK_RSS_MB, TARGET_SECONDS, _verdicts, format_table, run_bench
-from common.errors import ConfigError
 
 
 def _row(stage, wall, rss=100.0, code=0):

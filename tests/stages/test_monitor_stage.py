@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aanwas.common.errors import InputError
 from aanwas.config import AppConfig
 from aanwas.stages.monitor import run_monitor
-from common.errors import InputError
 from features.catalogue import feature_columns
 
 

@@ -16,8 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
 from aanwas.cli import app
+from aanwas.common.errors import ConfigError
 from aanwas.config import load_config
-from common.errors import ConfigError
 from features.catalogue import feature_columns
 from features.config import AGE_BANDS
 from features.contract import AUDIT_ONLY_COLUMNS

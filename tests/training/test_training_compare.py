@@ -84,7 +84,7 @@ def test_lengths_must_match() -> None:
 
 
 def test_config_is_checked() -> None:
-    from common.errors import ConfigError
+    from aanwas.common.errors import ConfigError
 
     with pytest.raises(ConfigError):
         ComparisonConfig(confidence=1.0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from aanwas.common.errors import ConfigError
 from aanwas.config import load_config
-from common.errors import ConfigError
 from training.config import TrainingConfig
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from fabricated_features import fabricate_feature_table
 
-from common.errors import ConfigError, InputError
+from aanwas.common.errors import ConfigError, InputError
 from training.fit import MODEL_NAMES, fit_band, resolve_features, select_test_part
 from training.splits import build_temporal_splits
 

@@ -10,9 +10,9 @@ from fabricated_features import fabricate_feature_table
 from typer.testing import CliRunner
 
 from aanwas.cli import app
+from aanwas.common.errors import InputError
 from aanwas.stages.steps import missing_champions, registry_bundle
 from aanwas.stages.train import train_and_track
-from common.errors import InputError
 from evaluation.gates import Check, GateVerdict
 
 ONE_BAND = (

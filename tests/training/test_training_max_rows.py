@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fabricated_features import fabricate_feature_table
 
-from common.errors import ConfigError
+from aanwas.common.errors import ConfigError
 from training.fit import fit_band, resolve_features
 from training.splits import build_temporal_splits
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from fabricated_features import fabricate_feature_table
 
+from aanwas.common.errors import ConfigError, InputError
 from aanwas.stages.train import train_and_track
-from common.errors import ConfigError, InputError
 from training.config import PromotionConfig
 from training.promotion import decide_promotion
 from training.registry import CHALLENGER, CHAMPION, load_bundle

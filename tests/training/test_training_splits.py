@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.errors import InputError
+from aanwas.common.errors import InputError
 from training.config import SplitConfig
 from training.splits import build_temporal_splits, complete_ref_dates, stratified_subsample
 

@@ -1,7 +1,7 @@
 """Typed, frozen configuration: build nested dataclasses from plain mappings (TOML).
 
 Each stage package declares its own frozen dataclass; :func:`build_dataclass` fills one from a
-mapping, checks types and unknown keys, and raises :class:`~common.errors.ConfigError` naming
+mapping, checks types and unknown keys, and raises :class:`~aanwas.common.errors.ConfigError` naming
 the dotted key. Range rules live in each dataclass's ``__post_init__`` via :func:`require`.
 """
 
@@ -14,7 +14,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from common.errors import ConfigError
+from aanwas.common.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -1,3 +1,0 @@
-"""Helpers every package shares (lowest layer, imports no package of ours): typed frozen config
-building (:mod:`common.config`), crash-safe writing (:mod:`common.io`) and the errors that end a
-command with exit code 2 (:mod:`common.errors`)."""
