@@ -100,8 +100,8 @@ class WorldParams:
     # profile "interactions" only (docs/synthetic.md, "World profiles"): log-odds added by the
     # number of family risk factors (parental debt, parent suspect, single parent as a minor,
     # youth care) 0, 1, 2, 3+; own debt restructuring together with early school leaving
-    family_risk_logodds: tuple[float, ...] = (0.0, 0.0, 1.8, 2.5)
-    beta_own_debt_and_vsv: float = 1.5
+    family_risk_logodds: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
+    beta_own_debt_and_vsv: float = 0.0
     drug_share_age: tuple[tuple[int, float], ...] = ((8, 0.02), (12, 0.08), (14, 0.18), (16, 0.3), (18, 0.4))
     # registration
     detect_base: float = 0.4
@@ -124,13 +124,13 @@ def world_params(profile: str = "additive") -> WorldParams:
     hazard, the age curve and the sex effect, and changes how the risk factors combine in the
     offending hazard (docs/synthetic.md, "World profiles"): the family risk factors count only
     in combination (log-odds by their number, ``family_risk_logodds``), Halt referral, early
-    school leaving and own debt restructuring weigh little alone and much together, and an
-    earlier registration weighs 2.0 up to age 15 and 0.6 after.
+    school leaving and own debt restructuring weigh little or nothing alone and much together,
+    and an earlier registration weighs 2.2 up to age 15 and 0.5 after.
 
     Examples
     --------
     >>> world_params("interactions").beta_halt_and_vsv
-    2.0
+    2.8
     """
     if profile == "additive":
         return WorldParams()
@@ -138,13 +138,15 @@ def world_params(profile: str = "additive") -> WorldParams:
         return dataclasses.replace(
             WorldParams(),
             profile=profile,
-            beta_halt=0.2,
-            beta_vsv=0.1,
-            beta_halt_and_vsv=2.0,
-            beta_own_debt=0.1,
+            family_risk_logodds=(0.0, 0.0, 2.2, 3.0),
+            beta_halt=0.1,
+            beta_vsv=0.0,
+            beta_halt_and_vsv=2.8,
+            beta_own_debt=0.0,
+            beta_own_debt_and_vsv=2.0,
             beta_prior_suspect=1.0,
-            prior_suspect_young_factor=2.0,
-            prior_suspect_older_factor=0.6,
+            prior_suspect_young_factor=2.2,
+            prior_suspect_older_factor=0.5,
         )
     raise ConfigError("synth.profile", f"unknown world profile {profile!r}")
 

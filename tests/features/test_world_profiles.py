@@ -86,13 +86,15 @@ def test_family_risk_factors_count_only_in_combination():
         )  # fmt: skip
 
     none = logit(*np.zeros((4, 1)))
-    # one factor alone adds nothing, whichever it is; two add 1.8; three or four add 2.5
+    _, one_alone, two, three = p.family_risk_logodds
+    assert one_alone == 0 and 0 < two < three
+    # one factor alone adds nothing, whichever it is; two add `two`; three or four add `three`
     np.testing.assert_allclose(logit(*np.eye(4)) - none, 0.0)
-    np.testing.assert_allclose(logit(*(one + np.roll(one, 1))[:, None]) - none, 1.8)
-    np.testing.assert_allclose(logit(*np.ones((4, 1))) - none, 2.5)
+    np.testing.assert_allclose(logit(*(one + np.roll(one, 1))[:, None]) - none, two)
+    np.testing.assert_allclose(logit(*np.ones((4, 1))) - none, three)
     # a single parent counts for minors only: at 18 parental debt + single parent is one factor
     debt_and_single = np.array([[1], [0], [1], [0]])
-    np.testing.assert_allclose(logit(*debt_and_single, age=17) - logit(*np.zeros((4, 1)), age=17), 1.8)
+    np.testing.assert_allclose(logit(*debt_and_single, age=17) - logit(*np.zeros((4, 1)), age=17), two)
     np.testing.assert_allclose(logit(*debt_and_single, age=18) - logit(*np.zeros((4, 1)), age=18), 0.0)
 
 
