@@ -19,7 +19,8 @@ Ground truth (written to ``truth/``, never to ``raw/``):
   annual registration rate of treated young people.
 
 All rates and their sources or assumptions are in ``docs/synthetic.md``; :class:`WorldParams`
-holds them. Deterministic per seed.
+holds them, :func:`world_params` per world profile (``synth.profile``: ``additive``, the default,
+or ``interactions``, where risk factors combine non-additively). Deterministic per seed.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ asks for (offence set, horizon), per person and reference date: the oracle. Two 
   intervention effects are replaced by their population mean per band and year. What a
   model on the observable state can reach.
 
+Both follow the world profile the truth was generated under (``person_year.attrs
+["world_profile"]``, kept in the Parquet file; absent: ``"additive"``): the offending formula is
+that profile's :func:`features.sources.synth.offending_logit`.
+
 A person who leaves the register (emigration or death) is at risk only until then: the year
 they leave has ``exposure`` < 1 (the share of the year before leaving; offences fall on a
 uniform day of the year, so the chance of a registration before leaving is the yearly
