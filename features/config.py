@@ -101,9 +101,8 @@ class SynthConfig:
     def __post_init__(self) -> None:
         from features.sources.region import resolve_region
 
-        require(self.profile in WORLD_PROFILES, "synth.profile", f"must be one of {list(WORLD_PROFILES)}")
-
         require(0 < self.scale <= 2.0, "synth.scale", "must be in (0, 2]")
+        require(self.profile in WORLD_PROFILES, "synth.profile", f"must be one of {list(WORLD_PROFILES)}")
         resolve_region(self.region)  # an unknown name is a ConfigError naming synth.region
         require(self.seed >= 0, "synth.seed", "must be >= 0")
         require(2000 <= self.start_year, "synth.start_year", "must be >= 2000")
