@@ -78,13 +78,24 @@ def synth(
         "aanwas-synth"
     ),
     region: RegionOpt = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="World profile (synth.profile): 'additive' or 'interactions' (non-additive risk factors; "
+            "docs/synthetic.md). Default: synth.profile of the config.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Generate a synthetic population with known truth."""
     from aanwas.stages.synth import run_synth
 
-    cfg = config_from(config, [*(set_ or []), f"synth.scale={scale}", f"synth.seed={seed}", *region_override(region)])
+    overrides = [*(set_ or []), f"synth.scale={scale}", f"synth.seed={seed}", *region_override(region)]
+    if profile is not None:
+        overrides.append(f"synth.profile={json.dumps(profile)}")
+    cfg = config_from(config, overrides)
     run_synth(cfg, out, console=console)
 
 

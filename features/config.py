@@ -12,6 +12,11 @@ from features.contract import OFFENCES
 
 AGE_BANDS = ("8-12", "13-19", "20-23")
 BAND_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType({"8-12": (8, 12), "13-19": (13, 19), "20-23": (20, 23)})
+#: World profiles of the synthetic generator (docs/synthetic.md, "World profiles"): ``additive``
+#: (risk factors add up on the log-odds scale, with a few small interactions) and
+#: ``interactions`` (family risk factors count only in combination, conjunctions of school
+#: leaving with Halt and debt, an age-graded prior registration).
+WORLD_PROFILES = ("additive", "interactions")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +86,10 @@ class SynthConfig:
         codes or names, veiligheidsregio codes or names and provincie codes or names (e.g.
         ``["Gooi en Vechtstreek"]``, ``["GM0402", "GM0406"]``, ``["PV26"]``); everyone lives,
         moves and goes to school inside it, and ``scale`` is the density within it.
+    profile : str
+        How risk factors combine in the true offending model, one of :data:`WORLD_PROFILES`:
+        ``"additive"`` (the default world) or ``"interactions"`` (non-additive structure that a
+        main-effects model cannot express); see docs/synthetic.md, "World profiles".
     """
 
     scale: float = 0.01
@@ -88,11 +97,13 @@ class SynthConfig:
     start_year: int = 2010
     end_year: int = 2024
     region: tuple[str, ...] = ()
+    profile: str = "additive"
 
     def __post_init__(self) -> None:
         from features.sources.region import resolve_region
 
         require(0 < self.scale <= 2.0, "synth.scale", "must be in (0, 2]")
+        require(self.profile in WORLD_PROFILES, "synth.profile", f"must be one of {list(WORLD_PROFILES)}")
         resolve_region(self.region)  # an unknown name is a ConfigError naming synth.region
         require(self.seed >= 0, "synth.seed", "must be >= 0")
         require(2000 <= self.start_year, "synth.start_year", "must be >= 2000")

@@ -53,7 +53,8 @@ def run_synth(cfg: AppConfig, out: Path, console: Console) -> SynthResult:
     counts = {name: len(df) for name, df in result.raw.items()}
     where = f"region {result.coverage_name} ({len(result.coverage)} gemeenten)" if result.coverage else "whole country"
     console.print(
-        f"synthetic population ({where}, scale {cfg.synth.scale}, seed {cfg.synth.seed}): "
+        f"synthetic population ({where}, scale {cfg.synth.scale}, seed {cfg.synth.seed}, "
+        f"world profile {cfg.synth.profile}): "
         f"{counts['persons']:,} persons, data up to {result.observation_end}; "
         f"inputs in {Path(out) / 'raw'}, truth in {Path(out) / 'truth'}"
     )

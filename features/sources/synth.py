@@ -19,7 +19,8 @@ Ground truth (written to ``truth/``, never to ``raw/``):
   annual registration rate of treated young people.
 
 All rates and their sources or assumptions are in ``docs/synthetic.md``; :class:`WorldParams`
-holds them. Deterministic per seed.
+holds them, :func:`world_params` per world profile (``synth.profile``: ``additive``, the default,
+or ``interactions``, where risk factors combine non-additively). Deterministic per seed.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ Progress = Callable[[str, float], None]
 DAY0 = np.datetime64("1970-01-01", "D")
 #: Second seed word of the random stream of emigration and death (apart from the main stream).
 EXIT_STREAM = 20
+#: Key of ``person_year.attrs`` (kept in its Parquet metadata) naming a non-additive world profile.
+PROFILE_ATTR = "world_profile"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +95,14 @@ class WorldParams:
     prior_suspect_young_until: int = 15
     prior_suspect_young_factor: float = 1.4
     prior_suspect_older_factor: float = 0.85
+    #: how risk factors combine (one of features.config.WORLD_PROFILES); :func:`world_params`
+    #: gives each profile's parameters, :func:`offending_logit` its formula
+    profile: str = "additive"
+    # profile "interactions" only (docs/synthetic.md, "World profiles"): log-odds added by the
+    # number of family risk factors (parental debt, parent suspect, single parent as a minor,
+    # youth care) 0, 1, 2, 3+; own debt restructuring together with early school leaving
+    family_risk_logodds: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
+    beta_own_debt_and_vsv: float = 0.0
     drug_share_age: tuple[tuple[int, float], ...] = ((8, 0.02), (12, 0.08), (14, 0.18), (16, 0.3), (18, 0.4))
     # registration
     detect_base: float = 0.4
@@ -105,6 +116,40 @@ class WorldParams:
     emigration_group_factor: tuple[float, float, float] = (1.0, 3.0, 1.5)
     death_age: tuple[tuple[int, float], ...] = ((8, 0.0001), (15, 0.00025), (20, 0.00035))
     leave_register_ages: tuple[int, int] = (8, 27)
+
+
+def world_params(profile: str = "additive") -> WorldParams:
+    """The world's rates and effects for one profile (``synth.profile``).
+
+    ``"additive"`` is :class:`WorldParams` as it is. ``"interactions"`` keeps every event
+    hazard, the age curve and the sex effect, and changes how the risk factors combine in the
+    offending hazard (docs/synthetic.md, "World profiles"): the family risk factors count only
+    in combination (log-odds by their number, ``family_risk_logodds``), Halt referral, early
+    school leaving and own debt restructuring weigh little or nothing alone and much together,
+    and an earlier registration weighs 2.2 up to age 15 and 0.5 after.
+
+    Examples
+    --------
+    >>> world_params("interactions").beta_halt_and_vsv
+    2.8
+    """
+    if profile == "additive":
+        return WorldParams()
+    if profile == "interactions":
+        return dataclasses.replace(
+            WorldParams(),
+            profile=profile,
+            family_risk_logodds=(0.0, 0.0, 2.2, 3.0),
+            beta_halt=0.1,
+            beta_vsv=0.0,
+            beta_halt_and_vsv=2.8,
+            beta_own_debt=0.0,
+            beta_own_debt_and_vsv=2.0,
+            beta_prior_suspect=1.0,
+            prior_suspect_young_factor=2.2,
+            prior_suspect_older_factor=0.5,
+        )
+    raise ConfigError("synth.profile", f"unknown world profile {profile!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,8 +326,14 @@ def offending_logit(
     """Log-odds of offending in a year, from age and the state on 1 January of that year.
 
     The one definition of the true offending model: the generator draws offences with it and
-    :func:`features.sources.truth.true_label_risk` evaluates it for the oracle.
+    :func:`features.sources.truth.true_label_risk` evaluates it for the oracle. The formula
+    follows ``p.profile`` (:func:`world_params`; the ``interactions`` profile in
+    :func:`_interactions_logit`).
     """
+    if p.profile != "additive":
+        return _interactions_logit(
+            p, age, male, halt, vsv, own_debt, parent_debt, parent_suspect, single_parent, youth_care, prior_suspect, z
+        )
     age = np.asarray(age)
     lo, hi = p.male_peak_ages
     male_w = np.where((age >= lo) & (age <= hi), 1.0, p.male_off_peak)
@@ -305,6 +356,54 @@ def offending_logit(
     )
 
 
+def _interactions_logit(
+    p: WorldParams,
+    age: np.ndarray,
+    male: np.ndarray,
+    halt: np.ndarray,
+    vsv: np.ndarray,
+    own_debt: np.ndarray,
+    parent_debt: np.ndarray,
+    parent_suspect: np.ndarray,
+    single_parent: np.ndarray,
+    youth_care: np.ndarray,
+    prior_suspect: np.ndarray,
+    z: np.ndarray,
+) -> np.ndarray:
+    """:func:`offending_logit` of the ``interactions`` profile (docs/synthetic.md, "World profiles").
+
+    Age curve and sex effect as in the additive world; the family risk factors (parental debt,
+    parent suspect, single parent as a minor, youth care) add ``p.family_risk_logodds[k]`` for
+    ``k`` of them present (cumulative risk: one alone adds nothing); Halt, early school leaving
+    and own debt restructuring have small main effects and large joint terms (Halt and early
+    school leaving, own debt and early school leaving); an earlier registration is age-graded.
+    """
+    age = np.asarray(age)
+    lo, hi = p.male_peak_ages
+    male_w = np.where((age >= lo) & (age <= hi), 1.0, p.male_off_peak)
+    prior_w = np.where(age <= p.prior_suspect_young_until, p.prior_suspect_young_factor, p.prior_suspect_older_factor)
+    halt, vsv, own_debt = (np.asarray(x, bool) for x in (halt, vsv, own_debt))
+    n_family = (
+        np.asarray(parent_debt, int)
+        + np.asarray(parent_suspect, int)
+        + ((age <= p.single_parent_until) & np.asarray(single_parent, bool)).astype(int)
+        + np.asarray(youth_care, int)
+    )
+    family = np.asarray(p.family_risk_logodds)[np.minimum(n_family, len(p.family_risk_logodds) - 1)]
+    return (
+        _step(p.alpha_age, age)
+        + p.beta_male * male_w * male
+        + family
+        + p.beta_halt * halt
+        + p.beta_vsv * vsv
+        + p.beta_halt_and_vsv * (halt & vsv)
+        + p.beta_own_debt * own_debt
+        + p.beta_own_debt_and_vsv * (own_debt & vsv)
+        + p.beta_prior_suspect * prior_w * prior_suspect
+        + p.gamma_latent * z
+    )
+
+
 def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Progress | None = None) -> SynthResult:
     """Generate raw contract tables and truth.
 
@@ -315,7 +414,8 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
         simulated years. In a region everyone lives, moves and goes to school inside it, the
         interventions are placed in its wijken, and the truth covers its areas only.
     params : WorldParams, optional
-        Rates and effects of the world; defaults documented in docs/synthetic.md.
+        Rates and effects of the world; default: ``world_params(cfg.profile)``, documented in
+        docs/synthetic.md. Its ``profile`` must be ``cfg.profile``.
     progress : callable, optional
         ``progress(stage, fraction_done)`` for a progress bar.
 
@@ -326,7 +426,9 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     >>> sorted(res.raw)[:3]
     ['addresses', 'debt', 'deregistrations']
     """
-    p = params or WorldParams()
+    p = params or world_params(cfg.profile)
+    if p.profile != cfg.profile:
+        raise ConfigError("synth.profile", f"is {cfg.profile!r} but the world parameters are of profile {p.profile!r}")
     tick = progress or (lambda stage, frac: None)
     rng = np.random.default_rng(cfg.seed)
     geo = load_geography()
@@ -736,8 +838,13 @@ def generate(cfg: SynthConfig, params: WorldParams | None = None, progress: Prog
     # only these can repeat a key by chance (same-day starts); the others are unique by design
     raw.update({k: _dedupe(k, raw[k]) for k in ("enrolments", "youth_care", "suspects")})
     tick("truth", 0.95)
+    person_year = pd.concat(truth_rows, ignore_index=True)
+    if p.profile != "additive":
+        # the truth says which world it is (kept in the Parquet file's metadata), so the
+        # oracles evaluate the right formula; without it: additive (as before profiles existed)
+        person_year.attrs[PROFILE_ATTR] = p.profile
     truth = {
-        "person_year": pd.concat(truth_rows, ignore_index=True),
+        "person_year": person_year,
         "areas": _area_truth(world, region),
         "interventions": _intervention_truth(interventions, iv_effect_rows),
     }

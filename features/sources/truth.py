@@ -17,6 +17,10 @@ asks for (offence set, horizon), per person and reference date: the oracle. Two 
   intervention effects are replaced by their population mean per band and year. What a
   model on the observable state can reach.
 
+Both follow the world profile the truth was generated under (``person_year.attrs
+["world_profile"]``, kept in the Parquet file; absent: ``"additive"``): the offending formula is
+that profile's :func:`features.sources.synth.offending_logit`.
+
 A person who leaves the register (emigration or death) is at risk only until then: the year
 they leave has ``exposure`` < 1 (the share of the year before leaving; offences fall on a
 uniform day of the year, so the chance of a registration before leaving is the yearly
@@ -38,7 +42,7 @@ import pandas as pd
 
 from features.config import AGE_BANDS, BAND_LIMITS, LabelConfig
 from features.contract import OFFENCES
-from features.sources.synth import WorldParams, offending_logit
+from features.sources.synth import PROFILE_ATTR, WorldParams, offending_logit, world_params
 
 
 def _offence_share(labels: LabelConfig, share_drug: np.ndarray) -> np.ndarray:
@@ -183,7 +187,9 @@ def true_label_risk(
         ``"realised"``: the risk along the person's actual future, including events after the
         reference date that no model can know; an upper bound, not attainable.
     params : WorldParams, optional
-        The generator's parameters (defaults).
+        The generator's parameters. Default: those of the world profile ``person_year`` was
+        generated under (``person_year.attrs["world_profile"]``, kept in the Parquet file;
+        absent: ``"additive"``). Parameters of another profile than the truth's are refused.
     n_nodes : int
         Quadrature nodes (``basis="observable"`` only).
 
@@ -193,8 +199,11 @@ def true_label_risk(
         ``rinpersoon, ref_date, age_band, true_risk``; NaN where the horizon runs past the
         simulated years (censored).
     """
-    p = params or WorldParams()
     py = person_year
+    profile = py.attrs.get(PROFILE_ATTR, "additive")
+    p = params or world_params(profile)
+    if p.profile != profile:
+        raise ValueError(f"the truth is of world profile {profile!r}, the parameters of {p.profile!r}")
     last_year = int(py["year"].max())
     out = []
     for ref in ref_dates:
