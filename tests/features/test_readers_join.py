@@ -12,10 +12,10 @@ from pathlib import Path
 import contract_testdata as td
 import pandas as pd
 import pytest
-from features.errors import ConfigError, InputError
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aanwas.common.errors import ConfigError, InputError
 from features.contract import ContractConfig
 from features.sources.readers import JoinMapping, _join, load_mapping, read_delivery, read_table
 

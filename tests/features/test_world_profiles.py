@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from features.errors import ConfigError
 from typer.testing import CliRunner
 
 from aanwas.cli import app
+from aanwas.common.errors import ConfigError
 from features.config import WORLD_PROFILES, FeatureConfig, SynthConfig
 from features.sources.synth import PROFILE_ATTR, generate, offending_logit, world_params
 from features.sources.truth import true_label_risk
