@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -706,10 +707,13 @@ def run_promote(
     gate_path = f"evaluation/{band}/{GATE_JSON}"
     recorded = False
     if mv.run_id:
-        try:
-            gate = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{gate_path}")
-        except (MlflowException, OSError):
-            gate = None
+        # through the client, which knows this store: mlflow.artifacts.load_dict would read
+        # the process-wide tracking URI and miss the gate unless MLFLOW_TRACKING_URI is set
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                gate = json.loads(Path(client.download_artifacts(mv.run_id, gate_path, tmp)).read_text("utf-8"))
+            except (MlflowException, OSError, ValueError):
+                gate = None
         if gate is not None:
             gate["override"] = {"reason": decision.override_reason, "by": who}
             gate["next_step"] = f"none: promoted by a reviewer's override ({decision.override_reason})"

@@ -4,6 +4,9 @@ reviewer's ``aanwas promote`` with a recorded reason makes the version champion.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import mlflow
 import pytest
 from fabricated_features import fabricate_feature_table
@@ -86,8 +89,19 @@ def test_export_without_champion_is_one_line_exit_2_nothing_written(rejected, tm
     assert set(missing_champions(cfg, root / "work", mlflow_uri=store)) == {"13-19"}
 
 
-def test_reviewer_promotes_with_a_recorded_reason(rejected):  # type: ignore[no-untyped-def]
+def test_reviewer_promotes_with_a_recorded_reason(rejected, tmp_path, new_store):  # type: ignore[no-untyped-def]
     root, store, cfg, summary = rejected
+    # the process-wide tracking URI points at another store: promote must work on --mlflow-uri
+    # alone (it once read the gate verdict through the global URI and silently skipped it)
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(new_store(tmp_path / "elsewhere"))
+    try:
+        _promote_and_check(root, store, cfg, summary)
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
+def _promote_and_check(root, store, cfg, summary):  # type: ignore[no-untyped-def]
     sets = [x for s in ONE_BAND for x in ("--set", s)]
     base = ["promote", "--work", str(root / "work"), "--band", "13-19", "--version", "1", "--mlflow-uri", store]
     no_reason = CliRunner().invoke(app, [*base, "--reason", "  ", *sets])
@@ -102,7 +116,9 @@ def test_reviewer_promotes_with_a_recorded_reason(rejected):  # type: ignore[no-
     assert mv.tags["aanwas.decision"] == "override-promoted"
     assert mv.tags["aanwas.override_reason"] == "group too small to act on; reviewed"
     assert mv.tags["aanwas.override_by"] == "ethics" and mv.tags["aanwas.gate_passed"] == "false"
-    gate = mlflow.artifacts.load_dict(f"runs:/{summary['run_id']}/evaluation/13-19/gate.json")
+    assert "and in evaluation/13-19/gate.json" in ok.output
+    local = client.download_artifacts(summary["run_id"], "evaluation/13-19/gate.json", str(root))
+    gate = json.loads(Path(local).read_text("utf-8"))
     assert gate["override"] == {"reason": "group too small to act on; reviewed", "by": "ethics"}
     assert gate["passed"] is False  # the gate's own verdict is kept
     assert registry_bundle(cfg, root / "work", mlflow_uri=store).versions == {"13-19": "aanwas-13-19/1"}
