@@ -5,7 +5,7 @@
 
 ``WORLD`` is an ``aanwas synth --out`` directory after ``aanwas features --data WORLD/raw --work
 WORLD/work``. ``score`` fits and scores every row as the export does
-(:func:`aanwas.stages.accuracy.score_feature_table`, no MLflow; ``training.tuning.n_trials=4``
+(:func:`area_accuracy.score_feature_table`, no MLflow; ``training.tuning.n_trials=4``
 unless ``--set`` says otherwise) and attaches each row's true registration risk on the
 reference-date basis (``true_registration``, the table's target) and the realised basis
 (``true_realised``). ``SCORES`` is therefore a PERSON-LEVEL file: keep it in scratch and delete it
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from aanwas.stages.accuracy import score_feature_table, true_risk_of_rows
+from area_accuracy import score_feature_table, true_risk_of_rows
 
 from aanwas.config import load_config
 from aanwas.stages.features import load_feature_table

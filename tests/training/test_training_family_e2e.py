@@ -9,13 +9,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from fabricated_features import fabricate_feature_table
 from rich.console import Console
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from training.fixtures import fabricate_feature_table
 
 from aanwas.stages.evaluate import build_gate_check, run_report
-from aanwas.stages.export import registry_bundle
+from aanwas.stages.steps import registry_bundle
 from aanwas.stages.train import train_and_track
 from evaluation.explain import LINEAR_SCALE, TREE_SCALE, _unwrap
 from evaluation.review_pack import visible_text_problems
