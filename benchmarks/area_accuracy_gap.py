@@ -20,7 +20,11 @@ unweighted; ``corr_weighted`` weights by young people):
   defaults (``--set`` to change them), calibrated LightGBM, scoring every row;
 * ``logreg``: the calibrated logistic regression :func:`~training.fit.fit_band` fits beside it
   (a reading, not a product output);
-* ``oracle``: the true person risk itself (1 unshrunk; shows the measure's own limit).
+* ``oracle``: the true person risk itself (1 unshrunk; shows the measure's own limit);
+* ``label_ceiling`` (``--label-ceiling``): the ceiling learner fitted instead to the true
+  REGISTRATION risk on the realised path (``basis="realised"``: detection where the person lives
+  and the situation as it develops over the horizon), i.e. the expectation of the label itself:
+  the best a model trained on labels can approach with unlimited labels.
 
 The band's figure is the mean over its periods of the per-period correlation; ``gap`` =
 ceiling - model; ``pass`` when ``gap <= tolerance``. ``worst`` is the largest per-period gap.
@@ -45,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from area_accuracy_ceiling import KEYS, cross_fit_on_truth, publication_status, true_risk  # noqa: E402
 
 from aanwas.config import load_config  # noqa: E402
+from aanwas.stages.accuracy import true_risk_of_rows  # noqa: E402
 from aanwas.stages.features import load_feature_table  # noqa: E402
 from aanwas.stages.train import _catalogue  # noqa: E402
 from features.catalogue import feature_columns  # noqa: E402
@@ -89,17 +94,29 @@ def fit_and_score(cfg, full: pd.DataFrame, band: str) -> tuple[pd.DataFrame, dic
     return out.reset_index(drop=True), facts
 
 
-def ceiling_scores(cfg, world: Path, full: pd.DataFrame, band: str, cache: Path | None) -> pd.DataFrame:
-    """Uncensored rows of ``band`` with ``truth`` (offending) and the ``ceiling`` (cached)."""
+def ceiling_scores(
+    cfg, world: Path, full: pd.DataFrame, band: str, cache: Path | None, *, label_ceiling: bool = False
+) -> pd.DataFrame:
+    """Uncensored rows of ``band`` with ``truth`` (offending), the ``ceiling`` and, if asked, the
+    ``label_ceiling`` (cached per world and band)."""
     path = None if cache is None else cache / f"{world.name}-{band}-ceiling.parquet"
-    if path is not None and path.exists():
-        return pd.read_parquet(path)
     frame = full[(full["age_band"] == band) & full["label"].notna()].reset_index(drop=True)
+    X = frame[feature_columns(band)]
+    if path is not None and path.exists():
+        rows = pd.read_parquet(path)
+        if not label_ceiling or "label_ceiling" in rows:
+            return rows
+    else:
+        rows = frame[ROW_KEYS].copy()
     person_year = pd.read_parquet(world / "truth" / "person_year.parquet")
-    rows = frame[ROW_KEYS].copy()
-    rows["truth"] = true_risk(person_year, rows, cfg)
-    X, ids = frame[feature_columns(band)], rows["rinpersoon"].to_numpy()
-    rows["ceiling"] = cross_fit_on_truth(X, rows["truth"].to_numpy(), ids)
+    ids = rows["rinpersoon"].to_numpy()
+    if "ceiling" not in rows:
+        rows["truth"] = true_risk(person_year, rows, cfg)
+        rows["ceiling"] = cross_fit_on_truth(X, rows["truth"].to_numpy(), ids)
+    if label_ceiling:
+        labels = cfg.features.labels
+        expected = true_risk_of_rows(person_year, rows, labels, with_detection=True, basis="realised").to_numpy()
+        rows["label_ceiling"] = cross_fit_on_truth(X, expected, ids)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         rows.to_parquet(path)
@@ -130,6 +147,7 @@ def main() -> None:
     ap.add_argument("--band", dest="bands", action="append", help="default: every band of training.bands")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--tolerance", type=float, default=TOLERANCE)
+    ap.add_argument("--label-ceiling", action="store_true", help="also the ceiling of what labels measure")
     ap.add_argument("--cache", type=Path, help="keep the ceiling scores here (person-level: scratch only)")
     ap.add_argument("--out", type=Path, help="write every per-period accuracy row as CSV")
     args = ap.parse_args()
@@ -140,13 +158,14 @@ def main() -> None:
     for world in args.worlds:
         full, _ = load_feature_table(world / "work")
         for band in bands:
-            ceiling = ceiling_scores(cfg, world, full, band, args.cache)
+            ceiling = ceiling_scores(cfg, world, full, band, args.cache, label_ceiling=args.label_ceiling)
             scored, facts = fit_and_score(cfg, full, band)
             rows = ceiling.merge(scored[["rinpersoon", "ref_date", "model", "logreg"]], on=["rinpersoon", "ref_date"])
             rows["oracle"] = rows["truth"]
             dates = full["ref_date"].isin(rows["ref_date"].unique())
             status = publication_status(full[dates], cfg, band)
-            acc = band_accuracy(cfg, rows, status, band, ["ceiling", "model", "logreg", "oracle"])
+            extra = ["label_ceiling"] if args.label_ceiling else []
+            acc = band_accuracy(cfg, rows, status, band, ["ceiling", "model", "logreg", "oracle", *extra])
             acc = acc.assign(world=str(world), **{k: v for k, v in facts.items() if k != "train_dates"})
             results.append(acc)
             wide = acc.pivot_table(index="period", columns="candidate", values=["corr", "corr_weighted"])
@@ -159,12 +178,13 @@ def main() -> None:
                 f"  {gaps.max():+.3f}  {'pass' if ok else 'FAIL'}"
                 f" | {m['corr', 'logreg']:.3f}  {m['corr', 'oracle']:.3f}"
                 f" | {m['corr_weighted', 'ceiling']:.3f} {m['corr_weighted', 'model']:.3f}"
-                f" | {facts['fit_cpu_s']:.0f} (periods {len(gaps)}, wijken {acc['n_areas'].min()}-"
+                + (f" | label ceiling {m['corr', 'label_ceiling']:.3f}" if extra else "")
+                + f" | {facts['fit_cpu_s']:.0f} (periods {len(gaps)}, wijken {acc['n_areas'].min()}-"
                 f"{acc['n_areas'].max()}, train dates {facts['train_dates']}, test AUC {facts['test_auc']:.4f})",
                 flush=True,
             )
-    if args.out:
-        pd.concat(results, ignore_index=True).to_csv(args.out, index=False)
+            if args.out:  # after every band: a long run keeps what it measured
+                pd.concat(results, ignore_index=True).to_csv(args.out, index=False)
     print(f"{failed} band(s) outside {args.tolerance} of the ceiling")
     sys.exit(1 if failed else 0)
 
