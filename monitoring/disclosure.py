@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
+import json
 import time
 import types
-from collections.abc import Callable, Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import joblib
@@ -1239,26 +1242,126 @@ def _audit_workers(cfg: DisclosureConfig, n_periods: int) -> int:
     return max(1, min(cfg.audit_jobs or joblib.cpu_count(), n_periods))
 
 
+#: Bump when the suppression or certification changes what a period's result is: stored
+#: results of earlier code are then never reused.
+_RESULT_FORMAT = "aanwas-disclosure-period/1"
+_RESULT_KEY_SKIP = ("audit_jobs",)  # settings that do not change a period's result
+
+
+def _period_key(
+    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, cfg: DisclosureConfig, total_band: str | None
+) -> str:
+    """sha256 of everything a period's suppression pattern depends on: the table's structure
+    (area, parent, band per row, in order), its two counts, the rules and the band total."""
+    h = hashlib.sha256()
+    rules = {k: v for k, v in as_plain(cfg).items() if k not in _RESULT_KEY_SKIP}
+    h.update(repr((_RESULT_FORMAT, sorted(rules.items()), total_band, len(cells))).encode())
+    for col in ("period", "area_code", "parent_code", "age_band"):
+        h.update(pd.util.hash_pandas_object(cells[col].astype(str), index=False).to_numpy().tobytes())
+    h.update(np.ascontiguousarray(n, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(e, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _result_bytes(result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]) -> bytes:
+    """A passed period's result as stored: the four hidden masks and the audit's counts (no
+    values, no bounds)."""
+    h_n, h_e, prim_n, prim_e, report = result
+    meta = {"report": None}
+    if report is not None:
+        meta["report"] = {
+            "n_suppressed": int(report.n_suppressed),
+            "n_lp": int(report.n_lp),
+            "certified_by": dict(report.certified_by),
+        }
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf, h_n=h_n, h_e=h_e, prim_n=prim_n, prim_e=prim_e, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    )
+    return buf.getvalue()
+
+
+def _result_from_bytes(
+    data: bytes, lines: _Lines, n: np.ndarray, e: np.ndarray, cfg: DisclosureConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None] | None:
+    """A stored period result, or None when it does not fit this table: the masks are checked
+    again against the primary and secondary rules (cheap); the certificates are not redone."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            h_n, h_e, prim_n, prim_e = (z[k].astype(bool) for k in ("h_n", "h_e", "prim_n", "prim_e"))
+            meta = json.loads(z["meta"].tobytes().decode())
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    m = lines.n_cells
+    if any(a.shape != (m,) for a in (h_n, h_e, prim_n, prim_e)):
+        return None
+    want_n = _fails(n, cfg)
+    want_e = want_n | _fails(e, cfg) | (_fails(n - e, cfg) if cfg.complement_rule else False)
+    if not (np.array_equal(prim_n, want_n) and np.array_equal(prim_e, want_e)):
+        return None
+    if (prim_n & ~h_n).any() or (prim_e & ~h_e).any() or (h_n & ~h_e).any():
+        return None
+    c_n, c_e = h_n.copy(), h_e.copy()
+    _secondary(lines, n, e, c_n, c_e, cfg)
+    if not (np.array_equal(c_n, h_n) and np.array_equal(c_e, h_e)):
+        return None
+    report = None
+    if meta.get("report") is not None:
+        r = meta["report"]
+        empty = np.zeros(0)
+        report = AuditReport(
+            n_suppressed=int(r["n_suppressed"]),
+            n_lp=int(r["n_lp"]),
+            seconds=0.0,
+            narrow=pd.DataFrame({"cell": [], "measure": [], "lo": [], "hi": []}),
+            cell=empty.astype(np.int64),
+            measure=empty.astype(str),
+            lo=empty,
+            hi=empty,
+            exact=empty.astype(bool),
+            certified_by=types.MappingProxyType(dict(r["certified_by"])),
+        )
+    return h_n, h_e, prim_n, prim_e, report
+
+
 def _protect_periods(
     periods: Sequence[tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines]],
     cfg: DisclosureConfig,
     progress: Callable[[str, float], None] | None = None,
     total_band: str | None = None,
+    store: MutableMapping[str, bytes] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]]:
     """Protect each period's table; periods are independent, so with ``audit_jobs`` they run
     in parallel worker processes (joblib/loky). The result does not depend on the number of
-    workers: each period's suppression and audit are deterministic functions of its table."""
-    workers = _audit_workers(cfg, len(periods))
+    workers: each period's suppression and audit are deterministic functions of its table.
+
+    ``store`` (key -> bytes, e.g. a directory in the work directory) keeps each passed period's
+    result under a hash of its table and rules (:func:`_period_key`); a period whose table and
+    rules are unchanged (a refresh that adds a period) reuses it instead of being certified
+    again, after its masks pass the primary and secondary rules again. The result is the one
+    a fresh run gives, so the export stays byte-identical."""
+    keys = [_period_key(c, n, e, cfg, total_band) for c, n, e, _ in periods] if store is not None else []
+    out: list[Any] = [None] * len(periods)
+    todo = []
+    for i, (_, n, e, lines) in enumerate(periods):
+        data = store.get(keys[i]) if store is not None else None
+        out[i] = None if data is None else _result_from_bytes(data, lines, n, e, cfg)
+        if out[i] is None:
+            todo.append(i)
+    workers = _audit_workers(cfg, len(todo))
     if workers == 1 or not cfg.audit:
-        results = (_protect_period(*p, cfg, total_band) for p in periods)
+        results = (_protect_period(*periods[i], cfg, total_band) for i in todo)
     else:
         pool = joblib.Parallel(n_jobs=workers, backend="loky", return_as="generator")
-        results = pool(joblib.delayed(_protect_period)(*p, cfg, total_band) for p in periods)
-    out = []
-    for i, result in enumerate(results):
-        out.append(result)
+        results = pool(joblib.delayed(_protect_period)(*periods[i], cfg, total_band) for i in todo)
+    for done, (i, result) in enumerate(zip(todo, results, strict=True), start=1):
+        out[i] = result
+        if store is not None:
+            store[keys[i]] = _result_bytes(result)
         if progress is not None:
-            progress(str(periods[i][0]["period"].iloc[0]), (i + 1) / len(periods))
+            progress(str(periods[i][0]["period"].iloc[0]), (len(periods) - len(todo) + done) / len(periods))
+    if progress is not None and not todo and periods:
+        progress(str(periods[-1][0]["period"].iloc[0]), 1.0)
     return out
 
 
@@ -1268,6 +1371,7 @@ def suppress_area_table(
     *,
     total_band: str | None = "all",
     progress: Callable[[str, float], None] | None = None,
+    store: MutableMapping[str, bytes] | None = None,
 ) -> DisclosureChecked:
     """Apply primary and secondary suppression, audit, and round the area risk table.
 
@@ -1285,6 +1389,11 @@ def suppress_area_table(
         table has none.
     progress : callable, optional
         ``progress(stage, fraction_done)``, called as each period's audit finishes.
+    store : mutable mapping of str to bytes, optional
+        Where each period's passed result is kept and found again (in the work directory:
+        the masks are those of the published table, the key a hash of the confidential one).
+        A period whose counts, areas and rules are unchanged reuses its result instead of
+        being certified again; the output is the same as without ``store``.
 
     Returns
     -------
@@ -1340,7 +1449,7 @@ def suppress_area_table(
         _check_additive(lines, {"n_persons": n, "n_elevated": e})
         periods.append((cells, n, e, lines))
     for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
-        periods, _protect_periods(periods, cfg, progress, total_band), strict=True
+        periods, _protect_periods(periods, cfg, progress, total_band, store), strict=True
     ):
         pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
         stats["n_cells"] += len(cells)
@@ -1540,7 +1649,10 @@ _OBSERVED_REQUIRED = ("period", "area_level", "area_code", "age_band", "n_person
 
 
 def suppress_observed_counts(
-    observed: pd.DataFrame, parent_of: Mapping[str, str | None], cfg: DisclosureConfig
+    observed: pd.DataFrame,
+    parent_of: Mapping[str, str | None],
+    cfg: DisclosureConfig,
+    store: MutableMapping[str, bytes] | None = None,
 ) -> DisclosureChecked:
     """Observed counts (persons, registered) per area, band and period, under the area rules.
 
@@ -1557,6 +1669,8 @@ def suppress_observed_counts(
         Area code -> code of the area it lies in (None or missing for the national row).
     cfg : DisclosureConfig
         The rules.
+    store : mutable mapping of str to bytes, optional
+        Per-period results kept for reuse (as in :func:`suppress_area_table`).
 
     Returns
     -------
@@ -1583,7 +1697,7 @@ def suppress_observed_counts(
             "risk_hi": np.nan,
         }
     )
-    area = suppress_area_table(table, cfg, total_band=None)
+    area = suppress_area_table(table, cfg, total_band=None, store=store)
     out = area.table[["period", "area_level", "area_code", "age_band", "n_persons", "n_elevated", "status"]]
     out = out.rename(columns={"n_elevated": "n_registered"})
     return _seal("observed_counts", out, cfg, area.report)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from rich.console import Console
 
 from aanwas.config import AppConfig
 from aanwas.stages.progress import progress_bar
+from features._io import FileStore
 from features.errors import InputError
 from features.geography import Geography, load_geography
 from features.sources.readers import Coverage
@@ -87,12 +88,25 @@ def _aggregate_and_check(
     scores: pd.DataFrame,
     progress: Callable[[str, float], None] | None = None,
     geography: Geography | None = None,
+    store: MutableMapping[str, bytes] | None = None,
 ) -> tuple[pd.DataFrame, DisclosureChecked]:
-    """The confidential area table (stays in memory) and its disclosure-checked form."""
+    """The confidential area table (stays in memory) and its disclosure-checked form;
+    ``store`` keeps each period's disclosure result for reuse (:func:`disclosure_store`)."""
     mon = cfg.monitoring
     areas = aggregate_areas(scores, geography or load_geography(), mon.aggregate)
     total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
-    return areas, suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress)
+    return areas, suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress, store=store)
+
+
+#: Directory in the work directory with each period's disclosure result (masks and audit
+#: counts, keyed by a hash of the period's confidential table and the rules).
+DISCLOSURE_STORE = "disclosure_results"
+
+
+def disclosure_store(work: Path) -> FileStore:
+    """Per-period disclosure results of earlier exports from ``work``: a refresh that adds a
+    period certifies only the new (or changed) periods (docs/disclosure.md)."""
+    return FileStore(Path(work) / DISCLOSURE_STORE)
 
 
 def labelled_outcome_counts(areas: pd.DataFrame, levels: tuple[str, ...], total_band: str | None) -> pd.DataFrame:
@@ -388,10 +402,11 @@ def run_full_export(
     # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control
     delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract) if data is not None else None
     score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
+    store = disclosure_store(work)
     scores = score_table()
     fingerprint = scores_fingerprint(scores)
     with progress_bar(console, "disclosure") as tick:
-        areas, checked = _aggregate_and_check(cfg, scores, tick, geography)
+        areas, checked = _aggregate_and_check(cfg, scores, tick, geography, store)
     del scores  # person-level: not kept beyond aggregation
     area = checked.table
     national = cfg.monitoring.aggregate.national_code
@@ -400,7 +415,9 @@ def run_full_export(
     # counts add up over the hierarchy, so they get the area rules (secondary suppression, audit)
     labelled = labelled_outcome_counts(areas, mcfg.trends.observed_levels, total_band)
     del areas  # confidential: only checked counts go on
-    outcome = suppress_observed_counts(labelled, observed_parents(national), dcfg).table if len(labelled) else None
+    outcome = None
+    if len(labelled):
+        outcome = suppress_observed_counts(labelled, observed_parents(national), dcfg, store).table
     effects = registry = observed = treated = None
     if delivery is not None:
         effects, _skipped, panel = run_effects(delivery, mcfg, cfg.features.labels)
@@ -408,7 +425,7 @@ def run_full_export(
         counts = observed_for_trends(delivery, mcfg, national, panel, cfg.features.labels)
         # observed counts add up over the hierarchy: same rules as the area table (secondary
         # suppression and LP audit), so no rate reveals a suppressed count by differencing
-        observed = suppress_observed_counts(counts, observed_parents(national), dcfg).table
+        observed = suppress_observed_counts(counts, observed_parents(national), dcfg, store).table
         if delivery.interventions is not None:
             registry = delivery.interventions.astype(
                 {c: "str" for c in ("intervention_id", "name", "area_codes", "age_bands")}
