@@ -50,6 +50,7 @@ __all__ = [
     "DisclosureError",
     "audit_area_table",
     "suppress_area_table",
+    "suppression_by_level",
     "suppress_counts",
     "suppress_observed_counts",
 ]
@@ -1495,6 +1496,47 @@ def _publish_area(
     else:
         out["elevated"] = pd.array([pd.NA] * len(cells), dtype="boolean")
     return out[[*AREA_EXPORT_COLUMNS, *_EXTRA_AREA_COLUMNS]]
+
+
+def suppression_by_level(area_table: pd.DataFrame, published: DisclosureChecked) -> pd.DataFrame:
+    """Information loss of a checked area table: per period, area level and measure, the
+    share of cells suppressed by the primary rule and the share hidden on top of it
+    (secondary suppression and audit repairs). Shares only, no cell values.
+
+    ``area_table`` is the confidential table ``published`` came from (same rows and order per
+    period, as :func:`suppress_area_table` returns them).
+    """
+    rules = published.rules
+    cfg = DisclosureConfig(
+        min_cell_size=rules["min_cell_size"],
+        zeros_disclosive=rules["zeros_disclosive"],
+        complement_rule=rules["complement_rule"],
+    )
+    pub = published.table
+    rows = []
+    for period, cells in area_table.groupby("period", sort=True):
+        cells = cells.reset_index(drop=True)
+        p = pub[pub["period"].astype(str) == str(period)].reset_index(drop=True)
+        n = _counts(cells, "n_persons", "area_table")
+        e = _counts(cells, "n_elevated", "area_table")
+        prim_n = _fails(n, cfg)
+        prim_e = prim_n | _fails(e, cfg) | (_fails(n - e, cfg) if cfg.complement_rule else False)
+        hid_n, hid_e = p["n_persons"].isna().to_numpy(), p["n_elevated"].isna().to_numpy()
+        level = cells["area_level"].astype(str).to_numpy()
+        for lv in pd.unique(level):
+            at = level == lv
+            for measure, prim, hid in (("n_persons", prim_n, hid_n), ("n_elevated", prim_e, hid_e)):
+                rows.append(
+                    {
+                        "period": str(period),
+                        "area_level": str(lv),
+                        "measure": measure,
+                        "cells": int(at.sum()),
+                        "primary": float(prim[at].mean()),
+                        "secondary": float((hid & ~prim)[at].mean()),
+                    }
+                )
+    return pd.DataFrame(rows)
 
 
 def audit_area_table(

@@ -161,14 +161,23 @@ def _stage_hgb(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, A
 
 
 def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, Any]:
+    import shutil
+
     from aanwas.stages.export import (
+        DISCLOSURE_STORE,
+        _aggregate_and_check,
         _write_periods,
-        build_area_export,
         covered_scope,
+        disclosure_store,
         registry_scores,
         scores_fingerprint,
     )
     from aanwas.stages.features import load_coverage
+    from monitoring.disclosure import suppression_by_level
+
+    # always cold: results of an earlier run are removed first; this run's are kept, so that
+    # a later `aanwas export` on OUT/work measures a refresh (docs/performance.md)
+    shutil.rmtree(paths["work"] / DISCLOSURE_STORE, ignore_errors=True)
 
     cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
     t0 = time.perf_counter()
@@ -177,8 +186,10 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
     t1 = time.perf_counter()
     fingerprint = scores_fingerprint(scores)
     n_rows = len(scores)
-    checked = build_area_export(cfg, scores, geography=geography)
+    areas, checked = _aggregate_and_check(cfg, scores, geography=geography, store=disclosure_store(paths["work"]))
     del scores  # person-level: not kept beyond aggregation
+    loss = suppression_by_level(areas, checked)
+    del areas  # confidential: only shares per level leave
     t2 = time.perf_counter()
     periods = sorted(checked.table["period"].astype(str).unique())
     _write_periods(cfg, paths["exports"], periods, checked, version, fingerprint)
@@ -192,6 +203,13 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
         "seconds_score": round(t1 - t0, 2),
         "seconds_aggregate_disclosure": round(t2 - t1, 2),
         "seconds_write": round(t3 - t2, 2),
+        "audit_certified_by": str(checked.report.get("audit_certified_by", "")),
+        # information loss of the latest period per level: share of cells suppressed by the
+        # primary rule and on top of it (secondary suppression, audit repairs)
+        "suppressed_latest": {
+            f"{r.area_level} {r.measure}": {"primary": round(r.primary, 4), "secondary": round(r.secondary, 4)}
+            for r in loss[loss["period"] == periods[-1]].itertuples()
+        },
     }
 
 

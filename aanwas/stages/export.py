@@ -76,11 +76,12 @@ def build_area_export(
     scores: pd.DataFrame,
     progress: Callable[[str, float], None] | None = None,
     geography: Geography | None = None,
+    store: MutableMapping[str, bytes] | None = None,
 ) -> DisclosureChecked:
     """Aggregate in-memory scores to the areas of ``geography`` (default: the whole country)
     and apply disclosure control (no files); ``progress(stage, fraction_done)`` as the periods'
-    audits finish."""
-    return _aggregate_and_check(cfg, scores, progress, geography)[1]
+    audits finish; ``store`` keeps each period's disclosure result (:func:`disclosure_store`)."""
+    return _aggregate_and_check(cfg, scores, progress, geography, store)[1]
 
 
 def _aggregate_and_check(

@@ -139,3 +139,32 @@ def test_file_store_round_trips(tmp_path: Path) -> None:
     with pytest.raises(KeyError):
         store["../escape"] = b"no"
     assert not list(tmp_path.glob(".*"))  # no temporary files left beside the store
+
+
+def test_suppression_by_level_by_hand() -> None:
+    from monitoring.disclosure import suppression_by_level
+
+    t = pd.DataFrame(
+        {
+            "period": "2024",
+            "area_level": ["wijk", "buurt", "buurt"],
+            "area_code": ["W", "B1", "B2"],
+            "area_name": ["W", "B1", "B2"],
+            "parent_code": [None, "W", "W"],
+            "age_band": "8-12",
+            "n_persons": [60, 50, 10],
+            "n_elevated": [20, 17, 3],
+            "risk_mean": 0.1,
+            "risk_lo": 0.05,
+            "risk_hi": 0.2,
+        }
+    )
+    loss = suppression_by_level(t, suppress_area_table(t, DisclosureConfig(), total_band=None))
+    got = {(r.area_level, r.measure): (r.cells, r.primary, r.secondary) for r in loss.itertuples()}
+    # B2's 3 elevated fail (primary); B1's are hidden so that W - B1 does not reveal them
+    assert got == {
+        ("wijk", "n_persons"): (1, 0.0, 0.0),
+        ("wijk", "n_elevated"): (1, 0.0, 0.0),
+        ("buurt", "n_persons"): (2, 0.0, 0.0),
+        ("buurt", "n_elevated"): (2, 0.5, 0.5),
+    }
