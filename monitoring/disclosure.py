@@ -1027,6 +1027,22 @@ def _tree_flow(
     for pu, (_, _, bu_n, _) in zip(with_n, n_moves, strict=True):
         u_j = _flows(tree, pu, np.zeros_like(pu))[0]
         joint = np.maximum(joint, np.minimum(np.minimum(u_j, e_moves[0][2]), bu_n))
+    # a leaf's n_elevated rising by d (with its band total) beyond its slack s = n - e: its
+    # n_persons rises by only d - s, by any change of n_persons the tree allows (own table)
+    leaf = np.ones(a_n, bool)
+    leaf[tree.parent[tree.parent >= 0]] = False
+    # (with n_persons' band total the total's slack grows as much; against another band of n
+    # the total's slack e_tot caps it; s <= the total's slack, so the band's slack binds)
+    n_rises = [np.minimum(u, bu) for u, _, bu, _ in n_moves]
+    e_hid = grid(np.ones(m), h_e) > 0
+    s_band = grid(slack, h_e)[:, :c_t]
+    e_back = np.where(e_hid[:, [c_t]], e_moves[0][2], 0.0)  # the e change, the leaf's slack not a cap
+    leaf_rise = np.minimum(e_back, n_rises[0] + s_band)
+    if len(n_rises) > 1:
+        leaf_rise = np.maximum(
+            leaf_rise, np.minimum(np.minimum(e_back, e_tot), np.maximum.reduce(n_rises[1:]) + s_band)
+        )
+    joint = np.maximum(joint, np.where(leaf[:, None] & e_hid[:, :c_t], leaf_rise, 0.0))
     for k, (hidden, moves) in enumerate(((h_n, n_moves), (h_e, e_moves))):
         rises = [np.minimum(u, bu) for u, _, bu, _ in moves]
         falls = [np.minimum(d, bd) for _, d, _, bd in moves]
