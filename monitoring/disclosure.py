@@ -1382,6 +1382,28 @@ def _protect_periods(
     return out
 
 
+def _thin_levels(area_table: pd.DataFrame, cfg: DisclosureConfig) -> dict[str, float]:
+    """Levels to leave out (``cfg.min_level_published``), deepest first, with the share of
+    their ``n_persons`` cells (all periods) that pass the primary rule. Only levels below the
+    first one under the top (below gemeente) and only from the bottom up, so that every
+    remaining row keeps its parent and the table stays additive."""
+    out: dict[str, float] = {}
+    if cfg.min_level_published <= 0 or area_table.empty:
+        return out
+    depth = pd.Series(_depth(area_table), index=area_table.index)
+    level = area_table["area_level"].astype(str)
+    by_depth = depth.groupby(level).max().sort_values(ascending=False)
+    passes = pd.Series(~_fails(_counts(area_table, "n_persons", "area_table"), cfg), index=area_table.index)
+    for lv, d in by_depth.items():
+        if d < 2:
+            break
+        share = float(passes[level == lv].mean())
+        if share >= cfg.min_level_published:
+            break
+        out[str(lv)] = share
+    return out
+
+
 def suppress_area_table(
     area_table: pd.DataFrame,
     cfg: DisclosureConfig,
@@ -1415,7 +1437,9 @@ def suppress_area_table(
     Returns
     -------
     DisclosureChecked
-        Kind ``area_risk``: columns :data:`AREA_EXPORT_COLUMNS` plus ``elevated``. Suppressed
+        Kind ``area_risk``: columns :data:`AREA_EXPORT_COLUMNS` plus ``elevated``; without the
+        rows of a level hidden nearly everywhere (``cfg.min_level_published``; the report's
+        ``levels_not_published`` names it and why). Suppressed
         values are missing; ``status`` is ``suppressed`` when the row's ``n_persons`` is (then
         every value of the row is missing) and ``published`` otherwise, in which case
         ``n_elevated``/``share_elevated`` may still be missing on their own.
@@ -1443,6 +1467,9 @@ def suppress_area_table(
     missing = [c for c in _AREA_REQUIRED if c not in area_table.columns]
     if missing:
         raise InputError("area_table", missing[0], None, "required column is missing")
+    thin = _thin_levels(area_table, cfg)
+    if thin:
+        area_table = area_table[~area_table["area_level"].astype(str).isin(list(thin))]
     pieces: list[pd.DataFrame] = []
     stats = {
         "n_cells": 0,
@@ -1480,6 +1507,9 @@ def suppress_area_table(
             stats["audit_counts"] += report.n_suppressed
             for k, v in report.certified_by.items():
                 certified_by[k] = certified_by.get(k, 0) + v
+    stats["levels_not_published"] = ", ".join(
+        f"{lv} ({share:.1%} of its n_persons cells pass the primary rule)" for lv, share in thin.items()
+    )
     stats["audit"] = "passed" if cfg.audit else "skipped"
     stats["audit_certified_by"] = ", ".join(f"{k} {v}" for k, v in certified_by.items())
     if not pieces:
@@ -1517,10 +1547,8 @@ def _publish_area(
 def suppression_by_level(area_table: pd.DataFrame, published: DisclosureChecked) -> pd.DataFrame:
     """Information loss of a checked area table: per period, area level and measure, the
     share of cells suppressed by the primary rule and the share hidden on top of it
-    (secondary suppression and audit repairs). Shares only, no cell values.
-
-    ``area_table`` is the confidential table ``published`` came from (same rows and order per
-    period, as :func:`suppress_area_table` returns them).
+    (secondary suppression, audit repairs, or the whole level left out). Shares only, no cell
+    values. ``area_table`` is the confidential table ``published`` came from.
     """
     rules = published.rules
     cfg = DisclosureConfig(
@@ -1532,12 +1560,17 @@ def suppression_by_level(area_table: pd.DataFrame, published: DisclosureChecked)
     rows = []
     for period, cells in area_table.groupby("period", sort=True):
         cells = cells.reset_index(drop=True)
-        p = pub[pub["period"].astype(str) == str(period)].reset_index(drop=True)
+        p = pub[pub["period"].astype(str) == str(period)]
+        pos = pd.Index(p["area_code"].astype(str) + "\x1f" + p["age_band"].astype(str)).get_indexer(
+            cells["area_code"].astype(str) + "\x1f" + cells["age_band"].astype(str)
+        )
         n = _counts(cells, "n_persons", "area_table")
         e = _counts(cells, "n_elevated", "area_table")
         prim_n = _fails(n, cfg)
         prim_e = prim_n | _fails(e, cfg) | (_fails(n - e, cfg) if cfg.complement_rule else False)
-        hid_n, hid_e = p["n_persons"].isna().to_numpy(), p["n_elevated"].isna().to_numpy()
+        # a row of a level that is not published at all counts as hidden
+        hid_n = (pos < 0) | p["n_persons"].isna().to_numpy()[np.maximum(pos, 0)]
+        hid_e = (pos < 0) | p["n_elevated"].isna().to_numpy()[np.maximum(pos, 0)]
         level = cells["area_level"].astype(str).to_numpy()
         for lv in pd.unique(level):
             at = level == lv

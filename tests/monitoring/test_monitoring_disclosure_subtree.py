@@ -50,7 +50,7 @@ def _attack_module():  # noqa: ANN202
 
 atk = _attack_module()
 BANDS, TOTAL = atk.BANDS, atk.TOTAL
-CFG = DisclosureConfig()
+CFG = DisclosureConfig(min_level_published=0.0)  # every level: these tests are about the certificates
 LEVELS = ("land", "gemeente", "wijk", "buurt")
 
 
@@ -143,6 +143,33 @@ def test_tree_flow_is_an_inner_bound_on_sparse_tables(table: pd.DataFrame, seed:
     wide = exact.hi - exact.lo >= CFG.protection_level - 1e-6
     key = np.where(exact.measure == "n_persons", 0, len(cells)) + exact.cell
     assert not (ok[key] & ~wide).any(), "a count certified by the tree flow is narrow in the exact LP"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=sparse_tables())
+def test_a_level_left_out_is_protected_by_its_published_parents(table: pd.DataFrame) -> None:
+    # a thin level is left out (min_level_published): its counts, now known to no one, must
+    # still be wide in the exact LP over the whole confidential table given what is published
+    cfg = DisclosureConfig(min_level_published=0.5)
+    out = suppress_area_table(table, cfg, total_band=TOTAL)
+    pub = out.table
+    left_out = out.report["levels_not_published"]
+    assert ("buurt" in left_out) == (not (pub["area_level"] == "buurt").any())
+    if not left_out:
+        return
+    assert "buurt (" in left_out and "pass the primary rule" in left_out
+    gone = table[~table["area_level"].isin(pub["area_level"].unique())]
+    blank = gone[["period", "area_level", "area_code", "parent_code", "age_band"]].assign(
+        n_persons=pd.NA, n_elevated=pd.NA
+    )
+    # an only child is its parent (the same young people): it shows what the parent shows
+    only = gone.groupby("parent_code")["area_code"].transform("nunique").to_numpy() == 1
+    parent_pub = pub.set_index(["area_code", "age_band"])[["n_persons", "n_elevated"]]
+    key = pd.MultiIndex.from_arrays([gone["parent_code"], gone["age_band"]])
+    for col in ("n_persons", "n_elevated"):
+        blank.loc[only, col] = parent_pub[col].reindex(key).to_numpy()[only]
+    full = pd.concat([pub, blank.drop(columns="parent_code")], ignore_index=True)
+    assert audit_area_table(table, full, cfg, total_band=TOTAL, exact=True).passed
 
 
 def test_tree_flow_by_hand() -> None:
