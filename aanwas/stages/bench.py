@@ -204,6 +204,7 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
         "seconds_aggregate_disclosure": round(t2 - t1, 2),
         "seconds_write": round(t3 - t2, 2),
         "audit_certified_by": str(checked.report.get("audit_certified_by", "")),
+        "levels_not_published": str(checked.report.get("levels_not_published", "")),
         # information loss of the latest period per level: share of cells suppressed by the
         # primary rule and on top of it (secondary suppression, audit repairs)
         "suppressed_latest": {

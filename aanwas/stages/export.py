@@ -484,6 +484,8 @@ def run_full_export(
             f"export: {len(written)} period(s) in {Path(exports_root)}; {rep['n_cells']:,} area cells, "
             f"LP audit {rep['audit']}; trends, effects and dashboard in {written[-1]}"
         )
+        if rep.get("levels_not_published"):
+            console.print(f"not published, too few young people per area: {rep['levels_not_published']}")
     return written
 
 
