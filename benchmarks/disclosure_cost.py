@@ -91,7 +91,8 @@ def _run(area_path: Path, out: Path, n_periods: int | None, overrides: list[str]
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         pub = checked.table
         key = cells["area_code"].astype(str) + "|" + cells["age_band"].astype(str)
-        pub = pub.set_index(pub["area_code"].astype(str) + "|" + pub["age_band"].astype(str)).loc[key]
+        # rows of a level left out (min_level_published) come back blank: hidden
+        pub = pub.set_index(pub["area_code"].astype(str) + "|" + pub["age_band"].astype(str)).reindex(key)
         row = {
             "period": period,
             "n_cells": len(cells),

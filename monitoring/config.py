@@ -137,6 +137,13 @@ class DisclosureConfig:
         Worker processes for the audit: the periods of a table are audited in parallel, at most
         one process per period. 0 = one per CPU core; 1 = no worker processes. The result does
         not depend on it.
+    min_level_published : float
+        A level below gemeente (buurt first, then wijk) is left out of the area table when fewer
+        than this share of its ``n_persons`` cells, over all periods, pass the primary rule: it
+        would be hidden nearly everywhere, tells almost nothing, and proving its hidden counts
+        safe is what makes a thin table slow. Its counts are then bounded only by their
+        published parents, which protects them by itself (docs/dev/disclosure.md). 0 = publish
+        every level of the table.
     """
 
     min_cell_size: int = 10
@@ -151,9 +158,11 @@ class DisclosureConfig:
     audit_batch_vars: int = 4_000
     audit_group_sizes: tuple[int, ...] = (1, 8, 32, 64)
     audit_jobs: int = 0
+    min_level_published: float = 0.25
 
     def __post_init__(self) -> None:
         p = "monitoring.disclosure."
+        require(0.0 <= self.min_level_published <= 1.0, p + "min_level_published", "must be in [0, 1]")
         require(1 <= self.min_cell_size <= 1_000, p + "min_cell_size", "must be 1..1000")
         require(self.rounding_base in (0, 5), p + "rounding_base", "must be 0 (off) or 5")
         require(

@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
+import json
 import time
 import types
-from collections.abc import Callable, Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import joblib
@@ -47,6 +50,7 @@ __all__ = [
     "DisclosureError",
     "audit_area_table",
     "suppress_area_table",
+    "suppression_by_level",
     "suppress_counts",
     "suppress_observed_counts",
 ]
@@ -1023,6 +1027,22 @@ def _tree_flow(
     for pu, (_, _, bu_n, _) in zip(with_n, n_moves, strict=True):
         u_j = _flows(tree, pu, np.zeros_like(pu))[0]
         joint = np.maximum(joint, np.minimum(np.minimum(u_j, e_moves[0][2]), bu_n))
+    # a leaf's n_elevated rising by d (with its band total) beyond its slack s = n - e: its
+    # n_persons rises by only d - s, by any change of n_persons the tree allows (own table)
+    leaf = np.ones(a_n, bool)
+    leaf[tree.parent[tree.parent >= 0]] = False
+    # (with n_persons' band total the total's slack grows as much; against another band of n
+    # the total's slack e_tot caps it; s <= the total's slack, so the band's slack binds)
+    n_rises = [np.minimum(u, bu) for u, _, bu, _ in n_moves]
+    e_hid = grid(np.ones(m), h_e) > 0
+    s_band = grid(slack, h_e)[:, :c_t]
+    e_back = np.where(e_hid[:, [c_t]], e_moves[0][2], 0.0)  # the e change, the leaf's slack not a cap
+    leaf_rise = np.minimum(e_back, n_rises[0] + s_band)
+    if len(n_rises) > 1:
+        leaf_rise = np.maximum(
+            leaf_rise, np.minimum(np.minimum(e_back, e_tot), np.maximum.reduce(n_rises[1:]) + s_band)
+        )
+    joint = np.maximum(joint, np.where(leaf[:, None] & e_hid[:, :c_t], leaf_rise, 0.0))
     for k, (hidden, moves) in enumerate(((h_n, n_moves), (h_e, e_moves))):
         rises = [np.minimum(u, bu) for u, _, bu, _ in moves]
         falls = [np.minimum(d, bd) for _, d, _, bd in moves]
@@ -1239,26 +1259,148 @@ def _audit_workers(cfg: DisclosureConfig, n_periods: int) -> int:
     return max(1, min(cfg.audit_jobs or joblib.cpu_count(), n_periods))
 
 
+#: Bump when the suppression or certification changes what a period's result is: stored
+#: results of earlier code are then never reused.
+_RESULT_FORMAT = "aanwas-disclosure-period/1"
+_RESULT_KEY_SKIP = ("audit_jobs",)  # settings that do not change a period's result
+
+
+def _period_key(
+    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, cfg: DisclosureConfig, total_band: str | None
+) -> str:
+    """sha256 of everything a period's suppression pattern depends on: the table's structure
+    (area, parent, band per row, in order), its two counts, the rules and the band total."""
+    h = hashlib.sha256()
+    rules = {k: v for k, v in as_plain(cfg).items() if k not in _RESULT_KEY_SKIP}
+    h.update(repr((_RESULT_FORMAT, sorted(rules.items()), total_band, len(cells))).encode())
+    for col in ("period", "area_code", "parent_code", "age_band"):
+        h.update(pd.util.hash_pandas_object(cells[col].astype(str), index=False).to_numpy().tobytes())
+    h.update(np.ascontiguousarray(n, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(e, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _result_bytes(result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]) -> bytes:
+    """A passed period's result as stored: the four hidden masks and the audit's counts (no
+    values, no bounds)."""
+    h_n, h_e, prim_n, prim_e, report = result
+    meta = {"report": None}
+    if report is not None:
+        meta["report"] = {
+            "n_suppressed": int(report.n_suppressed),
+            "n_lp": int(report.n_lp),
+            "certified_by": dict(report.certified_by),
+        }
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf, h_n=h_n, h_e=h_e, prim_n=prim_n, prim_e=prim_e, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    )
+    return buf.getvalue()
+
+
+def _result_from_bytes(
+    data: bytes, lines: _Lines, n: np.ndarray, e: np.ndarray, cfg: DisclosureConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None] | None:
+    """A stored period result, or None when it does not fit this table: the masks are checked
+    again against the primary and secondary rules (cheap); the certificates are not redone."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            h_n, h_e, prim_n, prim_e = (z[k].astype(bool) for k in ("h_n", "h_e", "prim_n", "prim_e"))
+            meta = json.loads(z["meta"].tobytes().decode())
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    m = lines.n_cells
+    if any(a.shape != (m,) for a in (h_n, h_e, prim_n, prim_e)):
+        return None
+    want_n = _fails(n, cfg)
+    want_e = want_n | _fails(e, cfg) | (_fails(n - e, cfg) if cfg.complement_rule else False)
+    if not (np.array_equal(prim_n, want_n) and np.array_equal(prim_e, want_e)):
+        return None
+    if (prim_n & ~h_n).any() or (prim_e & ~h_e).any() or (h_n & ~h_e).any():
+        return None
+    c_n, c_e = h_n.copy(), h_e.copy()
+    _secondary(lines, n, e, c_n, c_e, cfg)
+    if not (np.array_equal(c_n, h_n) and np.array_equal(c_e, h_e)):
+        return None
+    report = None
+    if meta.get("report") is not None:
+        r = meta["report"]
+        empty = np.zeros(0)
+        report = AuditReport(
+            n_suppressed=int(r["n_suppressed"]),
+            n_lp=int(r["n_lp"]),
+            seconds=0.0,
+            narrow=pd.DataFrame({"cell": [], "measure": [], "lo": [], "hi": []}),
+            cell=empty.astype(np.int64),
+            measure=empty.astype(str),
+            lo=empty,
+            hi=empty,
+            exact=empty.astype(bool),
+            certified_by=types.MappingProxyType(dict(r["certified_by"])),
+        )
+    return h_n, h_e, prim_n, prim_e, report
+
+
 def _protect_periods(
     periods: Sequence[tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines]],
     cfg: DisclosureConfig,
     progress: Callable[[str, float], None] | None = None,
     total_band: str | None = None,
+    store: MutableMapping[str, bytes] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]]:
     """Protect each period's table; periods are independent, so with ``audit_jobs`` they run
     in parallel worker processes (joblib/loky). The result does not depend on the number of
-    workers: each period's suppression and audit are deterministic functions of its table."""
-    workers = _audit_workers(cfg, len(periods))
+    workers: each period's suppression and audit are deterministic functions of its table.
+
+    ``store`` (key -> bytes, e.g. a directory in the work directory) keeps each passed period's
+    result under a hash of its table and rules (:func:`_period_key`); a period whose table and
+    rules are unchanged (a refresh that adds a period) reuses it instead of being certified
+    again, after its masks pass the primary and secondary rules again. The result is the one
+    a fresh run gives, so the export stays byte-identical."""
+    keys = [_period_key(c, n, e, cfg, total_band) for c, n, e, _ in periods] if store is not None else []
+    out: list[Any] = [None] * len(periods)
+    todo = []
+    for i, (_, n, e, lines) in enumerate(periods):
+        data = store.get(keys[i]) if store is not None else None
+        out[i] = None if data is None else _result_from_bytes(data, lines, n, e, cfg)
+        if out[i] is None:
+            todo.append(i)
+    workers = _audit_workers(cfg, len(todo))
     if workers == 1 or not cfg.audit:
-        results = (_protect_period(*p, cfg, total_band) for p in periods)
+        results = (_protect_period(*periods[i], cfg, total_band) for i in todo)
     else:
         pool = joblib.Parallel(n_jobs=workers, backend="loky", return_as="generator")
-        results = pool(joblib.delayed(_protect_period)(*p, cfg, total_band) for p in periods)
-    out = []
-    for i, result in enumerate(results):
-        out.append(result)
+        results = pool(joblib.delayed(_protect_period)(*periods[i], cfg, total_band) for i in todo)
+    for done, (i, result) in enumerate(zip(todo, results, strict=True), start=1):
+        out[i] = result
+        if store is not None:
+            store[keys[i]] = _result_bytes(result)
         if progress is not None:
-            progress(str(periods[i][0]["period"].iloc[0]), (i + 1) / len(periods))
+            progress(str(periods[i][0]["period"].iloc[0]), (len(periods) - len(todo) + done) / len(periods))
+    if progress is not None and not todo and periods:
+        progress(str(periods[-1][0]["period"].iloc[0]), 1.0)
+    return out
+
+
+def _thin_levels(area_table: pd.DataFrame, cfg: DisclosureConfig) -> dict[str, float]:
+    """Levels to leave out (``cfg.min_level_published``), deepest first, with the share of
+    their ``n_persons`` cells (all periods) that pass the primary rule. Only levels below the
+    first one under the top (below gemeente) and only from the bottom up, so that every
+    remaining row keeps its parent and the table stays additive."""
+    out: dict[str, float] = {}
+    if cfg.min_level_published <= 0 or area_table.empty:
+        return out
+    depth = pd.Series(_depth(area_table), index=area_table.index)
+    level = area_table["area_level"].astype(str)
+    by_depth = depth.groupby(level).max().sort_values(ascending=False)
+    passes = pd.Series(~_fails(_counts(area_table, "n_persons", "area_table"), cfg), index=area_table.index)
+    for lv, d in by_depth.items():
+        if d < 2:
+            break
+        share = float(passes[level == lv].mean())
+        if share >= cfg.min_level_published:
+            break
+        out[str(lv)] = share
     return out
 
 
@@ -1268,6 +1410,7 @@ def suppress_area_table(
     *,
     total_band: str | None = "all",
     progress: Callable[[str, float], None] | None = None,
+    store: MutableMapping[str, bytes] | None = None,
 ) -> DisclosureChecked:
     """Apply primary and secondary suppression, audit, and round the area risk table.
 
@@ -1285,11 +1428,18 @@ def suppress_area_table(
         table has none.
     progress : callable, optional
         ``progress(stage, fraction_done)``, called as each period's audit finishes.
+    store : mutable mapping of str to bytes, optional
+        Where each period's passed result is kept and found again (in the work directory:
+        the masks are those of the published table, the key a hash of the confidential one).
+        A period whose counts, areas and rules are unchanged reuses its result instead of
+        being certified again; the output is the same as without ``store``.
 
     Returns
     -------
     DisclosureChecked
-        Kind ``area_risk``: columns :data:`AREA_EXPORT_COLUMNS` plus ``elevated``. Suppressed
+        Kind ``area_risk``: columns :data:`AREA_EXPORT_COLUMNS` plus ``elevated``; without the
+        rows of a level hidden nearly everywhere (``cfg.min_level_published``; the report's
+        ``levels_not_published`` names it and why). Suppressed
         values are missing; ``status`` is ``suppressed`` when the row's ``n_persons`` is (then
         every value of the row is missing) and ``published`` otherwise, in which case
         ``n_elevated``/``share_elevated`` may still be missing on their own.
@@ -1317,6 +1467,9 @@ def suppress_area_table(
     missing = [c for c in _AREA_REQUIRED if c not in area_table.columns]
     if missing:
         raise InputError("area_table", missing[0], None, "required column is missing")
+    thin = _thin_levels(area_table, cfg)
+    if thin:
+        area_table = area_table[~area_table["area_level"].astype(str).isin(list(thin))]
     pieces: list[pd.DataFrame] = []
     stats = {
         "n_cells": 0,
@@ -1340,7 +1493,7 @@ def suppress_area_table(
         _check_additive(lines, {"n_persons": n, "n_elevated": e})
         periods.append((cells, n, e, lines))
     for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
-        periods, _protect_periods(periods, cfg, progress, total_band), strict=True
+        periods, _protect_periods(periods, cfg, progress, total_band, store), strict=True
     ):
         pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
         stats["n_cells"] += len(cells)
@@ -1354,6 +1507,9 @@ def suppress_area_table(
             stats["audit_counts"] += report.n_suppressed
             for k, v in report.certified_by.items():
                 certified_by[k] = certified_by.get(k, 0) + v
+    stats["levels_not_published"] = ", ".join(
+        f"{lv} ({share:.1%} of its n_persons cells pass the primary rule)" for lv, share in thin.items()
+    )
     stats["audit"] = "passed" if cfg.audit else "skipped"
     stats["audit_certified_by"] = ", ".join(f"{k} {v}" for k, v in certified_by.items())
     if not pieces:
@@ -1386,6 +1542,50 @@ def _publish_area(
     else:
         out["elevated"] = pd.array([pd.NA] * len(cells), dtype="boolean")
     return out[[*AREA_EXPORT_COLUMNS, *_EXTRA_AREA_COLUMNS]]
+
+
+def suppression_by_level(area_table: pd.DataFrame, published: DisclosureChecked) -> pd.DataFrame:
+    """Information loss of a checked area table: per period, area level and measure, the
+    share of cells suppressed by the primary rule and the share hidden on top of it
+    (secondary suppression, audit repairs, or the whole level left out). Shares only, no cell
+    values. ``area_table`` is the confidential table ``published`` came from.
+    """
+    rules = published.rules
+    cfg = DisclosureConfig(
+        min_cell_size=rules["min_cell_size"],
+        zeros_disclosive=rules["zeros_disclosive"],
+        complement_rule=rules["complement_rule"],
+    )
+    pub = published.table
+    rows = []
+    for period, cells in area_table.groupby("period", sort=True):
+        cells = cells.reset_index(drop=True)
+        p = pub[pub["period"].astype(str) == str(period)]
+        pos = pd.Index(p["area_code"].astype(str) + "\x1f" + p["age_band"].astype(str)).get_indexer(
+            cells["area_code"].astype(str) + "\x1f" + cells["age_band"].astype(str)
+        )
+        n = _counts(cells, "n_persons", "area_table")
+        e = _counts(cells, "n_elevated", "area_table")
+        prim_n = _fails(n, cfg)
+        prim_e = prim_n | _fails(e, cfg) | (_fails(n - e, cfg) if cfg.complement_rule else False)
+        # a row of a level that is not published at all counts as hidden
+        hid_n = (pos < 0) | p["n_persons"].isna().to_numpy()[np.maximum(pos, 0)]
+        hid_e = (pos < 0) | p["n_elevated"].isna().to_numpy()[np.maximum(pos, 0)]
+        level = cells["area_level"].astype(str).to_numpy()
+        for lv in pd.unique(level):
+            at = level == lv
+            for measure, prim, hid in (("n_persons", prim_n, hid_n), ("n_elevated", prim_e, hid_e)):
+                rows.append(
+                    {
+                        "period": str(period),
+                        "area_level": str(lv),
+                        "measure": measure,
+                        "cells": int(at.sum()),
+                        "primary": float(prim[at].mean()),
+                        "secondary": float((hid & ~prim)[at].mean()),
+                    }
+                )
+    return pd.DataFrame(rows)
 
 
 def audit_area_table(
@@ -1540,7 +1740,10 @@ _OBSERVED_REQUIRED = ("period", "area_level", "area_code", "age_band", "n_person
 
 
 def suppress_observed_counts(
-    observed: pd.DataFrame, parent_of: Mapping[str, str | None], cfg: DisclosureConfig
+    observed: pd.DataFrame,
+    parent_of: Mapping[str, str | None],
+    cfg: DisclosureConfig,
+    store: MutableMapping[str, bytes] | None = None,
 ) -> DisclosureChecked:
     """Observed counts (persons, registered) per area, band and period, under the area rules.
 
@@ -1557,6 +1760,8 @@ def suppress_observed_counts(
         Area code -> code of the area it lies in (None or missing for the national row).
     cfg : DisclosureConfig
         The rules.
+    store : mutable mapping of str to bytes, optional
+        Per-period results kept for reuse (as in :func:`suppress_area_table`).
 
     Returns
     -------
@@ -1583,7 +1788,7 @@ def suppress_observed_counts(
             "risk_hi": np.nan,
         }
     )
-    area = suppress_area_table(table, cfg, total_band=None)
+    area = suppress_area_table(table, cfg, total_band=None, store=store)
     out = area.table[["period", "area_level", "area_code", "age_band", "n_persons", "n_elevated", "status"]]
     out = out.rename(columns={"n_elevated": "n_registered"})
     return _seal("observed_counts", out, cfg, area.report)

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 
@@ -104,3 +104,45 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+class FileStore(MutableMapping[str, bytes]):
+    """A directory as a mapping of hex keys to bytes, one file per key, written atomically.
+
+    For results a stage keeps between runs (e.g. disclosure certificates per period in the
+    work directory). A key must be a lowercase hex digest; a missing or unreadable file is a
+    missing key.
+    """
+
+    _KEY = re.compile(r"^[0-9a-f]{16,128}$")
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def _path(self, key: str) -> Path:
+        if not self._KEY.match(key):
+            raise KeyError(key)
+        return self.directory / f"{key}.bin"
+
+    def __getitem__(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except OSError as err:
+            raise KeyError(key) from err
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        atomic_write_bytes(self._path(key), bytes(value))
+
+    def __delitem__(self, key: str) -> None:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError as err:
+            raise KeyError(key) from err
+
+    def __iter__(self) -> Iterator[str]:
+        if not self.directory.is_dir():
+            return iter(())
+        return iter(sorted(p.stem for p in self.directory.glob("*.bin") if self._KEY.match(p.stem)))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -161,28 +161,53 @@ def _stage_hgb(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, A
 
 
 def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, Any]:
+    import shutil
+
     from aanwas.stages.features import load_coverage
-    from aanwas.stages.steps import check_scores, covered_scope, registry_scores, write_periods
+    from aanwas.stages.steps import (
+        DISCLOSURE_STORE,
+        check_scores,
+        covered_scope,
+        disclosure_store,
+        registry_scores,
+        write_periods,
+    )
+    from monitoring.disclosure import suppression_by_level
+
+    # always cold: results of an earlier run are removed first; this run's are kept, so that
+    # a later `aanwas export` on OUT/work measures a refresh (docs/dev/performance.md)
+    shutil.rmtree(paths["work"] / DISCLOSURE_STORE, ignore_errors=True)
 
     cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
     t0 = time.perf_counter()
     score_table, version = registry_scores(cfg, paths["work"], mlflow_uri=_mlflow_uri(out))
     scores = score_table()
     t1 = time.perf_counter()
-    found = check_scores(cfg.monitoring, scores, geography)
+    found = check_scores(cfg.monitoring, scores, geography, store=disclosure_store(paths["work"]))
     del scores  # person-level: not kept beyond aggregation
+    loss = suppression_by_level(found.areas, found.checked)
+    checked, periods, fingerprint, n_rows = found.checked, found.periods, found.fingerprint, found.n_rows
+    del found  # the confidential area table: only shares per level leave
     t2 = time.perf_counter()
-    write_periods(cfg.monitoring, paths["exports"], found.periods, found.checked, version, found.fingerprint)
+    write_periods(cfg.monitoring, paths["exports"], periods, checked, version, fingerprint)
     t3 = time.perf_counter()
     return {
-        "n_rows": found.n_rows,
+        "n_rows": n_rows,
         "finest_level": cfg.monitoring.aggregate.finest_level,
-        "n_cells": int(found.checked.report["n_cells"]),
-        "lp_audit": str(found.checked.report["audit"]),
-        "n_periods": len(found.periods),
+        "n_cells": int(checked.report["n_cells"]),
+        "lp_audit": str(checked.report["audit"]),
+        "n_periods": len(periods),
         "seconds_score": round(t1 - t0, 2),
         "seconds_aggregate_disclosure": round(t2 - t1, 2),
         "seconds_write": round(t3 - t2, 2),
+        "audit_certified_by": str(checked.report.get("audit_certified_by", "")),
+        "levels_not_published": str(checked.report.get("levels_not_published", "")),
+        # information loss of the latest period per level: share of cells suppressed by the
+        # primary rule and on top of it (secondary suppression, audit repairs)
+        "suppressed_latest": {
+            f"{r.area_level} {r.measure}": {"primary": round(r.primary, 4), "secondary": round(r.secondary, 4)}
+            for r in loss[loss["period"] == periods[-1]].itertuples()
+        },
     }
 
 

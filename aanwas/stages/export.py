@@ -21,7 +21,14 @@ from rich.console import Console
 from aanwas.config import AppConfig
 from aanwas.stages.features import load_coverage
 from aanwas.stages.progress import progress_bar
-from aanwas.stages.steps import check_scores, covered_scope, intervention_registry, registry_scores, write_periods
+from aanwas.stages.steps import (
+    check_scores,
+    covered_scope,
+    disclosure_store,
+    intervention_registry,
+    registry_scores,
+    write_periods,
+)
 from features.geography import load_geography
 from features.sources.readers import Coverage, load_mapping, read_delivery
 from monitoring.dashboard import build_dashboard, load_gemeenten_geojson
@@ -198,9 +205,10 @@ def run_full_export(
     # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control
     delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract) if data is not None else None
     score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
+    store = disclosure_store(work)
     scores = score_table()
     with progress_bar(console, "disclosure") as tick:
-        found = check_scores(cfg.monitoring, scores, geography, tick)
+        found = check_scores(cfg.monitoring, scores, geography, tick, store=store)
     del scores  # person-level: not kept beyond aggregation
     areas, checked, fingerprint, periods = found.areas, found.checked, found.fingerprint, found.periods
     del found  # the confidential area table lives on as ``areas`` only until it is dropped below
@@ -211,7 +219,9 @@ def run_full_export(
     # counts add up over the hierarchy, so they get the area rules (secondary suppression, audit)
     labelled = labelled_outcome_counts(areas, mcfg.trends.observed_levels, total_band)
     del areas  # confidential: only checked counts go on
-    outcome = suppress_observed_counts(labelled, observed_parents(national), dcfg).table if len(labelled) else None
+    outcome = None
+    if len(labelled):
+        outcome = suppress_observed_counts(labelled, observed_parents(national), dcfg, store).table
     effects = registry = observed = treated = None
     if delivery is not None:
         effects, _skipped, panel = run_effects(delivery, mcfg, cfg.features.labels)
@@ -219,7 +229,7 @@ def run_full_export(
         counts = observed_for_trends(delivery, mcfg, national, panel, cfg.features.labels)
         # observed counts add up over the hierarchy: same rules as the area table (secondary
         # suppression and LP audit), so no rate reveals a suppressed count by differencing
-        observed = suppress_observed_counts(counts, observed_parents(national), dcfg).table
+        observed = suppress_observed_counts(counts, observed_parents(national), dcfg, store).table
         if delivery.interventions is not None:
             registry = intervention_registry(delivery.interventions)
         del delivery, panel
@@ -278,6 +288,8 @@ def run_full_export(
             f"export: {len(written)} period(s) in {Path(exports_root)}; {rep['n_cells']:,} area cells, "
             f"LP audit {rep['audit']}; trends, effects and dashboard in {written[-1]}"
         )
+        if rep.get("levels_not_published"):
+            console.print(f"not published, too few young people per area: {rep['levels_not_published']}")
     return written
 
 

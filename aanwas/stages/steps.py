@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from aanwas.common.errors import InputError
+from aanwas.common.io import FileStore
 from aanwas.config import AppConfig
 from aanwas.stages.features import load_features
 from features.geography import Geography, load_geography
@@ -224,15 +225,27 @@ def check_scores(
     scores: pd.DataFrame,
     geography: Geography,
     progress: Callable[[str, float], None] | None = None,
+    store: MutableMapping[str, bytes] | None = None,
 ) -> CheckedAreas:
     """Fingerprint the in-memory scores, aggregate them to the areas of ``geography`` and apply
     disclosure control (no files); ``progress(stage, fraction_done)`` as the periods' audits
-    finish."""
+    finish; ``store`` keeps each period's disclosure result for reuse (:func:`disclosure_store`)."""
     fingerprint = scores_fingerprint(scores)
     areas = aggregate_areas(scores, geography, mon.aggregate)
     total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
-    checked = suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress)
+    checked = suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress, store=store)
     return CheckedAreas(fingerprint=fingerprint, n_rows=len(scores), areas=areas, checked=checked)
+
+
+#: Directory in the work directory with each period's disclosure result (masks and audit
+#: counts, keyed by a hash of the period's confidential table and the rules).
+DISCLOSURE_STORE = "disclosure_results"
+
+
+def disclosure_store(work: Path) -> FileStore:
+    """Per-period disclosure results of earlier exports from ``work``: a refresh that adds a
+    period certifies only the new (or changed) periods (docs/dev/disclosure.md)."""
+    return FileStore(Path(work) / DISCLOSURE_STORE)
 
 
 def write_periods(

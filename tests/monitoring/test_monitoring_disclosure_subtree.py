@@ -50,7 +50,7 @@ def _attack_module():  # noqa: ANN202
 
 atk = _attack_module()
 BANDS, TOTAL = atk.BANDS, atk.TOTAL
-CFG = DisclosureConfig()
+CFG = DisclosureConfig(min_level_published=0.0)  # every level: these tests are about the certificates
 LEVELS = ("land", "gemeente", "wijk", "buurt")
 
 
@@ -113,6 +113,63 @@ def test_subtree_certificates_are_inner_bounds_and_the_verdict_is_exact(
     narrow = set(zip(report.narrow["cell"].tolist(), report.narrow["measure"].tolist(), strict=True))
     assert narrow == set(zip(exact.cell[~wide].tolist(), exact.measure[~wide].tolist(), strict=True))
     assert sum(by_system.values()) == int(certified.sum())
+
+
+@st.composite
+def sparse_tables(draw: st.DrawFn, max_children: int = 2) -> pd.DataFrame:
+    """Thin populations: most buurt x band cells hold 0-3 young people, elevated ones are rare
+    but a few cells hold many (where a proof must find its compensation)."""
+    leaves = []
+    for g in range(draw(st.integers(1, max_children))):
+        for w in range(draw(st.integers(1, max_children))):
+            for b in range(draw(st.integers(1, max_children + 1))):
+                for band in BANDS:
+                    n = draw(st.one_of(st.integers(0, 3), st.integers(0, 3), st.integers(5, 40)))
+                    e = draw(st.one_of(st.just(0), st.just(0), st.integers(0, n)))
+                    leaves.append((f"G{g}", f"W{g}{w}", f"B{g}{w}{b}", band, n, e))
+    frame = pd.DataFrame(leaves, columns=["gemeente", "wijk", "buurt", "age_band", "n_persons", "n_elevated"])
+    return tree_tables_from_leaves(frame)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=sparse_tables(), seed=st.integers(0, 2**16), share=st.floats(0.5, 0.95))
+def test_tree_flow_is_an_inner_bound_on_sparse_tables(table: pd.DataFrame, seed: int, share: float) -> None:
+    # the LP-free certificate alone (incl. n_elevated rising with n_persons in a leaf) against
+    # the exact whole-table LP, on thin tables where most counts are hidden and near zero
+    rng = np.random.default_rng(seed)
+    cells, n, e, h_n, h_e = _arrays(table, rng.random(len(table)) < share, rng.random(len(table)) < share)
+    ok = _tree_flow(_tree(cells, TOTAL), n, e, h_n, h_e, CFG)
+    exact = _audit_core(_area_lines(cells, TOTAL), n, e, h_n, h_e, CFG, exact_all=True)
+    wide = exact.hi - exact.lo >= CFG.protection_level - 1e-6
+    key = np.where(exact.measure == "n_persons", 0, len(cells)) + exact.cell
+    assert not (ok[key] & ~wide).any(), "a count certified by the tree flow is narrow in the exact LP"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=sparse_tables())
+def test_a_level_left_out_is_protected_by_its_published_parents(table: pd.DataFrame) -> None:
+    # a thin level is left out (min_level_published): its counts, now known to no one, must
+    # still be wide in the exact LP over the whole confidential table given what is published
+    cfg = DisclosureConfig(min_level_published=0.5)
+    out = suppress_area_table(table, cfg, total_band=TOTAL)
+    pub = out.table
+    left_out = out.report["levels_not_published"]
+    assert ("buurt" in left_out) == (not (pub["area_level"] == "buurt").any())
+    if not left_out:
+        return
+    assert "buurt (" in left_out and "pass the primary rule" in left_out
+    gone = table[~table["area_level"].isin(pub["area_level"].unique())]
+    blank = gone[["period", "area_level", "area_code", "parent_code", "age_band"]].assign(
+        n_persons=pd.NA, n_elevated=pd.NA
+    )
+    # an only child is its parent (the same young people): it shows what the parent shows
+    only = gone.groupby("parent_code")["area_code"].transform("nunique").to_numpy() == 1
+    parent_pub = pub.set_index(["area_code", "age_band"])[["n_persons", "n_elevated"]]
+    key = pd.MultiIndex.from_arrays([gone["parent_code"], gone["age_band"]])
+    for col in ("n_persons", "n_elevated"):
+        blank.loc[only, col] = parent_pub[col].reindex(key).to_numpy()[only]
+    full = pd.concat([pub, blank.drop(columns="parent_code")], ignore_index=True)
+    assert audit_area_table(table, full, cfg, total_band=TOTAL, exact=True).passed
 
 
 def test_tree_flow_by_hand() -> None:

@@ -87,5 +87,10 @@ def test_runner_every_stage_small(tmp_path):
     for band, auc in by["train"]["auc"].items():
         assert abs(auc - by["hgb"]["auc"][band]) < 0.05  # two GBMs, same rows and settings
     assert by["export"]["n_periods"] >= 1 and by["export"]["lp_audit"]
+    loss = by["export"]["suppressed_latest"]  # information loss per level and measure
+    assert {"land n_persons", "gemeente n_elevated"} <= set(loss)
+    assert loss["land n_persons"] == {"primary": 0.0, "secondary": 0.0}
+    assert all(0 <= v["primary"] + v["secondary"] <= 1 for v in loss.values())
+    assert any((tmp_path / "work" / "disclosure_results").iterdir())  # kept for a refresh
     assert by["monitor"]["with_scores"] and len(by["monitor"]["ref_dates"]) == 2  # drift incl. the champion's scores
     assert {"features", "train", "export", "pipeline", "peak_rss_mb"} <= set(result["targets"])
