@@ -119,3 +119,41 @@ def test_the_disclosure_audit_lp_prints_no_highs_banner(capfd: pytest.CaptureFix
     assert x.tolist() == pytest.approx([0.0, 5.0])
     out, _ = capfd.readouterr()
     assert out == ""
+
+
+@pytest.mark.slow
+def test_export_stdout_is_the_result_only(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A small chain through the CLI (synthetic region at 3 %, one band, gemeente level):
+    ``export --json`` prints one JSON document naming the period folders, and neither HiGHS
+    nor MLflow, Optuna or LightGBM print anything on stdout (file descriptor 1 included)."""
+    sets = [
+        *("--set", 'training.bands=["13-19"]'),
+        *("--set", "training.tuning.enabled=false"),
+        *("--set", "training.mlflow.log_baseline_models=false"),
+        *("--set", "training.promotion.run_evaluation_gates=false"),
+        *("--set", "training.lightgbm.n_estimators=100"),
+        *("--set", 'monitoring.aggregate.finest_level="gemeente"'),
+        *("--set", "monitoring.disclosure.audit_jobs=1"),
+    ]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    work, out = tmp_path / "work", tmp_path / "exports"
+    steps = [
+        ["synth", "--scale", "0.03", "--out", str(tmp_path / "syn")],
+        ["features", "--data", str(tmp_path / "syn" / "raw"), "--work", str(work)],
+        ["train", "--work", str(work), "--mlflow-uri", uri],
+    ]
+    for args in steps:
+        step = runner.invoke(app, [*args, "--quiet", *sets])
+        assert step.exit_code == 0, step.output
+    capfd.readouterr()
+    result = runner.invoke(
+        app, ["export", "--work", str(work), "--mlflow-uri", uri, "--out", str(out), "--json", *sets]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"out", "written", "latest"}
+    assert doc["written"] == sorted(str(p) for p in out.iterdir() if not p.name.startswith("."))
+    assert doc["latest"] == doc["written"][-1]
+    fd_out, _ = capfd.readouterr()
+    assert fd_out == "" and "Running HiGHS" not in result.stdout
+    assert "LP audit" in result.stderr  # the export's summary is a note, on stderr
