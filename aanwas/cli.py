@@ -1,17 +1,21 @@
-"""The ``aanwas`` command line: the composition root's edge (files, printing, exit codes).
+"""aanwas: area-level risk that young people are drawn into crime, for prevention planning.
 
-Every command reads config through :func:`aanwas.config.load_config`, calls stage entry points
-and turns :class:`aanwas.common.errors.AanwasError` into one line on stderr and exit code 2.
+From a pseudonymised delivery to exports that passed disclosure control: validate, features,
+train, report, export, monitor. Every command has --help; `aanwas demo` runs them all on
+synthetic data.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import json
+import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import IO, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,19 +24,96 @@ from aanwas.common.errors import AanwasError
 from aanwas.config import AppConfig, load_config
 from aanwas.stages.demo import DEMO_REGION, DEMO_SCALE
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0] if __doc__ else None)
-console = Console(stderr=True)
+EXIT_CODES = """Output: the result of a command (a summary, a table, the files written) goes to stdout;
+progress, notes and errors go to stderr, so `aanwas validate ... > summary.txt` keeps the
+summary only. --quiet: no progress or notes; --json: the result as one JSON document on stdout.
+
+Exit codes: 0 done (a promotion gate that rejects a model is a result, not a failure: read the
+summary); 1 any other failure (the demo's output check found a problem, or a bug: the traceback
+is on stderr); 2 bad input, a bad setting or a bad option (one line on stderr, nothing
+written)."""
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=__doc__,
+    epilog=EXIT_CODES,
+    rich_markup_mode=None,
+)
 F = TypeVar("F", bound=Callable[..., Any])
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file (defaults are embedded).")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a setting: section.key=value (repeatable).")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML file with the settings you change (defaults: built in).")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", metavar="SECTION.KEY=VALUE", help="Change one setting, e.g. training.tuning.n_trials=10 (repeatable)."
+    ),
+]
 DataOpt = Annotated[Path, typer.Option("--data", help="Delivery directory (one file per contract table).")]
-MappingOpt = Annotated[Path | None, typer.Option("--mapping", help="Column-mapping TOML for a real delivery.")]
+MappingOpt = Annotated[
+    Path | None, typer.Option("--mapping", help="Column-mapping TOML of a real delivery (docs/mapping.md).")
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr (errors still go there).")
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the result as one JSON document on stdout, and nothing else there.")
+]
 _REGION_HELP = (
     "Where the synthetic population lives (synth.region): comma-separated gemeente codes or names, "
     "a veiligheidsregio ('Gooi en Vechtstreek', VR14) or a provincie (Utrecht, PV26); '' = the whole country."
 )
 RegionOpt = Annotated[str | None, typer.Option("--region", help=_REGION_HELP + " Default: synth.region of the config.")]
+
+
+@dataclasses.dataclass
+class Output:
+    """Where a command writes: ``result`` (stdout; silent under ``--json``) and ``log``
+    (progress and notes on stderr; silent under ``--quiet``). ``document`` is the JSON result."""
+
+    result: Console
+    log: Console
+    as_json: bool
+    document: Any = None
+
+    def emit(self, document: Any) -> None:
+        """The command's result as a JSON-ready document (printed only under ``--json``)."""
+        self.document = document
+
+
+@contextlib.contextmanager
+def output(quiet: bool, as_json: bool) -> Iterator[Output]:
+    """The command's :class:`Output`. While the command runs, anything a library prints on
+    stdout goes to stderr, so stdout holds the result only; under ``--json`` the document is
+    printed when the command succeeds."""
+    stdout: IO[str] = sys.stdout
+    out = Output(
+        result=Console(file=stdout, quiet=as_json, soft_wrap=True),
+        log=Console(stderr=True, quiet=quiet),
+        as_json=as_json,
+    )
+    with contextlib.redirect_stdout(sys.stderr):
+        yield out
+    if as_json:
+        stdout.write(json.dumps(_strict(out.document), indent=2, ensure_ascii=False) + "\n")
+        stdout.flush()
+
+
+def _strict(o: Any) -> Any:
+    """Strict JSON values: NaN/inf -> null, numpy scalars -> Python, paths and dates -> text."""
+    if isinstance(o, float):
+        return None if math.isnan(o) or math.isinf(o) else o
+    if isinstance(o, bool | int | str) or o is None:
+        return o
+    if isinstance(o, Mapping):
+        return {str(k): _strict(v) for k, v in o.items()}
+    if isinstance(o, list | tuple | set):
+        return [_strict(v) for v in o]
+    if hasattr(o, "item") and callable(o.item):  # numpy scalar
+        return _strict(o.item())
+    return str(o)
 
 
 def _fail(message: str) -> None:
@@ -74,7 +155,7 @@ def synth(
         typer.Option(help="Share of the real number of young people: 1.0 = real size (3.4M aged 8-23 in the country)."),
     ] = 0.01,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same population.")] = 1,
-    out: Annotated[Path, typer.Option(help="Writes OUT/raw (inputs) and OUT/truth (for tests only).")] = Path(
+    out: Annotated[Path, typer.Option(help="Writes OUT/raw (the inputs) and OUT/truth (for tests only).")] = Path(
         "aanwas-synth"
     ),
     region: RegionOpt = None,
@@ -88,24 +169,53 @@ def synth(
     ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Generate a synthetic population with known truth."""
+    """Generate a synthetic population with known truth, in the layout of a delivery.
+
+    Prints where the inputs and the truth are; the truth is for tests and benchmarks only.
+    """
     from aanwas.stages.synth import run_synth
 
     overrides = [*(set_ or []), f"synth.scale={scale}", f"synth.seed={seed}", *region_override(region)]
     if profile is not None:
         overrides.append(f"synth.profile={json.dumps(profile)}")
     cfg = config_from(config, overrides)
-    run_synth(cfg, out, console=console)
+    with output(quiet, as_json) as o:
+        res = run_synth(cfg, out, console=o.result, log=o.log)
+        o.emit(
+            {
+                "raw": Path(out) / "raw",
+                "truth": Path(out) / "truth",
+                "persons": len(res.raw["persons"]),
+                "observation_end": res.observation_end.isoformat(),
+                "region": list(res.coverage),
+            }
+        )
 
 
 @app.command()
 @handles_errors
-def validate(data: DataOpt, mapping: MappingOpt = None, config: ConfigOpt = None, set_: SetOpt = None) -> None:
-    """Check a delivery against the input contract and print a summary."""
-    from aanwas.stages.validate import run_validate
+def validate(
+    data: DataOpt,
+    mapping: MappingOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a delivery against the input contract and print a summary; writes nothing.
 
-    run_validate(config_from(config, set_), data, mapping, console=console)
+    The summary (stdout) has per table the rows, persons, orphan rows dropped and the first and
+    last date, and the observation end; never a value from the data. With --json its keys are
+    data, valid, observation_end, tables, orphans_dropped and unmatched_dropped.
+    """
+    from aanwas.stages.validate import run_validate, summary_document
+
+    with output(quiet, as_json) as o:
+        delivery = run_validate(config_from(config, set_), data, mapping, console=o.result, log=o.log)
+        o.emit(summary_document(delivery, Path(data)))
 
 
 @app.command("features")
@@ -118,11 +228,18 @@ def features_cmd(
     mapping: MappingOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Build the person x reference-date feature table and audit frame; cache them in WORK."""
+    """Build the feature table (one row per young person and reference date) and cache it in WORK.
+
+    WORK holds person-level data: keep it inside the secure environment. Prints the rows per
+    reference date and age band.
+    """
     from aanwas.stages.features import run_features
 
-    run_features(config_from(config, set_), data, work, mapping, console=console)
+    with output(quiet, as_json) as o:
+        o.emit(run_features(config_from(config, set_), data, work, mapping, console=o.result))
 
 
 # --- train / retrain / promote ----------------------------------------------------------------
@@ -164,19 +281,29 @@ def train_cmd(
     override_reason: ReasonOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Train per-band models on WORK/features.parquet, track them in MLflow, apply the promotion gate."""
+    """Train one model per age band on the cached feature table and apply the promotion gate.
+
+    Tracks the run and registers the models in MLflow; a model becomes champion only when it
+    passes the gate. Prints the test metrics per band and model, and for a rejected band which
+    check failed and the next step. With --json: the summary also written to
+    WORK/train_summary.json (run_id, tracking_uri, bands).
+    """
     from aanwas.stages.train import run_train
 
-    run_train(
-        config_from(config, set_),
-        work,
-        mlflow_uri=mlflow_uri,
-        truth_dir=truth,
-        override=override,
-        override_reason=override_reason,
-        console=console,
-    )
+    with output(quiet, as_json) as o:
+        summary = run_train(
+            config_from(config, set_),
+            work,
+            mlflow_uri=mlflow_uri,
+            truth_dir=truth,
+            override=override,
+            override_reason=override_reason,
+            console=o.result,
+        )
+        o.emit(summary)
 
 
 @app.command("retrain")
@@ -191,21 +318,29 @@ def retrain_cmd(
     override_reason: ReasonOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Rebuild features from refreshed data, train a challenger, compare it with the champion, apply the gate."""
+    """Rebuild the features from a refreshed delivery and train a challenger against the champion.
+
+    The challenger replaces the champion only when it passes the promotion gate. Prints (or,
+    with --json, returns) the same summary as 'aanwas train'.
+    """
     from aanwas.stages.train import run_retrain
 
-    run_retrain(
-        config_from(config, set_),
-        data,
-        work,
-        mapping,
-        mlflow_uri=mlflow_uri,
-        truth_dir=truth,
-        override=override,
-        override_reason=override_reason,
-        console=console,
-    )
+    with output(quiet, as_json) as o:
+        summary = run_retrain(
+            config_from(config, set_),
+            data,
+            work,
+            mapping,
+            mlflow_uri=mlflow_uri,
+            truth_dir=truth,
+            override=override,
+            override_reason=override_reason,
+            console=o.result,
+        )
+        o.emit(summary)
 
 
 @app.command("promote")
@@ -219,20 +354,31 @@ def promote_cmd(
     mlflow_uri: MlflowUriOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Reviewer override: make a registered version (e.g. one the gate rejected) champion, with a reason."""
+    """Reviewer override: make a registered version champion (e.g. one the gate rejected).
+
+    For after an ethics reviewer has read the version's review pack. The reason and who gave it
+    are recorded on the version and in its gate verdict; nothing is retrained. With --json:
+    registered_model, version, previous_champion, decision, override_reason, override_by,
+    gate_json_updated.
+    """
     from aanwas.stages.train import run_promote
 
-    run_promote(
-        config_from(config, set_),
-        work,
-        band=band,
-        version=version,
-        reason=reason,
-        by=by,
-        mlflow_uri=mlflow_uri,
-        console=console,
-    )
+    with output(quiet, as_json) as o:
+        o.emit(
+            run_promote(
+                config_from(config, set_),
+                work,
+                band=band,
+                version=version,
+                reason=reason,
+                by=by,
+                mlflow_uri=mlflow_uri,
+                console=o.result,
+            )
+        )
 
 
 # --- audit / report (evaluation) --------------------------------------------------------------
@@ -259,20 +405,27 @@ def audit_cmd(
     out: Annotated[Path, typer.Option("--out", help="Writes OUT/fairness.json and OUT/fairness.html.")],
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Fairness audit of any scored table: rates, disparities and verdicts per group."""
+    """Fairness audit of any scored table: rates, disparities and verdicts per group.
+
+    Prints the files written (with --json: {"written": [...]}).
+    """
     from aanwas.stages.evaluate import run_audit
 
-    run_audit(
-        config_from(config, set_),
-        scores=scores,
-        label=label,
-        score=score,
-        threshold=threshold,
-        groups=group,
-        out=out,
-        console=console,
-    )
+    with output(quiet, as_json) as o:
+        files = run_audit(
+            config_from(config, set_),
+            scores=scores,
+            label=label,
+            score=score,
+            threshold=threshold,
+            groups=group,
+            out=out,
+            console=o.result,
+        )
+        o.emit({"written": [Path(out) / name for name in files]})
 
 
 @app.command("report")
@@ -297,22 +450,31 @@ def report_cmd(
     work: EvalWorkOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Review pack for ethics reviewers, per registered model version: writes
-    OUT/<model>-v<version>/review_pack.html (self-contained, print-ready, works offline; the
-    verdict of every audit first) and OUT/<model>-v<version>/model_card.md."""
+    """Review pack for ethics reviewers: one folder per registered model version.
+
+    Writes OUT/<model>-v<version>/review_pack.html (one self-contained page, print-ready,
+    works offline; the verdict of every audit first) and OUT/<model>-v<version>/model_card.md,
+    e.g. OUT/aanwas-13-19-v3/. Give --run-id (every version the training run registered) or
+    --model with --version. Prints the review packs written (with --json: {"run_id",
+    "written": [...]}).
+    """
     from aanwas.stages.evaluate import run_report
 
-    run_report(
-        config_from(config, set_),
-        run_id=run_id,
-        model=model,
-        version=version,
-        out=out,
-        mlflow_uri=mlflow_uri,
-        work=work,
-        console=console,
-    )
+    with output(quiet, as_json) as o:
+        written = run_report(
+            config_from(config, set_),
+            run_id=run_id,
+            model=model,
+            version=version,
+            out=out,
+            mlflow_uri=mlflow_uri,
+            work=work,
+            console=o.result,
+        )
+        o.emit({"run_id": run_id, "written": [Path(out) / w for w in written]})
 
 
 # --- monitor (drift and the retrain verdict) --------------------------------------------------
@@ -333,12 +495,29 @@ def monitor_cmd(
     ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Drift between two reference dates and a retrain verdict, logged to MLflow (trends,
-    effects and the dashboard are written by 'export')."""
+    """Drift between two reference dates and whether to retrain; logged to MLflow.
+
+    Writes the drift tables and OUT/drift.json (the verdict). Trends, intervention effects and
+    the dashboard are written by 'aanwas export'. With --json: the verdict of drift.json plus
+    out, files and mlflow_uri.
+    """
     from aanwas.stages.monitor import run_monitor
 
-    run_monitor(config_from(config, set_), out, work=work, ref_dates=ref_date, mlflow_uri=mlflow_uri, console=console)
+    with output(quiet, as_json) as o:
+        res = run_monitor(
+            config_from(config, set_),
+            out,
+            work=work,
+            ref_dates=ref_date,
+            mlflow_uri=mlflow_uri,
+            console=o.result,
+            log=o.log,
+        )
+        verdict = json.loads((Path(out) / "drift.json").read_text(encoding="utf-8"))
+        o.emit({**verdict, "out": Path(out), "files": res.files, "mlflow_uri": res.mlflow_uri})
 
 
 # --- export (area risk with disclosure control) -----------------------------------------------
@@ -346,24 +525,47 @@ def monitor_cmd(
 @handles_errors
 def export_cmd(
     work: Annotated[Path, typer.Option("--work", help="Work directory with the cached feature table.")],
-    out: Annotated[Path, typer.Option("--out", help="Exports directory: writes OUT/<period>/.")] = Path("exports"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Exports directory: one folder per reference date, OUT/<period>/.")
+    ] = Path("exports"),
     mlflow_uri: Annotated[
         str | None, typer.Option("--mlflow-uri", help="MLflow tracking URI (default as for train).")
     ] = None,
     alias: Annotated[str, typer.Option(help="Registry alias of the models that score.")] = "champion",
     data: Annotated[
-        Path | None, typer.Option("--data", help="The delivery: adds observed-rate trends and intervention effects.")
+        Path | None,
+        typer.Option("--data", help="The delivery again: adds observed rates to the trends, and intervention effects."),
     ] = None,
     mapping: MappingOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Score with the registered models, aggregate to areas, apply disclosure control, and
-    write area risk, trends, intervention effects and the dashboard for every period."""
+    """Area risk for policy staff, after disclosure control: one folder per reference date.
+
+    Scores with the champion models, aggregates to buurt, wijk, gemeente and the whole
+    delivery, and applies disclosure control. Every period folder gets the area risk table and
+    its manifest; the latest period also gets the trends over all periods, the intervention
+    effects (with --data) and the dashboard. Prints the period folders written, one a line
+    (with --json: {"out", "written": [...], "latest"}).
+    """
     from aanwas.stages.export import run_full_export
 
     cfg = config_from(config, set_)
-    run_full_export(cfg, work, out, data=data, mapping=mapping, mlflow_uri=mlflow_uri, alias=alias, console=console)
+    with output(quiet, as_json) as o:
+        written = run_full_export(
+            cfg,
+            work,
+            out,
+            data=data,
+            mapping=mapping,
+            mlflow_uri=mlflow_uri,
+            alias=alias,
+            console=o.result,
+            log=o.log,
+        )
+        o.emit({"out": Path(out), "written": written, "latest": written[-1] if written else None})
 
 
 # --- bench (national scale) -------------------------------------------------------------------
@@ -406,12 +608,18 @@ def demo(
     region: Annotated[str, typer.Option("--region", help=_REGION_HELP)] = ",".join(DEMO_REGION),
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Run every stage end to end on a synthetic region at its real density (synth -> ... -> export)."""
+    """Run every stage on a synthetic region at its real density, from synth to export.
+
+    Each stage's own lines are progress (stderr); the result (stdout) says where everything is.
+    """
     from aanwas.stages.demo import demo_settings, run_demo
 
     cfg = config_from(config, demo_settings(scale, seed, region_override(region), set_ or []))
-    run_demo(cfg, out, console=console)
+    with output(quiet, as_json) as o:
+        o.emit(run_demo(cfg, out, console=o.result, log=o.log))
 
 
 def main() -> None:

@@ -78,8 +78,12 @@ class DemoLayout:
         return self.root / "monitor"
 
 
-def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
-    """Run every stage on synthetic data under ``out`` and print where everything is."""
+def run_demo(cfg: AppConfig, out: Path, console: Console, log: Console | None = None) -> dict[str, Any]:
+    """Run every stage on synthetic data under ``out`` and print where everything is.
+
+    Where everything is goes to ``console`` (the result); every stage's own lines, the progress
+    bars and the output check to ``log`` (default: ``console``).
+    """
     from aanwas.stages.evaluate import run_report
     from aanwas.stages.export import run_full_export
     from aanwas.stages.features import run_features
@@ -93,28 +97,29 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
     layout.root.mkdir(parents=True, exist_ok=True)
     (layout.root / "mlflow").mkdir(exist_ok=True)
     timings: dict[str, float] = {}
+    log = console if log is None else log  # the stages' own lines are the demo's progress
 
     def step(name: str) -> None:
         timings[name] = time.perf_counter()
-        console.rule(f"[bold]{name}")
+        log.rule(f"[bold]{name}")
 
     step("synth")
-    run_synth(cfg, layout.root, console=console)
+    run_synth(cfg, layout.root, console=log)
     step("validate")
-    run_validate(cfg, layout.raw, None, console=console)
+    run_validate(cfg, layout.raw, None, console=log)
     step("features")
-    run_features(cfg, layout.raw, layout.work, console=console)
+    run_features(cfg, layout.raw, layout.work, console=log)
     step("train")
-    summary = run_train(cfg, layout.work, mlflow_uri=layout.mlflow_uri, truth_dir=layout.truth, console=console)
+    summary = run_train(cfg, layout.work, mlflow_uri=layout.mlflow_uri, truth_dir=layout.truth, console=log)
     step("report")
-    run_report(cfg, run_id=summary["run_id"], out=layout.reports, mlflow_uri=layout.mlflow_uri, console=console)
+    run_report(cfg, run_id=summary["run_id"], out=layout.reports, mlflow_uri=layout.mlflow_uri, console=log)
     step("export")
     # a band whose model the gate rejected has no champion: the demo exports the bands that have
     # one, says which band is missing and why (also in the export), and never overrides the gate
     missing = missing_champions(cfg, layout.work, mlflow_uri=layout.mlflow_uri)
     exported = [b for b in cfg.training.bands if b not in missing]
     if missing:
-        console.print(
+        log.print(
             "\n".join(
                 [
                     f"INCOMPLETE EXPORT: {len(missing)} of {len(cfg.training.bands)} age band(s) have no champion "
@@ -136,26 +141,26 @@ def run_demo(cfg: AppConfig, out: Path, console: Console) -> dict[str, Any]:
             mlflow_uri=layout.mlflow_uri,
             bands=exported,
             missing=missing,
-            console=console,
+            console=log,
         )
     else:
-        console.print("export skipped: no age band has a champion model", markup=False, highlight=False)
+        log.print("export skipped: no age band has a champion model", markup=False, highlight=False)
     step("monitor")
-    drift = run_monitor(cfg, layout.monitor, work=layout.work, mlflow_uri=layout.mlflow_uri, console=console)
+    drift = run_monitor(cfg, layout.monitor, work=layout.work, mlflow_uri=layout.mlflow_uri, console=log)
     step("output check")
     findings = output_check(layout)
     if findings:
         for f in findings[:20]:
-            console.print(f"[red]output check: {f.path}: {f.problem}")
+            log.print(f"[red]output check: {f.path}: {f.problem}")
         raise RuntimeError(f"output check found {len(findings)} problem(s): see above")
-    console.print("output check: no pseudonym and no person-level table in exports, reports or the MLflow store")
+    log.print("output check: no pseudonym and no person-level table in exports, reports or the MLflow store")
     latest = written[-1] if written else layout.exports
     if written:
         import pandas as pd
 
         shares = published_share(pd.read_parquet(latest / "area_risk.parquet"))
         if shares:
-            console.print(
+            log.print(
                 "buurten with a published risk (latest period): "
                 + ", ".join(f"{b} {100 * v:.0f} %" for b, v in shares.items())
             )

@@ -179,8 +179,13 @@ def run_full_export(
     bands: Sequence[str] | None = None,
     missing: Mapping[str, str] | None = None,
     console: Console | None = None,
+    log: Console | None = None,
 ) -> list[Path]:
     """Everything policy staff receive, for every period, through the one export writer.
+
+    The written period directories go to ``console``, one a line (the result); the progress
+    bar of the disclosure audit and a summary (area cells, LP audit, where the latest period's
+    extras are) to ``log`` (default: ``console``).
 
     Scores the cached feature table with the registry's ``alias`` models (in memory),
     aggregates and checks the area table; with the delivery (``data``) also builds the
@@ -207,7 +212,8 @@ def run_full_export(
     score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
     store = disclosure_store(work)
     scores = score_table()
-    with progress_bar(console, "disclosure") as tick:
+    log = console if log is None else log
+    with progress_bar(log, "disclosure") as tick:
         found = check_scores(cfg.monitoring, scores, geography, tick, store=store)
     del scores  # person-level: not kept beyond aggregation
     areas, checked, fingerprint, periods = found.areas, found.checked, found.fingerprint, found.periods
@@ -282,14 +288,22 @@ def run_full_export(
         documents={"dashboard.html": dashboard, **_missing_document(missing)},
         extras_latest_only=True,
     )
-    if console is not None:
+    if log is not None:
         rep = checked.report
-        console.print(
+        log.print(
             f"export: {len(written)} period(s) in {Path(exports_root)}; {rep['n_cells']:,} area cells, "
-            f"LP audit {rep['audit']}; trends, effects and dashboard in {written[-1]}"
+            f"LP audit {rep['audit']}; trends, effects and dashboard in the latest period only, {written[-1]}",
+            markup=False,
+            highlight=False,
         )
         if rep.get("levels_not_published"):
-            console.print(f"not published, too few young people per area: {rep['levels_not_published']}")
+            log.print(
+                f"not published, too few young people per area: {rep['levels_not_published']}",
+                markup=False,
+                highlight=False,
+            )
+    if console is not None:
+        console.print("\n".join(str(p) for p in written), markup=False, highlight=False, soft_wrap=True)
     return written
 
 

@@ -127,8 +127,12 @@ def run_monitor(
     ref_dates: Sequence[str] | None = None,
     mlflow_uri: str | None = None,
     console: Console | None = None,
+    log: Console | None = None,
 ) -> MonitorResult:
     """Drift between two reference dates: report files in ``out`` (atomic) and an MLflow run.
+
+    What was written and the verdict go to ``console`` (the result); a note that score drift is
+    left out (no champion yet) to ``log`` (diagnostics; default: ``console``).
 
     Raises
     ------
@@ -140,8 +144,8 @@ def run_monitor(
     scores, version = champion_scores(cfg, frame, work=Path(work), mlflow_uri=mlflow_uri)
     if scores is not None:
         frame = frame.assign(score=scores)
-    elif console is not None:
-        console.print("monitor: no champion model registered yet: score drift left out")
+    elif (note := console if log is None else log) is not None:
+        note.print("monitor: no champion model registered yet: score drift left out")
     drift = run_drift(frame, pair, mcfg)
     del frame  # person-level: not kept beyond the drift statistics
     verdict = {

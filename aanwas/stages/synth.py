@@ -45,9 +45,10 @@ def write_synth(result: SynthResult, out: Path) -> None:
         )
 
 
-def run_synth(cfg: AppConfig, out: Path, console: Console) -> SynthResult:
-    """Generate the synthetic population of ``cfg.synth`` and write it under ``out``."""
-    with progress_bar(console, "synth") as tick:
+def run_synth(cfg: AppConfig, out: Path, console: Console, log: Console | None = None) -> SynthResult:
+    """Generate the synthetic population of ``cfg.synth`` and write it under ``out``; the
+    summary goes to ``console`` (the result), the progress bar to ``log`` (default: ``console``)."""
+    with progress_bar(console if log is None else log, "synth") as tick:
         result = generate(cfg.synth, progress=tick)
     write_synth(result, Path(out))
     counts = {name: len(df) for name, df in result.raw.items()}

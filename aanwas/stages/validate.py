@@ -7,6 +7,7 @@ last date, orphan rows dropped) and the delivery's observation end; never a row 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from rich.console import Console
@@ -41,8 +42,30 @@ def render_summary(delivery: Delivery, data_dir: Path) -> Table:
     return table
 
 
-def run_validate(cfg: AppConfig, data_dir: Path, mapping_path: Path | None, console: Console) -> Delivery:
-    """Read and validate the delivery in ``data_dir`` and print its summary to ``console``.
+def summary_document(delivery: Delivery, data_dir: Path) -> dict[str, Any]:
+    """The validation summary as a JSON-ready document (``aanwas validate --json``): the
+    delivery, its observation end, per table the counts and date bounds of
+    :func:`features.contract.summarise_delivery`, and the rows dropped within the tolerances."""
+    summary = summarise_delivery(delivery).rename(columns={"orphans_dropped": "orphans"})
+    tables = [
+        {k: (None if pd.isna(v) else int(v) if k in ("rows", "persons", "orphans") else v) for k, v in row.items()}
+        for row in summary.to_dict("records")
+    ]
+    return {
+        "data": str(data_dir),
+        "valid": True,
+        "observation_end": delivery.observation_end.isoformat(),
+        "tables": tables,
+        "orphans_dropped": int(sum(delivery.orphans_dropped.values())),
+        "unmatched_dropped": {name: int(n) for name, n in delivery.unmatched_dropped.items()},
+    }
+
+
+def run_validate(
+    cfg: AppConfig, data_dir: Path, mapping_path: Path | None, console: Console, log: Console | None = None
+) -> Delivery:
+    """Read and validate the delivery in ``data_dir``, print its summary to ``console`` and
+    the rows dropped within the tolerances to ``log``.
 
     Parameters
     ----------
@@ -53,7 +76,9 @@ def run_validate(cfg: AppConfig, data_dir: Path, mapping_path: Path | None, cons
     mapping_path : Path or None
         Column-mapping TOML (``None``: contract names).
     console : Console
-        Where the summary goes.
+        Where the summary goes (the command's result: stdout).
+    log : Console, optional
+        Where the notes on dropped rows go (diagnostics: stderr; default: ``console``).
 
     Returns
     -------
@@ -68,12 +93,13 @@ def run_validate(cfg: AppConfig, data_dir: Path, mapping_path: Path | None, cons
     mapping = load_mapping(mapping_path)
     delivery = read_delivery(Path(data_dir), mapping, cfg.contract)
     console.print(render_summary(delivery, Path(data_dir)))
+    log = console if log is None else log
     dropped = sum(delivery.orphans_dropped.values())
     if dropped:
-        console.print(
+        log.print(
             f"{dropped:,} rows whose pseudonym is not in persons were dropped "
             f"(tolerated: contract.max_orphan_share = {cfg.contract.max_orphan_share})"
         )
     for name, n in delivery.unmatched_dropped.items():
-        console.print(f"{n:,} rows of {name} found no lookup row and were dropped (tolerated: max_unmatched_share)")
+        log.print(f"{n:,} rows of {name} found no lookup row and were dropped (tolerated: max_unmatched_share)")
     return delivery

@@ -209,3 +209,21 @@ def test_training_logs_the_pooled_registration_audit_and_report_shows_it(tmp_pat
     # each version's model card carries the verdict of the pooled audit
     card = (out / "aanwas-13-19-v1" / "model_card.md").read_text()
     assert "Label bias and registration intensity" in card and "municipalities (gemeenten)" in card
+
+
+def test_train_json_is_the_summary_and_nothing_else_on_stdout(tmp_path, runner, new_store) -> None:  # type: ignore[no-untyped-def]
+    """``train --json``: stdout is one JSON document, the summary written to WORK/train_summary.json."""
+    import json
+
+    work = tmp_path / "work"
+    write_work(work, fabricate_feature_table(1500, seed=53)[0])
+    new_store(tmp_path / "mlflow")
+    result = runner.invoke(app, ["train", "--work", str(work), "--json", *_set_args()])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert {"run_id", "tracking_uri", "bands"} <= set(doc)
+    band = doc["bands"]["13-19"]
+    assert band["decision"] == "initial" and 0.0 < band["metrics"]["lightgbm"]["auc"] < 1.0
+    written = json.loads((work / "train_summary.json").read_text(encoding="utf-8"))
+    assert doc["run_id"] == written["run_id"] and set(doc["bands"]) == set(written["bands"])
+    assert "LGBM-AUC" not in result.stdout  # the human table is not printed under --json
