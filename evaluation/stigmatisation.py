@@ -28,7 +28,7 @@ from scipy.stats import beta, binom, chi2, poisson
 
 from aanwas.common.errors import InputError
 from evaluation._cells import enough
-from evaluation.bootstrap import bootstrap, divide, indicator
+from evaluation.bootstrap import Estimate, bootstrap, divide, indicator
 from evaluation.config import EvaluationConfig
 
 # --------------------------------------------------------------------------------------------
@@ -167,6 +167,60 @@ class ProxyResult:
         return float(r["r2"]), float(r["ci_lo"]), float(r["ci_hi"])
 
 
+def _area_means(
+    frame: pd.DataFrame, codes: np.ndarray, k: int, score: str, features: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per area (code -1: none): persons, mean predicted risk and the means of the model's
+    features (NaN ignored; one column per feature)."""
+    keep_rows = codes >= 0
+    kc = codes[keep_rows]
+    n_area = np.bincount(kc, minlength=k).astype(np.float64)
+    risk = divide(np.bincount(kc, weights=frame[score].to_numpy(dtype=np.float64)[keep_rows], minlength=k), n_area)
+    feat_means = []
+    for f in features:
+        v = frame[f].to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = keep_rows & ~np.isnan(v)
+        feat_means.append(
+            divide(np.bincount(codes[ok], weights=v[ok], minlength=k), np.bincount(codes[ok], minlength=k))
+        )
+    F = np.column_stack(feat_means) if feat_means else np.zeros((k, 0))
+    return n_area, risk, F
+
+
+def _proxy_rows(
+    est: Mapping[str, Estimate],
+    designs: Mapping[str, np.ndarray],
+    blocks: tuple[str, ...],
+    a: int,
+    cfg: EvaluationConfig,
+) -> list[dict[str, Any]]:
+    """One row per set of predictors: R² with its bootstrap interval and the adjusted R² for
+    ``a`` areas; "beyond" is the part of composition the features do not explain."""
+
+    def adjusted(r2: float, p: int) -> float:
+        return 1.0 - (1.0 - r2) * (a - 1) / (a - p - 1) if a - p - 1 > 0 else float("nan")
+
+    p_of = {name: X.shape[1] for name, X in designs.items()}
+    adj = {name: adjusted(float(est[name].point), p_of[name]) for name in designs}
+    adj[BEYOND] = adj[BOTH] - adj[FEATURES]
+    p_of[BEYOND] = p_of[BOTH] - p_of[FEATURES]
+    rows = []
+    for name in (*blocks, ALL_COMPOSITION, FEATURES, BOTH, BEYOND):
+        e = est[name]
+        lo, hi = e.interval(cfg.quantiles)
+        rows.append(
+            {
+                "predictors": name,
+                "n_predictors": p_of[name],
+                "r2": float(e.point),
+                "ci_lo": float(lo),
+                "ci_hi": float(hi),
+                "adjusted_r2": adj[name],
+            }
+        )
+    return rows
+
+
 def audit_proxy(
     frame: pd.DataFrame,
     *,
@@ -207,19 +261,7 @@ def audit_proxy(
         Fewer than three areas with enough persons and known composition.
     """
     codes, labels = _area_codes(frame, area)
-    k = len(labels)
-    keep_rows = codes >= 0
-    kc = codes[keep_rows]
-    n_area = np.bincount(kc, minlength=k).astype(np.float64)
-    risk = divide(np.bincount(kc, weights=frame[score].to_numpy(dtype=np.float64)[keep_rows], minlength=k), n_area)
-    feat_means = []
-    for f in features:
-        v = frame[f].to_numpy(dtype=np.float64, na_value=np.nan)
-        ok = keep_rows & ~np.isnan(v)
-        feat_means.append(
-            divide(np.bincount(codes[ok], weights=v[ok], minlength=k), np.bincount(codes[ok], minlength=k))
-        )
-    F = np.column_stack(feat_means) if feat_means else np.zeros((k, 0))
+    n_area, risk, F = _area_means(frame, codes, len(labels), score, features)
     blocks = {name: c.reindex(pd.Index(labels)).to_numpy(dtype=np.float64) for name, c in composition.items()}
     big = enough(n_area, cfg.min_cell_size)
     use = big.copy()
@@ -255,27 +297,7 @@ def audit_proxy(
 
     est = bootstrap(stat, a, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
 
-    def adjusted(r2: float, p: int) -> float:
-        return 1.0 - (1.0 - r2) * (a - 1) / (a - p - 1) if a - p - 1 > 0 else float("nan")
-
-    p_of = {name: X.shape[1] for name, X in designs.items()}
-    adj = {name: adjusted(float(est[name].point), p_of[name]) for name in designs}
-    adj[BEYOND] = adj[BOTH] - adj[FEATURES]
-    p_of[BEYOND] = p_of[BOTH] - p_of[FEATURES]
-    rows = []
-    for name in (*composition, ALL_COMPOSITION, FEATURES, BOTH, BEYOND):
-        e = est[name]
-        lo, hi = e.interval(cfg.quantiles)
-        rows.append(
-            {
-                "predictors": name,
-                "n_predictors": p_of[name],
-                "r2": float(e.point),
-                "ci_lo": float(lo),
-                "ci_hi": float(hi),
-                "adjusted_r2": adj[name],
-            }
-        )
+    rows = _proxy_rows(est, designs, tuple(composition), a, cfg)
     return ProxyResult(
         table=pd.DataFrame(rows),
         n_areas=int(a),
