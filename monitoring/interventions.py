@@ -203,6 +203,78 @@ def _panel_years(addresses: pd.DataFrame, observation_end: dt.date, config: Inte
     return list(range(first, last + 1))
 
 
+def _check_panel_tables(tables: Mapping[str, pd.DataFrame]) -> None:
+    """Refuse a delivery without the tables and columns the outcome panel needs."""
+    for name, cols in (
+        ("persons", ("rinpersoon", "birth_date")),
+        ("addresses", ("rinpersoon", "buurt_code", "date_start", "date_end")),
+        ("suspects", ("rinpersoon", "registration_date", "offence")),
+    ):
+        if name not in tables:
+            raise InputError(name, None, None, "table missing (needed for the outcome panel)")
+        miss = [c for c in cols if c not in tables[name].columns]
+        if miss:
+            raise InputError(name, miss[0], None, "missing column (needed for the outcome panel)")
+
+
+def _area_of_addresses(addresses: pd.DataFrame, geography: Geography, level: str) -> tuple[pd.Index, np.ndarray]:
+    """The areas of ``level`` (sorted codes) and the position of each address's area among
+    them; refused for buurten unknown to the geography."""
+    h = geography.hierarchy()
+    buurt_to_area = pd.Series(h[level].to_numpy(), index=h["buurt"].to_numpy())
+    area_of = buurt_to_area.reindex(addresses["buurt_code"].astype("str").to_numpy())
+    if area_of.isna().any():
+        raise InputError(
+            "addresses", "buurt_code", int(area_of.isna().sum()), "buurt code unknown to the 2024 geography"
+        )
+    area_codes = pd.Index(sorted(set(h[level])))
+    a_area = area_codes.get_indexer(area_of.to_numpy())
+    return area_codes, a_area
+
+
+def _band_of_age() -> np.ndarray:
+    """Age (index, 0-199) -> position of its age band in ``AGE_BANDS`` (-1: none)."""
+    band_of_age = np.full(200, -1, dtype=np.int64)
+    for b, band_label in enumerate(AGE_BANDS):
+        lo, hi = BAND_LIMITS[band_label]
+        band_of_age[lo : hi + 1] = b
+    return band_of_age
+
+
+def _latest_address_on(
+    jan1: int, keep_a: np.ndarray, a_start: np.ndarray, a_end: np.ndarray, a_pos: np.ndarray
+) -> np.ndarray:
+    """Rows of the addresses that hold on day ``jan1``, one per person: the latest started."""
+    m = keep_a & (a_start <= jan1) & (jan1 < a_end)
+    # one address per person on 1 January: the latest started episode wins
+    idx = np.flatnonzero(m)
+    order = np.lexsort((a_start[idx], a_pos[idx]))
+    idx = idx[order]
+    last_of_person = np.r_[a_pos[idx][1:] != a_pos[idx][:-1], True]
+    idx = idx[last_of_person]
+    return idx
+
+
+def _panel_cells(
+    y: int, area: np.ndarray, band: np.ndarray, registered: np.ndarray, area_codes: pd.Index
+) -> pd.DataFrame:
+    """Residents and registered residents of year ``y`` per area x band (cells with residents)."""
+    n_area, n_band = len(area_codes), len(AGE_BANDS)
+    cell = area * n_band + band
+    n_persons = np.bincount(cell, minlength=n_area * n_band)
+    n_reg = np.bincount(cell, weights=registered, minlength=n_area * n_band).astype(np.int64)
+    has = np.flatnonzero(n_persons > 0)
+    return pd.DataFrame(
+        {
+            "period": np.full(len(has), y, dtype=np.int64),
+            "area_code": area_codes[has // n_band],
+            "age_band": np.asarray(AGE_BANDS, dtype=object)[has % n_band],
+            "n_persons": n_persons[has].astype(np.int64),
+            "n_registered": n_reg[has],
+        }
+    )
+
+
 def build_outcome_panel(
     tables: Mapping[str, pd.DataFrame],
     geography: Geography,
@@ -251,28 +323,11 @@ def build_outcome_panel(
     InputError
         Missing tables or columns, addresses in buurten unknown to the geography, too few years.
     """
-    for name, cols in (
-        ("persons", ("rinpersoon", "birth_date")),
-        ("addresses", ("rinpersoon", "buurt_code", "date_start", "date_end")),
-        ("suspects", ("rinpersoon", "registration_date", "offence")),
-    ):
-        if name not in tables:
-            raise InputError(name, None, None, "table missing (needed for the outcome panel)")
-        miss = [c for c in cols if c not in tables[name].columns]
-        if miss:
-            raise InputError(name, miss[0], None, "missing column (needed for the outcome panel)")
+    _check_panel_tables(tables)
     persons, addresses, suspects = tables["persons"], tables["addresses"], tables["suspects"]
     years = _panel_years(addresses, observation_end, config)
     level = config.panel_level
-    h = geography.hierarchy()
-    buurt_to_area = pd.Series(h[level].to_numpy(), index=h["buurt"].to_numpy())
-    area_of = buurt_to_area.reindex(addresses["buurt_code"].astype("str").to_numpy())
-    if area_of.isna().any():
-        raise InputError(
-            "addresses", "buurt_code", int(area_of.isna().sum()), "buurt code unknown to the 2024 geography"
-        )
-    area_codes = pd.Index(sorted(set(h[level])))
-    a_area = area_codes.get_indexer(area_of.to_numpy())
+    area_codes, a_area = _area_of_addresses(addresses, geography, level)
 
     pid = pd.Index(persons["rinpersoon"].to_numpy())
     a_pos = pid.get_indexer(addresses["rinpersoon"].to_numpy())
@@ -290,22 +345,12 @@ def build_outcome_panel(
     # one registration mask per band (bands sharing offences share the mask)
     s_ok = {b: (s_pos >= 0) & s_offence.isin(offences[b]).to_numpy() for b in AGE_BANDS}
 
-    band_of_age = np.full(200, -1, dtype=np.int64)
-    for b, band_label in enumerate(AGE_BANDS):
-        lo, hi = BAND_LIMITS[band_label]
-        band_of_age[lo : hi + 1] = b
-    n_area, n_band = len(area_codes), len(AGE_BANDS)
+    band_of_age = _band_of_age()
     frames = []
     for y in years:
         jan1 = int(np.datetime64(f"{y}-01-01", "D").astype(np.int64))
         nxt = int(np.datetime64(f"{y + 1}-01-01", "D").astype(np.int64))
-        m = keep_a & (a_start <= jan1) & (jan1 < a_end)
-        # one address per person on 1 January: the latest started episode wins
-        idx = np.flatnonzero(m)
-        order = np.lexsort((a_start[idx], a_pos[idx]))
-        idx = idx[order]
-        last_of_person = np.r_[a_pos[idx][1:] != a_pos[idx][:-1], True]
-        idx = idx[last_of_person]
+        idx = _latest_address_on(jan1, keep_a, a_start, a_end, a_pos)
         pos = a_pos[idx]
         age = y - b_year[pos] - 1 + b_jan1[pos]
         band = np.where((age >= 0) & (age < len(band_of_age)), band_of_age[np.clip(age, 0, len(band_of_age) - 1)], -1)
@@ -316,21 +361,7 @@ def build_outcome_panel(
         for b, band_name in enumerate(AGE_BANDS):
             mine = band == b
             registered[mine] = np.isin(pos[mine], s_pos[s_ok[band_name] & in_year])
-        cell = area * n_band + band
-        n_persons = np.bincount(cell, minlength=n_area * n_band)
-        n_reg = np.bincount(cell, weights=registered, minlength=n_area * n_band).astype(np.int64)
-        has = np.flatnonzero(n_persons > 0)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "period": np.full(len(has), y, dtype=np.int64),
-                    "area_code": area_codes[has // n_band],
-                    "age_band": np.asarray(AGE_BANDS, dtype=object)[has % n_band],
-                    "n_persons": n_persons[has].astype(np.int64),
-                    "n_registered": n_reg[has],
-                }
-            )
-        )
+        frames.append(_panel_cells(y, area, band, registered, area_codes))
     out = pd.concat(frames, ignore_index=True)
     out.insert(1, "area_level", level)
     out["value"] = config.rate_per * out["n_registered"] / out["n_persons"]
