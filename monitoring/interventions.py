@@ -612,6 +612,51 @@ def _ci(est: float, rep: np.ndarray, level: float, n_clusters: int) -> tuple[flo
     return float(est - half), float(est + half)
 
 
+def _did_cohorts(Y: np.ndarray, cohort: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """The never-treated areas and the treatment cohorts with a base period before their start;
+    refused with missing outcomes, no never-treated area or no such cohort."""
+    if not np.isfinite(Y).all():
+        raise InputError("panel", "value", int((~np.isfinite(Y)).any(axis=1).sum()), "missing outcome values")
+    never = cohort < 0
+    if not never.any():
+        raise InputError("panel", "area_code", 0, "no never-treated area to compare with")
+    gs = sorted({int(g) for g in cohort[~never] if g >= 1})
+    if not gs:
+        raise InputError("panel", "period", int((~never).sum()), "no treated area has a base period before its start")
+    return never, gs
+
+
+def _did_tables(
+    cells: Sequence[tuple[int, int, np.ndarray, np.ndarray]], labels: Sequence[Any], n_cl: int, ci_level: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The group-time effects (cohort x period, sorted by cohort and event time) and the event
+    study (weighted mean effect per event time), each with its bootstrap interval."""
+    rows: list[dict[str, Any]] = []
+    es: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for g, t, att, tw in cells:
+        clo, chi = _ci(float(att[0]), att[1:], ci_level, n_cl)
+        rows.append(
+            {
+                "cohort": labels[g],
+                "period": labels[t],
+                "event_time": t - g,
+                "att": float(att[0]),
+                "ci_low": clo,
+                "ci_high": chi,
+            }
+        )
+        es.setdefault(t - g, []).append((att, tw))
+    es_rows = []
+    for e in sorted(es):
+        a = sum(att * tw for att, tw in es[e]) / sum(tw for _, tw in es[e])
+        elo, ehi = _ci(float(a[0]), a[1:], ci_level, n_cl)
+        es_rows.append({"event_time": e, "att": float(a[0]), "ci_low": elo, "ci_high": ehi})
+    cell_cols = ["cohort", "period", "event_time", "att", "ci_low", "ci_high"]
+    cells_df = pd.DataFrame(rows, columns=cell_cols)
+    cells_df = cells_df.sort_values(["cohort", "event_time"], kind="stable").reset_index(drop=True)
+    return cells_df, pd.DataFrame(es_rows, columns=["event_time", "att", "ci_low", "ci_high"])
+
+
 def estimate_did(
     Y: np.ndarray,
     weights: np.ndarray,
@@ -677,16 +722,9 @@ def estimate_did(
     weights = np.asarray(weights, float)
     cohort = np.asarray(cohort, np.int64)
     n, T = Y.shape
-    if not np.isfinite(Y).all():
-        raise InputError("panel", "value", int((~np.isfinite(Y)).any(axis=1).sum()), "missing outcome values")
+    never, gs = _did_cohorts(Y, cohort)
     if cohort_end is None:
         cohort_end = np.full(n, T, dtype=np.int64)
-    never = cohort < 0
-    if not never.any():
-        raise InputError("panel", "area_code", 0, "no never-treated area to compare with")
-    gs = sorted({int(g) for g in cohort[~never] if g >= 1})
-    if not gs:
-        raise InputError("panel", "period", int((~never).sum()), "no treated area has a base period before its start")
     rng = rng if rng is not None else np.random.default_rng(config.seed)
     strata = np.where(never, -1, cohort)
     clusters = np.arange(n) if clusters is None else np.asarray(clusters)
@@ -702,29 +740,7 @@ def estimate_did(
     n_cl = len(np.unique(clusters[np.isin(cohort, gs)]))
     lo, hi = _ci(float(simple[0]), simple[1:], config.ci_level, n_cl)
     labels = list(periods) if periods is not None else list(range(T))
-    rows: list[dict[str, Any]] = []
-    es: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for g, t, att, tw in cells:
-        clo, chi = _ci(float(att[0]), att[1:], config.ci_level, n_cl)
-        rows.append(
-            {
-                "cohort": labels[g],
-                "period": labels[t],
-                "event_time": t - g,
-                "att": float(att[0]),
-                "ci_low": clo,
-                "ci_high": chi,
-            }
-        )
-        es.setdefault(t - g, []).append((att, tw))
-    es_rows = []
-    for e in sorted(es):
-        a = sum(att * tw for att, tw in es[e]) / sum(tw for _, tw in es[e])
-        elo, ehi = _ci(float(a[0]), a[1:], config.ci_level, n_cl)
-        es_rows.append({"event_time": e, "att": float(a[0]), "ci_low": elo, "ci_high": ehi})
-    cell_cols = ["cohort", "period", "event_time", "att", "ci_low", "ci_high"]
-    cells_df = pd.DataFrame(rows, columns=cell_cols)
-    cells_df = cells_df.sort_values(["cohort", "event_time"], kind="stable").reset_index(drop=True)
+    cells_df, event_study = _did_tables(cells, labels, n_cl, config.ci_level)
     treated_in = np.isin(cohort, gs)
     return DidResult(
         att=float(simple[0]),
@@ -734,7 +750,7 @@ def estimate_did(
         n_treated=int(treated_in.sum()),
         n_control=int(never.sum()),
         cells=cells_df,
-        event_study=pd.DataFrame(es_rows, columns=["event_time", "att", "ci_low", "ci_high"]),
+        event_study=event_study,
     )
 
 
@@ -1200,6 +1216,34 @@ def _band_panel(panel: pd.DataFrame, bands: Sequence[str], mix: str = "fixed") -
     return g.drop(columns=["_wv", "_w"])
 
 
+def _treatment_cohorts(
+    treated_long: pd.DataFrame,
+    iv_id: str,
+    stamps: pd.DatetimeIndex,
+    period_kind: str,
+    config: InterventionConfig,
+    skipped: list[dict[str, str]],
+) -> pd.Series | None:
+    """Treated area -> index of the period its treatment starts in, for the areas with at least
+    ``config.min_pre_periods`` periods before the start inside the panel; the areas left out
+    (or the whole intervention, None) are recorded in ``skipped``."""
+    first = treated_long[treated_long["intervention_id"] == iv_id].groupby("area_code")["start_date"].min()
+    g_area = pd.Series([_cohort_index(pd.Timestamp(v), stamps, period_kind) for v in first], index=first.index)
+    usable = (g_area >= config.min_pre_periods) & (g_area < len(stamps))
+    if not usable.any():
+        skipped.append({"intervention_id": iv_id, "reason": "start outside the panel or too few periods before it"})
+        return None
+    if not usable.all():
+        skipped.append(
+            {
+                "intervention_id": iv_id,
+                "reason": f"{int((~usable).sum())} treated area(s) left out: start outside the panel or "
+                "too few periods before it",
+            }
+        )
+    return g_area[usable]
+
+
 def estimate_intervention_effects(
     registry: pd.DataFrame,
     panel: pd.DataFrame,
@@ -1249,21 +1293,10 @@ def estimate_intervention_effects(
     for iv_id in reg["intervention_id"].drop_duplicates().tolist():
         mine = reg[reg["intervention_id"] == iv_id]
         bands = sorted(mine["age_band"].unique().tolist())
-        first = treated_long[treated_long["intervention_id"] == iv_id].groupby("area_code")["start_date"].min()
-        g_area = pd.Series([_cohort_index(pd.Timestamp(v), stamps, period_kind) for v in first], index=first.index)
-        usable = (g_area >= config.min_pre_periods) & (g_area < len(periods))
-        if not usable.any():
-            skipped.append({"intervention_id": iv_id, "reason": "start outside the panel or too few periods before it"})
+        g_area = _treatment_cohorts(treated_long, iv_id, stamps, period_kind, config, skipped)
+        if g_area is None:
             continue
-        if not usable.all():
-            skipped.append(
-                {
-                    "intervention_id": iv_id,
-                    "reason": f"{int((~usable).sum())} treated area(s) left out: start outside the panel or "
-                    "too few periods before it",
-                }
-            )
-        treated = sorted(g_area.index[usable])
+        treated = sorted(g_area.index)
         overlapping = treated_long["age_band"].isin(bands)
         ever = set(treated_long.loc[overlapping, "area_code"])
         bp = _band_panel(panel, bands, config.band_mix)
