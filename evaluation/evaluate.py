@@ -8,6 +8,7 @@ training stage logs it (``to_artifacts``) and ``aanwas report`` renders it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -219,6 +220,356 @@ def _registration_intensity(
             )
 
 
+@dataclasses.dataclass
+class _Collected:
+    """What the audits of one evaluation produce, filled in step by step.
+
+    The steps run in a fixed order: the summary, tables and figures keep the order in which
+    they were filled (the logged artifacts and the report follow it).
+    """
+
+    summary: dict[str, Any]
+    tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    figures: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    fairness: dict[str, FairnessAudit] = dataclasses.field(default_factory=dict)
+    proxy: dict[str, ProxyResult] = dataclasses.field(default_factory=dict)
+    label_bias: dict[str, LabelBiasResult] = dataclasses.field(default_factory=dict)
+    perf_card: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    fair_card: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _checked_scored(scored: pd.DataFrame, score: str, label: str, band: str, cfg: EvaluationConfig) -> pd.DataFrame:
+    """The scored rows, refused without their columns or with a risk outside [0, 1]; audit
+    attributes named after their source column are added under the attribute's name."""
+    for col in (score, label, band):
+        if col not in scored.columns:
+            raise InputError("scored rows", col, None, "column not found")
+    bad = scored[score].isna() | ~scored[score].between(0.0, 1.0)
+    if bad.any():
+        raise InputError("scored rows", score, int(bad.sum()), "risk must be a probability in [0, 1]")
+    for attribute, source in cfg.attribute_columns.items():
+        if attribute not in scored.columns and source in scored.columns:
+            scored = scored.assign(**{attribute: scored[source]})
+    return scored
+
+
+def _summary_head(
+    info: ModelInfo, cfg: EvaluationConfig, bands: list[str], thresholds: dict[str, float]
+) -> dict[str, Any]:
+    """The summary before the audits: the model, the settings it was evaluated with, and empty
+    sections the audits fill in."""
+    return {
+        "model": {"name": info.name, "version": info.version, "run_id": info.run_id},
+        "settings": {
+            "min_cell_size": cfg.min_cell_size,
+            "interval": cfg.interval_text,
+            "interval_level": round(1.0 - cfg.alpha, 12),
+            "tolerance_band": f"{cfg.tolerance_low:g}\u2013{cfg.tolerance_high:g}",
+            "tolerance": [cfg.tolerance_low, cfg.tolerance_high],
+            "priority_metrics": list(cfg.priority_metrics),
+            "gate": {
+                "fairness_metrics": list(cfg.gate_fairness_metrics),
+                "max_outside": cfg.gate_max_outside,
+                "proxy_block": cfg.proxy_gate_block,
+                "proxy_r2_max": cfg.gate_proxy_r2_max,
+                "proxy_min_areas": cfg.proxy_min_areas,
+                "max_bias_elevated_share": cfg.gate_max_bias_elevated_share,
+                "bias_min_elevated": cfg.gate_bias_min_elevated,
+            },
+        },
+        "bands": bands,
+        "threshold": thresholds,
+        "n_persons": {},
+        "n_censored": {},
+        "fairness_references": {},
+        "fairness_notes": {},
+        "area_keys": {},
+        "proxy": {},
+        "proxy_skipped": {},
+        "label_bias": {},
+        "registration_intensity": {},
+        "ranking": {},
+        "shap": {},
+    }
+
+
+def _known_outcomes(rows: pd.DataFrame, label: str) -> pd.DataFrame:
+    """The rows whose outcome is known (not censored), with the label as 0/1 integers."""
+    known = rows[rows[label].notna().to_numpy()].copy()
+    known[label] = known[label].astype("int64")
+    return known
+
+
+def _audit_band_performance(
+    out: _Collected,
+    known: pd.DataFrame,
+    b: str,
+    *,
+    label: str,
+    score: str,
+    thr: float,
+    baselines: Sequence[str],
+    cfg: EvaluationConfig,
+) -> None:
+    """Performance of band ``b``: metrics, comparison with the baselines, calibration (table,
+    figure) and the model's metrics for the card."""
+    perf = audit_performance(known, label=label, score=score, threshold=thr, cfg=cfg, baselines=baselines)
+    out.tables[f"performance/{b}"] = perf.metrics
+    if len(perf.comparison):
+        out.tables[f"performance_comparison/{b}"] = perf.comparison
+    out.tables[f"calibration/{b}"] = perf.calibration
+    out.figures[f"calibration/{b}"] = P.plot_calibration(
+        perf.calibration, title=f"Calibration, band {b}", dpi=cfg.figure_dpi
+    )
+    m = perf.metrics[perf.metrics["model"] == "model"]
+    out.perf_card[b] = {r["metric"]: _ci_text(r) for r in m.to_dict("records")}
+
+
+def _audit_band_fairness(
+    out: _Collected,
+    known: pd.DataFrame,
+    b: str,
+    attrs: list[str],
+    *,
+    label: str,
+    score: str,
+    thr: float,
+    cfg: EvaluationConfig,
+) -> None:
+    """Fairness of band ``b`` over the audit attributes: tables, summary, card and one figure."""
+    fa = audit_fairness(known, label=label, score=score, threshold=thr, groups=attrs, cfg=cfg)
+    out.fairness[b] = fa
+    out.tables[f"fairness_overall/{b}"] = fa.overall
+    out.tables[f"fairness_groups/{b}"] = fa.groups
+    out.tables[f"fairness_metrics/{b}"] = fa.metrics
+    out.summary["fairness_references"][b] = fa.references
+    out.summary["fairness_notes"][b] = fa.notes
+    out.fair_card[b] = _fairness_summary(fa, cfg)
+    # one figure per band: priority ratio metrics for the single attributes (the
+    # intersections are in the tables)
+    out.figures[f"fairness/{b}"] = P.plot_disparities(
+        fa.metrics,
+        title=f"Disparities of the priority metrics, band {b}",
+        band=(cfg.tolerance_low, cfg.tolerance_high),
+        dpi=cfg.figure_dpi,
+        metric_names=tuple(cfg.priority_metrics),
+        attributes=tuple(attrs),
+    )
+
+
+def _audit_area_proxy(
+    out: _Collected,
+    sub: pd.DataFrame,
+    key: str,
+    level: str,
+    *,
+    score: str,
+    features: Sequence[str],
+    cfg: EvaluationConfig,
+) -> None:
+    """Proxy test at one area level: how much of the area mean score the composition explains
+    (skipped, with the reason in the summary, without composition attributes or enough areas)."""
+    blocks = {
+        name: aggregate_area_composition(sub, area=level, attributes=[attr])
+        for name, attr in cfg.proxy_blocks.items()
+        if attr in sub.columns
+    }
+    if not blocks:
+        out.summary["proxy_skipped"][key] = "no composition attributes available"
+        return
+    try:
+        pr = audit_proxy(sub, area=level, score=score, composition=blocks, features=list(features), cfg=cfg)
+    except InputError as err:
+        out.summary["proxy_skipped"][key] = err.problem
+        return
+    out.proxy[key] = pr
+    out.tables[f"proxy/{key}"] = pr.table
+    out.summary["proxy"][key] = {
+        "n_areas": pr.n_areas,
+        "n_areas_too_few": pr.n_areas_too_few,
+        "blocks": list(pr.blocks),
+    }
+
+
+def _audit_band_areas(
+    out: _Collected,
+    sub: pd.DataFrame,
+    known: pd.DataFrame,
+    b: str,
+    *,
+    has_both: bool,
+    label: str,
+    score: str,
+    features: Sequence[str],
+    alternative: str | None,
+    truth_areas: pd.DataFrame | None,
+    cfg: EvaluationConfig,
+) -> None:
+    """Stigmatisation audits of band ``b`` per area level: proxy test, label bias (with an
+    alternative outcome) and rank uncertainty."""
+    keys = []
+    for level in cfg.area_levels:
+        if level not in sub.columns:
+            out.notes.append(f"band {b}: no area column {level!r}; stigmatisation audits skipped there")
+            continue
+        key = f"{b}/{level}"
+        keys.append(key)
+        _audit_area_proxy(out, sub, key, level, score=score, features=features, cfg=cfg)
+        if alternative is not None and alternative in known.columns and has_both:
+            lb = audit_label_bias(known, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
+            out.label_bias[key] = lb
+            _record_label_bias(lb, key, level, f"band {b}", truth_areas, cfg, out.summary, out.tables, out.figures)
+        rk = audit_ranking(sub, area=level, value=score, cfg=cfg)
+        out.summary["ranking"][key] = rk.summary
+        out.figures[f"ranking/{key}"] = P.plot_rank_widths(
+            (rk.areas["rank_hi"] - rk.areas["rank_lo"]).to_numpy(),
+            title=f"Rank-interval widths, {level}, band {b}",
+            dpi=cfg.figure_dpi,
+        )
+    out.summary["area_keys"][b] = keys
+
+
+def _explain_band(
+    out: _Collected, sub: pd.DataFrame, b: str, model: Any, cols: list[str], cfg: EvaluationConfig
+) -> None:
+    """SHAP importance and dependence of band ``b``'s model, aggregated (tables and figure)."""
+    sh = aggregate_shap(model, sub[cols], cfg=cfg)
+    out.tables[f"shap_importance/{b}"] = sh.importance
+    out.tables[f"shap_dependence/{b}"] = sh.dependence
+    out.summary["shap"][b] = {"n_persons": sh.n_persons, "scale": sh.scale}
+    out.figures[f"shap/{b}"] = P.plot_importance(sh.importance, title=f"SHAP importance, band {b}", dpi=cfg.figure_dpi)
+
+
+def _audit_band(
+    out: _Collected,
+    sub: pd.DataFrame,
+    b: str,
+    *,
+    label: str,
+    score: str,
+    thr: float,
+    baselines: Sequence[str],
+    features: Mapping[str, Sequence[str]] | None,
+    models: Mapping[str, Any] | None,
+    alternative: str | None,
+    truth_areas: pd.DataFrame | None,
+    cfg: EvaluationConfig,
+) -> None:
+    """Every audit of one age band: performance, fairness, stigmatisation, explanations."""
+    known = _known_outcomes(sub, label)
+    n_known = len(known)
+    out.summary["n_persons"][b] = n_known if n_known >= cfg.min_cell_size else TOO_FEW
+    n_cens = len(sub) - n_known
+    out.summary["n_censored"][b] = n_cens if n_cens == 0 or n_cens >= cfg.min_cell_size else TOO_FEW
+    has_both = n_known >= cfg.min_cell_size and known[label].nunique() == 2
+    if has_both:
+        _audit_band_performance(out, known, b, label=label, score=score, thr=thr, baselines=baselines, cfg=cfg)
+    else:
+        out.notes.append(f"band {b}: performance and fairness not evaluated (too few persons or only one outcome)")
+    attrs = [a for a in cfg.audit_attributes if a in sub.columns]
+    missing = [a for a in cfg.audit_attributes if a not in sub.columns]
+    if missing:
+        out.notes.append(f"band {b}: audit attributes not available: {', '.join(missing)}")
+    if has_both and attrs:
+        _audit_band_fairness(out, known, b, attrs, label=label, score=score, thr=thr, cfg=cfg)
+    _audit_band_areas(
+        out,
+        sub,
+        known,
+        b,
+        has_both=has_both,
+        label=label,
+        score=score,
+        features=(features or {}).get(b, ()),
+        alternative=alternative,
+        truth_areas=truth_areas,
+        cfg=cfg,
+    )
+    if models and b in models and features and b in features:
+        _explain_band(out, sub, b, models[b], list(features[b]), cfg)
+
+
+def _pooled_label_bias(
+    out: _Collected,
+    scored: pd.DataFrame,
+    *,
+    label: str,
+    score: str,
+    alternative: str,
+    truth_areas: pd.DataFrame | None,
+    cfg: EvaluationConfig,
+) -> None:
+    """Label bias pooled over the age bands: registration intensity is a property of the area,
+    not of a band, and pooling gives the audit more events (its power is low in small areas)."""
+    pooled = _known_outcomes(scored, label)
+    keys = []
+    for level in cfg.area_levels:
+        if level not in pooled.columns or pooled[label].nunique() < 2:
+            continue
+        key = f"{POOLED}/{level}"
+        keys.append(key)
+        lb = audit_label_bias(pooled, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
+        out.label_bias[key] = lb
+        _record_label_bias(lb, key, level, "all bands", truth_areas, cfg, out.summary, out.tables, out.figures)
+    out.summary["area_keys"][POOLED] = keys
+
+
+def _stigma_card(out: _Collected, findings: list[str]) -> dict[str, Any]:
+    """The stigmatisation section of the model card: proxy R² with intervals, label bias,
+    registration intensity and ranking summaries, and the league-table findings."""
+    summary = out.summary
+    return {
+        "proxy": {
+            k: {
+                r["predictors"]: f"R2 {r['r2']:.2f} ({r['ci_lo']:.2f}\u2013{r['ci_hi']:.2f})"
+                for r in v.table.to_dict("records")
+            }
+            for k, v in out.proxy.items()
+        },
+        "label_bias": dict(summary["label_bias"]),
+        "registration_intensity": {
+            k: {kk: vv for kk, vv in v.items() if kk.startswith(_CARD_KEYS)}
+            for k, v in summary["registration_intensity"].items()
+        },
+        "ranking": {
+            k: {kk: vv for kk, vv in v.items() if kk.startswith(("n_areas", "naive"))}
+            for k, v in summary["ranking"].items()
+        },
+        "league_findings": findings,
+    }
+
+
+def _checked_result(out: _Collected, info: ModelInfo, cfg: EvaluationConfig) -> EvaluationResult:
+    """The result with its model card, after the league-table check (on the tables and on the
+    full report as rendered, card included) and the promotion gate."""
+    summary, tables = out.summary, out.tables
+
+    def card_with(findings: list[str], gate: dict[str, Any]) -> dict[str, Any]:
+        return build_model_card(
+            info,
+            cfg.model_card,
+            performance=out.perf_card,
+            fairness=out.fair_card,
+            stigmatisation=_stigma_card(out, findings),
+            gate=gate,
+        )
+
+    draft = EvaluationResult(summary=summary, tables=tables, figures={}, model_card=card_with([], {}))
+    findings = audit_league_tables(
+        tables=tables, html={"report.html": render_report(draft, min_cell=cfg.min_cell_size)}
+    )
+    summary["league_findings"] = findings
+
+    gate = audit_gates(
+        cfg=cfg, fairness=out.fairness, proxy=out.proxy, label_bias=out.label_bias, league_findings=findings
+    )
+    summary["gate"] = gate.to_dict()
+    return EvaluationResult(
+        summary=summary, tables=tables, figures=out.figures, model_card=card_with(findings, gate.to_dict())
+    )
+
+
 def evaluate_model(
     scored: pd.DataFrame,
     *,
@@ -276,186 +627,32 @@ def evaluate_model(
     -------
     EvaluationResult
     """
-    for col in (score, label, band):
-        if col not in scored.columns:
-            raise InputError("scored rows", col, None, "column not found")
-    bad = scored[score].isna() | ~scored[score].between(0.0, 1.0)
-    if bad.any():
-        raise InputError("scored rows", score, int(bad.sum()), "risk must be a probability in [0, 1]")
-    for attribute, source in cfg.attribute_columns.items():
-        if attribute not in scored.columns and source in scored.columns:
-            scored = scored.assign(**{attribute: scored[source]})
+    scored = _checked_scored(scored, score, label, band, cfg)
     info = model_info or ModelInfo()
-    tables: dict[str, pd.DataFrame] = {}
-    figures: dict[str, bytes] = {}
-    notes: list[str] = []
     bands = _bands(scored[band])
     thresholds = {b: float(threshold[b] if isinstance(threshold, Mapping) else threshold) for b in bands}
-    fairness_by_band: dict[str, FairnessAudit] = {}
-    proxy_by_key: dict[str, ProxyResult] = {}
-    bias_by_key: dict[str, LabelBiasResult] = {}
-    summary: dict[str, Any] = {
-        "model": {"name": info.name, "version": info.version, "run_id": info.run_id},
-        "settings": {
-            "min_cell_size": cfg.min_cell_size,
-            "interval": cfg.interval_text,
-            "interval_level": round(1.0 - cfg.alpha, 12),
-            "tolerance_band": f"{cfg.tolerance_low:g}\u2013{cfg.tolerance_high:g}",
-            "tolerance": [cfg.tolerance_low, cfg.tolerance_high],
-            "priority_metrics": list(cfg.priority_metrics),
-            "gate": {
-                "fairness_metrics": list(cfg.gate_fairness_metrics),
-                "max_outside": cfg.gate_max_outside,
-                "proxy_block": cfg.proxy_gate_block,
-                "proxy_r2_max": cfg.gate_proxy_r2_max,
-                "proxy_min_areas": cfg.proxy_min_areas,
-                "max_bias_elevated_share": cfg.gate_max_bias_elevated_share,
-                "bias_min_elevated": cfg.gate_bias_min_elevated,
-            },
-        },
-        "bands": bands,
-        "threshold": thresholds,
-        "n_persons": {},
-        "n_censored": {},
-        "fairness_references": {},
-        "fairness_notes": {},
-        "area_keys": {},
-        "proxy": {},
-        "proxy_skipped": {},
-        "label_bias": {},
-        "registration_intensity": {},
-        "ranking": {},
-        "shap": {},
-    }
-    perf_card: dict[str, dict[str, str]] = {}
-    fair_card: dict[str, Any] = {}
+    out = _Collected(summary=_summary_head(info, cfg, bands, thresholds))
     band_values = scored[band].astype(str)
     for b in bands:
-        sub = scored[band_values == b]
-        lab = sub[label]
-        known = sub[lab.notna().to_numpy()].copy()
-        known[label] = known[label].astype("int64")
-        n_known = len(known)
-        summary["n_persons"][b] = n_known if n_known >= cfg.min_cell_size else TOO_FEW
-        n_cens = len(sub) - n_known
-        summary["n_censored"][b] = n_cens if n_cens == 0 or n_cens >= cfg.min_cell_size else TOO_FEW
-        thr = thresholds[b]
-        has_both = n_known >= cfg.min_cell_size and known[label].nunique() == 2
-
-        # performance ---------------------------------------------------------------------
-        if has_both:
-            perf = audit_performance(known, label=label, score=score, threshold=thr, cfg=cfg, baselines=baselines)
-            tables[f"performance/{b}"] = perf.metrics
-            if len(perf.comparison):
-                tables[f"performance_comparison/{b}"] = perf.comparison
-            tables[f"calibration/{b}"] = perf.calibration
-            figures[f"calibration/{b}"] = P.plot_calibration(
-                perf.calibration, title=f"Calibration, band {b}", dpi=cfg.figure_dpi
-            )
-            m = perf.metrics[perf.metrics["model"] == "model"]
-            perf_card[b] = {r["metric"]: _ci_text(r) for r in m.to_dict("records")}
-        else:
-            notes.append(f"band {b}: performance and fairness not evaluated (too few persons or only one outcome)")
-
-        # fairness ------------------------------------------------------------------------
-        attrs = [a for a in cfg.audit_attributes if a in sub.columns]
-        missing = [a for a in cfg.audit_attributes if a not in sub.columns]
-        if missing:
-            notes.append(f"band {b}: audit attributes not available: {', '.join(missing)}")
-        if has_both and attrs:
-            fa = audit_fairness(known, label=label, score=score, threshold=thr, groups=attrs, cfg=cfg)
-            fairness_by_band[b] = fa
-            tables[f"fairness_overall/{b}"] = fa.overall
-            tables[f"fairness_groups/{b}"] = fa.groups
-            tables[f"fairness_metrics/{b}"] = fa.metrics
-            summary["fairness_references"][b] = fa.references
-            summary["fairness_notes"][b] = fa.notes
-            fair_card[b] = _fairness_summary(fa, cfg)
-            # one figure per band: priority ratio metrics for the single attributes (the
-            # intersections are in the tables)
-            figures[f"fairness/{b}"] = P.plot_disparities(
-                fa.metrics,
-                title=f"Disparities of the priority metrics, band {b}",
-                band=(cfg.tolerance_low, cfg.tolerance_high),
-                dpi=cfg.figure_dpi,
-                metric_names=tuple(cfg.priority_metrics),
-                attributes=tuple(attrs),
-            )
-
-        # stigmatisation ------------------------------------------------------------------
-        keys = []
-        for level in cfg.area_levels:
-            if level not in sub.columns:
-                notes.append(f"band {b}: no area column {level!r}; stigmatisation audits skipped there")
-                continue
-            key = f"{b}/{level}"
-            keys.append(key)
-            blocks = {
-                name: aggregate_area_composition(sub, area=level, attributes=[attr])
-                for name, attr in cfg.proxy_blocks.items()
-                if attr in sub.columns
-            }
-            if blocks:
-                try:
-                    pr = audit_proxy(
-                        sub,
-                        area=level,
-                        score=score,
-                        composition=blocks,
-                        features=list((features or {}).get(b, ())),
-                        cfg=cfg,
-                    )
-                    proxy_by_key[key] = pr
-                    tables[f"proxy/{key}"] = pr.table
-                    summary["proxy"][key] = {
-                        "n_areas": pr.n_areas,
-                        "n_areas_too_few": pr.n_areas_too_few,
-                        "blocks": list(pr.blocks),
-                    }
-                except InputError as err:
-                    summary["proxy_skipped"][key] = err.problem
-            else:
-                summary["proxy_skipped"][key] = "no composition attributes available"
-            if alternative is not None and alternative in known.columns and has_both:
-                lb = audit_label_bias(known, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
-                bias_by_key[key] = lb
-                _record_label_bias(lb, key, level, f"band {b}", truth_areas, cfg, summary, tables, figures)
-            rk = audit_ranking(sub, area=level, value=score, cfg=cfg)
-            summary["ranking"][key] = rk.summary
-            figures[f"ranking/{key}"] = P.plot_rank_widths(
-                (rk.areas["rank_hi"] - rk.areas["rank_lo"]).to_numpy(),
-                title=f"Rank-interval widths, {level}, band {b}",
-                dpi=cfg.figure_dpi,
-            )
-        summary["area_keys"][b] = keys
-
-        # explanations --------------------------------------------------------------------
-        if models and b in models and features and b in features:
-            cols = list(features[b])
-            sh = aggregate_shap(models[b], sub[cols], cfg=cfg)
-            tables[f"shap_importance/{b}"] = sh.importance
-            tables[f"shap_dependence/{b}"] = sh.dependence
-            summary["shap"][b] = {"n_persons": sh.n_persons, "scale": sh.scale}
-            figures[f"shap/{b}"] = P.plot_importance(
-                sh.importance, title=f"SHAP importance, band {b}", dpi=cfg.figure_dpi
-            )
-
-    # registration intensity is a property of the area, not of a band: pooling the bands
-    # gives the label-bias audit more events (its power is low in small areas)
+        _audit_band(
+            out,
+            scored[band_values == b],
+            b,
+            label=label,
+            score=score,
+            thr=thresholds[b],
+            baselines=baselines,
+            features=features,
+            models=models,
+            alternative=alternative,
+            truth_areas=truth_areas,
+            cfg=cfg,
+        )
     if alternative is not None and alternative in scored.columns and len(bands) > 1:
-        pooled = scored[scored[label].notna().to_numpy()].copy()
-        pooled[label] = pooled[label].astype("int64")
-        keys = []
-        for level in cfg.area_levels:
-            if level not in pooled.columns or pooled[label].nunique() < 2:
-                continue
-            key = f"{POOLED}/{level}"
-            keys.append(key)
-            lb = audit_label_bias(pooled, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
-            bias_by_key[key] = lb
-            _record_label_bias(lb, key, level, "all bands", truth_areas, cfg, summary, tables, figures)
-        summary["area_keys"][POOLED] = keys
-
+        _pooled_label_bias(
+            out, scored, label=label, score=score, alternative=alternative, truth_areas=truth_areas, cfg=cfg
+        )
+    summary, tables = out.summary, out.tables
     if registrations is not None and len(registrations):
         _registration_intensity(
             registrations,
@@ -466,50 +663,12 @@ def evaluate_model(
             truth_areas=truth_areas,
             summary=summary,
             tables=tables,
-            figures=figures,
+            figures=out.figures,
         )
-    summary["notes"] = notes
+    summary["notes"] = out.notes
     if alternative is None:
         summary["notes"].append("label-bias sensitivity not run: no alternative label given")
-
-    def card_with(findings: list[str], gate: dict[str, Any]) -> dict[str, Any]:
-        stigma_card = {
-            "proxy": {
-                k: {
-                    r["predictors"]: f"R2 {r['r2']:.2f} ({r['ci_lo']:.2f}\u2013{r['ci_hi']:.2f})"
-                    for r in v.table.to_dict("records")
-                }
-                for k, v in proxy_by_key.items()
-            },
-            "label_bias": dict(summary["label_bias"]),
-            "registration_intensity": {
-                k: {kk: vv for kk, vv in v.items() if kk.startswith(_CARD_KEYS)}
-                for k, v in summary["registration_intensity"].items()
-            },
-            "ranking": {
-                k: {kk: vv for kk, vv in v.items() if kk.startswith(("n_areas", "naive"))}
-                for k, v in summary["ranking"].items()
-            },
-            "league_findings": findings,
-        }
-        return build_model_card(
-            info, cfg.model_card, performance=perf_card, fairness=fair_card, stigmatisation=stigma_card, gate=gate
-        )
-
-    # league-table check on the tables and on the full report as rendered (card included)
-    draft = EvaluationResult(summary=summary, tables=tables, figures={}, model_card=card_with([], {}))
-    findings = audit_league_tables(
-        tables=tables, html={"report.html": render_report(draft, min_cell=cfg.min_cell_size)}
-    )
-    summary["league_findings"] = findings
-
-    gate = audit_gates(
-        cfg=cfg, fairness=fairness_by_band, proxy=proxy_by_key, label_bias=bias_by_key, league_findings=findings
-    )
-    summary["gate"] = gate.to_dict()
-    return EvaluationResult(
-        summary=summary, tables=tables, figures=figures, model_card=card_with(findings, gate.to_dict())
-    )
+    return _checked_result(out, info, cfg)
 
 
 def evaluate_registrations(

@@ -30,7 +30,7 @@ from sklearn.metrics import confusion_matrix
 
 from aanwas.common.errors import InputError
 from evaluation._cells import enough
-from evaluation.bootstrap import bootstrap, cell_pair_counts, codes_of, divide, indicator, percentile_interval
+from evaluation.bootstrap import Estimate, bootstrap, cell_pair_counts, codes_of, divide, indicator, percentile_interval
 from evaluation.config import FAIRNESS_METRICS, EvaluationConfig
 
 TOO_FEW = "too few"
@@ -414,6 +414,230 @@ def _reference(
 # --------------------------------------------------------------------------------------------
 
 
+def _bootstrap_groups(
+    y: np.ndarray,
+    s: np.ndarray,
+    pred: np.ndarray,
+    coded: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    names: Sequence[str],
+    cfg: EvaluationConfig,
+) -> dict[str, Estimate]:
+    """Bootstrap replicates of every metric of every group, keyed ``"attribute|metric"``
+    (``"__overall__|metric"`` for the whole table).
+
+    Every grouping (attribute or intersection) is a union of the finest cells (one per
+    combination of the values of all groupings), so one weighted pass over the rows per
+    bootstrap chunk gives the sums of every cell, and each grouping's statistics follow from a
+    small (cells x groups) membership matrix; AUC comes from cross-cell pair counts.
+    """
+    n = len(y)
+    fine = np.zeros(n, dtype=np.int64)
+    for c, labels in coded.values():  # refine the partition by each grouping; codes stay < n
+        fine, _ = codes_of(fine * len(labels) + c)
+    kf = int(fine.max()) + 1 if n else 0
+    first = np.zeros(kf, dtype=np.int64)
+    first[fine[::-1]] = np.arange(n)[::-1]  # a row of each cell
+    membership = {"__overall__": np.ones((kf, 1))}
+    for a, (codes, labels) in coded.items():
+        membership[a] = np.eye(len(labels))[codes[first]]
+    vecs = [np.ones(n), y, pred, pred * y, s]
+    cell_matrix = sp.hstack([indicator(fine, kf, v) for v in vecs]).tocsr()
+    pairs = cell_pair_counts(y, s, fine, kf, max_cells=cfg.bootstrap_max_cells) if "auc" in names else None
+
+    def rates(sums: np.ndarray, U: np.ndarray | None, m: np.ndarray) -> dict[str, np.ndarray]:
+        cnt, npos, npred, tp, ssum = (sums[:, i * kf : (i + 1) * kf] @ m for i in range(5))
+        out = {
+            "n": cnt,
+            "selection_rate": divide(npred, cnt),
+            "fpr": divide(npred - tp, cnt - npos),
+            "fnr": divide(npos - tp, npos),
+            "ppv": divide(tp, npred),
+            "calibration": divide(npos, ssum),
+            "citl": divide(ssum - npos, cnt),
+        }
+        if U is not None:  # pairs within a group: both cells in it (m is one-hot per cell)
+            same = m @ m.T
+            num = (U * same[None, :, :]).sum(axis=2) @ m
+            out["auc"] = divide(num, npos * (cnt - npos))
+        return out
+
+    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
+        sums = np.asarray(W @ cell_matrix)
+        U = pairs(W) if pairs is not None else None
+        out: dict[str, np.ndarray] = {}
+        for a, m in membership.items():
+            for key, val in rates(sums, U, m).items():
+                out[f"{a}|{key}"] = val
+        return out
+
+    return bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
+
+
+def _overall_rows(
+    est: Mapping[str, Estimate],
+    names: Sequence[str],
+    y: np.ndarray,
+    s: np.ndarray,
+    pred: np.ndarray,
+    cfg: EvaluationConfig,
+) -> tuple[list[dict[str, Any]], dict[str, bool]]:
+    """The metrics of the whole table (calibration exact: Poisson, Garwood interval) and which
+    of them have enough persons to be shown."""
+    band = (cfg.tolerance_low, cfg.tolerance_high)
+    cal_all = None
+    if "calibration" in names:
+        cal_all = poisson_ratio(np.array([y.sum()]), np.array([s.sum()]), cfg.alpha, band)
+    n_pos_all, n_pred_all = float(y.sum()), float(pred.sum())
+    den_all = _denominators(np.array([len(y)]), np.array([n_pos_all]), np.array([n_pred_all]), cfg)
+    ok_all = {m: bool(enough(den_all[m], cfg.min_cell_size)[0]) for m in names}
+    overall_rows = []
+    for m in names:
+        e = est[f"__overall__|{m}"]
+        lo, hi = e.interval(cfg.quantiles)
+        point = e.point
+        if m == "calibration" and cal_all is not None:
+            point, lo, hi = cal_all[0], cal_all[1], cal_all[2]
+        ok = ok_all[m]
+        overall_rows.append(
+            {
+                "metric": m,
+                "value": float(point[0]) if ok else np.nan,
+                "ci_lo": float(lo[0]) if ok else np.nan,
+                "ci_hi": float(hi[0]) if ok else np.nan,
+                "status": "ok" if ok else TOO_FEW,
+            }
+        )
+    return overall_rows, ok_all
+
+
+def _disparities(
+    m: str,
+    value: np.ndarray,
+    reps: np.ndarray,
+    ref_point: np.ndarray,
+    ref_reps: np.ndarray,
+    npos: np.ndarray,
+    ssum: np.ndarray,
+    cfg: EvaluationConfig,
+) -> tuple[np.ndarray, ...]:
+    """Disparity of metric ``m`` per group against the reference, its interval, verdict and
+    p-value of being inside the tolerance band, as ``COMPARISON[m]`` defines it.
+
+    Returns ``(disparity, lo, hi, verdict, p_value, calibration)``; ``calibration`` is the exact
+    observed / expected ``(value, lo, hi)`` for the calibration metric, else ``None``.
+    """
+    band = (cfg.tolerance_low, cfg.tolerance_high)
+    k = len(value)
+    p_value = np.full(k, np.nan)
+    calibration: Any = None
+    if COMPARISON[m] == "ratio to reference":
+        disp = divide(value, ref_point)
+        dreps = divide(reps, ref_reps)
+        dlo, dhi = percentile_interval(dreps, cfg.quantiles)
+        verdict = _verdict(disp, dlo, dhi, band)
+        p_value = tolerance_p_values(dreps, band)
+    elif COMPARISON[m] == "difference to reference":
+        disp = value - ref_point
+        dreps = reps - ref_reps
+        dlo, dhi = percentile_interval(dreps, cfg.quantiles)
+        gap = (-cfg.auc_gap_max, cfg.auc_gap_max)
+        verdict = _verdict(disp, dlo, dhi, gap)
+        p_value = tolerance_p_values(dreps, gap)
+    elif COMPARISON[m] == "observed / expected within group":
+        ratio, lo, hi, p_value = poisson_ratio(npos, ssum, cfg.alpha, band)
+        calibration = (ratio, lo, hi)
+        disp, dlo, dhi = ratio, lo, hi
+        verdict = _verdict(disp, dlo, dhi, band)
+    else:
+        disp = dlo = dhi = np.full(k, np.nan)
+        verdict = np.full(k, "none", dtype=object)
+    p_value = np.where(np.isin(verdict, (CANNOT_JUDGE, "undefined")), np.nan, p_value)
+    return disp, dlo, dhi, verdict, p_value, calibration
+
+
+def _attribute_rows(
+    a: str,
+    codes: np.ndarray,
+    labels: np.ndarray,
+    y: np.ndarray,
+    s: np.ndarray,
+    pred: np.ndarray,
+    est: Mapping[str, Estimate],
+    names: Sequence[str],
+    ok_all: Mapping[str, bool],
+    cfg: EvaluationConfig,
+    notes: list[str],
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """One attribute's reference group, its group rows and its metric rows (values, intervals,
+    disparities and verdicts; cells below the minimum size suppressed)."""
+    mc = cfg.min_cell_size
+    k = len(labels)
+    by_group = _confusion_metric_frame(codes, labels, y, pred)
+    cnt = np.bincount(codes, minlength=k).astype(np.float64)
+    npos = np.bincount(codes, weights=y, minlength=k)
+    npred = np.bincount(codes, weights=pred, minlength=k)
+    ssum = np.bincount(codes, weights=s, minlength=k)
+    den = _denominators(cnt, npos, npred, cfg)
+    ok_group = enough(cnt, mc)
+    ref, r = _reference(a, labels, cnt, ok_group, cfg, notes)
+    group_rows = [
+        {
+            "attribute": a,
+            "group": str(labels[g]),
+            "n_persons": cnt[g] if ok_group[g] else np.nan,
+            "status": "ok" if ok_group[g] else TOO_FEW,
+            "is_reference": g == r,
+        }
+        for g in range(k)
+    ]
+    metric_rows: list[dict[str, Any]] = []
+    for m in names:
+        e = est[f"{a}|{m}"]
+        # confusion metrics from MetricFrame; AUC from the unit-weight replicate (equal to
+        # sklearn's roc_auc_score; tested); calibration exact (Poisson, Garwood interval)
+        value = by_group[m].to_numpy(dtype=np.float64) if m in by_group.columns else e.point
+        lo, hi = e.interval(cfg.quantiles)
+        ok = ok_group & enough(den[m], mc)
+        relative = COMPARISON[m] in ("ratio to reference", "difference to reference")
+        # the reference: the whole band (r = -1) or one of the attribute's groups
+        if r < 0:
+            ref_point, ref_reps, ref_ok = est[f"__overall__|{m}"].point, est[f"__overall__|{m}"].reps, ok_all[m]
+        else:
+            ref_point, ref_reps, ref_ok = value[[r]], e.reps[:, [r]], bool(ok[r])
+        disp, dlo, dhi, verdict, p_value, calibration = _disparities(
+            m, value, e.reps, ref_point, ref_reps, npos, ssum, cfg
+        )
+        if calibration is not None:
+            value, lo, hi = calibration
+        for g in range(k):
+            shown = bool(ok[g])
+            d_shown = shown and (ref_ok or not relative)
+            if not shown or (relative and not ref_ok):
+                v = TOO_FEW
+            elif relative and g == r:
+                v = "reference"
+            else:
+                v = str(verdict[g])
+            metric_rows.append(
+                {
+                    "attribute": a,
+                    "group": str(labels[g]),
+                    "metric": m,
+                    "value": value[g] if shown else np.nan,
+                    "ci_lo": lo[g] if shown else np.nan,
+                    "ci_hi": hi[g] if shown else np.nan,
+                    "comparison": COMPARISON[m],
+                    "disparity": disp[g] if d_shown else np.nan,
+                    "disparity_lo": dlo[g] if d_shown else np.nan,
+                    "disparity_hi": dhi[g] if d_shown else np.nan,
+                    "p_value": p_value[g] if d_shown and v not in ("reference", "none") else np.nan,
+                    "verdict": v,
+                    "status": "ok" if shown else TOO_FEW,
+                }
+            )
+    return ref, group_rows, metric_rows
+
+
 def audit_fairness(
     frame: pd.DataFrame,
     *,
@@ -464,177 +688,23 @@ def audit_fairness(
     order = cfg.max_intersection_order if max_order is None else max_order
     y = frame[label].to_numpy(dtype=np.float64)
     s = frame[score].to_numpy(dtype=np.float64)
-    n = len(y)
     pred = (s >= threshold).astype(np.float64)
-    mc = cfg.min_cell_size
-    q = cfg.quantiles
     cols = build_group_columns(frame, groups, order)
     coded = {a: codes_of(c.to_numpy(dtype=object)) for a, c in cols.items()}
-
-    # Every grouping (attribute or intersection) is a union of the finest cells (one per
-    # combination of the values of all groupings), so one weighted pass over the rows per
-    # bootstrap chunk gives the sums of every cell, and each grouping's statistics follow from a
-    # small (cells x groups) membership matrix; AUC comes from cross-cell pair counts.
-    fine = np.zeros(n, dtype=np.int64)
-    for c, labels in coded.values():  # refine the partition by each grouping; codes stay < n
-        fine, _ = codes_of(fine * len(labels) + c)
-    kf = int(fine.max()) + 1 if n else 0
-    first = np.zeros(kf, dtype=np.int64)
-    first[fine[::-1]] = np.arange(n)[::-1]  # a row of each cell
-    membership = {"__overall__": np.ones((kf, 1))}
-    for a, (codes, labels) in coded.items():
-        membership[a] = np.eye(len(labels))[codes[first]]
-    vecs = [np.ones(n), y, pred, pred * y, s]
-    cell_matrix = sp.hstack([indicator(fine, kf, v) for v in vecs]).tocsr()
-    pairs = cell_pair_counts(y, s, fine, kf, max_cells=cfg.bootstrap_max_cells) if "auc" in names else None
-
-    def rates(sums: np.ndarray, U: np.ndarray | None, m: np.ndarray) -> dict[str, np.ndarray]:
-        cnt, npos, npred, tp, ssum = (sums[:, i * kf : (i + 1) * kf] @ m for i in range(5))
-        out = {
-            "n": cnt,
-            "selection_rate": divide(npred, cnt),
-            "fpr": divide(npred - tp, cnt - npos),
-            "fnr": divide(npos - tp, npos),
-            "ppv": divide(tp, npred),
-            "calibration": divide(npos, ssum),
-            "citl": divide(ssum - npos, cnt),
-        }
-        if U is not None:  # pairs within a group: both cells in it (m is one-hot per cell)
-            same = m @ m.T
-            num = (U * same[None, :, :]).sum(axis=2) @ m
-            out["auc"] = divide(num, npos * (cnt - npos))
-        return out
-
-    def stat(W: np.ndarray) -> dict[str, np.ndarray]:
-        sums = np.asarray(W @ cell_matrix)
-        U = pairs(W) if pairs is not None else None
-        out: dict[str, np.ndarray] = {}
-        for a, m in membership.items():
-            for key, val in rates(sums, U, m).items():
-                out[f"{a}|{key}"] = val
-        return out
-
-    est = bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
-
-    band = (cfg.tolerance_low, cfg.tolerance_high)
-    cal_all = None
-    if "calibration" in names:
-        cal_all = poisson_ratio(np.array([y.sum()]), np.array([s.sum()]), cfg.alpha, band)
-
-    # overall (whole table) ------------------------------------------------------------------
-    n_pos_all, n_pred_all = float(y.sum()), float(pred.sum())
-    den_all = _denominators(np.array([n]), np.array([n_pos_all]), np.array([n_pred_all]), cfg)
-    ok_all = {m: bool(enough(den_all[m], mc)[0]) for m in names}
-    overall_rows = []
-    for m in names:
-        e = est[f"__overall__|{m}"]
-        lo, hi = e.interval(q)
-        point = e.point
-        if m == "calibration" and cal_all is not None:
-            point, lo, hi = cal_all[0], cal_all[1], cal_all[2]
-        ok = ok_all[m]
-        overall_rows.append(
-            {
-                "metric": m,
-                "value": float(point[0]) if ok else np.nan,
-                "ci_lo": float(lo[0]) if ok else np.nan,
-                "ci_hi": float(hi[0]) if ok else np.nan,
-                "status": "ok" if ok else TOO_FEW,
-            }
-        )
-
+    est = _bootstrap_groups(y, s, pred, coded, names, cfg)
+    overall_rows, ok_all = _overall_rows(est, names, y, s, pred, cfg)
     group_rows: list[dict[str, Any]] = []
     metric_rows: list[dict[str, Any]] = []
     references: dict[str, str] = {}
     notes: list[str] = []
     for a in cols:
         codes, labels = coded[a]
-        k = len(labels)
-        by_group = _confusion_metric_frame(codes, labels, y, pred)
-        cnt = np.bincount(codes, minlength=k).astype(np.float64)
-        npos = np.bincount(codes, weights=y, minlength=k)
-        npred = np.bincount(codes, weights=pred, minlength=k)
-        ssum = np.bincount(codes, weights=s, minlength=k)
-        den = _denominators(cnt, npos, npred, cfg)
-        ok_group = enough(cnt, mc)
-
-        ref, r = _reference(a, labels, cnt, ok_group, cfg, notes)
-        references[a] = ref
-
-        for g in range(k):
-            group_rows.append(
-                {
-                    "attribute": a,
-                    "group": str(labels[g]),
-                    "n_persons": cnt[g] if ok_group[g] else np.nan,
-                    "status": "ok" if ok_group[g] else TOO_FEW,
-                    "is_reference": g == r,
-                }
-            )
-        for m in names:
-            e = est[f"{a}|{m}"]
-            # confusion metrics from MetricFrame; AUC from the unit-weight replicate (equal to
-            # sklearn's roc_auc_score; tested); calibration exact (Poisson, Garwood interval)
-            value = by_group[m].to_numpy(dtype=np.float64) if m in by_group.columns else e.point
-            lo, hi = e.interval(q)
-            ok = ok_group & enough(den[m], mc)
-            relative = COMPARISON[m] in ("ratio to reference", "difference to reference")
-            # the reference: the whole band (r = -1) or one of the attribute's groups
-            if r < 0:
-                ref_point, ref_reps, ref_ok = est[f"__overall__|{m}"].point, est[f"__overall__|{m}"].reps, ok_all[m]
-            else:
-                ref_point, ref_reps, ref_ok = value[[r]], e.reps[:, [r]], bool(ok[r])
-            p_value = np.full(k, np.nan)
-            if COMPARISON[m] == "ratio to reference":
-                disp = divide(value, ref_point)
-                dreps = divide(e.reps, ref_reps)
-                dlo, dhi = percentile_interval(dreps, q)
-                verdict = _verdict(disp, dlo, dhi, band)
-                p_value = tolerance_p_values(dreps, band)
-            elif COMPARISON[m] == "difference to reference":
-                disp = value - ref_point
-                dreps = e.reps - ref_reps
-                dlo, dhi = percentile_interval(dreps, q)
-                gap = (-cfg.auc_gap_max, cfg.auc_gap_max)
-                verdict = _verdict(disp, dlo, dhi, gap)
-                p_value = tolerance_p_values(dreps, gap)
-            elif COMPARISON[m] == "observed / expected within group":
-                value, lo, hi, p_value = poisson_ratio(npos, ssum, cfg.alpha, band)
-                disp, dlo, dhi = value, lo, hi
-                verdict = _verdict(disp, dlo, dhi, band)
-            else:
-                disp = dlo = dhi = np.full(k, np.nan)
-                verdict = np.full(k, "none", dtype=object)
-            p_value = np.where(np.isin(verdict, (CANNOT_JUDGE, "undefined")), np.nan, p_value)
-            for g in range(k):
-                shown = bool(ok[g])
-                d_shown = shown and (ref_ok or not relative)
-                if not shown or (relative and not ref_ok):
-                    v = TOO_FEW
-                elif relative and g == r:
-                    v = "reference"
-                else:
-                    v = str(verdict[g])
-                metric_rows.append(
-                    {
-                        "attribute": a,
-                        "group": str(labels[g]),
-                        "metric": m,
-                        "value": value[g] if shown else np.nan,
-                        "ci_lo": lo[g] if shown else np.nan,
-                        "ci_hi": hi[g] if shown else np.nan,
-                        "comparison": COMPARISON[m],
-                        "disparity": disp[g] if d_shown else np.nan,
-                        "disparity_lo": dlo[g] if d_shown else np.nan,
-                        "disparity_hi": dhi[g] if d_shown else np.nan,
-                        "p_value": p_value[g] if d_shown and v not in ("reference", "none") else np.nan,
-                        "verdict": v,
-                        "status": "ok" if shown else TOO_FEW,
-                    }
-                )
+        references[a], g_rows, m_rows = _attribute_rows(a, codes, labels, y, s, pred, est, names, ok_all, cfg, notes)
+        group_rows.extend(g_rows)
+        metric_rows.extend(m_rows)
     return FairnessAudit(
         threshold=float(threshold),
-        n_persons=n,
+        n_persons=len(y),
         overall=pd.DataFrame(overall_rows),
         groups=pd.DataFrame(group_rows),
         metrics=pd.DataFrame(metric_rows),

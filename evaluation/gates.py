@@ -279,6 +279,61 @@ def _p_text(p: float | None) -> str:
     return "Holm-adjusted p < 0.001" if p < 0.001 else f"Holm-adjusted p = {p:.3f}"
 
 
+def _fairness_outcome(
+    numbers: str,
+    direction: str,
+    *,
+    too_few: bool,
+    gating: bool,
+    degenerate: bool,
+    in_family: bool,
+    p_adjusted: float | None,
+    outside_ci: bool,
+    estimate: float | None,
+    n_family: int,
+    cfg: EvaluationConfig,
+) -> tuple[str, str]:
+    """Outcome of one fairness check (too_few, descriptive, cannot_judge, fail, pass) and its
+    explanation in words."""
+    band = (cfg.tolerance_low, cfg.tolerance_high)
+    if too_few:
+        outcome = "too_few"
+        text = f"fewer than {cfg.min_cell_size} persons or events in this group: reported as 'too few', never judged"
+    elif not gating:
+        outcome = "descriptive"
+        if degenerate:
+            text = f"{numbers}; the interval is degenerate. Descriptive attribute: reported, never a reason to reject"
+        else:
+            text = f"{numbers}. Descriptive attribute: reported, never a reason to reject"
+    elif not in_family:
+        outcome = "cannot_judge"
+        text = (
+            f"{numbers}: the interval is degenerate (zero width or undefined, e.g. no events "
+            f"or a rate of 0 in every resample), so this group cannot be judged"
+        )
+    elif p_adjusted is not None and p_adjusted <= cfg.gate_alpha:
+        outcome = "fail"
+        text = (
+            f"{numbers}: {direction}, outside the tolerance {band[0]:g}\u2013{band[1]:g} even "
+            f"after correcting for the {n_family} groups tested ({_p_text(p_adjusted)})"
+        )
+    elif outside_ci:
+        outcome = "pass"
+        text = (
+            f"{numbers}: outside the tolerance for this group on its own, but not after "
+            f"correcting for the {n_family} groups tested ({_p_text(p_adjusted)}); "
+            f"chance is a plausible explanation"
+        )
+    else:
+        outcome = "pass"
+        within = estimate is not None and band[0] <= estimate <= band[1]
+        text = (
+            f"{numbers}: {'within' if within else 'not clearly outside'} the tolerance "
+            f"{band[0]:g}\u2013{band[1]:g} ({_p_text(p_adjusted)})"
+        )
+    return outcome, text
+
+
 def _fairness_checks(
     name: str, audit: FairnessAudit, cfg: EvaluationConfig, notes: list[str]
 ) -> tuple[list[Check], list[Check]]:
@@ -326,46 +381,21 @@ def _fairness_checks(
             direction = f"differs from {versus}"
         pa = _num(p_adj[i])
         outside_ci = lo is not None and hi is not None and (lo > band[1] or hi < band[0])
+        outcome, text = _fairness_outcome(
+            numbers,
+            direction,
+            too_few=bool(too_few[i]),
+            gating=bool(gating[i]),
+            degenerate=bool(degenerate[i]),
+            in_family=bool(in_family[i]),
+            p_adjusted=pa,
+            outside_ci=outside_ci,
+            estimate=est,
+            n_family=n_family,
+            cfg=cfg,
+        )
         if too_few[i]:
-            outcome = "too_few"
-            text = (
-                f"fewer than {cfg.min_cell_size} persons or events in this group: reported as 'too few', never judged"
-            )
             est = lo = hi = None
-        elif not gating[i]:
-            outcome = "descriptive"
-            if degenerate[i]:
-                text = (
-                    f"{numbers}; the interval is degenerate. Descriptive attribute: reported, never a reason to reject"
-                )
-            else:
-                text = f"{numbers}. Descriptive attribute: reported, never a reason to reject"
-        elif not in_family[i]:
-            outcome = "cannot_judge"
-            text = (
-                f"{numbers}: the interval is degenerate (zero width or undefined, e.g. no events "
-                f"or a rate of 0 in every resample), so this group cannot be judged"
-            )
-        elif pa is not None and pa <= cfg.gate_alpha:
-            outcome = "fail"
-            text = (
-                f"{numbers}: {direction}, outside the tolerance {band[0]:g}\u2013{band[1]:g} even "
-                f"after correcting for the {n_family} groups tested ({_p_text(pa)})"
-            )
-        elif outside_ci:
-            outcome = "pass"
-            text = (
-                f"{numbers}: outside the tolerance for this group on its own, but not after "
-                f"correcting for the {n_family} groups tested ({_p_text(pa)}); "
-                f"chance is a plausible explanation"
-            )
-        else:
-            outcome = "pass"
-            within = est is not None and band[0] <= est <= band[1]
-            text = (
-                f"{numbers}: {'within' if within else 'not clearly outside'} the tolerance "
-                f"{band[0]:g}\u2013{band[1]:g} ({_p_text(pa)})"
-            )
         check = Check(
             gate="fairness",
             attribute=attribute_label(attr),
@@ -386,6 +416,185 @@ def _fairness_checks(
         )
         (gate_rows if gating[i] else desc_rows).append(check)
     return gate_rows, desc_rows
+
+
+def _fairness_gate(
+    fairness: FairnessAudit | Mapping[str, FairnessAudit] | None,
+    cfg: EvaluationConfig,
+    reasons: list[str],
+    notes: list[str],
+    checks: list[Check],
+) -> None:
+    """The fairness gate: per band, too many groups outside the tolerance band (Holm-adjusted)
+    fail it; the descriptive checks follow the gating ones. Appends to ``reasons``, ``notes``
+    and ``checks``."""
+    fair = _as_mapping(fairness, "all")
+    if not fair:
+        notes.append("fairness audit not evaluated")
+    descriptive: list[Check] = []
+    for name, audit in fair.items():
+        assert isinstance(audit, FairnessAudit)
+        gating, desc = _fairness_checks(name, audit, cfg, notes)
+        checks.extend(gating)
+        descriptive.extend(desc)
+        failed = [c for c in gating if c.outcome == "fail"]
+        if len(failed) > cfg.gate_max_outside:
+            for c in failed[:_EXAMPLES]:
+                reasons.append(f"fairness ({name}): {c.group} ({c.attribute}): {c.explanation}")
+            if len(failed) > _EXAMPLES:
+                reasons.append(f"fairness ({name}): and {len(failed) - _EXAMPLES} more group(s)")
+        elif failed:
+            notes.append(
+                f"fairness {name}: {len(failed)} failing check(s) tolerated (gate_max_outside = {cfg.gate_max_outside})"
+            )
+    checks.extend(descriptive)
+
+
+def _proxy_gate(
+    proxy: ProxyResult | Mapping[str, ProxyResult] | None,
+    cfg: EvaluationConfig,
+    reasons: list[str],
+    notes: list[str],
+    checks: list[Check],
+) -> None:
+    """The proxy gate: the lower bound of the R² of the composition block above the limit
+    fails it (judged with enough areas only). Appends to ``reasons``, ``notes`` and ``checks``."""
+    prox = _as_mapping(proxy, "all")
+    if not prox:
+        notes.append("proxy test not evaluated")
+    proxy_rule = f"lower interval bound of R\u00b2 at most {cfg.gate_proxy_r2_max:g}"
+    for name, res in prox.items():
+        assert isinstance(res, ProxyResult)
+        block = cfg.proxy_gate_block
+        metric = f"share of between-area variance in predicted risk explained by {block} (R\u00b2)"
+        if block not in res.blocks:
+            notes.append(f"proxy test {name}: no composition block {block!r}")
+            continue
+        if res.n_areas < cfg.proxy_min_areas:
+            notes.append(f"proxy test {name}: only {res.n_areas} areas (gate needs {cfg.proxy_min_areas})")
+            checks.append(
+                Check(
+                    gate="proxy",
+                    attribute=block,
+                    metric=metric,
+                    threshold=proxy_rule,
+                    outcome="too_few",
+                    explanation=f"only {res.n_areas} areas (the test needs {cfg.proxy_min_areas}): not judged",
+                    scope=name,
+                )
+            )
+            continue
+        r2, lo, hi = res.r2(block)
+        fail = lo > cfg.gate_proxy_r2_max
+        text = (
+            f"in {name}, {block} explain {r2:.2f} ({lo:.2f}\u2013{hi:.2f}) of the between-area variance "
+            f"in predicted risk (limit {cfg.gate_proxy_r2_max:g} on the lower bound)"
+        )
+        if fail:
+            reasons.append(f"proxy: {text}")
+        checks.append(
+            Check(
+                gate="proxy",
+                attribute=block,
+                metric=metric,
+                estimate=r2,
+                lo=lo,
+                hi=hi,
+                threshold=proxy_rule,
+                outcome="fail" if fail else "pass",
+                explanation=text,
+                scope=name,
+            )
+        )
+
+
+def _label_bias_gate(
+    label_bias: LabelBiasResult | Mapping[str, LabelBiasResult] | None,
+    cfg: EvaluationConfig,
+    reasons: list[str],
+    notes: list[str],
+    checks: list[Check],
+) -> None:
+    """The label-bias gate: too large a share of elevated areas that are not elevated under the
+    intensity-free alternative fails it (judged with enough elevated areas only). Appends to
+    ``reasons``, ``notes`` and ``checks``."""
+    bias = _as_mapping(label_bias, "all")
+    if not bias:
+        notes.append("label-bias sensitivity not evaluated (no alternative label)")
+    bias_rule = f"at most {cfg.gate_max_bias_elevated_share:.0%}"
+    for name, lb in bias.items():
+        assert isinstance(lb, LabelBiasResult)
+        s = lb.summary
+        key = (
+            "share_model_elevated_not_alternative"
+            if "share_model_elevated_not_alternative" in s
+            else "share_elevated_observed_only"
+        )
+        n_key = "n_areas_elevated_model" if key.startswith("share_model") else "n_areas_elevated_observed"
+        what = "the model" if key.startswith("share_model") else "the observed label"
+        metric = f"share of the areas {what} calls elevated that are not elevated under the intensity-free alternative"
+        if int(s.get(n_key, 0)) < cfg.gate_bias_min_elevated:
+            notes.append(f"label bias {name}: fewer than {cfg.gate_bias_min_elevated} elevated areas; not judged")
+            checks.append(
+                Check(
+                    gate="label_bias",
+                    metric=metric,
+                    threshold=bias_rule,
+                    outcome="too_few",
+                    explanation=f"fewer than {cfg.gate_bias_min_elevated} elevated areas: not judged",
+                    scope=name,
+                )
+            )
+            continue
+        share = float(s[key])
+        fail = share > cfg.gate_max_bias_elevated_share
+        text = (
+            f"in {name}, {share:.0%} of the areas {what} calls elevated are not elevated under the "
+            f"intensity-free alternative (limit {cfg.gate_max_bias_elevated_share:.0%})"
+        )
+        if fail:
+            reasons.append(f"label bias: {text}")
+        checks.append(
+            Check(
+                gate="label_bias",
+                metric=metric,
+                estimate=share,
+                threshold=bias_rule,
+                outcome="fail" if fail else "pass",
+                explanation=text,
+                scope=name,
+            )
+        )
+
+
+def _league_gate(
+    league_findings: Sequence[str] | None,
+    cfg: EvaluationConfig,
+    reasons: list[str],
+    notes: list[str],
+    checks: list[Check],
+) -> None:
+    """The league-table gate: any finding fails it unless allowed by configuration. Appends to
+    ``reasons``, ``notes`` and ``checks``."""
+    if league_findings is None:
+        notes.append("league-table check not evaluated")
+    else:
+        found = list(league_findings)
+        fail = bool(found) and not cfg.gate_allow_league_tables
+        if fail:
+            reasons.append(f"league tables: {len(found)} finding(s): " + "; ".join(found[:_EXAMPLES]))
+        checks.append(
+            Check(
+                gate="league",
+                metric="rank-like columns or top-N wording in tables and reports",
+                estimate=float(len(found)),
+                threshold="none" if not cfg.gate_allow_league_tables else "allowed by configuration",
+                outcome="fail" if fail else "pass",
+                explanation=(
+                    f"{len(found)} finding(s): " + "; ".join(found[:_EXAMPLES]) if found else "no league table found"
+                ),
+            )
+        )
 
 
 def audit_gates(
@@ -436,144 +645,10 @@ def audit_gates(
     reasons: list[str] = []
     notes: list[str] = []
     checks: list[Check] = []
-
-    fair = _as_mapping(fairness, "all")
-    if not fair:
-        notes.append("fairness audit not evaluated")
-    descriptive: list[Check] = []
-    for name, audit in fair.items():
-        assert isinstance(audit, FairnessAudit)
-        gating, desc = _fairness_checks(name, audit, cfg, notes)
-        checks.extend(gating)
-        descriptive.extend(desc)
-        failed = [c for c in gating if c.outcome == "fail"]
-        if len(failed) > cfg.gate_max_outside:
-            for c in failed[:_EXAMPLES]:
-                reasons.append(f"fairness ({name}): {c.group} ({c.attribute}): {c.explanation}")
-            if len(failed) > _EXAMPLES:
-                reasons.append(f"fairness ({name}): and {len(failed) - _EXAMPLES} more group(s)")
-        elif failed:
-            notes.append(
-                f"fairness {name}: {len(failed)} failing check(s) tolerated (gate_max_outside = {cfg.gate_max_outside})"
-            )
-    checks.extend(descriptive)
-
-    prox = _as_mapping(proxy, "all")
-    if not prox:
-        notes.append("proxy test not evaluated")
-    proxy_rule = f"lower interval bound of R\u00b2 at most {cfg.gate_proxy_r2_max:g}"
-    for name, res in prox.items():
-        assert isinstance(res, ProxyResult)
-        block = cfg.proxy_gate_block
-        metric = f"share of between-area variance in predicted risk explained by {block} (R\u00b2)"
-        if block not in res.blocks:
-            notes.append(f"proxy test {name}: no composition block {block!r}")
-            continue
-        if res.n_areas < cfg.proxy_min_areas:
-            notes.append(f"proxy test {name}: only {res.n_areas} areas (gate needs {cfg.proxy_min_areas})")
-            checks.append(
-                Check(
-                    gate="proxy",
-                    attribute=block,
-                    metric=metric,
-                    threshold=proxy_rule,
-                    outcome="too_few",
-                    explanation=f"only {res.n_areas} areas (the test needs {cfg.proxy_min_areas}): not judged",
-                    scope=name,
-                )
-            )
-            continue
-        r2, lo, hi = res.r2(block)
-        fail = lo > cfg.gate_proxy_r2_max
-        text = (
-            f"in {name}, {block} explain {r2:.2f} ({lo:.2f}\u2013{hi:.2f}) of the between-area variance "
-            f"in predicted risk (limit {cfg.gate_proxy_r2_max:g} on the lower bound)"
-        )
-        if fail:
-            reasons.append(f"proxy: {text}")
-        checks.append(
-            Check(
-                gate="proxy",
-                attribute=block,
-                metric=metric,
-                estimate=r2,
-                lo=lo,
-                hi=hi,
-                threshold=proxy_rule,
-                outcome="fail" if fail else "pass",
-                explanation=text,
-                scope=name,
-            )
-        )
-
-    bias = _as_mapping(label_bias, "all")
-    if not bias:
-        notes.append("label-bias sensitivity not evaluated (no alternative label)")
-    bias_rule = f"at most {cfg.gate_max_bias_elevated_share:.0%}"
-    for name, lb in bias.items():
-        assert isinstance(lb, LabelBiasResult)
-        s = lb.summary
-        key = (
-            "share_model_elevated_not_alternative"
-            if "share_model_elevated_not_alternative" in s
-            else "share_elevated_observed_only"
-        )
-        n_key = "n_areas_elevated_model" if key.startswith("share_model") else "n_areas_elevated_observed"
-        what = "the model" if key.startswith("share_model") else "the observed label"
-        metric = f"share of the areas {what} calls elevated that are not elevated under the intensity-free alternative"
-        if int(s.get(n_key, 0)) < cfg.gate_bias_min_elevated:
-            notes.append(f"label bias {name}: fewer than {cfg.gate_bias_min_elevated} elevated areas; not judged")
-            checks.append(
-                Check(
-                    gate="label_bias",
-                    metric=metric,
-                    threshold=bias_rule,
-                    outcome="too_few",
-                    explanation=f"fewer than {cfg.gate_bias_min_elevated} elevated areas: not judged",
-                    scope=name,
-                )
-            )
-            continue
-        share = float(s[key])
-        fail = share > cfg.gate_max_bias_elevated_share
-        text = (
-            f"in {name}, {share:.0%} of the areas {what} calls elevated are not elevated under the "
-            f"intensity-free alternative (limit {cfg.gate_max_bias_elevated_share:.0%})"
-        )
-        if fail:
-            reasons.append(f"label bias: {text}")
-        checks.append(
-            Check(
-                gate="label_bias",
-                metric=metric,
-                estimate=share,
-                threshold=bias_rule,
-                outcome="fail" if fail else "pass",
-                explanation=text,
-                scope=name,
-            )
-        )
-
-    if league_findings is None:
-        notes.append("league-table check not evaluated")
-    else:
-        found = list(league_findings)
-        fail = bool(found) and not cfg.gate_allow_league_tables
-        if fail:
-            reasons.append(f"league tables: {len(found)} finding(s): " + "; ".join(found[:_EXAMPLES]))
-        checks.append(
-            Check(
-                gate="league",
-                metric="rank-like columns or top-N wording in tables and reports",
-                estimate=float(len(found)),
-                threshold="none" if not cfg.gate_allow_league_tables else "allowed by configuration",
-                outcome="fail" if fail else "pass",
-                explanation=(
-                    f"{len(found)} finding(s): " + "; ".join(found[:_EXAMPLES]) if found else "no league table found"
-                ),
-            )
-        )
-
+    _fairness_gate(fairness, cfg, reasons, notes, checks)
+    _proxy_gate(proxy, cfg, reasons, notes, checks)
+    _label_bias_gate(label_bias, cfg, reasons, notes, checks)
+    _league_gate(league_findings, cfg, reasons, notes, checks)
     passed = not reasons
     return GateVerdict(
         passed=passed,

@@ -256,26 +256,18 @@ def family_text(family: Mapping[str, Any] | None) -> tuple[str, str] | None:
     )
 
 
-def register_fields(card: Mapping[str, Any], *, name: str, version: str, band: str = "") -> list[dict[str, Any]]:
-    """The card's content in the fields of the Dutch algorithm register, in its order.
+def _register_field(nl: str, en: str, text: str, placeholder: bool = False) -> dict[str, Any]:
+    """One field of the algorithm register; a placeholder is marked :data:`TO_FILL` with the
+    card's text, if any, as the proposal."""
+    text = _text(text)
+    if placeholder:
+        text = TO_FILL + (f" Proposed: {text}" if text else "")
+    return {"nl": nl, "en": en, "text": text or TO_FILL, "placeholder": placeholder or not text}
 
-    Returns sections ``{"nl", "en", "fields": [{"nl", "en", "text", "placeholder"}]}``. Fields
-    the organisation must fill in (legal basis, dates, links, status) are marked with
-    :data:`TO_FILL`; where the card carries a proposed text it follows the marker.
-    """
-    reg = dict(card.get("algorithm_register", {}))
-    default = ModelCardConfig()
 
-    def field(nl: str, en: str, text: str, placeholder: bool = False) -> dict[str, Any]:
-        text = _text(text)
-        if placeholder:
-            text = TO_FILL + (f" Proposed: {text}" if text else "")
-        return {"nl": nl, "en": en, "text": text or TO_FILL, "placeholder": placeholder or not text}
-
-    org = _text(reg.get("organisation"))
-    org_placeholder = not org or "to be filled in" in org
-    legal = _text(reg.get("legal_basis"))
-    bands = f" for the age band {band}" if band else ""
+def _technical_operation(card: Mapping[str, Any], reg: Mapping[str, Any]) -> str:
+    """The register's "technical operation": methods and models, each band's outcome and the
+    threshold for "elevated"."""
     outcome = card.get("outcome", {}) or {}
     threshold = card.get("threshold", {}) or {}
     how = _text(reg.get("methods_and_models"))
@@ -287,6 +279,25 @@ def register_fields(card: Mapping[str, Any], *, name: str, version: str, band: s
             + "; ".join(f"{float(t) * 100:g}% ({b})" for b, t in threshold.items())
             + "; an area is elevated only when its whole interval lies above the national level."
         )
+    return how
+
+
+def register_fields(card: Mapping[str, Any], *, name: str, version: str, band: str = "") -> list[dict[str, Any]]:
+    """The card's content in the fields of the Dutch algorithm register, in its order.
+
+    Returns sections ``{"nl", "en", "fields": [{"nl", "en", "text", "placeholder"}]}``. Fields
+    the organisation must fill in (legal basis, dates, links, status) are marked with
+    :data:`TO_FILL`; where the card carries a proposed text it follows the marker.
+    """
+    reg = dict(card.get("algorithm_register", {}))
+    default = ModelCardConfig()
+    field = _register_field
+
+    org = _text(reg.get("organisation"))
+    org_placeholder = not org or "to be filled in" in org
+    legal = _text(reg.get("legal_basis"))
+    bands = f" for the age band {band}" if band else ""
+    how = _technical_operation(card, reg)
     return [
         {
             "nl": "Algemene informatie",

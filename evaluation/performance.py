@@ -9,13 +9,14 @@ replicates, so differences to baselines are paired.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from evaluation._cells import enough
 from evaluation.bootstrap import (
+    Estimate,
     bootstrap,
     cell_pair_counts,
     divide,
@@ -107,6 +108,111 @@ def _check_inputs(y: np.ndarray, s: np.ndarray) -> None:
         raise ValueError("labels must be 0/1")
 
 
+def _metric_table(
+    est: Mapping[str, Estimate], y: np.ndarray, preds: Mapping[str, np.ndarray], cfg: EvaluationConfig
+) -> pd.DataFrame:
+    """Every metric of the model and each baseline with its interval; "too few" below the
+    minimum cell size (of persons, and of the metric's denominator when so configured)."""
+    n = len(y)
+    q = cfg.quantiles
+    mc = cfg.min_cell_size
+    n_pos = float(y.sum())
+    n_neg = n - n_pos
+    rows = []
+    for m in preds:
+        n_pred = float(preds[m].sum())
+        denominators = {
+            "auc": min(n_pos, n_neg),
+            "pr_auc": n_pos,
+            "precision": n_pred if cfg.min_cell_denominators else n,
+            "recall": n_pos if cfg.min_cell_denominators else n,
+        }
+        for metric in PERFORMANCE_METRICS:
+            e = est[f"{m}|{metric}"]
+            lo_a, hi_a = e.interval(q)
+            point, lo, hi = float(e.point), float(lo_a), float(hi_a)
+            if metric == "ece":
+                point, lo, hi = _debias(point, e.reps, lo, hi)
+            ok = bool(enough(n, mc)) and bool(enough(denominators.get(metric, n), mc))
+            rows.append(
+                {
+                    "model": m,
+                    "metric": metric,
+                    "value": point if ok else np.nan,
+                    "ci_lo": lo if ok else np.nan,
+                    "ci_hi": hi if ok else np.nan,
+                    "status": "ok" if ok else "too few",
+                }
+            )
+    metrics = pd.DataFrame(rows)
+
+    return metrics
+
+
+def _baseline_comparison(
+    est: Mapping[str, Estimate], metrics: pd.DataFrame, baselines: Sequence[str], q: tuple[float, float]
+) -> pd.DataFrame:
+    """Paired bootstrap differences model minus baseline of AUC, PR-AUC and Brier score."""
+    comp = []
+    for b in baselines:
+        for metric in ("auc", "pr_auc", "brier"):
+            d = est[f"model|{metric}"].reps - est[f"{b}|{metric}"].reps
+            diff = float(est[f"model|{metric}"].point - est[f"{b}|{metric}"].point)
+            dlo, dhi = (float(x) for x in np.nanpercentile(d, q)) if np.isfinite(d).any() else (np.nan, np.nan)
+            ok = (
+                metrics.loc[(metrics["model"].isin(["model", b])) & (metrics["metric"] == metric), "status"]
+                .eq("ok")
+                .all()
+            )
+            comp.append(
+                {
+                    "baseline": b,
+                    "metric": metric,
+                    "difference": diff if ok else np.nan,
+                    "ci_lo": dlo if ok else np.nan,
+                    "ci_hi": dhi if ok else np.nan,
+                    "status": "ok" if ok else "too few",
+                }
+            )
+    comparison = pd.DataFrame(comp, columns=["baseline", "metric", "difference", "ci_lo", "ci_hi", "status"])
+
+    return comparison
+
+
+def _calibration_table(
+    est: Mapping[str, Estimate], cal_codes: np.ndarray, edges: np.ndarray, s0: np.ndarray, cfg: EvaluationConfig
+) -> pd.DataFrame:
+    """Mean predicted risk and observed rate per calibration bin, with intervals; bins below
+    the minimum cell size suppressed."""
+    nbins = len(edges) - 1
+    q = cfg.quantiles
+    mc = cfg.min_cell_size
+    counts = np.bincount(cal_codes, minlength=nbins).astype(np.float64)
+    ok_bin = enough(counts, mc)
+    plo, phi = est["cal|pred"].interval(q)
+    olo, ohi = est["cal|obs"].interval(q)
+    # outer bounds are the score scale's limits, not the lowest and highest person's score
+    lower, upper = edges[:-1].copy(), edges[1:].copy()
+    in_unit = bool(s0.min() >= 0.0 and s0.max() <= 1.0)
+    lower[0], upper[-1] = (0.0, 1.0) if in_unit else (-np.inf, np.inf)
+    calibration = pd.DataFrame(
+        {
+            "bin": np.arange(nbins) + 1,
+            "score_from": lower,
+            "score_to": upper,
+            "n_persons": np.where(ok_bin, counts, np.nan),
+            "mean_predicted": np.where(ok_bin, est["cal|pred"].point, np.nan),
+            "mean_predicted_lo": np.where(ok_bin, plo, np.nan),
+            "mean_predicted_hi": np.where(ok_bin, phi, np.nan),
+            "observed_rate": np.where(ok_bin, est["cal|obs"].point, np.nan),
+            "observed_rate_lo": np.where(ok_bin, olo, np.nan),
+            "observed_rate_hi": np.where(ok_bin, ohi, np.nan),
+            "status": np.where(ok_bin, "ok", "too few"),
+        }
+    )
+    return calibration
+
+
 def audit_performance(
     frame: pd.DataFrame,
     *,
@@ -191,82 +297,7 @@ def audit_performance(
         return out
 
     est = bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
-    q = cfg.quantiles
-    mc = cfg.min_cell_size
-    n_pos = float(y.sum())
-    n_neg = n - n_pos
-    rows = []
-    for m in models:
-        n_pred = float(preds[m].sum())
-        denominators = {
-            "auc": min(n_pos, n_neg),
-            "pr_auc": n_pos,
-            "precision": n_pred if cfg.min_cell_denominators else n,
-            "recall": n_pos if cfg.min_cell_denominators else n,
-        }
-        for metric in PERFORMANCE_METRICS:
-            e = est[f"{m}|{metric}"]
-            lo_a, hi_a = e.interval(q)
-            point, lo, hi = float(e.point), float(lo_a), float(hi_a)
-            if metric == "ece":
-                point, lo, hi = _debias(point, e.reps, lo, hi)
-            ok = bool(enough(n, mc)) and bool(enough(denominators.get(metric, n), mc))
-            rows.append(
-                {
-                    "model": m,
-                    "metric": metric,
-                    "value": point if ok else np.nan,
-                    "ci_lo": lo if ok else np.nan,
-                    "ci_hi": hi if ok else np.nan,
-                    "status": "ok" if ok else "too few",
-                }
-            )
-    metrics = pd.DataFrame(rows)
-
-    comp = []
-    for b in baselines:
-        for metric in ("auc", "pr_auc", "brier"):
-            d = est[f"model|{metric}"].reps - est[f"{b}|{metric}"].reps
-            diff = float(est[f"model|{metric}"].point - est[f"{b}|{metric}"].point)
-            dlo, dhi = (float(x) for x in np.nanpercentile(d, q)) if np.isfinite(d).any() else (np.nan, np.nan)
-            ok = (
-                metrics.loc[(metrics["model"].isin(["model", b])) & (metrics["metric"] == metric), "status"]
-                .eq("ok")
-                .all()
-            )
-            comp.append(
-                {
-                    "baseline": b,
-                    "metric": metric,
-                    "difference": diff if ok else np.nan,
-                    "ci_lo": dlo if ok else np.nan,
-                    "ci_hi": dhi if ok else np.nan,
-                    "status": "ok" if ok else "too few",
-                }
-            )
-    comparison = pd.DataFrame(comp, columns=["baseline", "metric", "difference", "ci_lo", "ci_hi", "status"])
-
-    counts = np.bincount(cal_codes, minlength=nbins).astype(np.float64)
-    ok_bin = enough(counts, mc)
-    plo, phi = est["cal|pred"].interval(q)
-    olo, ohi = est["cal|obs"].interval(q)
-    # outer bounds are the score scale's limits, not the lowest and highest person's score
-    lower, upper = edges[:-1].copy(), edges[1:].copy()
-    in_unit = bool(s0.min() >= 0.0 and s0.max() <= 1.0)
-    lower[0], upper[-1] = (0.0, 1.0) if in_unit else (-np.inf, np.inf)
-    calibration = pd.DataFrame(
-        {
-            "bin": np.arange(nbins) + 1,
-            "score_from": lower,
-            "score_to": upper,
-            "n_persons": np.where(ok_bin, counts, np.nan),
-            "mean_predicted": np.where(ok_bin, est["cal|pred"].point, np.nan),
-            "mean_predicted_lo": np.where(ok_bin, plo, np.nan),
-            "mean_predicted_hi": np.where(ok_bin, phi, np.nan),
-            "observed_rate": np.where(ok_bin, est["cal|obs"].point, np.nan),
-            "observed_rate_lo": np.where(ok_bin, olo, np.nan),
-            "observed_rate_hi": np.where(ok_bin, ohi, np.nan),
-            "status": np.where(ok_bin, "ok", "too few"),
-        }
-    )
+    metrics = _metric_table(est, y, preds, cfg)
+    comparison = _baseline_comparison(est, metrics, baselines, cfg.quantiles)
+    calibration = _calibration_table(est, cal_codes, edges, s0, cfg)
     return PerformanceResult(metrics=metrics, comparison=comparison, calibration=calibration, n_persons=n)

@@ -351,6 +351,33 @@ def _status_of(checks: Sequence[Mapping[str, Any]]) -> str:
     return "info"
 
 
+def _failing_groups(
+    gate_checks: Sequence[Mapping[str, Any]], metrics: pd.DataFrame, gate_metrics: list[str]
+) -> tuple[list[Any], list[str], int]:
+    """The failing fairness checks (from the gate's checks, else the gated metrics outside the
+    band), their description and how many groups could not be judged."""
+    checks = [c for c in gate_checks if c.get("gate") == "fairness"]
+    failing: list[Any]
+    if checks:
+        failing = [c for c in checks if c.get("outcome") == "fail"]
+        fail_txt = [
+            f"{group_text(str(c.get('attribute') or ''), c.get('group') or '')}: {metric_text(str(c.get('metric')))} "
+            f"{fmt_interval(c.get('estimate'), c.get('lo'), c.get('hi'))}"
+            for c in failing
+        ]
+        n_few = sum(1 for c in checks if c.get("outcome") in ("too_few", "cannot_judge"))
+    else:
+        bad = metrics[metrics["metric"].isin(gate_metrics) & (metrics["verdict"] == "outside")]
+        fail_txt = [
+            f"{group_text(r['attribute'], r['group'])}: {metric_text(r['metric'])} "
+            f"{fmt_interval(r['disparity'], r['disparity_lo'], r['disparity_hi'])}"
+            for r in bad.to_dict("records")
+        ]
+        failing = fail_txt
+        n_few = int((metrics["metric"].isin(gate_metrics) & (metrics["status"] != "ok")).sum())
+    return failing, fail_txt, n_few
+
+
 def _fairness_verdict(
     result: EvaluationResult,
     band: str,
@@ -384,25 +411,7 @@ def _fairness_verdict(
             ("\u2014", "\u2014"),
             ("Zonder deze toets geen oordeel over groepen.", "Without this audit, no judgement about groups."),
         )
-    checks = [c for c in gate_checks if c.get("gate") == "fairness"]
-    failing: list[Any]
-    if checks:
-        failing = [c for c in checks if c.get("outcome") == "fail"]
-        fail_txt = [
-            f"{group_text(str(c.get('attribute') or ''), c.get('group') or '')}: {metric_text(str(c.get('metric')))} "
-            f"{fmt_interval(c.get('estimate'), c.get('lo'), c.get('hi'))}"
-            for c in failing
-        ]
-        n_few = sum(1 for c in checks if c.get("outcome") in ("too_few", "cannot_judge"))
-    else:
-        bad = metrics[metrics["metric"].isin(gate_metrics) & (metrics["verdict"] == "outside")]
-        fail_txt = [
-            f"{group_text(r['attribute'], r['group'])}: {metric_text(r['metric'])} "
-            f"{fmt_interval(r['disparity'], r['disparity_lo'], r['disparity_hi'])}"
-            for r in bad.to_dict("records")
-        ]
-        failing = fail_txt
-        n_few = int((metrics["metric"].isin(gate_metrics) & (metrics["status"] != "ok")).sum())
+    failing, fail_txt, n_few = _failing_groups(gate_checks, metrics, gate_metrics)
     gated = metrics[metrics["metric"].isin(gate_metrics)]
     n_groups = int(gated[gated["status"] == "ok"].shape[0])
     n_uncertain = int((gated["verdict"] == "uncertain").sum())

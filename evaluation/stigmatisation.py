@@ -28,7 +28,7 @@ from scipy.stats import beta, binom, chi2, poisson
 
 from aanwas.common.errors import InputError
 from evaluation._cells import enough
-from evaluation.bootstrap import bootstrap, divide, indicator
+from evaluation.bootstrap import Estimate, bootstrap, divide, indicator
 from evaluation.config import EvaluationConfig
 
 # --------------------------------------------------------------------------------------------
@@ -167,6 +167,60 @@ class ProxyResult:
         return float(r["r2"]), float(r["ci_lo"]), float(r["ci_hi"])
 
 
+def _area_means(
+    frame: pd.DataFrame, codes: np.ndarray, k: int, score: str, features: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per area (code -1: none): persons, mean predicted risk and the means of the model's
+    features (NaN ignored; one column per feature)."""
+    keep_rows = codes >= 0
+    kc = codes[keep_rows]
+    n_area = np.bincount(kc, minlength=k).astype(np.float64)
+    risk = divide(np.bincount(kc, weights=frame[score].to_numpy(dtype=np.float64)[keep_rows], minlength=k), n_area)
+    feat_means = []
+    for f in features:
+        v = frame[f].to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = keep_rows & ~np.isnan(v)
+        feat_means.append(
+            divide(np.bincount(codes[ok], weights=v[ok], minlength=k), np.bincount(codes[ok], minlength=k))
+        )
+    F = np.column_stack(feat_means) if feat_means else np.zeros((k, 0))
+    return n_area, risk, F
+
+
+def _proxy_rows(
+    est: Mapping[str, Estimate],
+    designs: Mapping[str, np.ndarray],
+    blocks: tuple[str, ...],
+    a: int,
+    cfg: EvaluationConfig,
+) -> list[dict[str, Any]]:
+    """One row per set of predictors: R² with its bootstrap interval and the adjusted R² for
+    ``a`` areas; "beyond" is the part of composition the features do not explain."""
+
+    def adjusted(r2: float, p: int) -> float:
+        return 1.0 - (1.0 - r2) * (a - 1) / (a - p - 1) if a - p - 1 > 0 else float("nan")
+
+    p_of = {name: X.shape[1] for name, X in designs.items()}
+    adj = {name: adjusted(float(est[name].point), p_of[name]) for name in designs}
+    adj[BEYOND] = adj[BOTH] - adj[FEATURES]
+    p_of[BEYOND] = p_of[BOTH] - p_of[FEATURES]
+    rows = []
+    for name in (*blocks, ALL_COMPOSITION, FEATURES, BOTH, BEYOND):
+        e = est[name]
+        lo, hi = e.interval(cfg.quantiles)
+        rows.append(
+            {
+                "predictors": name,
+                "n_predictors": p_of[name],
+                "r2": float(e.point),
+                "ci_lo": float(lo),
+                "ci_hi": float(hi),
+                "adjusted_r2": adj[name],
+            }
+        )
+    return rows
+
+
 def audit_proxy(
     frame: pd.DataFrame,
     *,
@@ -207,19 +261,7 @@ def audit_proxy(
         Fewer than three areas with enough persons and known composition.
     """
     codes, labels = _area_codes(frame, area)
-    k = len(labels)
-    keep_rows = codes >= 0
-    kc = codes[keep_rows]
-    n_area = np.bincount(kc, minlength=k).astype(np.float64)
-    risk = divide(np.bincount(kc, weights=frame[score].to_numpy(dtype=np.float64)[keep_rows], minlength=k), n_area)
-    feat_means = []
-    for f in features:
-        v = frame[f].to_numpy(dtype=np.float64, na_value=np.nan)
-        ok = keep_rows & ~np.isnan(v)
-        feat_means.append(
-            divide(np.bincount(codes[ok], weights=v[ok], minlength=k), np.bincount(codes[ok], minlength=k))
-        )
-    F = np.column_stack(feat_means) if feat_means else np.zeros((k, 0))
+    n_area, risk, F = _area_means(frame, codes, len(labels), score, features)
     blocks = {name: c.reindex(pd.Index(labels)).to_numpy(dtype=np.float64) for name, c in composition.items()}
     big = enough(n_area, cfg.min_cell_size)
     use = big.copy()
@@ -255,27 +297,7 @@ def audit_proxy(
 
     est = bootstrap(stat, a, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
 
-    def adjusted(r2: float, p: int) -> float:
-        return 1.0 - (1.0 - r2) * (a - 1) / (a - p - 1) if a - p - 1 > 0 else float("nan")
-
-    p_of = {name: X.shape[1] for name, X in designs.items()}
-    adj = {name: adjusted(float(est[name].point), p_of[name]) for name in designs}
-    adj[BEYOND] = adj[BOTH] - adj[FEATURES]
-    p_of[BEYOND] = p_of[BOTH] - p_of[FEATURES]
-    rows = []
-    for name in (*composition, ALL_COMPOSITION, FEATURES, BOTH, BEYOND):
-        e = est[name]
-        lo, hi = e.interval(cfg.quantiles)
-        rows.append(
-            {
-                "predictors": name,
-                "n_predictors": p_of[name],
-                "r2": float(e.point),
-                "ci_lo": float(lo),
-                "ci_hi": float(hi),
-                "adjusted_r2": adj[name],
-            }
-        )
+    rows = _proxy_rows(est, designs, tuple(composition), a, cfg)
     return ProxyResult(
         table=pd.DataFrame(rows),
         n_areas=int(a),
@@ -536,6 +558,112 @@ def _flag_registration(
     return np.where(np.isnan(inten), "undefined", f)
 
 
+def _label_values(frame: pd.DataFrame, area: str, label: str, alternative: str) -> tuple[np.ndarray, np.ndarray]:
+    """The observed and the alternative label as floats; refused with missing values."""
+    obs = frame[label].to_numpy(dtype=np.float64, na_value=np.nan)
+    alt = frame[alternative].to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(obs).any() or np.isnan(alt).any():
+        col = label if np.isnan(obs).any() else alternative
+        raise InputError(area, col, int(np.isnan(obs).sum() + np.isnan(alt).sum()), "missing label values")
+    return obs, alt
+
+
+def _area_sums(codes: np.ndarray, k: int, obs: np.ndarray, alt: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per area (code -1: none): persons, observed events and alternative events."""
+    has = codes >= 0
+    n = np.bincount(codes[has], minlength=k).astype(np.float64)
+    o = np.bincount(codes[has], weights=obs[has], minlength=k)
+    a = np.bincount(codes[has], weights=alt[has], minlength=k)
+    return n, o, a
+
+
+def _intensity(
+    o: np.ndarray, a: np.ndarray, reference: np.ndarray, binary_alt: bool, q: tuple[float, float]
+) -> tuple[np.ndarray, ...]:
+    """Relative registration intensity per area against the pooled ratio of ``reference``:
+    point, exact interval and one-sided p-values (up, down) of intensity 1."""
+    if not binary_alt:  # O ~ Poisson(theta * ref * A), theta = 1 typical
+        return _poisson_intensity(o, a, reference, q)
+    ref = divide(o[reference].sum(), a[reference].sum())
+    point = divide(divide(o, a), ref)
+    with np.errstate(all="ignore"):
+        # O | O + A ~ Binomial(O + A, theta / (1 + theta)), theta = 1 typical
+        plo, phi = _clopper_pearson(o, o + a, q)
+        lo, hi = divide(divide(plo, 1.0 - plo), ref), divide(divide(phi, 1.0 - phi), ref)
+        hi = np.where(phi >= 1.0, np.inf, hi)
+        p0 = ref / (1.0 + ref)
+        p_up, p_down = binom.sf(o - 1, o + a, p0), binom.cdf(o, o + a, p0)
+    return point, lo, hi, p_up, p_down
+
+
+def _two_step_intensity(
+    o: np.ndarray, a: np.ndarray, big: np.ndarray, binary_alt: bool, cfg: EvaluationConfig
+) -> tuple[np.ndarray, ...]:
+    """Intensity against all areas with enough persons (``big``), then against those of them not
+    flagged over-registered. Returns point, interval, p-value of "over", registration flag and
+    the reference areas."""
+    q = cfg.quantiles
+    inten, ilo, ihi, p_up, p_down = _intensity(o, a, big, binary_alt, q)
+    registration = _flag_registration(inten, p_up, p_down, big, cfg)
+    reference = big & (registration != "over")
+    if reference.any():
+        inten, ilo, ihi, p_up, p_down = _intensity(o, a, reference, binary_alt, q)
+        registration = _flag_registration(inten, p_up, p_down, big, cfg)
+    return inten, ilo, ihi, p_up, registration, reference
+
+
+def _heterogeneity(o: np.ndarray, a: np.ndarray, big: np.ndarray, binary_alt: bool) -> tuple[float, int]:
+    """Global test: do intensities vary between areas more than chance allows? Chi-square
+    statistic and degrees of freedom; it has power even when single small areas cannot be
+    identified."""
+    ref_all = divide(o[big].sum(), a[big].sum())
+    if binary_alt:
+        p0 = ref_all / (1.0 + ref_all)
+        expected, var = (o + a)[big] * p0, (o + a)[big] * p0 * (1.0 - p0)
+    else:
+        expected = var = a[big] * ref_all
+    used = var > 0
+    stat = float(np.sum((o[big][used] - expected[used]) ** 2 / var[used]))
+    return stat, max(int(used.sum()) - 1, 1)
+
+
+def _label_bias_summary(
+    areas: pd.DataFrame, n_too_few: int, stat: float, dof: int, *, with_model: bool
+) -> dict[str, Any]:
+    """Counts of areas by registration flag and elevated status under each label, the
+    heterogeneity test and the shares the gate judges."""
+    elevated_obs = areas["status_observed"] == "elevated"
+    elevated_alt = areas["status_alternative"] == "elevated"
+    summary: dict[str, Any] = {
+        "n_areas": int(len(areas)),
+        "n_areas_too_few": n_too_few,
+        "n_areas_over_registered": int((areas["registration"] == "over").sum()),
+        "n_areas_under_registered": int((areas["registration"] == "under").sum()),
+        "n_areas_elevated_observed": int(elevated_obs.sum()),
+        "n_areas_elevated_alternative": int(elevated_alt.sum()),
+        "n_areas_elevated_observed_only": int((elevated_obs & ~elevated_alt).sum()),
+        "intensity_dispersion_ratio": stat / dof,
+        "p_intensity_heterogeneity": float(chi2.sf(stat, dof)),
+        "share_elevated_observed_only": float((elevated_obs & ~elevated_alt).sum() / elevated_obs.sum())
+        if elevated_obs.any()
+        else 0.0,
+    }
+    if with_model:
+        elevated_model = areas["status_model"] == "elevated"
+        summary.update(
+            {
+                "n_areas_elevated_model": int(elevated_model.sum()),
+                "n_areas_elevated_model_not_alternative": int((elevated_model & ~elevated_alt).sum()),
+                "share_model_elevated_not_alternative": float(
+                    (elevated_model & ~elevated_alt).sum() / elevated_model.sum()
+                )
+                if elevated_model.any()
+                else 0.0,
+            }
+        )
+    return summary
+
+
 def audit_label_bias(
     frame: pd.DataFrame,
     *,
@@ -577,18 +705,10 @@ def audit_label_bias(
     -------
     LabelBiasResult
     """
-    obs = frame[label].to_numpy(dtype=np.float64, na_value=np.nan)
-    alt = frame[alternative].to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isnan(obs).any() or np.isnan(alt).any():
-        col = label if np.isnan(obs).any() else alternative
-        raise InputError(area, col, int(np.isnan(obs).sum() + np.isnan(alt).sum()), "missing label values")
+    obs, alt = _label_values(frame, area, label, alternative)
     q = cfg.quantiles
     codes, labels = _area_codes(frame, area)
-    k = len(labels)
-    has = codes >= 0
-    n = np.bincount(codes[has], minlength=k).astype(np.float64)
-    o = np.bincount(codes[has], weights=obs[has], minlength=k)
-    a = np.bincount(codes[has], weights=alt[has], minlength=k)
+    n, o, a = _area_sums(codes, len(labels), obs, alt)
     binary_alt = bool(np.isin(alt, (0.0, 1.0)).all())
     big = enough(n, cfg.min_cell_size)
     p_obs, p_alt = obs.mean(), alt.mean()
@@ -610,41 +730,8 @@ def audit_label_bias(
     else:
         st_alt = _status(alo, ahi, p_alt)
 
-    def intensity(reference: np.ndarray) -> tuple[np.ndarray, ...]:
-        if not binary_alt:  # O ~ Poisson(theta * ref * A), theta = 1 typical
-            return _poisson_intensity(o, a, reference, q)
-        ref = divide(o[reference].sum(), a[reference].sum())
-        point = divide(divide(o, a), ref)
-        with np.errstate(all="ignore"):
-            # O | O + A ~ Binomial(O + A, theta / (1 + theta)), theta = 1 typical
-            plo, phi = _clopper_pearson(o, o + a, q)
-            lo, hi = divide(divide(plo, 1.0 - plo), ref), divide(divide(phi, 1.0 - phi), ref)
-            hi = np.where(phi >= 1.0, np.inf, hi)
-            p0 = ref / (1.0 + ref)
-            p_up, p_down = binom.sf(o - 1, o + a, p0), binom.cdf(o, o + a, p0)
-        return point, lo, hi, p_up, p_down
-
-    def flag(inten: np.ndarray, p_up: np.ndarray, p_down: np.ndarray) -> np.ndarray:
-        return _flag_registration(inten, p_up, p_down, big, cfg)
-
-    inten, ilo, ihi, p_up, p_down = intensity(big)
-    registration = flag(inten, p_up, p_down)
-    reference = big & (registration != "over")
-    if reference.any():
-        inten, ilo, ihi, p_up, p_down = intensity(reference)
-        registration = flag(inten, p_up, p_down)
-
-    # global test: do intensities vary between areas more than chance allows? It has power
-    # even when single small areas cannot be identified.
-    ref_all = divide(o[big].sum(), a[big].sum())
-    if binary_alt:
-        p0 = ref_all / (1.0 + ref_all)
-        expected, var = (o + a)[big] * p0, (o + a)[big] * p0 * (1.0 - p0)
-    else:
-        expected = var = a[big] * ref_all
-    used = var > 0
-    stat = float(np.sum((o[big][used] - expected[used]) ** 2 / var[used]))
-    dof = max(int(used.sum()) - 1, 1)
+    inten, ilo, ihi, _, registration, reference = _two_step_intensity(o, a, big, binary_alt, cfg)
+    stat, dof = _heterogeneity(o, a, big, binary_alt)
 
     data: dict[str, Any] = {
         "area_code": labels,
@@ -671,35 +758,7 @@ def audit_label_bias(
     n_too_few = int((~big & (n > 0)).sum())
     areas = areas[big].sort_values("area_code").reset_index(drop=True)
 
-    elevated_obs = areas["status_observed"] == "elevated"
-    elevated_alt = areas["status_alternative"] == "elevated"
-    summary: dict[str, Any] = {
-        "n_areas": int(len(areas)),
-        "n_areas_too_few": n_too_few,
-        "n_areas_over_registered": int((areas["registration"] == "over").sum()),
-        "n_areas_under_registered": int((areas["registration"] == "under").sum()),
-        "n_areas_elevated_observed": int(elevated_obs.sum()),
-        "n_areas_elevated_alternative": int(elevated_alt.sum()),
-        "n_areas_elevated_observed_only": int((elevated_obs & ~elevated_alt).sum()),
-        "intensity_dispersion_ratio": stat / dof,
-        "p_intensity_heterogeneity": float(chi2.sf(stat, dof)),
-        "share_elevated_observed_only": float((elevated_obs & ~elevated_alt).sum() / elevated_obs.sum())
-        if elevated_obs.any()
-        else 0.0,
-    }
-    if score is not None:
-        elevated_model = areas["status_model"] == "elevated"
-        summary.update(
-            {
-                "n_areas_elevated_model": int(elevated_model.sum()),
-                "n_areas_elevated_model_not_alternative": int((elevated_model & ~elevated_alt).sum()),
-                "share_model_elevated_not_alternative": float(
-                    (elevated_model & ~elevated_alt).sum() / elevated_model.sum()
-                )
-                if elevated_model.any()
-                else 0.0,
-            }
-        )
+    summary = _label_bias_summary(areas, n_too_few, stat, dof, with_model=score is not None)
     return LabelBiasResult(areas=areas, summary=summary)
 
 
@@ -799,6 +858,71 @@ def model_expected(frame: pd.DataFrame, *, observed: str, score: str, strata: Se
     return np.where(known, mean[np.maximum(cell, 0)], np.nan)
 
 
+def _registration_sums(
+    frame: pd.DataFrame, area: str, observed: str, expected: str, person: str | None
+) -> tuple[np.ndarray, ...]:
+    """Per area: the area codes, observed and expected registrations, and persons (distinct
+    ``person`` keys, else rows); rows with a missing value are left out, negative counts refused."""
+    obs = frame[observed].to_numpy(dtype=np.float64, na_value=np.nan)
+    exp = frame[expected].to_numpy(dtype=np.float64, na_value=np.nan)
+    if (obs < 0).any() or (exp < 0).any():
+        raise InputError(area, observed, int((obs < 0).sum() + (exp < 0).sum()), "negative registration counts")
+    codes, labels = _area_codes(frame, area)
+    k = len(labels)
+    use = (codes >= 0) & ~np.isnan(obs) & ~np.isnan(exp)
+    c = codes[use]
+    o = np.bincount(c, weights=obs[use], minlength=k)
+    e = np.bincount(c, weights=exp[use], minlength=k)
+    if person is not None:
+        pairs = pd.DataFrame({"c": c, "p": frame[person].to_numpy()[use]}).drop_duplicates()
+        n = np.bincount(pairs["c"].to_numpy(), minlength=k).astype(np.float64)
+    else:
+        n = np.bincount(c, minlength=k).astype(np.float64)
+    return labels, o, e, n
+
+
+def _power_table(
+    labels: np.ndarray,
+    e: np.ndarray,
+    ref: float | np.ndarray,
+    p_up: np.ndarray,
+    auditable: np.ndarray,
+    big: np.ndarray,
+    registration: np.ndarray,
+    cfg: EvaluationConfig,
+) -> tuple[float, pd.DataFrame]:
+    """The Benjamini-Hochberg cutoff this run used and, per auditable area, the power to flag
+    an intensity of ``cfg.intensity_power_ratio`` at it (in memory only)."""
+    # power to see a given intensity, at the Benjamini-Hochberg cutoff this run used, for every
+    # audited area (shown or not: the registration count itself decides that)
+    p_cut = bh_threshold(np.where(auditable, p_up, np.nan), cfg.alpha / 2.0)
+    power = (
+        intensity_power(
+            e * ref,
+            ratio=cfg.intensity_power_ratio,
+            p_threshold=p_cut,
+            min_count=cfg.min_cell_size,
+            tolerance=cfg.tolerance_high,
+        )
+        if np.isfinite(p_cut) and np.isfinite(ref)
+        else np.full(len(labels), np.nan)
+    )
+    power_table = (
+        pd.DataFrame(
+            {
+                "area_code": labels,
+                "expected_registrations": e * ref,
+                "power": power,
+                "shown": big,
+                "registration": np.where(big, registration, "not shown"),
+            }
+        )[auditable]
+        .sort_values("area_code")
+        .reset_index(drop=True)
+    )
+    return p_cut, power_table
+
+
 def audit_registration_intensity(
     frame: pd.DataFrame,
     *,
@@ -848,21 +972,7 @@ def audit_registration_intensity(
         intensity were ``cfg.intensity_power_ratio`` (``n_areas_powered``); ``power``: the
         per-area power (in memory only, see :class:`LabelBiasResult`).
     """
-    obs = frame[observed].to_numpy(dtype=np.float64, na_value=np.nan)
-    exp = frame[expected].to_numpy(dtype=np.float64, na_value=np.nan)
-    if (obs < 0).any() or (exp < 0).any():
-        raise InputError(area, observed, int((obs < 0).sum() + (exp < 0).sum()), "negative registration counts")
-    codes, labels = _area_codes(frame, area)
-    k = len(labels)
-    use = (codes >= 0) & ~np.isnan(obs) & ~np.isnan(exp)
-    c = codes[use]
-    o = np.bincount(c, weights=obs[use], minlength=k)
-    e = np.bincount(c, weights=exp[use], minlength=k)
-    if person is not None:
-        pairs = pd.DataFrame({"c": c, "p": frame[person].to_numpy()[use]}).drop_duplicates()
-        n = np.bincount(pairs["c"].to_numpy(), minlength=k).astype(np.float64)
-    else:
-        n = np.bincount(c, minlength=k).astype(np.float64)
+    labels, o, e, n = _registration_sums(frame, area, observed, expected, person)
     # the exact interval gives away O, so the registrations must pass the minimum cell size too
     # Areas with enough persons are audited: the reference O/E and the false-discovery control
     # run over all of them. Only those whose registrations also reach the minimum cell size are
@@ -873,41 +983,9 @@ def audit_registration_intensity(
     # against a cutoff that no longer counts the many that did not.
     auditable = enough(n, cfg.min_cell_size) & (e > 0)
     big = auditable & enough(o, cfg.min_cell_size)
-    q = cfg.quantiles
-    inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, auditable, q)
-    registration = _flag_registration(inten, p_up, p_down, auditable, cfg)
-    reference = auditable & (registration != "over")
-    if reference.any():
-        inten, lo, hi, p_up, p_down = _poisson_intensity(o, e, reference, q)
-        registration = _flag_registration(inten, p_up, p_down, auditable, cfg)
+    inten, lo, hi, p_up, registration, reference = _two_step_intensity(o, e, auditable, False, cfg)
     ref = divide(o[reference].sum(), e[reference].sum()) if reference.any() else float("nan")
-    # power to see a given intensity, at the Benjamini-Hochberg cutoff this run used, for every
-    # audited area (shown or not: the registration count itself decides that)
-    p_cut = bh_threshold(np.where(auditable, p_up, np.nan), cfg.alpha / 2.0)
-    power = (
-        intensity_power(
-            e * ref,
-            ratio=cfg.intensity_power_ratio,
-            p_threshold=p_cut,
-            min_count=cfg.min_cell_size,
-            tolerance=cfg.tolerance_high,
-        )
-        if np.isfinite(p_cut) and np.isfinite(ref)
-        else np.full(k, np.nan)
-    )
-    power_table = (
-        pd.DataFrame(
-            {
-                "area_code": labels,
-                "expected_registrations": e * ref,
-                "power": power,
-                "shown": big,
-                "registration": np.where(big, registration, "not shown"),
-            }
-        )[auditable]
-        .sort_values("area_code")
-        .reset_index(drop=True)
-    )
+    p_cut, power_table = _power_table(labels, e, ref, p_up, auditable, big, registration, cfg)
     # global test: Pearson chi-square of O against ref * E over the tested areas
     exp_ref = e[big] * divide(o[big].sum(), e[big].sum())
     stat = float(np.sum(divide((o[big] - exp_ref) ** 2, exp_ref)[exp_ref > 0]))

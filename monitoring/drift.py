@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -232,6 +233,113 @@ def _column(frame: pd.DataFrame, name: str, table: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
+#: Columns of the drift report's tables.
+_FEATURE_COLUMNS = [
+    "age_band",
+    "feature",
+    "n_ref",
+    "n_cur",
+    "psi",
+    "psi_threshold",
+    "wasserstein",
+    "wasserstein_threshold",
+    "drifted",
+]
+_SCORE_COLUMNS = [
+    "age_band",
+    "n_ref",
+    "n_cur",
+    "psi",
+    "psi_threshold",
+    "wasserstein",
+    "wasserstein_threshold",
+    "mean_ref",
+    "mean_cur",
+    "mean_diff",
+    "mean_diff_lo",
+    "mean_diff_hi",
+    "drifted",
+]
+_PREVALENCE_COLUMNS = [
+    "age_band",
+    "n_ref",
+    "n_cur",
+    "prevalence_ref",
+    "prevalence_cur",
+    "diff",
+    "diff_lo",
+    "diff_hi",
+    "shifted",
+]
+
+
+def _band_of_rows(
+    reference: pd.DataFrame, current: pd.DataFrame, band_column: str | None
+) -> tuple[pd.Series, pd.Series]:
+    """The age band of each row of both samples (``"all"`` without a band column)."""
+    if band_column is None:
+        return pd.Series(_ALL, index=reference.index), pd.Series(_ALL, index=current.index)
+    for frame, name in ((reference, "reference"), (current, "current")):
+        if band_column not in frame.columns:
+            raise InputError(name, band_column, None, "missing column")
+    return reference[band_column].astype("str"), current[band_column].astype("str")
+
+
+def _score_drift(
+    ref_b: pd.DataFrame,
+    cur_b: pd.DataFrame,
+    score_column: str,
+    band: str,
+    config: DriftConfig,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """Drift of one band's scores: distribution (PSI, Wasserstein) or a mean shift whose
+    interval excludes 0 and that is at least ``config.score_mean_min_change``."""
+    r_s, c_s = _column(ref_b, score_column, "reference"), _column(cur_b, score_column, "current")
+    st = _distribution_stats(r_s, c_s, 2, config, rng)
+    r_ok, c_ok = r_s[~np.isnan(r_s)], c_s[~np.isnan(c_s)]
+    d, lo, hi = _diff_ci(
+        r_ok.mean(), r_ok.var(ddof=1), len(r_ok), c_ok.mean(), c_ok.var(ddof=1), len(c_ok), 1.0 - config.alpha
+    )
+    mean_shift = (lo > 0 or hi < 0) and abs(d) >= config.score_mean_min_change
+    st["drifted"] = bool(st["drifted"] or mean_shift)
+    return {
+        "age_band": band,
+        **st,
+        "mean_ref": float(r_ok.mean()),
+        "mean_cur": float(c_ok.mean()),
+        "mean_diff": d,
+        "mean_diff_lo": lo,
+        "mean_diff_hi": hi,
+    }
+
+
+def _prevalence_shift(
+    ref_b: pd.DataFrame, cur_b: pd.DataFrame, label_column: str, band: str, config: DriftConfig
+) -> dict[str, Any] | None:
+    """Change of one band's outcome prevalence (known labels only; None without any): shifted
+    when the interval excludes 0 and the relative change is at least
+    ``config.prevalence_min_relative_change``."""
+    yr = ref_b[label_column].astype("boolean").dropna().to_numpy(dtype=float)
+    yc = cur_b[label_column].astype("boolean").dropna().to_numpy(dtype=float)
+    if not (len(yr) and len(yc)):
+        return None
+    p1, p2 = float(yr.mean()), float(yc.mean())
+    d, lo, hi = _diff_ci(p1, p1 * (1 - p1), len(yr), p2, p2 * (1 - p2), len(yc), 1.0 - config.alpha)
+    rel = abs(d) / p1 if p1 > 0 else (np.inf if d != 0 else 0.0)
+    return {
+        "age_band": band,
+        "n_ref": len(yr),
+        "n_cur": len(yc),
+        "prevalence_ref": p1,
+        "prevalence_cur": p2,
+        "diff": d,
+        "diff_lo": lo,
+        "diff_hi": hi,
+        "shifted": bool((lo > 0 or hi < 0) and rel >= config.prevalence_min_relative_change),
+    }
+
+
 def audit_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -277,15 +385,7 @@ def audit_drift(
     False
     """
     rng = np.random.default_rng(config.seed)
-    if band_column is None:
-        bands_ref = pd.Series(_ALL, index=reference.index)
-        bands_cur = pd.Series(_ALL, index=current.index)
-    else:
-        for frame, name in ((reference, "reference"), (current, "current")):
-            if band_column not in frame.columns:
-                raise InputError(name, band_column, None, "missing column")
-        bands_ref = reference[band_column].astype("str")
-        bands_cur = current[band_column].astype("str")
+    bands_ref, bands_cur = _band_of_rows(reference, current, band_column)
     bands = sorted(set(bands_ref.unique()) | set(bands_cur.unique()))
     if isinstance(features, Mapping):
         bands = [b for b in bands if b in features]
@@ -309,85 +409,27 @@ def audit_drift(
             retrain = True
             reasons.append(f"{band}: {n_drift} of {len(cols)} features drift ({share:.0%})")
         if with_scores and score_column is not None:
-            r_s, c_s = _column(ref_b, score_column, "reference"), _column(cur_b, score_column, "current")
-            st = _distribution_stats(r_s, c_s, 2, config, rng)
-            r_ok, c_ok = r_s[~np.isnan(r_s)], c_s[~np.isnan(c_s)]
-            d, lo, hi = _diff_ci(
-                r_ok.mean(), r_ok.var(ddof=1), len(r_ok), c_ok.mean(), c_ok.var(ddof=1), len(c_ok), 1.0 - config.alpha
-            )
-            mean_shift = (lo > 0 or hi < 0) and abs(d) >= config.score_mean_min_change
-            st["drifted"] = bool(st["drifted"] or mean_shift)
-            s_rows.append(
-                {
-                    "age_band": band,
-                    **st,
-                    "mean_ref": float(r_ok.mean()),
-                    "mean_cur": float(c_ok.mean()),
-                    "mean_diff": d,
-                    "mean_diff_lo": lo,
-                    "mean_diff_hi": hi,
-                }
-            )
-            if st["drifted"]:
+            row = _score_drift(ref_b, cur_b, score_column, band, config, rng)
+            s_rows.append(row)
+            if row["drifted"]:
                 retrain = True
-                reasons.append(f"{band}: score distribution shifted (mean {d:+.4f}, psi {st['psi']:.3f})")
-        if with_labels:
-            lr = ref_b[label_column].astype("boolean")
-            lc = cur_b[label_column].astype("boolean")
-            yr = lr.dropna().to_numpy(dtype=float)
-            yc = lc.dropna().to_numpy(dtype=float)
-            if len(yr) and len(yc):
-                p1, p2 = float(yr.mean()), float(yc.mean())
-                d, lo, hi = _diff_ci(p1, p1 * (1 - p1), len(yr), p2, p2 * (1 - p2), len(yc), 1.0 - config.alpha)
-                rel = abs(d) / p1 if p1 > 0 else (np.inf if d != 0 else 0.0)
-                shifted = bool((lo > 0 or hi < 0) and rel >= config.prevalence_min_relative_change)
-                p_rows.append(
-                    {
-                        "age_band": band,
-                        "n_ref": len(yr),
-                        "n_cur": len(yc),
-                        "prevalence_ref": p1,
-                        "prevalence_cur": p2,
-                        "diff": d,
-                        "diff_lo": lo,
-                        "diff_hi": hi,
-                        "shifted": shifted,
-                    }
+                reasons.append(
+                    f"{band}: score distribution shifted (mean {row['mean_diff']:+.4f}, psi {row['psi']:.3f})"
                 )
-                if shifted:
+        if with_labels and label_column is not None:
+            p_row = _prevalence_shift(ref_b, cur_b, label_column, band, config)
+            if p_row is not None:
+                p_rows.append(p_row)
+                if p_row["shifted"]:
                     retrain = True
-                    reasons.append(f"{band}: outcome prevalence changed from {p1:.4f} to {p2:.4f}")
-    f_cols = [
-        "age_band",
-        "feature",
-        "n_ref",
-        "n_cur",
-        "psi",
-        "psi_threshold",
-        "wasserstein",
-        "wasserstein_threshold",
-        "drifted",
-    ]
-    s_cols = [
-        "age_band",
-        "n_ref",
-        "n_cur",
-        "psi",
-        "psi_threshold",
-        "wasserstein",
-        "wasserstein_threshold",
-        "mean_ref",
-        "mean_cur",
-        "mean_diff",
-        "mean_diff_lo",
-        "mean_diff_hi",
-        "drifted",
-    ]
-    p_cols = ["age_band", "n_ref", "n_cur", "prevalence_ref", "prevalence_cur", "diff", "diff_lo", "diff_hi", "shifted"]
+                    reasons.append(
+                        f"{band}: outcome prevalence changed from {p_row['prevalence_ref']:.4f} "
+                        f"to {p_row['prevalence_cur']:.4f}"
+                    )
     return DriftReport(
-        features=pd.DataFrame(f_rows, columns=f_cols),
-        scores=pd.DataFrame(s_rows, columns=s_cols),
-        prevalence=pd.DataFrame(p_rows, columns=p_cols),
+        features=pd.DataFrame(f_rows, columns=_FEATURE_COLUMNS),
+        scores=pd.DataFrame(s_rows, columns=_SCORE_COLUMNS),
+        prevalence=pd.DataFrame(p_rows, columns=_PREVALENCE_COLUMNS),
         retrain_recommended=retrain,
         reasons=tuple(reasons),
     )

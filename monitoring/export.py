@@ -157,6 +157,46 @@ def _geojson_bytes(area: pd.DataFrame, decimals: int) -> bytes:
     return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _manifest_bytes(
+    period: str,
+    model_version: str,
+    data_fingerprint: str,
+    cfg: MonitoringConfig,
+    reports: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    *,
+    with_history: bool,
+) -> bytes:
+    """manifest.json of an export: what it is, how to read it, the rules it passed, its tables'
+    disclosure reports and the sha256 and size of every file."""
+    manifest = {
+        "format": _VERSION,
+        "period": str(period),
+        "model_version": model_version,
+        "data_fingerprint": data_fingerprint,
+        "columns": {"area_risk": list(AREA_EXPORT_COLUMNS)},
+        "notes": {
+            "blank": "a blank value is suppressed by disclosure control",
+            "status": "suppressed = the row's n_persons is suppressed (all values blank); in a published row "
+            "n_elevated and share_elevated can still be blank on their own",
+            "risk": "risk_mean is the mean calibrated probability of the area's young people; risk_lo..risk_hi "
+            "the interval of their mean true risk (model error shared by the area, estimated from past outcomes, "
+            "and person-level error); an area is elevated only when risk_lo exceeds the national risk_mean of its band",
+            "use": "area aggregates for prevention planning only; not for decisions about individuals",
+            **({"history": _HISTORY_NOTE} if with_history else {}),
+        },
+        "rules": {
+            "disclosure": as_plain(cfg.disclosure),
+            "aggregate": as_plain(cfg.aggregate),
+        },
+        "tables": reports,
+        "files": {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()
+        },
+    }
+    return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def write_export(
     exports_root: Path,
     period: str,
@@ -241,32 +281,9 @@ def write_export(
         if not name.endswith(_DOC_SUFFIXES) or "/" in name or name.startswith(".") or name in files:
             raise InputError("export", None, None, f"bad document name {name!r}")
         files[name] = text.encode("utf-8")
-    manifest = {
-        "format": _VERSION,
-        "period": str(period),
-        "model_version": model_version,
-        "data_fingerprint": data_fingerprint,
-        "columns": {"area_risk": list(AREA_EXPORT_COLUMNS)},
-        "notes": {
-            "blank": "a blank value is suppressed by disclosure control",
-            "status": "suppressed = the row's n_persons is suppressed (all values blank); in a published row "
-            "n_elevated and share_elevated can still be blank on their own",
-            "risk": "risk_mean is the mean calibrated probability of the area's young people; risk_lo..risk_hi "
-            "the interval of their mean true risk (model error shared by the area, estimated from past outcomes, "
-            "and person-level error); an area is elevated only when risk_lo exceeds the national risk_mean of its band",
-            "use": "area aggregates for prevention planning only; not for decisions about individuals",
-            **({"history": _HISTORY_NOTE} if history_tables else {}),
-        },
-        "rules": {
-            "disclosure": as_plain(cfg.disclosure),
-            "aggregate": as_plain(cfg.aggregate),
-        },
-        "tables": reports,
-        "files": {
-            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()
-        },
-    }
-    files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    files["manifest.json"] = _manifest_bytes(
+        period, model_version, data_fingerprint, cfg, reports, files, with_history=bool(history_tables)
+    )
     target = Path(exports_root) / str(period)
     with atomic_dir(target) as tmp:
         for name, data in files.items():

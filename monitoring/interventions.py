@@ -203,6 +203,78 @@ def _panel_years(addresses: pd.DataFrame, observation_end: dt.date, config: Inte
     return list(range(first, last + 1))
 
 
+def _check_panel_tables(tables: Mapping[str, pd.DataFrame]) -> None:
+    """Refuse a delivery without the tables and columns the outcome panel needs."""
+    for name, cols in (
+        ("persons", ("rinpersoon", "birth_date")),
+        ("addresses", ("rinpersoon", "buurt_code", "date_start", "date_end")),
+        ("suspects", ("rinpersoon", "registration_date", "offence")),
+    ):
+        if name not in tables:
+            raise InputError(name, None, None, "table missing (needed for the outcome panel)")
+        miss = [c for c in cols if c not in tables[name].columns]
+        if miss:
+            raise InputError(name, miss[0], None, "missing column (needed for the outcome panel)")
+
+
+def _area_of_addresses(addresses: pd.DataFrame, geography: Geography, level: str) -> tuple[pd.Index, np.ndarray]:
+    """The areas of ``level`` (sorted codes) and the position of each address's area among
+    them; refused for buurten unknown to the geography."""
+    h = geography.hierarchy()
+    buurt_to_area = pd.Series(h[level].to_numpy(), index=h["buurt"].to_numpy())
+    area_of = buurt_to_area.reindex(addresses["buurt_code"].astype("str").to_numpy())
+    if area_of.isna().any():
+        raise InputError(
+            "addresses", "buurt_code", int(area_of.isna().sum()), "buurt code unknown to the 2024 geography"
+        )
+    area_codes = pd.Index(sorted(set(h[level])))
+    a_area = area_codes.get_indexer(area_of.to_numpy())
+    return area_codes, a_area
+
+
+def _band_of_age() -> np.ndarray:
+    """Age (index, 0-199) -> position of its age band in ``AGE_BANDS`` (-1: none)."""
+    band_of_age = np.full(200, -1, dtype=np.int64)
+    for b, band_label in enumerate(AGE_BANDS):
+        lo, hi = BAND_LIMITS[band_label]
+        band_of_age[lo : hi + 1] = b
+    return band_of_age
+
+
+def _latest_address_on(
+    jan1: int, keep_a: np.ndarray, a_start: np.ndarray, a_end: np.ndarray, a_pos: np.ndarray
+) -> np.ndarray:
+    """Rows of the addresses that hold on day ``jan1``, one per person: the latest started."""
+    m = keep_a & (a_start <= jan1) & (jan1 < a_end)
+    # one address per person on 1 January: the latest started episode wins
+    idx = np.flatnonzero(m)
+    order = np.lexsort((a_start[idx], a_pos[idx]))
+    idx = idx[order]
+    last_of_person = np.r_[a_pos[idx][1:] != a_pos[idx][:-1], True]
+    idx = idx[last_of_person]
+    return idx
+
+
+def _panel_cells(
+    y: int, area: np.ndarray, band: np.ndarray, registered: np.ndarray, area_codes: pd.Index
+) -> pd.DataFrame:
+    """Residents and registered residents of year ``y`` per area x band (cells with residents)."""
+    n_area, n_band = len(area_codes), len(AGE_BANDS)
+    cell = area * n_band + band
+    n_persons = np.bincount(cell, minlength=n_area * n_band)
+    n_reg = np.bincount(cell, weights=registered, minlength=n_area * n_band).astype(np.int64)
+    has = np.flatnonzero(n_persons > 0)
+    return pd.DataFrame(
+        {
+            "period": np.full(len(has), y, dtype=np.int64),
+            "area_code": area_codes[has // n_band],
+            "age_band": np.asarray(AGE_BANDS, dtype=object)[has % n_band],
+            "n_persons": n_persons[has].astype(np.int64),
+            "n_registered": n_reg[has],
+        }
+    )
+
+
 def build_outcome_panel(
     tables: Mapping[str, pd.DataFrame],
     geography: Geography,
@@ -251,28 +323,11 @@ def build_outcome_panel(
     InputError
         Missing tables or columns, addresses in buurten unknown to the geography, too few years.
     """
-    for name, cols in (
-        ("persons", ("rinpersoon", "birth_date")),
-        ("addresses", ("rinpersoon", "buurt_code", "date_start", "date_end")),
-        ("suspects", ("rinpersoon", "registration_date", "offence")),
-    ):
-        if name not in tables:
-            raise InputError(name, None, None, "table missing (needed for the outcome panel)")
-        miss = [c for c in cols if c not in tables[name].columns]
-        if miss:
-            raise InputError(name, miss[0], None, "missing column (needed for the outcome panel)")
+    _check_panel_tables(tables)
     persons, addresses, suspects = tables["persons"], tables["addresses"], tables["suspects"]
     years = _panel_years(addresses, observation_end, config)
     level = config.panel_level
-    h = geography.hierarchy()
-    buurt_to_area = pd.Series(h[level].to_numpy(), index=h["buurt"].to_numpy())
-    area_of = buurt_to_area.reindex(addresses["buurt_code"].astype("str").to_numpy())
-    if area_of.isna().any():
-        raise InputError(
-            "addresses", "buurt_code", int(area_of.isna().sum()), "buurt code unknown to the 2024 geography"
-        )
-    area_codes = pd.Index(sorted(set(h[level])))
-    a_area = area_codes.get_indexer(area_of.to_numpy())
+    area_codes, a_area = _area_of_addresses(addresses, geography, level)
 
     pid = pd.Index(persons["rinpersoon"].to_numpy())
     a_pos = pid.get_indexer(addresses["rinpersoon"].to_numpy())
@@ -290,22 +345,12 @@ def build_outcome_panel(
     # one registration mask per band (bands sharing offences share the mask)
     s_ok = {b: (s_pos >= 0) & s_offence.isin(offences[b]).to_numpy() for b in AGE_BANDS}
 
-    band_of_age = np.full(200, -1, dtype=np.int64)
-    for b, band_label in enumerate(AGE_BANDS):
-        lo, hi = BAND_LIMITS[band_label]
-        band_of_age[lo : hi + 1] = b
-    n_area, n_band = len(area_codes), len(AGE_BANDS)
+    band_of_age = _band_of_age()
     frames = []
     for y in years:
         jan1 = int(np.datetime64(f"{y}-01-01", "D").astype(np.int64))
         nxt = int(np.datetime64(f"{y + 1}-01-01", "D").astype(np.int64))
-        m = keep_a & (a_start <= jan1) & (jan1 < a_end)
-        # one address per person on 1 January: the latest started episode wins
-        idx = np.flatnonzero(m)
-        order = np.lexsort((a_start[idx], a_pos[idx]))
-        idx = idx[order]
-        last_of_person = np.r_[a_pos[idx][1:] != a_pos[idx][:-1], True]
-        idx = idx[last_of_person]
+        idx = _latest_address_on(jan1, keep_a, a_start, a_end, a_pos)
         pos = a_pos[idx]
         age = y - b_year[pos] - 1 + b_jan1[pos]
         band = np.where((age >= 0) & (age < len(band_of_age)), band_of_age[np.clip(age, 0, len(band_of_age) - 1)], -1)
@@ -316,21 +361,7 @@ def build_outcome_panel(
         for b, band_name in enumerate(AGE_BANDS):
             mine = band == b
             registered[mine] = np.isin(pos[mine], s_pos[s_ok[band_name] & in_year])
-        cell = area * n_band + band
-        n_persons = np.bincount(cell, minlength=n_area * n_band)
-        n_reg = np.bincount(cell, weights=registered, minlength=n_area * n_band).astype(np.int64)
-        has = np.flatnonzero(n_persons > 0)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "period": np.full(len(has), y, dtype=np.int64),
-                    "area_code": area_codes[has // n_band],
-                    "age_band": np.asarray(AGE_BANDS, dtype=object)[has % n_band],
-                    "n_persons": n_persons[has].astype(np.int64),
-                    "n_registered": n_reg[has],
-                }
-            )
-        )
+        frames.append(_panel_cells(y, area, band, registered, area_codes))
     out = pd.concat(frames, ignore_index=True)
     out.insert(1, "area_level", level)
     out["value"] = config.rate_per * out["n_registered"] / out["n_persons"]
@@ -581,6 +612,51 @@ def _ci(est: float, rep: np.ndarray, level: float, n_clusters: int) -> tuple[flo
     return float(est - half), float(est + half)
 
 
+def _did_cohorts(Y: np.ndarray, cohort: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """The never-treated areas and the treatment cohorts with a base period before their start;
+    refused with missing outcomes, no never-treated area or no such cohort."""
+    if not np.isfinite(Y).all():
+        raise InputError("panel", "value", int((~np.isfinite(Y)).any(axis=1).sum()), "missing outcome values")
+    never = cohort < 0
+    if not never.any():
+        raise InputError("panel", "area_code", 0, "no never-treated area to compare with")
+    gs = sorted({int(g) for g in cohort[~never] if g >= 1})
+    if not gs:
+        raise InputError("panel", "period", int((~never).sum()), "no treated area has a base period before its start")
+    return never, gs
+
+
+def _did_tables(
+    cells: Sequence[tuple[int, int, np.ndarray, np.ndarray]], labels: Sequence[Any], n_cl: int, ci_level: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The group-time effects (cohort x period, sorted by cohort and event time) and the event
+    study (weighted mean effect per event time), each with its bootstrap interval."""
+    rows: list[dict[str, Any]] = []
+    es: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for g, t, att, tw in cells:
+        clo, chi = _ci(float(att[0]), att[1:], ci_level, n_cl)
+        rows.append(
+            {
+                "cohort": labels[g],
+                "period": labels[t],
+                "event_time": t - g,
+                "att": float(att[0]),
+                "ci_low": clo,
+                "ci_high": chi,
+            }
+        )
+        es.setdefault(t - g, []).append((att, tw))
+    es_rows = []
+    for e in sorted(es):
+        a = sum(att * tw for att, tw in es[e]) / sum(tw for _, tw in es[e])
+        elo, ehi = _ci(float(a[0]), a[1:], ci_level, n_cl)
+        es_rows.append({"event_time": e, "att": float(a[0]), "ci_low": elo, "ci_high": ehi})
+    cell_cols = ["cohort", "period", "event_time", "att", "ci_low", "ci_high"]
+    cells_df = pd.DataFrame(rows, columns=cell_cols)
+    cells_df = cells_df.sort_values(["cohort", "event_time"], kind="stable").reset_index(drop=True)
+    return cells_df, pd.DataFrame(es_rows, columns=["event_time", "att", "ci_low", "ci_high"])
+
+
 def estimate_did(
     Y: np.ndarray,
     weights: np.ndarray,
@@ -646,16 +722,9 @@ def estimate_did(
     weights = np.asarray(weights, float)
     cohort = np.asarray(cohort, np.int64)
     n, T = Y.shape
-    if not np.isfinite(Y).all():
-        raise InputError("panel", "value", int((~np.isfinite(Y)).any(axis=1).sum()), "missing outcome values")
+    never, gs = _did_cohorts(Y, cohort)
     if cohort_end is None:
         cohort_end = np.full(n, T, dtype=np.int64)
-    never = cohort < 0
-    if not never.any():
-        raise InputError("panel", "area_code", 0, "no never-treated area to compare with")
-    gs = sorted({int(g) for g in cohort[~never] if g >= 1})
-    if not gs:
-        raise InputError("panel", "period", int((~never).sum()), "no treated area has a base period before its start")
     rng = rng if rng is not None else np.random.default_rng(config.seed)
     strata = np.where(never, -1, cohort)
     clusters = np.arange(n) if clusters is None else np.asarray(clusters)
@@ -671,29 +740,7 @@ def estimate_did(
     n_cl = len(np.unique(clusters[np.isin(cohort, gs)]))
     lo, hi = _ci(float(simple[0]), simple[1:], config.ci_level, n_cl)
     labels = list(periods) if periods is not None else list(range(T))
-    rows: list[dict[str, Any]] = []
-    es: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for g, t, att, tw in cells:
-        clo, chi = _ci(float(att[0]), att[1:], config.ci_level, n_cl)
-        rows.append(
-            {
-                "cohort": labels[g],
-                "period": labels[t],
-                "event_time": t - g,
-                "att": float(att[0]),
-                "ci_low": clo,
-                "ci_high": chi,
-            }
-        )
-        es.setdefault(t - g, []).append((att, tw))
-    es_rows = []
-    for e in sorted(es):
-        a = sum(att * tw for att, tw in es[e]) / sum(tw for _, tw in es[e])
-        elo, ehi = _ci(float(a[0]), a[1:], config.ci_level, n_cl)
-        es_rows.append({"event_time": e, "att": float(a[0]), "ci_low": elo, "ci_high": ehi})
-    cell_cols = ["cohort", "period", "event_time", "att", "ci_low", "ci_high"]
-    cells_df = pd.DataFrame(rows, columns=cell_cols)
-    cells_df = cells_df.sort_values(["cohort", "event_time"], kind="stable").reset_index(drop=True)
+    cells_df, event_study = _did_tables(cells, labels, n_cl, config.ci_level)
     treated_in = np.isin(cohort, gs)
     return DidResult(
         att=float(simple[0]),
@@ -703,7 +750,7 @@ def estimate_did(
         n_treated=int(treated_in.sum()),
         n_control=int(never.sum()),
         cells=cells_df,
-        event_study=pd.DataFrame(es_rows, columns=["event_time", "att", "ci_low", "ci_high"]),
+        event_study=event_study,
     )
 
 
@@ -1169,6 +1216,34 @@ def _band_panel(panel: pd.DataFrame, bands: Sequence[str], mix: str = "fixed") -
     return g.drop(columns=["_wv", "_w"])
 
 
+def _treatment_cohorts(
+    treated_long: pd.DataFrame,
+    iv_id: str,
+    stamps: pd.DatetimeIndex,
+    period_kind: str,
+    config: InterventionConfig,
+    skipped: list[dict[str, str]],
+) -> pd.Series | None:
+    """Treated area -> index of the period its treatment starts in, for the areas with at least
+    ``config.min_pre_periods`` periods before the start inside the panel; the areas left out
+    (or the whole intervention, None) are recorded in ``skipped``."""
+    first = treated_long[treated_long["intervention_id"] == iv_id].groupby("area_code")["start_date"].min()
+    g_area = pd.Series([_cohort_index(pd.Timestamp(v), stamps, period_kind) for v in first], index=first.index)
+    usable = (g_area >= config.min_pre_periods) & (g_area < len(stamps))
+    if not usable.any():
+        skipped.append({"intervention_id": iv_id, "reason": "start outside the panel or too few periods before it"})
+        return None
+    if not usable.all():
+        skipped.append(
+            {
+                "intervention_id": iv_id,
+                "reason": f"{int((~usable).sum())} treated area(s) left out: start outside the panel or "
+                "too few periods before it",
+            }
+        )
+    return g_area[usable]
+
+
 def estimate_intervention_effects(
     registry: pd.DataFrame,
     panel: pd.DataFrame,
@@ -1218,21 +1293,10 @@ def estimate_intervention_effects(
     for iv_id in reg["intervention_id"].drop_duplicates().tolist():
         mine = reg[reg["intervention_id"] == iv_id]
         bands = sorted(mine["age_band"].unique().tolist())
-        first = treated_long[treated_long["intervention_id"] == iv_id].groupby("area_code")["start_date"].min()
-        g_area = pd.Series([_cohort_index(pd.Timestamp(v), stamps, period_kind) for v in first], index=first.index)
-        usable = (g_area >= config.min_pre_periods) & (g_area < len(periods))
-        if not usable.any():
-            skipped.append({"intervention_id": iv_id, "reason": "start outside the panel or too few periods before it"})
+        g_area = _treatment_cohorts(treated_long, iv_id, stamps, period_kind, config, skipped)
+        if g_area is None:
             continue
-        if not usable.all():
-            skipped.append(
-                {
-                    "intervention_id": iv_id,
-                    "reason": f"{int((~usable).sum())} treated area(s) left out: start outside the panel or "
-                    "too few periods before it",
-                }
-            )
-        treated = sorted(g_area.index[usable])
+        treated = sorted(g_area.index)
         overlapping = treated_long["age_band"].isin(bands)
         ever = set(treated_long.loc[overlapping, "area_code"])
         bp = _band_panel(panel, bands, config.band_mix)

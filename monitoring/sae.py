@@ -281,6 +281,71 @@ def _profile_slope(
     return s2, slope, ok and bool(res.success), calls + it
 
 
+def _prasad_rao_terms(
+    x: np.ndarray,
+    q: np.ndarray,
+    psi: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    gamma: np.ndarray,
+    grads: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Covariance of the variance parameters and the Prasad-Rao MSE terms g1 (area), g2
+    (regression coefficients) and g3 (variance parameters) per area; ``v`` is the total
+    variance, ``w = 1 / v``."""
+    h = np.einsum("ij,jk,ik->i", x, q, x)
+    theta_cov = np.linalg.pinv(_information(w, grads))
+    dgamma = np.stack([psi * w**2 * g for g in grads], axis=1)
+    g1, g2, g3 = gamma * psi, (1.0 - gamma) ** 2 * h, v * np.einsum("ij,jk,ik->i", dgamma, theta_cov, dgamma)
+    return theta_cov, g1, g2, g3
+
+
+def _fit_area_variance(
+    y: np.ndarray, x: np.ndarray, psi: np.ndarray, c: np.ndarray, slope_bound: float, tol: float, max_iter: int
+) -> tuple[float, float, bool, int]:
+    """REML area variance (and its log-linear slope in the centred covariate ``c`` when that
+    varies): sigma2_v, slope, converged, iterations."""
+    scale = max(float(psi.mean()), 1e-300)
+    if np.ptp(c) > 0.0:
+        return _profile_slope(y, x, psi, c, slope_bound, tol, scale, max_iter)
+    s2, converged, it = _reml_sigma2(y, x, psi, tol, scale, max_iter)
+    return s2, 0.0, converged, it
+
+
+def _fh_inputs(
+    direct: np.ndarray, sampling_var: np.ndarray, design: np.ndarray | None, level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct estimates, sampling variances and the design (intercept only by default) as
+    float arrays, checked."""
+    y = np.asarray(direct, dtype=np.float64)
+    psi = np.asarray(sampling_var, dtype=np.float64)
+    x = np.ones((y.shape[0], 1)) if design is None else np.asarray(design, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    _check(y, psi, x)
+    if not 0.0 < level < 1.0:
+        raise ValueError("fay_herriot: level must be in (0, 1)")
+    return y, psi, x
+
+
+def _centred_covariate(
+    variance_covariate: np.ndarray | None, y: np.ndarray, slope_bound: float
+) -> tuple[float, tuple[float, float], np.ndarray]:
+    """The area-variance covariate centred on its mean: centre, range and centred values
+    (zeros without a covariate: constant area variance)."""
+    if variance_covariate is None:
+        return 0.0, (0.0, 0.0), np.zeros_like(y)
+    cov = np.asarray(variance_covariate, dtype=np.float64)
+    if cov.shape != y.shape or not np.isfinite(cov).all():
+        raise ValueError(
+            f"fay_herriot: variance_covariate ({cov.shape}) must be finite with one value per area ({y.shape})"
+        )
+    if not slope_bound > 0.0:
+        raise ValueError("fay_herriot: slope_bound must be > 0")
+    centre = float(cov.mean())
+    return centre, (float(cov.min()), float(cov.max())), cov - centre
+
+
 def fay_herriot(
     direct: np.ndarray,
     sampling_var: np.ndarray,
@@ -337,31 +402,9 @@ def fay_herriot(
     >>> fit.sigma2_v, round(float(fit.eblup[0]), 6), round(float(fit.mse[0]), 6)
     (0.0, 1.0, 1.666667)
     """
-    y = np.asarray(direct, dtype=np.float64)
-    psi = np.asarray(sampling_var, dtype=np.float64)
-    x = np.ones((y.shape[0], 1)) if design is None else np.asarray(design, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    _check(y, psi, x)
-    if not 0.0 < level < 1.0:
-        raise ValueError("fay_herriot: level must be in (0, 1)")
-    scale = max(float(psi.mean()), 1e-300)
-    centre, c_range, c = 0.0, (0.0, 0.0), np.zeros_like(y)
-    if variance_covariate is not None:
-        cov = np.asarray(variance_covariate, dtype=np.float64)
-        if cov.shape != y.shape or not np.isfinite(cov).all():
-            raise ValueError(
-                f"fay_herriot: variance_covariate ({cov.shape}) must be finite with one value per area ({y.shape})"
-            )
-        if not slope_bound > 0.0:
-            raise ValueError("fay_herriot: slope_bound must be > 0")
-        centre, c_range = float(cov.mean()), (float(cov.min()), float(cov.max()))
-        c = cov - centre
-    if np.ptp(c) > 0.0:
-        s2, slope, converged, it = _profile_slope(y, x, psi, c, slope_bound, tol, scale, max_iter)
-    else:
-        s2, converged, it = _reml_sigma2(y, x, psi, tol, scale, max_iter)
-        slope = 0.0
+    y, psi, x = _fh_inputs(direct, sampling_var, design, level)
+    centre, c_range, c = _centred_covariate(variance_covariate, y, slope_bound)
+    s2, slope, converged, it = _fit_area_variance(y, x, psi, c, slope_bound, tol, max_iter)
     shape = np.exp(slope * c)
     sigma2 = s2 * shape
     v = sigma2 + psi
@@ -369,14 +412,9 @@ def fay_herriot(
     beta, q = _gls(y, x, w)
     synthetic = x @ beta
     gamma = sigma2 * w
-    h = np.einsum("ij,jk,ik->i", x, q, x)
     # d sigma2_d / d theta for theta = (sigma2_v[, slope]); the slope is fixed where sigma2_v = 0
     grads = [shape] + ([sigma2 * c] if np.ptp(c) > 0.0 and s2 > 0.0 else [])
-    theta_cov = np.linalg.pinv(_information(w, grads))
-    dgamma = np.stack([psi * w**2 * g for g in grads], axis=1)
-    g1 = gamma * psi
-    g2 = (1.0 - gamma) ** 2 * h
-    g3 = v * np.einsum("ij,jk,ik->i", dgamma, theta_cov, dgamma)
+    theta_cov, g1, g2, g3 = _prasad_rao_terms(x, q, psi, v, w, gamma, grads)
     mse = g1 + g2 + 2.0 * g3
     eblup = synthetic + gamma * (y - synthetic)
     half = float(norm.ppf(0.5 + level / 2.0)) * np.sqrt(mse)

@@ -184,6 +184,25 @@ def _is_suppressed(status: pd.Series) -> pd.Series:
     return status.astype("str").str.startswith(_SUPPRESSED)
 
 
+def _series_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns every series of a row shares: area, band, period (and its date), persons
+    (published rows only) and disclosure status."""
+    published = frame["status"].eq(_PUBLISHED).to_numpy()
+    base = pd.DataFrame(
+        {
+            "area_level": frame["area_level"].astype("str").to_numpy(),
+            "area_code": frame["area_code"].astype("str").to_numpy(),
+            "area_name": frame["area_name"].astype("str").to_numpy(),
+            "age_band": frame["age_band"].astype("str").to_numpy(),
+            "period": frame["period"].astype("str").to_numpy(),
+            "period_date": period_dates(frame["period"]).to_numpy(),
+            "n_persons": np.where(published, _num(frame, "n_persons"), np.nan),
+            "status": np.where(published, _PUBLISHED, frame["status"].astype("str").to_numpy()),
+        }
+    )
+    return base
+
+
 def build_trend_series(
     area_tables: pd.DataFrame | Sequence[pd.DataFrame],
     config: TrendConfig,
@@ -247,19 +266,7 @@ def build_trend_series(
     frame = _stack(area_tables)
     if total_band is not None:
         frame = frame[frame["age_band"].astype("str") != str(total_band)]
-    published = frame["status"].eq(_PUBLISHED).to_numpy()
-    base = pd.DataFrame(
-        {
-            "area_level": frame["area_level"].astype("str").to_numpy(),
-            "area_code": frame["area_code"].astype("str").to_numpy(),
-            "area_name": frame["area_name"].astype("str").to_numpy(),
-            "age_band": frame["age_band"].astype("str").to_numpy(),
-            "period": frame["period"].astype("str").to_numpy(),
-            "period_date": period_dates(frame["period"]).to_numpy(),
-            "n_persons": np.where(published, _num(frame, "n_persons"), np.nan),
-            "status": np.where(published, _PUBLISHED, frame["status"].astype("str").to_numpy()),
-        }
-    )
+    base = _series_keys(frame)
     parts = []
     risk = base.assign(
         series="risk_mean", value=_num(frame, "risk_mean"), lo=_num(frame, "risk_lo"), hi=_num(frame, "risk_hi")

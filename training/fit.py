@@ -150,6 +150,71 @@ def _check_both_outcomes(y: np.ndarray, band: str, part: str) -> None:
         )
 
 
+def _row_counts(**labels: np.ndarray) -> dict[str, int]:
+    """Rows and positive rows per part (``n_train``, ``n_pos_train``, ...)."""
+    counts = {}
+    for part, y in labels.items():
+        counts[f"n_{part}"] = int(y.size)
+        counts[f"n_pos_{part}"] = int(y.sum())
+    return counts
+
+
+def _reference_metrics(
+    reference_risks: Mapping[str, pd.Series], X_te: pd.DataFrame, y_te: np.ndarray, band: str, cfg: TrainingConfig
+) -> dict[str, float]:
+    """AUC, Brier score and ECE of each true-risk variant on the test rows (synthetic data)."""
+    reference = {}
+    for name, series in reference_risks.items():
+        ref = _aligned(series, X_te.index, band, name)
+        reference[f"{name}_auc"] = float(roc_auc_score(y_te, ref))
+        reference[f"{name}_brier"] = float(brier_score_loss(y_te, ref))
+        reference[f"{name}_ece"] = expected_calibration_error(
+            y_te, ref.to_numpy(), n_bins=cfg.calibration.ece_bins, strategy=cfg.calibration.ece_strategy
+        )
+    return reference
+
+
+def _fit_models(
+    X_tr: pd.DataFrame,
+    y_tr: np.ndarray,
+    X_tu: pd.DataFrame,
+    y_tu: np.ndarray,
+    cfg: TrainingConfig,
+    band: str,
+    flags: Sequence[str] | None,
+    trial_callbacks: Sequence[TrialCallback],
+) -> tuple[TuningResult | None, Any, dict[str, Any]]:
+    """Tune (if enabled) and fit LightGBM, fit both baselines, and calibrate all three on the
+    tuning rows. Returns the tuning result, the uncalibrated LightGBM and the calibrated models."""
+    tuned: TuningResult | None = None
+    overrides: dict[str, Any] = {}
+    if cfg.tuning.enabled:
+        tuned = tune_lightgbm(
+            X_tr,
+            y_tr,
+            X_tu,
+            y_tu,
+            lightgbm=cfg.lightgbm,
+            tuning=cfg.tuning,
+            seed=cfg.seed,
+            study_name=f"{cfg.tuning.study_name}-{band}",
+            callbacks=trial_callbacks,
+        )
+        overrides = dict(tuned.best_params)
+    lgbm = build_lightgbm(cfg.lightgbm, cfg.seed, **overrides).fit(X_tr, y_tr, eval_set=(X_tu, y_tu))
+    raw = {
+        "lightgbm": lgbm,
+        "flags": FlagCountClassifier(
+            flag_prefix=cfg.flag_prefix,
+            flags=tuple(flags) if flags is not None else (cfg.flag_columns or None),
+            protective=cfg.protective_flags,
+        ).fit(X_tr, y_tr),
+        "logreg": build_logistic_baseline(C=cfg.logistic_c).fit(X_tr, y_tr),
+    }
+    models = {name: fit_calibrated(est, X_tu, y_tu, method=cfg.calibration.method) for name, est in raw.items()}
+    return tuned, lgbm, models
+
+
 def fit_band(
     frame: pd.DataFrame,
     split: BandSplit,
@@ -200,41 +265,9 @@ def fit_band(
         X_tr, y_tr = X_tr.iloc[keep], y_tr[keep]
 
     truth_test = None if truth is None else _aligned(truth, X_te.index, band, "truth")
-    reference = {}
-    for name, series in (reference_risks or {}).items():
-        ref = _aligned(series, X_te.index, band, name)
-        reference[f"{name}_auc"] = float(roc_auc_score(y_te, ref))
-        reference[f"{name}_brier"] = float(brier_score_loss(y_te, ref))
-        reference[f"{name}_ece"] = expected_calibration_error(
-            y_te, ref.to_numpy(), n_bins=cfg.calibration.ece_bins, strategy=cfg.calibration.ece_strategy
-        )
+    reference = _reference_metrics(reference_risks or {}, X_te, y_te, band, cfg)
 
-    tuned: TuningResult | None = None
-    overrides: dict[str, Any] = {}
-    if cfg.tuning.enabled:
-        tuned = tune_lightgbm(
-            X_tr,
-            y_tr,
-            X_tu,
-            y_tu,
-            lightgbm=cfg.lightgbm,
-            tuning=cfg.tuning,
-            seed=cfg.seed,
-            study_name=f"{cfg.tuning.study_name}-{band}",
-            callbacks=trial_callbacks,
-        )
-        overrides = dict(tuned.best_params)
-    lgbm = build_lightgbm(cfg.lightgbm, cfg.seed, **overrides).fit(X_tr, y_tr, eval_set=(X_tu, y_tu))
-    raw = {
-        "lightgbm": lgbm,
-        "flags": FlagCountClassifier(
-            flag_prefix=cfg.flag_prefix,
-            flags=tuple(flags) if flags is not None else (cfg.flag_columns or None),
-            protective=cfg.protective_flags,
-        ).fit(X_tr, y_tr),
-        "logreg": build_logistic_baseline(C=cfg.logistic_c).fit(X_tr, y_tr),
-    }
-    models = {name: fit_calibrated(est, X_tu, y_tu, method=cfg.calibration.method) for name, est in raw.items()}
+    tuned, lgbm, models = _fit_models(X_tr, y_tr, X_tu, y_tu, cfg, band, flags, trial_callbacks)
 
     scores = {name: est.predict_proba(X_te)[:, 1] for name, est in models.items()}
     metrics = {
@@ -264,10 +297,7 @@ def fit_band(
         if truth_test is not None and "oracle_observable_auc" in reference
         else {}
     )
-    counts = {}
-    for part, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
-        counts[f"n_{part}"] = int(y.size)
-        counts[f"n_pos_{part}"] = int(y.sum())
+    counts = _row_counts(train=y_tr, tune=y_tu, test=y_te)
     params = {**lgbm.get_params(), "best_iteration": lgbm.best_iteration_}
     return FittedBand(
         band=band,

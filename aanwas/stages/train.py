@@ -106,6 +106,35 @@ def _score_champion(name: str, version: str, test_rows: pd.DataFrame, y: np.ndar
     return float(roc_auc_score(y, model.predict_proba(test_rows.loc[:, cols])[:, 1]))
 
 
+def _check_train_inputs(frame: pd.DataFrame, override: str | None, override_reason: str | None) -> None:
+    """Refuse an unknown override, an override without a reason and a feature table without
+    the required columns; quieten the libraries' own logging."""
+    if override is not None and override not in ("promote", "reject"):
+        raise ConfigError("override", f"must be 'promote' or 'reject', got {override!r}")
+    if override is not None and not (override_reason or "").strip():
+        raise ConfigError("override_reason", "a reviewer override needs a reason")
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError("feature table", missing[0], None, "column missing")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # cloudpickle is chosen deliberately (LightGBM boosters are not skops-trusted types)
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+
+
+def _band_summary(fitted: FittedBand, decision: Mapping[str, Any]) -> dict[str, Any]:
+    """One band's part of the training summary: split, test metrics, comparisons, family,
+    criteria and the registration and promotion decision (aggregates only)."""
+    return {
+        "split": fitted.split.describe(),
+        "metrics": {m: dict(v) for m, v in fitted.metrics.items()},
+        "reference_metrics": dict(fitted.reference_metrics),
+        "comparisons": {m: dict(v) for m, v in fitted.comparisons.items()},
+        "family": None if fitted.family is None else fitted.family.to_dict(),
+        "criteria": {k: c.to_dict() for k, c in fitted.criteria.items()},
+        **decision,
+    }
+
+
 def train_and_track(
     cfg: AppConfig,
     frame: pd.DataFrame,
@@ -154,16 +183,7 @@ def train_and_track(
         promotion decision.
     """
     tcfg = cfg.training
-    if override is not None and override not in ("promote", "reject"):
-        raise ConfigError("override", f"must be 'promote' or 'reject', got {override!r}")
-    if override is not None and not (override_reason or "").strip():
-        raise ConfigError("override_reason", "a reviewer override needs a reason")
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputError("feature table", missing[0], None, "column missing")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # cloudpickle is chosen deliberately (LightGBM boosters are not skops-trusted types)
-    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+    _check_train_inputs(frame, override, override_reason)
 
     splits = build_temporal_splits(frame, tcfg.bands, tcfg.split)
     columns_of, catalogue_flags = catalogue_inputs()
@@ -207,15 +227,7 @@ def train_and_track(
                 gate_check=gate_check,
                 work=work,
             )
-            summary["bands"][band] = {
-                "split": fitted.split.describe(),
-                "metrics": {m: dict(v) for m, v in fitted.metrics.items()},
-                "reference_metrics": dict(fitted.reference_metrics),
-                "comparisons": {m: dict(v) for m, v in fitted.comparisons.items()},
-                "family": None if fitted.family is None else fitted.family.to_dict(),
-                "criteria": {k: c.to_dict() for k, c in fitted.criteria.items()},
-                **decisions[band],
-            }
+            summary["bands"][band] = _band_summary(fitted, decisions[band])
         _log_evaluations(cfg, gate_check, summary)
         mlflow.log_dict({b: d for b, d in decisions.items()}, "promotion.json")
     if console is not None:

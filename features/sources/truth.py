@@ -148,6 +148,58 @@ def _risk_given_z(
     return _risk_over_horizon(q, window_ids, ids)
 
 
+def _state_logit(p: WorldParams, window: pd.DataFrame, s: pd.DataFrame) -> np.ndarray:
+    """The offending logit of each person-year of ``window`` from the states on the reference
+    date (``s``, aligned with ``window``), without the latent part."""
+    return offending_logit(
+        p,
+        window["age"].to_numpy(),
+        s["is_male"].to_numpy(),
+        s["halt_n"].to_numpy() > 0,
+        s["vsv_ever"].to_numpy(),
+        s["own_debt_ever"].to_numpy(),
+        s["parent_debt_recent"].to_numpy(),
+        s["parent_suspect_recent"].to_numpy(),
+        s["single_parent"].to_numpy(),
+        s["youth_care_ever"].to_numpy(),
+        s["prior_suspect"].to_numpy(),
+        np.zeros(len(window)),
+    )
+
+
+def _multiplier(window: pd.DataFrame, with_detection: bool) -> np.ndarray:
+    """Hazard ratio of the interventions, times the detection probability when it counts."""
+    mult = window["hazard_ratio"].to_numpy(float)
+    if with_detection:
+        mult = mult * window["p_detect"].to_numpy(float)
+    return mult
+
+
+def _observable_risk(
+    base: np.ndarray,
+    gamma_latent: float,
+    window: pd.DataFrame,
+    members: pd.DataFrame,
+    ids: np.ndarray,
+    mult: np.ndarray,
+    share: np.ndarray,
+    n_nodes: int,
+) -> np.ndarray:
+    """Risk over the horizon given what is observable: the latent part integrated over its
+    posterior given the states (Gauss-Hermite), the multiplier averaged per year."""
+    years = window["year"].to_numpy()
+    mean_mult = pd.Series(mult).groupby(years).mean().reindex(years).to_numpy()
+    z_mean, z_sd = latent_posterior(members)
+    wid = window["rinpersoon"].to_numpy()
+    scale = mean_mult * share
+    return gauss_hermite_expectation(
+        functools.partial(_risk_given_z, base, gamma_latent, scale, wid, ids),
+        z_mean,
+        z_sd,
+        n_nodes,
+    )
+
+
 def true_label_risk(
     person_year: pd.DataFrame,
     ref_dates: Iterable[dt.date | pd.Timestamp],
@@ -221,43 +273,15 @@ def true_label_risk(
             if basis in ("reference", "observable"):
                 state = members.set_index("rinpersoon")
                 s = state.loc[window["rinpersoon"].to_numpy()]
-                base = offending_logit(
-                    p,
-                    window["age"].to_numpy(),
-                    s["is_male"].to_numpy(),
-                    s["halt_n"].to_numpy() > 0,
-                    s["vsv_ever"].to_numpy(),
-                    s["own_debt_ever"].to_numpy(),
-                    s["parent_debt_recent"].to_numpy(),
-                    s["parent_suspect_recent"].to_numpy(),
-                    s["single_parent"].to_numpy(),
-                    s["youth_care_ever"].to_numpy(),
-                    s["prior_suspect"].to_numpy(),
-                    np.zeros(len(window)),
-                )
+                base = _state_logit(p, window, s)
                 share = _offence_share(lab, window["share_drug"].to_numpy(float)) * _exposure(window)
+                mult = _multiplier(window, with_detection)
                 if basis == "reference":
-                    mult = window["hazard_ratio"].to_numpy(float)
-                    if with_detection:
-                        mult = mult * window["p_detect"].to_numpy(float)
                     logit = base + p.gamma_latent * s["latent_z"].to_numpy(float)
                     prob = 1.0 / (1.0 + np.exp(-logit)) * mult * share
                     risk = _risk_over_horizon(prob, window["rinpersoon"].to_numpy(), ids)
                 else:
-                    mult = window["hazard_ratio"].to_numpy(float)
-                    if with_detection:
-                        mult = mult * window["p_detect"].to_numpy(float)
-                    years = window["year"].to_numpy()
-                    mean_mult = pd.Series(mult).groupby(years).mean().reindex(years).to_numpy()
-                    z_mean, z_sd = latent_posterior(members)
-                    wid = window["rinpersoon"].to_numpy()
-                    scale = mean_mult * share
-                    risk = gauss_hermite_expectation(
-                        functools.partial(_risk_given_z, base, p.gamma_latent, scale, wid, ids),
-                        z_mean,
-                        z_sd,
-                        n_nodes,
-                    )
+                    risk = _observable_risk(base, p.gamma_latent, window, members, ids, mult, share, n_nodes)
             else:
                 prob = window["h_any"].to_numpy(float) * _offence_share(lab, window["share_drug"].to_numpy(float))
                 prob = prob * _exposure(window)
