@@ -504,7 +504,7 @@ def _column_schema(c: Column, contract: ContractConfig, known_buurten: pd.Index)
     checks: list[pa.Check] = []
     dtype: object
     if c.kind == "date":
-        dtype = pandas_engine.DateTime(unit="s")
+        dtype = pandas_engine.DateTime(unit="s")  # type: ignore[call-arg]  # a dataclass field pandera's typing hides
         checks += _date_checks(contract)
     elif c.kind == "id":
         dtype = ID_DTYPE

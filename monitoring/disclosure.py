@@ -848,7 +848,7 @@ def _repair(
     line_start = np.searchsorted(lines.line, np.arange(lines.n_lines + 1))  # lines are sorted
     for measure, x, hidden in (("n_persons", n, h_n), ("n_elevated", e, h_e)):
         for cell in np.unique(narrow.loc[narrow["measure"] == measure, "cell"].to_numpy()):
-            seen_cells, seen_lines, frontier = {int(cell)}, set(), [int(cell)]
+            seen_cells, seen_lines, frontier = {int(cell)}, set[int](), [int(cell)]
             while frontier:
                 mem = np.concatenate([by_cell[cell_start[c] : cell_start[c + 1]] for c in frontier])
                 new_lines = set(lines.line[mem].tolist()) - seen_lines
@@ -1284,7 +1284,7 @@ def _result_bytes(result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
     """A passed period's result as stored: the four hidden masks and the audit's counts (no
     values, no bounds)."""
     h_n, h_e, prim_n, prim_e, report = result
-    meta = {"report": None}
+    meta: dict[str, object] = {"report": None}
     if report is not None:
         meta["report"] = {
             "n_suppressed": int(report.n_suppressed),
@@ -1471,7 +1471,7 @@ def suppress_area_table(
     if thin:
         area_table = area_table[~area_table["area_level"].astype(str).isin(list(thin))]
     pieces: list[pd.DataFrame] = []
-    stats = {
+    stats: dict[str, Any] = {
         "n_cells": 0,
         "n_persons_primary": 0,
         "n_persons_secondary": 0,
