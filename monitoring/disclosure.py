@@ -1482,6 +1482,27 @@ def suppress_area_table(
         "audit_counts": 0,
     }
     certified_by: dict[str, int] = {}
+    periods = _area_periods(area_table, total_band)
+    for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
+        periods, _protect_periods(periods, cfg, progress, total_band, store), strict=True
+    ):
+        pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
+        _add_period_stats(stats, certified_by, len(cells), h_n, h_e, prim_n, prim_e, report)
+    stats["levels_not_published"] = ", ".join(
+        f"{lv} ({share:.1%} of its n_persons cells pass the primary rule)" for lv, share in thin.items()
+    )
+    stats["audit"] = "passed" if cfg.audit else "skipped"
+    stats["audit_certified_by"] = ", ".join(f"{k} {v}" for k, v in certified_by.items())
+    if not pieces:
+        raise InputError("area_table", None, 0, "no rows to publish")
+    return _seal("area_risk", pd.concat(pieces, ignore_index=True), cfg, stats)
+
+
+def _area_periods(
+    area_table: pd.DataFrame, total_band: str | None
+) -> list[tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines]]:
+    """Per period (sorted): its cells, counts and hierarchy lines, after checking that the
+    counts are whole, n_elevated <= n_persons and both add up along the lines."""
     periods = []
     for _, cells in area_table.groupby("period", sort=True):
         cells = cells.reset_index(drop=True)
@@ -1492,29 +1513,31 @@ def suppress_area_table(
         lines = _area_lines(cells, total_band)
         _check_additive(lines, {"n_persons": n, "n_elevated": e})
         periods.append((cells, n, e, lines))
-    for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
-        periods, _protect_periods(periods, cfg, progress, total_band, store), strict=True
-    ):
-        pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
-        stats["n_cells"] += len(cells)
-        stats["n_persons_primary"] += int(prim_n.sum())
-        stats["n_persons_secondary"] += int((h_n & ~prim_n).sum())
-        stats["n_elevated_primary"] += int(prim_e.sum())
-        stats["n_elevated_secondary"] += int((h_e & ~prim_e).sum())
-        if report is not None:
-            stats["audit_lp_solved"] += report.n_lp
-            stats["audit_seconds"] += report.seconds
-            stats["audit_counts"] += report.n_suppressed
-            for k, v in report.certified_by.items():
-                certified_by[k] = certified_by.get(k, 0) + v
-    stats["levels_not_published"] = ", ".join(
-        f"{lv} ({share:.1%} of its n_persons cells pass the primary rule)" for lv, share in thin.items()
-    )
-    stats["audit"] = "passed" if cfg.audit else "skipped"
-    stats["audit_certified_by"] = ", ".join(f"{k} {v}" for k, v in certified_by.items())
-    if not pieces:
-        raise InputError("area_table", None, 0, "no rows to publish")
-    return _seal("area_risk", pd.concat(pieces, ignore_index=True), cfg, stats)
+    return periods
+
+
+def _add_period_stats(
+    stats: dict[str, Any],
+    certified_by: dict[str, int],
+    n_cells: int,
+    h_n: np.ndarray,
+    h_e: np.ndarray,
+    prim_n: np.ndarray,
+    prim_e: np.ndarray,
+    report: AuditReport | None,
+) -> None:
+    """Add one period's suppression counts (primary, and secondary on top) and audit counts."""
+    stats["n_cells"] += n_cells
+    stats["n_persons_primary"] += int(prim_n.sum())
+    stats["n_persons_secondary"] += int((h_n & ~prim_n).sum())
+    stats["n_elevated_primary"] += int(prim_e.sum())
+    stats["n_elevated_secondary"] += int((h_e & ~prim_e).sum())
+    if report is not None:
+        stats["audit_lp_solved"] += report.n_lp
+        stats["audit_seconds"] += report.seconds
+        stats["audit_counts"] += report.n_suppressed
+        for k, v in report.certified_by.items():
+            certified_by[k] = certified_by.get(k, 0) + v
 
 
 def _publish_area(
