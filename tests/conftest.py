@@ -1,4 +1,10 @@
-"""Shared test settings: hypothesis profile for CI (bounded time, no deadline flakiness)."""
+"""Shared test settings: hypothesis profiles (bounded time, no deadline flakiness).
+
+The default profile is derandomized: every run draws the same examples, so a red or green
+suite is a property of the code, not of the draw. ``AANWAS_HYPOTHESIS_EXPLORE=1`` draws fresh
+random examples (run it before a release, and with ``AANWAS_HYPOTHESIS_EXAMPLES`` raised, to
+search further); a failure it finds prints the blob to reproduce it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,6 @@ settings.register_profile(
     max_examples=int(os.environ.get("AANWAS_HYPOTHESIS_EXAMPLES", "40")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    derandomize=False,
+    derandomize=os.environ.get("AANWAS_HYPOTHESIS_EXPLORE", "") not in ("1", "true", "yes"),
 )
 settings.load_profile("ci")

@@ -158,17 +158,22 @@ def test_a_level_left_out_is_protected_by_its_published_parents(table: pd.DataFr
     if not left_out:
         return
     assert "buurt (" in left_out and "pass the primary rule" in left_out
-    gone = table[~table["area_level"].isin(pub["area_level"].unique())]
-    blank = gone[["period", "area_level", "area_code", "parent_code", "age_band"]].assign(
-        n_persons=pd.NA, n_elevated=pd.NA
-    )
-    # an only child is its parent (the same young people): it shows what the parent shows
-    only = gone.groupby("parent_code")["area_code"].transform("nunique").to_numpy() == 1
-    parent_pub = pub.set_index(["area_code", "age_band"])[["n_persons", "n_elevated"]]
-    key = pd.MultiIndex.from_arrays([gone["parent_code"], gone["age_band"]])
-    for col in ("n_persons", "n_elevated"):
-        blank.loc[only, col] = parent_pub[col].reindex(key).to_numpy()[only]
-    full = pd.concat([pub, blank.drop(columns="parent_code")], ignore_index=True)
+    # an only child is its parent (the same young people): it shows what the parent shows, and
+    # along a chain of only children (buurt -> wijk -> gemeente) what the nearest shown one shows
+    full = pub
+    for level in LEVELS:
+        gone = table[(table["area_level"] == level) & ~table["area_level"].isin(pub["area_level"].unique())]
+        if gone.empty:
+            continue
+        blank = gone[["period", "area_level", "area_code", "parent_code", "age_band"]].assign(
+            n_persons=pd.NA, n_elevated=pd.NA
+        )
+        only = gone.groupby("parent_code")["area_code"].transform("nunique").to_numpy() == 1
+        known = full.set_index(["area_code", "age_band"])[["n_persons", "n_elevated"]]
+        key = pd.MultiIndex.from_arrays([gone["parent_code"], gone["age_band"]])
+        for col in ("n_persons", "n_elevated"):
+            blank.loc[only, col] = known[col].reindex(key).to_numpy()[only]
+        full = pd.concat([full, blank.drop(columns="parent_code")], ignore_index=True)
     assert audit_area_table(table, full, cfg, total_band=TOTAL, exact=True).passed
 
 
