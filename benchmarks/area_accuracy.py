@@ -3,7 +3,7 @@
 Runs the export's scoring path without MLflow: fit each band's calibrated LightGBM on the
 cached feature table (:func:`training.fit.fit_band`, the same code ``aanwas train`` runs),
 score every row with :func:`models.scoring.score_frame` (what ``aanwas export`` does with the
-registered champion), aggregate to areas (:func:`monitoring.aggregate.aggregate_areas`), apply
+registered champion), aggregate to areas (:func:`monitoring.publishing.aggregate.aggregate_areas`), apply
 disclosure control for the published/suppressed status, and compare with the true area risk
 from ``DIR/truth`` (:func:`features.sources.truth.true_label_risk`), with and without the
 area's detection intensity. Nothing is written; person-level frames stay in memory.
@@ -94,15 +94,15 @@ def measure_area_accuracy(
     Returns
     -------
     dict
-        ``accuracy``: :func:`monitoring.accuracy.area_risk_accuracy` rows with a ``truth`` column
+        ``accuracy``: :func:`monitoring.publishing.accuracy.area_risk_accuracy` rows with a ``truth`` column
         (``registration`` = with detection, ``offending`` = without); ``areas``: the
         confidential area table with ``status`` and both true risks (aggregates only).
     """
     from aanwas.stages.features import load_feature_table
     from features.geography import load_geography
-    from monitoring.accuracy import area_risk_accuracy, true_area_risk
-    from monitoring.aggregate import aggregate_areas
-    from monitoring.disclosure import suppress_area_table
+    from monitoring.publishing.accuracy import area_risk_accuracy, true_area_risk
+    from monitoring.publishing.aggregate import aggregate_areas
+    from monitoring.publishing.disclosure import suppress_area_table
 
     if scores is None:
         frame, _audit = load_feature_table(Path(work))

@@ -49,9 +49,9 @@ from features.build import _area_dtypes
 from features.catalogue import feature_columns
 from features.geography import load_geography
 from features.sources.readers import load_mapping, read_delivery
-from monitoring.accuracy import area_risk_accuracy, true_area_risk
-from monitoring.aggregate import aggregate_areas
-from monitoring.disclosure import suppress_area_table
+from monitoring.publishing.accuracy import area_risk_accuracy, true_area_risk
+from monitoring.publishing.aggregate import aggregate_areas
+from monitoring.publishing.disclosure import suppress_area_table
 
 KEYS = ["period", "area_level", "area_code", "age_band"]
 BASE = ['monitoring.aggregate.finest_level="wijk"', "monitoring.disclosure.audit=false", "training.tuning.n_trials=4"]

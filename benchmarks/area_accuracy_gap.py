@@ -9,9 +9,9 @@ in every band, at scale >= 0.1, for two seeds. ``WORLD`` is an ``aanwas synth --
 after ``aanwas features --data WORLD/raw --work WORLD/work`` (one per seed).
 
 Per world and band, on the same rows (the band's uncensored reference dates), with the same
-aggregation (:func:`monitoring.aggregate.aggregate_areas`), the same published wijken (the
+aggregation (:func:`monitoring.publishing.aggregate.aggregate_areas`), the same published wijken (the
 suppression pattern of all bands' person counts, identical for every candidate) and the same
-correlation (:func:`monitoring.accuracy.area_risk_accuracy`, Pearson over published wijken,
+correlation (:func:`monitoring.publishing.accuracy.area_risk_accuracy`, Pearson over published wijken,
 unweighted; ``corr_weighted`` weights by young people):
 
 * ``ceiling``: LightGBM fitted to the TRUE person offending risk on the band's catalogue inputs,
@@ -57,8 +57,8 @@ from features.catalogue import feature_columns  # noqa: E402
 from features.geography import load_geography  # noqa: E402
 from models.bundle import ModelBundle  # noqa: E402
 from models.scoring import score_frame  # noqa: E402
-from monitoring.accuracy import area_risk_accuracy, true_area_risk  # noqa: E402
-from monitoring.aggregate import aggregate_areas  # noqa: E402
+from monitoring.publishing.accuracy import area_risk_accuracy, true_area_risk  # noqa: E402
+from monitoring.publishing.aggregate import aggregate_areas  # noqa: E402
 from training.fit import fit_band, resolve_features  # noqa: E402
 from training.splits import build_temporal_splits  # noqa: E402
 

@@ -11,12 +11,12 @@ reference-date basis (``true_registration``, the table's target) and the realise
 (``true_realised``). ``SCORES`` is therefore a PERSON-LEVEL file: keep it in scratch and delete it
 after use.
 
-``measure`` aggregates each scores file with :func:`monitoring.aggregate.aggregate_areas` under
+``measure`` aggregates each scores file with :func:`monitoring.publishing.aggregate.aggregate_areas` under
 the default :class:`~monitoring.config.AggregateConfig` (variant ``default``) and under each
 ``--variant NAME key=value ...`` (``AggregateConfig`` fields, e.g. ``area_error_model=single``),
-applies the suppression pattern (:func:`monitoring.disclosure.suppress_area_table`, audit off: it
+applies the suppression pattern (:func:`monitoring.publishing.disclosure.suppress_area_table`, audit off: it
 only adds suppressions; the pattern depends on counts only, so it is computed once) and measures
-:func:`monitoring.accuracy.area_risk_accuracy` per level (gemeente, wijk, buurt) against
+:func:`monitoring.publishing.accuracy.area_risk_accuracy` per level (gemeente, wijk, buurt) against
 ``true_registration`` and ``true_realised``. It prints, per truth, variant, level, subset and band,
 the range over the uncensored periods and worlds of the coverage counted per area (``cov``) and
 weighted by young people (``cov_w``), the median interval width and the number of areas, and
@@ -39,10 +39,10 @@ from area_accuracy import score_feature_table, true_risk_of_rows
 from aanwas.config import load_config
 from aanwas.stages.features import load_feature_table
 from features.geography import load_geography
-from monitoring.accuracy import area_risk_accuracy, true_area_risk
-from monitoring.aggregate import aggregate_areas
 from monitoring.config import AggregateConfig
-from monitoring.disclosure import suppress_area_table
+from monitoring.publishing.accuracy import area_risk_accuracy, true_area_risk
+from monitoring.publishing.aggregate import aggregate_areas
+from monitoring.publishing.disclosure import suppress_area_table
 
 KEYS = ["period", "area_level", "area_code", "age_band"]
 LEVELS = ("gemeente", "wijk", "buurt")

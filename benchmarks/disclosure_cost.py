@@ -39,7 +39,7 @@ def _table(bench: Path, level: str, area_path: Path) -> None:
     from aanwas.stages.bench import ARGS_FILE, _mlflow_uri
     from aanwas.stages.steps import registry_scores
     from features.geography import load_geography
-    from monitoring.aggregate import aggregate_areas
+    from monitoring.publishing.aggregate import aggregate_areas
 
     args = json.loads((bench / ARGS_FILE).read_text(encoding="utf-8"))
     overrides = [*args["overrides"], f'monitoring.aggregate.finest_level="{level}"']
@@ -74,7 +74,7 @@ def _loss(cells: pd.DataFrame, published: pd.DataFrame, min_cell: int) -> dict[s
 
 def _run(area_path: Path, out: Path, n_periods: int | None, overrides: list[str]) -> None:
     from aanwas.config import load_config
-    from monitoring.disclosure import suppress_area_table
+    from monitoring.publishing.disclosure import suppress_area_table
 
     cfg = load_config(None, overrides)
     dcfg = cfg.monitoring.disclosure

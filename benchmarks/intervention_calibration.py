@@ -48,7 +48,7 @@ from aanwas.stages.steps import intervention_registry
 from features.config import BAND_LIMITS
 from features.geography import load_geography
 from features.sources.readers import load_mapping, read_delivery
-from monitoring.interventions import (
+from monitoring.effects.interventions import (
     PLACEBO_SPACE,
     build_outcome_panel,
     estimate_intervention_effects,

@@ -34,7 +34,7 @@ class AggregateConfig:
         ``labels``: the model's area-level error (risk the scores miss and everyone in an area
         shares, e.g. enforcement intensity the model does not see) is estimated per area level
         and band from the labelled outcomes of the periods with a complete horizon, by a
-        Fay-Herriot model fitted by REML (:func:`monitoring.sae.fay_herriot`), and its variance
+        Fay-Herriot model fitted by REML (:func:`monitoring.publishing.sae.fay_herriot`), and its variance
         is part of every area's interval. ``none``: person-level error only.
     area_error_scale : {"absolute", "relative"}
         ``absolute``: the area-level error has the same variance in every area of a level;

@@ -2,8 +2,8 @@
 
 Frozen, typed dataclasses with range rules (:func:`aanwas.common.config.require`);
 :class:`MonitorConfig` is the ``monitor`` section of :class:`monitoring.config.MonitoringConfig`. Every tunable of
-``monitoring.trends``, ``monitoring.interventions``, ``monitoring.drift`` and
-``monitoring.dashboard`` lives here, so the code holds no magic numbers.
+``monitoring.effects.trends``, ``monitoring.effects.interventions``, ``monitoring.effects.drift`` and
+``monitoring.publishing.dashboard`` lives here, so the code holds no magic numbers.
 """
 
 from __future__ import annotations

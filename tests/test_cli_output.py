@@ -112,7 +112,7 @@ def test_the_disclosure_audit_lp_prints_no_highs_banner(capfd: pytest.CaptureFix
     import numpy as np
     import scipy.sparse as sp
 
-    from monitoring.disclosure import _Block
+    from monitoring.publishing.disclosure import _Block
 
     block = _Block(sp.csc_matrix(np.array([[1.0, 1.0]])), np.array([5.0]), np.array([5.0]), np.array([5.0, 5.0]))
     x = block.solve(np.array([1.0, 0.0]))  # minimise x0 subject to x0 + x1 = 5, 0 <= x <= 5

@@ -172,7 +172,7 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
         registry_scores,
         write_periods,
     )
-    from monitoring.disclosure import suppression_by_level
+    from monitoring.publishing.disclosure import suppression_by_level
 
     # always cold: results of an earlier run are removed first; this run's are kept, so that
     # a later `aanwas export` on OUT/work measures a refresh (docs/dev/performance.md)

@@ -232,7 +232,7 @@ def output_check(layout: DemoLayout) -> list[Any]:
     holds nothing to scan and is skipped; the scanner itself flags a named path it cannot read."""
     import pandas as pd
 
-    from monitoring.outputcheck import scan_outputs
+    from monitoring.publishing.outputcheck import scan_outputs
 
     persons = pd.read_parquet(layout.raw / "persons.parquet", columns=["rinpersoon"])["rinpersoon"].to_numpy()
     young = len(pd.read_parquet(layout.work / "features.parquet", columns=["ref_date"]))

@@ -3,9 +3,9 @@
 :func:`run_full_export` scores the cached feature table with the registered models (in
 memory), aggregates and checks it (:func:`aanwas.stages.steps.check_scores`), builds the trends
 and intervention effects from the delivery (the pure builders below), passes them through
-disclosure control and writes everything through :func:`monitoring.export.write_export`, the
+disclosure control and writes everything through :func:`monitoring.publishing.export.write_export`, the
 one writer of ``exports/<period>/``. The person-level scored frame exists only in memory: only
-:class:`monitoring.disclosure.DisclosureChecked` tables reach the writer.
+:class:`monitoring.publishing.disclosure.DisclosureChecked` tables reach the writer.
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ from aanwas.stages.steps import (
 )
 from features.geography import load_geography
 from features.sources.readers import Coverage, load_mapping, read_delivery
-from monitoring.dashboard import build_dashboard, load_gemeenten_geojson
-from monitoring.disclosure import DisclosureChecked, suppress_counts, suppress_observed_counts
-from monitoring.interventions import (
+from monitoring.effects.interventions import (
     EFFECT_COLUMNS,
     build_outcome_panel,
     estimate_intervention_effects,
@@ -41,8 +39,10 @@ from monitoring.interventions import (
     outcome_offences,
     parse_registry,
 )
+from monitoring.effects.trends import build_trend_series, publish_series, summarise_trends
 from monitoring.monitor_config import MonitorConfig
-from monitoring.trends import build_trend_series, publish_series, summarise_trends
+from monitoring.publishing.dashboard import build_dashboard, load_gemeenten_geojson
+from monitoring.publishing.disclosure import DisclosureChecked, suppress_counts, suppress_observed_counts
 
 
 def labelled_outcome_counts(areas: pd.DataFrame, levels: tuple[str, ...], total_band: str | None) -> pd.DataFrame:
@@ -72,7 +72,7 @@ def run_trends(
     total_band: str | None = "all",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Trend series and their summary from stacked area tables (pure; no files); see
-    :func:`monitoring.trends.build_trend_series` for ``observed`` and ``outcome``."""
+    :func:`monitoring.effects.trends.build_trend_series` for ``observed`` and ``outcome``."""
     series = build_trend_series(area_table, mcfg.trends, observed=observed, outcome=outcome, total_band=total_band)
     return series, summarise_trends(series, mcfg.trends)
 
@@ -114,7 +114,7 @@ def observed_for_trends(
     ``[features.labels]``; default: their defaults).
     Below gemeente level registrations are rare, so nearly every count fails the threshold,
     and the LP audit of a sparse table is slow: wijk level only when asked. The counts still
-    go through :func:`monitoring.disclosure.suppress_observed_counts` before any rate is shown.
+    go through :func:`monitoring.publishing.disclosure.suppress_observed_counts` before any rate is shown.
     """
     levels = mcfg.trends.observed_levels
     finest: Literal["gemeente", "wijk"] = "wijk" if "wijk" in levels else "gemeente"
@@ -150,7 +150,7 @@ def observed_for_trends(
 
 def context_offences(mcfg: MonitorConfig, labels: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     """Offences counted per band by the outcome panel of the intervention effects (and so by
-    the calendar-year context series of the trends): :func:`monitoring.interventions.outcome_offences`
+    the calendar-year context series of the trends): :func:`monitoring.effects.interventions.outcome_offences`
     of the configured labels."""
     found = outcome_offences(mcfg.interventions, {b: lab.offences for b, lab in labels.items()})
     return {b: tuple(found[b]) for b in labels}

@@ -31,7 +31,7 @@ from aanwas.common.io import atomic_dir
 from aanwas.config import AppConfig
 from aanwas.stages.steps import registry_bundle, score_bands
 from features.catalogue import feature_columns
-from monitoring.drift import DriftReport, audit_drift
+from monitoring.effects.drift import DriftReport, audit_drift
 from monitoring.monitor_config import MonitorConfig
 from training.tracking import configure_tracking, resolve_tracking_uri
 

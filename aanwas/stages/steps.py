@@ -4,8 +4,8 @@ aggregation with disclosure control, and writing the checked area table of every
 ``aanwas export`` (:func:`aanwas.stages.export.run_full_export`), ``aanwas bench``'s export
 stage and ``aanwas monitor`` (scores for score drift) compose these; none of them repeats
 one. The person-level scored frame exists only in memory: :func:`check_scores` aggregates and
-checks it, and only :class:`monitoring.disclosure.DisclosureChecked` tables reach
-:func:`write_periods` (through :func:`monitoring.export.write_export`, the one export writer).
+checks it, and only :class:`monitoring.publishing.disclosure.DisclosureChecked` tables reach
+:func:`write_periods` (through :func:`monitoring.publishing.export.write_export`, the one export writer).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from features.geography import Geography, load_geography
 from features.sources.readers import Coverage
 from models.bundle import ModelBundle
 from models.scoring import score_frame
-from monitoring.aggregate import aggregate_areas
 from monitoring.config import MonitoringConfig
-from monitoring.disclosure import DisclosureChecked, suppress_area_table
-from monitoring.export import write_export
+from monitoring.publishing.aggregate import aggregate_areas
+from monitoring.publishing.disclosure import DisclosureChecked, suppress_area_table
+from monitoring.publishing.export import write_export
 from training import tracking
 from training.registry import load_bundle, registered_model_name
 
@@ -261,7 +261,7 @@ def write_periods(
     documents: Mapping[str, str] | None = None,
     extras_latest_only: bool = False,
 ) -> list[Path]:
-    """One :func:`monitoring.export.write_export` per period; extras (and history tables,
+    """One :func:`monitoring.publishing.export.write_export` per period; extras (and history tables,
     written whole) in every period or only the latest."""
     written = []
     for period in periods:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from aanwas.cli import app
 from aanwas.stages.demo import DemoLayout
-from monitoring.outputcheck import scan_outputs
+from monitoring.publishing.outputcheck import scan_outputs
 
 BANDS = ("8-12", "13-19", "20-23")
 

@@ -144,7 +144,7 @@ def test_a_regions_export_has_its_areas_and_its_total_only():
     from aanwas.config import AppConfig
     from aanwas.stages.steps import covered_scope
     from features.sources.readers import Coverage
-    from monitoring.aggregate import aggregate_areas
+    from monitoring.publishing.aggregate import aggregate_areas
 
     cfg, geo = covered_scope(AppConfig(), Coverage(gemeenten=GOOI, name="Gooi en Vechtstreek"))
     buurten = geo.buurten["code"].to_numpy()

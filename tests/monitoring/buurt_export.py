@@ -8,11 +8,16 @@ import numpy as np
 import pandas as pd
 
 from features.geography import Geography, load_geography
-from monitoring.aggregate import aggregate_areas
 from monitoring.config import DisclosureConfig, MonitoringConfig
-from monitoring.disclosure import DisclosureChecked, suppress_area_table, suppress_counts, suppress_observed_counts
+from monitoring.effects.trends import build_trend_series, default_outcomes, publish_series
 from monitoring.monitor_config import MonitorConfig
-from monitoring.trends import build_trend_series, default_outcomes, publish_series
+from monitoring.publishing.aggregate import aggregate_areas
+from monitoring.publishing.disclosure import (
+    DisclosureChecked,
+    suppress_area_table,
+    suppress_counts,
+    suppress_observed_counts,
+)
 
 GEMEENTEN = ("GM0168", "GM0397")
 PERIODS = ("2021-01-01", "2022-01-01", "2023-01-01", "2024-01-01")

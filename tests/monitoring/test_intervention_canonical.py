@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring.interventions import estimate_did, estimate_synthetic_control
+from monitoring.effects.interventions import estimate_did, estimate_synthetic_control
 from monitoring.monitor_config import InterventionConfig
 
 DATA = Path(__file__).parent / "data"

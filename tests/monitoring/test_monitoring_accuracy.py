@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitoring.accuracy import ACCURACY_COLUMNS, area_risk_accuracy, true_area_risk, weighted_corr
 from monitoring.config import AggregateConfig
+from monitoring.publishing.accuracy import ACCURACY_COLUMNS, area_risk_accuracy, true_area_risk, weighted_corr
 from tests.monitoring.test_monitoring_aggregate import GEO
 
 

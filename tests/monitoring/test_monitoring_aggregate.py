@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from aanwas.common.errors import InputError
 from features.geography import Geography
-from monitoring.aggregate import AREA_COLUMNS, aggregate_areas
 from monitoring.config import AggregateConfig
+from monitoring.publishing.aggregate import AREA_COLUMNS, aggregate_areas
 
 
 def make_geography(spec: dict[str, dict[str, list[str]]]) -> Geography:

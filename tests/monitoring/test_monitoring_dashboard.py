@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from aanwas.common.errors import InputError
 from features.geography import load_geography
-from monitoring.dashboard import build_dashboard, label_areas, load_gemeenten_geojson, project_gemeenten
 from monitoring.monitor_config import DashboardConfig
+from monitoring.publishing.dashboard import build_dashboard, label_areas, load_gemeenten_geojson, project_gemeenten
 
 GEMEENTEN = ("GM0202", "GM0363", "GM0014")
 SENTINEL = 0.4242421

@@ -8,7 +8,7 @@ import pytest
 
 from aanwas.common.errors import InputError
 from monitoring.config import DisclosureConfig
-from monitoring.disclosure import (
+from monitoring.publishing.disclosure import (
     AREA_EXPORT_COLUMNS,
     DisclosureChecked,
     DisclosureError,
@@ -278,8 +278,8 @@ def test_national_scale_random_counts_pass_audit_in_time() -> None:
     import time
 
     from features.geography import load_geography
-    from monitoring.aggregate import aggregate_areas
     from monitoring.config import AggregateConfig
+    from monitoring.publishing.aggregate import aggregate_areas
 
     geo = load_geography()
     h = geo.hierarchy()
@@ -308,7 +308,7 @@ def test_national_scale_random_counts_pass_audit_in_time() -> None:
 def test_observed_counts_get_secondary_suppression_so_differencing_recovers_nothing():
     # primary suppression alone would hide only W2's 3 registrations, and G1 - W1 = 15 - 12
     # would give them away; the area rules hide a second count in that line as well
-    from monitoring.disclosure import suppress_observed_counts
+    from monitoring.publishing.disclosure import suppress_observed_counts
 
     obs = pd.DataFrame(
         {

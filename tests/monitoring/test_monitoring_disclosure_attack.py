@@ -1,6 +1,6 @@
 """Attack the published area table: no suppressed count may be recovered.
 
-An independent attacker (written here, sharing no code with monitoring.disclosure) sees only
+An independent attacker (written here, sharing no code with monitoring.publishing.disclosure) sees only
 the published table and the public structure (which area lies in which, which bands add up to
 the total). It tries subtraction along every additive line until nothing new follows, then
 linear programming (scipy linprog) for the minimum and maximum of each suppressed count.
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from monitoring.config import DisclosureConfig
-from monitoring.disclosure import (
+from monitoring.publishing.disclosure import (
     _area_lines,
     _audit_core,
     _lp_system,

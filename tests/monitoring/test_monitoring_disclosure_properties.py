@@ -6,7 +6,7 @@ loaded by path) in two directions it does not cover:
 - the files: random tables go through the one export writer and the attacker reads
   ``area_risk.csv`` back, so formatting or the writer can never publish what suppression hid;
 - the rules: random thresholds, complement rule on/off and rounding, and the flat tables of
-  :func:`monitoring.disclosure.suppress_counts` (trends, effects, fairness cells).
+  :func:`monitoring.publishing.disclosure.suppress_counts` (trends, effects, fairness cells).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitoring.config import DisclosureConfig, MonitoringConfig
-from monitoring.disclosure import suppress_area_table, suppress_counts
-from monitoring.export import write_export
+from monitoring.publishing.disclosure import suppress_area_table, suppress_counts
+from monitoring.publishing.export import write_export
 
 
 def _attack_module():

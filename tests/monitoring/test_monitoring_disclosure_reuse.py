@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import monitoring.disclosure as disclosure
+import monitoring.publishing.disclosure as disclosure
 from aanwas.common.io import FileStore
 from monitoring.config import DisclosureConfig
-from monitoring.disclosure import suppress_area_table
+from monitoring.publishing.disclosure import suppress_area_table
 
 
 def _subtree_module():  # noqa: ANN202
@@ -142,7 +142,7 @@ def test_file_store_round_trips(tmp_path: Path) -> None:
 
 
 def test_suppression_by_level_by_hand() -> None:
-    from monitoring.disclosure import suppression_by_level
+    from monitoring.publishing.disclosure import suppression_by_level
 
     t = pd.DataFrame(
         {

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitoring.config import DisclosureConfig, MonitoringConfig
-from monitoring.disclosure import (
+from monitoring.publishing.disclosure import (
     _area_lines,
     _audit_core,
     _certify,
@@ -34,7 +34,7 @@ from monitoring.disclosure import (
     suppress_counts,
     suppress_observed_counts,
 )
-from monitoring.export import write_export
+from monitoring.publishing.export import write_export
 
 
 def _attack_module():  # noqa: ANN202

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from aanwas.common.errors import InputError
-from monitoring.drift import _bin_counts, _psi_from_counts, audit_drift, psi, wasserstein_std
+from monitoring.effects.drift import _bin_counts, _psi_from_counts, audit_drift, psi, wasserstein_std
 from monitoring.monitor_config import DriftConfig
 
 CFG = DriftConfig(n_permutations=100)

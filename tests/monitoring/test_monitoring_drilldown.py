@@ -20,10 +20,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitoring.config import MonitoringConfig
-from monitoring.dashboard import _reason_key, build_dashboard
-from monitoring.export import write_export
+from monitoring.effects.trends import PUBLISHED_SERIES_COLUMNS, default_outcomes, outcome_text, round_to_interval
 from monitoring.monitor_config import DashboardConfig
-from monitoring.trends import PUBLISHED_SERIES_COLUMNS, default_outcomes, outcome_text, round_to_interval
+from monitoring.publishing.dashboard import _reason_key, build_dashboard
+from monitoring.publishing.export import write_export
 
 _spec = importlib.util.spec_from_file_location("buurt_export", Path(__file__).with_name("buurt_export.py"))
 fixture = importlib.util.module_from_spec(_spec)

@@ -14,10 +14,10 @@ import pytest
 from aanwas.common.errors import InputError
 from features.geography import Geography
 from monitoring import export as export_mod
-from monitoring.aggregate import aggregate_areas
 from monitoring.config import AggregateConfig, MonitoringConfig
-from monitoring.disclosure import AREA_EXPORT_COLUMNS, DisclosureError, suppress_area_table, suppress_counts
-from monitoring.export import write_export
+from monitoring.publishing.aggregate import aggregate_areas
+from monitoring.publishing.disclosure import AREA_EXPORT_COLUMNS, DisclosureError, suppress_area_table, suppress_counts
+from monitoring.publishing.export import write_export
 
 CFG = MonitoringConfig()
 # Two real gemeenten (so the shipped GeoJSON matches), with made-up wijken and buurten.

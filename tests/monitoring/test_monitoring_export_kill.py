@@ -1,6 +1,6 @@
 """Crash safety of the export writer against a real kill (SIGKILL) in another process.
 
-The child process writes an export through :func:`monitoring.export.write_export`. To make the
+The child process writes an export through :func:`monitoring.publishing.export.write_export`. To make the
 kill land mid-write deterministically, the child (and only the child: the patch lives in the
 script below, not in the product) wraps the writer's file or rename step so that it signals the
 parent and sleeps at the chosen point; the parent then sends SIGKILL. No ``finally`` or

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from aanwas.common.errors import InputError
 from features.geography import load_geography
-from monitoring.interventions import (
+from monitoring.effects.interventions import (
     EFFECT_COLUMNS,
     _cluster_noise,
     _did_rows,

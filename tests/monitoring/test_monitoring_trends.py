@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aanwas.common.errors import InputError
-from monitoring.monitor_config import TrendConfig
-from monitoring.trends import (
+from monitoring.effects.trends import (
     SERIES_COLUMNS,
     SUMMARY_COLUMNS,
     build_trend_series,
@@ -18,6 +17,7 @@ from monitoring.trends import (
     summarise_trends,
     wilson_interval,
 )
+from monitoring.monitor_config import TrendConfig
 
 CFG = TrendConfig()
 Z90 = 1.6448536269514722

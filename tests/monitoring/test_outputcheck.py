@@ -7,7 +7,7 @@ import sqlite3
 import numpy as np
 import pandas as pd
 
-from monitoring.outputcheck import scan_outputs
+from monitoring.publishing.outputcheck import scan_outputs
 
 PSEUDONYMS = np.array([123456789, 987654321, 555000111], dtype="int64")
 

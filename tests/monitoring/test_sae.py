@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitoring.sae import fay_herriot, fay_herriot_synthetic
+from monitoring.publishing.sae import fay_herriot, fay_herriot_synthetic
 
 
 def _milk() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ period. An empty cell says why it is empty (from the export's status column).
 
 The page embeds only disclosure-checked aggregates: suppressed cells stay blank; trend values
 are those of trends.csv as published. Everything (data, styles, script) is inline; the script
-and styles live in ``monitoring/templates/`` (package data). The file contains no web address.
+and styles live in ``monitoring/publishing/templates/`` (package data). The file contains no web address.
 """
 
 # ruff: noqa: E501  (long lines are the page's Dutch/English texts and its embedded script)
@@ -32,9 +32,7 @@ import pandas as pd
 from aanwas.common.errors import InputError
 from features.geography import load_geography
 from monitoring.config import AggregateConfig, DisclosureConfig
-from monitoring.disclosure import AREA_EXPORT_COLUMNS
-from monitoring.monitor_config import DashboardConfig, TrendConfig
-from monitoring.trends import (
+from monitoring.effects.trends import (
     SERIES,
     band_context,
     build_trend_series,
@@ -44,6 +42,8 @@ from monitoring.trends import (
     period_dates,
     publish_series,
 )
+from monitoring.monitor_config import DashboardConfig, TrendConfig
+from monitoring.publishing.disclosure import AREA_EXPORT_COLUMNS
 
 __all__ = [
     "AREA_TABLE_COLUMNS",
@@ -239,7 +239,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
 
 def load_gemeenten_geojson() -> dict[str, Any]:
     """The shipped 2024 gemeente boundaries (GeoJSON, lon/lat) as a dict."""
-    path = resources.files("monitoring") / "data" / "gemeenten_2024.geojson"
+    path = resources.files("monitoring.publishing") / "data" / "gemeenten_2024.geojson"
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -501,7 +501,7 @@ def _trend_data(series: pd.DataFrame, levels: tuple[str, ...], digits: int) -> t
 def _interventions(registry: pd.DataFrame | None, effects: pd.DataFrame | None, digits: int) -> list[dict[str, Any]]:
     if registry is None:
         return []
-    from monitoring.interventions import parse_registry
+    from monitoring.effects.interventions import parse_registry
 
     reg = parse_registry(registry)
     out = []
@@ -547,8 +547,8 @@ def _json_for_script(data: Any) -> str:
 
 
 def _template(name: str) -> str:
-    """Text of a file in ``monitoring/templates`` (shipped as package data)."""
-    return (resources.files("monitoring") / "templates" / name).read_text(encoding="utf-8")
+    """Text of a file in ``monitoring/publishing/templates`` (shipped as package data)."""
+    return (resources.files("monitoring.publishing") / "templates" / name).read_text(encoding="utf-8")
 
 
 def _latest_period(area_table: pd.DataFrame) -> str:
@@ -635,7 +635,7 @@ def build_dashboard(
         allowed; the map and tables show the latest, trends all of them).
     config : DashboardConfig
     trends : DataFrame, optional
-        Published trend series (:func:`monitoring.trends.publish_series`, the rows of
+        Published trend series (:func:`monitoring.effects.trends.publish_series`, the rows of
         trends.csv; the page shows exactly these numbers); default: built from ``area_table``.
     registry : DataFrame, optional
         Intervention registry: start markers on trend lines of the areas concerned.

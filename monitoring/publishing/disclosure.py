@@ -1417,7 +1417,7 @@ def suppress_area_table(
     Parameters
     ----------
     area_table : DataFrame
-        Output of :func:`monitoring.aggregate.aggregate_areas` (confidential): at least
+        Output of :func:`monitoring.publishing.aggregate.aggregate_areas` (confidential): at least
         ``period, area_level, area_code, area_name, parent_code, age_band, n_persons,
         n_elevated, risk_mean, risk_lo, risk_hi``. Counts must add up along ``parent_code`` and
         (if present) over bands into ``total_band``.

@@ -226,7 +226,7 @@ def build_trend_series(
       ``rate_outcome``/``_lo``/``_hi``;
     * ``rate_registered_year`` (per ``config.rate_per``): young people registered as a suspect
       in a calendar year, from ``observed`` (same columns, ``period`` = year, e.g.
-      :func:`monitoring.interventions.build_outcome_panel`) with a Wilson interval. Another
+      :func:`monitoring.effects.interventions.build_outcome_panel`) with a Wilson interval. Another
       measure than the risk: context.
 
     Observed series are shown only where both the registered and the not-registered count

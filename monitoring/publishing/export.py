@@ -1,7 +1,7 @@
 """The one writer of exports: only disclosure-checked tables leave, written atomically.
 
 Layout, per period: ``<exports>/<period>/area_risk.csv`` and ``.parquet`` (exactly the columns
-of :data:`~monitoring.disclosure.AREA_EXPORT_COLUMNS`; a blank value is a suppressed value),
+of :data:`~monitoring.publishing.disclosure.AREA_EXPORT_COLUMNS`; a blank value is a suppressed value),
 ``area_risk.geojson`` (gemeenten, one property per column and age band), any further checked
 tables as ``<name>.csv``, documents such as ``dashboard.html`` and ``manifest.json`` (rules,
 thresholds, model version, data fingerprint, sha256 of every file). The period directory is
@@ -28,7 +28,7 @@ from aanwas.common.config import as_plain
 from aanwas.common.errors import InputError
 from aanwas.common.io import atomic_dir
 from monitoring.config import MonitoringConfig
-from monitoring.disclosure import AREA_EXPORT_COLUMNS, DisclosureChecked, DisclosureError
+from monitoring.publishing.disclosure import AREA_EXPORT_COLUMNS, DisclosureChecked, DisclosureError
 
 __all__ = ["check_publishable", "write_export"]
 
@@ -59,7 +59,7 @@ def check_publishable(table: Any, cfg: MonitoringConfig) -> pd.DataFrame:
     """
     if not isinstance(table, DisclosureChecked):
         raise TypeError(
-            "export accepts only DisclosureChecked tables (from monitoring.disclosure.suppress_*), "
+            "export accepts only DisclosureChecked tables (from monitoring.publishing.disclosure.suppress_*), "
             f"got {type(table).__name__}"
         )
     table.verify()
@@ -131,7 +131,7 @@ def _jsonable(v: Any, decimals: int) -> Any:
 
 
 def _geojson_bytes(area: pd.DataFrame, decimals: int) -> bytes:
-    path = resources.files("monitoring") / "data" / "gemeenten_2024.geojson"
+    path = resources.files("monitoring.publishing") / "data" / "gemeenten_2024.geojson"
     geo = json.loads(path.read_text(encoding="utf-8"))
     gm = area[area["area_level"] == "gemeente"]
     bands = list(dict.fromkeys(gm["age_band"].tolist()))
@@ -218,7 +218,7 @@ def write_export(
     period : str
         Period to write (a value of the table's ``period`` column; also the directory name).
     area_risk : DisclosureChecked
-        Kind ``area_risk`` from :func:`monitoring.disclosure.suppress_area_table`.
+        Kind ``area_risk`` from :func:`monitoring.publishing.disclosure.suppress_area_table`.
     cfg : MonitoringConfig
         Export, disclosure and aggregate settings (recorded in the manifest).
     model_version : str

@@ -3,7 +3,7 @@
 The *true area risk* of an area, age band and period is the mean true risk of the young people
 of that band who live there on the reference date (the same persons the area table averages
 scores over), rolled up along the same buurt -> wijk -> gemeente hierarchy by
-:func:`monitoring.aggregate.aggregate_areas` without shrinkage. Which true risk is used is the
+:func:`monitoring.publishing.aggregate.aggregate_areas` without shrinkage. Which true risk is used is the
 caller's choice (see ``features.sources.truth.true_label_risk``): with detection it is the
 probability of being *registered* (what labels measure, including the area's enforcement
 intensity), without detection the probability of *offending*.
@@ -23,8 +23,8 @@ import pandas as pd
 
 from aanwas.common.errors import InputError
 from features.geography import Geography
-from monitoring.aggregate import aggregate_areas
 from monitoring.config import AggregateConfig
+from monitoring.publishing.aggregate import aggregate_areas
 
 __all__ = ["ACCURACY_COLUMNS", "area_risk_accuracy", "true_area_risk", "weighted_corr"]
 
@@ -76,7 +76,8 @@ def true_area_risk(persons: pd.DataFrame, geography: Geography, cfg: AggregateCo
         per young person. Rows with a missing true risk (censored horizon, no truth row) are
         left out.
     geography, cfg :
-        As for :func:`~monitoring.aggregate.aggregate_areas` (area error switched off; only ``risk_mean_raw`` is used).
+        As for :func:`~monitoring.publishing.aggregate.aggregate_areas` (area error switched off;
+        only ``risk_mean_raw`` is used).
 
     Returns
     -------
@@ -105,7 +106,7 @@ def area_risk_accuracy(
     Parameters
     ----------
     estimate : DataFrame
-        The area table (:data:`monitoring.aggregate.AREA_COLUMNS`); with a ``status`` column
+        The area table (:data:`monitoring.publishing.aggregate.AREA_COLUMNS`); with a ``status`` column
         (after disclosure control) the ``published`` subset is measured too.
     truth : DataFrame
         From :func:`true_area_risk`.

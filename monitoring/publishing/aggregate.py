@@ -4,10 +4,10 @@ Person scores (calibrated probabilities) are summed per buurt, age band and peri
 along the real buurt -> wijk -> gemeente -> national hierarchy (one sparse matrix product, so
 every level adds up exactly). An area's risk is its mean score; its interval covers the
 model's error: the part shared by the area (variance estimated per level and band from the
-labelled outcomes of past reference dates by a Fay-Herriot model, :mod:`monitoring.sae`),
+labelled outcomes of past reference dates by a Fay-Herriot model, :mod:`monitoring.publishing.sae`),
 calibration in the large, and person-level error (a sensitivity setting), so that an area is
 called "elevated" only when the interval says so (docs/dev/accuracy.md). Nothing here writes
-files; the result is still confidential until it has passed :mod:`monitoring.disclosure`.
+files; the result is still confidential until it has passed :mod:`monitoring.publishing.disclosure`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from aanwas.common.errors import InputError
 from features.config import AGE_BANDS
 from features.geography import Geography
 from monitoring.config import AREA_LEVELS, AggregateConfig
-from monitoring.sae import fay_herriot
+from monitoring.publishing.sae import fay_herriot
 
 __all__ = ["AREA_COLUMNS", "aggregate_areas"]
 
@@ -163,7 +163,7 @@ def _area_error_var(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Variance of the model's area-level error at one area level, from labelled outcomes.
 
-    One Fay-Herriot model (:func:`monitoring.sae.fay_herriot`, REML) over the labelled cells
+    One Fay-Herriot model (:func:`monitoring.publishing.sae.fay_herriot`, REML) over the labelled cells
     (period x area; arrays are (periods, areas), ``idx`` the areas of the level): the direct
     estimate is observed minus expected outcome rate ``(O - S) / nl``, its sampling variance
     the Bernoulli variance ``sum s (1 - s) / nl^2`` of calibrated scores, one fixed effect per
