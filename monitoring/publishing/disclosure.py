@@ -120,7 +120,7 @@ class DisclosureChecked:
 
     def __post_init__(self) -> None:
         if self._seal is not _SEAL:
-            raise TypeError("DisclosureChecked tables are made only by monitoring.disclosure.suppress_* functions")
+            raise TypeError("DisclosureChecked tables are made only by the suppress_* functions of disclosure")
 
     @property
     def table(self) -> pd.DataFrame:

@@ -330,7 +330,7 @@ def test_finer_level_area_error_variance_is_at_least_the_coarser_one(monkeypatch
     # separate REML fits come out in the wrong order (as with few labels per buurt).
     import itertools
 
-    from monitoring import aggregate as agg
+    from monitoring.publishing import aggregate as agg
 
     fitted = itertools.cycle([0.10, 0.05, 0.01])  # gemeente, wijk, buurt: the order of the fits per band
     monkeypatch.setattr(agg, "_area_error_var", lambda *a, **k: agg._constant(next(fitted)))

@@ -13,8 +13,8 @@ import pytest
 
 from aanwas.common.errors import InputError
 from features.geography import Geography
-from monitoring import export as export_mod
 from monitoring.config import AggregateConfig, MonitoringConfig
+from monitoring.publishing import export as export_mod
 from monitoring.publishing.aggregate import aggregate_areas
 from monitoring.publishing.disclosure import AREA_EXPORT_COLUMNS, DisclosureError, suppress_area_table, suppress_counts
 from monitoring.publishing.export import write_export

@@ -35,7 +35,7 @@ CHILD = textwrap.dedent(
     spec = importlib.util.spec_from_file_location("export_helpers", sys.argv[1])
     helpers = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(helpers)
-    from monitoring import export as export_mod
+    from monitoring.publishing import export as export_mod
     import aanwas.common.io as io_mod
 
     root, ready, where, after = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], int(sys.argv[5])
@@ -165,7 +165,7 @@ def test_sigkill_between_the_renames_restores_the_previous_export(
     assert _hashes(root / f".{PERIOD}.old-{pid}") == before  # nothing lost, only set aside
 
     # the next write restores it before it starts: even a failing write leaves it in place
-    from monitoring import export as export_mod
+    from monitoring.publishing import export as export_mod
 
     def fail(path: Path, data: bytes) -> None:
         raise OSError("disk full (simulated)")
