@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,8 @@ SUMMARY = "summary.json"
 MODEL_CARD_JSON = "model_card.json"
 MODEL_CARD_MD = "model_card.md"
 REPORT = "report.html"
+INDEX = "index.json"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 @dataclasses.dataclass
@@ -80,8 +83,36 @@ def dumps(obj: Any) -> bytes:
     ).encode("utf-8")
 
 
+def artifact_names(names: list[str], folder: str, suffix: str) -> dict[str, str]:
+    """File path per table or figure name: ``<folder>/<name>.<suffix>`` with every run of
+    characters other than letters, digits, ``_``, ``.`` and ``-`` as one ``_`` (a clash gets
+    ``-2``, ``-3``, ...).
+
+    Examples
+    --------
+    >>> artifact_names(["fairness_groups/13-19", "registration_intensity/all bands/gemeente"], "tables", "csv")
+    {'fairness_groups/13-19': 'tables/fairness_groups_13-19.csv', \
+'registration_intensity/all bands/gemeente': 'tables/registration_intensity_all_bands_gemeente.csv'}
+    >>> list(artifact_names(["a/b", "a b"], "tables", "csv").values())
+    ['tables/a_b.csv', 'tables/a_b-2.csv']
+    """
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        stem = _UNSAFE.sub("_", name).strip("_") or "table"
+        path, k = f"{folder}/{stem}.{suffix}", 1
+        while path in taken:
+            k += 1
+            path = f"{folder}/{stem}-{k}.{suffix}"
+        taken.add(path)
+        out[name] = path
+    return out
+
+
 def to_artifacts(result: EvaluationResult, min_cell: int) -> dict[str, bytes]:
-    """Files to log, by relative path under ``evaluation/``.
+    """Files to log, by relative path under ``evaluation/``: the summary, the model card, one
+    CSV per table named after it (``tables/fairness_groups_13-19.csv``), one PNG per figure
+    (``figures/calibration_13-19.png``) and ``index.json`` (path -> name).
 
     Raises
     ------
@@ -91,16 +122,14 @@ def to_artifacts(result: EvaluationResult, min_cell: int) -> dict[str, bytes]:
     check_aggregate_tables(result.tables, min_cell)
     files: dict[str, bytes] = {SUMMARY: dumps(result.summary), MODEL_CARD_JSON: dumps(result.model_card)}
     index = {}
-    for i, (name, df) in enumerate(result.tables.items()):
-        path = f"tables/{i:03d}.csv"
-        files[path] = df.to_csv(index=False).encode("utf-8")
+    for name, path in artifact_names(list(result.tables), "tables", "csv").items():
+        files[path] = result.tables[name].to_csv(index=False).encode("utf-8")
         index[path] = name
     fig_index = {}
-    for i, (name, png) in enumerate(result.figures.items()):
-        path = f"figures/{i:03d}.png"
-        files[path] = png
+    for name, path in artifact_names(list(result.figures), "figures", "png").items():
+        files[path] = result.figures[name]
         fig_index[path] = name
-    files["index.json"] = dumps({"tables": index, "figures": fig_index})
+    files[INDEX] = dumps({"tables": index, "figures": fig_index})
     return files
 
 
@@ -114,7 +143,7 @@ def from_artifacts(files: Mapping[str, bytes]) -> EvaluationResult:
     """
     summary = json.loads(files[SUMMARY].decode("utf-8"))
     card = json.loads(files[MODEL_CARD_JSON].decode("utf-8")) if MODEL_CARD_JSON in files else {}
-    index = json.loads(files["index.json"].decode("utf-8"))
+    index = json.loads(files[INDEX].decode("utf-8"))
     tables = {
         name: pd.read_csv(io.BytesIO(files[path]), keep_default_na=True)
         for path, name in index.get("tables", {}).items()
