@@ -503,3 +503,73 @@ def render_model_card_markdown(
     for part in doc["iama"]:
         lines += [f"### {part['part']}", "", part["text"], ""]
     return "\n".join(lines)
+
+
+#: Metrics of the card quoted in a registered version's description, with their plain names.
+HEADLINE_METRICS: Mapping[str, str] = {"auc": "AUC", "brier": "Brier score", "ece": "calibration error (ECE)"}
+#: What a registered model (all its versions) is, for its description in the model registry.
+REGISTERED_MODEL_TEXT = (
+    "aanwas model for age band {band}: the calibrated probability that a young person of this band "
+    "is registered as a suspect within the horizon, used only aggregated to areas (gemeente, wijk, "
+    "buurt) for prevention planning. One version per training; the alias 'champion' marks the "
+    "version in use. Each version's description summarises its model card."
+)
+
+
+def registered_model_description(band: str) -> str:
+    """Short description of the registered model of an age band (all versions).
+
+    Examples
+    --------
+    >>> registered_model_description("8-12").startswith("aanwas model for age band 8-12")
+    True
+    """
+    return REGISTERED_MODEL_TEXT.format(band=band)
+
+
+def version_description(
+    card: Mapping[str, Any],
+    *,
+    band: str,
+    outcome: str,
+    training_period: str,
+    family: Mapping[str, Any] | None = None,
+    interval_level: float | None = None,
+) -> str:
+    """Plain-language summary of a registered model version, from its model card: intended
+    use, outcome, band, training period, model family and the headline metrics with their
+    intervals (``card["performance"][band]``; without an evaluation it says so instead of
+    quoting numbers without an interval).
+
+    Examples
+    --------
+    >>> card = build_model_card(ModelInfo(version="3"), ModelCardConfig(),
+    ...                         performance={"8-12": {"auc": "0.781 (0.760\u20130.801)"}})
+    >>> text = version_description(card, band="8-12", outcome="any suspect registration within 48 months",
+    ...                            training_period="reference dates 2018-01-01 to 2020-01-01", interval_level=0.9)
+    >>> print(text.splitlines()[3])
+    Headline metrics on the test date (90 % intervals): AUC 0.781 (0.760–0.801).
+    """
+    perf = (card.get("performance") or {}).get(band) or {}
+    quoted = [
+        f"{label} {perf[m]}" if str(perf[m])[:1].isdigit() else f"{label}: {perf[m]}"
+        for m, label in HEADLINE_METRICS.items()
+        if m in perf
+    ]
+    level = f"{100 * interval_level:g} % intervals" if interval_level is not None else "intervals"
+    metrics = (
+        f"Headline metrics on the test date ({level}): {', '.join(quoted)}."
+        if quoted
+        else "Headline metrics: not evaluated (the evaluation gates did not run), so none are quoted here."
+    )
+    words = family_text(family)
+    lines = [
+        f"Age band {band}. Intended use: {card.get('intended_use', INTENDED_USE)}",
+        f"Outcome: {outcome}.",
+        f"Training period: {training_period}.",
+        metrics,
+        f"Model family: {words[1]}" if words else "Model family: not recorded.",
+        "Not for: " + " ".join(str(x) for x in card.get("out_of_scope", OUT_OF_SCOPE)[:2]),
+        "The full model card and the audits are in the review pack (aanwas report).",
+    ]
+    return "\n".join(lines)

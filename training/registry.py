@@ -78,6 +78,14 @@ def tag_version(name: str, version: str, tags: dict[str, str], *, uri: str | Non
         client.set_model_version_tag(name, version, key, value)
 
 
+def describe(name: str, model_text: str, version: str, version_text: str, *, uri: str | None = None) -> None:
+    """Descriptions in the model registry: of the registered model (all versions) and of one
+    version (its model card's plain-language summary)."""
+    client = _client(uri)
+    client.update_registered_model(name, description=model_text)
+    client.update_model_version(name, version, description=version_text)
+
+
 def apply_promotion(name: str, version: str, decision: PromotionDecision, *, uri: str | None = None) -> None:
     """Record the decision as tags on the version, alias it ``challenger`` and, when promoted,
     move ``champion`` to it (the previous champion version keeps its own tags)."""

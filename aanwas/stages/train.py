@@ -36,7 +36,7 @@ from aanwas.config import AppConfig
 from aanwas.stages import evaluate as evaluation_stage
 from evaluation.evaluate import attach_pooled_registrations
 from evaluation.gates import NEXT_STEP_PASSED, Check, GateChecker, GateVerdict
-from evaluation.modelcard import ModelInfo
+from evaluation.modelcard import ModelInfo, build_model_card, registered_model_description, version_description
 from features import catalogue
 from training import registry, tracking
 from training.criteria import CRITERIA
@@ -59,6 +59,22 @@ ORACLE_NOTE = (
     "distribution given those (normal, mean projected on them; Gauss-Hermite quadrature), detection "
     "and intervention effects replaced by their mean per band and year: the achievable target"
 )
+
+
+def last_training_run(work: Path) -> str:
+    """Run id of the last ``aanwas train`` or ``retrain`` in ``work`` (its ``train_summary.json``).
+
+    Raises
+    ------
+    InputError
+        No training summary in ``work``.
+    """
+    path = Path(work) / SUMMARY_FILE
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["run_id"])
+    except (OSError, ValueError, KeyError):
+        problem = "no training summary (run 'aanwas train' first, or give --run-id)"
+        raise InputError(str(path), None, None, problem) from None
 
 
 def catalogue_inputs() -> tuple[Callable[[str], Sequence[str]], tuple[str, ...]]:
@@ -330,6 +346,12 @@ def _register_and_gate(
             results[band].summary["gate"] = final.to_dict()
             if "gate" in results[band].model_card:
                 results[band].model_card["gate"] = final.to_dict()
+    registry.describe(
+        name,
+        registered_model_description(band),
+        version,
+        _version_text(cfg, fitted, name, version, gate_check),
+    )
     mlflow.set_tags({f"{band}.{k}": v for k, v in decision.tags().items()})
     mlflow.set_tags(
         {f"{band}.aanwas.registered_version": version, f"{band}.aanwas.previous_champion": champion or "none"}
@@ -357,6 +379,47 @@ def _register_and_gate(
 
 #: File name of a band's structured gate verdict, logged at ``evaluation/<band>/gate.json``.
 GATE_JSON = "gate.json"
+
+
+def outcome_text(cfg: AppConfig, band: str) -> str:
+    """The band's outcome in words, from the label settings.
+
+    Examples
+    --------
+    >>> outcome_text(AppConfig(), "13-19")
+    'registered as a suspect (offence: opiumwet) within 24 months after the reference date'
+    """
+    label = cfg.features.labels[band]
+    return (
+        f"registered as a suspect (offence: {', '.join(label.offences)}) within "
+        f"{label.horizon_months} months after the reference date"
+    )
+
+
+def _version_text(cfg: AppConfig, fitted: FittedBand, name: str, version: str, gate_check: GateChecker | None) -> str:
+    """The registered version's description: its model card's plain-language summary (the
+    band's evaluation card when the gates ran, else a card without audits)."""
+    result = None if gate_check is None else gate_check.results.get(fitted.band)
+    card = (
+        result.model_card
+        if result is not None and result.model_card
+        else build_model_card(ModelInfo(name=name, version=version, bands=(fitted.band,)), cfg.evaluation.model_card)
+    )
+    split = fitted.split.describe()
+    train_dates = split["train_dates"].split(",")
+    period = (
+        f"fitted on reference dates {train_dates[0]} to {train_dates[-1]}, tuned and calibrated on "
+        f"{split['tune_date']}, tested on {split['test_date']}"
+    )
+    family = None if fitted.family is None else fitted.family.to_dict()
+    return version_description(
+        card,
+        band=fitted.band,
+        outcome=outcome_text(cfg, fitted.band),
+        training_period=period,
+        family=family,
+        interval_level=1.0 - cfg.evaluation.alpha,
+    )
 
 
 def _login() -> str:
