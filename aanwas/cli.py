@@ -29,9 +29,9 @@ progress, notes and errors go to stderr, so `aanwas validate ... > summary.txt` 
 summary only. --quiet: no progress or notes; --json: the result as one JSON document on stdout.
 
 Exit codes: 0 done (a promotion gate that rejects a model is a result, not a failure: read the
-summary); 1 any other failure (the demo's output check found a problem, or a bug: the traceback
-is on stderr); 2 bad input, a bad setting or a bad option (one line on stderr, nothing
-written)."""
+summary); 1 the output check ('aanwas check', or the demo's) found a problem, or any other
+failure (a bug: the traceback is on stderr); 2 bad input, a bad setting or a bad option (one
+line on stderr, nothing written)."""
 
 app = typer.Typer(
     add_completion=False,
@@ -147,6 +147,21 @@ def region_override(region: str | None) -> list[str]:
     return [f"synth.region={json.dumps(names, ensure_ascii=False)}"]
 
 
+@contextlib.contextmanager
+def project_step(stage: str, cfg: AppConfig, mlflow_uri: str | None = None) -> Iterator[None]:
+    """Under ``mlflow run`` (``MLFLOW_RUN_ID`` set) the command is a child run of the project
+    run, named ``stage``; elsewhere nothing (and MLflow is not even imported)."""
+    import os
+
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        yield
+        return
+    from training.tracking import project_step as step
+
+    with step(stage, cfg.training.mlflow, mlflow_uri):
+        yield
+
+
 @app.command()
 @handles_errors
 def synth(
@@ -182,7 +197,7 @@ def synth(
     if profile is not None:
         overrides.append(f"synth.profile={json.dumps(profile)}")
     cfg = config_from(config, overrides)
-    with output(quiet, as_json) as o:
+    with output(quiet, as_json) as o, project_step("synth", cfg):
         res = run_synth(cfg, out, console=o.result, log=o.log)
         o.emit(
             {
@@ -213,8 +228,9 @@ def validate(
     """
     from aanwas.stages.validate import run_validate, summary_document
 
-    with output(quiet, as_json) as o:
-        delivery = run_validate(config_from(config, set_), data, mapping, console=o.result, log=o.log)
+    cfg = config_from(config, set_)
+    with output(quiet, as_json) as o, project_step("validate", cfg):
+        delivery = run_validate(cfg, data, mapping, console=o.result, log=o.log)
         o.emit(summary_document(delivery, Path(data)))
 
 
@@ -238,8 +254,9 @@ def features_cmd(
     """
     from aanwas.stages.features import run_features
 
-    with output(quiet, as_json) as o:
-        o.emit(run_features(config_from(config, set_), data, work, mapping, console=o.result))
+    cfg = config_from(config, set_)
+    with output(quiet, as_json) as o, project_step("features", cfg):
+        o.emit(run_features(cfg, data, work, mapping, console=o.result))
 
 
 # --- train / retrain / promote ----------------------------------------------------------------
@@ -440,7 +457,11 @@ def report_cmd(
     ],
     run_id: Annotated[
         str | None,
-        typer.Option("--run-id", help="Training run: a review pack for every model version it registered."),
+        typer.Option(
+            "--run-id",
+            help="Training run: a review pack for every model version it registered "
+            "(default with --work: the last training in WORK).",
+        ),
     ] = None,
     model: Annotated[
         str | None, typer.Option("--model", help="Registered model name (e.g. aanwas-13-19); with --version.")
@@ -457,15 +478,19 @@ def report_cmd(
 
     Writes OUT/<model>-v<version>/review_pack.html (one self-contained page, print-ready,
     works offline; the verdict of every audit first) and OUT/<model>-v<version>/model_card.md,
-    e.g. OUT/aanwas-13-19-v3/. Give --run-id (every version the training run registered) or
-    --model with --version. Prints the review packs written (with --json: {"run_id",
-    "written": [...]}).
+    e.g. OUT/aanwas-13-19-v3/. Give --run-id (every version the training run registered), or
+    --model with --version, or only --work (the last training run there). Prints the review
+    packs written (with --json: {"run_id", "written": [...]}).
     """
     from aanwas.stages.evaluate import run_report
+    from aanwas.stages.train import last_training_run
 
-    with output(quiet, as_json) as o:
+    cfg = config_from(config, set_)
+    with output(quiet, as_json) as o, project_step("report", cfg, mlflow_uri):
+        if run_id is None and model is None and work is not None:
+            run_id = last_training_run(work)
         written = run_report(
-            config_from(config, set_),
+            cfg,
             run_id=run_id,
             model=model,
             version=version,
@@ -553,7 +578,7 @@ def export_cmd(
     from aanwas.stages.export import run_full_export
 
     cfg = config_from(config, set_)
-    with output(quiet, as_json) as o:
+    with output(quiet, as_json) as o, project_step("export", cfg, mlflow_uri):
         written = run_full_export(
             cfg,
             work,
@@ -584,12 +609,87 @@ def bench_cmd(
     region: RegionOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Time every stage (synth, features, fixed-parameter training, export, drift) with peak memory."""
-    from aanwas.stages.bench import STAGES, run_bench
+    """Time every stage (synth, features, fixed-parameter training, export, drift) with peak memory.
+
+    Prints one line per stage as it ends (progress) and then the table of times against the
+    targets; with --json the whole result (also written to OUT/bench-*.json).
+    """
+    from aanwas.stages.bench import STAGES, format_table, run_bench
 
     overrides = [*(set_ or []), *region_override(region)]
-    run_bench(scale, seed, out, data=data, config=config, overrides=overrides, stages=stage or STAGES, echo=print)
+    with output(quiet, as_json) as o:
+        result = run_bench(
+            scale,
+            seed,
+            out,
+            data=data,
+            config=config,
+            overrides=overrides,
+            stages=stage or STAGES,
+            echo=lambda line: o.log.print(line, markup=False, highlight=False),
+            table=False,
+        )
+        o.result.print(format_table(result), markup=False, highlight=False)
+        o.emit(result)
+
+
+# --- check (the output check before release) ---------------------------------------------------
+@app.command("check")
+@handles_errors
+def check_cmd(
+    exports: Annotated[Path, typer.Option("--exports", help="Export directory to check (of 'aanwas export').")],
+    data: Annotated[
+        Path, typer.Option("--data", help="The delivery the exports came from: the check looks for its pseudonyms.")
+    ],
+    mapping: MappingOpt = None,
+    work: Annotated[
+        Path | None,
+        typer.Option("--work", help="Work directory: also flags tables with about one row per young person."),
+    ] = None,
+    also: Annotated[
+        list[Path] | None,
+        typer.Option("--also", help="Another output to check: reports, the drift report (repeatable)."),
+    ] = None,
+    mlflow_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--mlflow-uri", help="Also check this MLflow store (a local SQLite store: the database and its artifacts)."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check outputs before they go to CBS output control: no pseudonym, no person-level table.
+
+    Scans every file under --exports (and --also) for the pseudonyms of the delivery in --data,
+    in text, binary files, table cells and SQLite stores. Prints what it found, one finding a
+    line. Exit code 0 when nothing was found, 1 when something was (do not release), 2 on bad
+    input. With --json: {"clean", "files_scanned", "findings": [{"path", "problem"}]}.
+    A safety net, not a replacement for output control.
+    """
+    from aanwas.stages.check import delivery_pseudonyms, finding_lines, run_check, store_files, young_people
+
+    cfg = config_from(config, set_)
+    with output(quiet, as_json) as o, project_step("check", cfg, mlflow_uri):
+        pseudonyms = delivery_pseudonyms(data, mapping)
+        n_persons = young_people(work) if work is not None else None
+        store = store_files(mlflow_uri, cfg.training.mlflow) if mlflow_uri else []
+        findings, n_files = run_check([exports, *(also or []), *store], pseudonyms, n_persons=n_persons)
+        o.result.print("\n".join(finding_lines(findings, n_files)), markup=False, highlight=False, soft_wrap=True)
+        o.emit(
+            {
+                "clean": not findings,
+                "files_scanned": n_files,
+                "findings": [{"path": f.path, "problem": f.problem} for f in findings],
+            }
+        )
+    if findings:
+        raise typer.Exit(code=1)
 
 
 # --- demo ---------------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ input example. Nothing here accepts a frame of rows to log.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -43,6 +45,12 @@ MODEL_REQUIREMENTS = (
     f"cloudpickle=={cloudpickle.__version__}",
 )
 _COLSPEC_TYPES = {"f": "double", "i": "long", "u": "long", "b": "boolean"}
+#: The one naming scheme of every metric aanwas logs: ``<stage>/<band>/.../<metric>``, where
+#: ``<band>`` is an age band or ``all-bands`` (MLflow's UI groups metrics by ``/``), e.g.
+#: ``test/13-19/lightgbm/auc``, ``drift/8-12/ind_halt_ever/psi``, ``drift/all-bands/retrain_recommended``.
+METRIC_NAME = re.compile(r"^[a-z]+/(\d+-\d+|all-bands)(/[A-Za-z0-9_]+)+$")
+#: Artifact folder of a local SQLite store, beside the database file.
+SQLITE_ARTIFACTS = "artifacts"
 
 
 def sqlite_uri(db_path: Path) -> str:
@@ -107,9 +115,10 @@ def _same_store(a: str | None, b: str) -> bool:
 def configure_tracking(uri: str, cfg: MlflowConfig) -> str:
     """Point MLflow (tracking and registry) at ``uri`` and return the experiment id.
 
-    For a SQLite store the directory is created and a new experiment's artifacts go to
-    ``<db dir>/artifacts`` (unless ``cfg.artifact_location`` says otherwise), never to the
-    current directory.
+    The one way every command opens a store. For a local SQLite store the directory is created
+    and the experiment's artifacts go to ``<db dir>/artifacts`` (unless
+    ``cfg.artifact_location`` says otherwise), never to MLflow's default of a folder relative
+    to the current directory.
     """
     db = sqlite_path(uri)
     if db is not None:
@@ -120,8 +129,24 @@ def configure_tracking(uri: str, cfg: MlflowConfig) -> str:
     exp = client.get_experiment_by_name(cfg.experiment)
     if exp is not None:
         return str(exp.experiment_id)
-    location = cfg.artifact_location or ((db.parent / "artifacts").resolve().as_uri() if db is not None else None)
-    return str(client.create_experiment(cfg.experiment, artifact_location=location))
+    return str(client.create_experiment(cfg.experiment, artifact_location=artifact_location(uri, cfg)))
+
+
+def artifact_location(uri: str, cfg: MlflowConfig) -> str | None:
+    """Artifact location of a new experiment: the configured one, else ``<db dir>/artifacts``
+    for a local SQLite store, else the server's default (None).
+
+    Examples
+    --------
+    >>> artifact_location("sqlite:////data/mlflow/mlflow.db", MlflowConfig())
+    'file:///data/mlflow/artifacts'
+    >>> artifact_location("http://mlflow:5000", MlflowConfig()) is None
+    True
+    """
+    if cfg.artifact_location:
+        return cfg.artifact_location
+    db = sqlite_path(uri)
+    return (db.parent / SQLITE_ARTIFACTS).as_uri() if db is not None else None
 
 
 def detach_project_run(uri: str) -> str | None:
@@ -135,6 +160,27 @@ def detach_project_run(uri: str) -> str | None:
     if run_id and _same_store(os.environ.get(TRACKING_URI_ENV), uri):
         return run_id
     return None
+
+
+@contextlib.contextmanager
+def project_step(stage: str, cfg: MlflowConfig, uri: str | None = None) -> Iterator[str | None]:
+    """A stage launched by ``mlflow run`` (``MLFLOW_RUN_ID`` set) as a child run of the project
+    run, named after the stage, in the experiment ``cfg.experiment``; elsewhere nothing.
+
+    For the stages that log nothing themselves (synth, validate, features, export, report,
+    check), so that ``mlflow run . -e main`` shows every step under one parent run. Yields the
+    child run's id, or None. ``uri``: the stage's store (default: the project run's).
+    """
+    project = os.environ.get(RUN_ID_ENV)
+    uri = uri or cfg.tracking_uri or os.environ.get(TRACKING_URI_ENV)
+    parent = detach_project_run(uri) if project and uri else None
+    if parent is None or uri is None:
+        yield None
+        return
+    experiment_id = configure_tracking(uri, cfg)
+    tags = {"aanwas.stage": stage, "aanwas.kind": "project-step"}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=stage, parent_run_id=parent, tags=tags) as run:
+        yield run.info.run_id
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -241,19 +287,24 @@ def log_fitted_band(fitted: FittedBand) -> None:
 
 
 def trial_logger(band: str) -> TrialCallback:
-    """Optuna callback that records each finished trial as a nested MLflow run."""
+    """Optuna callback that records each finished trial as a run nested under the active
+    (training) run, in the same experiment; metrics ``tuning/<band>/{tune_auc,
+    last_reported_round,best_iteration}``."""
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        with mlflow.start_run(run_name=f"trial-{band}-{trial.number:03d}", nested=True):
+        parent = mlflow.active_run()
+        experiment_id = parent.info.experiment_id if parent is not None else None
+        with mlflow.start_run(run_name=f"trial-{band}-{trial.number:03d}", nested=True, experiment_id=experiment_id):
             mlflow.log_params({f"trial.{k}": v for k, v in trial.params.items()})
             mlflow.set_tags({"aanwas.kind": "tuning-trial", "aanwas.band": band, "trial.state": trial.state.name})
+            metrics: dict[str, float] = {}
             if trial.value is not None:
-                mlflow.log_metric("tune_auc", float(trial.value))
+                metrics["tune_auc"] = float(trial.value)
             if trial.intermediate_values:
-                last = max(trial.intermediate_values)
-                mlflow.log_metric("last_reported_round", float(last))
+                metrics["last_reported_round"] = float(max(trial.intermediate_values))
             if "best_iteration" in trial.user_attrs:
-                mlflow.log_metric("best_iteration", float(trial.user_attrs["best_iteration"]))
+                metrics["best_iteration"] = float(trial.user_attrs["best_iteration"])
+            mlflow.log_metrics({f"tuning/{band}/{k}": v for k, v in metrics.items()})
 
     return callback
 

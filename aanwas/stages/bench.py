@@ -389,8 +389,11 @@ def run_bench(
     overrides: Sequence[str] = (),
     stages: Sequence[str] = STAGES,
     echo: Callable[[str], None] | None = None,
+    table: bool = True,
 ) -> dict[str, Any]:
     """Run the benchmark; write ``OUT/bench-scale<S>-seed<N>.json`` and return the result.
+
+    ``echo`` gets one line per stage as it ends and, with ``table``, the final table.
 
     ``data`` reuses an existing synthetic delivery (``DIR/raw``) instead of generating one.
     ``overrides`` are ``--set`` items applied after the fixed-training ones. Stops at the first
@@ -451,7 +454,7 @@ def run_bench(
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = _verdicts(result["stages"])
     (out / f"bench-scale{scale}-seed{seed}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    if echo is not None:
+    if echo is not None and table:
         echo(format_table(result))
     return result
 

@@ -228,13 +228,14 @@ def published_share(area_table: Any, level: str = "buurt") -> dict[str, float]:
 
 def output_check(layout: DemoLayout) -> list[Any]:
     """Scan exports, reports, the drift report and the MLflow store for the delivery's
-    pseudonyms. A directory no stage wrote (e.g. ``monitor`` when only synth to export ran)
-    holds nothing to scan and is skipped; the scanner itself flags a named path it cannot read."""
+    pseudonyms (what ``aanwas check`` does). A directory no stage wrote (e.g. ``monitor`` when
+    only synth to export ran) holds nothing to scan and is skipped; the scanner itself flags a
+    named path it cannot read."""
     import pandas as pd
 
-    from monitoring.publishing.outputcheck import scan_outputs
+    from aanwas.stages.check import run_check, young_people
 
     persons = pd.read_parquet(layout.raw / "persons.parquet", columns=["rinpersoon"])["rinpersoon"].to_numpy()
-    young = len(pd.read_parquet(layout.work / "features.parquet", columns=["ref_date"]))
     outputs = [layout.exports, layout.reports, layout.monitor, layout.root / "mlflow"]
-    return scan_outputs([d for d in outputs if d.exists()], persons, n_persons=young // 7)
+    findings, _ = run_check([d for d in outputs if d.exists()], persons, n_persons=young_people(layout.work))
+    return findings

@@ -33,7 +33,7 @@ from aanwas.stages.steps import registry_bundle, score_bands
 from features.catalogue import feature_columns
 from monitoring.effects.drift import DriftReport, audit_drift
 from monitoring.monitor_config import MonitorConfig
-from training.tracking import configure_tracking, resolve_tracking_uri
+from training.tracking import configure_tracking, detach_project_run, resolve_tracking_uri
 
 
 @dataclasses.dataclass
@@ -84,10 +84,12 @@ def _read_features(work: Path, dates: Sequence[str] | None) -> tuple[pd.DataFram
 def _log_drift(
     report: DriftReport, pair: tuple[pd.Timestamp, pd.Timestamp], cfg: AppConfig, work: Path, mlflow_uri: str | None
 ) -> str:
-    """Log drift aggregates to MLflow in one run; returns the tracking URI used."""
+    """Log drift aggregates to MLflow in one run of its own (a child of the project run under
+    ``mlflow run``, never that run itself); returns the tracking URI used."""
     uri = resolve_tracking_uri(mlflow_uri, cfg.training.mlflow, work)
     exp_id = configure_tracking(uri, cfg.training.mlflow)
-    with mlflow.start_run(experiment_id=exp_id, run_name="monitor-drift"):
+    parent = detach_project_run(uri)
+    with mlflow.start_run(experiment_id=exp_id, run_name="monitor-drift", parent_run_id=parent):
         mlflow.set_tags(
             {
                 "aanwas.stage": "monitor",

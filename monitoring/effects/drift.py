@@ -177,24 +177,27 @@ class DriftReport:
     reasons: tuple[str, ...]
 
     def metrics(self) -> dict[str, float]:
-        """Flat ``name -> value`` mapping of the aggregate statistics (for MLflow metrics)."""
-        out: dict[str, float] = {"drift.retrain_recommended": float(self.retrain_recommended)}
+        """Flat ``name -> value`` mapping of the aggregate statistics (for MLflow metrics), named
+        ``drift/<band>/<feature>/<stat>``, ``drift/<band>/score/<stat>``,
+        ``drift/<band>/prevalence/diff``, ``drift/<band>/share_features_drifted`` and
+        ``drift/all-bands/retrain_recommended``."""
+        out: dict[str, float] = {"drift/all-bands/retrain_recommended": float(self.retrain_recommended)}
         for r in self.features.itertuples(index=False):
             for stat in ("psi", "wasserstein"):
                 v = getattr(r, stat)
                 if np.isfinite(v):
-                    out[f"drift.{r.age_band}.{r.feature}.{stat}"] = float(v)
+                    out[f"drift/{r.age_band}/{r.feature}/{stat}"] = float(v)
         for r in self.scores.itertuples(index=False):
             for stat in ("psi", "wasserstein", "mean_diff"):
                 v = getattr(r, stat)
                 if np.isfinite(v):
-                    out[f"drift.{r.age_band}.score.{stat}"] = float(v)
+                    out[f"drift/{r.age_band}/score/{stat}"] = float(v)
         for r in self.prevalence.itertuples(index=False):
             if np.isfinite(r.diff):
-                out[f"drift.{r.age_band}.prevalence.diff"] = float(r.diff)
+                out[f"drift/{r.age_band}/prevalence/diff"] = float(r.diff)
         bands = self.features.groupby("age_band", observed=True)["drifted"].mean()
         for band, share in bands.items():
-            out[f"drift.{band}.share_features_drifted"] = float(share)
+            out[f"drift/{band}/share_features_drifted"] = float(share)
         return out
 
 

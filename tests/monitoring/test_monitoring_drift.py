@@ -132,8 +132,8 @@ def test_metrics_are_aggregates_with_readable_keys():
     rng = np.random.default_rng(6)
     rep = audit_drift(_sample(rng, 3000), _sample(rng, 3000), features=FEATURES, config=CFG)
     m = rep.metrics()
-    assert m["drift.retrain_recommended"] == 0.0
-    assert "drift.13-19.ind_x.psi" in m and "drift.20-23.score.mean_diff" in m
+    assert m["drift/all-bands/retrain_recommended"] == 0.0
+    assert "drift/13-19/ind_x/psi" in m and "drift/20-23/score/mean_diff" in m
     assert all(np.isfinite(v) for v in m.values())
     assert len(m) < 100  # a handful per feature and band, never per person
 

@@ -56,8 +56,8 @@ def test_drift_stage_writes_verdict_and_logs_aggregates_to_mlflow(tmp_path: Path
     assert len(runs) == 1
     run = runs[0]
     assert run.data.params["drift.retrain_recommended"] == str(retrain)
-    assert all(k.startswith("drift.") for k in run.data.metrics)
-    assert "drift.13-19.ind_halt_ever.psi" in run.data.metrics
+    assert all(k.startswith("drift/") for k in run.data.metrics)
+    assert "drift/13-19/ind_halt_ever/psi" in run.data.metrics
     assert not any(str(10_000_000) in k for k in run.data.metrics)
 
 
