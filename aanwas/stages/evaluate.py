@@ -442,7 +442,7 @@ def prepare_scored_rows(
         joined = out[["rinpersoon", "ref_date"]].merge(keys, on=["rinpersoon", "ref_date"], how="left")
         for c in extra:
             out[c] = joined[c].to_numpy()
-    for attribute, source in cfg.attribute_columns.items():
+    for attribute, source in cfg.fairness.attribute_columns.items():
         if attribute not in out.columns and source in out.columns:
             out[attribute] = out[source]
     return out
@@ -464,7 +464,7 @@ def prepare_registration_rows(frame: pd.DataFrame, band: str, risk: pd.Series, c
     memory only).
     """
     rows = frame[frame["age_band"].astype(str) == band]
-    keep = [c for c in ("rinpersoon", "ref_date", "age_band", *cfg.area_levels) if c in rows.columns]
+    keep = [c for c in ("rinpersoon", "ref_date", "age_band", *cfg.stigmatisation.area_levels) if c in rows.columns]
     nxt = registrations_next_period(frame, person="rinpersoon", date="ref_date", count=PRIOR_REGISTRATIONS)
     out = rows[keep].copy()
     nxt = nxt[(frame["age_band"].astype(str) == band).to_numpy()]
