@@ -98,6 +98,8 @@ RENAMED: Mapping[str, str] = {
     "evaluation.calibration_strategy": "definitions.calibration_strategy",
     "training.comparison.confidence": "training.comparison.test_level",
 }
+#: What else a user must know when a renamed key also changed its meaning.
+_RENAMED_NOTE: Mapping[str, str] = {"training.comparison.confidence": " (test_level = 1 - confidence, e.g. 0.05)"}
 
 
 def _get(obj: Any, dotted: str) -> Any:
@@ -205,7 +207,7 @@ def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> AppC
         _merge(user, keys, value)
     for old, new in RENAMED.items():
         if _is_set(user, old):
-            raise ConfigError(old, f"was renamed: set {new} instead")
+            raise ConfigError(old, f"was renamed: set {new} instead{_RENAMED_NOTE.get(old, '')}")
     for key, (name, _) in DERIVED.items():
         if not _is_set(user, key):
             continue

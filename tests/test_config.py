@@ -73,6 +73,13 @@ def test_an_old_key_fails_and_names_its_new_key(old, new):
             assert bad.key.startswith(new) and "unknown setting" not in bad.problem
 
 
+def test_the_former_confidence_says_how_to_convert_it():
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=["training.comparison.confidence=0.9"])
+    assert "test_level = 1 - confidence" in str(err.value)
+    assert load_config(overrides=["training.comparison.test_level=0.1"]).training.comparison.confidence == 0.9
+
+
 def test_an_old_key_in_a_config_file_is_one_line_and_exit_code_2(tmp_path):
     cfg = tmp_path / "old.toml"
     cfg.write_text("[evaluation]\nbootstrap_reps = 50\n", encoding="utf-8")

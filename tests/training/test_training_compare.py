@@ -88,6 +88,8 @@ def test_config_is_checked() -> None:
 
     with pytest.raises(ConfigError):
         ComparisonConfig(test_level=0.0)
+    # the interval's level is exactly what the former `confidence = 0.95` gave (same percentiles)
+    assert ComparisonConfig().confidence == 0.95 and ComparisonConfig(test_level=0.1).confidence == 0.9
     with pytest.raises(ConfigError):
         ComparisonConfig(bootstrap_reps=5)
 
