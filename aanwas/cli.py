@@ -433,7 +433,7 @@ def audit_cmd(
 
     with output(quiet, as_json) as o:
         files = run_audit(
-            config_from(config, set_),
+            config_from(config, set_).evaluation,
             scores=scores,
             label=label,
             score=score,

@@ -13,10 +13,11 @@ import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aanwas.common.config import as_plain, build_dataclass, require
 from aanwas.common.errors import ConfigError
+from evaluation.config import RENAMED as EVALUATION_RENAMED
 from evaluation.config import EvaluationConfig
 from features.config import FeatureConfig, SynthConfig
 from features.contract import ContractConfig
@@ -26,7 +27,8 @@ from training.config import TrainingConfig
 
 @dataclasses.dataclass(frozen=True)
 class DefinitionsConfig:
-    """The definitions that the review pack, the exports and the dashboard share.
+    """The definitions that the review pack, the exports, the dashboard and the registered model
+    metrics share.
 
     Each concept is ONE setting here; the stage sections that use it get a copy from the
     composition root (see :data:`DERIVED`) and cannot be set on their own, so a report can never
@@ -36,20 +38,32 @@ class DefinitionsConfig:
     ----------
     interval_level : float
         Coverage of every interval the product shows (evaluation bootstraps, area risk intervals,
-        trend and dashboard intervals). An area is "elevated" only when the lower bound of its
+        trend and dashboard intervals; the intervention effects are the one exception, at
+        ``monitoring.monitor.interventions.ci_level``: docs/dev/settings.md). Error rates of
+        choices (the family rule, the promotion gate, drift alarms) are decision levels with
+        settings of their own. An area is "elevated" only when the lower bound of its
         interval at this level lies above the reference (the national level of its band).
     min_cell_size : int
         Fewest persons (and, for rates, fewest in the denominator) behind any number that is
         shown or published: evaluation groups and bins, disclosure control of the exports, and
         the observed rates of the trend table.
+    calibration_bins : int
+        Bins of the expected calibration error and the calibration curve: the ECE registered
+        with each model version (training) and the ECE and curve of the review pack
+        (evaluation), so the two report the same number for the same rows.
+    calibration_strategy : {"quantile", "uniform"}
+        How those bins are cut.
     """
 
     interval_level: float = 0.90
     min_cell_size: int = 10
+    calibration_bins: int = 10
+    calibration_strategy: Literal["quantile", "uniform"] = "quantile"
 
     def __post_init__(self) -> None:
         require(0.5 <= self.interval_level < 1.0, "definitions.interval_level", "must be in [0.5, 1)")
         require(1 <= self.min_cell_size <= 1_000, "definitions.min_cell_size", "must be 1..1000")
+        require(2 <= self.calibration_bins <= 100, "definitions.calibration_bins", "must be 2..100")
 
 
 def _alpha(level: float) -> float:
@@ -69,13 +83,37 @@ DERIVED: Mapping[str, tuple[str, Callable[[Any], Any]]] = {
     "evaluation.min_cell_size": ("min_cell_size", _same),
     "monitoring.disclosure.min_cell_size": ("min_cell_size", _same),
     "monitoring.monitor.trends.min_count_observed": ("min_cell_size", _same),
+    "training.calibration.ece_bins": ("calibration_bins", _same),
+    "evaluation.calibration.bins": ("calibration_bins", _same),
+    "training.calibration.ece_strategy": ("calibration_strategy", _same),
+    "evaluation.calibration.strategy": ("calibration_strategy", _same),
 }
+
+
+#: Keys that moved: old dotted key -> its new key. A config that still uses an old key fails with
+#: one line naming the new key (never silently ignored, never silently mapped).
+RENAMED: Mapping[str, str] = {
+    **{f"evaluation.{old}": f"evaluation.{new}" for old, new in EVALUATION_RENAMED.items()},
+    "evaluation.calibration_bins": "definitions.calibration_bins",
+    "evaluation.calibration_strategy": "definitions.calibration_strategy",
+    "training.comparison.confidence": "training.comparison.test_level",
+}
+#: What else a user must know when a renamed key also changed its meaning.
+_RENAMED_NOTE: Mapping[str, str] = {"training.comparison.confidence": " (test_level = 1 - confidence, e.g. 0.05)"}
 
 
 def _get(obj: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
     return obj
+
+
+def _is_set(user: Mapping[str, Any], dotted: str) -> bool:
+    try:
+        _get(user, dotted)
+    except (KeyError, TypeError, AttributeError):
+        return False
+    return True
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -167,10 +205,11 @@ def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> AppC
     for item in overrides:
         keys, value = _parse_override(item)
         _merge(user, keys, value)
+    for old, new in RENAMED.items():
+        if _is_set(user, old):
+            raise ConfigError(old, f"was renamed: set {new} instead{_RENAMED_NOTE.get(old, '')}")
     for key, (name, _) in DERIVED.items():
-        try:
-            _get(user, key)
-        except (KeyError, TypeError, AttributeError):
+        if not _is_set(user, key):
             continue
         raise ConfigError(
             key,
@@ -180,7 +219,7 @@ def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> AppC
     definitions = data.get("definitions", {})
     for key, (name, follow) in DERIVED.items():
         value = definitions.get(name) if isinstance(definitions, Mapping) else None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             parts = key.split(".")
             _merge(data, parts, follow(value))
         # else: definitions itself is wrong; building it below names definitions.<name>

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig, FairnessConfig
 from evaluation.fairness import audit_fairness
 from evaluation.gates import audit_gates
 
@@ -87,7 +87,9 @@ def false_rejection_rate(
 ) -> dict:
     """Run ``reps`` replications; the rejection rate with its exact 95 % interval (the false
     rejection rate when ``factor`` is 1, the power otherwise)."""
-    cfg = EvaluationConfig(bootstrap_reps=bootstrap_reps, audit_attributes=ATTRIBUTES)
+    cfg = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=bootstrap_reps), fairness=FairnessConfig(attributes=ATTRIBUTES)
+    )
     rejected = 0
     reasons: collections.Counter[str] = collections.Counter()
     for r in range(reps):
@@ -115,7 +117,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--n", type=int, default=40_000)
     ap.add_argument("--prevalence", type=float, default=0.01)
-    ap.add_argument("--bootstrap-reps", type=int, default=100, help="the demo's evaluation.bootstrap_reps")
+    ap.add_argument("--bootstrap-reps", type=int, default=100, help="the demo's evaluation.bootstrap.reps")
     ap.add_argument("--seed0", type=int, default=0)
     ap.add_argument("--factor", type=float, default=1.0, help="!= 1: miscalibrate one protected group (power)")
     args = ap.parse_args()

@@ -1,8 +1,11 @@
 """Configuration of the evaluation stage (frozen, typed; defaults mirrored in conf/default.toml).
 
-Every tunable of the audits lives here: bootstrap size and seed, the significance level, the
-minimum cell size below which a group is reported as "too few", the fairness tolerance band,
-and the thresholds of the promotion gate that training consumes.
+Every tunable of the audits lives here. :class:`EvaluationConfig` holds the rules every audit
+shares (the interval level, the minimum cell size below which a group is reported as "too few",
+the figure resolution) and one section per concept: ``bootstrap``, ``fairness`` (groups and
+tolerance band), ``calibration`` (curve bins), ``stigmatisation`` (area audits, with ``proxy``
+and ``intensity``), ``shap``, ``gate`` (the thresholds of the promotion gate that training
+consumes) and ``model_card``. :data:`RENAMED` maps the keys of the former flat layout to them.
 """
 
 from __future__ import annotations
@@ -70,28 +73,39 @@ class ModelCardConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class EvaluationConfig:
-    """Settings of the evaluation stage.
+class BootstrapConfig:
+    """The percentile bootstrap behind every evaluation interval (rows resampled with replacement).
 
     Attributes
     ----------
-    bootstrap_reps : int
-        Bootstrap replicates for every interval (rows resampled with replacement).
+    reps : int
+        Bootstrap replicates for every interval.
     seed : int
-        Seed of the bootstrap; same seed and data give the same intervals.
-    alpha : float
-        Two-sided level of the intervals (0.10 gives 90% intervals). A copy of
-        ``1 - definitions.interval_level`` (set that; :mod:`aanwas.config`).
-    bootstrap_max_cells : int
+        Seed of the bootstrap (and of the SHAP row sample); same seed and data give the same
+        intervals.
+    max_cells : int
         Memory cap: replicates are drawn in chunks of at most this many weight cells.
-    min_cell_size : int
-        A group, area or bin with fewer persons is reported as "too few", never as a number.
-        A copy of ``definitions.min_cell_size`` (set that).
-    min_cell_denominators : bool
-        Also require the denominator of each rate (positives for FNR, negatives for FPR,
-        predicted positives for PPV) to reach ``min_cell_size``.
-    audit_attributes : tuple of str
-        Attributes the model fairness audit groups by (audit-only columns included).
+    """
+
+    reps: int = 400
+    seed: int = 20240101
+    max_cells: int = 4_000_000
+
+    def __post_init__(self) -> None:
+        p = "evaluation.bootstrap."
+        require(20 <= self.reps <= 100_000, p + "reps", "must be 20..100000")
+        require(self.seed >= 0, p + "seed", "must be >= 0")
+        require(self.max_cells >= 1_000, p + "max_cells", "must be >= 1000")
+
+
+@dataclasses.dataclass(frozen=True)
+class FairnessConfig:
+    """The model fairness audit: which groups, compared with what, within which band.
+
+    Attributes
+    ----------
+    attributes : tuple of str
+        Attributes the audit groups by (audit-only columns included).
     attribute_columns : mapping
         Audit attribute -> the column it is read from when the rows lack the attribute itself
         (single-parent household is the feature ``ind_single_parent``).
@@ -100,7 +114,7 @@ class EvaluationConfig:
     reference : {"overall", "largest", "configured"}
         What a group's rate is compared with in disparity ratios (selection rate, FPR, FNR, PPV)
         and AUC differences: ``overall`` (default) the rate of the whole band, ``largest`` the
-        attribute's largest group, ``configured`` the value in ``reference_groups`` (falling back
+        attribute's largest group, ``configured`` the value in ``fairness.reference_groups`` (falling back
         to the largest group when absent or too few). Never a small group: a ratio to a group
         with few events is noise (a ratio of 42.7 with interval 16-141 says nothing).
     reference_groups : mapping
@@ -109,88 +123,11 @@ class EvaluationConfig:
         Tolerance band for disparity ratios (and for observed/expected calibration).
     auc_gap_max : float
         Largest acceptable absolute AUC difference to the reference group.
-    calibration_bins : int
-        Bins of the calibration curve and the expected calibration error.
-    calibration_strategy : {"quantile", "uniform"}
-        How calibration bins are cut.
     priority_metrics : tuple of str
         Metrics that matter most for preventive use; highlighted in reports.
-    area_levels : tuple of str
-        Area levels of the stigmatisation audits.
-    proxy_blocks : mapping
-        Proxy test composition blocks: name -> person attribute aggregated to area shares.
-    proxy_min_areas : int
-        Fewest areas for the proxy gate to judge (R^2 of few areas is near 1 by construction).
-    proxy_gate_block : str
-        The block the gate judges (origin groups: a protected attribute; income is expected to
-        explain risk and is reported for contrast).
-    intensity_risk_bins : int
-        Quantile bins of model risk (per age band and reference date) in which the model-expected
-        registrations of the registration-intensity audit are calibrated.
-    intensity_power_ratio : float
-        The registration-intensity audit reports, per area, its power to detect this true
-        relative intensity (2 = registered twice as intensely as the reference areas: the
-        over-policing of the synthetic world), and how many areas reach ``intensity_power_target``.
-    intensity_power_target : float
-        Power at which an area counts as "has the data to see" that intensity.
-    intensity_power_strata : tuple of float
-        Cut points of the power strata in which, on synthetic data, sensitivity and false
-        discovery are reported against the truth.
-    top_n : int
-        Length of the naive "top N" list whose mislabelling the ranking audit counts.
-    shap_max_rows : int
-        Rows (sampled, seeded) explained by SHAP per band.
-    shap_bins : int
-        Target number of bins of a dependence summary (merged until each passes min cell size).
-    shap_dependence_features : int
-        Dependence summaries for this many most important features.
-    figure_dpi : int
-        Resolution of the PNG figures embedded in reports.
-    gate_attributes : tuple of str
-        Protected attributes whose groups (and intersections of protected attributes only) the
-        promotion gate judges; default migration background and sex. Every other audit
-        attribute (income group, single-parent household) and every intersection with one is
-        descriptive: reported with its interval, never a reason to reject.
-    gate_fairness_metrics : tuple of str
-        Metrics whose significant departure from the tolerance band fails the promotion gate.
-        Default: calibration within groups only. aanwas publishes area aggregates of calibrated
-        risk, never decisions about persons, so what must hold across groups is that the risk
-        means the same in every group (otherwise area aggregates are biased where a group
-        lives). Error-rate parity (FNR, FPR) is reported with verdicts but cannot gate: with
-        different base rates it cannot hold together with calibration, and no individual
-        decision rests on the threshold.
-    gate_alpha : float
-        Family-wise error rate of the fairness gate: the largest chance that a model calibrated
-        in every protected group is rejected (Holm's correction over the band's gating checks).
-        Separate from ``alpha`` (the level of the intervals shown): a rejection is a decision.
-    gate_max_outside : int
-        Number of failing fairness checks tolerated. A check fails when its test of "the metric
-        lies within the tolerance band" is rejected after Holm's correction over every gating
-        check of the band (family-wise error rate at ``gate_alpha``; see
-        docs/dev/evaluation.md). Calibration is tested exactly (Poisson, observed events against the
-        sum of predicted risks, Garwood interval); other metrics by inverting their percentile
-        bootstrap interval.
-    gate_proxy_r2_max : float
-        Gate fails when the lower bound of the share of between-area variance in predicted risk
-        explained by area composition exceeds this.
-    gate_max_bias_elevated_share : float
-        Gate fails when more than this share of the areas the observed label calls elevated are
-        elevated only under the observed label (registration intensity, not risk).
-    gate_bias_min_elevated : int
-        The label-bias rule is judged only when at least this many areas are called elevated.
-    gate_allow_league_tables : bool
-        Whether league-table findings are tolerated (never by default).
-    model_card : ModelCardConfig
-        Organisational fields of the model card.
     """
 
-    bootstrap_reps: int = 400
-    seed: int = 20240101
-    alpha: float = 0.10
-    bootstrap_max_cells: int = 4_000_000
-    min_cell_size: int = 10
-    min_cell_denominators: bool = True
-    audit_attributes: tuple[str, ...] = ("sex", "migration_group", "income_group", "single_parent")
+    attributes: tuple[str, ...] = ("sex", "migration_group", "income_group", "single_parent")
     attribute_columns: Mapping[str, str] = dataclasses.field(default_factory=_default_attribute_columns)
     max_intersection_order: int = 2
     reference: Literal["overall", "largest", "configured"] = "overall"
@@ -198,93 +135,333 @@ class EvaluationConfig:
     tolerance_low: float = 0.8
     tolerance_high: float = 1.25
     auc_gap_max: float = 0.05
-    calibration_bins: int = 10
-    calibration_strategy: Literal["quantile", "uniform"] = "quantile"
     priority_metrics: tuple[str, ...] = ("fnr", "calibration", "selection_rate")
-    area_levels: tuple[str, ...] = ("wijk", "gemeente")
-    proxy_blocks: Mapping[str, str] = dataclasses.field(default_factory=_default_proxy_blocks)
-    proxy_gate_block: str = "origin groups"
-    proxy_min_areas: int = 20
-    intensity_risk_bins: int = 20
-    intensity_power_ratio: float = 2.0
-    intensity_power_target: float = 0.8
-    intensity_power_strata: tuple[float, ...] = (0.2, 0.5, 0.8)
-    top_n: int = 10
-    shap_max_rows: int = 20_000
-    shap_bins: int = 10
-    shap_dependence_features: int = 8
-    figure_dpi: int = 96
-    gate_attributes: tuple[str, ...] = ("migration_group", "sex")
-    gate_fairness_metrics: tuple[str, ...] = ("calibration",)
-    gate_alpha: float = 0.05
-    gate_max_outside: int = 0
-    gate_proxy_r2_max: float = 0.5
-    gate_max_bias_elevated_share: float = 0.25
-    gate_bias_min_elevated: int = 5
-    gate_allow_league_tables: bool = False
-    model_card: ModelCardConfig = dataclasses.field(default_factory=ModelCardConfig)
 
     def __post_init__(self) -> None:
-        p = "evaluation."
-        require(20 <= self.bootstrap_reps <= 100_000, p + "bootstrap_reps", "must be 20..100000")
-        require(self.seed >= 0, p + "seed", "must be >= 0")
-        require(0.0 < self.alpha < 0.5, p + "alpha", "must be in (0, 0.5)")
-        require(self.bootstrap_max_cells >= 1_000, p + "bootstrap_max_cells", "must be >= 1000")
-        require(1 <= self.min_cell_size <= 1_000, p + "min_cell_size", "must be 1..1000")
-        require(len(self.audit_attributes) > 0, p + "audit_attributes", "must name at least one attribute")
-        require(len(set(self.audit_attributes)) == len(self.audit_attributes), p + "audit_attributes", "has duplicates")
+        p = "evaluation.fairness."
+        require(len(self.attributes) > 0, p + "attributes", "must name at least one attribute")
+        require(len(set(self.attributes)) == len(self.attributes), p + "attributes", "has duplicates")
+        require(1 <= self.max_intersection_order <= 4, p + "max_intersection_order", "must be 1..4")
         require(
             self.reference in ("overall", "largest", "configured"),
             p + "reference",
             "must be 'overall', 'largest' or 'configured'",
         )
-        for a in self.gate_attributes:
-            require(a in self.audit_attributes, p + "gate_attributes", f"{a!r} is not one of audit_attributes")
-        require(1 <= self.max_intersection_order <= 4, p + "max_intersection_order", "must be 1..4")
         require(0.0 < self.tolerance_low < 1.0, p + "tolerance_low", "must be in (0, 1)")
         require(self.tolerance_high > 1.0, p + "tolerance_high", "must be > 1")
         require(0.0 < self.auc_gap_max < 0.5, p + "auc_gap_max", "must be in (0, 0.5)")
-        require(2 <= self.calibration_bins <= 100, p + "calibration_bins", "must be 2..100")
-        for key, metrics in (
-            ("priority_metrics", self.priority_metrics),
-            ("gate_fairness_metrics", self.gate_fairness_metrics),
-        ):
-            for m in metrics:
-                require(m in FAIRNESS_METRICS, p + key, f"unknown metric {m!r} (known: {list(FAIRNESS_METRICS)})")
+        _require_metrics(self.priority_metrics, p + "priority_metrics")
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationCurveConfig:
+    """The calibration curve and the expected calibration error of the performance audit.
+
+    Both are copies of ``definitions.calibration_bins`` and ``definitions.calibration_strategy``
+    (set those; :mod:`aanwas.config`), which training's registered ECE uses too.
+
+    Attributes
+    ----------
+    bins : int
+        Bins of the calibration curve and the expected calibration error.
+    strategy : {"quantile", "uniform"}
+        How calibration bins are cut.
+    """
+
+    bins: int = 10
+    strategy: Literal["quantile", "uniform"] = "quantile"
+
+    def __post_init__(self) -> None:
+        require(2 <= self.bins <= 100, "evaluation.calibration.bins", "must be 2..100")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxyConfig:
+    """The proxy test: how much of the between-area variance in predicted risk area composition
+    explains.
+
+    Attributes
+    ----------
+    blocks : mapping
+        Composition blocks: name -> person attribute aggregated to area shares.
+    gate_block : str
+        The block the gate judges (origin groups: a protected attribute; income is expected to
+        explain risk and is reported for contrast).
+    min_areas : int
+        Fewest areas for the proxy gate to judge (R^2 of few areas is near 1 by construction).
+    """
+
+    blocks: Mapping[str, str] = dataclasses.field(default_factory=_default_proxy_blocks)
+    gate_block: str = "origin groups"
+    min_areas: int = 20
+
+    def __post_init__(self) -> None:
+        p = "evaluation.stigmatisation.proxy."
+        require(len(self.blocks) > 0, p + "blocks", "must name at least one block")
+        require(self.gate_block in self.blocks, p + "gate_block", "must be one of blocks")
+        require(3 <= self.min_areas <= 100_000, p + "min_areas", "must be 3..100000")
+
+
+@dataclasses.dataclass(frozen=True)
+class IntensityConfig:
+    """The registration-intensity audit: where registrations exceed what model risk expects.
+
+    Attributes
+    ----------
+    risk_bins : int
+        Quantile bins of model risk (per age band and reference date) in which the model-expected
+        registrations are calibrated.
+    power_ratio : float
+        The audit reports, per area, its power to detect this true relative intensity (2 =
+        registered twice as intensely as the reference areas: the over-policing of the synthetic
+        world), and how many areas reach ``power_target``.
+    power_target : float
+        Power at which an area counts as "has the data to see" that intensity.
+    power_strata : tuple of float
+        Cut points of the power strata in which, on synthetic data, sensitivity and false
+        discovery are reported against the truth.
+    """
+
+    risk_bins: int = 20
+    power_ratio: float = 2.0
+    power_target: float = 0.8
+    power_strata: tuple[float, ...] = (0.2, 0.5, 0.8)
+
+    def __post_init__(self) -> None:
+        p = "evaluation.stigmatisation.intensity."
+        require(2 <= self.risk_bins <= 1_000, p + "risk_bins", "must be 2..1000")
+        require(self.power_ratio > 1.0, p + "power_ratio", "must be > 1")
+        require(0.0 < self.power_target < 1.0, p + "power_target", "must be in (0, 1)")
+        cuts = self.power_strata
+        require(
+            all(0.0 < c < 1.0 for c in cuts) and list(cuts) == sorted(set(cuts)),
+            p + "power_strata",
+            "must be increasing cut points in (0, 1)",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class StigmatisationConfig:
+    """The area audits: proxy test, registration intensity and the ranking (league-table) audit.
+
+    Attributes
+    ----------
+    area_levels : tuple of str
+        Area levels of the stigmatisation audits.
+    top_n : int
+        Length of the naive "top N" list whose mislabelling the ranking audit counts.
+    proxy : ProxyConfig
+    intensity : IntensityConfig
+    """
+
+    area_levels: tuple[str, ...] = ("wijk", "gemeente")
+    top_n: int = 10
+    proxy: ProxyConfig = dataclasses.field(default_factory=ProxyConfig)
+    intensity: IntensityConfig = dataclasses.field(default_factory=IntensityConfig)
+
+    def __post_init__(self) -> None:
+        p = "evaluation.stigmatisation."
         require(len(self.area_levels) > 0, p + "area_levels", "must name at least one level")
         for lv in self.area_levels:
             require(lv in AREA_LEVELS, p + "area_levels", f"unknown level {lv!r} (known: {list(AREA_LEVELS)})")
-        require(len(self.proxy_blocks) > 0, p + "proxy_blocks", "must name at least one block")
-        require(self.proxy_gate_block in self.proxy_blocks, p + "proxy_gate_block", "must be one of proxy_blocks")
-        require(3 <= self.proxy_min_areas <= 100_000, p + "proxy_min_areas", "must be 3..100000")
-        require(2 <= self.intensity_risk_bins <= 1_000, p + "intensity_risk_bins", "must be 2..1000")
-        require(self.intensity_power_ratio > 1.0, p + "intensity_power_ratio", "must be > 1")
-        require(0.0 < self.intensity_power_target < 1.0, p + "intensity_power_target", "must be in (0, 1)")
-        cuts = self.intensity_power_strata
-        require(
-            all(0.0 < c < 1.0 for c in cuts) and list(cuts) == sorted(set(cuts)),
-            p + "intensity_power_strata",
-            "must be increasing cut points in (0, 1)",
-        )
         require(1 <= self.top_n <= 1_000, p + "top_n", "must be 1..1000")
-        require(100 <= self.shap_max_rows <= 10_000_000, p + "shap_max_rows", "must be 100..10000000")
-        require(2 <= self.shap_bins <= 100, p + "shap_bins", "must be 2..100")
-        require(1 <= self.shap_dependence_features <= 100, p + "shap_dependence_features", "must be 1..100")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapConfig:
+    """SHAP explanations per band.
+
+    Attributes
+    ----------
+    max_rows : int
+        Rows (sampled, seeded) explained by SHAP per band.
+    bins : int
+        Target number of bins of a dependence summary (merged until each passes min cell size).
+    dependence_features : int
+        Dependence summaries for this many most important features.
+    """
+
+    max_rows: int = 20_000
+    bins: int = 10
+    dependence_features: int = 8
+
+    def __post_init__(self) -> None:
+        p = "evaluation.shap."
+        require(100 <= self.max_rows <= 10_000_000, p + "max_rows", "must be 100..10000000")
+        require(2 <= self.bins <= 100, p + "bins", "must be 2..100")
+        require(1 <= self.dependence_features <= 100, p + "dependence_features", "must be 1..100")
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig:
+    """The promotion gate that training consumes: what rejects a model.
+
+    Attributes
+    ----------
+    attributes : tuple of str
+        Protected attributes whose groups (and intersections of protected attributes only) the
+        gate judges; default migration background and sex. Every other audit attribute (income
+        group, single-parent household) and every intersection with one is descriptive:
+        reported with its interval, never a reason to reject. Each must be one of
+        ``evaluation.fairness.attributes``.
+    fairness_metrics : tuple of str
+        Metrics whose significant departure from the tolerance band fails the gate. Default:
+        calibration within groups only. aanwas publishes area aggregates of calibrated risk,
+        never decisions about persons, so what must hold across groups is that the risk means
+        the same in every group (otherwise area aggregates are biased where a group lives).
+        Error-rate parity (FNR, FPR) is reported with verdicts but cannot gate: with different
+        base rates it cannot hold together with calibration, and no individual decision rests
+        on the threshold.
+    alpha : float
+        Family-wise error rate of the fairness gate: the largest chance that a model calibrated
+        in every protected group is rejected (Holm's correction over the band's gating checks).
+        A decision level, separate from ``evaluation.alpha`` (the level of the intervals shown,
+        set by ``definitions.interval_level``); docs/dev/settings.md.
+    max_outside : int
+        Number of failing fairness checks tolerated. A check fails when its test of "the metric
+        lies within the tolerance band" is rejected after Holm's correction over every gating
+        check of the band (family-wise error rate at ``alpha``; see docs/dev/evaluation.md).
+        Calibration is tested exactly (Poisson, observed events against the sum of predicted
+        risks, Garwood interval); other metrics by inverting their percentile bootstrap interval.
+    proxy_r2_max : float
+        Gate fails when the lower bound of the share of between-area variance in predicted risk
+        explained by area composition exceeds this.
+    max_bias_elevated_share : float
+        Gate fails when more than this share of the areas the observed label calls elevated are
+        elevated only under the observed label (registration intensity, not risk).
+    bias_min_elevated : int
+        The label-bias rule is judged only when at least this many areas are called elevated.
+    allow_league_tables : bool
+        Whether league-table findings are tolerated (never by default).
+    """
+
+    attributes: tuple[str, ...] = ("migration_group", "sex")
+    fairness_metrics: tuple[str, ...] = ("calibration",)
+    alpha: float = 0.05
+    max_outside: int = 0
+    proxy_r2_max: float = 0.5
+    max_bias_elevated_share: float = 0.25
+    bias_min_elevated: int = 5
+    allow_league_tables: bool = False
+
+    def __post_init__(self) -> None:
+        p = "evaluation.gate."
+        _require_metrics(self.fairness_metrics, p + "fairness_metrics")
+        require(0.0 < self.alpha < 0.5, p + "alpha", "must be in (0, 0.5)")
+        require(self.max_outside >= 0, p + "max_outside", "must be >= 0")
+        require(0.0 < self.proxy_r2_max <= 1.0, p + "proxy_r2_max", "must be in (0, 1]")
+        require(0.0 <= self.max_bias_elevated_share <= 1.0, p + "max_bias_elevated_share", "must be in [0, 1]")
+        require(self.bias_min_elevated >= 1, p + "bias_min_elevated", "must be >= 1")
+
+
+def _require_metrics(metrics: tuple[str, ...], key: str) -> None:
+    for m in metrics:
+        require(m in FAIRNESS_METRICS, key, f"unknown metric {m!r} (known: {list(FAIRNESS_METRICS)})")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    """Settings of the evaluation stage: the rules every audit shares, then one section per audit.
+
+    Attributes
+    ----------
+    alpha : float
+        Two-sided level of the intervals (0.10 gives 90% intervals): bootstrap percentiles,
+        exact Poisson intervals and the false-discovery level of the area audits. A copy of
+        ``1 - definitions.interval_level`` (set that; :mod:`aanwas.config`).
+    min_cell_size : int
+        A group, area or bin with fewer persons is reported as "too few", never as a number.
+        A copy of ``definitions.min_cell_size`` (set that).
+    min_cell_denominators : bool
+        Also require the denominator of each rate (positives for FNR, negatives for FPR,
+        predicted positives for PPV) to reach ``min_cell_size``.
+    figure_dpi : int
+        Resolution of the PNG figures embedded in reports.
+    bootstrap : BootstrapConfig
+        Replicates, seed and memory cap of the bootstrap.
+    fairness : FairnessConfig
+        Groups, reference and tolerance band of the fairness audit.
+    calibration : CalibrationCurveConfig
+        Bins of the calibration curve.
+    stigmatisation : StigmatisationConfig
+        Area levels, proxy test, registration intensity and ranking audit.
+    shap : ShapConfig
+        SHAP explanations.
+    gate : GateConfig
+        Thresholds of the promotion gate that training consumes.
+    model_card : ModelCardConfig
+        Organisational fields of the model card.
+    """
+
+    alpha: float = 0.10
+    min_cell_size: int = 10
+    min_cell_denominators: bool = True
+    figure_dpi: int = 96
+    bootstrap: BootstrapConfig = dataclasses.field(default_factory=BootstrapConfig)
+    fairness: FairnessConfig = dataclasses.field(default_factory=FairnessConfig)
+    calibration: CalibrationCurveConfig = dataclasses.field(default_factory=CalibrationCurveConfig)
+    stigmatisation: StigmatisationConfig = dataclasses.field(default_factory=StigmatisationConfig)
+    shap: ShapConfig = dataclasses.field(default_factory=ShapConfig)
+    gate: GateConfig = dataclasses.field(default_factory=GateConfig)
+    model_card: ModelCardConfig = dataclasses.field(default_factory=ModelCardConfig)
+
+    def __post_init__(self) -> None:
+        p = "evaluation."
+        require(0.0 < self.alpha < 0.5, p + "alpha", "must be in (0, 0.5)")
+        require(1 <= self.min_cell_size <= 1_000, p + "min_cell_size", "must be 1..1000")
         require(50 <= self.figure_dpi <= 300, p + "figure_dpi", "must be 50..300")
-        require(self.gate_bias_min_elevated >= 1, p + "gate_bias_min_elevated", "must be >= 1")
-        require(0.0 < self.gate_alpha < 0.5, p + "gate_alpha", "must be in (0, 0.5)")
-        require(self.gate_max_outside >= 0, p + "gate_max_outside", "must be >= 0")
-        require(0.0 < self.gate_proxy_r2_max <= 1.0, p + "gate_proxy_r2_max", "must be in (0, 1]")
-        require(
-            0.0 <= self.gate_max_bias_elevated_share <= 1.0, p + "gate_max_bias_elevated_share", "must be in [0, 1]"
-        )
+        for a in self.gate.attributes:
+            require(a in self.fairness.attributes, p + "gate.attributes", f"{a!r} is not one of fairness.attributes")
 
     @property
     def interval_text(self) -> str:
         """How intervals are made, for reports."""
-        return f"{100 * (1 - self.alpha):g}% percentile bootstrap, {self.bootstrap_reps} replicates, seed {self.seed}"
+        b = self.bootstrap
+        return f"{100 * (1 - self.alpha):g}% percentile bootstrap, {b.reps} replicates, seed {b.seed}"
 
     @property
     def quantiles(self) -> tuple[float, float]:
         """Lower and upper percentile (0-100) of the two-sided interval."""
         return (100.0 * self.alpha / 2.0, 100.0 * (1.0 - self.alpha / 2.0))
+
+
+#: Keys of the flat layout before the sections (relative to ``evaluation.``) -> their new key.
+#: The loader refuses an old key with a one-line error that names the new one.
+RENAMED: Mapping[str, str] = MappingProxyType(
+    {
+        "bootstrap_reps": "bootstrap.reps",
+        "seed": "bootstrap.seed",
+        "bootstrap_max_cells": "bootstrap.max_cells",
+        "audit_attributes": "fairness.attributes",
+        "attribute_columns": "fairness.attribute_columns",
+        "max_intersection_order": "fairness.max_intersection_order",
+        "reference": "fairness.reference",
+        "reference_groups": "fairness.reference_groups",
+        "tolerance_low": "fairness.tolerance_low",
+        "tolerance_high": "fairness.tolerance_high",
+        "auc_gap_max": "fairness.auc_gap_max",
+        "priority_metrics": "fairness.priority_metrics",
+        "calibration_bins": "calibration.bins",
+        "calibration_strategy": "calibration.strategy",
+        "area_levels": "stigmatisation.area_levels",
+        "top_n": "stigmatisation.top_n",
+        "proxy_blocks": "stigmatisation.proxy.blocks",
+        "proxy_gate_block": "stigmatisation.proxy.gate_block",
+        "proxy_min_areas": "stigmatisation.proxy.min_areas",
+        "intensity_risk_bins": "stigmatisation.intensity.risk_bins",
+        "intensity_power_ratio": "stigmatisation.intensity.power_ratio",
+        "intensity_power_target": "stigmatisation.intensity.power_target",
+        "intensity_power_strata": "stigmatisation.intensity.power_strata",
+        "shap_max_rows": "shap.max_rows",
+        "shap_bins": "shap.bins",
+        "shap_dependence_features": "shap.dependence_features",
+        "gate_attributes": "gate.attributes",
+        "gate_fairness_metrics": "gate.fairness_metrics",
+        "gate_alpha": "gate.alpha",
+        "gate_max_outside": "gate.max_outside",
+        "gate_proxy_r2_max": "gate.proxy_r2_max",
+        "gate_max_bias_elevated_share": "gate.max_bias_elevated_share",
+        "gate_bias_min_elevated": "gate.bias_min_elevated",
+        "gate_allow_league_tables": "gate.allow_league_tables",
+    }
+)

@@ -83,7 +83,7 @@ def _fairness_summary(audit: FairnessAudit, cfg: EvaluationConfig) -> dict[str, 
     attributes, gate metrics; judged by the gate after Holm's correction) apart from the
     descriptive ones, which never reject."""
     m = audit.metrics
-    gating = m["metric"].isin(cfg.gate_fairness_metrics) & m["attribute"].map(lambda a: is_gating(str(a), cfg))
+    gating = m["metric"].isin(cfg.gate.fairness_metrics) & m["attribute"].map(lambda a: is_gating(str(a), cfg))
     out = {
         "n_gating_outside_per_group": int(((m["verdict"] == "outside") & gating).sum()),
         "n_descriptive_outside_per_group": int(((m["verdict"] == "outside") & ~gating).sum()),
@@ -108,14 +108,14 @@ def _truth_for(truth_areas: pd.DataFrame, level: str, members: pd.DataFrame, cfg
         t = t[t["area_level"].astype(str) == level]
     if len(t) == 0 and "area_level" in truth_areas.columns and {"wijk", level} <= set(members.columns):
         wijken = truth_areas[truth_areas["area_level"].astype(str) == "wijk"]
-        t = truth_at_level(wijken, members, level=level, threshold=cfg.tolerance_high)
+        t = truth_at_level(wijken, members, level=level, threshold=cfg.fairness.tolerance_high)
     return t
 
 
 def _powered_truth(power: pd.DataFrame, truth: pd.DataFrame, cfg: EvaluationConfig) -> dict[str, Any]:
     """Sensitivity and false discovery among the areas with at least the target power, and the
     sensitivity over every area with enough persons (areas not shown count as missed)."""
-    t = sensitivity_by_power(power, truth, cuts=[cfg.intensity_power_target]).set_index("stratum")
+    t = sensitivity_by_power(power, truth, cuts=[cfg.stigmatisation.intensity.power_target]).set_index("stratum")
     hi, every = t.iloc[1], t.loc["all"]
     return {
         "n_areas_truly_over_policed_powered": int(hi["n_areas_truly_over_policed"]),
@@ -156,12 +156,14 @@ def _record_label_bias(
                     t,
                     p_threshold=float(lb.summary["p_threshold_over"]),
                     min_count=cfg.min_cell_size,
-                    tolerance=cfg.tolerance_high,
+                    tolerance=cfg.fairness.tolerance_high,
                 )
                 lb_summary["truth"].update(
                     {f"{k}_at_true_intensity": v for k, v in _powered_truth(own, t, cfg).items() if "powered" in k}
                 )
-            tables[f"{kind}_power/{key}"] = sensitivity_by_power(lb.power, t, cuts=cfg.intensity_power_strata)
+            tables[f"{kind}_power/{key}"] = sensitivity_by_power(
+                lb.power, t, cuts=cfg.stigmatisation.intensity.power_strata
+            )
     summary[kind][key] = lb_summary
     tables[f"{kind}/{key}"] = lb.areas[[c for c in _LABEL_BIAS_LOGGED if c in lb.areas.columns]]
     figures[f"{kind}/{key}"] = P.plot_label_bias(
@@ -187,7 +189,9 @@ def _registration_intensity(
     rows = rows[rows[observed].notna().to_numpy() & rows[score].notna().to_numpy()]
     strata = [c for c in (band, "ref_date") if c in rows.columns]
     rows = rows.assign(
-        _expected=model_expected(rows, observed=observed, score=score, strata=strata, bins=cfg.intensity_risk_bins)
+        _expected=model_expected(
+            rows, observed=observed, score=score, strata=strata, bins=cfg.stigmatisation.intensity.risk_bins
+        )
     )
     person = "rinpersoon" if "rinpersoon" in rows.columns else None
     bands = _bands(rows[band]) if band in rows.columns else []
@@ -195,7 +199,7 @@ def _registration_intensity(
     if len(bands) != 1 or not per_band:
         groups.append((POOLED, rows))
     for which, sub in groups:
-        for level in cfg.area_levels:
+        for level in cfg.stigmatisation.area_levels:
             if level not in sub.columns or len(sub) == 0:
                 continue
             res = audit_registration_intensity(
@@ -248,7 +252,7 @@ def _checked_scored(scored: pd.DataFrame, score: str, label: str, band: str, cfg
     bad = scored[score].isna() | ~scored[score].between(0.0, 1.0)
     if bad.any():
         raise InputError("scored rows", score, int(bad.sum()), "risk must be a probability in [0, 1]")
-    for attribute, source in cfg.attribute_columns.items():
+    for attribute, source in cfg.fairness.attribute_columns.items():
         if attribute not in scored.columns and source in scored.columns:
             scored = scored.assign(**{attribute: scored[source]})
     return scored
@@ -265,17 +269,17 @@ def _summary_head(
             "min_cell_size": cfg.min_cell_size,
             "interval": cfg.interval_text,
             "interval_level": round(1.0 - cfg.alpha, 12),
-            "tolerance_band": f"{cfg.tolerance_low:g}\u2013{cfg.tolerance_high:g}",
-            "tolerance": [cfg.tolerance_low, cfg.tolerance_high],
-            "priority_metrics": list(cfg.priority_metrics),
+            "tolerance_band": f"{cfg.fairness.tolerance_low:g}\u2013{cfg.fairness.tolerance_high:g}",
+            "tolerance": [cfg.fairness.tolerance_low, cfg.fairness.tolerance_high],
+            "priority_metrics": list(cfg.fairness.priority_metrics),
             "gate": {
-                "fairness_metrics": list(cfg.gate_fairness_metrics),
-                "max_outside": cfg.gate_max_outside,
-                "proxy_block": cfg.proxy_gate_block,
-                "proxy_r2_max": cfg.gate_proxy_r2_max,
-                "proxy_min_areas": cfg.proxy_min_areas,
-                "max_bias_elevated_share": cfg.gate_max_bias_elevated_share,
-                "bias_min_elevated": cfg.gate_bias_min_elevated,
+                "fairness_metrics": list(cfg.gate.fairness_metrics),
+                "max_outside": cfg.gate.max_outside,
+                "proxy_block": cfg.stigmatisation.proxy.gate_block,
+                "proxy_r2_max": cfg.gate.proxy_r2_max,
+                "proxy_min_areas": cfg.stigmatisation.proxy.min_areas,
+                "max_bias_elevated_share": cfg.gate.max_bias_elevated_share,
+                "bias_min_elevated": cfg.gate.bias_min_elevated,
             },
         },
         "bands": bands,
@@ -351,9 +355,9 @@ def _audit_band_fairness(
     out.figures[f"fairness/{b}"] = P.plot_disparities(
         fa.metrics,
         title=f"Disparities of the priority metrics, band {b}",
-        band=(cfg.tolerance_low, cfg.tolerance_high),
+        band=(cfg.fairness.tolerance_low, cfg.fairness.tolerance_high),
         dpi=cfg.figure_dpi,
-        metric_names=tuple(cfg.priority_metrics),
+        metric_names=tuple(cfg.fairness.priority_metrics),
         attributes=tuple(attrs),
     )
 
@@ -372,7 +376,7 @@ def _audit_area_proxy(
     (skipped, with the reason in the summary, without composition attributes or enough areas)."""
     blocks = {
         name: aggregate_area_composition(sub, area=level, attributes=[attr])
-        for name, attr in cfg.proxy_blocks.items()
+        for name, attr in cfg.stigmatisation.proxy.blocks.items()
         if attr in sub.columns
     }
     if not blocks:
@@ -409,7 +413,7 @@ def _audit_band_areas(
     """Stigmatisation audits of band ``b`` per area level: proxy test, label bias (with an
     alternative outcome) and rank uncertainty."""
     keys = []
-    for level in cfg.area_levels:
+    for level in cfg.stigmatisation.area_levels:
         if level not in sub.columns:
             out.notes.append(f"band {b}: no area column {level!r}; stigmatisation audits skipped there")
             continue
@@ -467,8 +471,8 @@ def _audit_band(
         _audit_band_performance(out, known, b, label=label, score=score, thr=thr, baselines=baselines, cfg=cfg)
     else:
         out.notes.append(f"band {b}: performance and fairness not evaluated (too few persons or only one outcome)")
-    attrs = [a for a in cfg.audit_attributes if a in sub.columns]
-    missing = [a for a in cfg.audit_attributes if a not in sub.columns]
+    attrs = [a for a in cfg.fairness.attributes if a in sub.columns]
+    missing = [a for a in cfg.fairness.attributes if a not in sub.columns]
     if missing:
         out.notes.append(f"band {b}: audit attributes not available: {', '.join(missing)}")
     if has_both and attrs:
@@ -504,7 +508,7 @@ def _pooled_label_bias(
     not of a band, and pooling gives the audit more events (its power is low in small areas)."""
     pooled = _known_outcomes(scored, label)
     keys = []
-    for level in cfg.area_levels:
+    for level in cfg.stigmatisation.area_levels:
         if level not in pooled.columns or pooled[label].nunique() < 2:
             continue
         key = f"{POOLED}/{level}"
@@ -594,8 +598,8 @@ def evaluate_model(
     scored : pandas.DataFrame
         Person-level rows (in memory only): ``label`` (0/1 or nullable boolean; NA = censored,
         left out of outcome-based audits), ``score`` (calibrated risk), ``band``, area columns
-        named after ``cfg.area_levels`` (buurt / wijk / gemeente), audit attributes
-        (``cfg.audit_attributes``), the model's feature columns and any ``baselines`` columns.
+        named after ``cfg.stigmatisation.area_levels`` (buurt / wijk / gemeente), audit attributes
+        (``cfg.fairness.attributes``), the model's feature columns and any ``baselines`` columns.
     cfg : EvaluationConfig
     threshold : float or mapping
         The calibrated-probability threshold for "elevated", one value or one per band.
@@ -717,7 +721,7 @@ def evaluate_registrations(
         "settings": {
             "min_cell_size": cfg.min_cell_size,
             "interval": "exact Poisson (Garwood) intervals; Benjamini-Hochberg false discovery control",
-            "tolerance_band": f"{cfg.tolerance_low:g}–{cfg.tolerance_high:g}",
+            "tolerance_band": f"{cfg.fairness.tolerance_low:g}–{cfg.fairness.tolerance_high:g}",
         },
         "bands": [],
         "pooled_bands": _bands(registrations[band]),

@@ -37,7 +37,7 @@ class ShapSummary:
         a bin holds ``value_from < x <= value_to`` (outer ends infinite, so no single person's
         extreme value is shown); NaN bounds for the missing-value bin.
     n_persons : int
-        Rows explained (a seeded sample of at most ``cfg.shap_max_rows``).
+        Rows explained (a seeded sample of at most ``cfg.shap.max_rows``).
     scale : str
         What SHAP values are in (log-odds of the uncalibrated tree model).
     """
@@ -110,20 +110,21 @@ def aggregate_shap_values(
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"a": rng.integers(0, 2, 200).astype(float), "b": rng.random(200)})
     >>> S = np.column_stack([X["a"] - 0.5, 0.1 * (X["b"] - 0.5)])
-    >>> out = aggregate_shap_values(S, X, cfg=EvaluationConfig(bootstrap_reps=50))
+    >>> from evaluation.config import BootstrapConfig
+    >>> out = aggregate_shap_values(S, X, cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=50)))
     >>> out.importance["feature"].tolist()
     ['a', 'b']
     """
     S = np.asarray(shap_values, dtype=np.float64)
     n, p = S.shape
     names = [str(c) for c in X.columns]
-    k_dep = min(p, cfg.shap_dependence_features if n_dependence is None else n_dependence)
+    k_dep = min(p, cfg.shap.dependence_features if n_dependence is None else n_dependence)
     mean_abs = np.abs(S).mean(axis=0)
     top = np.argsort(-mean_abs, kind="stable")[:k_dep]
     binned = {}
     for j in top:
         x = X.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan)
-        codes, bounds = _bins_for(x, cfg.shap_bins, cfg.min_cell_size)
+        codes, bounds = _bins_for(x, cfg.shap.bins, cfg.min_cell_size)
         nb = len(bounds)
         codes = np.where(codes < 0, nb, codes)  # NaN -> last code
         binned[j] = (codes, bounds, nb + 1)
@@ -136,7 +137,7 @@ def aggregate_shap_values(
             out[f"dep|{j}"] = divide(group_sums(W, codes, k, S[:, j]), group_sums(W, codes, k))
         return out
 
-    est = bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
+    est = bootstrap(stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
     lo, hi = est["importance"].interval(cfg.quantiles)
     imp = est["importance"].point
     ok_n = bool(enough(n, cfg.min_cell_size))
@@ -284,15 +285,15 @@ def aggregate_shap(model: Any, X: pd.DataFrame, *, cfg: EvaluationConfig) -> Sha
     X : pandas.DataFrame
         Feature rows of one band, columns in the model's order.
     cfg : EvaluationConfig
-        ``shap_max_rows`` (sample size), ``seed``, bins and minimum cell size.
+        ``shap.max_rows`` (sample size), ``seed``, bins and minimum cell size.
 
     Returns
     -------
     ShapSummary
     """
-    if len(X) > cfg.shap_max_rows:
-        rng = np.random.default_rng(cfg.seed)
-        idx = np.sort(rng.choice(len(X), size=cfg.shap_max_rows, replace=False))
+    if len(X) > cfg.shap.max_rows:
+        rng = np.random.default_rng(cfg.bootstrap.seed)
+        idx = np.sort(rng.choice(len(X), size=cfg.shap.max_rows, replace=False))
         X = X.iloc[idx]
     sv = compute_shap_values(model, X)
     summary = dataclasses.replace(aggregate_shap_values(sv, X, cfg=cfg), scale=shap_scale(model))

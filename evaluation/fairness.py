@@ -393,12 +393,12 @@ def _reference(
 ) -> tuple[str, int]:
     """The reference of an attribute's disparities: ``("overall", -1)`` for the whole band, or a
     group and its index (the largest, or the configured one when it is present and not too few)."""
-    if cfg.reference == "overall":
+    if cfg.fairness.reference == "overall":
         return OVERALL, -1
     names = [str(v) for v in labels]
     r = int(np.argmax(cnt))
-    if cfg.reference == "configured":
-        configured = _configured_reference(attribute, cfg.reference_groups)
+    if cfg.fairness.reference == "configured":
+        configured = _configured_reference(attribute, cfg.fairness.reference_groups)
         if configured is not None:
             if configured in names and ok_group[names.index(configured)]:
                 r = names.index(configured)
@@ -442,7 +442,7 @@ def _bootstrap_groups(
         membership[a] = np.eye(len(labels))[codes[first]]
     vecs = [np.ones(n), y, pred, pred * y, s]
     cell_matrix = sp.hstack([indicator(fine, kf, v) for v in vecs]).tocsr()
-    pairs = cell_pair_counts(y, s, fine, kf, max_cells=cfg.bootstrap_max_cells) if "auc" in names else None
+    pairs = cell_pair_counts(y, s, fine, kf, max_cells=cfg.bootstrap.max_cells) if "auc" in names else None
 
     def rates(sums: np.ndarray, U: np.ndarray | None, m: np.ndarray) -> dict[str, np.ndarray]:
         cnt, npos, npred, tp, ssum = (sums[:, i * kf : (i + 1) * kf] @ m for i in range(5))
@@ -470,7 +470,7 @@ def _bootstrap_groups(
                 out[f"{a}|{key}"] = val
         return out
 
-    return bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
+    return bootstrap(stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
 
 
 def _overall_rows(
@@ -483,7 +483,7 @@ def _overall_rows(
 ) -> tuple[list[dict[str, Any]], dict[str, bool]]:
     """The metrics of the whole table (calibration exact: Poisson, Garwood interval) and which
     of them have enough persons to be shown."""
-    band = (cfg.tolerance_low, cfg.tolerance_high)
+    band = (cfg.fairness.tolerance_low, cfg.fairness.tolerance_high)
     cal_all = None
     if "calibration" in names:
         cal_all = poisson_ratio(np.array([y.sum()]), np.array([s.sum()]), cfg.alpha, band)
@@ -526,7 +526,7 @@ def _disparities(
     Returns ``(disparity, lo, hi, verdict, p_value, calibration)``; ``calibration`` is the exact
     observed / expected ``(value, lo, hi)`` for the calibration metric, else ``None``.
     """
-    band = (cfg.tolerance_low, cfg.tolerance_high)
+    band = (cfg.fairness.tolerance_low, cfg.fairness.tolerance_high)
     k = len(value)
     p_value = np.full(k, np.nan)
     calibration: Any = None
@@ -540,7 +540,7 @@ def _disparities(
         disp = value - ref_point
         dreps = reps - ref_reps
         dlo, dhi = percentile_interval(dreps, cfg.quantiles)
-        gap = (-cfg.auc_gap_max, cfg.auc_gap_max)
+        gap = (-cfg.fairness.auc_gap_max, cfg.fairness.auc_gap_max)
         verdict = _verdict(disp, dlo, dhi, gap)
         p_value = tolerance_p_values(dreps, gap)
     elif COMPARISON[m] == "observed / expected within group":
@@ -667,7 +667,7 @@ def audit_fairness(
         Subset of :data:`evaluation.config.FAIRNESS_METRICS`; ``citl`` accompanies
         ``calibration`` automatically.
     max_order : int, optional
-        Largest intersection order (default ``cfg.max_intersection_order``; 1 = none).
+        Largest intersection order (default ``cfg.fairness.max_intersection_order``; 1 = none).
 
     Returns
     -------
@@ -677,7 +677,8 @@ def audit_fairness(
     --------
     >>> rng = np.random.default_rng(0)
     >>> df = pd.DataFrame({"y": rng.integers(0, 2, 400), "s": rng.random(400), "g": rng.choice(["a", "b"], 400)})
-    >>> cfg = EvaluationConfig(bootstrap_reps=50)
+    >>> from evaluation.config import BootstrapConfig
+    >>> cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=50))
     >>> audit = audit_fairness(df, label="y", score="s", threshold=0.5, groups=["g"], cfg=cfg)
     >>> sorted(audit.groups["group"])
     ['a', 'b']
@@ -685,7 +686,7 @@ def audit_fairness(
     names = [m for m in FAIRNESS_METRICS if m in metrics]
     if "calibration" in names:
         names.append("citl")
-    order = cfg.max_intersection_order if max_order is None else max_order
+    order = cfg.fairness.max_intersection_order if max_order is None else max_order
     y = frame[label].to_numpy(dtype=np.float64)
     s = frame[score].to_numpy(dtype=np.float64)
     pred = (s >= threshold).astype(np.float64)
@@ -747,7 +748,8 @@ def fairness_to_json(audit: FairnessAudit, cfg: EvaluationConfig) -> dict[str, A
     --------
     >>> rng = np.random.default_rng(0)
     >>> df = pd.DataFrame({"y": rng.integers(0, 2, 400), "s": rng.random(400), "g": rng.choice(["a", "b"], 400)})
-    >>> cfg = EvaluationConfig(bootstrap_reps=50)
+    >>> from evaluation.config import BootstrapConfig
+    >>> cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=50))
     >>> doc = fairness_to_json(audit_fairness(df, label="y", score="s", threshold=0.5, groups=["g"], cfg=cfg), cfg)
     >>> sorted(doc["attributes"]["g"]["groups"]["a"])[:3]
     ['auc', 'auc_ci', 'calibration']
@@ -758,11 +760,13 @@ def fairness_to_json(audit: FairnessAudit, cfg: EvaluationConfig) -> dict[str, A
         "n": audit.n_persons if audit.n_persons >= cfg.min_cell_size else TOO_FEW,
         "min_cell_size": cfg.min_cell_size,
         "interval": cfg.interval_text,
-        "tolerance_band": [cfg.tolerance_low, cfg.tolerance_high],
-        "auc_gap_max": cfg.auc_gap_max,
+        "tolerance_band": [cfg.fairness.tolerance_low, cfg.fairness.tolerance_high],
+        "auc_gap_max": cfg.fairness.auc_gap_max,
         "metrics": {m: METRIC_LABELS[m] for m in audit.metric_names},
         "priority": [
-            {"metric": m, "why": PRIORITY_RATIONALE[m]} for m in cfg.priority_metrics if m in audit.metric_names
+            {"metric": m, "why": PRIORITY_RATIONALE[m]}
+            for m in cfg.fairness.priority_metrics
+            if m in audit.metric_names
         ],
         "notes": list(audit.notes),
         "overall": {},

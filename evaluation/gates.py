@@ -6,7 +6,7 @@ fairness family, the proxy test, the label-bias rule, the league-table check), s
 sees which gate, which group, the numbers, and what to do next.
 
 Fairness is a family-wise decision: a model is rejected when ANY gating group is miscalibrated,
-so the family's error rate is controlled with Holm's step-down correction at ``gate_alpha`` over
+so the family's error rate is controlled with Holm's step-down correction at ``gate.alpha`` over
 every gating check of a band (protected attributes and their intersections only; see
 docs/dev/evaluation.md). A missing audit does not fail the gate but is listed in ``notes``.
 """
@@ -85,7 +85,7 @@ class Check:
     p_value : float or None
         The unadjusted p-value.
     gating : bool
-        False for a descriptive check (an attribute outside ``gate_attributes``): reported, never
+        False for a descriptive check (an attribute outside ``gate.attributes``): reported, never
         a reason to reject, whatever its outcome (too few, cannot judge, descriptive).
     """
 
@@ -265,7 +265,7 @@ def is_gating(attribute: str, cfg: EvaluationConfig) -> bool:
     >>> is_gating("migration_group \u00d7 sex", cfg), is_gating("income_group \u00d7 sex", cfg)
     (True, False)
     """
-    return all(part in cfg.gate_attributes for part in attribute.split(INTERSECTION))
+    return all(part in cfg.gate.attributes for part in attribute.split(INTERSECTION))
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -295,7 +295,7 @@ def _fairness_outcome(
 ) -> tuple[str, str]:
     """Outcome of one fairness check (too_few, descriptive, cannot_judge, fail, pass) and its
     explanation in words."""
-    band = (cfg.tolerance_low, cfg.tolerance_high)
+    band = (cfg.fairness.tolerance_low, cfg.fairness.tolerance_high)
     if too_few:
         outcome = "too_few"
         text = f"fewer than {cfg.min_cell_size} persons or events in this group: reported as 'too few', never judged"
@@ -311,7 +311,7 @@ def _fairness_outcome(
             f"{numbers}: the interval is degenerate (zero width or undefined, e.g. no events "
             f"or a rate of 0 in every resample), so this group cannot be judged"
         )
-    elif p_adjusted is not None and p_adjusted <= cfg.gate_alpha:
+    elif p_adjusted is not None and p_adjusted <= cfg.gate.alpha:
         outcome = "fail"
         text = (
             f"{numbers}: {direction}, outside the tolerance {band[0]:g}\u2013{band[1]:g} even "
@@ -338,10 +338,10 @@ def _fairness_checks(
     name: str, audit: FairnessAudit, cfg: EvaluationConfig, notes: list[str]
 ) -> tuple[list[Check], list[Check]]:
     """The gating family of one band (Holm-adjusted) and its descriptive checks."""
-    band = (cfg.tolerance_low, cfg.tolerance_high)
-    level = f"{100 * (1 - cfg.alpha):g} %"  # the intervals' level; the gate tests at gate_alpha
+    band = (cfg.fairness.tolerance_low, cfg.fairness.tolerance_high)
+    level = f"{100 * (1 - cfg.alpha):g} %"  # the intervals' level; the gate tests at gate.alpha
     m = audit.metrics
-    rows = m[m["metric"].isin(cfg.gate_fairness_metrics)].reset_index(drop=True)
+    rows = m[m["metric"].isin(cfg.gate.fairness_metrics)].reset_index(drop=True)
     if "p_value" not in rows.columns:  # an audit from before p-values: nothing can be judged
         rows = rows.assign(p_value=np.nan)
     gating = np.array([is_gating(str(a), cfg) for a in rows["attribute"]], dtype=bool)
@@ -355,13 +355,13 @@ def _fairness_checks(
     notes.append(
         f"fairness {name}: {n_family} gating check(s) on "
         f"{', '.join(attribute_label(a) for a in attrs) or 'no protected attribute'} "
-        f"(Holm's correction, family-wise level {cfg.gate_alpha:g}); "
+        f"(Holm's correction, family-wise level {cfg.gate.alpha:g}); "
         f"{int((~gating).sum())} descriptive check(s) on the other attributes"
     )
-    for a in cfg.gate_attributes:
+    for a in cfg.gate.attributes:
         if a not in set(rows["attribute"].astype(str)):
             notes.append(f"fairness {name}: protected attribute {attribute_label(a)} was not audited (not in the data)")
-    threshold = f"within {band[0]:g}\u2013{band[1]:g} (fails at Holm-adjusted p \u2264 {cfg.gate_alpha:g})"
+    threshold = f"within {band[0]:g}\u2013{band[1]:g} (fails at Holm-adjusted p \u2264 {cfg.gate.alpha:g})"
     gate_rows: list[Check] = []
     desc_rows: list[Check] = []
     for i, r in enumerate(rows.itertuples(index=False)):
@@ -438,14 +438,15 @@ def _fairness_gate(
         checks.extend(gating)
         descriptive.extend(desc)
         failed = [c for c in gating if c.outcome == "fail"]
-        if len(failed) > cfg.gate_max_outside:
+        if len(failed) > cfg.gate.max_outside:
             for c in failed[:_EXAMPLES]:
                 reasons.append(f"fairness ({name}): {c.group} ({c.attribute}): {c.explanation}")
             if len(failed) > _EXAMPLES:
                 reasons.append(f"fairness ({name}): and {len(failed) - _EXAMPLES} more group(s)")
         elif failed:
             notes.append(
-                f"fairness {name}: {len(failed)} failing check(s) tolerated (gate_max_outside = {cfg.gate_max_outside})"
+                f"fairness {name}: {len(failed)} failing check(s) tolerated "
+                f"(evaluation.gate.max_outside = {cfg.gate.max_outside})"
             )
     checks.extend(descriptive)
 
@@ -462,16 +463,17 @@ def _proxy_gate(
     prox = _as_mapping(proxy, "all")
     if not prox:
         notes.append("proxy test not evaluated")
-    proxy_rule = f"lower interval bound of R\u00b2 at most {cfg.gate_proxy_r2_max:g}"
+    proxy_rule = f"lower interval bound of R\u00b2 at most {cfg.gate.proxy_r2_max:g}"
     for name, res in prox.items():
         assert isinstance(res, ProxyResult)
-        block = cfg.proxy_gate_block
+        block = cfg.stigmatisation.proxy.gate_block
         metric = f"share of between-area variance in predicted risk explained by {block} (R\u00b2)"
         if block not in res.blocks:
             notes.append(f"proxy test {name}: no composition block {block!r}")
             continue
-        if res.n_areas < cfg.proxy_min_areas:
-            notes.append(f"proxy test {name}: only {res.n_areas} areas (gate needs {cfg.proxy_min_areas})")
+        min_areas = cfg.stigmatisation.proxy.min_areas
+        if res.n_areas < min_areas:
+            notes.append(f"proxy test {name}: only {res.n_areas} areas (gate needs {min_areas})")
             checks.append(
                 Check(
                     gate="proxy",
@@ -479,16 +481,16 @@ def _proxy_gate(
                     metric=metric,
                     threshold=proxy_rule,
                     outcome="too_few",
-                    explanation=f"only {res.n_areas} areas (the test needs {cfg.proxy_min_areas}): not judged",
+                    explanation=f"only {res.n_areas} areas (the test needs {min_areas}): not judged",
                     scope=name,
                 )
             )
             continue
         r2, lo, hi = res.r2(block)
-        fail = lo > cfg.gate_proxy_r2_max
+        fail = lo > cfg.gate.proxy_r2_max
         text = (
             f"in {name}, {block} explain {r2:.2f} ({lo:.2f}\u2013{hi:.2f}) of the between-area variance "
-            f"in predicted risk (limit {cfg.gate_proxy_r2_max:g} on the lower bound)"
+            f"in predicted risk (limit {cfg.gate.proxy_r2_max:g} on the lower bound)"
         )
         if fail:
             reasons.append(f"proxy: {text}")
@@ -521,7 +523,7 @@ def _label_bias_gate(
     bias = _as_mapping(label_bias, "all")
     if not bias:
         notes.append("label-bias sensitivity not evaluated (no alternative label)")
-    bias_rule = f"at most {cfg.gate_max_bias_elevated_share:.0%}"
+    bias_rule = f"at most {cfg.gate.max_bias_elevated_share:.0%}"
     for name, lb in bias.items():
         assert isinstance(lb, LabelBiasResult)
         s = lb.summary
@@ -533,24 +535,24 @@ def _label_bias_gate(
         n_key = "n_areas_elevated_model" if key.startswith("share_model") else "n_areas_elevated_observed"
         what = "the model" if key.startswith("share_model") else "the observed label"
         metric = f"share of the areas {what} calls elevated that are not elevated under the intensity-free alternative"
-        if int(s.get(n_key, 0)) < cfg.gate_bias_min_elevated:
-            notes.append(f"label bias {name}: fewer than {cfg.gate_bias_min_elevated} elevated areas; not judged")
+        if int(s.get(n_key, 0)) < cfg.gate.bias_min_elevated:
+            notes.append(f"label bias {name}: fewer than {cfg.gate.bias_min_elevated} elevated areas; not judged")
             checks.append(
                 Check(
                     gate="label_bias",
                     metric=metric,
                     threshold=bias_rule,
                     outcome="too_few",
-                    explanation=f"fewer than {cfg.gate_bias_min_elevated} elevated areas: not judged",
+                    explanation=f"fewer than {cfg.gate.bias_min_elevated} elevated areas: not judged",
                     scope=name,
                 )
             )
             continue
         share = float(s[key])
-        fail = share > cfg.gate_max_bias_elevated_share
+        fail = share > cfg.gate.max_bias_elevated_share
         text = (
             f"in {name}, {share:.0%} of the areas {what} calls elevated are not elevated under the "
-            f"intensity-free alternative (limit {cfg.gate_max_bias_elevated_share:.0%})"
+            f"intensity-free alternative (limit {cfg.gate.max_bias_elevated_share:.0%})"
         )
         if fail:
             reasons.append(f"label bias: {text}")
@@ -580,7 +582,7 @@ def _league_gate(
         notes.append("league-table check not evaluated")
     else:
         found = list(league_findings)
-        fail = bool(found) and not cfg.gate_allow_league_tables
+        fail = bool(found) and not cfg.gate.allow_league_tables
         if fail:
             reasons.append(f"league tables: {len(found)} finding(s): " + "; ".join(found[:_EXAMPLES]))
         checks.append(
@@ -588,7 +590,7 @@ def _league_gate(
                 gate="league",
                 metric="rank-like columns or top-N wording in tables and reports",
                 estimate=float(len(found)),
-                threshold="none" if not cfg.gate_allow_league_tables else "allowed by configuration",
+                threshold="none" if not cfg.gate.allow_league_tables else "allowed by configuration",
                 outcome="fail" if fail else "pass",
                 explanation=(
                     f"{len(found)} finding(s): " + "; ".join(found[:_EXAMPLES]) if found else "no league table found"
@@ -609,20 +611,20 @@ def audit_gates(
 
     Rules (all thresholds in :class:`EvaluationConfig`):
 
-    * fairness - per band, the groups of the protected attributes ``gate_attributes`` and of
-      their intersections are tested on ``gate_fairness_metrics`` (default calibration:
+    * fairness - per band, the groups of the protected attributes ``gate.attributes`` and of
+      their intersections are tested on ``gate.fairness_metrics`` (default calibration:
       observed / expected events, exact Poisson test of "within the tolerance band");
-      Holm's correction over that family; more than ``gate_max_outside`` checks with an
-      adjusted p-value <= ``gate_alpha`` fail the gate. Groups below the minimum cell size are
+      Holm's correction over that family; more than ``gate.max_outside`` checks with an
+      adjusted p-value <= ``gate.alpha`` fail the gate. Groups below the minimum cell size are
       "too few", degenerate intervals "cannot judge", other attributes "descriptive": none of
       these can fail the gate;
-    * proxy - the lower interval bound of the R^2 of the ``proxy_gate_block`` composition
-      (origin groups) above ``gate_proxy_r2_max``, judged only with at least
-      ``proxy_min_areas`` areas (with fewer, R^2 is near 1 by construction);
+    * proxy - the lower interval bound of the R^2 of the ``stigmatisation.proxy.gate_block`` composition
+      (origin groups) above ``gate.proxy_r2_max``, judged only with at least
+      ``stigmatisation.proxy.min_areas`` areas (with fewer, R^2 is near 1 by construction);
     * label bias - the share of areas the model calls elevated that are not elevated under
-      the intensity-free alternative above ``gate_max_bias_elevated_share`` (judged only with
-      at least ``gate_bias_min_elevated`` elevated areas);
-    * league tables - any finding, unless ``gate_allow_league_tables``.
+      the intensity-free alternative above ``gate.max_bias_elevated_share`` (judged only with
+      at least ``gate.bias_min_elevated`` elevated areas);
+    * league tables - any finding, unless ``gate.allow_league_tables``.
 
     Parameters
     ----------

@@ -245,13 +245,18 @@ def family_text(family: Mapping[str, Any] | None) -> tuple[str, str] | None:
         )
     else:
         nl = f"De logistische regressie is gekozen omdat LightGBM niet{margin} beter was buiten zijn {level} %-interval"
+    one_sided = f"{100 * (1 - float(family.get('confidence', 0.95))) / 2:.3g}".replace(".", ",")
+    decision_nl = (
+        f" Het {level} %-interval is het niveau van een keuze (hoogstens {one_sided} % kans dat LightGBM gekozen "
+        "wordt terwijl het niet beter is), niet het niveau van de intervallen bij de getoonde cijfers."
+    )
     reason = str(family["reason"]).rstrip(".")
     if family.get("auc_lightgbm") is None or family.get("auc_logreg") is None:
-        return f"{nl}: {interval}.", f"{reason}."
+        return f"{nl}: {interval}.{decision_nl}", f"{reason}."
     lgbm, logreg = float(family["auc_lightgbm"]), float(family["auc_logreg"])
     aucs_nl = f"AUC LightGBM {lgbm:.3f}, logistische regressie {logreg:.3f}".replace(".", ",")
     return (
-        f"{nl}: {interval} ({aucs_nl}).",
+        f"{nl}: {interval} ({aucs_nl}).{decision_nl}",
         f"{reason} (AUC LightGBM {lgbm:.3f}, logistic regression {logreg:.3f}).",
     )
 

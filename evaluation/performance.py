@@ -246,7 +246,9 @@ def audit_performance(
     >>> rng = np.random.default_rng(0)
     >>> s = rng.random(400)
     >>> df = pd.DataFrame({"y": (rng.random(400) < s).astype(int), "s": s})
-    >>> res = audit_performance(df, label="y", score="s", threshold=0.5, cfg=EvaluationConfig(bootstrap_reps=50))
+    >>> from evaluation.config import BootstrapConfig
+    >>> cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=50))
+    >>> res = audit_performance(df, label="y", score="s", threshold=0.5, cfg=cfg)
     >>> bool(res.metrics.set_index("metric").loc["auc", "value"] > 0.6)
     True
     """
@@ -258,17 +260,17 @@ def audit_performance(
         _check_inputs(y, s)
     n = len(y)
     s0 = models["model"]
-    edges = calibration_edges(s0, cfg.calibration_bins, cfg.calibration_strategy)
+    edges = calibration_edges(s0, cfg.calibration.bins, cfg.calibration.strategy)
     cal_codes = bin_codes(s0, edges)
     nbins = len(edges) - 1
     zero = np.zeros(n, dtype=np.int64)
     preds = {m: (s >= threshold).astype(np.float64) for m, s in models.items()}
     ece_bins = {
-        m: bin_codes(s, calibration_edges(s, cfg.calibration_bins, cfg.calibration_strategy)) for m, s in models.items()
+        m: bin_codes(s, calibration_edges(s, cfg.calibration.bins, cfg.calibration.strategy)) for m, s in models.items()
     }
 
     # AUC from pair counts whose sort is done once, not once per bootstrap chunk
-    pairs = {m: cell_pair_counts(y, s, zero, 1, max_cells=cfg.bootstrap_max_cells) for m, s in models.items()}
+    pairs = {m: cell_pair_counts(y, s, zero, 1, max_cells=cfg.bootstrap.max_cells) for m, s in models.items()}
 
     def stat(W: np.ndarray) -> dict[str, np.ndarray]:
         tot = W.sum(axis=1)
@@ -296,7 +298,7 @@ def audit_performance(
         out["cal|obs"] = divide(group_sums(W, cal_codes, nbins, y), wn)
         return out
 
-    est = bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
+    est = bootstrap(stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
     metrics = _metric_table(est, y, preds, cfg)
     comparison = _baseline_comparison(est, metrics, baselines, cfg.quantiles)
     calibration = _calibration_table(est, cal_codes, edges, s0, cfg)

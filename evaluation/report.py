@@ -171,8 +171,8 @@ def render_fairness_html(
                 ],
                 [
                     "tolerance band",
-                    f"{cfg.tolerance_low:g}\u2013{cfg.tolerance_high:g} (ratio to reference); "
-                    f"AUC difference \u2264 {cfg.auc_gap_max:g}",
+                    f"{cfg.fairness.tolerance_low:g}\u2013{cfg.fairness.tolerance_high:g} (ratio to reference); "
+                    f"AUC difference \u2264 {cfg.fairness.auc_gap_max:g}",
                 ],
             ],
             ["setting", "value"],
@@ -180,7 +180,7 @@ def render_fairness_html(
             text_columns=2,
         )
     )
-    parts.append(_priority_block(cfg.priority_metrics))
+    parts.append(_priority_block(cfg.fairness.priority_metrics))
     overall = [[METRIC_LABELS.get(r["metric"], r["metric"]), _ci(r)] for r in audit.overall.to_dict("records")]
     parts.append("<h2>Whole table</h2>" + H.table(overall, ["metric", "value (95% interval)"], text_columns=1))
     for attribute, ref in audit.references.items():
@@ -190,7 +190,7 @@ def render_fairness_html(
             png = plot_disparities(
                 audit.metrics[audit.metrics["attribute"] == attribute],
                 title=f"Disparities by {attribute}",
-                band=(cfg.tolerance_low, cfg.tolerance_high),
+                band=(cfg.fairness.tolerance_low, cfg.fairness.tolerance_high),
                 dpi=cfg.figure_dpi,
             )
             parts.append(H.img(png, f"Disparity ratios by {attribute} with 95% intervals"))

@@ -295,7 +295,7 @@ def audit_proxy(
         out[BEYOND] = out[BOTH] - out[FEATURES]
         return out
 
-    est = bootstrap(stat, a, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
+    est = bootstrap(stat, a, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
 
     rows = _proxy_rows(est, designs, tuple(composition), a, cfg)
     return ProxyResult(
@@ -332,7 +332,7 @@ def _area_bootstrap(
             out[f"{name}|national"] = divide(W @ v, tot)[:, None]
         return out
 
-    est = bootstrap(stat, n, reps=cfg.bootstrap_reps, seed=cfg.seed, max_cells=cfg.bootstrap_max_cells)
+    est = bootstrap(stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
     counts = np.bincount(codes[codes >= 0], minlength=k).astype(np.float64)
     return labels, counts, est
 
@@ -407,7 +407,7 @@ class LabelBiasResult:
         it would give small counts away): every area with enough persons, shown or not:
         ``area_code, expected_registrations`` (the test's null mean: model-expected
         registrations at the reference intensity), ``power`` (probability that the audit flags
-        the area "over" if its true intensity were ``cfg.intensity_power_ratio``, see
+        the area "over" if its true intensity were ``cfg.stigmatisation.intensity.power_ratio``, see
         :func:`intensity_power`), ``shown`` and ``registration`` ("not shown" when its
         registrations were below the minimum cell size).
     """
@@ -480,7 +480,7 @@ def intensity_power(
     min_count : int
         Fewest registrations for an area to be tested (the minimum cell size).
     tolerance : float
-        Smallest estimated intensity that is flagged (``cfg.tolerance_high``).
+        Smallest estimated intensity that is flagged (``cfg.fairness.tolerance_high``).
 
     Returns
     -------
@@ -551,9 +551,9 @@ def _flag_registration(
     over[tested] = _benjamini_hochberg(p_up[tested], cfg.alpha / 2.0)
     under[tested] = _benjamini_hochberg(p_down[tested], cfg.alpha / 2.0)
     f = np.where(
-        over & (inten >= cfg.tolerance_high),
+        over & (inten >= cfg.fairness.tolerance_high),
         "over",
-        np.where(under & (inten <= cfg.tolerance_low), "under", "within"),
+        np.where(under & (inten <= cfg.fairness.tolerance_low), "under", "within"),
     )
     return np.where(np.isnan(inten), "undefined", f)
 
@@ -683,7 +683,7 @@ def audit_label_bias(
     probability), a conditional binomial (Clopper-Pearson) interval when it is a 0/1 label;
     exact intervals stay honest for areas with few or no events, where a bootstrap collapses.
     An area is flagged "over" (over-registered, e.g. over-policed) when the intensity is at
-    least ``cfg.tolerance_high`` and a one-sided exact test rejects intensity 1 with the false
+    least ``cfg.fairness.tolerance_high`` and a one-sided exact test rejects intensity 1 with the false
     discovery rate over all areas held at ``cfg.alpha / 2`` (Benjamini-Hochberg); "under"
     symmetrically.
     Elevated status (the rate's interval excludes the national rate) is compared under both
@@ -892,17 +892,17 @@ def _power_table(
     cfg: EvaluationConfig,
 ) -> tuple[float, pd.DataFrame]:
     """The Benjamini-Hochberg cutoff this run used and, per auditable area, the power to flag
-    an intensity of ``cfg.intensity_power_ratio`` at it (in memory only)."""
+    an intensity of ``cfg.stigmatisation.intensity.power_ratio`` at it (in memory only)."""
     # power to see a given intensity, at the Benjamini-Hochberg cutoff this run used, for every
     # audited area (shown or not: the registration count itself decides that)
     p_cut = bh_threshold(np.where(auditable, p_up, np.nan), cfg.alpha / 2.0)
     power = (
         intensity_power(
             e * ref,
-            ratio=cfg.intensity_power_ratio,
+            ratio=cfg.stigmatisation.intensity.power_ratio,
             p_threshold=p_cut,
             min_count=cfg.min_cell_size,
-            tolerance=cfg.tolerance_high,
+            tolerance=cfg.fairness.tolerance_high,
         )
         if np.isfinite(p_cut) and np.isfinite(ref)
         else np.full(len(labels), np.nan)
@@ -939,7 +939,7 @@ def audit_registration_intensity(
     ref`` where ``ref`` is the pooled ``O / E`` of the reference areas (first all areas with
     enough persons, then those not flagged "over"), so a typical area is 1. Its interval is exact
     (Garwood) on the Poisson count ``O``; an area is flagged "over" when the intensity is at least
-    ``cfg.tolerance_high`` and a one-sided exact Poisson test rejects intensity 1 with the false
+    ``cfg.fairness.tolerance_high`` and a one-sided exact Poisson test rejects intensity 1 with the false
     discovery rate over all tested areas held at ``cfg.alpha / 2`` (Benjamini-Hochberg), "under"
     symmetrically. Pool several reference dates and all age bands for power: registration
     intensity is a property of the area.
@@ -968,8 +968,8 @@ def audit_registration_intensity(
         exact interval would give the count away; sorted by code); ``summary``: counts of
         areas, pooled totals, the global heterogeneity test, the Benjamini-Hochberg cutoff
         used (``p_threshold_over``) and how many of the ``n_areas_auditable`` areas (enough
-        persons) have at least ``cfg.intensity_power_target`` power to be flagged if their
-        intensity were ``cfg.intensity_power_ratio`` (``n_areas_powered``); ``power``: the
+        persons) have at least ``cfg.stigmatisation.intensity.power_target`` power to be flagged if their
+        intensity were ``cfg.stigmatisation.intensity.power_ratio`` (``n_areas_powered``); ``power``: the
         per-area power (in memory only, see :class:`LabelBiasResult`).
     """
     labels, o, e, n = _registration_sums(frame, area, observed, expected, person)
@@ -1014,10 +1014,10 @@ def audit_registration_intensity(
         "intensity_dispersion_ratio": stat / dof,
         "p_intensity_heterogeneity": float(chi2.sf(stat, dof)),
         "p_threshold_over": p_cut,
-        "power_intensity_ratio": cfg.intensity_power_ratio,
+        "power_intensity_ratio": cfg.stigmatisation.intensity.power_ratio,
         "n_areas_auditable": int(auditable.sum()),
-        "n_areas_powered": int((power_table["power"] >= cfg.intensity_power_target).sum()),
-        "power_target": cfg.intensity_power_target,
+        "n_areas_powered": int((power_table["power"] >= cfg.stigmatisation.intensity.power_target).sum()),
+        "power_target": cfg.stigmatisation.intensity.power_target,
     }
     return LabelBiasResult(areas=areas, summary=summary, power=power_table)
 
@@ -1027,7 +1027,7 @@ def truth_at_level(truth_areas: pd.DataFrame, members: pd.DataFrame, *, level: s
 
     The enforcement of a coarser area is the mean of its wijken's ``enforcement_multiplier``
     (or ``enforcement``) weighted by the wijk's rows in ``members``; the area counts as
-    over-policed when that mean reaches ``threshold`` (e.g. ``cfg.tolerance_high``: a quarter
+    over-policed when that mean reaches ``threshold`` (e.g. ``cfg.fairness.tolerance_high``: a quarter
     of the residents in wijken policed twice as intensely).
 
     Parameters
@@ -1149,7 +1149,7 @@ def power_at_true_intensity(
         ``area_code, over_policed`` and ``enforcement_multiplier`` (or ``enforcement``).
     p_threshold, min_count, tolerance :
         As for :func:`intensity_power` (the audit's ``p_threshold_over``, minimum cell size and
-        ``tolerance_high``).
+        ``fairness.tolerance_high``).
 
     Returns
     -------
@@ -1217,7 +1217,7 @@ def elevated_status(lo: np.ndarray, hi: np.ndarray, reference: float) -> np.ndar
 def audit_ranking(frame: pd.DataFrame, *, area: str, value: str, cfg: EvaluationConfig) -> RankingResult:
     """Bootstrap intervals for area risk and rank; "elevated" only if the lower bound of the
     area's interval lies above the national level (:func:`elevated_status`, the rule of the
-    export); count what a naive list of the ``cfg.top_n`` highest gets wrong.
+    export); count what a naive list of the ``cfg.stigmatisation.top_n`` highest gets wrong.
 
     Parameters
     ----------
@@ -1234,7 +1234,9 @@ def audit_ranking(frame: pd.DataFrame, *, area: str, value: str, cfg: Evaluation
     --------
     >>> rng = np.random.default_rng(0)
     >>> df = pd.DataFrame({"a": np.repeat(["A", "B", "C"], 200), "r": rng.random(600) * np.repeat([1, 1, 2], 200)})
-    >>> res = audit_ranking(df, area="a", value="r", cfg=EvaluationConfig(bootstrap_reps=50, top_n=1))
+    >>> from evaluation.config import BootstrapConfig, StigmatisationConfig
+    >>> cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=50), stigmatisation=StigmatisationConfig(top_n=1))
+    >>> res = audit_ranking(df, area="a", value="r", cfg=cfg)
     >>> res.areas.set_index("area_code")["status"].to_dict()
     {'A': 'lower', 'B': 'lower', 'C': 'elevated'}
     """
@@ -1258,7 +1260,7 @@ def audit_ranking(frame: pd.DataFrame, *, area: str, value: str, cfg: Evaluation
     point = est["risk"].point[idx]
     order = np.argsort(-point, kind="stable")
     naive = np.zeros(len(idx), dtype=bool)
-    naive[order[: cfg.top_n]] = True
+    naive[order[: cfg.stigmatisation.top_n]] = True
     areas = (
         pd.DataFrame(
             {

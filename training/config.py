@@ -139,7 +139,12 @@ class TuningConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CalibrationConfig:
-    """How probabilities are calibrated on the tuning date and how ECE is binned."""
+    """How probabilities are calibrated on the tuning date and how ECE is binned.
+
+    ``ece_bins`` and ``ece_strategy`` are copies of ``definitions.calibration_bins`` and
+    ``definitions.calibration_strategy`` (set those; :mod:`aanwas.config`): the registered ECE
+    and the review pack's ECE use the same bins.
+    """
 
     method: Literal["sigmoid", "isotonic"] = "sigmoid"  # Platt; why: models/_calibration.py
     ece_bins: int = 10
@@ -152,17 +157,39 @@ class CalibrationConfig:
 @dataclasses.dataclass(frozen=True)
 class ComparisonConfig:
     """Paired bootstrap of the main model's AUC minus each baseline's on the test date (the
-    same resampled rows for both models)."""
+    same resampled rows for both models).
+
+    Attributes
+    ----------
+    bootstrap_reps : int
+        Replicates of the paired bootstrap.
+    test_level : float
+        Error rate of the decisions read from the paired intervals; each interval is two-sided at
+        ``1 - test_level`` (:attr:`confidence`). The family rule (``training.family``) chooses
+        LightGBM only when the interval's lower end is above ``min_gain``: a one-sided test at
+        ``test_level / 2``, the largest chance of choosing the more complex model when it is not
+        better. The training criteria read the same intervals. It is a decision level (how often
+        a choice may be wrong), not the coverage of the intervals the product shows
+        (``definitions.interval_level``), so it is a setting of its own; the model card says so
+        (docs/dev/settings.md).
+    bootstrap_max_cells : int
+        Weight cells per chunk (memory cap: 8 bytes each).
+    """
 
     bootstrap_reps: int = 400
-    confidence: float = 0.95  # two-sided level of the interval
-    bootstrap_max_cells: int = 8_000_000  # weight cells per chunk (memory cap: 8 bytes each)
+    test_level: float = 0.05
+    bootstrap_max_cells: int = 8_000_000
 
     def __post_init__(self) -> None:
         k = "training.comparison."
         require(20 <= self.bootstrap_reps <= 100_000, k + "bootstrap_reps", "must be 20..100000")
-        require(0.5 <= self.confidence < 1.0, k + "confidence", "must be in [0.5, 1)")
+        require(0.0 < self.test_level <= 0.5, k + "test_level", "must be in (0, 0.5]")
         require(self.bootstrap_max_cells >= 1_000, k + "bootstrap_max_cells", "must be >= 1000")
+
+    @property
+    def confidence(self) -> float:
+        """Two-sided level of the paired intervals, ``1 - test_level`` (0.95 by default)."""
+        return round(1.0 - self.test_level, 12)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,8 +198,8 @@ class FamilyConfig:
     the band's model unless LightGBM is better beyond its paired interval.
 
     LightGBM is chosen only when the LOWER end of the paired bootstrap interval of its test AUC
-    minus the logistic regression's (``training.comparison``: same resampled rows, level
-    ``confidence``) is strictly above ``min_gain``; otherwise the logistic regression is chosen
+    minus the logistic regression's (``training.comparison``: same resampled rows, two-sided
+    level ``1 - test_level``) is strictly above ``min_gain``; otherwise the logistic regression is chosen
     (also when the interval is undefined). ``min_gain`` 0.0: any gain that the interval
     supports; larger values ask LightGBM for a gain worth its complexity.
     """

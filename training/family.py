@@ -58,9 +58,12 @@ class FamilyChoice:
     @property
     def rule(self) -> str:
         """The rule, in words."""
+        one_sided = f"{100 * (1 - self.confidence) / 2:.3g}"
         return (
             f"the logistic regression unless the lower end of the {100 * self.confidence:g} % paired interval "
-            f"of LightGBM's AUC minus the logistic regression's is above {self.min_gain:g}"
+            f"of LightGBM's AUC minus the logistic regression's is above {self.min_gain:g} (a decision: LightGBM "
+            f"is chosen when it is not better with at most {one_sided} % chance: "
+            "the level of a choice, not the level of the intervals of the figures shown)"
         )
 
     @property

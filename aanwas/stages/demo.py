@@ -22,7 +22,7 @@ from aanwas.config import AppConfig
 #: density, so most buurten have enough young people to publish (docs/synthetic.md, "Regions").
 DEMO_OVERRIDES = (
     "training.tuning.n_trials=4",
-    "evaluation.bootstrap_reps=100",
+    "evaluation.bootstrap.reps=100",
 )
 #: The demo's region and density: the veiligheidsregio Gooi en Vechtstreek (6 gemeenten, 37
 #: wijken, 165 buurten, ~44k young people aged 8-23), the smallest veiligheidsregio, at its

@@ -24,6 +24,7 @@ import pandas as pd
 
 from aanwas.common.errors import InputError
 from aanwas.common.io import atomic_dir, atomic_write_bytes
+from aanwas.config import AppConfig
 from evaluation.config import EvaluationConfig
 from evaluation.evaluate import evaluate_model, evaluate_registrations
 from evaluation.fairness import audit_fairness, fairness_to_json, validate_scored_table
@@ -40,6 +41,7 @@ from evaluation.result import (
     to_artifacts,
 )
 from evaluation.stigmatisation import registrations_next_period
+from training.config import MlflowConfig
 
 FAIRNESS_JSON = "fairness.json"
 FAIRNESS_HTML = "fairness.html"
@@ -122,7 +124,7 @@ def build_audit_outputs(
 
 
 def run_audit(
-    cfg: Any,
+    cfg: EvaluationConfig,
     *,
     scores: Path,
     label: str,
@@ -142,7 +144,7 @@ def run_audit(
     """
     frame = read_scored_csv(scores)
     files = build_audit_outputs(
-        frame, cfg.evaluation, source=Path(scores).name, label=label, score=score, threshold=threshold, groups=groups
+        frame, cfg, source=Path(scores).name, label=label, score=score, threshold=threshold, groups=groups
     )
     _write_outputs(Path(out), files)
     if console is not None:
@@ -181,7 +183,7 @@ def log_evaluation(result: EvaluationResult, cfg: EvaluationConfig, band: str | 
         mlflow.set_tag(tag, "passed" if gate.get("passed") else "failed")
 
 
-def resolve_report_uri(cfg: Any, option: str | None, work: Path | None) -> str:
+def resolve_report_uri(cfg: MlflowConfig, option: str | None, work: Path | None) -> str:
     """Tracking URI as training resolves it (option, config, environment, SQLite beside WORK).
 
     Raises
@@ -191,7 +193,7 @@ def resolve_report_uri(cfg: Any, option: str | None, work: Path | None) -> str:
     """
     from training.tracking import resolve_tracking_uri, sqlite_path
 
-    uri = resolve_tracking_uri(option, cfg.training.mlflow, Path(work) if work is not None else Path("work"))
+    uri = resolve_tracking_uri(option, cfg, Path(work) if work is not None else Path("work"))
     db = sqlite_path(uri)
     if db is not None and not db.exists():
         raise InputError("mlflow", None, None, f"tracking store {db} not found (pass --mlflow-uri or --work)")
@@ -271,7 +273,7 @@ def _run_or_error(client: Any, run_id: str) -> Any:
 
 
 def resolve_versions(
-    cfg: Any, client: Any, *, run_id: str | None, model: str | None, version: str | None
+    cfg: MlflowConfig, client: Any, *, run_id: str | None, model: str | None, version: str | None
 ) -> tuple[str, list[tuple[str, str, str]]]:
     """The training run and the registered versions to review: ``(run_id, [(name, version, band)])``.
 
@@ -290,7 +292,7 @@ def resolve_versions(
     from features.config import AGE_BANDS
     from training.registry import registered_model_name
 
-    prefix = cfg.training.mlflow.model_prefix
+    prefix = cfg.model_prefix
     if (model is None) != (version is None):
         raise InputError("report", None, None, "give --model and --version together")
     if model is not None:
@@ -334,7 +336,7 @@ def _decision(tags: Mapping[str, str], band: str) -> dict[str, str]:
 
 
 def run_report(
-    cfg: Any,
+    cfg: AppConfig,
     *,
     run_id: str | None = None,
     out: Path,
@@ -363,9 +365,9 @@ def run_report(
     from evaluation.modelcard import render_model_card_markdown
     from evaluation.review_pack import PackIdentity, build_verdicts, card_of, render_review_pack
 
-    uri = resolve_report_uri(cfg, mlflow_uri, work)
+    uri = resolve_report_uri(cfg.training.mlflow, mlflow_uri, work)
     client = mlflow.MlflowClient(tracking_uri=uri)
-    run_id, versions = resolve_versions(cfg, client, run_id=run_id, model=model, version=version)
+    run_id, versions = resolve_versions(cfg.training.mlflow, client, run_id=run_id, model=model, version=version)
     tags = _run_or_error(client, run_id).data.tags
     bands = evaluation_bands(run_id, uri)
     pooled = load_evaluation(run_id, uri, POOLED_DIR) if POOLED_DIR in bands else None
@@ -440,7 +442,7 @@ def prepare_scored_rows(
         joined = out[["rinpersoon", "ref_date"]].merge(keys, on=["rinpersoon", "ref_date"], how="left")
         for c in extra:
             out[c] = joined[c].to_numpy()
-    for attribute, source in cfg.attribute_columns.items():
+    for attribute, source in cfg.fairness.attribute_columns.items():
         if attribute not in out.columns and source in out.columns:
             out[attribute] = out[source]
     return out
@@ -462,7 +464,7 @@ def prepare_registration_rows(frame: pd.DataFrame, band: str, risk: pd.Series, c
     memory only).
     """
     rows = frame[frame["age_band"].astype(str) == band]
-    keep = [c for c in ("rinpersoon", "ref_date", "age_band", *cfg.area_levels) if c in rows.columns]
+    keep = [c for c in ("rinpersoon", "ref_date", "age_band", *cfg.stigmatisation.area_levels) if c in rows.columns]
     nxt = registrations_next_period(frame, person="rinpersoon", date="ref_date", count=PRIOR_REGISTRATIONS)
     out = rows[keep].copy()
     nxt = nxt[(frame["age_band"].astype(str) == band).to_numpy()]
@@ -492,7 +494,9 @@ class EvaluationGateCheck:
     adds the comparison with the known over-policed areas to the registration-intensity audits.
     """
 
-    def __init__(self, cfg: Any, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self, cfg: AppConfig, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None
+    ) -> None:
         self.cfg: EvaluationConfig = cfg.evaluation
         self.threshold = float(cfg.monitoring.aggregate.elevated_threshold)
         self.audit = audit
@@ -543,7 +547,7 @@ class EvaluationGateCheck:
 
 
 def build_gate_check(
-    cfg: Any, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None
+    cfg: AppConfig, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None
 ) -> EvaluationGateCheck:
     """The evaluation gates as the :class:`~evaluation.gates.GateChecker` that ``aanwas train``
     accepts (see :class:`EvaluationGateCheck`)."""

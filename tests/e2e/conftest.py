@@ -26,8 +26,8 @@ SCALE, SEED = "0.4", "3"
 FAST = [
     "--set", "training.tuning.n_trials=2",
     "--set", "training.lightgbm.n_jobs=1",
-    "--set", "evaluation.bootstrap_reps=30",
-    "--set", "evaluation.shap_max_rows=2000",
+    "--set", "evaluation.bootstrap.reps=30",
+    "--set", "evaluation.shap.max_rows=2000",
 ]  # fmt: skip
 
 

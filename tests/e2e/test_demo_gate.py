@@ -16,7 +16,7 @@ from aanwas.stages.demo import DemoLayout
 from aanwas.stages.export import MISSING_BANDS_DOC
 from features.config import AGE_BANDS
 
-FAST = ["--set", "training.lightgbm.n_jobs=1", "--set", "evaluation.shap_max_rows=2000"]
+FAST = ["--set", "training.lightgbm.n_jobs=1", "--set", "evaluation.shap.max_rows=2000"]
 
 
 def _run(out: Path, scale: str, seed: str, *extra: str) -> str:
@@ -83,9 +83,9 @@ def test_demo_with_a_rejected_band_exports_the_others(tmp_path):
         "--set",
         "training.tuning.n_trials=2",
         "--set",
-        "evaluation.bootstrap_reps=30",
+        "evaluation.bootstrap.reps=30",
         "--set",
-        'evaluation.gate_fairness_metrics=["selection_rate"]',
+        'evaluation.gate.fairness_metrics=["selection_rate"]',
     )
     gates = _check_outcome(out, output)
     assert any(not g["passed"] for g in gates.values()), "no band was rejected: the forced rejection did not happen"

@@ -30,8 +30,8 @@ BANDS = ["8-12", "13-19", "20-23"]
 #: trained with ``training.promotion.run_evaluation_gates=false`` has none, so no report).
 LOAD_TRAIN = [
     "--set", "training.tuning.n_trials=2",
-    "--set", "evaluation.bootstrap_reps=50",
-    "--set", "evaluation.shap_max_rows=2000",
+    "--set", "evaluation.bootstrap.reps=50",
+    "--set", "evaluation.shap.max_rows=2000",
 ]  # fmt: skip
 
 

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig
 
 
 @pytest.fixture
 def fast_cfg() -> EvaluationConfig:
     """Few bootstrap replicates: the tests check definitions, not interval precision."""
-    return EvaluationConfig(bootstrap_reps=40)
+    return EvaluationConfig(bootstrap=BootstrapConfig(reps=40))
 
 
 def fabricate_world(

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig, ShapConfig
 from evaluation.explain import aggregate_shap, aggregate_shap_values
 
 
@@ -28,13 +28,15 @@ def test_every_dependence_bin_passes_min_cell(seed, n, min_cell):
         }
     )
     S = rng.normal(0, 1, (n, 4))
-    cfg = EvaluationConfig(bootstrap_reps=20, min_cell_size=min_cell, shap_dependence_features=4)
+    cfg = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=20), min_cell_size=min_cell, shap=ShapConfig(dependence_features=4)
+    )
     out = aggregate_shap_values(S, X, cfg=cfg)
     shown = out.dependence[out.dependence["status"] == "ok"]
     assert (shown["n_persons"] >= min_cell).all()
     hidden = out.dependence[out.dependence["status"] != "ok"]
     assert hidden[["n_persons", "mean_shap", "ci_lo", "ci_hi"]].isna().all().all()
-    assert len(out.dependence) <= 4 * (cfg.shap_bins + 1)  # aggregates, never one row per person
+    assert len(out.dependence) <= 4 * (cfg.shap.bins + 1)  # aggregates, never one row per person
     finite = shown.dropna(subset=["value_from"])
     for _, d in finite.groupby("feature"):
         assert np.isinf(d["value_from"].iloc[0]) and np.isinf(d["value_to"].iloc[-1])  # open outer ends
@@ -67,7 +69,7 @@ def test_tree_explainer_on_lightgbm_keeps_only_aggregates():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = lgb.LGBMClassifier(n_estimators=30, verbose=-1, n_jobs=1).fit(X, y)
-    cfg = EvaluationConfig(bootstrap_reps=20, shap_max_rows=1000)
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=20), shap=ShapConfig(max_rows=1000))
     out = aggregate_shap(model, X, cfg=cfg)
     assert out.n_persons == 1000  # seeded sample
     assert out.importance["feature"].iloc[0] == "ind_halt"
@@ -132,5 +134,7 @@ def test_aggregate_shap_names_the_scale_of_a_logistic_regression() -> None:
     from models import build_logistic_baseline
 
     X, y = _family_data(2, n=600)
-    out = aggregate_shap(build_logistic_baseline().fit(X, y), X, cfg=EvaluationConfig(bootstrap_reps=20))
+    out = aggregate_shap(
+        build_logistic_baseline().fit(X, y), X, cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=20))
+    )
     assert out.scale == LINEAR_SCALE and out.importance["feature"].iloc[0] == "ind_a"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import precision_score, roc_auc_score
 
 from aanwas.common.errors import InputError
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig, FairnessConfig
 from evaluation.fairness import TOO_FEW, audit_fairness, build_group_columns, fairness_to_json, validate_scored_table
 
 
@@ -45,7 +45,7 @@ HAND = {
 
 
 def test_hand_computed_rates_and_disparities(hand_table):
-    cfg = EvaluationConfig(bootstrap_reps=40, reference="largest")
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=40), fairness=FairnessConfig(reference="largest"))
     audit = audit_fairness(hand_table, label="y", score="s", threshold=0.5, groups=["g"], cfg=cfg)
     doc = fairness_to_json(audit, cfg)
     groups = doc["attributes"]["g"]["groups"]
@@ -137,7 +137,10 @@ def test_intervals_bracket_the_estimate_and_are_seeded(fast_cfg):
 
 def test_configured_reference_group_is_used_and_fallback_noted():
     df = _random_scored(4)
-    cfg = EvaluationConfig(bootstrap_reps=30, reference="configured", reference_groups={"g": "c", "h": "nope"})
+    cfg = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=30),
+        fairness=FairnessConfig(reference="configured", reference_groups={"g": "c", "h": "nope"}),
+    )
     audit = audit_fairness(df, label="y", score="s", threshold=0.25, groups=["g", "h"], cfg=cfg, max_order=1)
     assert audit.references["g"] == "c"
     assert audit.references["h"] in {"x", "z"}
@@ -158,7 +161,7 @@ def test_property_no_number_for_any_group_below_min_cell(seed, n_small):
     n = 200
     df = pd.DataFrame({"y": rng.integers(0, 2, n), "s": rng.random(n), "g": "big"})
     df.loc[: n_small - 1, "g"] = "small"
-    cfg = EvaluationConfig(bootstrap_reps=20)
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=20))
     doc = fairness_to_json(audit_fairness(df, label="y", score="s", threshold=0.5, groups=["g"], cfg=cfg), cfg)
     small = doc["attributes"]["g"]["groups"]["small"]
     assert all(v == TOO_FEW for v in small.values())
@@ -211,15 +214,15 @@ def test_verdicts_outside_only_with_clear_evidence():
             "h": rng.choice(list("xyz"), n),
         }
     )
-    cfg = EvaluationConfig(bootstrap_reps=80)
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=80))
     audit = audit_fairness(df, label="y", score="s", threshold=0.3, groups=["g", "h"], cfg=cfg, max_order=2)
     outside = audit.metrics["verdict"] == "outside"
     assert outside.mean() < 0.02  # ~245 verdicts against a noisy reference: chance findings are rare
-    assert not (outside & audit.metrics["metric"].isin(cfg.gate_fairness_metrics)).any()
+    assert not (outside & audit.metrics["metric"].isin(cfg.gate.fairness_metrics)).any()
     # a group whose risk is under-predicted by half: calibration clearly outside
     df.loc[df["g"] == "a", "y"] = (
         rng.random((df["g"] == "a").sum()) < np.minimum(2 * df.loc[df["g"] == "a", "s"], 1)
     ).astype(int)
     audit = audit_fairness(df, label="y", score="s", threshold=0.3, groups=["g"], cfg=cfg, max_order=1)
     row = audit.metrics.set_index(["group", "metric"]).loc[("a", "calibration")]
-    assert row["verdict"] == "outside" and row["disparity_lo"] > cfg.tolerance_high
+    assert row["verdict"] == "outside" and row["disparity_lo"] > cfg.fairness.tolerance_high

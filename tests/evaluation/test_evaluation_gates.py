@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig, FairnessConfig, GateConfig
 from evaluation.fairness import CANNOT_JUDGE, OVERALL, audit_fairness, poisson_ratio, tolerance_p_values
 from evaluation.gates import OUTCOMES, Check, GateVerdict, audit_gates, holm, is_gating
 from evaluation.labels import group_label
@@ -116,7 +116,7 @@ def hand_table() -> pd.DataFrame:
 
 
 def test_reference_overall_is_the_default_and_hand_computed(hand_table):
-    cfg = EvaluationConfig(bootstrap_reps=30)
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=30))
     audit = audit_fairness(hand_table, label="y", score="s", threshold=0.5, groups=["g"], cfg=cfg)
     assert audit.references == {"g": OVERALL}
     m = audit.metrics.set_index(["group", "metric"])
@@ -128,12 +128,14 @@ def test_reference_overall_is_the_default_and_hand_computed(hand_table):
 
 
 def test_reference_largest_and_never_a_tiny_configured_group(hand_table):
-    largest = EvaluationConfig(bootstrap_reps=30, reference="largest")
+    largest = EvaluationConfig(bootstrap=BootstrapConfig(reps=30), fairness=FairnessConfig(reference="largest"))
     audit = audit_fairness(hand_table, label="y", score="s", threshold=0.5, groups=["g"], cfg=largest)
     assert audit.references == {"g": "A"}
     m = audit.metrics.set_index(["group", "metric"])
     assert m.loc[("B", "fnr"), "disparity"] == pytest.approx((6 / 12) / (8 / 20))
-    tiny = EvaluationConfig(bootstrap_reps=30, reference="configured", reference_groups={"g": "C"})
+    tiny = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=30), fairness=FairnessConfig(reference="configured", reference_groups={"g": "C"})
+    )
     audit = audit_fairness(hand_table, label="y", score="s", threshold=0.5, groups=["g"], cfg=tiny)
     assert audit.references == {"g": "A"} and any("'C'" in n for n in audit.notes)
 
@@ -154,7 +156,9 @@ def test_zero_width_interval_is_cannot_judge_not_outside():
     s = np.where((g == "a") & (y == 1), 0.95, np.where(g == "a", np.minimum(s, 0.4), s))
     df = pd.DataFrame({"y": y, "s": s, "g": g})
     cfg = EvaluationConfig(
-        bootstrap_reps=40, audit_attributes=("g",), gate_attributes=("g",), gate_fairness_metrics=("fnr",)
+        bootstrap=BootstrapConfig(reps=40),
+        fairness=FairnessConfig(attributes=("g",)),
+        gate=GateConfig(attributes=("g",), fairness_metrics=("fnr",)),
     )
     audit = audit_fairness(df, label="y", score="s", threshold=0.5, groups=["g"], cfg=cfg)
     row = audit.metrics.set_index(["group", "metric"]).loc[("a", "fnr")]
@@ -183,9 +187,12 @@ def _miscalibrated(seed: int, factor: float, who: str = "buiten_europa", n: int 
 
 
 def test_gate_fails_on_a_miscalibrated_protected_group_with_the_numbers():
-    cfg = EvaluationConfig(bootstrap_reps=30, audit_attributes=("sex", "migration_group", "income_group"))
+    cfg = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=30),
+        fairness=FairnessConfig(attributes=("sex", "migration_group", "income_group")),
+    )
     df = _miscalibrated(1, 2.0)
-    audit = audit_fairness(df, label="y", score="s", threshold=0.1, groups=list(cfg.audit_attributes), cfg=cfg)
+    audit = audit_fairness(df, label="y", score="s", threshold=0.1, groups=list(cfg.fairness.attributes), cfg=cfg)
     verdict = audit_gates(cfg=cfg, fairness={"13-19": audit}, league_findings=[])
     assert not verdict.passed
     failed = verdict.failed_checks()
@@ -193,7 +200,7 @@ def test_gate_fails_on_a_miscalibrated_protected_group_with_the_numbers():
     assert all(is_gating(c.attribute_code, cfg) for c in failed)
     top = next(c for c in failed if c.group_code == "buiten_europa")
     assert top.group == "non-European migration background" and top.attribute == "migration background"
-    assert top.lo > cfg.tolerance_high and top.p_adjusted <= cfg.gate_alpha
+    assert top.lo > cfg.fairness.tolerance_high and top.p_adjusted <= cfg.gate.alpha
     assert "under-estimates" in top.explanation and "Holm" in top.explanation
     assert "aanwas promote" in verdict.next_step
     assert any("non-European migration background" in r for r in verdict.reasons)
@@ -203,13 +210,18 @@ def test_gate_fails_on_a_miscalibrated_protected_group_with_the_numbers():
 
 
 def test_descriptive_attribute_never_rejects_and_small_groups_are_too_few():
-    cfg = EvaluationConfig(bootstrap_reps=30, audit_attributes=("sex", "migration_group", "income_group"))
+    cfg = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=30),
+        fairness=FairnessConfig(attributes=("sex", "migration_group", "income_group")),
+    )
     df = _miscalibrated(2, 2.5)
     df["income_group"] = np.where(df["migration_group"] == "buiten_europa", 1, df["income_group"])
     df.loc[:5, "sex"] = "X"  # a group of six: too few
-    audit = audit_fairness(df, label="y", score="s", threshold=0.1, groups=list(cfg.audit_attributes), cfg=cfg)
+    audit = audit_fairness(df, label="y", score="s", threshold=0.1, groups=list(cfg.fairness.attributes), cfg=cfg)
     only_income = EvaluationConfig(
-        bootstrap_reps=30, audit_attributes=("sex", "migration_group", "income_group"), gate_attributes=("sex",)
+        bootstrap=BootstrapConfig(reps=30),
+        fairness=FairnessConfig(attributes=("sex", "migration_group", "income_group")),
+        gate=GateConfig(attributes=("sex",)),
     )
     verdict = audit_gates(cfg=only_income, fairness={"13-19": audit}, league_findings=[])
     assert verdict.passed
@@ -239,9 +251,12 @@ CHECK_KEYS = {
 
 
 def test_verdict_json_shape_and_round_trip():
-    cfg = EvaluationConfig(bootstrap_reps=30, audit_attributes=("sex", "migration_group", "income_group"))
+    cfg = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=30),
+        fairness=FairnessConfig(attributes=("sex", "migration_group", "income_group")),
+    )
     audit = audit_fairness(
-        _miscalibrated(3, 2.0), label="y", score="s", threshold=0.1, groups=list(cfg.audit_attributes), cfg=cfg
+        _miscalibrated(3, 2.0), label="y", score="s", threshold=0.1, groups=list(cfg.fairness.attributes), cfg=cfg
     )
     verdict = audit_gates(cfg=cfg, fairness={"8-12": audit}, league_findings=[])
     doc = json.loads(json.dumps(verdict.to_dict(), allow_nan=False))  # strict JSON: no NaN
@@ -280,7 +295,7 @@ def test_group_labels_are_plain_words():
 @given(seed=st.integers(0, 10_000))
 def test_property_calibrated_model_passes_the_gate(seed):
     bench = _benchmark()
-    cfg = EvaluationConfig(bootstrap_reps=20, audit_attributes=bench.ATTRIBUTES)
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=20), fairness=FairnessConfig(attributes=bench.ATTRIBUTES))
     rejected, reasons = bench.gate_rejects(bench.calibrated_world(seed, n=8_000, prevalence=0.02), cfg)
     # the family-wise false rejection rate is <= 5 % (measured ~0, docs/dev/evaluation.md): a
     # rejection of a calibrated model here is a chance of far less than 1 in 100 per example

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, precision_score, recall_score, roc_auc_score
 
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig
 from evaluation.performance import audit_performance
 
 
@@ -36,7 +36,9 @@ def test_metrics_equal_sklearn(scored, fast_cfg):
 
 
 def test_calibration_of_true_risk_is_good_and_bins_add_up(scored):
-    res = audit_performance(scored, label="y", score="s", threshold=0.1, cfg=EvaluationConfig(bootstrap_reps=100))
+    res = audit_performance(
+        scored, label="y", score="s", threshold=0.1, cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=100))
+    )
     cal = res.calibration
     assert cal["n_persons"].sum() == len(scored)
     assert cal["score_from"].iloc[0] == 0.0 and cal["score_to"].iloc[-1] == 1.0  # no person's extreme score
@@ -48,7 +50,9 @@ def test_calibration_of_true_risk_is_good_and_bins_add_up(scored):
 
 def test_miscalibration_is_detected(scored):
     doubled = scored.assign(s=np.clip(scored["s"] * 2.0, 0, 1))
-    res = audit_performance(doubled, label="y", score="s", threshold=0.1, cfg=EvaluationConfig(bootstrap_reps=60))
+    res = audit_performance(
+        doubled, label="y", score="s", threshold=0.1, cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=60))
+    )
     m = res.metrics.set_index(["model", "metric"])
     assert m.loc[("model", "ece"), "ci_lo"] > 0.02
     assert m.loc[("model", "mean_predicted"), "ci_lo"] > m.loc[("model", "prevalence"), "ci_hi"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2, poisson
 
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig, FairnessConfig, GateConfig
 from evaluation.evaluate import POOLED, evaluate_model
 from evaluation.report import render_report
 from evaluation.stigmatisation import (
@@ -147,7 +147,11 @@ def test_truth_at_gemeente_level_weights_wijken_by_rows():
 def test_evaluate_model_records_registration_intensity_per_band_pooled_and_gemeente():
     rows, truth = fabricate_periods(4, persons_per_wijk=250)
     test = rows[rows["ref_date"] == rows["ref_date"].max()].assign(label=lambda d: d["registered"].astype(int))
-    cfg = EvaluationConfig(bootstrap_reps=20, audit_attributes=("age_band",), gate_attributes=())
+    cfg = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=20),
+        fairness=FairnessConfig(attributes=("age_band",)),
+        gate=GateConfig(attributes=()),
+    )
     result = evaluate_model(test, cfg=cfg, threshold=0.05, registrations=rows, truth_areas=truth)
     ri = result.summary["registration_intensity"]
     assert set(ri) == {f"{b}/{lv}" for b in ("13-19", "20-23", POOLED) for lv in ("wijk", "gemeente")}

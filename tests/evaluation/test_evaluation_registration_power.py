@@ -99,14 +99,14 @@ def test_power_predicts_what_the_audit_flags():
         # the stored power is the formula at the run's cutoff and reference
         again = intensity_power(
             pw["expected_registrations"].to_numpy(),
-            ratio=cfg.intensity_power_ratio,
+            ratio=cfg.stigmatisation.intensity.power_ratio,
             p_threshold=s["p_threshold_over"],
             min_count=cfg.min_cell_size,
-            tolerance=cfg.tolerance_high,
+            tolerance=cfg.fairness.tolerance_high,
         )
         assert np.allclose(pw["power"], again)
         assert len(pw) == s["n_areas_auditable"] == 3_000  # every area has 10 persons, shown or not
-        assert s["n_areas_powered"] == int((pw["power"] >= cfg.intensity_power_target).sum())
+        assert s["n_areas_powered"] == int((pw["power"] >= cfg.stigmatisation.intensity.power_target).sum())
         # true intensity relative to the audit's reference (the reference pools a few undetected
         # over-registered areas, so it sits slightly above 1)
         ref = s["registrations_per_expected_reference"]
@@ -116,7 +116,7 @@ def test_power_predicts_what_the_audit_flags():
             ratio=2.0 / ref,
             p_threshold=s["p_threshold_over"],
             min_count=cfg.min_cell_size,
-            tolerance=cfg.tolerance_high,
+            tolerance=cfg.fairness.tolerance_high,
         )
         hit = (mine["registration"] == "over").to_numpy()
         flagged += int(hit.sum())

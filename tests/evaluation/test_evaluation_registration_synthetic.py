@@ -45,7 +45,7 @@ WIJK_MAX_FALSE_DISCOVERY = 0.1
 GEMEENTE_MIN_SENSITIVITY = 0.25  # 3 of 12
 GEMEENTE_MAX_FALSE_DISCOVERY = 0.34  # at most 2 of 6 (seed 2 is at that bound)
 # the claim "it flags the over-policed wijken it has the data to see": power >= 0.8 to detect a
-# doubling (cfg.evaluation.intensity_power_target, intensity_power_ratio); measured 1.00 / 0.94
+# doubling (cfg.evaluation.stigmatisation.intensity.power_target, intensity_power_ratio); measured 1.00 / 0.94
 # sensitivity (mean predicted power 0.93 / 0.96) with no false discovery, 16 / 16 such wijken
 POWERED_MIN_WIJKEN = 10
 POWERED_MIN_SENSITIVITY = 0.75
@@ -58,7 +58,7 @@ POWERED_MAX_SHORTFALL = 0.2
 def _pooled_audit(tmp: Path, seed: int) -> dict:
     from lightgbm import LGBMClassifier
 
-    cfg = load_config(None, ["synth.scale=0.1", f"synth.seed={seed}", "evaluation.bootstrap_reps=20"])
+    cfg = load_config(None, ["synth.scale=0.1", f"synth.seed={seed}", "evaluation.bootstrap.reps=20"])
     console = Console(quiet=True)
     run_synth(cfg, tmp / "synth", console)
     run_features(cfg, tmp / "synth" / "raw", tmp / "work", None, console=console)

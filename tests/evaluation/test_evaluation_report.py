@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from aanwas.cli import app
 from aanwas.stages.evaluate import log_evaluation
 from evaluation._cells import check_aggregate_tables
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig, FairnessConfig, GateConfig, ShapConfig
 from evaluation.evaluate import evaluate_model, gate_of
 from evaluation.fairness import audit_fairness
 from evaluation.gates import audit_gates
@@ -51,7 +51,9 @@ def evaluated(make_world):
         warnings.simplefilter("ignore")
         model = lgb.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1).fit(persons[feats], persons["label"])
     cfg = EvaluationConfig(
-        bootstrap_reps=25, shap_max_rows=2000, audit_attributes=("sex", "migration_group", "income_group")
+        bootstrap=BootstrapConfig(reps=25),
+        shap=ShapConfig(max_rows=2000),
+        fairness=FairnessConfig(attributes=("sex", "migration_group", "income_group")),
     )
     info = ModelInfo(
         version="7", run_id="r1", bands=("13-19",), threshold={"13-19": 0.1}, outcome={"13-19": "opiumwet, 24 months"}
@@ -127,7 +129,11 @@ def test_gates_fail_on_outside_disparity_and_league_tables():
     s = rng.beta(2, 8, n)
     y = (rng.random(n) < np.where(g == "b", s * 2.5, s)).clip(0, 1).astype(int)  # under-predicts group b
     df = pd.DataFrame({"y": y, "s": s, "g": g})
-    cfg = EvaluationConfig(bootstrap_reps=40, audit_attributes=("g",), gate_attributes=("g",))
+    cfg = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=40),
+        fairness=FairnessConfig(attributes=("g",)),
+        gate=GateConfig(attributes=("g",)),
+    )
     fa = audit_fairness(df, label="y", score="s", threshold=0.3, groups=["g"], cfg=cfg)
     verdict = audit_gates(cfg=cfg, fairness={"13-19": fa}, league_findings=[])
     assert not verdict.passed
@@ -135,10 +141,16 @@ def test_gates_fail_on_outside_disparity_and_league_tables():
     assert [c.group_code for c in verdict.failed_checks()] == ["b"]
     assert "proxy test not evaluated" in verdict.notes
     # the same attribute as a descriptive one is reported, never rejects
-    descriptive = EvaluationConfig(bootstrap_reps=40, audit_attributes=("g", "sex"), gate_attributes=("sex",))
+    descriptive = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=40),
+        fairness=FairnessConfig(attributes=("g", "sex")),
+        gate=GateConfig(attributes=("sex",)),
+    )
     verdict = audit_gates(cfg=descriptive, fairness={"13-19": fa}, league_findings=[])
     assert verdict.passed and {c.outcome for c in verdict.checks if c.gate == "fairness"} == {"descriptive"}
-    relaxed = EvaluationConfig(bootstrap_reps=40, gate_fairness_metrics=("ppv",), gate_max_outside=100)
+    relaxed = EvaluationConfig(
+        bootstrap=BootstrapConfig(reps=40), gate=GateConfig(fairness_metrics=("ppv",), max_outside=100)
+    )
     assert audit_gates(cfg=relaxed, fairness={"13-19": fa}, league_findings=[]).passed
     assert not audit_gates(cfg=relaxed, league_findings=["table 't': rank-like column 'rank'"]).passed
 
@@ -160,7 +172,7 @@ def test_cli_audit_writes_json_and_self_contained_html(tmp_path):
     args = ["audit", "--scores", str(csv), "--label", "y", "--score", "s", "--threshold", "0.5"]
     result = runner.invoke(
         app,
-        [*args, "--group", "sex", "--group", "herkomst", "--out", str(out), "--set", "evaluation.bootstrap_reps=30"],
+        [*args, "--group", "sex", "--group", "herkomst", "--out", str(out), "--set", "evaluation.bootstrap.reps=30"],
     )
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "fairness.json").read_text())
@@ -188,7 +200,7 @@ def test_cli_audit_reproduces_hand_computed_rates_per_group(tmp_path):
     table.to_csv(csv, index=False)
     out = tmp_path / "out"
     args = ["audit", "--scores", str(csv), "--label", "y", "--score", "s", "--threshold", "0.5", "--group", "g"]
-    result = runner.invoke(app, [*args, "--out", str(out), "--set", "evaluation.bootstrap_reps=20"])
+    result = runner.invoke(app, [*args, "--out", str(out), "--set", "evaluation.bootstrap.reps=20"])
     assert result.exit_code == 0, result.output
     groups = json.loads((out / "fairness.json").read_text())["attributes"]["g"]["groups"]
     hand = {
@@ -239,7 +251,7 @@ def test_cli_audit_keeps_other_files_in_an_existing_directory(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     args = ["audit", "--scores", str(csv), "--label", "y", "--score", "s", "--threshold", "0.5", "--group", "sex"]
-    assert runner.invoke(app, [*args, "--out", str(out), "--set", "evaluation.bootstrap_reps=20"]).exit_code == 0
+    assert runner.invoke(app, [*args, "--out", str(out), "--set", "evaluation.bootstrap.reps=20"]).exit_code == 0
     assert (out / "keep.txt").read_text() == "mine" and (out / "fairness.json").exists()
 
 
@@ -323,7 +335,7 @@ def test_cli_audit_reads_semicolon_csv_with_bom(tmp_path):
     semi.write_bytes(b"\xef\xbb\xbf" + pd.read_csv(csv).to_csv(index=False, sep=";").encode("utf-8"))
     out = tmp_path / "out"
     args = ["audit", "--scores", str(semi), "--label", "y", "--score", "s", "--threshold", "0.5", "--group", "sex"]
-    result = runner.invoke(app, [*args, "--out", str(out), "--set", "evaluation.bootstrap_reps=20"])
+    result = runner.invoke(app, [*args, "--out", str(out), "--set", "evaluation.bootstrap.reps=20"])
     assert result.exit_code == 0, result.output
     assert set(json.loads((out / "fairness.json").read_text())["attributes"]["sex"]["groups"]) == {"M", "V"}
 

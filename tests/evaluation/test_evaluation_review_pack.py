@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from aanwas.cli import app
 from aanwas.stages.evaluate import log_evaluation
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig, ShapConfig
 from evaluation.evaluate import evaluate_model
 from evaluation.modelcard import ModelInfo, render_model_card_markdown
 from evaluation.review_pack import (
@@ -85,7 +85,7 @@ def evaluated(make_world):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = lgb.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1).fit(persons[feats], persons["label"])
-    cfg = EvaluationConfig(bootstrap_reps=25, shap_max_rows=2000)
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=25), shap=ShapConfig(max_rows=2000))
     info = ModelInfo(version="4", run_id=IDENT.run_id, bands=("13-19",), threshold={"13-19": 0.1})
     res = evaluate_model(
         persons,

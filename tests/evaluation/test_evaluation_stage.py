@@ -19,7 +19,7 @@ def test_gate_check_runs_on_feature_table_rows_with_audit_attributes():
         migration_group=rng.choice(["nederland", "europa", "buiten_europa"], len(rows)),
         income_group=rng.integers(1, 6, len(rows)),
     )
-    cfg = load_config(None, ["evaluation.bootstrap_reps=20", 'evaluation.area_levels=["gemeente"]'])
+    cfg = load_config(None, ["evaluation.bootstrap.reps=20", 'evaluation.stigmatisation.area_levels=["gemeente"]'])
     scored = prepare_scored_rows(rows, risk.reindex(rows.index).fillna(0.02), cfg.evaluation, audit)
     assert {"score", "sex", "migration_group", "income_group", "single_parent"} <= set(scored.columns)
     assert scored["single_parent"].equals(scored["ind_single_parent"])
@@ -56,7 +56,7 @@ def test_gate_check_audits_registration_intensity_over_every_reference_date():
     table = table.sort_values(["rinpersoon", "ref_date"])
     step = np.random.default_rng(1).poisson(0.3, len(table)).astype("float32")
     table["ind_n_prior_suspect"] = pd.Series(step, index=table.index).groupby(table["rinpersoon"]).cumsum()
-    cfg = load_config(None, ["evaluation.bootstrap_reps=20", 'evaluation.area_levels=["gemeente"]'])
+    cfg = load_config(None, ["evaluation.bootstrap.reps=20", 'evaluation.stigmatisation.area_levels=["gemeente"]'])
     check = build_gate_check(cfg, None)
     band_rows = table[table["age_band"] == "13-19"]
     all_risk = risk.reindex(band_rows.index).fillna(0.02)
@@ -115,7 +115,9 @@ def test_gate_check_compares_the_registration_audits_with_the_synthetic_truth():
         }
     )
     # both levels: the gemeente truth is aggregated from the wijken of the audited rows
-    cfg = load_config(None, ["evaluation.bootstrap_reps=20", 'evaluation.area_levels=["wijk", "gemeente"]'])
+    cfg = load_config(
+        None, ["evaluation.bootstrap.reps=20", 'evaluation.stigmatisation.area_levels=["wijk", "gemeente"]']
+    )
     check = build_gate_check(cfg, None, truth)
     band_rows = table[table["age_band"] == "13-19"]
     all_risk = risk.reindex(band_rows.index).fillna(0.02)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from aanwas.common.errors import InputError
-from evaluation.config import EvaluationConfig
+from evaluation.config import BootstrapConfig, EvaluationConfig, StigmatisationConfig
 from evaluation.stigmatisation import (
     aggregate_area_composition,
     audit_label_bias,
@@ -24,7 +24,7 @@ from features.geography import load_geography
 @pytest.mark.parametrize("seed", [7, 8])
 def test_label_bias_flags_the_over_policed_areas(seed, make_world):
     persons, truth = make_world(seed)
-    cfg = EvaluationConfig(bootstrap_reps=100)
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=100))
     res = audit_label_bias(persons, area="wijk", label="label", alternative="alt", score="score", cfg=cfg)
     cmp = compare_with_truth(res, truth)
     assert cmp["n_areas_truly_over_policed"] == 6
@@ -43,7 +43,11 @@ def test_label_bias_flags_the_over_policed_areas(seed, make_world):
 def test_no_bias_means_no_flags(make_world):
     persons, truth = make_world(9, n_over_policed=0)
     res = audit_label_bias(
-        persons, area="wijk", label="label", alternative="alt", cfg=EvaluationConfig(bootstrap_reps=100)
+        persons,
+        area="wijk",
+        label="label",
+        alternative="alt",
+        cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=100)),
     )
     assert res.summary["n_areas_over_registered"] == 0 and res.summary["n_areas_under_registered"] == 0
     assert res.summary["p_intensity_heterogeneity"] > 0.001
@@ -52,7 +56,7 @@ def test_no_bias_means_no_flags(make_world):
 
 def test_global_heterogeneity_test_detects_bias(world):
     persons, _ = world
-    cfg = EvaluationConfig(bootstrap_reps=30)
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=30))
     res = audit_label_bias(persons, area="wijk", label="label", alternative="alt", cfg=cfg)
     assert res.summary["p_intensity_heterogeneity"] < 1e-6
     assert res.summary["intensity_dispersion_ratio"] > 2
@@ -66,7 +70,9 @@ def test_sparse_areas_with_no_events_are_not_called_under_registered(binary):
     p = np.full(n, 0.01)
     df = pd.DataFrame({"a": np.repeat([f"A{i:03d}" for i in range(300)], 40), "y": (rng.random(n) < p).astype(int)})
     df["alt"] = (rng.random(n) < p).astype(int) if binary else p
-    res = audit_label_bias(df, area="a", label="y", alternative="alt", cfg=EvaluationConfig(bootstrap_reps=30))
+    res = audit_label_bias(
+        df, area="a", label="y", alternative="alt", cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=30))
+    )
     assert res.summary["n_areas_under_registered"] == 0
     assert res.summary["n_areas_over_registered"] <= 1
     zero = res.areas[res.areas["rate_observed"] == 0]
@@ -81,7 +87,7 @@ def test_label_bias_table_is_area_level_sorted_by_code_and_respects_min_cell(wor
     small = persons.copy()
     small.loc[small.index[:5], "wijk"] = "WK99999999"  # an area of 5 persons
     res = audit_label_bias(
-        small, area="wijk", label="label", alternative="alt", cfg=EvaluationConfig(bootstrap_reps=30)
+        small, area="wijk", label="label", alternative="alt", cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=30))
     )
     assert "WK99999999" not in set(res.areas["area_code"])
     assert res.summary["n_areas_too_few"] == 1
@@ -99,7 +105,7 @@ def test_intensity_adjusted_label_keeps_national_rate_and_removes_known_bias(wor
         area="wijk",
         label="adj",
         alternative="alt",
-        cfg=EvaluationConfig(bootstrap_reps=60),
+        cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=60)),
     )
     assert res.summary["n_areas_over_registered"] <= 1
 
@@ -113,7 +119,12 @@ def test_intensity_adjusted_label_rejects_unknown_areas():
 def test_ranking_identical_areas_none_elevated_and_naive_list_all_wrong():
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"a": np.repeat([f"A{i:02d}" for i in range(20)], 300), "r": rng.beta(2, 30, 6000)})
-    res = audit_ranking(df, area="a", value="r", cfg=EvaluationConfig(bootstrap_reps=200, top_n=5))
+    res = audit_ranking(
+        df,
+        area="a",
+        value="r",
+        cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=200), stigmatisation=StigmatisationConfig(top_n=5)),
+    )
     s = res.summary
     assert s["n_areas"] == 20
     assert s["n_areas_elevated"] <= 1  # at most a chance finding
@@ -127,7 +138,12 @@ def test_ranking_elevated_only_when_interval_excludes_national():
     base = rng.beta(2, 30, 4000)
     df = pd.DataFrame({"a": np.repeat(["A", "B", "C", "D"], 1000), "r": base})
     df.loc[df["a"] == "D", "r"] *= 2.0
-    res = audit_ranking(df, area="a", value="r", cfg=EvaluationConfig(bootstrap_reps=100, top_n=2))
+    res = audit_ranking(
+        df,
+        area="a",
+        value="r",
+        cfg=EvaluationConfig(bootstrap=BootstrapConfig(reps=100), stigmatisation=StigmatisationConfig(top_n=2)),
+    )
     status = res.areas.set_index("area_code")["status"]
     assert status["D"] == "elevated"
     assert (status.drop("D") != "elevated").all()
@@ -137,7 +153,7 @@ def test_ranking_elevated_only_when_interval_excludes_national():
 
 def test_proxy_test_separates_proxy_from_unrelated_composition(world):
     persons, _ = world
-    cfg = EvaluationConfig(bootstrap_reps=60)
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=60))
     origin = aggregate_area_composition(persons, area="wijk", attributes=["migration_group"])
     rng = np.random.default_rng(0)
     noise = pd.DataFrame({"share_noise": rng.random(origin.shape[0])}, index=origin.index)

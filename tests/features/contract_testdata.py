@@ -1353,6 +1353,16 @@ CASES: list[BadCase] = [
         error="config",
     ),
     BadCase(
+        "config-renamed-setting",
+        "a setting of the former flat [evaluation] layout",
+        _with_config(overrides=("evaluation.bootstrap_reps=50",)),
+        "evaluation.bootstrap_reps",
+        None,
+        None,
+        "was renamed: set evaluation.bootstrap.reps instead",
+        error="config",
+    ),
+    BadCase(
         "config-wrong-type-int",
         "text for a whole-number setting",
         _with_config(overrides=("definitions.min_cell_size=ten",)),

@@ -34,7 +34,7 @@ def test_replicates_equal_a_loop_of_weighted_sklearn_aucs() -> None:
     """The interval is the percentile of per-replicate differences of sample-weighted AUCs on
     the SAME resample for both models (seed-for-seed the evaluation bootstrap's weights)."""
     y, a, b = _data(300, 1)
-    cfg = ComparisonConfig(bootstrap_reps=60, confidence=0.9, bootstrap_max_cells=5_000)
+    cfg = ComparisonConfig(bootstrap_reps=60, test_level=0.1, bootstrap_max_cells=5_000)
     W = np.vstack(list(draw_weights(len(y), cfg.bootstrap_reps, 7, cfg.bootstrap_max_cells)))
     diffs = []
     for w in W:
@@ -87,7 +87,9 @@ def test_config_is_checked() -> None:
     from aanwas.common.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        ComparisonConfig(confidence=1.0)
+        ComparisonConfig(test_level=0.0)
+    # the interval's level is exactly what the former `confidence = 0.95` gave (same percentiles)
+    assert ComparisonConfig().confidence == 0.95 and ComparisonConfig(test_level=0.1).confidence == 0.9
     with pytest.raises(ConfigError):
         ComparisonConfig(bootstrap_reps=5)
 
@@ -103,7 +105,7 @@ def test_tied_rows_are_bootstrapped_as_groups_exactly() -> None:
     y = (rng.random(n) < 0.2).astype(int)
     a = np.round(y * 0.6 + rng.random(n), 1)  # few distinct values: many identical rows
     b = np.round(a + rng.normal(0, 0.3, n), 1)
-    cfg = ComparisonConfig(bootstrap_reps=200, confidence=0.9, bootstrap_max_cells=20_000)
+    cfg = ComparisonConfig(bootstrap_reps=200, test_level=0.1, bootstrap_max_cells=20_000)
     d = paired_auc_difference(y, a, b, cfg, seed=11)
     assert d["auc_diff"] == pytest.approx(roc_auc_score(y, a) - roc_auc_score(y, b))
     import pandas as pd

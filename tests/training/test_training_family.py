@@ -138,6 +138,9 @@ def test_the_model_card_sentence_in_both_languages() -> None:
     )
     assert nl == (
         "De logistische regressie is gekozen omdat LightGBM niet beter was buiten zijn 95 %-interval: "
-        "+0,001 [-0,003; +0,006] (AUC LightGBM 0,776, logistische regressie 0,775)."
+        "+0,001 [-0,003; +0,006] (AUC LightGBM 0,776, logistische regressie 0,775). Het 95 %-interval is het "
+        "niveau van een keuze (hoogstens 2,5 % kans dat LightGBM gekozen wordt terwijl het niet beter is), niet het "
+        "niveau van de intervallen bij de getoonde cijfers."
     )
+    assert "at most 2.5 % chance" in choice.rule and "not the level of the intervals" in choice.rule
     assert family_text(None) is None and family_text({}) is None

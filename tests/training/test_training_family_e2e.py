@@ -27,8 +27,8 @@ SETTINGS = (
     f'training.bands=["{BAND}"]',
     "training.tuning.enabled=false",
     "training.mlflow.log_baseline_models=false",
-    "evaluation.bootstrap_reps=20",
-    'evaluation.area_levels=["gemeente"]',
+    "evaluation.bootstrap.reps=20",
+    'evaluation.stigmatisation.area_levels=["gemeente"]',
 )
 
 

@@ -174,8 +174,8 @@ def test_training_logs_the_pooled_registration_audit_and_report_shows_it(tmp_pat
     items += [
         'training.bands=["13-19", "20-23"]',
         "training.promotion.run_evaluation_gates=true",
-        "evaluation.bootstrap_reps=20",
-        'evaluation.area_levels=["gemeente"]',
+        "evaluation.bootstrap.reps=20",
+        'evaluation.stigmatisation.area_levels=["gemeente"]',
     ]
     args = [a for item in items for a in ("--set", item)]
     result = runner.invoke(app, ["train", "--work", str(work), *args])
