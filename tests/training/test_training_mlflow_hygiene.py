@@ -31,8 +31,8 @@ SETTINGS = [
     "training.lightgbm.early_stopping_rounds=20",
     "training.lightgbm.learning_rate=0.1",
     "training.promotion.run_evaluation_gates=true",
-    "evaluation.bootstrap_reps=20",
-    'evaluation.area_levels=["gemeente"]',
+    "evaluation.bootstrap.reps=20",
+    'evaluation.stigmatisation.area_levels=["gemeente"]',
 ]
 
 
