@@ -32,7 +32,7 @@ def test_main_entry_point_runs_every_step_as_a_child_run(tmp_path: Path) -> None
     cwd, out, store = tmp_path / "cwd", tmp_path / "demo", tmp_path / "store" / "mlflow.db"
     cwd.mkdir()
     config = tmp_path / "small.toml"
-    config.write_text("[training.tuning]\nn_trials = 2\n[evaluation]\nbootstrap_reps = 30\n")
+    config.write_text("[training.tuning]\nn_trials = 2\n[evaluation.bootstrap]\nreps = 30\n")
     uri = f"sqlite:///{store}"
     bin_dir = str(Path(sys.executable).parent)
     env = {
