@@ -391,6 +391,11 @@ def label_areas(area_table: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=t.index, name="label")
 
 
+def _float(x: Any) -> float:
+    """A table value as a float: missing (NaN or pandas' NA of a nullable column) as NaN."""
+    return float("nan") if pd.isna(x) else float(x)
+
+
 def _round_sig(x: float, digits: int) -> float | None:
     if x is None or not np.isfinite(x):
         return None
@@ -525,9 +530,9 @@ def _interventions(registry: pd.DataFrame | None, effects: pd.DataFrame | None, 
                 item["effects"].append(
                     {
                         "method": str(r.method),
-                        "est": _round_sig(float(r.estimate), digits),
-                        "lo": _bound(float(r.ci_low), digits),
-                        "hi": _bound(float(r.ci_high), digits),
+                        "est": _round_sig(_float(r.estimate), digits),
+                        "lo": _bound(_float(r.ci_low), digits),
+                        "hi": _bound(_float(r.ci_high), digits),
                         "n_areas": int(r.n_areas),
                         # why an interval end is blank (finite_intervals); absent when none
                         **({"reason": str(r.reason)} if str(getattr(r, "reason", "") or "") else {}),
