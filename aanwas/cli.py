@@ -116,21 +116,21 @@ def _strict(o: Any) -> Any:
     return str(o)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     # One line, no traceback; no row values ever reach these messages.
     print(f"aanwas: error: {message}", file=sys.stderr)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 def handles_errors(fn: F) -> F:
-    """Turn AanwasError into one clear line and exit code 2."""
+    """Turn AanwasError into one clear line and its exit code (2: bad input or setting)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except AanwasError as err:
-            _fail(str(err))
+            _fail(str(err), err.exit_code)
 
     return wrapper  # type: ignore[return-value]
 

@@ -45,7 +45,6 @@ from area_accuracy import TRUTH_BASIS, score_feature_table, true_risk_of_rows
 from aanwas.config import load_config
 from aanwas.stages.features import load_feature_table
 from features._timeline import NO_DAY, RefDate, build_timeline
-from features.build import _area_dtypes
 from features.catalogue import feature_columns
 from features.geography import load_geography
 from features.sources.readers import load_mapping, read_delivery
@@ -65,7 +64,7 @@ def true_risk(person_year: pd.DataFrame, rows: pd.DataFrame, cfg, basis: str = T
 def extra_inputs(raw: Path, rows: pd.DataFrame, cfg) -> pd.DataFrame:
     """Candidate inputs outside the catalogue, per row of ``rows``, strictly before the reference date."""
     delivery = read_delivery(raw, load_mapping(None), cfg.contract)
-    tl = build_timeline(delivery.tables, _area_dtypes(load_geography())[0]["buurt"].categories)
+    tl = build_timeline(delivery.tables, pd.Index(load_geography().hierarchy()["buurt"].to_numpy()))
     links = pd.DataFrame({"child": tl.child, "parent": tl.parent})
     sib = links.merge(links, on="parent", suffixes=("", "_sib"))
     sib = sib[sib["child"] != sib["child_sib"]][["child", "child_sib"]].drop_duplicates()

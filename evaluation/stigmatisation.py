@@ -776,8 +776,11 @@ def compare_with_truth(result: LabelBiasResult, truth_areas: pd.DataFrame) -> di
     -------
     dict
         ``n_areas_truly_over_policed``, ``n_areas_flagged``, ``n_areas_flagged_correctly``,
-        ``recall``, ``precision`` and, if the enforcement multiplier is present, the Spearman
-        correlation between estimated intensity and true enforcement.
+        ``recall``, ``precision``, ``false_discovery`` (flagged but not over-policed) and, if the
+        enforcement multiplier is present, the Spearman correlation between estimated intensity
+        and true enforcement, ``n_areas_flagged_not_elevated`` and ``false_discovery_null``
+        (flagged with a true enforcement at or below the median of the areas not over-policed:
+        the false discoveries of the audit's own null, which Benjamini-Hochberg controls).
     """
     t = truth_areas.assign(area_code=truth_areas["area_code"].astype(str)).drop_duplicates("area_code")
     m = result.areas.merge(t, on="area_code", how="inner")
@@ -797,6 +800,16 @@ def compare_with_truth(result: LabelBiasResult, truth_areas: pd.DataFrame) -> di
         out["spearman_intensity_enforcement"] = float(
             m["registration_intensity"].rank().corr(m[enforcement].astype(float).rank())
         )
+    if enforcement is not None and (~truth).any():
+        # the audit's own null: not registered more than the reference (the median enforcement
+        # of the areas not over-policed, as in power_at_true_intensity). A flagged area between
+        # the reference and the over-policing cut (an aggregated gemeente) is truly elevated:
+        # a false discovery against the cut, not against the null Benjamini-Hochberg controls.
+        e = m[enforcement].astype(float).to_numpy()
+        base = float(np.nanmedian(e[~truth]))
+        null_flags = flagged & (e <= base)
+        out["n_areas_flagged_not_elevated"] = int(null_flags.sum())
+        out["false_discovery_null"] = float(null_flags.sum() / flagged.sum()) if flagged.any() else float("nan")
     return out
 
 

@@ -79,3 +79,23 @@ def test_no_package_imports_another_packages_private_modules():
                         bad.append(f"{path.relative_to(ROOT)} imports {name}")
                         break
     assert not bad, bad
+
+
+def _private_names(path: Path) -> list[str]:
+    """``module.name`` of every underscore name ``path`` imports from our packages."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        f"{node.module}.{a.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+        if _top(node.module) in {*PACKAGES, COMMON}
+        for a in node.names
+        if a.name.startswith("_") and not a.name.startswith("__")
+    ]
+
+
+def test_benchmarks_import_no_private_names():
+    """Scripts in benchmarks/ use the packages' public helpers (a private name may change without notice)."""
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    bad = {str(p.relative_to(ROOT)): names for p in scripts if (names := _private_names(p))}
+    assert not bad, bad

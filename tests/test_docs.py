@@ -21,6 +21,10 @@ LOG_PHRASES = {
         r"\b(?:a|an|another|other|each|every|one|two|three|four|five|six|seven|eight|\d+)\s+helpers?\b", re.I
     ),
     "the lead": re.compile(r"\bthe\s+lead\b|\blead's\b", re.I),
+    "engineer (a person)": re.compile(
+        r"\b(?:another|other|each|every|one|two|three|four|five|six|seven|eight|\d+)\s+engineers?\b", re.I
+    ),
+    "narrative": re.compile(r"\bwe\s+then\b", re.I),
     "scratch path": re.compile(r"/work/scratch|\bscratch\s+(?:script|dir|directory|path)s?\b", re.I),
 }
 #: A Markdown link or image: [text](target) (target without spaces; an optional "title" after).
@@ -72,6 +76,18 @@ def test_user_docs_contain_no_development_log(path):
     assert not found, f"{path.relative_to(ROOT)}: development-log language {found}; records belong in docs/dev/"
 
 
+def dev_records() -> list[Path]:
+    """The development records (docs/dev/ and benchmarks/): written as records (what, command,
+    figure), not as a log of who did what in which round of work."""
+    return sorted({*(ROOT / "docs" / "dev").rglob("*.md"), *(ROOT / "benchmarks").rglob("*.md")})
+
+
+@pytest.mark.parametrize("path", dev_records(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_dev_records_are_records_not_a_log(path):
+    found = log_phrases(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.relative_to(ROOT)}: development-log language {found}; write what, command, figure"
+
+
 @pytest.mark.parametrize("path", all_docs(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_relative_links_resolve(path):
     broken = []
@@ -86,6 +102,7 @@ def test_the_checks_can_fail(tmp_path):
     """The phrase list and the link check catch what they are meant to catch."""
     assert log_phrases("as the lead measured in sessions 3-5")
     assert log_phrases("not re-checked in this\nsession")  # a phrase broken over two lines
+    assert log_phrases("shared with four other engineers; we then re-ran it")
     doc = tmp_path / "x.md"
     doc.write_text("[gone](nope.md) [here](x.md)", encoding="utf-8")
     assert [t for t in relative_links(doc.read_text()) if not (tmp_path / t).exists()] == ["nope.md"]

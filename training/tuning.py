@@ -18,6 +18,7 @@ import numpy as np
 import optuna
 from sklearn.metrics import roc_auc_score
 
+from aanwas.common.errors import AanwasError
 from models import LightGBMRiskClassifier
 from training.config import LightGBMConfig, SearchSpace, TuningConfig
 from training.splits import stratified_subsample
@@ -26,6 +27,22 @@ TUNED = ("learning_rate", "num_leaves", "min_child_samples", "reg_lambda", "cols
 LOG_SCALE = ("learning_rate", "num_leaves", "min_child_samples", "reg_lambda")
 
 TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+#: Longest part of a trial's error message repeated in :class:`TuningError`.
+ERROR_TEXT_CHARS = 300
+
+
+class TuningError(AanwasError):
+    """No tuning trial completed: one line with the study, the trial counts and the first
+    failed trial's error. Exit code 1 (a failure that is not bad input; each failed trial's
+    traceback is logged above the line by Optuna)."""
+
+    exit_code = 1
+
+    def __init__(self, study: str, n_trials: int, n_failed: int, n_pruned: int, first_error: str | None):
+        first = f"; the first failed with {first_error}" if first_error else ""
+        super().__init__(
+            f"tuning '{study}': none of {n_trials} trial(s) completed ({n_failed} failed, {n_pruned} pruned){first}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,13 +160,24 @@ def tune_lightgbm(
     X_fit = X_train.iloc[idx] if hasattr(X_train, "iloc") else X_train[idx]
     y_fit = y_train[idx]
 
+    errors: list[str] = []  # each failed trial's error, in order (the first one is reported)
+
     def objective(trial: optuna.Trial) -> float:
-        params = suggest_params(trial, tuning.search)
-        est = build_lightgbm(lightgbm, seed, **params)
-        cbs = [pruning_callback(trial, report_every=tuning.report_every_rounds)] if tuning.pruning else []
-        est.fit(X_fit, y_fit, eval_set=(X_tune, y_tune), callbacks=cbs)
-        trial.set_user_attr("best_iteration", est.best_iteration_)
-        return float(roc_auc_score(y_tune, est.decision_function(X_tune)))
+        try:
+            params = suggest_params(trial, tuning.search)
+            est = build_lightgbm(lightgbm, seed, **params)
+            cbs = [pruning_callback(trial, report_every=tuning.report_every_rounds)] if tuning.pruning else []
+            est.fit(X_fit, y_fit, eval_set=(X_tune, y_tune), callbacks=cbs)
+            trial.set_user_attr("best_iteration", est.best_iteration_)
+            auc = float(roc_auc_score(y_tune, est.decision_function(X_tune)))
+        except optuna.TrialPruned:
+            raise
+        except Exception as err:
+            errors.append(f"{type(err).__name__}: {str(err)[:ERROR_TEXT_CHARS]}")
+            raise
+        if not np.isfinite(auc):
+            errors.append(f"a tuning-date AUC of {auc}")
+        return auc
 
     pruner: optuna.pruners.BasePruner = (
         optuna.pruners.MedianPruner(
@@ -170,16 +198,25 @@ def tune_lightgbm(
     defaults = _defaults_in_space(lightgbm, tuning.search)
     if defaults is not None and not study.trials:
         study.enqueue_trial(defaults)
+    # a failing trial is recorded and the search goes on; only a search without any completed
+    # trial stops the band (TuningError)
     study.optimize(
         objective,
         n_trials=tuning.n_trials or None,
         timeout=tuning.timeout_seconds or None,
         callbacks=list(callbacks),
+        catch=(Exception,),
     )
     states = [t.state for t in study.trials]
     complete = states.count(optuna.trial.TrialState.COMPLETE)
     if complete == 0:
-        raise RuntimeError("no tuning trial completed; raise the budget (n_trials or timeout_seconds)")
+        raise TuningError(
+            study.study_name,
+            len(states),
+            states.count(optuna.trial.TrialState.FAIL),
+            states.count(optuna.trial.TrialState.PRUNED),
+            errors[0] if errors else None,
+        )
     return TuningResult(
         best_params=dict(study.best_params),
         best_value=float(study.best_value),

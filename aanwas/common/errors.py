@@ -10,7 +10,8 @@ from __future__ import annotations
 
 
 class AanwasError(Exception):
-    """Base class for errors that end a command with exit code 2."""
+    """Base class for errors that end a command with one line and ``exit_code`` (2: bad input or
+    a bad setting; a subclass for another failure sets 1)."""
 
     exit_code = 2
 

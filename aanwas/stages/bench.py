@@ -57,8 +57,15 @@ def _layout(out: Path, data: Path | None) -> dict[str, Path]:
     }
 
 
-def _mlflow_uri(out: Path) -> str:
-    return f"sqlite:///{(_layout(out, None)['mlflow'] / 'mlflow.db').resolve()}"
+def bench_mlflow_uri(out: Path) -> str:
+    """Tracking URI of the benchmark's own MLflow store under ``OUT`` (``OUT/mlflow/mlflow.db``).
+
+    Pinned, never taken from ``$MLFLOW_TRACKING_URI``: a benchmark must not log into a real store.
+    Public so that scripts in ``benchmarks/`` read the models a ``bench`` run registered.
+    """
+    from training.tracking import SQLITE_DB, sqlite_uri
+
+    return sqlite_uri(_layout(out, None)["mlflow"] / SQLITE_DB)
 
 
 # --- stage bodies (run in the child) -------------------------------------------------------
@@ -109,7 +116,7 @@ def _stage_features(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[s
 def _stage_train(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, Any]:
     from aanwas.stages.train import run_train
 
-    summary = run_train(cfg, paths["work"], mlflow_uri=_mlflow_uri(out))
+    summary = run_train(cfg, paths["work"], mlflow_uri=bench_mlflow_uri(out))
     return {
         "auc": {b: round(v["metrics"]["lightgbm"]["auc"], 4) for b, v in summary["bands"].items()},
         "auc_logreg": {b: round(v["metrics"]["logreg"]["auc"], 4) for b, v in summary["bands"].items()},
@@ -180,7 +187,7 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
 
     cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
     t0 = time.perf_counter()
-    score_table, version = registry_scores(cfg, paths["work"], mlflow_uri=_mlflow_uri(out))
+    score_table, version = registry_scores(cfg, paths["work"], mlflow_uri=bench_mlflow_uri(out))
     scores = score_table()
     t1 = time.perf_counter()
     found = check_scores(cfg.monitoring, scores, geography, store=disclosure_store(paths["work"]))
@@ -215,7 +222,7 @@ def _stage_monitor(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[st
     from aanwas.stages.monitor import run_monitor
 
     # the command's own path: drift of features, prevalence and the champion's scores, MLflow
-    res = run_monitor(cfg, out / "monitor", work=paths["work"], mlflow_uri=_mlflow_uri(out))
+    res = run_monitor(cfg, out / "monitor", work=paths["work"], mlflow_uri=bench_mlflow_uri(out))
     return {
         "ref_dates": [res.reference.date().isoformat(), res.current.date().isoformat()],
         "retrain_recommended": bool(res.drift.retrain_recommended),

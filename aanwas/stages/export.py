@@ -36,6 +36,7 @@ from monitoring.effects.interventions import (
     build_outcome_panel,
     estimate_intervention_effects,
     expand_treated_areas,
+    finite_intervals,
     outcome_offences,
     parse_registry,
 )
@@ -240,12 +241,13 @@ def run_full_export(
             registry = intervention_registry(delivery.interventions)
         del delivery, panel
     outcomes = {b: (tuple(lab.offences), lab.horizon_months) for b, lab in cfg.features.labels.items()}
+    context = context_offences(mcfg, cfg.features.labels)
     series, _summary = run_trends(area, mcfg, observed, outcome=outcome, total_band=total_band)
     series = publish_series(
         series,
         mcfg.trends,
         outcomes=outcomes,
-        context_offences=context_offences(mcfg, cfg.features.labels),
+        context_offences=context,
         elevated_threshold=cfg.monitoring.aggregate.elevated_threshold,
     )
     # a blank n_persons was not published upstream: count it as 0 so the row stays suppressed
@@ -255,7 +257,8 @@ def run_full_export(
     if effects is not None and treated is not None:
         # an estimate is published only when the young people behind it (treated areas, bands,
         # years from the start) pass the threshold; the count itself is not published
-        eff = effects.merge(treated, on="intervention_id", how="left").fillna({"n_persons_treated": 0})
+        eff = finite_intervals(effects).merge(treated, on="intervention_id", how="left")
+        eff = eff.fillna({"n_persons_treated": 0})
         checked_eff = suppress_counts(
             eff, dcfg, kind="effects", total="n_persons_treated", magnitudes=["estimate", "ci_low", "ci_high"]
         )
@@ -273,6 +276,7 @@ def run_full_export(
         national_code=national,
         all_band=total_band,
         min_cell_size=dcfg.min_cell_size,
+        context_offences=context,
         elevated_threshold=cfg.monitoring.aggregate.elevated_threshold,
         rate_per=mcfg.trends.rate_per,
     )

@@ -164,7 +164,8 @@ class DriftReport:
         scores).
     prevalence : DataFrame
         ``age_band, n_ref, n_cur, prevalence_ref, prevalence_cur, diff, diff_lo, diff_hi,
-        shifted`` (labels known in both samples only; censored labels are left out).
+        shifted, reason``: one row per band; censored labels are left out, and a band without
+        a known label at one of the dates has blank figures and a ``reason``.
     retrain_recommended : bool
     reasons : tuple of str
         Plain-language reasons behind the verdict (English, for logs and the run record).
@@ -273,7 +274,10 @@ _PREVALENCE_COLUMNS = [
     "diff_lo",
     "diff_hi",
     "shifted",
+    "reason",
 ]
+#: ``reason`` of a prevalence row without figures: no known outcome at one of the dates.
+REASON_OUTCOME_UNKNOWN = "outcome not known yet at {which} (its horizon has not passed): not measured"
 
 
 def _band_of_rows(
@@ -319,14 +323,26 @@ def _score_drift(
 
 def _prevalence_shift(
     ref_b: pd.DataFrame, cur_b: pd.DataFrame, label_column: str, band: str, config: DriftConfig
-) -> dict[str, Any] | None:
-    """Change of one band's outcome prevalence (known labels only; None without any): shifted
-    when the interval excludes 0 and the relative change is at least
-    ``config.prevalence_min_relative_change``."""
+) -> dict[str, Any]:
+    """Change of one band's outcome prevalence (known labels only): shifted when the interval
+    excludes 0 and the relative change is at least ``config.prevalence_min_relative_change``.
+    Without a known label in a sample the row has no figures and ``reason`` says which date's
+    outcome is not known yet (its horizon has not passed)."""
     yr = ref_b[label_column].astype("boolean").dropna().to_numpy(dtype=float)
     yc = cur_b[label_column].astype("boolean").dropna().to_numpy(dtype=float)
     if not (len(yr) and len(yc)):
-        return None
+        which = "the reference date" if len(yc) else "the current date"
+        if not (len(yr) or len(yc)):
+            which = "both dates"
+        nan = float("nan")
+        return {
+            "age_band": band,
+            "n_ref": len(yr),
+            "n_cur": len(yc),
+            **dict.fromkeys(("prevalence_ref", "prevalence_cur", "diff", "diff_lo", "diff_hi"), nan),
+            "shifted": False,
+            "reason": REASON_OUTCOME_UNKNOWN.format(which=which),
+        }
     p1, p2 = float(yr.mean()), float(yc.mean())
     d, lo, hi = _diff_ci(p1, p1 * (1 - p1), len(yr), p2, p2 * (1 - p2), len(yc), 1.0 - config.alpha)
     rel = abs(d) / p1 if p1 > 0 else (np.inf if d != 0 else 0.0)
@@ -340,6 +356,7 @@ def _prevalence_shift(
         "diff_lo": lo,
         "diff_hi": hi,
         "shifted": bool((lo > 0 or hi < 0) and rel >= config.prevalence_min_relative_change),
+        "reason": "",
     }
 
 
@@ -421,14 +438,13 @@ def audit_drift(
                 )
         if with_labels and label_column is not None:
             p_row = _prevalence_shift(ref_b, cur_b, label_column, band, config)
-            if p_row is not None:
-                p_rows.append(p_row)
-                if p_row["shifted"]:
-                    retrain = True
-                    reasons.append(
-                        f"{band}: outcome prevalence changed from {p_row['prevalence_ref']:.4f} "
-                        f"to {p_row['prevalence_cur']:.4f}"
-                    )
+            p_rows.append(p_row)
+            if p_row["shifted"]:
+                retrain = True
+                reasons.append(
+                    f"{band}: outcome prevalence changed from {p_row['prevalence_ref']:.4f} "
+                    f"to {p_row['prevalence_cur']:.4f}"
+                )
     return DriftReport(
         features=pd.DataFrame(f_rows, columns=_FEATURE_COLUMNS),
         scores=pd.DataFrame(s_rows, columns=_SCORE_COLUMNS),

@@ -50,6 +50,7 @@ __all__ = [
     "estimate_intervention_effects",
     "estimate_synthetic_control",
     "expand_treated_areas",
+    "finite_intervals",
     "panel_from_area_table",
     "parse_registry",
 ]
@@ -65,6 +66,8 @@ METHOD_DID = "did_cs"
 METHOD_SCM = "synthetic_control"
 PLACEBO_TIME = "placebo_time:"
 PLACEBO_SPACE = "placebo_space:"
+#: ``reason`` of an effects row whose interval has an unbounded side (written blank).
+REASON_UNBOUNDED = "too few comparison areas: interval unbounded"
 
 _REGISTRY = "interventions"
 _REGISTRY_COLUMNS = ("intervention_id", "name", "area_codes", "age_bands", "start_date")
@@ -1334,6 +1337,31 @@ def estimate_intervention_effects(
     effects["n_areas"] = effects["n_areas"].astype("int64")
     return EffectsResult(
         effects=effects, details=details, skipped=pd.DataFrame(skipped, columns=["intervention_id", "reason"])
+    )
+
+
+def finite_intervals(effects: pd.DataFrame) -> pd.DataFrame:
+    """The effects table for a file: an infinite interval end blank, and ``reason`` saying why.
+
+    Randomization inference (:func:`_ri_interval`, used with few treated clusters) compares the
+    real assignment with placebo assignments of untreated clusters. With fewer than
+    ``2 / (1 - ci_level) - 1`` of them (39 at 95 %) no effect size can be rejected, and with
+    few more a side can stay unrejected: that side of the interval is honestly infinite. A file
+    cannot hold infinity readably, so such an end is written empty and ``reason`` (blank on
+    every other row) names the cause.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"estimate": [1.0, 2.0], "ci_low": [0.5, -np.inf], "ci_high": [1.5, np.inf]})
+    >>> finite_intervals(t)[["ci_low", "ci_high", "reason"]].to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'ci_low': [0.5, nan], 'ci_high': [1.5, nan], 'reason': ['', 'too few comparison areas: interval unbounded']}
+    """
+    lo, hi = effects["ci_low"].astype(float), effects["ci_high"].astype(float)
+    unbounded = np.isinf(lo.to_numpy()) | np.isinf(hi.to_numpy())
+    return effects.assign(
+        ci_low=lo.where(~np.isinf(lo)),
+        ci_high=hi.where(~np.isinf(hi)),
+        reason=pd.array(np.where(unbounded, REASON_UNBOUNDED, ""), dtype="str"),
     )
 
 

@@ -470,6 +470,33 @@ def outcome_text(offences: Sequence[str], horizon_months: int, language: str = "
     return f"registration as a suspect of {off} within {horizon_months} months after the reference date"
 
 
+def context_text(offences: Sequence[str] | Mapping[str, Sequence[str]], rate_per: int, language: str = "nl") -> str:
+    """The calendar-year measure (the context series and the intervention effects) in words;
+    ``offences`` per band (a mapping) names each band's offences when they differ.
+
+    Examples
+    --------
+    >>> context_text(["opiumwet"], 1000)
+    'jongeren geregistreerd als verdachte van een drugsdelict (Opiumwet) in het kalenderjaar, per 1.000 jongeren'
+    >>> context_text({"8-12": ["opiumwet"], "13-19": ["opiumwet", "geweld"]}, 1000, "en").split(": ")[1]
+    'a drug offence (Opium Act) (8-12); a drug offence (Opium Act) or violent offence (13-19)'
+    """
+    per = f"{rate_per:,}".replace(",", "." if language == "nl" else ",")
+    if isinstance(offences, Mapping):
+        words = {b: offence_text(o, language) for b, o in offences.items()}
+        if len(set(words.values())) == 1:
+            offences = next(iter(offences.values()))
+        else:
+            per_band = "; ".join(f"{w} ({b})" for b, w in words.items())
+            if language == "nl":
+                return f"jongeren geregistreerd als verdachte in het kalenderjaar, per {per} jongeren: {per_band}"
+            return f"young people registered as a suspect in the calendar year, per {per} young people: {per_band}"
+    ctx = offence_text(offences, language)
+    if language == "nl":
+        return f"jongeren geregistreerd als verdachte van {ctx} in het kalenderjaar, per {per} jongeren"
+    return f"young people registered as a suspect of {ctx} in the calendar year, per {per} young people"
+
+
 def measure_text(
     series: str,
     *,
@@ -483,23 +510,20 @@ def measure_text(
     """Plain description of one series of one band (the ``measure`` column of trends.csv)."""
     out = outcome_text(offences, horizon_months, language)
     thr = f"{_PERCENT * elevated_threshold:g}%"
-    per = f"{rate_per:,}".replace(",", "." if language == "nl" else ",")
-    ctx = offence_text(context_offences, language)
+    context = context_text(context_offences, rate_per, language)
     if language == "nl":
         texts = {
             "risk_mean": f"Geschatte kans (model) op {out}",
             "share_elevated": f"Aandeel jongeren met een geschatte kans van {thr} of meer op {out}",
             "rate_outcome": f"Waargenomen (zelfde uitkomst als de kans): aandeel jongeren met een {out}",
-            "rate_registered_year": f"Context, een andere maat: jongeren geregistreerd als verdachte van {ctx} "
-            f"in het kalenderjaar, per {per} jongeren",
+            "rate_registered_year": f"Context, een andere maat: {context}",
         }
     else:
         texts = {
             "risk_mean": f"Estimated chance (model) of {out}",
             "share_elevated": f"Share of young people with an estimated chance of {thr} or more of {out}",
             "rate_outcome": f"Observed (same outcome as the chance): share of young people with a {out}",
-            "rate_registered_year": f"Context, another measure: young people registered as a suspect of {ctx} "
-            f"in the calendar year, per {per} young people",
+            "rate_registered_year": f"Context, another measure: {context}",
         }
     return texts[series]
 

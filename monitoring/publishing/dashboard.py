@@ -36,8 +36,10 @@ from monitoring.effects.trends import (
     SERIES,
     band_context,
     build_trend_series,
+    context_text,
     default_outcomes,
     measure_text,
+    offence_text,
     outcome_text,
     period_dates,
     publish_series,
@@ -132,9 +134,11 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reading_none": "geen aantoonbaar effect",
         "reading_placebo_ok": "geen aanwijzing voor vertekening",
         "reading_placebo_bad": "let op: placebo wijkt af, uitkomst voorzichtig lezen",
+        "interval_unbounded": "interval niet te begrenzen",
+        "reading_unbounded": "niet te beoordelen: te weinig vergelijkingsgebieden voor een interval",
         "effects_none": "Geen interventies geregistreerd.",
         "about_title": "Wat deze cijfers wel en niet zijn",
-        "about_what": "De score is de geschatte kans dat een jongere uit dit gebied en deze leeftijdsgroep door de politie als verdachte wordt geregistreerd, gemiddeld over alle jongeren in het gebied. Wat telt als uitkomst verschilt per leeftijdsgroep: {per_band}. Daarom is er geen kans voor alle leeftijden samen: een gemiddelde over verschillende uitkomsten zegt niets. De grafiek 'registraties per kalenderjaar' is een andere maat (registraties binnen één kalenderjaar, de maat waarop ook de effecten van interventies worden geschat) en staat er ter vergelijking. Het model gebruikt kenmerken die vaak aan zo'n registratie voorafgaan, zoals voortijdig schoolverlaten, Halt-verwijzingen en schulden in het gezin.",
+        "about_what": "De score is de geschatte kans dat een jongere uit dit gebied en deze leeftijdsgroep door de politie als verdachte wordt geregistreerd, gemiddeld over alle jongeren in het gebied. Wat telt als uitkomst verschilt per leeftijdsgroep: {per_band}. Daarom is er geen kans voor alle leeftijden samen: een gemiddelde over verschillende uitkomsten zegt niets. De grafiek 'registraties per kalenderjaar' is een andere maat en staat er ter vergelijking: het aantal jongeren dat in één kalenderjaar als verdachte is geregistreerd ({per_band_context}). Op die maat worden ook de effecten van interventies geschat. Het model gebruikt kenmerken die vaak aan zo'n registratie voorafgaan, zoals voortijdig schoolverlaten, Halt-verwijzingen en schulden in het gezin.",
         "about_for": "De cijfers zijn alleen bedoeld voor het plannen van preventie per gebied: jongerenwerk, sport, school- en gezinsondersteuning.",
         "about_not": "Ze zeggen niets over individuele jongeren. Er bestaan geen lijsten van personen en de cijfers mogen niet gebruikt worden voor opsporing, handhaving of toezicht op personen.",
         "about_police": "Registraties weerspiegelen ook waar de politie kijkt. Waar meer gecontroleerd wordt, worden meer jongeren geregistreerd; een hogere score kan dus deels meer politie-aandacht betekenen en niet meer criminaliteit. Een gebied als probleemgebied bestempelen kan zo zichzelf versterken.",
@@ -215,9 +219,11 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reading_none": "no demonstrable effect",
         "reading_placebo_ok": "no sign of bias",
         "reading_placebo_bad": "caution: placebo deviates, read the result with care",
+        "interval_unbounded": "interval cannot be bounded",
+        "reading_unbounded": "cannot be judged: too few comparison areas for an interval",
         "effects_none": "No interventions registered.",
         "about_title": "What these figures are and are not",
-        "about_what": "The score is the estimated chance that a young person from this area and age band is registered by the police as a suspect, averaged over all young people in the area. What counts as the outcome differs per age band: {per_band}. That is why there is no chance for all ages together: an average over different outcomes means nothing. The chart 'registrations per calendar year' is another measure (registrations within one calendar year, the measure intervention effects are estimated on), shown for comparison. The model uses characteristics that often precede such a registration, such as early school leaving, Halt referrals and household debt.",
+        "about_what": "The score is the estimated chance that a young person from this area and age band is registered by the police as a suspect, averaged over all young people in the area. What counts as the outcome differs per age band: {per_band}. That is why there is no chance for all ages together: an average over different outcomes means nothing. The chart 'registrations per calendar year' is another measure, shown for comparison: the number of young people registered as a suspect within one calendar year ({per_band_context}). Intervention effects are estimated on that measure. The model uses characteristics that often precede such a registration, such as early school leaving, Halt referrals and household debt.",
         "about_for": "The figures are meant only for planning prevention per area: youth work, sport, school and family support.",
         "about_not": "They say nothing about individual young people. No lists of persons exist and the figures may not be used for investigation, enforcement or surveillance of persons.",
         "about_police": "Registrations also reflect where the police look. Where more checks happen, more young people get registered; a higher score can partly mean more police attention, not more crime. Labelling an area a problem area can reinforce itself.",
@@ -385,6 +391,11 @@ def label_areas(area_table: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=t.index, name="label")
 
 
+def _float(x: Any) -> float:
+    """A table value as a float: missing (NaN or pandas' NA of a nullable column) as NaN."""
+    return float("nan") if pd.isna(x) else float(x)
+
+
 def _round_sig(x: float, digits: int) -> float | None:
     if x is None or not np.isfinite(x):
         return None
@@ -514,21 +525,34 @@ def _interventions(registry: pd.DataFrame | None, effects: pd.DataFrame | None, 
             "start": pd.Timestamp(grp["start_date"].iloc[0]).strftime("%Y-%m-%d"),
             "effects": [],
         }
-        has_outcome = effects is not None and "outcome" in effects.columns
         if effects is not None and len(effects):
             for r in effects[effects["intervention_id"].astype("str") == str(iv_id)].itertuples(index=False):
                 item["effects"].append(
                     {
                         "method": str(r.method),
-                        "est": _round_sig(float(r.estimate), digits),
-                        "lo": _bound(float(r.ci_low), digits),
-                        "hi": _bound(float(r.ci_high), digits),
+                        "est": _round_sig(_float(r.estimate), digits),
+                        "lo": _bound(_float(r.ci_low), digits),
+                        "hi": _bound(_float(r.ci_high), digits),
                         "n_areas": int(r.n_areas),
-                        "outcome": str(r.outcome) if has_outcome and pd.notna(r.outcome) else None,
+                        # why an interval end is blank (finite_intervals); absent when none
+                        **({"reason": str(r.reason)} if str(getattr(r, "reason", "") or "") else {}),
                     }
                 )
         out.append(item)
     return out
+
+
+def _effects_outcome(
+    bands: Sequence[str], context: Sequence[str] | Mapping[str, Sequence[str]], rate_per: int, language: str
+) -> str:
+    """What an intervention's effects are estimated on, in the page's words: the calendar-year
+    measure of the trend chart (:func:`monitoring.effects.trends.context_text`) of its bands,
+    named per band when the bands count different offences.
+
+    >>> _effects_outcome(["13-19", "20-23"], {"13-19": ["opiumwet"], "20-23": ["opiumwet"]}, 1000, "nl")
+    'jongeren geregistreerd als verdachte van een drugsdelict (Opiumwet) in het kalenderjaar, per 1.000 jongeren'
+    """
+    return context_text({b: band_context(context, b) for b in bands}, rate_per, language) if bands else ""
 
 
 def _band_key(band: str) -> tuple[int, str]:
@@ -588,10 +612,11 @@ def _page_texts(
     bands_present: list[str],
     min_cell_size: int,
     reference_name: str | None,
+    context: Sequence[str] | Mapping[str, Sequence[str]],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The page's texts in ``config.language`` with the interval level, the disclosure threshold
-    and each shown band's outcome filled in (a region's wording with ``reference_name``), and
-    the outcome text per band."""
+    and each shown band's outcome and calendar-year offences (``context``) filled in (a region's
+    wording with ``reference_name``), and the outcome text per band."""
     lang = config.language
     texts = dict(TEXTS[lang])
     level_pct = f"{round(100 * config.interval_level):d}"
@@ -601,9 +626,14 @@ def _page_texts(
     texts["reason_generic"] = texts["reason_generic"].format(min=min_cell_size)
     outcome_of = {b: outcome_text(o, h, lang) for b, (o, h) in outs.items() if b in bands_present}
     per_band = "; ".join(f"{b} {texts['years']}: {outcome_of[b]}" for b in bands_present)
-    texts["about_what"] = texts["about_what"].format(per_band=per_band)
+    per_band_context = "; ".join(
+        f"{b} {texts['years']}: {offence_text(band_context(context, b), lang)}" for b in bands_present
+    )
+    texts["about_what"] = texts["about_what"].format(per_band=per_band, per_band_context=per_band_context)
     if reference_name:
         texts = _region_texts(texts, reference_name, config.language)
+    # the top level is named, not typed: "Nederland", or the region's name for a regional export
+    texts["level_land"] = texts["national"]
     return texts, outcome_of
 
 
@@ -640,8 +670,9 @@ def build_dashboard(
     registry : DataFrame, optional
         Intervention registry: start markers on trend lines of the areas concerned.
     effects : DataFrame, optional
-        Effects table (``intervention_id, estimate, ci_low, ci_high, method, n_areas``, and
-        ``outcome`` when the table names its own outcome).
+        Effects table (``intervention_id, estimate, ci_low, ci_high, method, n_areas``),
+        estimated on the calendar-year registrations of ``context_offences`` (the export's
+        outcome panel); the page names that outcome per intervention in its own language.
     geojson : mapping, optional
         Gemeente boundaries; default: the shipped 2024 file.
     outcomes : mapping band -> (offences, horizon in months), optional
@@ -660,8 +691,8 @@ def build_dashboard(
     min_cell_size : int
         The disclosure threshold, named where a cell is empty for too few young people.
     context_offences : sequence of str, or mapping band -> sequence, optional
-        Offences of the calendar-year context series, for all bands or per band (default:
-        all offences).
+        Offences of the calendar-year context series and of the effects' outcome, for all bands
+        or per band (default: all offences); named where the page explains the outcome.
     elevated_threshold : float
         Model threshold behind the share elevated.
     rate_per : int
@@ -702,7 +733,7 @@ def build_dashboard(
     if not bands_present:
         raise InputError("area_table", "age_band", 0, "no age band with a defined outcome")
     default_band = bands_present[0]
-    texts, outcome_of = _page_texts(config, outs, bands_present, min_cell_size, reference_name)
+    texts, outcome_of = _page_texts(config, outs, bands_present, min_cell_size, reference_name, ctx)
     measures = {
         b: {
             name: measure_text(
@@ -721,6 +752,8 @@ def build_dashboard(
     }
     names, values, status = _area_data(latest, config.value_digits, set(bands_present))
     interventions = _interventions(registry, effects, config.value_digits)
+    for iv in interventions:  # the effects' outcome in the page's words: the calendar-year measure
+        iv["outcome"] = _effects_outcome(iv["bands"], ctx, rate_per, lang)
     geo_names = load_geography().names
     for iv in interventions:  # registry areas outside the table still get their name
         for code in iv["areas"]:

@@ -31,6 +31,12 @@ def test_demo_writes_every_stage(demo_dir):
     span = trends.groupby("series")["period"].nunique()
     assert span["risk_mean"] == len(periods) and span["rate_registered_year"] > len(periods)
     assert set(trends["age_band"]) == {"8-12", "13-19", "20-23"}
+    # effects.csv: no infinite interval end; a blank end of a published estimate says why
+    effects = pd.read_csv(latest / "effects.csv", keep_default_na=False, na_values=[""])
+    bounds = effects[["ci_low", "ci_high"]].astype(float)
+    assert not bounds.isin([float("inf"), float("-inf")]).any().any()
+    blank_end = bounds.isna().any(axis=1) & effects["estimate"].notna()
+    assert (effects.loc[blank_end, "reason"].fillna("") != "").all()
 
 
 def test_area_export_has_the_contract_columns_and_passes_the_threshold(demo_dir):

@@ -310,3 +310,19 @@ def test_pack_renders_in_headless_chromium_on_screen_and_in_print(evaluated, tmp
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
     assert width <= 1100  # nothing wider than the window
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 5
+
+
+def test_fairness_with_every_group_too_few_is_not_judged_not_passed(make_world):
+    """A tiny scored frame: every group is below the minimum cell size, so nothing about groups
+    can be said, and the first page must not say "passes" or "Gate: passed"."""
+    persons, _ = make_world(3, n_gemeenten=2, wijken_per_gemeente=2, persons_per_wijk=100, n_over_policed=0)
+    cfg = EvaluationConfig(bootstrap_reps=20, min_cell_size=100)  # 400 persons, about 20 registered
+    res = evaluate_model(persons, cfg=cfg, threshold={"13-19": 0.1})
+    metrics = res.tables["fairness_metrics/13-19"]
+    gated = metrics[metrics["metric"] == "calibration"]
+    assert len(gated) and (gated["status"] != "ok").all()  # the premise: every gated group too few
+    fairness = next(v for v in build_verdicts(res, "13-19", IDENT) if v.key == "fairness")
+    assert fairness.status == "too_few"
+    assert fairness.status_text == ("niet beoordeeld: te weinig gegevens", "not judged: too few")
+    assert "passed" not in fairness.means[1] and "gehaald" not in fairness.means[0]
+    assert f"{len(gated)} groups" in fairness.found[1]

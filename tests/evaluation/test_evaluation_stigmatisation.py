@@ -229,3 +229,28 @@ def test_league_table_check_passes_clean_outputs():
     }
     html = {"r": "<h2>Uncertainty of area positions</h2><p>A naive top 10 list would mislabel 3 areas.</p>"}
     assert audit_league_tables(tables=tables, html=html) == []
+
+
+def test_false_discovery_against_the_cut_and_against_the_null_hand_computed():
+    """Four flagged areas: one over-policed, two elevated below the cut (like aggregated
+    gemeenten), one at the reference: 3 false against the cut, 1 against the audit's null."""
+    from evaluation.stigmatisation import LabelBiasResult
+
+    areas = pd.DataFrame(
+        {
+            "area_code": list("abcdefg"),
+            "registration_intensity": [2.0, 1.2, 1.2, 1.0, 1.0, 0.9, 1.1],
+            "registration": ["over", "over", "over", "over", "within", "within", "within"],
+        }
+    )
+    truth = pd.DataFrame(
+        {
+            "area_code": list("abcdefg"),
+            "over_policed": [True, False, False, False, False, False, False],
+            "enforcement": [1.6, 1.2, 1.15, 1.0, 1.0, 0.95, 1.05],  # median of the not over-policed: 1.025
+        }
+    )
+    cmp = compare_with_truth(LabelBiasResult(areas=areas, summary={}), truth)
+    assert cmp["false_discovery"] == 3 / 4
+    assert cmp["n_areas_flagged_not_elevated"] == 1  # only "d" (1.0 <= 1.025)
+    assert cmp["false_discovery_null"] == 1 / 4

@@ -302,3 +302,99 @@ def test_renders_in_headless_chromium_without_console_errors(page, tmp_path: Pat
     res = _chromium(["--window-size=1280,1600", f"--screenshot={shot}", url])
     assert [ln for ln in res.stderr.splitlines() if ":CONSOLE" in ln] == []
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+# ---------------------------------------------------------------------------------------------
+# the page's words: Dutch effects outcome, the top level named, the calendar-year offences
+# ---------------------------------------------------------------------------------------------
+
+CONTEXT = {
+    "8-12": ("opiumwet", "geweld", "vermogen", "vernieling", "overig"),
+    "13-19": ("opiumwet",),
+    "20-23": ("opiumwet",),
+}
+
+
+def test_effects_outcome_is_the_calendar_year_measure_in_dutch(area_table):
+    english = EFFECTS.assign(outcome="suspect registrations per 1,000 young people per year: drug law (Opiumwet)")
+    page = build_dashboard(area_table, DashboardConfig(), registry=REGISTRY, effects=english, context_offences=CONTEXT)
+    data = _data(page)
+    want = "jongeren geregistreerd als verdachte van een drugsdelict (Opiumwet) in het kalenderjaar, per 1.000 jongeren"
+    assert data["interventions"][0]["outcome"] == want
+    # the same definition as the calendar-year chart of the intervention's band
+    assert data["measures"]["13-19"]["rate_registered_year"].endswith(want)
+    assert "suspect registrations" not in page
+
+
+def test_calendar_year_offences_are_named_where_the_outcome_is_explained(area_table):
+    data = _data(build_dashboard(area_table, DashboardConfig(), context_offences=CONTEXT))
+    about = data["texts"]["about_what"]
+    drugs = "een drugsdelict (Opiumwet)"
+    assert f"8-12 jaar: enig delict; 13-19 jaar: {drugs}; 20-23 jaar: {drugs}" in about
+    assert "een drugsdelict (Opiumwet) in het kalenderjaar" in data["measures"]["13-19"]["rate_registered_year"]
+    # without them (a library caller) every offence is counted, and the page says so
+    plain = _data(build_dashboard(area_table, DashboardConfig()))
+    assert "13-19 jaar: enig delict" in plain["texts"]["about_what"]
+
+
+def test_the_top_level_is_named_not_typed_land(area_table):
+    assert _data(build_dashboard(area_table, DashboardConfig()))["texts"]["level_land"] == "Nederland"
+    region = _data(build_dashboard(area_table, DashboardConfig(), reference_name="Gooi en Vechtstreek"))
+    assert region["texts"]["level_land"] == region["texts"]["national"] == "Gooi en Vechtstreek"
+    assert "land" not in {v for k, v in region["texts"].items() if k.startswith("level_")}
+
+
+def test_unbounded_interval_ends_are_blank_with_a_reason(area_table):
+    from monitoring.effects.interventions import REASON_UNBOUNDED, finite_intervals
+
+    # as the export passes it: nullable floats after disclosure control (a blank end is pd.NA)
+    checked = finite_intervals(EFFECTS).astype({"estimate": "Float64", "ci_low": "Float64", "ci_high": "Float64"})
+    assert checked["ci_low"].isna().sum() == 1
+    page = build_dashboard(area_table, DashboardConfig(), registry=REGISTRY, effects=checked)
+    effs = _data(page)["interventions"][0]["effects"]
+    assert [(e["lo"], e["hi"], e.get("reason")) for e in effs] == [
+        (-9.0, -1.2, None),
+        (-3.1, 4.4, None),
+        (None, 4.1, REASON_UNBOUNDED),  # only the infinite end is blank
+    ]
+
+
+# several interventions starting within a year of each other (two on the same day) in GM0202
+CROWDED = pd.DataFrame(
+    {
+        "intervention_id": ["IV1", "IV2", "IV3", "IV4"],
+        "name": ["Preventie met gezag", "School aan zet", "Jongerenwerk plus", "Sport in de wijk"],
+        "area_codes": ["GM0202"] * 4,
+        "age_bands": ["13-19"] * 4,
+        "start_date": ["2022-01-01", "2022-07-01", "2023-01-01", "2023-01-01"],
+    }
+)
+# after rendering: the boxes of the first chart's start labels, as JSON in the DOM
+BOXES = (
+    "<script>setTimeout(function () { var t = document.querySelector('#detail svg') || document.querySelector('svg');"
+    " var out = []; document.querySelectorAll('svg')[1].querySelectorAll('text[fill=\"#c0392b\"]').forEach(function (e)"
+    " { var b = e.getBBox(); out.push([b.x, b.y, b.width, b.height, e.textContent]); });"
+    " var p = document.createElement('pre'); p.id = 'boxes'; p.textContent = JSON.stringify(out);"
+    " document.body.appendChild(p); }, 1000);</script>"
+)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+def test_intervention_start_labels_do_not_overlap(area_table, tmp_path: Path):
+    page = build_dashboard(area_table, DashboardConfig(), registry=CROWDED)
+    html_file = tmp_path / "dashboard.html"
+    html_file.write_text(page.replace("</body>", BOXES + "</body>"), encoding="utf-8")
+    dom = _chromium(["--virtual-time-budget=5000", "--dump-dom", html_file.as_uri() + "#GM0202&band=13-19"])
+    m = re.search(r'<pre id="boxes">(.*?)</pre>', dom.stdout, re.S)
+    assert m, dom.stderr[-2000:]
+    boxes = json.loads(m.group(1))
+    # one label per start date, the two same-day starts named together
+    assert sorted(b[4] for b in boxes) == [
+        "start Jongerenwerk plus, Sport in de wijk",
+        "start Preventie met gezag",
+        "start School aan zet",
+    ]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1]
+            assert apart, (a, b)

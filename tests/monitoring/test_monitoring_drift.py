@@ -125,7 +125,14 @@ def test_censored_labels_are_left_out():
     a, b = _sample(rng, 2000), _sample(rng, 2000)
     b["label"] = pd.array([pd.NA] * len(b), dtype="boolean")
     rep = audit_drift(a, b, features=["ind_x"], config=CFG)
-    assert rep.prevalence.empty
+    # the band's row says why it has no figures (its outcome is not known yet), not a bare header
+    p = rep.prevalence
+    assert len(p) == a["age_band"].nunique()  # one row per band
+    assert (p["n_cur"] == 0).all() and not p["shifted"].any() and p["diff"].isna().all()
+    assert set(p["reason"]) == {"outcome not known yet at the current date (its horizon has not passed): not measured"}
+    assert not any(k.endswith("prevalence.diff") for k in rep.metrics())
+    measured = audit_drift(a, a, features=["ind_x"], config=CFG)
+    assert set(measured.prevalence["reason"]) == {""}
 
 
 def test_metrics_are_aggregates_with_readable_keys():

@@ -227,3 +227,25 @@ def test_train_json_is_the_summary_and_nothing_else_on_stdout(tmp_path, runner, 
     written = json.loads((work / "train_summary.json").read_text(encoding="utf-8"))
     assert doc["run_id"] == written["run_id"] and set(doc["bands"]) == set(written["bands"])
     assert "LGBM-AUC" not in result.stdout  # the human table is not printed under --json
+
+
+def test_tuning_without_a_completed_trial_ends_with_one_line(tmp_path, runner, monkeypatch, new_store) -> None:  # type: ignore[no-untyped-def]
+    from training import tuning
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ValueError("lightgbm refused the settings")
+
+    monkeypatch.setattr(tuning, "build_lightgbm", broken)
+    work = tmp_path / "work"
+    write_work(work, fabricate_feature_table(1500, seed=3)[0])
+    new_store(tmp_path / "mlflow")
+    settings = [s for s in FAST_SET if s != "training.tuning.enabled=false"] + ["training.tuning.n_trials=2"]
+    args = [a for item in settings for a in ("--set", item)]
+    result = runner.invoke(app, ["train", "--work", str(work), *args])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "aanwas: error: tuning 'aanwas-13-19': none of 2 trial(s) completed (2 failed, 0 pruned); "
+        "the first failed with ValueError: lightgbm refused the settings"
+    )
+    assert "Traceback" not in result.output
+    assert not (work / "train_summary.json").exists()

@@ -95,3 +95,37 @@ def test_shared_storage_continues_a_study(parts, tmp_path) -> None:  # type: ign
     assert second.n_trials == 4  # a second worker adds to the same study
     assert np.isfinite(second.best_value)
     assert isinstance(parts[0], pd.DataFrame)
+
+
+def test_no_completed_trial_is_one_clear_error(parts, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from training import tuning
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ValueError("lightgbm refused the settings")
+
+    monkeypatch.setattr(tuning, "build_lightgbm", broken)
+    cfg = TuningConfig(n_trials=3, pruning=False)
+    with pytest.raises(tuning.TuningError) as info:
+        tune_lightgbm(*parts, lightgbm=LGBM, tuning=cfg, seed=1, study_name="aanwas-13-19")
+    assert str(info.value) == (
+        "tuning 'aanwas-13-19': none of 3 trial(s) completed (3 failed, 0 pruned); "
+        "the first failed with ValueError: lightgbm refused the settings"
+    )
+    assert info.value.exit_code == 1  # not bad input: the CLI convention's "any other failure"
+
+
+def test_a_failing_trial_does_not_stop_the_search(parts, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from training import tuning
+
+    calls = {"n": 0}
+    real = tuning.build_lightgbm
+
+    def first_fails(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ValueError("only the first")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tuning, "build_lightgbm", first_fails)
+    result = tune_lightgbm(*parts, lightgbm=LGBM, tuning=TuningConfig(n_trials=3, pruning=False), seed=1)
+    assert (result.n_trials, result.n_complete) == (3, 2)

@@ -159,13 +159,29 @@
       if (lp.length > 1) { s += '<polyline points="' + lp.join(' ') + '" fill="none" stroke="#1f4e79" stroke-width="2"/>'; }
     });
     pub.forEach(function (p) { s += '<circle cx="' + X(Date.parse(p[0])).toFixed(1) + '" cy="' + Y(p[1]).toFixed(1) + '" r="3" fill="#1f4e79"><title>' + esc(p[0] + ': ' + fmtNum(p[1] * scale, 2) + unit + (p[2] !== null ? ' (' + fmtNum(p[2] * scale, 2) + ' – ' + fmtNum(p[3] * scale, 2) + ')' : '')) + '</title></circle>'; });
-    markers.forEach(function (m) {
-      var x = X(Date.parse(m.start)).toFixed(1);
-      s += '<line x1="' + x + '" x2="' + x + '" y1="' + TP + '" y2="' + (H - B) + '" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="5 3"/>';
-      s += '<text x="' + (Number(x) + 4) + '" y="' + (TP + 10) + '" font-size="11" fill="#c0392b">' + esc(T.trend_start + ' ' + m.name) + '</text>';
+    markerLabels(markers, X, L, W - R).forEach(function (g) {
+      s += '<line x1="' + g.x.toFixed(1) + '" x2="' + g.x.toFixed(1) + '" y1="' + TP + '" y2="' + (H - B) + '" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="5 3"/>';
+      s += '<text x="' + g.tx.toFixed(1) + '" y="' + (TP + 10 + MARKER_ROW * g.row) + '" font-size="11" fill="#c0392b" stroke="#fff" stroke-width="3" paint-order="stroke" text-anchor="' + g.anchor + '">' + esc(g.text) + '</text>';
     });
     s += '</svg>';
     return '<div class="chart"><h3>' + esc(title) + '</h3><p class="measure">' + esc(measure) + (unit ? ' (' + esc(unitText(unit)) + ')' : '') + '</p>' + s + '</div>';
+  }
+  // intervention starts: one line per date (names joined), labels in the first row where they do
+  // not overlap an earlier one, drawn left of the line when they would leave the chart
+  var MARKER_ROW = 14, CHAR_W = 6.2;
+  function markerLabels(markers, X, left, right) {
+    var byDate = {};
+    markers.forEach(function (m) { (byDate[m.start] = byDate[m.start] || []).push(m.name); });
+    var rows = [];
+    return Object.keys(byDate).sort().map(function (d) {
+      var x = X(Date.parse(d)), text = T.trend_start + ' ' + byDate[d].join(', ');
+      var w = CHAR_W * text.length, anchor = x + 4 + w <= right ? 'start' : 'end';
+      var a = anchor === 'start' ? x + 4 : Math.max(left, x - 4 - w), b = a + w;
+      var row = 0;
+      while (rows[row] !== undefined && rows[row] > a - 4) { row += 1; }
+      rows[row] = b;
+      return {x: x, tx: anchor === 'start' ? x + 4 : x - 4, anchor: anchor, row: row, text: text, from: a, to: b};
+    });
   }
   function segments(pts, expected) {
     if (!expected || !expected.length) { return [pts]; }
@@ -225,7 +241,7 @@
     var box = document.getElementById('detail');
     var code = state.code || D.national_code;
     var a = area(code);
-    var head = crumbs(code) + '<h2>' + esc(code === D.national_code ? T.national : a.name) + ' <span class="note">' + esc(T['level_' + a.level]) + (code === D.national_code ? '' : ' · ' + esc(code)) + '</span></h2>';
+    var head = crumbs(code) + '<h2>' + esc(code === D.national_code ? T.national : a.name) + (code === D.national_code ? '' : ' <span class="note">' + esc(T['level_' + a.level]) + ' · ' + esc(code) + '</span>') + '</h2>';
     head += '<p class="outcome"><b>' + esc(T.outcome) + ' (' + esc(state.band + ' ' + T.years) + '):</b> ' + esc(D.outcomes[state.band] || '') + '</p>';
     head += '<p><span class="big">' + (a.mean === null ? T.na : fmtPct(a.mean)) + '</span> ' +
       (a.mean === null ? '' : '<span class="note">(' + fmtPct(a.lo) + ' – ' + fmtPct(a.hi) + ')</span> ') + labelHtml(a) +
@@ -258,6 +274,7 @@
   function bound(x) { return x === '-inf' ? -Infinity : x === 'inf' ? Infinity : x; }
   function reading(e) {
     var lo = bound(e.lo), hi = bound(e.hi);
+    if (e.reason && e.est !== null) { return T.reading_unbounded; }
     if (lo === null || hi === null || e.est === null) { return T.na; }
     var placebo = e.method.indexOf('placebo') === 0;
     var covers = lo <= 0 && hi >= 0;
@@ -273,7 +290,7 @@
   function renderEffects() {
     var box = document.getElementById('effects');
     if (!D.interventions.length) { box.innerHTML = '<p class="note">' + esc(T.effects_none) + '</p>'; return; }
-    var withOutcome = D.interventions.some(function (iv) { return iv.effects.some(function (e) { return e.outcome; }); });
+    var withOutcome = D.interventions.some(function (iv) { return iv.outcome; });
     var h = '<table><thead><tr><th>' + esc(T.col_intervention) + '</th><th>' + esc(T.col_areas) + '</th><th>' + esc(T.band) +
       '</th><th>' + esc(T.trend_start) + '</th>' + (withOutcome ? '<th>' + esc(T.outcome) + '</th>' : '') + '<th>' + esc(T.col_method) + '</th><th>' + esc(T.col_estimate) + '</th><th>' + esc(T.col_reading) + '</th></tr></thead><tbody>';
     D.interventions.forEach(function (iv) {
@@ -281,11 +298,13 @@
       var effs = iv.effects.length ? iv.effects : [null];
       effs.forEach(function (e, i) {
         h += '<tr>' + (i === 0 ? '<td rowspan="' + effs.length + '">' + esc(iv.name) + ' <span class="note">' + esc(iv.id) + '</span></td><td rowspan="' + effs.length + '">' + esc(names.join(', ')) +
-          '</td><td rowspan="' + effs.length + '">' + esc(iv.bands.join(', ')) + '</td><td rowspan="' + effs.length + '">' + esc(iv.start) + '</td>' : '');
+          '</td><td rowspan="' + effs.length + '">' + esc(iv.bands.join(', ')) + '</td><td rowspan="' + effs.length + '">' + esc(iv.start) + '</td>' +
+          (withOutcome ? '<td rowspan="' + effs.length + '">' + esc(iv.outcome || T.na) + '</td>' : '') : '');
         if (e) {
-          h += (withOutcome ? '<td>' + esc(e.outcome || T.na) + '</td>' : '') + '<td>' + esc(methodText(e.method)) + '</td><td class="num">' + fmtNum(e.est, 1) + ' (' + fmtNum(bound(e.lo), 1) + ' – ' + fmtNum(bound(e.hi), 1) + ')</td><td>' + esc(reading(e)) + '</td>';
+          var interval = e.reason && e.est !== null ? esc(T.interval_unbounded) : fmtNum(bound(e.lo), 1) + ' – ' + fmtNum(bound(e.hi), 1);
+          h += '<td>' + esc(methodText(e.method)) + '</td><td class="num">' + fmtNum(e.est, 1) + ' (' + interval + ')</td><td>' + esc(reading(e)) + '</td>';
         } else {
-          h += '<td colspan="' + (withOutcome ? 4 : 3) + '" class="note">' + esc(T.na) + '</td>';
+          h += '<td colspan="3" class="note">' + esc(T.na) + '</td>';
         }
         h += '</tr>';
       });
