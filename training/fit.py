@@ -9,7 +9,8 @@ Pure library code (no files, no MLflow): the stage wiring passes a feature table
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from aanwas.common.compute import Executor
 from aanwas.common.errors import ConfigError, InputError
 from features.contract import AUDIT_ONLY_COLUMNS
 from models import (
@@ -313,6 +315,56 @@ def fit_band(
         family=family,
         criteria=MappingProxyType(criteria),
     )
+
+
+def _fit_band_task(
+    item: tuple[pd.DataFrame, BandSplit, Sequence[str], pd.Series | None, Mapping[str, pd.Series] | None],
+    *,
+    cfg: TrainingConfig,
+    flags: Sequence[str] | None,
+) -> FittedBand:
+    """:func:`fit_band` for one band as a task of an executor (picklable, no side effects)."""
+    frame, split, features, truth, reference_risks = item
+    return fit_band(frame, split, features, cfg, flags=flags, truth=truth, reference_risks=reference_risks)
+
+
+def fit_bands(
+    frame: pd.DataFrame,
+    splits: Mapping[str, BandSplit],
+    features: Mapping[str, Sequence[str]],
+    cfg: TrainingConfig,
+    *,
+    flags: Sequence[str] | None = None,
+    truth: pd.Series | None = None,
+    reference_risks: Mapping[str, pd.Series] | None = None,
+    executor: Executor | None = None,
+) -> Iterator[FittedBand]:
+    """:func:`fit_band` for every band of ``splits``, in their order, as they finish.
+
+    Without ``executor`` the bands are fitted one after another in this process, each when the
+    next result is asked for. With one (a Dask cluster, :mod:`aanwas.common.compute`) each band
+    is a task that gets only its own rows; every band's fit is a deterministic function of its
+    rows and ``cfg.seed``, so the results are the same. Tuning trials are in each result's
+    ``tuning.trials``, to be logged afterwards.
+    """
+    if executor is None:
+        return (
+            fit_band(frame, split, features[band], cfg, flags=flags, truth=truth, reference_risks=reference_risks)
+            for band, split in splits.items()
+        )
+    items = []
+    for band, split in splits.items():
+        rows = frame.loc[frame["age_band"] == band]
+        items.append(
+            (
+                rows,
+                split,
+                tuple(features[band]),
+                None if truth is None else truth.reindex(rows.index),
+                None if reference_risks is None else {k: v.reindex(rows.index) for k, v in reference_risks.items()},
+            )
+        )
+    return executor.map(functools.partial(_fit_band_task, cfg=cfg, flags=flags), items)
 
 
 def _aligned(series: pd.Series, index: pd.Index, band: str, name: str) -> pd.Series:

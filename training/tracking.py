@@ -240,20 +240,32 @@ def log_fitted_band(fitted: FittedBand) -> None:
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
 
 
+def log_trials(band: str, trials: Iterable[optuna.trial.FrozenTrial]) -> None:
+    """Record each finished tuning trial of ``band`` as a nested MLflow run of the active run
+    (after the band is fitted, wherever that was: this process or a Dask worker)."""
+    for trial in trials:
+        if trial.state.is_finished():
+            _log_trial(band, trial)
+
+
+def _log_trial(band: str, trial: optuna.trial.FrozenTrial) -> None:
+    with mlflow.start_run(run_name=f"trial-{band}-{trial.number:03d}", nested=True):
+        mlflow.log_params({f"trial.{k}": v for k, v in trial.params.items()})
+        mlflow.set_tags({"aanwas.kind": "tuning-trial", "aanwas.band": band, "trial.state": trial.state.name})
+        if trial.value is not None:
+            mlflow.log_metric("tune_auc", float(trial.value))
+        if trial.intermediate_values:
+            last = max(trial.intermediate_values)
+            mlflow.log_metric("last_reported_round", float(last))
+        if "best_iteration" in trial.user_attrs:
+            mlflow.log_metric("best_iteration", float(trial.user_attrs["best_iteration"]))
+
+
 def trial_logger(band: str) -> TrialCallback:
     """Optuna callback that records each finished trial as a nested MLflow run."""
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        with mlflow.start_run(run_name=f"trial-{band}-{trial.number:03d}", nested=True):
-            mlflow.log_params({f"trial.{k}": v for k, v in trial.params.items()})
-            mlflow.set_tags({"aanwas.kind": "tuning-trial", "aanwas.band": band, "trial.state": trial.state.name})
-            if trial.value is not None:
-                mlflow.log_metric("tune_auc", float(trial.value))
-            if trial.intermediate_values:
-                last = max(trial.intermediate_values)
-                mlflow.log_metric("last_reported_round", float(last))
-            if "best_iteration" in trial.user_attrs:
-                mlflow.log_metric("best_iteration", float(trial.user_attrs["best_iteration"]))
+        _log_trial(band, trial)
 
     return callback
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna.storages.journal import JournalFileBackend
 from sklearn.metrics import roc_auc_score
 
 from models import LightGBMRiskClassifier
@@ -37,6 +38,24 @@ class TuningResult:
     n_trials: int
     n_complete: int
     n_pruned: int
+    trials: tuple[optuna.trial.FrozenTrial, ...] = ()
+
+
+def open_storage(storage: str) -> optuna.storages.BaseStorage | None:
+    """The Optuna storage of ``training.tuning.storage``: None (in memory) for "", an RDB for a
+    URL (``dialect://...``), else a journal file at that path (one file that several processes
+    on a shared file system append to).
+
+    Examples
+    --------
+    >>> open_storage("") is None
+    True
+    """
+    if not storage:
+        return None
+    if "://" in storage:
+        return optuna.storages.RDBStorage(storage)
+    return optuna.storages.JournalStorage(JournalFileBackend(storage))
 
 
 def build_lightgbm(cfg: LightGBMConfig, seed: int, **overrides: Any) -> LightGBMRiskClassifier:
@@ -126,10 +145,12 @@ def tune_lightgbm(
     tuning : TuningConfig
         Budget (``n_trials`` and/or ``timeout_seconds``), pruning, subsampling, storage.
     seed : int
-        Seeds the TPE sampler, the subsample and LightGBM.
+        Seeds the subsample and LightGBM; the TPE sampler gets ``seed + tuning.worker``, so
+        processes sharing one study draw different settings, each reproducibly.
     study_name : str, optional
         Defaults to ``tuning.study_name``; with a shared ``storage`` an existing study of this
-        name is continued (many workers).
+        name is joined: each process runs its own ``n_trials`` (the study's total is their
+        sum) and the result is the study's best trial, whichever process ran it.
     callbacks : sequence of callables
         Optuna callbacks ``(study, frozen_trial)`` run after each trial.
 
@@ -161,14 +182,14 @@ def tune_lightgbm(
     )
     study = optuna.create_study(
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=tuning.n_startup_trials),
+        sampler=optuna.samplers.TPESampler(seed=seed + tuning.worker, n_startup_trials=tuning.n_startup_trials),
         pruner=pruner,
-        storage=tuning.storage or None,
+        storage=open_storage(tuning.storage),
         study_name=study_name or tuning.study_name,
         load_if_exists=bool(tuning.storage),
     )
     defaults = _defaults_in_space(lightgbm, tuning.search)
-    if defaults is not None and not study.trials:
+    if defaults is not None and tuning.worker == 0 and not study.trials:
         study.enqueue_trial(defaults)
     study.optimize(
         objective,
@@ -186,4 +207,5 @@ def tune_lightgbm(
         n_trials=len(study.trials),
         n_complete=complete,
         n_pruned=states.count(optuna.trial.TrialState.PRUNED),
+        trials=tuple(study.trials),
     )

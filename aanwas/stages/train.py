@@ -30,6 +30,7 @@ import pandas as pd
 from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
+from aanwas.common.compute import executor
 from aanwas.common.errors import ConfigError, InputError
 from aanwas.common.io import atomic_write_bytes
 from aanwas.config import AppConfig
@@ -41,7 +42,7 @@ from features import catalogue
 from training import registry, tracking
 from training.criteria import CRITERIA
 from training.fingerprint import build_data_fingerprint
-from training.fit import MAIN_MODEL, MODEL_NAMES, FittedBand, fit_band, resolve_features, select_test_part
+from training.fit import MAIN_MODEL, MODEL_NAMES, FittedBand, fit_bands, resolve_features, select_test_part
 from training.splits import build_temporal_splits
 
 #: Summary of the last training run, written to WORK (ids and metrics only).
@@ -205,29 +206,36 @@ def train_and_track(
         if truth is not None:
             mlflow.set_tag("aanwas.oracle_note", ORACLE_NOTE)
         decisions = {}
-        for band in tcfg.bands:
-            fitted = fit_band(
+        # each band's training and test-date evaluation runs where compute.scheduler says
+        # (locally: in this process, one band after the other, as before); logging,
+        # registration and the gates stay here
+        with executor(cfg.compute) as ex:
+            fits = fit_bands(
                 frame,
-                splits[band],
-                features[band],
+                {band: splits[band] for band in tcfg.bands},
+                features,
                 tcfg,
                 flags=flags,
                 truth=truth,
                 reference_risks=reference_risks,
-                trial_callbacks=[tracking.trial_logger(band)],
+                executor=ex if cfg.compute.scheduler else None,
             )
-            tracking.log_fitted_band(fitted)
-            decisions[band] = _register_and_gate(
-                cfg,
-                frame,
-                fitted,
-                override=override,
-                override_reason=override_reason,
-                override_by=override_by,
-                gate_check=gate_check,
-                work=work,
-            )
-            summary["bands"][band] = _band_summary(fitted, decisions[band])
+            for fitted in fits:
+                band = fitted.band
+                if fitted.tuning is not None:
+                    tracking.log_trials(band, fitted.tuning.trials)
+                tracking.log_fitted_band(fitted)
+                decisions[band] = _register_and_gate(
+                    cfg,
+                    frame,
+                    fitted,
+                    override=override,
+                    override_reason=override_reason,
+                    override_by=override_by,
+                    gate_check=gate_check,
+                    work=work,
+                )
+                summary["bands"][band] = _band_summary(fitted, decisions[band])
         _log_evaluations(cfg, gate_check, summary)
         mlflow.log_dict({b: d for b, d in decisions.items()}, "promotion.json")
     if console is not None:
