@@ -18,7 +18,7 @@ from aanwas.cli import app
 runner = CliRunner()
 
 #: Commands a script would use: every one takes --quiet and --json.
-SCRIPTED = ("validate", "features", "train", "retrain", "promote", "audit", "report", "monitor", "export")
+SCRIPTED = ("validate", "features", "train", "tune", "retrain", "promote", "audit", "report", "monitor", "export")
 
 VALIDATE_KEYS = {"data", "valid", "observation_end", "tables", "orphans_dropped", "unmatched_dropped"}
 TABLE_KEYS = {"table", "rows", "persons", "orphans", "first_date", "last_date"}

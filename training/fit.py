@@ -199,7 +199,7 @@ def _fit_models(
             lightgbm=cfg.lightgbm,
             tuning=cfg.tuning,
             seed=cfg.seed,
-            study_name=f"{cfg.tuning.study_name}-{band}",
+            study_name=study_name(cfg, band),
             callbacks=trial_callbacks,
         )
         overrides = dict(tuned.best_params)
@@ -258,13 +258,7 @@ def fit_band(
     FittedBand
     """
     band = split.band
-    parts = {part: split.select(frame, part) for part in ("train", "tune", "test")}
-    (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = (_xy(parts[p], features) for p in ("train", "tune", "test"))
-    for name, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
-        _check_both_outcomes(y, band, name)
-    keep = stratified_subsample(y_tr, cfg.max_train_rows, cfg.seed)
-    if keep.size < y_tr.size:  # national scale: a stratified sample of the training rows
-        X_tr, y_tr = X_tr.iloc[keep], y_tr[keep]
+    (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = _band_parts(frame, split, features, cfg)
 
     truth_test = None if truth is None else _aligned(truth, X_te.index, band, "truth")
     reference = _reference_metrics(reference_risks or {}, X_te, y_te, band, cfg)
@@ -315,6 +309,35 @@ def fit_band(
         family=family,
         criteria=MappingProxyType(criteria),
     )
+
+
+def _band_parts(
+    frame: pd.DataFrame, split: BandSplit, features: Sequence[str], cfg: TrainingConfig
+) -> tuple[tuple[pd.DataFrame, np.ndarray], ...]:
+    """(X, y) of the train, tune and test parts of ``split``; the training rows subsampled
+    (stratified) to ``cfg.max_train_rows``. Both outcomes must occur in every part."""
+    parts = {part: split.select(frame, part) for part in ("train", "tune", "test")}
+    (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = (_xy(parts[p], features) for p in ("train", "tune", "test"))
+    for name, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
+        _check_both_outcomes(y, split.band, name)
+    keep = stratified_subsample(y_tr, cfg.max_train_rows, cfg.seed)
+    if keep.size < y_tr.size:  # national scale: a stratified sample of the training rows
+        X_tr, y_tr = X_tr.iloc[keep], y_tr[keep]
+    return (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te)
+
+
+def tune_band(frame: pd.DataFrame, split: BandSplit, features: Sequence[str], cfg: TrainingConfig) -> TuningResult:
+    """Only the tuning of :func:`fit_band`, on the same rows and in the same study
+    (``<study_name>-<band>``): one more process joining a shared study
+    (``cfg.tuning.storage``), whose best trial :func:`fit_band` then uses."""
+    (X_tr, y_tr), (X_tu, y_tu), _ = _band_parts(frame, split, features, cfg)
+    return tune_lightgbm(X_tr, y_tr, X_tu, y_tu, lightgbm=cfg.lightgbm, tuning=cfg.tuning, seed=cfg.seed,
+                         study_name=study_name(cfg, split.band))  # fmt: skip
+
+
+def study_name(cfg: TrainingConfig, band: str) -> str:
+    """The Optuna study of ``band``: ``<training.tuning.study_name>-<band>``."""
+    return f"{cfg.tuning.study_name}-{band}"
 
 
 def _fit_band_task(

@@ -11,11 +11,13 @@ as a nested MLflow run) from the stage wiring.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy
 from optuna.storages.journal import JournalFileBackend
 from sklearn.metrics import roc_auc_score
 
@@ -25,6 +27,10 @@ from training.splits import stratified_subsample
 
 TUNED = ("learning_rate", "num_leaves", "min_child_samples", "reg_lambda", "colsample_bytree", "subsample")
 LOG_SCALE = ("learning_rate", "num_leaves", "min_child_samples", "reg_lambda")
+
+#: Tries to open an RDB storage while other processes may be creating its schema.
+_SCHEMA_ATTEMPTS = 5
+_SQLITE_LOCK_SECONDS = 60.0
 
 TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
@@ -53,9 +59,19 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage | None:
     """
     if not storage:
         return None
-    if "://" in storage:
-        return optuna.storages.RDBStorage(storage)
-    return optuna.storages.JournalStorage(JournalFileBackend(storage))
+    if "://" not in storage:
+        return optuna.storages.JournalStorage(JournalFileBackend(storage))
+    # SQLite: wait for another process's write lock instead of failing after sqlite's 5 s
+    engine = {"connect_args": {"timeout": _SQLITE_LOCK_SECONDS}} if storage.startswith("sqlite") else None
+    for attempt in range(1, _SCHEMA_ATTEMPTS + 1):
+        try:
+            return optuna.storages.RDBStorage(storage, engine_kwargs=engine)
+        except sqlalchemy.exc.SQLAlchemyError:
+            # processes that start together race to create the schema: the loser finds it made
+            if attempt == _SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
 
 def build_lightgbm(cfg: LightGBMConfig, seed: int, **overrides: Any) -> LightGBMRiskClassifier:

@@ -87,23 +87,27 @@ class LocalExecutor:
 
 
 class DaskExecutor:
-    """Tasks on a Dask distributed cluster through ``client``; all items are submitted at
-    once, results are gathered in item order (so progress reports stay in order)."""
+    """Tasks on a Dask distributed cluster through ``client``. The items are scattered to the
+    workers first (large tables go straight to a worker, not through the scheduler), all tasks
+    are submitted at once, and results are gathered in item order (so progress reports stay
+    in order)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         todo = list(items)
-        futures = self.client.map(fn, todo, pure=False) if todo else []
-        return self._gather(futures)
+        if not todo:
+            return iter(())
+        inputs = self.client.scatter(todo, hash=False)
+        return self._gather(inputs, self.client.map(fn, inputs, pure=False))
 
-    def _gather(self, futures: list[Any]) -> Iterator[Any]:
+    def _gather(self, inputs: list[Any], futures: list[Any]) -> Iterator[Any]:
         try:
             for future in futures:
                 yield future.result()
         finally:
-            self.client.cancel(futures)
+            self.client.cancel([*futures, *inputs])
 
 
 @contextlib.contextmanager
