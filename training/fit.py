@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from aanwas.common.compute import Executor
 from aanwas.common.errors import ConfigError, InputError
@@ -257,6 +258,32 @@ def fit_band(
     -------
     FittedBand
     """
+    # BLAS/OpenMP threads fixed (as LightGBM's): the logistic regression and the calibration
+    # give the same bits in this process, on a Dask worker or on a machine with more cores
+    with threadpool_limits(limits=max(cfg.lightgbm.n_jobs, 1)):
+        return _fit_band(
+            frame,
+            split,
+            features,
+            cfg,
+            flags=flags,
+            truth=truth,
+            reference_risks=reference_risks,
+            trial_callbacks=trial_callbacks,
+        )
+
+
+def _fit_band(
+    frame: pd.DataFrame,
+    split: BandSplit,
+    features: Sequence[str],
+    cfg: TrainingConfig,
+    *,
+    flags: Sequence[str] | None,
+    truth: pd.Series | None,
+    reference_risks: Mapping[str, pd.Series] | None,
+    trial_callbacks: Sequence[TrialCallback],
+) -> FittedBand:
     band = split.band
     (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = _band_parts(frame, split, features, cfg)
 
