@@ -323,6 +323,29 @@ def train_cmd(
         o.emit(summary)
 
 
+@app.command("tune")
+@handles_errors
+def tune_cmd(
+    work: TrainWorkOpt,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run tuning trials on the shared Optuna study of every band, nothing else.
+
+    Needs training.tuning.storage (an RDB URL such as sqlite:///study.db or postgresql://...,
+    or a journal file path) and, per process, its own training.tuning.worker (1, 2, ...).
+    Start it on several machines; `aanwas train` with the same storage then uses each band's
+    best trial. Writes nothing but the trials to the study. With --json: storage, worker and
+    per band the study's trial counts and best tuning AUC.
+    """
+    from aanwas.stages.train import run_tune
+
+    with output(quiet, as_json) as o:
+        o.emit(run_tune(config_from(config, set_), work, console=o.result))
+
+
 @app.command("retrain")
 @handles_errors
 def retrain_cmd(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from aanwas.common.compute import ComputeConfig
 from aanwas.common.config import as_plain, build_dataclass, require
 from aanwas.common.errors import ConfigError
 from evaluation.config import RENAMED as EVALUATION_RENAMED
@@ -137,6 +138,7 @@ class AppConfig:
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     monitoring: MonitoringConfig = dataclasses.field(default_factory=MonitoringConfig)
+    compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
 
     def __post_init__(self) -> None:
         for key, (name, follow) in DERIVED.items():

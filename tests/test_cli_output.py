@@ -23,6 +23,7 @@ SCRIPTED = (
     "validate",
     "features",
     "train",
+    "tune",
     "retrain",
     "promote",
     "audit",

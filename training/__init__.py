@@ -13,7 +13,7 @@ from training.config import TrainingConfig
 from training.criteria import Criterion, evaluate_criteria
 from training.family import FamilyChoice, choose_family
 from training.fingerprint import build_data_fingerprint
-from training.fit import MODEL_NAMES, FittedBand, fit_band, resolve_features
+from training.fit import MODEL_NAMES, FittedBand, fit_band, fit_bands, resolve_features
 from training.promotion import PromotionDecision, decide_promotion
 from training.splits import BandSplit, build_temporal_splits
 from training.tuning import TuningResult, tune_lightgbm
@@ -33,6 +33,7 @@ __all__ = [
     "decide_promotion",
     "evaluate_criteria",
     "fit_band",
+    "fit_bands",
     "resolve_features",
     "tune_lightgbm",
 ]

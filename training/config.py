@@ -117,8 +117,13 @@ class TuningConfig:
     pruning_warmup_rounds: int = 50  # boosting rounds before a trial may be pruned
     report_every_rounds: int = 10
     subsample_rows: int = 0  # >0: each trial trains on at most this many rows (stratified)
-    storage: str = ""  # "" = in memory; an RDB URL (e.g. postgresql://...) lets many workers share trials
+    #: "" = in memory; an Optuna RDB URL (sqlite:///study.db, postgresql://...) or a journal file
+    #: path (study.log) lets several processes, on several machines, share one study per band
+    storage: str = ""
     study_name: str = "aanwas"
+    #: this process's number among those sharing ``storage`` (0, 1, ...): its sampler is seeded
+    #: with training.seed + worker; worker 0 puts the default settings first
+    worker: int = 0
     search: SearchSpace = dataclasses.field(default_factory=SearchSpace)
 
     def __post_init__(self) -> None:
@@ -135,6 +140,8 @@ class TuningConfig:
         require(self.report_every_rounds >= 1, k + "report_every_rounds", "must be >= 1")
         require(self.subsample_rows >= 0, k + "subsample_rows", "must be >= 0 (0 = all rows)")
         require(bool(self.study_name), k + "study_name", "must not be empty")
+        require(0 <= self.worker <= 100_000, k + "worker", "must be 0..100000")
+        require(self.worker == 0 or bool(self.storage), k + "worker", "needs training.tuning.storage")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,14 +9,17 @@ Pure library code (no files, no MLflow): the stage wiring passes a feature table
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
 
+from aanwas.common.compute import Executor
 from aanwas.common.errors import ConfigError, InputError
 from features.contract import AUDIT_ONLY_COLUMNS
 from models import (
@@ -197,7 +200,7 @@ def _fit_models(
             lightgbm=cfg.lightgbm,
             tuning=cfg.tuning,
             seed=cfg.seed,
-            study_name=f"{cfg.tuning.study_name}-{band}",
+            study_name=study_name(cfg, band),
             callbacks=trial_callbacks,
         )
         overrides = dict(tuned.best_params)
@@ -255,14 +258,34 @@ def fit_band(
     -------
     FittedBand
     """
+    # BLAS/OpenMP threads fixed (as LightGBM's): the logistic regression and the calibration
+    # give the same bits in this process, on a Dask worker or on a machine with more cores
+    with threadpool_limits(limits=max(cfg.lightgbm.n_jobs, 1)):
+        return _fit_band(
+            frame,
+            split,
+            features,
+            cfg,
+            flags=flags,
+            truth=truth,
+            reference_risks=reference_risks,
+            trial_callbacks=trial_callbacks,
+        )
+
+
+def _fit_band(
+    frame: pd.DataFrame,
+    split: BandSplit,
+    features: Sequence[str],
+    cfg: TrainingConfig,
+    *,
+    flags: Sequence[str] | None,
+    truth: pd.Series | None,
+    reference_risks: Mapping[str, pd.Series] | None,
+    trial_callbacks: Sequence[TrialCallback],
+) -> FittedBand:
     band = split.band
-    parts = {part: split.select(frame, part) for part in ("train", "tune", "test")}
-    (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = (_xy(parts[p], features) for p in ("train", "tune", "test"))
-    for name, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
-        _check_both_outcomes(y, band, name)
-    keep = stratified_subsample(y_tr, cfg.max_train_rows, cfg.seed)
-    if keep.size < y_tr.size:  # national scale: a stratified sample of the training rows
-        X_tr, y_tr = X_tr.iloc[keep], y_tr[keep]
+    (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = _band_parts(frame, split, features, cfg)
 
     truth_test = None if truth is None else _aligned(truth, X_te.index, band, "truth")
     reference = _reference_metrics(reference_risks or {}, X_te, y_te, band, cfg)
@@ -313,6 +336,85 @@ def fit_band(
         family=family,
         criteria=MappingProxyType(criteria),
     )
+
+
+def _band_parts(
+    frame: pd.DataFrame, split: BandSplit, features: Sequence[str], cfg: TrainingConfig
+) -> tuple[tuple[pd.DataFrame, np.ndarray], ...]:
+    """(X, y) of the train, tune and test parts of ``split``; the training rows subsampled
+    (stratified) to ``cfg.max_train_rows``. Both outcomes must occur in every part."""
+    parts = {part: split.select(frame, part) for part in ("train", "tune", "test")}
+    (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = (_xy(parts[p], features) for p in ("train", "tune", "test"))
+    for name, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
+        _check_both_outcomes(y, split.band, name)
+    keep = stratified_subsample(y_tr, cfg.max_train_rows, cfg.seed)
+    if keep.size < y_tr.size:  # national scale: a stratified sample of the training rows
+        X_tr, y_tr = X_tr.iloc[keep], y_tr[keep]
+    return (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te)
+
+
+def tune_band(frame: pd.DataFrame, split: BandSplit, features: Sequence[str], cfg: TrainingConfig) -> TuningResult:
+    """Only the tuning of :func:`fit_band`, on the same rows and in the same study
+    (``<study_name>-<band>``): one more process joining a shared study
+    (``cfg.tuning.storage``), whose best trial :func:`fit_band` then uses."""
+    (X_tr, y_tr), (X_tu, y_tu), _ = _band_parts(frame, split, features, cfg)
+    return tune_lightgbm(X_tr, y_tr, X_tu, y_tu, lightgbm=cfg.lightgbm, tuning=cfg.tuning, seed=cfg.seed,
+                         study_name=study_name(cfg, split.band))  # fmt: skip
+
+
+def study_name(cfg: TrainingConfig, band: str) -> str:
+    """The Optuna study of ``band``: ``<training.tuning.study_name>-<band>``."""
+    return f"{cfg.tuning.study_name}-{band}"
+
+
+def _fit_band_task(
+    item: tuple[pd.DataFrame, BandSplit, Sequence[str], pd.Series | None, Mapping[str, pd.Series] | None],
+    *,
+    cfg: TrainingConfig,
+    flags: Sequence[str] | None,
+) -> FittedBand:
+    """:func:`fit_band` for one band as a task of an executor (picklable, no side effects)."""
+    frame, split, features, truth, reference_risks = item
+    return fit_band(frame, split, features, cfg, flags=flags, truth=truth, reference_risks=reference_risks)
+
+
+def fit_bands(
+    frame: pd.DataFrame,
+    splits: Mapping[str, BandSplit],
+    features: Mapping[str, Sequence[str]],
+    cfg: TrainingConfig,
+    *,
+    flags: Sequence[str] | None = None,
+    truth: pd.Series | None = None,
+    reference_risks: Mapping[str, pd.Series] | None = None,
+    executor: Executor | None = None,
+) -> Iterator[FittedBand]:
+    """:func:`fit_band` for every band of ``splits``, in their order, as they finish.
+
+    Without ``executor`` the bands are fitted one after another in this process, each when the
+    next result is asked for. With one (a Dask cluster, :mod:`aanwas.common.compute`) each band
+    is a task that gets only its own rows; every band's fit is a deterministic function of its
+    rows and ``cfg.seed``, so the results are the same. Tuning trials are in each result's
+    ``tuning.trials``, to be logged afterwards.
+    """
+    if executor is None:
+        return (
+            fit_band(frame, split, features[band], cfg, flags=flags, truth=truth, reference_risks=reference_risks)
+            for band, split in splits.items()
+        )
+    items = []
+    for band, split in splits.items():
+        rows = frame.loc[frame["age_band"] == band]
+        items.append(
+            (
+                rows,
+                split,
+                tuple(features[band]),
+                None if truth is None else truth.reindex(rows.index),
+                None if reference_risks is None else {k: v.reindex(rows.index) for k, v in reference_risks.items()},
+            )
+        )
+    return executor.map(functools.partial(_fit_band_task, cfg=cfg, flags=flags), items)
 
 
 def _aligned(series: pd.Series, index: pd.Index, band: str, name: str) -> pd.Series:

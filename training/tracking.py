@@ -286,25 +286,37 @@ def log_fitted_band(fitted: FittedBand) -> None:
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
 
 
+def log_trials(band: str, trials: Iterable[optuna.trial.FrozenTrial]) -> None:
+    """Record each finished tuning trial of ``band`` as a nested MLflow run of the active run
+    (after the band is fitted, wherever that was: this process or a Dask worker)."""
+    for trial in trials:
+        if trial.state.is_finished():
+            _log_trial(band, trial)
+
+
+def _log_trial(band: str, trial: optuna.trial.FrozenTrial) -> None:
+    parent = mlflow.active_run()
+    experiment_id = parent.info.experiment_id if parent is not None else None
+    with mlflow.start_run(run_name=f"trial-{band}-{trial.number:03d}", nested=True, experiment_id=experiment_id):
+        mlflow.log_params({f"trial.{k}": v for k, v in trial.params.items()})
+        mlflow.set_tags({"aanwas.kind": "tuning-trial", "aanwas.band": band, "trial.state": trial.state.name})
+        metrics: dict[str, float] = {}
+        if trial.value is not None:
+            metrics["tune_auc"] = float(trial.value)
+        if trial.intermediate_values:
+            metrics["last_reported_round"] = float(max(trial.intermediate_values))
+        if "best_iteration" in trial.user_attrs:
+            metrics["best_iteration"] = float(trial.user_attrs["best_iteration"])
+        mlflow.log_metrics({f"tuning/{band}/{k}": v for k, v in metrics.items()})
+
+
 def trial_logger(band: str) -> TrialCallback:
     """Optuna callback that records each finished trial as a run nested under the active
     (training) run, in the same experiment; metrics ``tuning/<band>/{tune_auc,
     last_reported_round,best_iteration}``."""
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        parent = mlflow.active_run()
-        experiment_id = parent.info.experiment_id if parent is not None else None
-        with mlflow.start_run(run_name=f"trial-{band}-{trial.number:03d}", nested=True, experiment_id=experiment_id):
-            mlflow.log_params({f"trial.{k}": v for k, v in trial.params.items()})
-            mlflow.set_tags({"aanwas.kind": "tuning-trial", "aanwas.band": band, "trial.state": trial.state.name})
-            metrics: dict[str, float] = {}
-            if trial.value is not None:
-                metrics["tune_auc"] = float(trial.value)
-            if trial.intermediate_values:
-                metrics["last_reported_round"] = float(max(trial.intermediate_values))
-            if "best_iteration" in trial.user_attrs:
-                metrics["best_iteration"] = float(trial.user_attrs["best_iteration"])
-            mlflow.log_metrics({f"tuning/{band}/{k}": v for k, v in metrics.items()})
+        _log_trial(band, trial)
 
     return callback
 

@@ -11,11 +11,14 @@ as a nested MLflow run) from the stage wiring.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy
+from optuna.storages.journal import JournalFileBackend
 from sklearn.metrics import roc_auc_score
 
 from aanwas.common.errors import AanwasError
@@ -25,6 +28,10 @@ from training.splits import stratified_subsample
 
 TUNED = ("learning_rate", "num_leaves", "min_child_samples", "reg_lambda", "colsample_bytree", "subsample")
 LOG_SCALE = ("learning_rate", "num_leaves", "min_child_samples", "reg_lambda")
+
+#: Tries to open an RDB storage while other processes may be creating its schema.
+_SCHEMA_ATTEMPTS = 5
+_SQLITE_LOCK_SECONDS = 60.0
 
 TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 #: Longest part of a trial's error message repeated in :class:`TuningError`.
@@ -54,6 +61,34 @@ class TuningResult:
     n_trials: int
     n_complete: int
     n_pruned: int
+    trials: tuple[optuna.trial.FrozenTrial, ...] = ()
+
+
+def open_storage(storage: str) -> optuna.storages.BaseStorage | None:
+    """The Optuna storage of ``training.tuning.storage``: None (in memory) for "", an RDB for a
+    URL (``dialect://...``), else a journal file at that path (one file that several processes
+    on a shared file system append to).
+
+    Examples
+    --------
+    >>> open_storage("") is None
+    True
+    """
+    if not storage:
+        return None
+    if "://" not in storage:
+        return optuna.storages.JournalStorage(JournalFileBackend(storage))
+    # SQLite: wait for another process's write lock instead of failing after sqlite's 5 s
+    engine = {"connect_args": {"timeout": _SQLITE_LOCK_SECONDS}} if storage.startswith("sqlite") else None
+    for attempt in range(1, _SCHEMA_ATTEMPTS + 1):
+        try:
+            return optuna.storages.RDBStorage(storage, engine_kwargs=engine)
+        except sqlalchemy.exc.SQLAlchemyError:
+            # processes that start together race to create the schema: the loser finds it made
+            if attempt == _SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
 
 def build_lightgbm(cfg: LightGBMConfig, seed: int, **overrides: Any) -> LightGBMRiskClassifier:
@@ -143,10 +178,12 @@ def tune_lightgbm(
     tuning : TuningConfig
         Budget (``n_trials`` and/or ``timeout_seconds``), pruning, subsampling, storage.
     seed : int
-        Seeds the TPE sampler, the subsample and LightGBM.
+        Seeds the subsample and LightGBM; the TPE sampler gets ``seed + tuning.worker``, so
+        processes sharing one study draw different settings, each reproducibly.
     study_name : str, optional
         Defaults to ``tuning.study_name``; with a shared ``storage`` an existing study of this
-        name is continued (many workers).
+        name is joined: each process runs its own ``n_trials`` (the study's total is their
+        sum) and the result is the study's best trial, whichever process ran it.
     callbacks : sequence of callables
         Optuna callbacks ``(study, frozen_trial)`` run after each trial.
 
@@ -189,14 +226,14 @@ def tune_lightgbm(
     )
     study = optuna.create_study(
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=tuning.n_startup_trials),
+        sampler=optuna.samplers.TPESampler(seed=seed + tuning.worker, n_startup_trials=tuning.n_startup_trials),
         pruner=pruner,
-        storage=tuning.storage or None,
+        storage=open_storage(tuning.storage),
         study_name=study_name or tuning.study_name,
         load_if_exists=bool(tuning.storage),
     )
     defaults = _defaults_in_space(lightgbm, tuning.search)
-    if defaults is not None and not study.trials:
+    if defaults is not None and tuning.worker == 0 and not study.trials:
         study.enqueue_trial(defaults)
     # a failing trial is recorded and the search goes on; only a search without any completed
     # trial stops the band (TuningError)
@@ -223,4 +260,5 @@ def tune_lightgbm(
         n_trials=len(study.trials),
         n_complete=complete,
         n_pruned=states.count(optuna.trial.TrialState.PRUNED),
+        trials=tuple(study.trials),
     )

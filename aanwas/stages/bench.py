@@ -188,7 +188,7 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
     cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
     t0 = time.perf_counter()
     score_table, version = registry_scores(cfg, paths["work"], mlflow_uri=bench_mlflow_uri(out))
-    scores = score_table()
+    scores = score_table(None)
     t1 = time.perf_counter()
     found = check_scores(cfg.monitoring, scores, geography, store=disclosure_store(paths["work"]))
     del scores  # person-level: not kept beyond aggregation

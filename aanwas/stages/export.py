@@ -18,6 +18,7 @@ from typing import Any, Literal
 import pandas as pd
 from rich.console import Console
 
+from aanwas.common.compute import executor
 from aanwas.config import AppConfig
 from aanwas.stages.features import load_coverage
 from aanwas.stages.progress import progress_bar
@@ -210,36 +211,39 @@ def run_full_export(
     dcfg = cfg.monitoring.disclosure
     # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control
     delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract) if data is not None else None
-    score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
-    store = disclosure_store(work)
-    scores = score_table()
-    log = console if log is None else log
-    with progress_bar(log, "disclosure") as tick:
-        found = check_scores(cfg.monitoring, scores, geography, tick, store=store)
-    del scores  # person-level: not kept beyond aggregation
-    areas, checked, fingerprint, periods = found.areas, found.checked, found.fingerprint, found.periods
-    del found  # the confidential area table lives on as ``areas`` only until it is dropped below
-    area = checked.table
-    national = cfg.monitoring.aggregate.national_code
-    total_band = cfg.monitoring.aggregate.band_total_label
-    # the observed outcome of the risk's own definition (offences, horizon) per reference date:
-    # counts add up over the hierarchy, so they get the area rules (secondary suppression, audit)
-    labelled = labelled_outcome_counts(areas, mcfg.trends.observed_levels, total_band)
-    del areas  # confidential: only checked counts go on
-    outcome = None
-    if len(labelled):
-        outcome = suppress_observed_counts(labelled, observed_parents(national), dcfg, store).table
-    effects = registry = observed = treated = None
-    if delivery is not None:
-        effects, _skipped, panel = run_effects(delivery, mcfg, cfg.features.labels)
-        treated = treated_persons(delivery, panel, mcfg)
-        counts = observed_for_trends(delivery, mcfg, national, panel, cfg.features.labels)
-        # observed counts add up over the hierarchy: same rules as the area table (secondary
-        # suppression and LP audit), so no rate reveals a suppressed count by differencing
-        observed = suppress_observed_counts(counts, observed_parents(national), dcfg, store).table
-        if delivery.interventions is not None:
-            registry = intervention_registry(delivery.interventions)
-        del delivery, panel
+    # the heavy independent work (scoring and disclosure control per period) runs where
+    # compute.scheduler says: local processes, or a Dask cluster; the result is the same
+    with executor(cfg.compute, local_workers=dcfg.audit_jobs) as ex:
+        score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
+        store = disclosure_store(work)
+        scores = score_table(ex if cfg.compute.scheduler else None)  # locally: in this process, as before
+        log = console if log is None else log
+        with progress_bar(log, "disclosure") as tick:
+            found = check_scores(cfg.monitoring, scores, geography, tick, store=store, executor=ex)
+        del scores  # person-level: not kept beyond aggregation
+        areas, checked, fingerprint, periods = found.areas, found.checked, found.fingerprint, found.periods
+        del found  # the confidential area table lives on as ``areas`` only until it is dropped below
+        area = checked.table
+        national = cfg.monitoring.aggregate.national_code
+        total_band = cfg.monitoring.aggregate.band_total_label
+        # the observed outcome of the risk's own definition (offences, horizon) per reference date:
+        # counts add up over the hierarchy, so they get the area rules (secondary suppression, audit)
+        labelled = labelled_outcome_counts(areas, mcfg.trends.observed_levels, total_band)
+        del areas  # confidential: only checked counts go on
+        outcome = None
+        if len(labelled):
+            outcome = suppress_observed_counts(labelled, observed_parents(national), dcfg, store, ex).table
+        effects = registry = observed = treated = None
+        if delivery is not None:
+            effects, _skipped, panel = run_effects(delivery, mcfg, cfg.features.labels)
+            treated = treated_persons(delivery, panel, mcfg)
+            counts = observed_for_trends(delivery, mcfg, national, panel, cfg.features.labels)
+            # observed counts add up over the hierarchy: same rules as the area table (secondary
+            # suppression and LP audit), so no rate reveals a suppressed count by differencing
+            observed = suppress_observed_counts(counts, observed_parents(national), dcfg, store, ex).table
+            if delivery.interventions is not None:
+                registry = intervention_registry(delivery.interventions)
+            del delivery, panel
     outcomes = {b: (tuple(lab.offences), lab.horizon_months) for b, lab in cfg.features.labels.items()}
     context = context_offences(mcfg, cfg.features.labels)
     series, _summary = run_trends(area, mcfg, observed, outcome=outcome, total_band=total_band)

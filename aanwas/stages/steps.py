@@ -11,6 +11,7 @@ checks it, and only :class:`monitoring.publishing.disclosure.DisclosureChecked` 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from aanwas.common.compute import Executor
 from aanwas.common.errors import InputError
 from aanwas.common.io import FileStore
 from aanwas.config import AppConfig
@@ -59,11 +61,30 @@ def scores_fingerprint(scores: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def score_bands(bundle: ModelBundle, frame: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
+def _score_rows(rows: pd.DataFrame, *, bundle: ModelBundle) -> np.ndarray:
+    """Scores of one period's rows (a task for an executor: picklable, no side effects)."""
+    return score_frame(bundle, rows).to_numpy()
+
+
+def score_bands(
+    bundle: ModelBundle, frame: pd.DataFrame, keep: Sequence[str], executor: Executor | None = None
+) -> pd.DataFrame:
     """The rows of ``frame`` whose age band has a model in ``bundle``: columns ``keep`` and
-    ``score`` (the band model's calibrated probability), in memory only."""
+    ``score`` (the band model's calibrated probability), in memory only.
+
+    With ``executor`` (a Dask cluster, :mod:`aanwas.common.compute`) each reference date is
+    scored as one task; every row's score depends on that row alone, so the result is the same.
+    """
     rows = frame[frame["age_band"].isin(list(bundle.bands))]
-    return rows[list(keep)].assign(score=score_frame(bundle, rows).to_numpy())
+    if executor is None:
+        return rows[list(keep)].assign(score=score_frame(bundle, rows).to_numpy())
+    dates = rows["ref_date"].to_numpy()
+    where = [np.flatnonzero(dates == d) for d in sorted(set(dates))]
+    score = np.zeros(len(rows))
+    task = functools.partial(_score_rows, bundle=bundle)
+    for at, part in zip(where, executor.map(task, [rows.iloc[w] for w in where]), strict=True):
+        score[at] = part
+    return rows[list(keep)].assign(score=score)
 
 
 def intervention_registry(interventions: pd.DataFrame) -> pd.DataFrame:
@@ -167,19 +188,20 @@ def registry_scores(
     mlflow_uri: str | None = None,
     alias: str = "champion",
     bands: Sequence[str] | None = None,
-) -> tuple[Callable[[], pd.DataFrame], str]:
+) -> tuple[Callable[[Executor | None], pd.DataFrame], str]:
     """The scored frame of the cached feature table, from the registry's ``alias`` models.
 
     Returns a callable (reads the cached feature table from the work directory, scores it in
-    memory with the registered model of each band) and the model version label.
+    memory with the registered model of each band; an optional executor scores each reference
+    date as a task, see :func:`score_bands`) and the model version label.
     """
     bundle = registry_bundle(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
     version = bundle.version_label
 
-    def score_table() -> pd.DataFrame:
+    def score_table(executor: Executor | None = None) -> pd.DataFrame:
         inputs = sorted({c for b in bundle.bands for c in bundle.features(b)} - set(SCORED_KEYS))
         frame = load_features(Path(work), columns=SCORED_KEYS + inputs)  # only what scoring and aggregation read
-        return score_bands(bundle, frame, SCORED_KEYS)
+        return score_bands(bundle, frame, SCORED_KEYS, executor)
 
     return score_table, version
 
@@ -226,14 +248,18 @@ def check_scores(
     geography: Geography,
     progress: Callable[[str, float], None] | None = None,
     store: MutableMapping[str, bytes] | None = None,
+    executor: Executor | None = None,
 ) -> CheckedAreas:
     """Fingerprint the in-memory scores, aggregate them to the areas of ``geography`` and apply
     disclosure control (no files); ``progress(stage, fraction_done)`` as the periods' audits
-    finish; ``store`` keeps each period's disclosure result for reuse (:func:`disclosure_store`)."""
+    finish; ``store`` keeps each period's disclosure result for reuse (:func:`disclosure_store`);
+    ``executor`` runs the periods' disclosure control (default: local processes)."""
     fingerprint = scores_fingerprint(scores)
     areas = aggregate_areas(scores, geography, mon.aggregate)
     total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
-    checked = suppress_area_table(areas, mon.disclosure, total_band=total, progress=progress, store=store)
+    checked = suppress_area_table(
+        areas, mon.disclosure, total_band=total, progress=progress, store=store, executor=executor
+    )
     return CheckedAreas(fingerprint=fingerprint, n_rows=len(scores), areas=areas, checked=checked)
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
+from aanwas.common.compute import executor
 from aanwas.common.errors import ConfigError, InputError
 from aanwas.common.io import atomic_write_bytes
 from aanwas.config import AppConfig
@@ -41,7 +42,16 @@ from features import catalogue
 from training import registry, tracking
 from training.criteria import CRITERIA
 from training.fingerprint import build_data_fingerprint
-from training.fit import MAIN_MODEL, MODEL_NAMES, FittedBand, fit_band, resolve_features, select_test_part
+from training.fit import (
+    MAIN_MODEL,
+    MODEL_NAMES,
+    FittedBand,
+    fit_bands,
+    resolve_features,
+    select_test_part,
+    study_name,
+    tune_band,
+)
 from training.splits import build_temporal_splits
 
 #: Summary of the last training run, written to WORK (ids and metrics only).
@@ -221,29 +231,36 @@ def train_and_track(
         if truth is not None:
             mlflow.set_tag("aanwas.oracle_note", ORACLE_NOTE)
         decisions = {}
-        for band in tcfg.bands:
-            fitted = fit_band(
+        # each band's training and test-date evaluation runs where compute.scheduler says
+        # (locally: in this process, one band after the other, as before); logging,
+        # registration and the gates stay here
+        with executor(cfg.compute) as ex:
+            fits = fit_bands(
                 frame,
-                splits[band],
-                features[band],
+                {band: splits[band] for band in tcfg.bands},
+                features,
                 tcfg,
                 flags=flags,
                 truth=truth,
                 reference_risks=reference_risks,
-                trial_callbacks=[tracking.trial_logger(band)],
+                executor=ex if cfg.compute.scheduler else None,
             )
-            tracking.log_fitted_band(fitted)
-            decisions[band] = _register_and_gate(
-                cfg,
-                frame,
-                fitted,
-                override=override,
-                override_reason=override_reason,
-                override_by=override_by,
-                gate_check=gate_check,
-                work=work,
-            )
-            summary["bands"][band] = _band_summary(fitted, decisions[band])
+            for fitted in fits:
+                band = fitted.band
+                if fitted.tuning is not None:
+                    tracking.log_trials(band, fitted.tuning.trials)
+                tracking.log_fitted_band(fitted)
+                decisions[band] = _register_and_gate(
+                    cfg,
+                    frame,
+                    fitted,
+                    override=override,
+                    override_reason=override_reason,
+                    override_by=override_by,
+                    gate_check=gate_check,
+                    work=work,
+                )
+                summary["bands"][band] = _band_summary(fitted, decisions[band])
         _log_evaluations(cfg, gate_check, summary)
         mlflow.log_dict({b: d for b, d in decisions.items()}, "promotion.json")
     if console is not None:
@@ -674,6 +691,51 @@ def run_train(
     )
     atomic_write_bytes(work / SUMMARY_FILE, json.dumps(summary, indent=2, default=str).encode("utf-8"))
     return summary
+
+
+def run_tune(cfg: AppConfig, work: Path, *, console: Console | None = None) -> dict[str, Any]:
+    """``aanwas tune``: one more process on the shared Optuna study of every band
+    (``training.tuning.storage``), on the rows ``aanwas train`` tunes on; writes nothing but
+    the trials to the study. ``aanwas train`` with the same storage uses each study's best.
+
+    Returns
+    -------
+    dict
+        Per band: trials in the study (all processes), completed, pruned and the best AUC.
+
+    Raises
+    ------
+    ConfigError
+        No shared storage (trials in memory would be lost) or tuning switched off.
+    """
+    from aanwas.stages.features import load_feature_table
+
+    tcfg = cfg.training
+    if not tcfg.tuning.storage:
+        raise ConfigError("training.tuning.storage", "aanwas tune needs a shared study: an RDB URL or a journal file")
+    if not tcfg.tuning.enabled:
+        raise ConfigError("training.tuning.enabled", "is false: nothing to tune")
+    frame, _ = load_feature_table(Path(work))
+    splits = build_temporal_splits(frame, tcfg.bands, tcfg.split)
+    columns_of, _ = catalogue_inputs()
+    out: dict[str, Any] = {"storage": tcfg.tuning.storage, "worker": tcfg.tuning.worker, "bands": {}}
+    for band in tcfg.bands:
+        res = tune_band(frame, splits[band], resolve_features(frame, band, tcfg, columns_of), tcfg)
+        out["bands"][band] = {
+            "study": study_name(tcfg, band),
+            "n_trials": res.n_trials,
+            "n_complete": res.n_complete,
+            "n_pruned": res.n_pruned,
+            "best_tune_auc": round(res.best_value, 4),
+        }
+        if console is not None:
+            console.print(
+                f"{band}: study {study_name(tcfg, band)} has {res.n_trials} trials "
+                f"({res.n_complete} complete, {res.n_pruned} pruned); best tuning AUC {res.best_value:.4f}",
+                markup=False,
+                highlight=False,
+            )
+    return out
 
 
 def run_retrain(

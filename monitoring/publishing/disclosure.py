@@ -24,6 +24,7 @@ Rules (all thresholds in :class:`~monitoring.config.DisclosureConfig`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -33,12 +34,12 @@ import zipfile
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from aanwas.common.compute import Executor, LocalExecutor
 from aanwas.common.config import as_plain
 from aanwas.common.errors import AanwasError, InputError
 from monitoring.config import DisclosureConfig
@@ -1253,10 +1254,11 @@ def _protect_period(
     return _protect(lines, n, e, cfg, cells[["period", "area_code", "age_band"]], split, group, tree)
 
 
-def _audit_workers(cfg: DisclosureConfig, n_periods: int) -> int:
-    """Processes for :func:`_protect_periods`: ``cfg.audit_jobs`` (0 = one per CPU core), at
-    most one per period."""
-    return max(1, min(cfg.audit_jobs or joblib.cpu_count(), n_periods))
+def _protect_task(
+    period: tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines], *, cfg: DisclosureConfig, total_band: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
+    """One period as a task for an :class:`~aanwas.common.compute.Executor` (picklable)."""
+    return _protect_period(*period, cfg, total_band)
 
 
 #: Bump when the suppression or certification changes what a period's result is: stored
@@ -1347,10 +1349,12 @@ def _protect_periods(
     progress: Callable[[str, float], None] | None = None,
     total_band: str | None = None,
     store: MutableMapping[str, bytes] | None = None,
+    executor: Executor | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]]:
-    """Protect each period's table; periods are independent, so with ``audit_jobs`` they run
-    in parallel worker processes (joblib/loky). The result does not depend on the number of
-    workers: each period's suppression and audit are deterministic functions of its table.
+    """Protect each period's table; periods are independent, so they run as tasks of
+    ``executor`` (default: ``audit_jobs`` local worker processes; a Dask cluster when the
+    stage passes one). The result does not depend on where or how many: each period's
+    suppression and audit are deterministic functions of its table.
 
     ``store`` (key -> bytes, e.g. a directory in the work directory) keeps each passed period's
     result under a hash of its table and rules (:func:`_period_key`); a period whose table and
@@ -1365,12 +1369,12 @@ def _protect_periods(
         out[i] = None if data is None else _result_from_bytes(data, lines, n, e, cfg)
         if out[i] is None:
             todo.append(i)
-    workers = _audit_workers(cfg, len(todo))
-    if workers == 1 or not cfg.audit:
-        results = (_protect_period(*periods[i], cfg, total_band) for i in todo)
-    else:
-        pool = joblib.Parallel(n_jobs=workers, backend="loky", return_as="generator")
-        results = pool(joblib.delayed(_protect_period)(*periods[i], cfg, total_band) for i in todo)
+    if not cfg.audit:  # suppression alone is cheap: no tasks to ship
+        executor = LocalExecutor(1)
+    elif executor is None:
+        executor = LocalExecutor(cfg.audit_jobs)
+    task = functools.partial(_protect_task, cfg=cfg, total_band=total_band)
+    results = executor.map(task, [periods[i] for i in todo])
     for done, (i, result) in enumerate(zip(todo, results, strict=True), start=1):
         out[i] = result
         if store is not None:
@@ -1411,6 +1415,7 @@ def suppress_area_table(
     total_band: str | None = "all",
     progress: Callable[[str, float], None] | None = None,
     store: MutableMapping[str, bytes] | None = None,
+    executor: Executor | None = None,
 ) -> DisclosureChecked:
     """Apply primary and secondary suppression, audit, and round the area risk table.
 
@@ -1433,6 +1438,10 @@ def suppress_area_table(
         the masks are those of the published table, the key a hash of the confidential one).
         A period whose counts, areas and rules are unchanged reuses its result instead of
         being certified again; the output is the same as without ``store``.
+    executor : Executor, optional
+        Runs the periods' suppression and audit as tasks (:mod:`aanwas.common.compute`, e.g. on
+        a Dask cluster); default ``cfg.audit_jobs`` local processes. The output does not
+        depend on it.
 
     Returns
     -------
@@ -1484,7 +1493,7 @@ def suppress_area_table(
     certified_by: dict[str, int] = {}
     periods = _area_periods(area_table, total_band)
     for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
-        periods, _protect_periods(periods, cfg, progress, total_band, store), strict=True
+        periods, _protect_periods(periods, cfg, progress, total_band, store, executor), strict=True
     ):
         pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
         _add_period_stats(stats, certified_by, len(cells), h_n, h_e, prim_n, prim_e, report)
@@ -1767,6 +1776,7 @@ def suppress_observed_counts(
     parent_of: Mapping[str, str | None],
     cfg: DisclosureConfig,
     store: MutableMapping[str, bytes] | None = None,
+    executor: Executor | None = None,
 ) -> DisclosureChecked:
     """Observed counts (persons, registered) per area, band and period, under the area rules.
 
@@ -1785,6 +1795,8 @@ def suppress_observed_counts(
         The rules.
     store : mutable mapping of str to bytes, optional
         Per-period results kept for reuse (as in :func:`suppress_area_table`).
+    executor : Executor, optional
+        Where the periods run (as in :func:`suppress_area_table`).
 
     Returns
     -------
@@ -1811,7 +1823,7 @@ def suppress_observed_counts(
             "risk_hi": np.nan,
         }
     )
-    area = suppress_area_table(table, cfg, total_band=None, store=store)
+    area = suppress_area_table(table, cfg, total_band=None, store=store, executor=executor)
     out = area.table[["period", "area_level", "area_code", "age_band", "n_persons", "n_elevated", "status"]]
     out = out.rename(columns={"n_elevated": "n_registered"})
     return _seal("observed_counts", out, cfg, area.report)

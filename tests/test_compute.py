@@ -1,0 +1,91 @@
+"""``compute.scheduler``: local processes by default, a real Dask scheduler with two workers on
+loopback otherwise; the export's area tables are byte-identical either way."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from loopback import dask_cluster, free_port
+from sklearn.dummy import DummyClassifier
+
+from aanwas.common.compute import ComputeConfig, DaskExecutor, executor
+from aanwas.common.errors import ConfigError
+from aanwas.config import load_config
+from aanwas.stages.steps import check_scores, score_bands, write_periods
+from models.bundle import ModelBundle
+from monitoring.config import DisclosureConfig, MonitoringConfig
+
+_spec = importlib.util.spec_from_file_location("buurt_export", Path(__file__).parent / "monitoring" / "buurt_export.py")
+assert _spec is not None and _spec.loader is not None
+buurt_export = sys.modules.setdefault("buurt_export", importlib.util.module_from_spec(_spec))
+if not hasattr(buurt_export, "scores"):
+    _spec.loader.exec_module(buurt_export)
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    with dask_cluster(tmp_path_factory.mktemp("dask")) as address:
+        yield address
+
+
+def test_scheduler_setting_is_checked() -> None:
+    assert load_config(None, ['compute.scheduler="tcp://10.0.0.5:8786"']).compute.scheduler == "tcp://10.0.0.5:8786"
+    with pytest.raises(ConfigError, match="compute.scheduler"):
+        load_config(None, ['compute.scheduler="10.0.0.5:8786"'])  # no protocol
+
+
+def test_no_scheduler_at_the_address_is_one_clear_error() -> None:
+    cfg = ComputeConfig(scheduler=f"tcp://127.0.0.1:{free_port()}", connect_timeout_seconds=2.0)
+    with pytest.raises(ConfigError, match="no Dask scheduler answers"), executor(cfg):
+        pass
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_area_export_on_two_dask_workers_is_byte_identical_to_local(scheduler: str, tmp_path: Path) -> None:
+    from distributed import get_task_stream
+
+    mon = MonitoringConfig(disclosure=DisclosureConfig(audit_jobs=1))
+    frame, geo = buurt_export.scores(0), buurt_export.geography()
+    local = check_scores(mon, frame, geo)
+    with executor(ComputeConfig(scheduler=scheduler)) as ex:
+        assert isinstance(ex, DaskExecutor)
+        with get_task_stream(client=ex.client) as stream:
+            remote = check_scores(mon, frame, geo, executor=ex)
+    ran = [t for t in stream.data if str(t["key"]).startswith("_protect_task")]
+    assert len({t["worker"] for t in ran}) == 2  # both workers audited periods
+    assert len(ran) == len(local.periods) >= 4
+    for name, found in (("local", local), ("dask", remote)):
+        write_periods(mon, tmp_path / name, found.periods, found.checked, "m/1", found.fingerprint)
+    a, b = _files(tmp_path / "local"), _files(tmp_path / "dask")
+    assert any(k.endswith(".csv") for k in a)
+    assert a.keys() == b.keys()
+    assert [k for k in a if a[k] != b[k]] == []
+
+
+def test_scoring_per_reference_date_on_the_cluster_equals_local(scheduler: str) -> None:
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"age": rng.integers(8, 24, 200).astype(float)})
+    y = (rng.random(200) < 0.3).astype(int)
+    from sklearn.linear_model import LogisticRegression
+
+    bundle = ModelBundle({"8-12": LogisticRegression().fit(X, y), "13-19": DummyClassifier().fit(X, y)})
+    frame = pd.DataFrame(
+        {
+            "ref_date": pd.to_datetime(rng.choice(["2021-01-01", "2022-01-01", "2023-01-01"], 500)),
+            "age_band": rng.choice(["8-12", "13-19", "20-23"], 500),
+            "age": rng.integers(8, 24, 500).astype(float),
+        },
+        index=rng.permutation(500) + 1000,
+    )
+    keep = ["ref_date", "age_band"]
+    with executor(ComputeConfig(scheduler=scheduler)) as ex:
+        remote = score_bands(bundle, frame, keep, ex)
+    pd.testing.assert_frame_equal(remote, score_bands(bundle, frame, keep), check_exact=True)
