@@ -316,7 +316,7 @@ def test_fairness_with_every_group_too_few_is_not_judged_not_passed(make_world):
     """A tiny scored frame: every group is below the minimum cell size, so nothing about groups
     can be said, and the first page must not say "passes" or "Gate: passed"."""
     persons, _ = make_world(3, n_gemeenten=2, wijken_per_gemeente=2, persons_per_wijk=100, n_over_policed=0)
-    cfg = EvaluationConfig(bootstrap_reps=20, min_cell_size=100)  # 400 persons, about 20 registered
+    cfg = EvaluationConfig(bootstrap=BootstrapConfig(reps=20), min_cell_size=100)  # 400 persons, about 20 registered
     res = evaluate_model(persons, cfg=cfg, threshold={"13-19": 0.1})
     metrics = res.tables["fairness_metrics/13-19"]
     gated = metrics[metrics["metric"] == "calibration"]
