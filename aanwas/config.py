@@ -52,6 +52,24 @@ class DefinitionsConfig:
         require(1 <= self.min_cell_size <= 1_000, "definitions.min_cell_size", "must be 1..1000")
 
 
+@dataclasses.dataclass(frozen=True)
+class ComputeConfig:
+    """Where the heavy, independent work runs.
+
+    Attributes
+    ----------
+    scheduler : str
+        Empty: local (nothing to start). ``"tcp://HOST:PORT"``: a Dask distributed scheduler;
+        its workers must see the data and work directories at the same paths.
+    """
+
+    scheduler: str = ""
+
+    def __post_init__(self) -> None:
+        ok = not self.scheduler or self.scheduler.startswith("tcp://")
+        require(ok, "compute.scheduler", "must be empty (local) or 'tcp://HOST:PORT'")
+
+
 def _alpha(level: float) -> float:
     return round(1.0 - level, 12)
 
@@ -99,6 +117,7 @@ class AppConfig:
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     monitoring: MonitoringConfig = dataclasses.field(default_factory=MonitoringConfig)
+    compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
 
     def __post_init__(self) -> None:
         for key, (name, follow) in DERIVED.items():
