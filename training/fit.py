@@ -24,6 +24,7 @@ from models import (
     build_logistic_baseline,
     expected_calibration_error,
     fit_calibrated,
+    fit_on_dask,
     score_metrics,
 )
 from training.compare import paired_auc_difference
@@ -183,9 +184,15 @@ def _fit_models(
     band: str,
     flags: Sequence[str] | None,
     trial_callbacks: Sequence[TrialCallback],
+    all_train: tuple[pd.DataFrame, np.ndarray] | None = None,
+    dask_client: Any = None,
 ) -> tuple[TuningResult | None, Any, dict[str, Any]]:
     """Tune (if enabled) and fit LightGBM, fit both baselines, and calibrate all three on the
-    tuning rows. Returns the tuning result, the uncalibrated LightGBM and the calibrated models."""
+    tuning rows. Returns the tuning result, the uncalibrated LightGBM and the calibrated models.
+
+    With ``training.engine.lightgbm = "dask"`` LightGBM's trees are grown again on
+    ``all_train`` (every training row, not the sample) on the cluster of ``dask_client``, with
+    the number of rounds the local early-stopped fit chose."""
     tuned: TuningResult | None = None
     overrides: dict[str, Any] = {}
     if cfg.tuning.enabled:
@@ -202,6 +209,11 @@ def _fit_models(
         )
         overrides = dict(tuned.best_params)
     lgbm = build_lightgbm(cfg.lightgbm, cfg.seed, **overrides).fit(X_tr, y_tr, eval_set=(X_tu, y_tu))
+    if cfg.engine.lightgbm == "dask":
+        if dask_client is None:
+            raise ValueError("training.engine.lightgbm = 'dask' needs a dask client")
+        X_all, y_all = all_train if all_train is not None else (X_tr, y_tr)
+        lgbm = fit_on_dask(lgbm, X_all, y_all, dask_client, n_rounds=lgbm.best_iteration_)
     raw = {
         "lightgbm": lgbm,
         "flags": FlagCountClassifier(
@@ -225,6 +237,7 @@ def fit_band(
     truth: pd.Series | None = None,
     reference_risks: Mapping[str, pd.Series] | None = None,
     trial_callbacks: Sequence[TrialCallback] = (),
+    dask_client: Any = None,
 ) -> FittedBand:
     """Tune, fit and calibrate LightGBM and both baselines for one band; score the test date;
     choose the band's family (logistic regression unless LightGBM is better beyond its paired
@@ -250,6 +263,8 @@ def fit_band(
         their AUC, Brier and ECE on the test date go to ``reference_metrics``.
     trial_callbacks : sequence
         Optuna callbacks, e.g. logging each trial as a nested MLflow run.
+    dask_client : distributed.Client, optional
+        The cluster of ``training.engine.lightgbm = "dask"`` (see :func:`_fit_models`).
 
     Returns
     -------
@@ -260,6 +275,7 @@ def fit_band(
     (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = (_xy(parts[p], features) for p in ("train", "tune", "test"))
     for name, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
         _check_both_outcomes(y, band, name)
+    all_train = (X_tr, y_tr)
     keep = stratified_subsample(y_tr, cfg.max_train_rows, cfg.seed)
     if keep.size < y_tr.size:  # national scale: a stratified sample of the training rows
         X_tr, y_tr = X_tr.iloc[keep], y_tr[keep]
@@ -267,7 +283,9 @@ def fit_band(
     truth_test = None if truth is None else _aligned(truth, X_te.index, band, "truth")
     reference = _reference_metrics(reference_risks or {}, X_te, y_te, band, cfg)
 
-    tuned, lgbm, models = _fit_models(X_tr, y_tr, X_tu, y_tu, cfg, band, flags, trial_callbacks)
+    tuned, lgbm, models = _fit_models(
+        X_tr, y_tr, X_tu, y_tu, cfg, band, flags, trial_callbacks, all_train=all_train, dask_client=dask_client
+    )
 
     scores = {name: est.predict_proba(X_te)[:, 1] for name, est in models.items()}
     metrics = {
