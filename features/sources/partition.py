@@ -166,17 +166,20 @@ def split_delivery(files: dict[str, Path], out: Path, partitions: int) -> None:
     """
     import dask.dataframe as dd
 
-    links = dd.read_parquet(files["parent_child"], columns=["rinpersoon", "rinpersoon_parent"])
+    links = dd.read_parquet(files["parent_child"], columns=["rinpersoon", "rinpersoon_parent"], split_row_groups=True)
     pairs_meta = pd.DataFrame({"rinpersoon": links["rinpersoon_parent"]._meta, _PART: np.array([], np.int32)})
-    pairs = links.map_partitions(_parent_partitions, partitions, meta=pairs_meta).drop_duplicates()
+    # (parent, other partition) pairs: 12 bytes per parent link at most; one partition, so the
+    # merges below broadcast it to every row group instead of shuffling the tables in memory
+    pairs = links.map_partitions(_parent_partitions, partitions, meta=pairs_meta).drop_duplicates(split_out=1)
+    pairs = pairs.repartition(npartitions=1).persist()
     for name, path in files.items():
-        ddf = dd.read_parquet(path)
+        ddf = dd.read_parquet(path, split_row_groups=True)  # one row group at a time
         key = "rinpersoon"
         meta = _plain(ddf._meta).assign(**{_PART: np.array([], np.int32)})
         home = ddf.map_partitions(_with_partition, partitions, key, meta=meta)
         if name in PARENT_TABLES:
             plain = ddf.map_partitions(_plain, meta=_plain(ddf._meta))
-            copies = plain.merge(pairs, on="rinpersoon", how="inner")[list(meta.columns)]
+            copies = plain.merge(pairs, on="rinpersoon", how="inner", broadcast=True)[list(meta.columns)]
             home = dd.concat([home, copies])
         home.to_parquet(out / name, partition_on=[_PART], write_index=False)
 

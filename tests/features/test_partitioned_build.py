@@ -132,7 +132,7 @@ def test_without_copied_parents_the_parent_indicators_break(small_world, monkeyp
     assert diff > 0
 
 
-@pytest.mark.parametrize("partitions", [1, 3, 7])
+@pytest.mark.parametrize("partitions", [pytest.param(1, marks=pytest.mark.slow), 3, 7])
 def test_dask_build_equals_pandas_build(tmp_path, partitions):
     tables = three_generations()
     data = td.write_delivery(tmp_path / "raw", tables)
