@@ -64,3 +64,13 @@ def test_dask_engine_needs_a_client_and_a_known_engine(make_cfg):  # type: ignor
         fit_band(frame, split, resolve_features(frame, "13-19", cfg), cfg)
     with pytest.raises(ConfigError, match="training.engine.lightgbm"):
         make_cfg("training.engine.lightgbm=spark")
+
+
+def test_train_stage_refuses_the_dask_engine_without_a_scheduler(make_cfg, tmp_path):  # type: ignore[no-untyped-def]
+    from aanwas.stages.train import train_and_track
+
+    frame, _truth = fabricate_feature_table(1500, seed=5)
+    cfg = make_cfg("training.engine.lightgbm=dask")
+    with pytest.raises(ConfigError, match="compute.scheduler"):
+        train_and_track(cfg, frame, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
+    assert not (tmp_path / "m.db").exists()
