@@ -28,6 +28,7 @@ this engine is used.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -285,24 +286,16 @@ def iter_partitioned(
     yield from assemble(out, partitions, n_refs)
 
 
-class _scheduler:  # noqa: N801 - used as a context manager like a function
+@contextlib.contextmanager
+def _scheduler(address: str) -> Iterator[dict[str, Any]]:
     """``dask.compute`` keywords for the configured scheduler (a distributed client when set)."""
+    if not address:
+        yield {"scheduler": "threads"}
+        return
+    from distributed import Client
 
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.client: Any = None
-
-    def __enter__(self) -> dict[str, Any]:
-        if not self.address:
-            return {"scheduler": "threads"}
-        from distributed import Client
-
-        self.client = Client(self.address)
-        return {}
-
-    def __exit__(self, *exc: object) -> None:
-        if self.client is not None:
-            self.client.close()
+    with Client(address):  # the default scheduler while open, for the split's writes too
+        yield {}
 
 
 __all__: Sequence[str] = [

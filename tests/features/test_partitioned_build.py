@@ -185,3 +185,18 @@ def test_dask_build_equals_pandas_on_a_national_synthetic_sample(tmp_path, parti
     expected = [(c, build_audit_frame(delivery, c)) for c in iter_feature_tables(delivery, FeatureConfig())]
     got = list(part.iter_partitioned(data, tmp_path / "scratch", FeatureConfig(), ContractConfig(), partitions))
     assert_same(expected, got)
+
+
+def test_dask_build_on_a_distributed_scheduler_equals_pandas(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    tables = three_generations()
+    data = td.write_delivery(tmp_path / "raw", tables)
+    delivery = read_delivery(data, load_mapping(None), ContractConfig())
+    expected = [(c, build_audit_frame(delivery, c)) for c in iter_feature_tables(delivery, FeatureConfig())]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        got = list(
+            part.iter_partitioned(
+                data, tmp_path / "scratch", FeatureConfig(), ContractConfig(), 3, scheduler=cl.scheduler_address
+            )
+        )
+    assert_same(expected, got)
