@@ -100,8 +100,8 @@ def small_world():
     return r.raw, r.observation_end
 
 
-@settings(max_examples=5)
-@given(partitions=st.integers(1, 9), relabel=st.integers(0, 2**32 - 1))
+@settings(max_examples=3)
+@given(partitions=st.integers(2, 9), relabel=st.integers(0, 2**32 - 1))
 def test_partitioned_equals_whole_for_any_partition_layout(small_world, partitions, relabel):
     # relabelling the pseudonyms at random moves every person (and so every parent link) to
     # another partition: the split must not matter for any layout
