@@ -45,6 +45,35 @@ def _default_labels() -> Mapping[str, LabelConfig]:
     )
 
 
+#: Engines of the feature build (:class:`BuildConfig`).
+BUILD_ENGINES = ("pandas", "dask")
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildConfig:
+    """How the feature table is computed (never what it holds: every engine gives the same table).
+
+    Attributes
+    ----------
+    engine : str
+        ``"pandas"``: the whole delivery in memory at once (the default; fastest while it fits).
+        ``"dask"``: split by person into ``partitions`` parts with dask.dataframe and built part
+        by part (``features.sources.partition``), for deliveries larger than one machine's
+        memory; on the scheduler ``compute.scheduler`` when set. Needs ``aanwas[scale]`` and a
+        delivery of Parquet files in the contract layout.
+    partitions : int
+        Number of person partitions of the ``dask`` engine; peak memory of a part is about the
+        pandas build's divided by it.
+    """
+
+    engine: str = "pandas"
+    partitions: int = 16
+
+    def __post_init__(self) -> None:
+        require(self.engine in BUILD_ENGINES, "features.build.engine", f"must be one of {list(BUILD_ENGINES)}")
+        require(1 <= self.partitions <= 100_000, "features.build.partitions", "must be 1..100000")
+
+
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
     """Reference dates (peildata), label definitions and look-back windows."""
@@ -58,6 +87,8 @@ class FeatureConfig:
     parent_suspect_months: int = 60
     #: "months since last event" indicators are capped here; no event at all also gives the cap
     recency_cap_months: int = 120
+    #: engine of the build (the table is the same with every engine)
+    build: BuildConfig = dataclasses.field(default_factory=BuildConfig)
 
     def __post_init__(self) -> None:
         require(1 <= self.ref_step_months <= 24, "features.ref_step_months", "must be 1..24")

@@ -648,7 +648,9 @@ def _duplicated_rows(df: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
     return np.isin(packed, np.unique(repeated))
 
 
-def validate_table(raw: pd.DataFrame, spec: TableSpec, contract: ContractConfig, geo: Geography) -> pd.DataFrame:
+def validate_table(
+    raw: pd.DataFrame, spec: TableSpec, contract: ContractConfig, geo: Geography, *, allow_empty: bool = False
+) -> pd.DataFrame:
     """Coerce ``raw`` to the contract of ``spec`` and check it; return the typed frame.
 
     Parameters
@@ -684,7 +686,7 @@ def validate_table(raw: pd.DataFrame, spec: TableSpec, contract: ContractConfig,
     """
     table = spec.name
     _check_columns(raw, spec)
-    if len(raw) == 0:
+    if len(raw) == 0 and not allow_empty:  # allowed for a part of a delivery (features.sources.partition)
         raise InputError(table, None, 0, "table is empty")
     raw = raw.reset_index(drop=True)
     df = pd.DataFrame({c.name: _coerce_column(raw[c.name], c, table) for c in spec.columns})
@@ -812,6 +814,7 @@ def validate_delivery(
     *,
     interventions: pd.DataFrame | None = None,
     observation_end: dt.date | None = None,
+    allow_empty: bool = False,
 ) -> Delivery:
     """Validate every contract table and their links; return a typed :class:`Delivery`.
 
@@ -827,6 +830,8 @@ def validate_delivery(
         The user's intervention registry (see :data:`INTERVENTIONS`).
     observation_end : date, optional
         The delivery's own data cut-off; replaces ``contract.observation_end``.
+    allow_empty : bool
+        Accept tables without rows (a person partition of a delivery may have none).
 
     Returns
     -------
@@ -850,7 +855,7 @@ def validate_delivery(
         if spec.required and name not in raw_tables:
             raise InputError(name, None, None, "table missing from the delivery")
     tables = {
-        name: validate_table(raw_tables[name], spec, contract, geo)
+        name: validate_table(raw_tables[name], spec, contract, geo, allow_empty=allow_empty)
         for name, spec in TABLES.items()
         if name in raw_tables  # an optional table may be absent
     }

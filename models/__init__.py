@@ -7,7 +7,7 @@ reference date, and :func:`score_frame` scores a feature table in memory only.
 
 from models._baselines import FlagCountClassifier, build_logistic_baseline
 from models._calibration import CalibrationMethod, fit_calibrated
-from models._lightgbm import LightGBMRiskClassifier
+from models._lightgbm import LightGBMRiskClassifier, fit_on_dask
 from models.bundle import ModelBundle
 from models.metrics import expected_calibration_error, score_metrics
 from models.scoring import score_frame
@@ -20,6 +20,7 @@ __all__ = [
     "build_logistic_baseline",
     "expected_calibration_error",
     "fit_calibrated",
+    "fit_on_dask",
     "score_frame",
     "score_metrics",
 ]

@@ -7,6 +7,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -174,3 +175,37 @@ class LightGBMRiskClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Class with the higher probability (rarely useful for rare outcomes)."""
         return (self.decision_function(X) > 0).astype(int)
+
+
+def fit_on_dask(est: LightGBMRiskClassifier, X: Any, y: Any, client: Any, *, n_rounds: int) -> LightGBMRiskClassifier:
+    """Grow ``est``'s trees with :mod:`lightgbm.dask` on the cluster of ``client``.
+
+    ``X`` and ``y`` are dask collections (or pandas, then spread over the workers). The
+    rows stay on the workers; only the trees come back, so ``est`` is afterwards an ordinary
+    fitted classifier (local booster: calibration, scoring and saving work as usual).
+    lightgbm.dask has no early stopping over a distributed eval set, so the number of rounds
+    is given (``n_rounds``: e.g. the early-stopped count of a local fit on a sample). The
+    trees are not bit-identical to a local fit on the same rows (each worker bins its own part
+    and the histograms are reduced over the network), only equally good.
+
+    Returns
+    -------
+    est, fitted
+    """
+    import dask.dataframe as dd
+    from lightgbm.dask import DaskLGBMClassifier
+
+    if not isinstance(X, dd.DataFrame):
+        n_parts = max(1, len(client.scheduler_info()["workers"]))
+        X = dd.from_pandas(pd.DataFrame(X).reset_index(drop=True), npartitions=n_parts)
+        y = dd.from_pandas(pd.Series(binary_target(y)), npartitions=n_parts)  # same RangeIndex, same parts
+    first = X.head(1)  # feature names and count, as a local fit records them
+    validate_data(est, first, dtype=np.float32, ensure_all_finite="allow-nan", reset=True)
+    # threads: the workers' own; the metric list only matters for an eval set (none here)
+    params = {k: v for k, v in est._lgb_params().items() if k not in ("metric", "num_threads")}
+    model = DaskLGBMClassifier(client=client, n_estimators=n_rounds, **params)
+    model.fit(X.astype(np.float32), y.astype(np.int8))
+    est.classes_ = np.array([0, 1])
+    est.booster_ = model.booster_
+    est.best_iteration_ = int(est.booster_.current_iteration())
+    return est

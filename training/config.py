@@ -284,6 +284,32 @@ class PromotionConfig:
         require(0.0 <= self.auc_margin <= 0.5, "training.promotion.auc_margin", "must be in [0, 0.5]")
 
 
+#: Where LightGBM's trees are grown (:class:`EngineConfig`).
+LIGHTGBM_ENGINES = ("local", "dask")
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig:
+    """Where the final LightGBM fit of each band runs.
+
+    Attributes
+    ----------
+    lightgbm : str
+        ``"local"`` (default): in this process, on at most ``training.max_train_rows``
+        sampled training rows. ``"dask"``: that local fit still picks the number of rounds
+        (early stopping on the tuning date; lightgbm.dask has none over a distributed eval
+        set), then :mod:`lightgbm.dask` grows the trees again with that many rounds on ALL
+        training rows on the cluster of ``compute.scheduler``. Tuning (Optuna), the baselines
+        and calibration stay local. Needs ``aanwas[scale]``.
+    """
+
+    lightgbm: str = "local"
+
+    def __post_init__(self) -> None:
+        ok = self.lightgbm in LIGHTGBM_ENGINES
+        require(ok, "training.engine.lightgbm", f"must be one of {list(LIGHTGBM_ENGINES)}")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
     """Settings of the training stage."""
@@ -306,6 +332,7 @@ class TrainingConfig:
     criteria: CriteriaConfig = dataclasses.field(default_factory=CriteriaConfig)
     mlflow: MlflowConfig = dataclasses.field(default_factory=MlflowConfig)
     promotion: PromotionConfig = dataclasses.field(default_factory=PromotionConfig)
+    engine: EngineConfig = dataclasses.field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
         require(self.seed >= 0, "training.seed", "must be >= 0")

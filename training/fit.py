@@ -27,6 +27,7 @@ from models import (
     build_logistic_baseline,
     expected_calibration_error,
     fit_calibrated,
+    fit_on_dask,
     score_metrics,
 )
 from training.compare import paired_auc_difference
@@ -186,9 +187,15 @@ def _fit_models(
     band: str,
     flags: Sequence[str] | None,
     trial_callbacks: Sequence[TrialCallback],
+    all_train: tuple[pd.DataFrame, np.ndarray] | None = None,
+    dask_client: Any = None,
 ) -> tuple[TuningResult | None, Any, dict[str, Any]]:
     """Tune (if enabled) and fit LightGBM, fit both baselines, and calibrate all three on the
-    tuning rows. Returns the tuning result, the uncalibrated LightGBM and the calibrated models."""
+    tuning rows. Returns the tuning result, the uncalibrated LightGBM and the calibrated models.
+
+    With ``training.engine.lightgbm = "dask"`` LightGBM's trees are grown again on
+    ``all_train`` (every training row, not the sample) on the cluster of ``dask_client``, with
+    the number of rounds the local early-stopped fit chose."""
     tuned: TuningResult | None = None
     overrides: dict[str, Any] = {}
     if cfg.tuning.enabled:
@@ -205,6 +212,11 @@ def _fit_models(
         )
         overrides = dict(tuned.best_params)
     lgbm = build_lightgbm(cfg.lightgbm, cfg.seed, **overrides).fit(X_tr, y_tr, eval_set=(X_tu, y_tu))
+    if cfg.engine.lightgbm == "dask":
+        if dask_client is None:
+            raise ValueError("training.engine.lightgbm = 'dask' needs a dask client")
+        X_all, y_all = all_train if all_train is not None else (X_tr, y_tr)
+        lgbm = fit_on_dask(lgbm, X_all, y_all, dask_client, n_rounds=lgbm.best_iteration_)
     raw = {
         "lightgbm": lgbm,
         "flags": FlagCountClassifier(
@@ -228,6 +240,7 @@ def fit_band(
     truth: pd.Series | None = None,
     reference_risks: Mapping[str, pd.Series] | None = None,
     trial_callbacks: Sequence[TrialCallback] = (),
+    dask_client: Any = None,
 ) -> FittedBand:
     """Tune, fit and calibrate LightGBM and both baselines for one band; score the test date;
     choose the band's family (logistic regression unless LightGBM is better beyond its paired
@@ -253,6 +266,8 @@ def fit_band(
         their AUC, Brier and ECE on the test date go to ``reference_metrics``.
     trial_callbacks : sequence
         Optuna callbacks, e.g. logging each trial as a nested MLflow run.
+    dask_client : distributed.Client, optional
+        The cluster of ``training.engine.lightgbm = "dask"`` (see :func:`_fit_models`).
 
     Returns
     -------
@@ -270,6 +285,7 @@ def fit_band(
             truth=truth,
             reference_risks=reference_risks,
             trial_callbacks=trial_callbacks,
+            dask_client=dask_client,
         )
 
 
@@ -283,14 +299,17 @@ def _fit_band(
     truth: pd.Series | None,
     reference_risks: Mapping[str, pd.Series] | None,
     trial_callbacks: Sequence[TrialCallback],
+    dask_client: Any,
 ) -> FittedBand:
     band = split.band
-    (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = _band_parts(frame, split, features, cfg)
+    (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te), all_train = _band_parts(frame, split, features, cfg)
 
     truth_test = None if truth is None else _aligned(truth, X_te.index, band, "truth")
     reference = _reference_metrics(reference_risks or {}, X_te, y_te, band, cfg)
 
-    tuned, lgbm, models = _fit_models(X_tr, y_tr, X_tu, y_tu, cfg, band, flags, trial_callbacks)
+    tuned, lgbm, models = _fit_models(
+        X_tr, y_tr, X_tu, y_tu, cfg, band, flags, trial_callbacks, all_train=all_train, dask_client=dask_client
+    )
 
     scores = {name: est.predict_proba(X_te)[:, 1] for name, est in models.items()}
     metrics = {
@@ -341,23 +360,25 @@ def _fit_band(
 def _band_parts(
     frame: pd.DataFrame, split: BandSplit, features: Sequence[str], cfg: TrainingConfig
 ) -> tuple[tuple[pd.DataFrame, np.ndarray], ...]:
-    """(X, y) of the train, tune and test parts of ``split``; the training rows subsampled
-    (stratified) to ``cfg.max_train_rows``. Both outcomes must occur in every part."""
+    """(X, y) of the train, tune and test parts of ``split``, the training rows subsampled
+    (stratified) to ``cfg.max_train_rows``, and last (X, y) of every training row (what
+    lightgbm's Dask engine grows its trees on). Both outcomes must occur in every part."""
     parts = {part: split.select(frame, part) for part in ("train", "tune", "test")}
     (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te) = (_xy(parts[p], features) for p in ("train", "tune", "test"))
     for name, y in (("train", y_tr), ("tune", y_tu), ("test", y_te)):
         _check_both_outcomes(y, split.band, name)
+    all_train = (X_tr, y_tr)
     keep = stratified_subsample(y_tr, cfg.max_train_rows, cfg.seed)
     if keep.size < y_tr.size:  # national scale: a stratified sample of the training rows
         X_tr, y_tr = X_tr.iloc[keep], y_tr[keep]
-    return (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te)
+    return (X_tr, y_tr), (X_tu, y_tu), (X_te, y_te), all_train
 
 
 def tune_band(frame: pd.DataFrame, split: BandSplit, features: Sequence[str], cfg: TrainingConfig) -> TuningResult:
     """Only the tuning of :func:`fit_band`, on the same rows and in the same study
     (``<study_name>-<band>``): one more process joining a shared study
     (``cfg.tuning.storage``), whose best trial :func:`fit_band` then uses."""
-    (X_tr, y_tr), (X_tu, y_tu), _ = _band_parts(frame, split, features, cfg)
+    (X_tr, y_tr), (X_tu, y_tu), _, _ = _band_parts(frame, split, features, cfg)
     return tune_lightgbm(X_tr, y_tr, X_tu, y_tu, lightgbm=cfg.lightgbm, tuning=cfg.tuning, seed=cfg.seed,
                          study_name=study_name(cfg, split.band))  # fmt: skip
 
@@ -388,6 +409,7 @@ def fit_bands(
     truth: pd.Series | None = None,
     reference_risks: Mapping[str, pd.Series] | None = None,
     executor: Executor | None = None,
+    dask_client: Any = None,
 ) -> Iterator[FittedBand]:
     """:func:`fit_band` for every band of ``splits``, in their order, as they finish.
 
@@ -395,11 +417,22 @@ def fit_bands(
     next result is asked for. With one (a Dask cluster, :mod:`aanwas.common.compute`) each band
     is a task that gets only its own rows; every band's fit is a deterministic function of its
     rows and ``cfg.seed``, so the results are the same. Tuning trials are in each result's
-    ``tuning.trials``, to be logged afterwards.
+    ``tuning.trials``, to be logged afterwards. ``dask_client`` (lightgbm's Dask engine,
+    ``training.engine.lightgbm = "dask"``) grows the trees on the cluster from this process:
+    the bands are then fitted here, one after another, not as tasks.
     """
-    if executor is None:
+    if executor is None or dask_client is not None:
         return (
-            fit_band(frame, split, features[band], cfg, flags=flags, truth=truth, reference_risks=reference_risks)
+            fit_band(
+                frame,
+                split,
+                features[band],
+                cfg,
+                flags=flags,
+                truth=truth,
+                reference_risks=reference_risks,
+                dask_client=dask_client,
+            )
             for band, split in splits.items()
         )
     items = []

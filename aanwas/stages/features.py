@@ -7,7 +7,9 @@ Writes, inside WORK only (person-level data: never an exports directory or MLflo
 - ``features_summary.json``: row, labelled and positive counts per reference date and band,
   the feature config and the build time.
 
-The table is built and written one reference date at a time (bounded memory). Both Parquet
+The table is built and written one reference date at a time (bounded memory); with
+``features.build.engine = "dask"`` the delivery is also read and built in person partitions
+(:mod:`features.sources.partition`; same table). Both Parquet
 files are written under temporary names and renamed into place only when everything
 succeeded; on any error nothing new is left behind.
 """
@@ -18,8 +20,10 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +39,9 @@ from aanwas.config import AppConfig
 from features.build import BAND_DTYPE, REF_DTYPE, audit_source, build_audit_frame, iter_feature_tables
 from features.catalogue import LABEL_COLUMN
 from features.config import AGE_BANDS
-from features.sources.readers import Coverage, load_mapping, read_coverage, read_delivery
+from features.contract import Delivery
+from features.sources.partition import delivery_files, iter_partitioned
+from features.sources.readers import Coverage, load_mapping, read_coverage, read_delivery, read_observation_end
 
 FEATURES_FILE = "features.parquet"
 AUDIT_FILE = "audit.parquet"
@@ -84,6 +90,12 @@ def _summary_rows(chunk: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def _pandas_chunks(cfg: AppConfig, delivery: Delivery) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    audit = audit_source(delivery)  # prepared once, not per reference date
+    for chunk in iter_feature_tables(delivery, cfg.features):
+        yield chunk, build_audit_frame(audit, chunk)
+
+
 def run_features(
     cfg: AppConfig,
     data: Path,
@@ -105,7 +117,14 @@ def run_features(
     """
     work = Path(work)
     t0 = time.perf_counter()
-    delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract)
+    partitioned = cfg.features.build.engine == "dask"
+    if partitioned:  # read part by part below; only the layout is checked here
+        delivery_files(Path(data), mapping)
+        delivery = None
+        observation_end = read_observation_end(Path(data), cfg.contract) or cfg.contract.observation_end
+    else:
+        delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract)
+        observation_end = delivery.observation_end
     t_read = time.perf_counter() - t0
     created = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
@@ -116,21 +135,35 @@ def run_features(
         tmp_paths.append(Path(tmp))
     feat_writer, audit_writer = _ChunkWriter(tmp_paths[0]), _ChunkWriter(tmp_paths[1])
     rows: list[dict[str, Any]] = []
+    scratch: Path | None = None
     try:
         t1 = time.perf_counter()
         n_total = 0
-        audit = audit_source(delivery)  # prepared once, not per reference date
-        for chunk in iter_feature_tables(delivery, cfg.features):
+        if delivery is not None:
+            chunks = _pandas_chunks(cfg, delivery)
+        else:
+            scratch = Path(tempfile.mkdtemp(prefix=".partitions-", dir=work))  # person-level: inside WORK
+            chunks = iter_partitioned(
+                Path(data),
+                scratch,
+                cfg.features,
+                cfg.contract,
+                cfg.features.build.partitions,
+                scheduler=cfg.compute.scheduler,
+            )
+        for chunk, audit_chunk in chunks:
             feat_writer.write(chunk)
-            audit_writer.write(build_audit_frame(audit, chunk))
+            audit_writer.write(audit_chunk)
             rows += _summary_rows(chunk)
             n_total += len(chunk)
         feat_writer.close()
         audit_writer.close()
+        if scratch is not None:
+            shutil.rmtree(scratch)
         t_build = time.perf_counter() - t1
         coverage = read_coverage(Path(data))
         summary = {
-            "observation_end": delivery.observation_end.isoformat(),
+            "observation_end": observation_end.isoformat(),
             # the region the delivery covers (None: the whole country); the export covers it only
             "coverage": dataclasses.asdict(coverage) if coverage is not None else None,
             "n_rows": n_total,
@@ -143,6 +176,8 @@ def run_features(
         os.replace(tmp_paths[1], work / AUDIT_FILE)
         atomic_write_bytes(work / SUMMARY_FILE, json.dumps(summary, indent=2).encode("utf-8"))
     except BaseException:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         feat_writer.close()
         audit_writer.close()
         for p in tmp_paths:

@@ -16,10 +16,11 @@ Person-level data stay in memory and in WORK; MLflow gets aggregates only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,8 @@ def train_and_track(
     """
     tcfg = cfg.training
     _check_train_inputs(frame, override, override_reason)
+    if tcfg.engine.lightgbm == "dask" and not cfg.compute.scheduler:
+        raise ConfigError("training.engine.lightgbm", "'dask' needs compute.scheduler = 'tcp://HOST:PORT'")
 
     splits = build_temporal_splits(frame, tcfg.bands, tcfg.split)
     columns_of, catalogue_flags = catalogue_inputs()
@@ -220,12 +223,15 @@ def train_and_track(
     experiment_id = tracking.configure_tracking(tracking_uri, tcfg.mlflow)
     parent = tracking.detach_project_run(tracking_uri)
     summary: dict[str, Any] = {"tracking_uri": tracking_uri, "bands": {}}
-    with mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=run_name,
-        parent_run_id=parent,
-        tags={"aanwas.stage": run_name, "aanwas.kind": "training"},
-    ) as run:
+    with (
+        _lightgbm_cluster(cfg) as dask_client,
+        mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=run_name,
+            parent_run_id=parent,
+            tags={"aanwas.stage": run_name, "aanwas.kind": "training"},
+        ) as run,
+    ):
         summary["run_id"] = run.info.run_id
         tracking.log_run_context(cfg.to_dict(), fingerprint, features)
         if truth is not None:
@@ -244,6 +250,7 @@ def train_and_track(
                 truth=truth,
                 reference_risks=reference_risks,
                 executor=ex if cfg.compute.scheduler else None,
+                dask_client=dask_client,
             )
             for fitted in fits:
                 band = fitted.band
@@ -266,6 +273,18 @@ def train_and_track(
     if console is not None:
         _print_summary(console, summary)
     return summary
+
+
+@contextlib.contextmanager
+def _lightgbm_cluster(cfg: AppConfig) -> Iterator[Any]:
+    """A client of ``compute.scheduler`` while ``training.engine.lightgbm = "dask"``, else None."""
+    if cfg.training.engine.lightgbm != "dask":
+        yield None
+        return
+    from distributed import Client
+
+    with Client(cfg.compute.scheduler) as client:
+        yield client
 
 
 def _log_evaluations(cfg: AppConfig, gate_check: GateChecker | None, summary: dict[str, Any]) -> None:

@@ -865,6 +865,8 @@ def read_delivery(
     mapping: DeliveryMapping,
     contract: ContractConfig,
     geo: Geography | None = None,
+    *,
+    allow_empty: bool = False,
 ) -> Delivery:
     """Read and validate a whole delivery directory.
 
@@ -879,6 +881,8 @@ def read_delivery(
         Date window and tolerances; ``delivery.toml``'s ``observation_end`` wins.
     geo : Geography, optional
         Known area codes (default: the shipped 2024 geography).
+    allow_empty : bool
+        Accept tables without rows (for a person partition of a delivery).
 
     Returns
     -------
@@ -921,6 +925,7 @@ def read_delivery(
         geo or load_geography(),
         interventions=interventions,
         observation_end=observation_end,
+        allow_empty=allow_empty,
     )
     unmatched = {name: int(df.attrs.get("unmatched_dropped", 0)) for name, df in raw.items()}
     delivery.unmatched_dropped = {name: n for name, n in unmatched.items() if n}

@@ -1,0 +1,312 @@
+"""The feature build partitioned by person, for deliveries larger than one machine's memory.
+
+The delivery is split by a stable hash of ``rinpersoon`` into ``P`` partitions with
+dask.dataframe (out of core, one Parquet row group at a time); every partition is then read,
+validated and built by the ordinary pandas code (:func:`features.sources.readers.read_delivery`,
+:func:`features.build.iter_feature_tables`), and the partitions' rows are put back together per
+reference date, sorted as the pandas build sorts them. The result equals the pandas build on
+the whole delivery, by construction:
+
+- every builder is a per-person function of the person's own rows (``features._timeline``:
+  ``bincount`` and ``maximum.at`` over the person's rows; the result does not depend on row
+  order), except the parent indicators, which read the rows of the person's linked parents
+  through ``parent_child`` (``Timeline.any_parent``, ``features.household``). That is the only
+  cross-person dependency in ``features/``.
+- so partition ``k`` holds its *home* persons (``partition_of(rinpersoon) == k``) with all their
+  rows and their ``parent_child`` links as a child, plus the rows of their parents in the
+  tables the parent indicators read (:data:`PARENT_TABLES`, from the catalogue). A parent who
+  lives in another partition is copied into this one. Only home persons' rows are kept from a
+  partition's build: a copied parent's own parents are not there.
+
+Validation runs per partition: a broken delivery still fails with one clear error, but counts
+in the message are of the partition, and ``contract.max_orphan_share`` applies per partition
+(the default, 0, refuses any orphan either way).
+
+dask is an optional dependency (``pip install 'aanwas[scale]'``), imported only here, only when
+this engine is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from aanwas.common.errors import ConfigError, InputError
+from features.build import AuditSource, audit_source, build_audit_frame, iter_feature_tables
+from features.catalogue import INDICATORS
+from features.config import FeatureConfig
+from features.contract import TABLES, ContractConfig
+from features.sources.readers import DELIVERY_META, SUFFIXES, load_mapping, read_delivery
+
+#: Tables whose rows a person's parent indicators read: their sources besides ``parent_child``,
+#: and ``persons`` (a parent must be a person).
+PARENT_TABLES: tuple[str, ...] = tuple(
+    sorted(
+        {"persons"}
+        | {s for ind in INDICATORS if "parent_child" in ind.sources for s in ind.sources if s != "parent_child"}
+    )
+)
+_PART = "_part"
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: odd, spreads consecutive ids
+
+
+def partition_of(rinpersoon: pd.Series | np.ndarray, partitions: int) -> np.ndarray:
+    """Partition (0..partitions-1) of each pseudonym; stable across runs, machines and versions.
+
+    Whole-number pseudonyms delivered as text hash like the number; a value that is no whole
+    number goes to partition 0 (validation of that partition reports it).
+
+    Examples
+    --------
+    >>> partition_of(np.array([1, 2, 3, 1]), 7).tolist()
+    [5, 5, 4, 5]
+    """
+    values = pd.to_numeric(pd.Series(np.asarray(rinpersoon)), errors="coerce")
+    ok = values.notna().to_numpy()
+    x = np.zeros(len(values), np.uint64)
+    x[ok] = values.to_numpy(dtype=np.float64, na_value=0)[ok].astype(np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x *= _GOLDEN
+    x ^= x >> np.uint64(29)
+    return np.where(ok, x % np.uint64(partitions), 0).astype(np.int32)
+
+
+def delivery_files(data: Path, mapping: Path | None) -> dict[str, Path]:
+    """The contract tables of ``data`` as ``<table>.parquet`` files (what this engine reads).
+
+    Raises
+    ------
+    InputError
+        If ``data`` is not a directory.
+    ConfigError
+        If a mapping file is given or a table comes as CSV or .sav: convert the delivery to
+        Parquet under contract names first (or use ``features.build.engine = "pandas"``).
+    """
+    if not data.is_dir():
+        raise InputError("delivery", None, None, f"directory {data} not found")
+    if mapping is not None:
+        raise ConfigError(
+            "features.build.engine",
+            "'dask' reads deliveries in the contract layout only (no --mapping); use 'pandas'",
+        )
+    out: dict[str, Path] = {}
+    for name in TABLES:
+        other = [data / f"{name}{s}" for s in SUFFIXES if s != ".parquet" and (data / f"{name}{s}").is_file()]
+        if other:
+            raise ConfigError(
+                "features.build.engine", f"'dask' reads Parquet only; {other[0].name} is not (use 'pandas')"
+            )
+        if (data / f"{name}.parquet").is_file():
+            out[name] = data / f"{name}.parquet"
+    return out
+
+
+def _parent_partitions(links: pd.DataFrame, partitions: int) -> pd.DataFrame:
+    """(parent pseudonym, partition of a child) where the parent lives in another partition."""
+    child = partition_of(links["rinpersoon"], partitions)
+    parent = partition_of(links["rinpersoon_parent"], partitions)
+    keep = child != parent
+    return pd.DataFrame(
+        {"rinpersoon": links["rinpersoon_parent"].to_numpy()[keep], _PART: child[keep]}
+    ).drop_duplicates()
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as text: the row groups of one file may code them differently."""
+    cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+    return df.astype(dict.fromkeys(cats, "str")) if cats else df
+
+
+def _with_partition(df: pd.DataFrame, partitions: int, key: str) -> pd.DataFrame:
+    return _plain(df).assign(**{_PART: partition_of(df[key], partitions)})
+
+
+def partition_tables(tables: Mapping[str, pd.DataFrame], k: int, partitions: int) -> dict[str, pd.DataFrame]:
+    """Partition ``k`` of raw contract tables held in memory: the rows :func:`split_delivery`
+    writes for it (home persons' rows, and their parents' rows in :data:`PARENT_TABLES`)."""
+    pairs = _parent_partitions(tables["parent_child"], partitions)
+    copied = pairs.loc[pairs[_PART] == k, "rinpersoon"]
+    out = {}
+    for name, df in tables.items():
+        keep = partition_of(df["rinpersoon"], partitions) == k
+        if name in PARENT_TABLES:
+            keep |= df["rinpersoon"].isin(copied).to_numpy()
+        out[name] = df.loc[keep].reset_index(drop=True)
+    return out
+
+
+def home_rows(chunk: pd.DataFrame, k: int, partitions: int) -> pd.DataFrame:
+    """The rows of partition ``k``'s home persons in a feature table built on that partition."""
+    return chunk.loc[partition_of(chunk["rinpersoon"], partitions) == k].reset_index(drop=True)
+
+
+def merge_parts(parts: Sequence[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(features, audit) of one reference date from its partitions, in the pandas build's order.
+
+    The pandas build yields each reference date sorted by ``rinpersoon`` (the person order of
+    the timeline) with a fresh RangeIndex; so does this.
+    """
+    feat = pd.concat([f for f, _ in parts], ignore_index=True)
+    audit = pd.concat([a for _, a in parts], ignore_index=True)
+    order = np.argsort(feat["rinpersoon"].to_numpy(), kind="stable")
+    return feat.take(order).reset_index(drop=True), audit.take(order).reset_index(drop=True)
+
+
+def split_delivery(files: dict[str, Path], out: Path, partitions: int) -> None:
+    """Write each table of ``files`` to ``out/<table>/_part=<k>/`` with dask.dataframe.
+
+    ``parent_child`` goes to the child's partition; the tables in :data:`PARENT_TABLES` also
+    send a parent's rows to each other partition holding one of their children.
+    """
+    import dask.dataframe as dd
+
+    links = dd.read_parquet(files["parent_child"], columns=["rinpersoon", "rinpersoon_parent"], split_row_groups=True)
+    pairs_meta = pd.DataFrame({"rinpersoon": links["rinpersoon_parent"]._meta, _PART: np.array([], np.int32)})
+    # (parent, other partition) pairs: 12 bytes per parent link at most; one partition, so the
+    # merges below broadcast it to every row group instead of shuffling the tables in memory
+    pairs = links.map_partitions(_parent_partitions, partitions, meta=pairs_meta).drop_duplicates(split_out=1)
+    pairs = pairs.repartition(npartitions=1).persist()
+    for name, path in files.items():
+        ddf = dd.read_parquet(path, split_row_groups=True)  # one row group at a time
+        key = "rinpersoon"
+        meta = _plain(ddf._meta).assign(**{_PART: np.array([], np.int32)})
+        home = ddf.map_partitions(_with_partition, partitions, key, meta=meta)
+        if name in PARENT_TABLES:
+            plain = ddf.map_partitions(_plain, meta=_plain(ddf._meta))
+            copies = plain.merge(pairs, on="rinpersoon", how="inner", broadcast=True)[list(meta.columns)]
+            home = dd.concat([home, copies])
+        home.to_parquet(out / name, partition_on=[_PART], write_index=False)
+
+
+def _part_delivery(split: Path, data: Path, files: dict[str, Path], k: int, dest: Path) -> None:
+    """Partition ``k`` as a delivery directory of its own: one Parquet file per table."""
+    dest.mkdir(parents=True)
+    for name, path in files.items():
+        leaf = split / name / f"{_PART}={k}"
+        table = pq.read_table(leaf) if leaf.is_dir() else pq.read_schema(path).empty_table()
+        pq.write_table(table, dest / f"{name}.parquet")
+    if (data / DELIVERY_META).is_file():
+        shutil.copy(data / DELIVERY_META, dest / DELIVERY_META)
+
+
+def build_partition(
+    split: Path,
+    data: Path,
+    files: dict[str, Path],
+    k: int,
+    partitions: int,
+    config: FeatureConfig,
+    contract: ContractConfig,
+    out: Path,
+) -> int:
+    """Validate and build partition ``k``; its home persons' rows go to ``out/<k>/<i>.pkl``.
+
+    One pickle of (features, audit) per reference date ``i``; returns the number of rows.
+    Pickle, not Parquet: the frames come back with exactly the dtypes the builder gave them.
+    """
+    here = out / str(k)
+    _part_delivery(split, data, files, k, here / "delivery")
+    delivery = read_delivery(here / "delivery", load_mapping(None), contract, allow_empty=True)
+    shutil.rmtree(here / "delivery")
+    persons = delivery.tables["persons"]
+    if not (partition_of(persons["rinpersoon"], partitions) == k).any():
+        return 0  # no home person: nothing to build (copied parents only)
+    src: AuditSource = audit_source(delivery)
+    n = 0
+    for i, chunk in enumerate(iter_feature_tables(delivery, config)):
+        home = home_rows(chunk, k, partitions)
+        pd.to_pickle((home, build_audit_frame(src, home)), here / f"{i}.pkl")
+        n += len(home)
+    return n
+
+
+def assemble(out: Path, partitions: int, n_refs: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(features, audit) per reference date from the pickles of every partition."""
+    for i in range(n_refs):
+        parts = [pd.read_pickle(p) for k in range(partitions) if (p := out / str(k) / f"{i}.pkl").is_file()]
+        if parts:
+            yield merge_parts(parts)
+
+
+def iter_partitioned(
+    data: Path,
+    scratch: Path,
+    config: FeatureConfig,
+    contract: ContractConfig,
+    partitions: int,
+    *,
+    mapping: Path | None = None,
+    scheduler: str = "",
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The partitioned build of the delivery in ``data``: (features, audit) per reference date.
+
+    Equal to :func:`features.build.iter_feature_tables` with :func:`features.build.build_audit_frame`
+    on the whole delivery. Intermediate files go to ``scratch`` (person-level: inside the work
+    directory; the caller removes it). ``scheduler`` empty: local threads; ``"tcp://HOST:PORT"``:
+    a dask distributed scheduler, whose workers must see ``data`` and ``scratch`` at the same
+    paths.
+
+    Raises
+    ------
+    InputError
+        If a partition breaks the contract.
+    ConfigError
+        If the delivery is not Parquet in the contract layout, or no reference date lies in it.
+    """
+    import dask
+    from dask import delayed
+
+    from features.build import reference_dates
+    from features.sources.readers import read_observation_end
+
+    files = delivery_files(data, mapping)
+    for name, spec in TABLES.items():
+        if spec.required and name not in files:
+            raise InputError(name, None, None, f"no file {name}.parquet/.csv/.sav in {data}")
+    for name, path in files.items():  # a part may be empty; the whole delivery may not
+        if pq.ParquetFile(path).metadata.num_rows == 0:
+            raise InputError(name, None, 0, "table is empty")
+    obs_end = read_observation_end(data, contract) or contract.observation_end
+    n_refs = len(reference_dates(config, obs_end))
+    split, out = scratch / "split", scratch / "parts"
+    out.mkdir(parents=True)
+    tasks = [
+        delayed(build_partition)(split, data, files, k, partitions, config, contract, out) for k in range(partitions)
+    ]
+    with _scheduler(scheduler) as compute_kwargs:
+        split_delivery(files, split, partitions)
+        dask.compute(*tasks, **compute_kwargs)
+    yield from assemble(out, partitions, n_refs)
+
+
+@contextlib.contextmanager
+def _scheduler(address: str) -> Iterator[dict[str, Any]]:
+    """``dask.compute`` keywords for the configured scheduler (a distributed client when set)."""
+    if not address:
+        yield {"scheduler": "threads"}
+        return
+    from distributed import Client
+
+    with Client(address):  # the default scheduler while open, for the split's writes too
+        yield {}
+
+
+__all__: Sequence[str] = [
+    "PARENT_TABLES",
+    "assemble",
+    "build_partition",
+    "delivery_files",
+    "home_rows",
+    "merge_parts",
+    "partition_tables",
+    "iter_partitioned",
+    "partition_of",
+    "split_delivery",
+]
