@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import pickle
+import zipfile
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -252,10 +253,16 @@ def _encode_part(sums: AreaSums, parts: Mapping[str, Any], n_rows: int) -> bytes
     return head + b"\n" + sums.to_bytes()
 
 
-def _decode_part(data: bytes) -> tuple[AreaSums, dict[str, Any], int]:
-    head, _, body = data.partition(b"\n")
-    meta = json.loads(head)
-    return AreaSums.from_bytes(body), meta["fingerprint_parts"], int(meta["n_rows"])
+def _decode_part(data: bytes | None) -> tuple[AreaSums, dict[str, Any], int] | None:
+    """A stored entry, or None when there is none or it cannot be read (then recomputed)."""
+    if data is None:
+        return None
+    try:
+        head, _, body = data.partition(b"\n")
+        meta = json.loads(head)
+        return AreaSums.from_bytes(body), meta["fingerprint_parts"], int(meta["n_rows"])
+    except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile):
+        return None
 
 
 def registry_area_sums(
@@ -289,9 +296,9 @@ def registry_area_sums(
     chunks = feature_chunks(Path(work))
     for chunk in chunks:
         key = hashlib.sha256(json.dumps({**rules, "rows": chunk.digest}, sort_keys=True).encode()).hexdigest()
-        data = store.get(key) if store is not None else None
-        if data is not None:
-            part_sums, part_fp, part_rows = _decode_part(data)
+        found = _decode_part(store.get(key)) if store is not None else None
+        if found is not None:
+            part_sums, part_fp, part_rows = found
             reused += 1
         else:
             frame = load_features(Path(work), columns=SCORED_KEYS + inputs, row_groups=chunk.row_groups)

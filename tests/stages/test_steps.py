@@ -130,3 +130,19 @@ def test_no_stage_imports_another_stages_private_names() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aanwas.stages."):
                 bad += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
     assert not bad, bad
+
+
+def test_a_stored_area_sums_entry_reads_back_and_a_damaged_one_is_a_miss() -> None:
+    from aanwas.stages.steps import _decode_part, _encode_part
+    from monitoring.publishing.aggregate import aggregate_sums
+
+    scores = _scores(2)
+    sums = aggregate_sums(scores, _geography(), MonitoringConfig().aggregate)
+    data = _encode_part(sums, fingerprint_parts(scores), len(scores))
+    found = _decode_part(data)
+    assert found is not None
+    back, parts, n_rows = found
+    assert n_rows == len(scores) and combine_fingerprint([parts]) == scores_fingerprint(scores)
+    assert back.periods == sums.periods and all(np.array_equal(back.sums[k], v) for k, v in sums.sums.items())
+    for damaged in (data[: len(data) // 2], b"x" + data, data.replace(b"n_rows", b"n_rowz")):
+        assert _decode_part(damaged) is None  # recomputed, never half-read
