@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from typer.testing import CliRunner
 
 from aanwas.cli import app
@@ -64,7 +63,6 @@ def _stored(work: Path, name: str) -> set[str]:
     return {p.name for p in (work / name).glob("*.bin")}
 
 
-@pytest.mark.slow
 def test_refresh_of_one_date_equals_a_cold_export(demo_dir: Path, demo_args: list[str], tmp_path: Path) -> None:
     layout = DemoLayout(demo_dir)
     settings = demo_args
