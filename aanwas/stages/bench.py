@@ -172,32 +172,35 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
 
     from aanwas.stages.features import load_coverage
     from aanwas.stages.steps import (
+        AREA_SUMS_STORE,
         DISCLOSURE_STORE,
-        check_scores,
+        area_sums_store,
+        check_sums,
         covered_scope,
         disclosure_store,
-        registry_scores,
+        registry_area_sums,
         write_periods,
     )
     from monitoring.publishing.disclosure import suppression_by_level
 
     # always cold: results of an earlier run are removed first; this run's are kept, so that
     # a later `aanwas export` on OUT/work measures a refresh (docs/dev/performance.md)
-    shutil.rmtree(paths["work"] / DISCLOSURE_STORE, ignore_errors=True)
+    for kept in (DISCLOSURE_STORE, AREA_SUMS_STORE):
+        shutil.rmtree(paths["work"] / kept, ignore_errors=True)
 
     cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
-    t0 = time.perf_counter()
-    score_table, version = registry_scores(cfg, paths["work"], mlflow_uri=bench_mlflow_uri(out))
-    scores = score_table(None)
-    t1 = time.perf_counter()
-    found = check_scores(cfg.monitoring, scores, geography, store=disclosure_store(paths["work"]))
-    del scores  # person-level: not kept beyond aggregation
+    t0, c0 = time.perf_counter(), time.process_time()
+    scored, version = registry_area_sums(
+        cfg, paths["work"], geography, mlflow_uri=bench_mlflow_uri(out), store=area_sums_store(paths["work"])
+    )
+    t1, c1 = time.perf_counter(), time.process_time()
+    found = check_sums(cfg.monitoring, scored, geography, store=disclosure_store(paths["work"]))
     loss = suppression_by_level(found.areas, found.checked)
     checked, periods, fingerprint, n_rows = found.checked, found.periods, found.fingerprint, found.n_rows
     del found  # the confidential area table: only shares per level leave
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     write_periods(cfg.monitoring, paths["exports"], periods, checked, version, fingerprint)
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     return {
         "n_rows": n_rows,
         "finest_level": cfg.monitoring.aggregate.finest_level,
@@ -207,6 +210,10 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
         "seconds_score": round(t1 - t0, 2),
         "seconds_aggregate_disclosure": round(t2 - t1, 2),
         "seconds_write": round(t3 - t2, 2),
+        # CPU of this process only (the disclosure audit's worker processes are not in it)
+        "cpu_seconds_score": round(c1 - c0, 2),
+        "cpu_seconds_aggregate_disclosure": round(c2 - c1, 2),
+        "cpu_seconds_write": round(c3 - c2, 2),
         "audit_certified_by": str(checked.report.get("audit_certified_by", "")),
         "levels_not_published": str(checked.report.get("levels_not_published", "")),
         # information loss of the latest period per level: share of cells suppressed by the

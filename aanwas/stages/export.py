@@ -1,7 +1,9 @@
 """Stage wiring of ``aanwas export``: scores -> area aggregates -> disclosure control -> files.
 
 :func:`run_full_export` scores the cached feature table with the registered models (in
-memory), aggregates and checks it (:func:`aanwas.stages.steps.check_scores`), builds the trends
+memory, one reference date at a time; :func:`aanwas.stages.steps.registry_area_sums` keeps each
+date's area sums in the work directory, so a refresh scores only the dates that changed),
+aggregates and checks it (:func:`aanwas.stages.steps.check_sums`), builds the trends
 and intervention effects from the delivery (the pure builders below), passes them through
 disclosure control and writes everything through :func:`monitoring.publishing.export.write_export`, the
 one writer of ``exports/<period>/``. The person-level scored frame exists only in memory: only
@@ -11,6 +13,9 @@ one writer of ``exports/<period>/``. The person-level scored frame exists only i
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -19,15 +24,19 @@ import pandas as pd
 from rich.console import Console
 
 from aanwas.common.compute import executor
+from aanwas.common.config import as_plain
+from aanwas.common.io import FileStore
 from aanwas.config import AppConfig
 from aanwas.stages.features import load_coverage
 from aanwas.stages.progress import progress_bar
 from aanwas.stages.steps import (
-    check_scores,
+    area_sums_store,
+    check_sums,
     covered_scope,
     disclosure_store,
+    geography_digest,
     intervention_registry,
-    registry_scores,
+    registry_area_sums,
     write_periods,
 )
 from features.geography import load_geography
@@ -209,18 +218,27 @@ def run_full_export(
         cfg = dataclasses.replace(cfg, monitoring=dataclasses.replace(cfg.monitoring, aggregate=agg))
     mcfg = cfg.monitoring.monitor
     dcfg = cfg.monitoring.disclosure
-    # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control
-    delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract) if data is not None else None
-    # the heavy independent work (scoring and disclosure control per period) runs where
-    # compute.scheduler says: local processes, or a Dask cluster; the result is the same
+    # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control;
+    # a delivery whose aggregates are stored (same bytes, same rules) is not read again
+    kept = delivery_store(work)
+    delivery_key = None if data is None else delivery_aggregates_key(Path(data), mapping, cfg)
+    from_delivery = None if delivery_key is None else load_delivery_aggregates(kept, delivery_key)
+    delivery = None
+    if data is not None and from_delivery is None:
+        delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract)
+    # the heavy independent work (scoring per reference date and disclosure control per
+    # period) runs where compute.scheduler says: local processes, or a Dask cluster; the
+    # result is the same
     with executor(cfg.compute, local_workers=dcfg.audit_jobs) as ex:
-        score_table, version = registry_scores(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
+        remote = ex if cfg.compute.scheduler else None  # locally: scoring in this process, as before
+        scored, version = registry_area_sums(
+            cfg, work, geography, mlflow_uri=mlflow_uri, alias=alias, bands=bands, store=area_sums_store(work),
+            executor=remote,
+        )  # fmt: skip
         store = disclosure_store(work)
-        scores = score_table(ex if cfg.compute.scheduler else None)  # locally: in this process, as before
         log = console if log is None else log
         with progress_bar(log, "disclosure") as tick:
-            found = check_scores(cfg.monitoring, scores, geography, tick, store=store, executor=ex)
-        del scores  # person-level: not kept beyond aggregation
+            found = check_sums(cfg.monitoring, scored, geography, tick, store=store, executor=ex)
         areas, checked, fingerprint, periods = found.areas, found.checked, found.fingerprint, found.periods
         del found  # the confidential area table lives on as ``areas`` only until it is dropped below
         area = checked.table
@@ -234,16 +252,16 @@ def run_full_export(
         if len(labelled):
             outcome = suppress_observed_counts(labelled, observed_parents(national), dcfg, store, ex).table
         effects = registry = observed = treated = None
-        if delivery is not None:
-            effects, _skipped, panel = run_effects(delivery, mcfg, cfg.features.labels)
-            treated = treated_persons(delivery, panel, mcfg)
-            counts = observed_for_trends(delivery, mcfg, national, panel, cfg.features.labels)
+        if delivery is not None and delivery_key is not None:
+            from_delivery = delivery_aggregates(delivery, mcfg, cfg.features.labels, national)
+            del delivery
+            kept[delivery_key] = from_delivery.to_bytes()
+        if from_delivery is not None:
+            effects, treated, registry = from_delivery.effects, from_delivery.treated, from_delivery.registry
             # observed counts add up over the hierarchy: same rules as the area table (secondary
             # suppression and LP audit), so no rate reveals a suppressed count by differencing
+            counts = from_delivery.counts
             observed = suppress_observed_counts(counts, observed_parents(national), dcfg, store, ex).table
-            if delivery.interventions is not None:
-                registry = intervention_registry(delivery.interventions)
-            del delivery, panel
     outcomes = {b: (tuple(lab.offences), lab.horizon_months) for b, lab in cfg.features.labels.items()}
     context = context_offences(mcfg, cfg.features.labels)
     series, _summary = run_trends(area, mcfg, observed, outcome=outcome, total_band=total_band)
@@ -353,3 +371,108 @@ def treated_persons(delivery: Any, panel: pd.DataFrame, mcfg: MonitorConfig) -> 
         .sum()
         .rename(columns={"n_persons": "n_persons_treated"})
     )
+
+
+#: Directory in the work directory with what the export takes from each delivery (area-level
+#: counts, effects, the intervention registry), keyed by the delivery's bytes and the rules.
+DELIVERY_STORE = "delivery_aggregates"
+#: Bump when :func:`delivery_aggregates` changes what a stored entry means.
+DELIVERY_FORMAT = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryAggregates:
+    """What the export takes from a delivery (:func:`delivery_aggregates`); area-level only,
+    CONFIDENTIAL until disclosure control: intervention ``effects``, the young people behind
+    each (``treated``, or None), observed registration ``counts`` per area, band and year
+    (:func:`observed_for_trends`) and the intervention ``registry`` (or None)."""
+
+    effects: pd.DataFrame
+    treated: pd.DataFrame | None
+    counts: pd.DataFrame
+    registry: pd.DataFrame | None
+
+    def to_bytes(self) -> bytes:
+        """One JSON line naming the frames and their sizes, then each frame as Parquet."""
+        frames = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        blobs = {k: _parquet_bytes(v) for k, v in frames.items() if v is not None}
+        head = json.dumps({"frames": {k: len(v) for k, v in blobs.items()}}).encode()
+        return head + b"\n" + b"".join(blobs.values())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DeliveryAggregates:
+        """The aggregates written by :meth:`to_bytes`."""
+        head, _, body = data.partition(b"\n")
+        frames: dict[str, pd.DataFrame | None] = {f.name: None for f in dataclasses.fields(cls)}
+        at = 0
+        for name, size in json.loads(head)["frames"].items():
+            frames[name] = pd.read_parquet(io.BytesIO(body[at : at + size]))
+            at += size
+        return cls(**frames)  # type: ignore[arg-type]
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def delivery_aggregates(
+    delivery: Any, mcfg: MonitorConfig, labels: Mapping[str, Any], national_code: str
+) -> DeliveryAggregates:
+    """Everything the export takes from a delivery, from the intervention effects' outcome
+    panel (pure; in memory): see :func:`run_effects`, :func:`treated_persons` and
+    :func:`observed_for_trends`."""
+    effects, _skipped, panel = run_effects(delivery, mcfg, labels)
+    registry = None if delivery.interventions is None else intervention_registry(delivery.interventions)
+    return DeliveryAggregates(
+        effects=effects,
+        treated=treated_persons(delivery, panel, mcfg),
+        counts=observed_for_trends(delivery, mcfg, national_code, panel, labels),
+        registry=registry,
+    )
+
+
+def delivery_store(work: Path) -> FileStore:
+    """Stored :class:`DeliveryAggregates` of earlier exports from ``work``: a delivery whose
+    bytes and rules are unchanged is not read, validated or reduced again."""
+    return FileStore(Path(work) / DELIVERY_STORE)
+
+
+def delivery_aggregates_key(data: Path, mapping: Path | None, cfg: AppConfig) -> str | None:
+    """sha256 over every file of the delivery directory (names and bytes), the mapping file,
+    the shipped geography and the settings :func:`delivery_aggregates` reads; None when the
+    directory or mapping file is missing (reading the delivery then says what is wrong)."""
+    if not Path(data).is_dir() or (mapping is not None and not Path(mapping).is_file()):
+        return None
+    h = hashlib.sha256()
+    rules = {
+        "format": DELIVERY_FORMAT,
+        "contract": as_plain(cfg.contract),
+        "monitor": as_plain(cfg.monitoring.monitor),
+        "labels": as_plain(cfg.features.labels),
+        "national_code": cfg.monitoring.aggregate.national_code,
+        "geography": geography_digest(load_geography()),
+    }
+    h.update(json.dumps(rules, sort_keys=True, default=str).encode())
+    files = [p for p in sorted(Path(data).rglob("*")) if p.is_file()]
+    if mapping is not None:
+        files.append(Path(mapping))
+    for path in files:
+        name = path.relative_to(data) if path.is_relative_to(data) else "mapping"
+        h.update(f"{name}:{path.stat().st_size};".encode())
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 24):
+                h.update(block)
+    return h.hexdigest()
+
+
+def load_delivery_aggregates(store: FileStore, key: str) -> DeliveryAggregates | None:
+    """The stored aggregates of ``key``, or None (not stored, or unreadable)."""
+    data = store.get(key)
+    if data is None:
+        return None
+    try:
+        return DeliveryAggregates.from_bytes(data)
+    except (ValueError, KeyError, OSError):
+        return None

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -217,18 +218,99 @@ def load_coverage(work: Path) -> Coverage | None:
     return Coverage(gemeenten=tuple(cov["gemeenten"]), name=str(cov["name"])) if cov else None
 
 
-def load_features(work: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read only ``columns`` (default: all) of the cached feature table, with contract dtypes.
+def _features_path(work: Path) -> Path:
+    path = Path(work) / FEATURES_FILE
+    if not path.exists():
+        raise InputError(str(path), None, None, "no cached feature table (run 'aanwas features' first)")
+    return path
+
+
+def load_features(
+    work: Path, columns: list[str] | None = None, *, row_groups: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """Read only ``columns`` (default: all) of the cached feature table, with contract dtypes;
+    only the Parquet ``row_groups`` given (default: all; see :func:`feature_chunks`).
 
     Raises
     ------
     InputError
         If ``work`` holds no cached feature table (run ``aanwas features`` first).
     """
-    path = Path(work) / FEATURES_FILE
-    if not path.exists():
-        raise InputError(str(path), None, None, "no cached feature table (run 'aanwas features' first)")
-    return _typed(pd.read_parquet(path, columns=columns))
+    path = _features_path(work)
+    if row_groups is None:
+        return _typed(pd.read_parquet(path, columns=columns))
+    table = pq.ParquetFile(path).read_row_groups(list(row_groups), columns=columns, use_pandas_metadata=True)
+    return _typed(table.to_pandas())
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureChunk:
+    """Parquet row groups of the cached feature table that hold whole reference dates.
+
+    ``digest`` (sha256 over the table's schema and the row groups' stored bytes) is the same
+    whenever these rows are: stored results computed from them stay valid while it is.
+    """
+
+    row_groups: tuple[int, ...]
+    digest: str
+
+
+#: Bytes read at a time when hashing the feature table.
+_HASH_BLOCK = 1 << 24
+
+
+def feature_chunks(work: Path) -> list[FeatureChunk]:
+    """The cached feature table as chunks of whole reference dates, oldest first.
+
+    The features stage writes one reference date after another (row groups of one date
+    each), so each date is a chunk; a table whose row groups mix dates or lack statistics is
+    one chunk. Reads the file's footer and hashes its row groups (no decoding).
+    """
+    path = _features_path(work)
+    md = pq.ParquetFile(path).metadata
+    ref = md.schema.to_arrow_schema().get_field_index("ref_date")
+    spans: list[tuple[Any, Any]] = []
+    for i in range(md.num_row_groups):
+        stats = md.row_group(i).column(ref).statistics if ref >= 0 else None
+        spans.append((stats.min, stats.max) if stats is not None and stats.has_min_max else (None, None))
+    dates = [lo for lo, hi in spans]
+    clean = all(lo is not None and lo == hi for lo, hi in spans) and all(
+        a <= b for a, b in zip(dates, dates[1:], strict=False)
+    )
+    if clean:
+        groups: dict[Any, list[int]] = {}
+        for i, d in enumerate(dates):
+            groups.setdefault(d, []).append(i)
+        parts = list(groups.values())
+    else:
+        parts = [list(range(md.num_row_groups))]
+    schema = md.schema.to_arrow_schema().to_string(show_schema_metadata=False).encode()
+    out = []
+    with open(path, "rb") as fh:
+        for rgs in parts:
+            h = hashlib.sha256(schema)
+            for i in rgs:
+                rg = md.row_group(i)
+                starts, ends = [], []
+                for j in range(rg.num_columns):
+                    col = rg.column(j)
+                    start = col.data_page_offset
+                    if col.has_dictionary_page and col.dictionary_page_offset is not None:
+                        start = min(start, col.dictionary_page_offset)
+                    starts.append(start)
+                    ends.append(start + col.total_compressed_size)
+                    h.update(f"{col.path_in_schema}:{col.compression}:{col.num_values};".encode())
+                fh.seek(min(starts))
+                left = max(ends) - min(starts)
+                h.update(f"{rg.num_rows}:{left};".encode())
+                while left > 0:
+                    block = fh.read(min(left, _HASH_BLOCK))
+                    if not block:
+                        break
+                    h.update(block)
+                    left -= len(block)
+            out.append(FeatureChunk(row_groups=tuple(rgs), digest=h.hexdigest()))
+    return out
 
 
 def load_feature_table(work: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
+import pickle
+import zipfile
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,13 +29,13 @@ from aanwas.common.compute import Executor
 from aanwas.common.errors import InputError
 from aanwas.common.io import FileStore
 from aanwas.config import AppConfig
-from aanwas.stages.features import load_features
+from aanwas.stages.features import feature_chunks, load_features
 from features.geography import Geography, load_geography
 from features.sources.readers import Coverage
 from models.bundle import ModelBundle
 from models.scoring import score_frame
-from monitoring.config import MonitoringConfig
-from monitoring.publishing.aggregate import aggregate_areas
+from monitoring.config import AggregateConfig, MonitoringConfig
+from monitoring.publishing.aggregate import AreaSums, aggregate_sums, area_table
 from monitoring.publishing.disclosure import DisclosureChecked, suppress_area_table
 from monitoring.publishing.export import write_export
 from training import tracking
@@ -51,14 +54,33 @@ REASON_CHARS = 400
 # --- scores --------------------------------------------------------------------------------
 
 
-def scores_fingerprint(scores: pd.DataFrame) -> str:
-    """Order-independent sha256 over the scored frame's keys and scores (no values readable)."""
-    h = hashlib.sha256()
+def fingerprint_parts(scores: pd.DataFrame) -> dict[str, tuple[str, int, int]]:
+    """Per fingerprinted column: dtype, rows and the sum (mod 2**64) of the rows' hashes;
+    the parts of frames of distinct rows add up to those of the frames together."""
+    out = {}
     for col in FINGERPRINT_COLUMNS:
         if col in scores.columns:
             hashed = pd.util.hash_pandas_object(scores[col], index=False).to_numpy(dtype=np.uint64)
-            h.update(f"{col}:{scores[col].dtype}:{len(hashed)}:{int(hashed.sum(dtype=np.uint64))}".encode())
+            out[col] = (str(scores[col].dtype), len(hashed), int(hashed.sum(dtype=np.uint64)))
+    return out
+
+
+def combine_fingerprint(parts: Sequence[Mapping[str, Sequence[Any]]]) -> str:
+    """The fingerprint of several frames' :func:`fingerprint_parts` together (sha256)."""
+    h = hashlib.sha256()
+    for col in FINGERPRINT_COLUMNS:
+        found = [p[col] for p in parts if col in p]
+        if found:
+            dtype = "|".join(sorted({str(f[0]) for f in found}))
+            n = sum(int(f[1]) for f in found)
+            total = sum(int(f[2]) for f in found) % (1 << 64)
+            h.update(f"{col}:{dtype}:{n}:{total}".encode())
     return h.hexdigest()
+
+
+def scores_fingerprint(scores: pd.DataFrame) -> str:
+    """Order-independent sha256 over the scored frame's keys and scores (no values readable)."""
+    return combine_fingerprint([fingerprint_parts(scores)])
 
 
 def _score_rows(rows: pd.DataFrame, *, bundle: ModelBundle) -> np.ndarray:
@@ -206,6 +228,146 @@ def registry_scores(
     return score_table, version
 
 
+#: Directory in the work directory with the area sums of each reference date (CONFIDENTIAL
+#: aggregates, never exported), keyed by the models, the date's stored feature rows and the rules.
+AREA_SUMS_STORE = "area_sums"
+#: Bump when scoring or :func:`monitoring.publishing.aggregate.aggregate_sums` changes what
+#: stored sums mean: older entries then no longer match.
+AREA_SUMS_FORMAT = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredSums:
+    """Area sums of every period (``sums``) with the scored rows' fingerprint and count;
+    ``n_reused`` of the ``n_chunks`` reference-date chunks came from the store."""
+
+    sums: AreaSums
+    fingerprint: str
+    n_rows: int
+    n_reused: int = 0
+    n_chunks: int = 0
+
+
+def area_sums_store(work: Path) -> FileStore:
+    """Per-reference-date area sums of earlier exports from ``work``: a refresh scores and sums
+    only the dates whose feature rows, models or rules changed."""
+    return FileStore(Path(work) / AREA_SUMS_STORE)
+
+
+def bundle_digest(bundle: ModelBundle) -> str:
+    """sha256 of the bundle's fitted estimators (pickled) and version labels."""
+    h = hashlib.sha256(bundle.version_label.encode())
+    for band in bundle.bands:
+        h.update(band.encode())
+        h.update(pickle.dumps(bundle.estimators[band], protocol=5))
+    return h.hexdigest()
+
+
+def geography_digest(geography: Geography) -> str:
+    """sha256 of the geography's hierarchy and names (a key part of stored results)."""
+    hashed = pd.util.hash_pandas_object(geography.hierarchy(), index=False).to_numpy(dtype=np.uint64)
+    names = pd.util.hash_pandas_object(pd.Series(geography.names, dtype="object"), index=True).to_numpy(np.uint64)
+    return hashlib.sha256(hashed.tobytes() + names.tobytes()).hexdigest()
+
+
+def _encode_part(sums: AreaSums, parts: Mapping[str, Any], n_rows: int) -> bytes:
+    head = json.dumps({"fingerprint_parts": parts, "n_rows": n_rows}, sort_keys=True).encode()
+    return head + b"\n" + sums.to_bytes()
+
+
+def _decode_part(data: bytes | None) -> tuple[AreaSums, dict[str, Any], int] | None:
+    """A stored entry, or None when there is none or it cannot be read (then recomputed)."""
+    if data is None:
+        return None
+    try:
+        head, _, body = data.partition(b"\n")
+        meta = json.loads(head)
+        return AreaSums.from_bytes(body), meta["fingerprint_parts"], int(meta["n_rows"])
+    except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile):
+        return None
+
+
+def _chunk_sums(
+    row_groups: Sequence[int],
+    *,
+    work: Path,
+    bundle: ModelBundle,
+    columns: list[str],
+    geography: Geography,
+    acfg: AggregateConfig,
+) -> tuple[AreaSums, dict[str, Any], int]:
+    """Area sums, scores' fingerprint parts and row count of one reference date's stored rows
+    (a task for an executor: picklable, no side effects; the scores stay inside it)."""
+    frame = load_features(work, columns=columns, row_groups=row_groups)
+    scores = score_bands(bundle, frame, SCORED_KEYS)
+    del frame
+    return aggregate_sums(scores, geography, acfg), fingerprint_parts(scores), len(scores)
+
+
+def registry_area_sums(
+    cfg: AppConfig,
+    work: Path,
+    geography: Geography,
+    *,
+    mlflow_uri: str | None = None,
+    alias: str = "champion",
+    bands: Sequence[str] | None = None,
+    store: MutableMapping[str, bytes] | None = None,
+    executor: Executor | None = None,
+) -> tuple[ScoredSums, str]:
+    """Area sums of the cached feature table scored with the registry's ``alias`` models, one
+    reference date at a time (in memory), and the model version label.
+
+    ``store`` (e.g. :func:`area_sums_store`) keeps each date's sums, keyed by the models'
+    digest, the date's stored feature rows (:func:`aanwas.stages.features.feature_chunks`),
+    the geography and the aggregation rule that enters the sums; a date whose key is stored
+    is not read or scored again. The result is the same with or without ``store``. With
+    ``executor`` (a Dask cluster, :mod:`aanwas.common.compute`) each date still to be scored is
+    one task (its workers read the work directory at the same path); locally the dates are
+    scored here, one after another, so one date's rows are in memory at a time.
+    """
+    bundle = registry_bundle(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
+    acfg = cfg.monitoring.aggregate
+    rules = {
+        "format": AREA_SUMS_FORMAT,
+        "models": bundle_digest(bundle),
+        "geography": geography_digest(geography),
+        "elevated_threshold": acfg.elevated_threshold,
+    }
+    inputs = sorted({c for b in bundle.bands for c in bundle.features(b)} - set(SCORED_KEYS))
+    chunks = feature_chunks(Path(work))
+    keys = [
+        hashlib.sha256(json.dumps({**rules, "rows": chunk.digest}, sort_keys=True).encode()).hexdigest()
+        for chunk in chunks
+    ]
+    found: list[tuple[AreaSums, dict[str, Any], int] | None] = [
+        _decode_part(store.get(key)) if store is not None else None for key in keys
+    ]
+    reused = sum(f is not None for f in found)
+    todo = [i for i, f in enumerate(found) if f is None]
+    task = functools.partial(
+        _chunk_sums, work=Path(work), bundle=bundle, columns=SCORED_KEYS + inputs, geography=geography, acfg=acfg
+    )
+    row_groups = [chunks[i].row_groups for i in todo]
+    computed = executor.map(task, row_groups) if executor is not None else map(task, row_groups)
+    for i, part in zip(todo, computed, strict=True):
+        found[i] = part
+        if store is not None:
+            store[keys[i]] = _encode_part(*part)
+    done = [f for f in found if f is not None]
+    sums = [f[0] for f in done]
+    parts = [f[1] for f in done]
+    n_rows = sum(f[2] for f in done)
+    scored = ScoredSums(
+        sums=AreaSums.concat(sums),
+        fingerprint=combine_fingerprint(parts),
+        n_rows=n_rows,
+        n_reused=reused,
+        n_chunks=len(chunks),
+    )
+    return scored, bundle.version_label
+
+
 # --- areas, disclosure control, files -------------------------------------------------------
 
 
@@ -251,16 +413,30 @@ def check_scores(
     executor: Executor | None = None,
 ) -> CheckedAreas:
     """Fingerprint the in-memory scores, aggregate them to the areas of ``geography`` and apply
-    disclosure control (no files); ``progress(stage, fraction_done)`` as the periods' audits
-    finish; ``store`` keeps each period's disclosure result for reuse (:func:`disclosure_store`);
-    ``executor`` runs the periods' disclosure control (default: local processes)."""
-    fingerprint = scores_fingerprint(scores)
-    areas = aggregate_areas(scores, geography, mon.aggregate)
+    disclosure control (no files): :func:`check_sums` of the scores' sums."""
+    sums = aggregate_sums(scores, geography, mon.aggregate)
+    scored = ScoredSums(sums=sums, fingerprint=scores_fingerprint(scores), n_rows=len(scores))
+    return check_sums(mon, scored, geography, progress, store, executor)
+
+
+def check_sums(
+    mon: MonitoringConfig,
+    scored: ScoredSums,
+    geography: Geography,
+    progress: Callable[[str, float], None] | None = None,
+    store: MutableMapping[str, bytes] | None = None,
+    executor: Executor | None = None,
+) -> CheckedAreas:
+    """The area table of ``scored`` (every period of it) with disclosure control applied (no
+    files); ``progress(stage, fraction_done)`` as the periods' audits finish; ``store`` keeps
+    each period's disclosure result for reuse (:func:`disclosure_store`); ``executor`` runs the
+    periods' disclosure control (default: local processes)."""
+    areas = area_table(scored.sums, geography, mon.aggregate)
     total = mon.aggregate.band_total_label if mon.aggregate.include_band_total else None
     checked = suppress_area_table(
         areas, mon.disclosure, total_band=total, progress=progress, store=store, executor=executor
     )
-    return CheckedAreas(fingerprint=fingerprint, n_rows=len(scores), areas=areas, checked=checked)
+    return CheckedAreas(fingerprint=scored.fingerprint, n_rows=scored.n_rows, areas=areas, checked=checked)
 
 
 #: Directory in the work directory with each period's disclosure result (masks and audit

@@ -12,7 +12,9 @@ files; the result is still confidential until it has passed :mod:`monitoring.pub
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import io
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,7 +27,7 @@ from features.geography import Geography
 from monitoring.config import AREA_LEVELS, AggregateConfig
 from monitoring.publishing.sae import fay_herriot
 
-__all__ = ["AREA_COLUMNS", "aggregate_areas"]
+__all__ = ["AREA_COLUMNS", "AreaSums", "aggregate_areas", "aggregate_sums", "area_table"]
 
 _TABLE = "scores"
 
@@ -56,6 +58,49 @@ AREA_COLUMNS = (
 )
 
 
+#: Sums per period x age band x area behind the area table: persons, scores, squared scores,
+#: persons above the elevated threshold, labelled persons, their outcomes, their scores and
+#: the scores' Bernoulli variances.
+SUM_KEYS = ("n", "s1", "s2", "e", "nl", "no", "sl", "sb")
+
+
+@dataclasses.dataclass(frozen=True)
+class AreaSums:
+    """Sums of person scores per period x age band x area (:func:`aggregate_sums`):
+    ``sums[k]`` has shape (periods, :data:`features.config.AGE_BANDS`, areas) for every key of
+    :data:`SUM_KEYS`, periods sorted. CONFIDENTIAL aggregates (unsuppressed counts): they may
+    be kept in the work directory, never exported.
+    """
+
+    periods: tuple[str, ...]
+    sums: Mapping[str, np.ndarray]
+
+    @classmethod
+    def concat(cls, parts: Sequence[AreaSums]) -> AreaSums:
+        """The sums of several parts with distinct periods, periods sorted."""
+        periods = [p for part in parts for p in part.periods]
+        if len(set(periods)) != len(periods):
+            raise ValueError("a period appears in more than one part")
+        order = np.argsort(np.asarray(periods, dtype=object), kind="stable")
+        return cls(
+            periods=tuple(periods[i] for i in order),
+            sums={k: np.concatenate([part.sums[k] for part in parts], axis=0)[order] for k in SUM_KEYS},
+        )
+
+    def to_bytes(self) -> bytes:
+        """The sums as ``.npz`` bytes (no pickle)."""
+        buf = io.BytesIO()
+        arrays: dict[str, np.ndarray] = {k: np.asarray(self.sums[k]) for k in SUM_KEYS}
+        np.savez(buf, periods=np.asarray(self.periods, dtype=str), **arrays)  # type: ignore[arg-type]
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AreaSums:
+        """The sums written by :meth:`to_bytes`."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return cls(periods=tuple(str(p) for p in z["periods"]), sums={k: z[k] for k in SUM_KEYS})
+
+
 def _period_labels(frame: pd.DataFrame) -> pd.Series:
     if "period" in frame.columns:
         period = frame["period"]
@@ -64,10 +109,16 @@ def _period_labels(frame: pd.DataFrame) -> pd.Series:
         return period.astype(str)
     if "ref_date" not in frame.columns:
         raise InputError(_TABLE, "period", None, "needs a 'period' or a 'ref_date' column")
-    ref = pd.to_datetime(frame["ref_date"], errors="coerce")
+    # parse and format each distinct date once (a national table has 24M rows, 7 dates)
+    codes, uniques = pd.factorize(frame["ref_date"], use_na_sentinel=True)
+    ref = pd.to_datetime(pd.Series(uniques), errors="coerce")
+    bad = codes < 0
     if ref.isna().any():
-        raise InputError(_TABLE, "ref_date", int(ref.isna().sum()), "missing or invalid reference date")
-    return ref.dt.strftime("%Y-%m-%d")
+        bad |= np.isin(codes, np.flatnonzero(ref.isna().to_numpy()))
+    if bad.any():
+        raise InputError(_TABLE, "ref_date", int(bad.sum()), "missing or invalid reference date")
+    labels = ref.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    return pd.Series(labels[codes], index=frame.index, dtype=object)
 
 
 def _check_frame(frame: pd.DataFrame, geography: Geography) -> tuple[np.ndarray, np.ndarray]:
@@ -79,22 +130,31 @@ def _check_frame(frame: pd.DataFrame, geography: Geography) -> tuple[np.ndarray,
     bad = score.isna() | (score < 0.0) | (score > 1.0)
     if bad.any():
         raise InputError(_TABLE, "score", int(bad.sum()), "score must be a probability in [0, 1]")
-    band = pd.Index(list(AGE_BANDS)).get_indexer(frame["age_band"].astype("object"))
+    band = _positions(frame["age_band"], pd.Index(list(AGE_BANDS)))
     if (band < 0).any():
         raise InputError(_TABLE, "age_band", int((band < 0).sum()), f"age band not one of {list(AGE_BANDS)}")
     hier = geography.hierarchy()
-    codes = pd.Index(hier["buurt"].astype("object")).get_indexer(frame["buurt"].astype("object"))
+    codes = _positions(frame["buurt"], pd.Index(hier["buurt"].astype("object")))
     if (codes < 0).any():
         raise InputError(_TABLE, "buurt", int((codes < 0).sum()), "missing or unknown buurt code")
-    codes = codes.astype(np.int64)
     for level in ("wijk", "gemeente"):
         if level in frame.columns:
-            expected = hier[level].to_numpy()[codes]
-            given = frame[level].astype("object").to_numpy()
+            # compare positions among the level's codes (integers), not the texts row by row
+            names = pd.Index(pd.unique(hier[level].astype("object")))
+            expected = names.get_indexer(hier[level].astype("object"))[codes]
+            given = _positions(frame[level], names)
             mismatch = expected != given
             if mismatch.any():
                 raise InputError(_TABLE, level, int(mismatch.sum()), f"{level} does not contain the person's buurt")
-    return codes, band.astype(np.int64)
+    return codes, band
+
+
+def _positions(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of every value in ``index`` (-1: not in it, or missing), looking up each
+    distinct value once."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    pos = index.get_indexer(pd.Index(np.asarray(uniques, dtype=object)))
+    return np.where(codes >= 0, pos[np.maximum(codes, 0)] if len(pos) else -1, -1).astype(np.int64)
 
 
 def _area_index(geography: Geography, cfg: AggregateConfig) -> tuple[pd.DataFrame, sp.csr_matrix]:
@@ -313,12 +373,23 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
     >>> out.loc[out["area_level"].eq("buurt") & out["age_band"].eq("8-12"), "n_persons"].item()
     3
     """
+    return area_table(aggregate_sums(scores_frame, geography, cfg), geography, cfg)
+
+
+def aggregate_sums(scores_frame: pd.DataFrame, geography: Geography, cfg: AggregateConfig) -> AreaSums:
+    """The sums :func:`area_table` computes the area table from: person scores counted and
+    summed per period, age band and area (every area of ``geography``, all levels).
+
+    Same input and errors as :func:`aggregate_areas`. Each period's sums depend on that
+    period's rows only, so the sums of separate frames of distinct periods, joined with
+    :meth:`AreaSums.concat`, equal the sums of the frames together.
+    """
     buurt, band = _check_frame(scores_frame, geography)
     periods = _period_labels(scores_frame)
     period_cat = pd.Categorical(periods, categories=sorted(periods.unique()))
     pcode = period_cat.codes.astype(np.int64)
     n_p, n_band = len(period_cat.categories), len(AGE_BANDS)
-    areas, member = _area_index(geography, cfg)
+    _, member = _area_index(geography, cfg)
     n_buurt = member.shape[1]
 
     score = pd.to_numeric(scores_frame["score"]).to_numpy(dtype=np.float64)
@@ -341,12 +412,30 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
         "sl": np.bincount(key, weights=score * labelled, minlength=size),
         "sb": np.bincount(key, weights=score * (1.0 - score) * labelled, minlength=size),
     }
-    bands = list(AGE_BANDS)
     # (period*band, buurt) @ (buurt, area) -> (period*band, area): exact integer roll-up.
     rolled = {
         k: np.asarray((member @ v.reshape(n_p * n_band, n_buurt).astype(np.float64).T).T) for k, v in sums.items()
     }
     rolled = {k: v.reshape(n_p, n_band, -1) for k, v in rolled.items()}
+    return AreaSums(
+        periods=tuple(str(p) for p in period_cat.categories),
+        sums={k: rolled[k] for k in SUM_KEYS},
+    )
+
+
+def area_table(sums: AreaSums, geography: Geography, cfg: AggregateConfig) -> pd.DataFrame:
+    """The area table of :func:`aggregate_areas` from the sums of :func:`aggregate_sums`.
+
+    The intervals use every period of ``sums`` together (the area-level error variance is
+    estimated over all labelled periods), so the table of one period depends on the others.
+    """
+    areas, _ = _area_index(geography, cfg)
+    n_p, n_band = len(sums.periods), len(AGE_BANDS)
+    for k in SUM_KEYS:
+        if sums.sums[k].shape != (n_p, n_band, len(areas)):
+            raise ValueError(f"sums {k!r} have shape {sums.sums[k].shape}, not {(n_p, n_band, len(areas))}")
+    rolled = {k: np.asarray(sums.sums[k], dtype=np.float64) for k in SUM_KEYS}
+    bands = list(AGE_BANDS)
     if cfg.include_band_total:
         rolled = {k: np.concatenate([v, v.sum(axis=1, keepdims=True)], axis=1) for k, v in rolled.items()}
         bands.append(cfg.band_total_label)
@@ -394,9 +483,7 @@ def aggregate_areas(scores_frame: pd.DataFrame, geography: Geography, cfg: Aggre
     n_areas = len(areas)
     out = pd.DataFrame(
         {
-            "period": pd.array(
-                np.repeat(np.asarray(period_cat.categories, dtype=object), n_bands_out * n_areas), dtype="str"
-            ),
+            "period": pd.array(np.repeat(np.asarray(sums.periods, dtype=object), n_bands_out * n_areas), dtype="str"),
             "area_level": np.tile(areas["area_level"].to_numpy(dtype=object), n_p * n_bands_out),
             "area_code": np.tile(areas["area_code"].to_numpy(dtype=object), n_p * n_bands_out),
             "area_name": np.tile(areas["area_name"].to_numpy(dtype=object), n_p * n_bands_out),

@@ -46,15 +46,25 @@ def run_reproducibility_stages(out: Path) -> Path:
     (the same layout), one command each."""
     layout = DemoLayout(out)
     (out / "mlflow").mkdir(parents=True)
-    # as the demo command sets it (its default region included)
-    demo_config = demo_settings(float(SCALE), int(SEED), region_override(",".join(DEMO_REGION)), [])
-    settings = [*(a for o in demo_config for a in ("--set", o)), *FAST]
+    settings = _demo_args()
     raw, work, store = str(layout.raw), str(layout.work), ["--mlflow-uri", layout.mlflow_uri]
     _invoke(["synth", "--scale", SCALE, "--seed", SEED, "--out", str(out), *settings])
     _invoke(["features", "--data", raw, "--work", work, *settings])
     _invoke(["train", "--work", work, "--truth", str(layout.truth), *store, *settings])
     _invoke(["export", "--work", work, "--out", str(layout.exports), "--data", raw, *store, *settings])
     return out
+
+
+def _demo_args() -> list[str]:
+    """``--set`` options of the demo's settings (its default region included) plus FAST."""
+    demo_config = demo_settings(float(SCALE), int(SEED), region_override(",".join(DEMO_REGION)), [])
+    return [*(a for o in demo_config for a in ("--set", o)), *FAST]
+
+
+@pytest.fixture(scope="session")
+def demo_args() -> list[str]:
+    """The settings the demo runs of this module use, as command-line options."""
+    return _demo_args()
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aanwas.common.errors import InputError
 from features.geography import Geography
 from monitoring.config import AggregateConfig
-from monitoring.publishing.aggregate import AREA_COLUMNS, aggregate_areas
+from monitoring.publishing.aggregate import AREA_COLUMNS, AreaSums, aggregate_areas, aggregate_sums, area_table
 
 
 def make_geography(spec: dict[str, dict[str, list[str]]]) -> Geography:
@@ -112,6 +112,31 @@ def test_counts_add_up_along_hierarchy_and_bands(scores: pd.DataFrame) -> None:
     assert (nl / 2 == scores.groupby("period").size().reindex(nl.index)).all()  # bands + total
     assert (out["risk_lo"].dropna() <= out["risk_mean"].dropna() + 1e-12).all()
     assert (out["risk_hi"].dropna() >= out["risk_mean"].dropna() - 1e-12).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(person_frames(), st.booleans())
+def test_sums_of_separate_periods_give_the_table_of_all_periods(scores: pd.DataFrame, labelled: bool) -> None:
+    # what a refresh relies on: each period's sums are computed (or read back) on their own,
+    # and the table from the joined sums is exactly the table of the whole frame
+    if labelled:  # (scores kept off 0 and 1: the area-error fit needs a sampling variance)
+        scores = scores.assign(score=scores["score"].round(3).clip(0.001, 0.999))
+        scores = scores.assign(label=pd.array([None, True, False] * len(scores), dtype="boolean")[: len(scores)])
+    cfg = AggregateConfig()
+    parts = [aggregate_sums(g, GEO, cfg) for _, g in scores.groupby("period", sort=False)][::-1]
+    joined = AreaSums.concat([AreaSums.from_bytes(p.to_bytes()) for p in parts])
+    whole = aggregate_sums(scores, GEO, cfg)
+    assert joined.periods == whole.periods
+    for k, v in whole.sums.items():
+        assert np.array_equal(joined.sums[k], v), k
+    pd.testing.assert_frame_equal(area_table(joined, GEO, cfg), aggregate_areas(scores, GEO, cfg))
+
+
+def test_a_period_in_two_parts_is_refused() -> None:
+    frame = pd.DataFrame({"period": "2024", "age_band": "8-12", "buurt": ["BU1"], "score": [0.1]})
+    part = aggregate_sums(frame, GEO, AggregateConfig())
+    with pytest.raises(ValueError, match="more than one part"):
+        AreaSums.concat([part, part])
 
 
 def _shrink_world(seed: int) -> pd.DataFrame:

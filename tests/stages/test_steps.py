@@ -9,9 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.dummy import DummyClassifier
 
-from aanwas.stages.steps import check_scores, intervention_registry, score_bands, scores_fingerprint, write_periods
+from aanwas.stages.steps import (
+    check_scores,
+    combine_fingerprint,
+    fingerprint_parts,
+    intervention_registry,
+    score_bands,
+    scores_fingerprint,
+    write_periods,
+)
 from features.geography import Geography
 from models.bundle import ModelBundle
 from monitoring.config import MonitoringConfig
@@ -53,6 +63,18 @@ def test_fingerprint_ignores_row_order_and_sees_one_changed_score() -> None:
     changed = scores.copy()
     changed.loc[5, "score"] += 1e-9
     assert scores_fingerprint(changed) != scores_fingerprint(scores)
+
+
+@given(st.integers(0, 10_000), st.integers(1, 4))
+def test_fingerprint_of_parts_is_the_fingerprint_of_the_whole(seed: int, n_parts: int) -> None:
+    # a refresh fingerprints each reference date's scores on its own and combines them
+    rng = np.random.default_rng(seed)
+    scores = _scores(seed)
+    scores["ref_date"] = pd.to_datetime(np.where(rng.random(len(scores)) < 0.5, "2023-01-01", "2024-01-01"))
+    cut = [0, *np.sort(rng.integers(0, len(scores), n_parts - 1)), len(scores)]
+    parts = [fingerprint_parts(scores.iloc[a:b]) for a, b in zip(cut, cut[1:], strict=False)]
+    assert combine_fingerprint(parts) == scores_fingerprint(scores)
+    assert combine_fingerprint(parts[::-1]) == scores_fingerprint(scores)
 
 
 def test_check_and_write_every_period(tmp_path: Path) -> None:
@@ -108,3 +130,19 @@ def test_no_stage_imports_another_stages_private_names() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aanwas.stages."):
                 bad += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
     assert not bad, bad
+
+
+def test_a_stored_area_sums_entry_reads_back_and_a_damaged_one_is_a_miss() -> None:
+    from aanwas.stages.steps import _decode_part, _encode_part
+    from monitoring.publishing.aggregate import aggregate_sums
+
+    scores = _scores(2)
+    sums = aggregate_sums(scores, _geography(), MonitoringConfig().aggregate)
+    data = _encode_part(sums, fingerprint_parts(scores), len(scores))
+    found = _decode_part(data)
+    assert found is not None
+    back, parts, n_rows = found
+    assert n_rows == len(scores) and combine_fingerprint([parts]) == scores_fingerprint(scores)
+    assert back.periods == sums.periods and all(np.array_equal(back.sums[k], v) for k, v in sums.sums.items())
+    for damaged in (data[: len(data) // 2], b"x" + data, data.replace(b"n_rows", b"n_rowz")):
+        assert _decode_part(damaged) is None  # recomputed, never half-read
