@@ -379,6 +379,33 @@ def _failing_groups(
     return failing, fail_txt, n_few
 
 
+def _fairness_too_few(
+    title: tuple[str, str], tested: tuple[str, str], n_few: int, settings: Mapping[str, Any]
+) -> Verdict:
+    """The fairness verdict when every gated group is below the minimum cell size: not judged,
+    never "passed"."""
+    return Verdict(
+        "fairness",
+        title,
+        "too_few",
+        tested,
+        (
+            f"Geen enkele groep had genoeg personen voor een oordeel ({n_few} groepen te weinig).",
+            f"No group had enough persons to judge ({n_few} groups too few).",
+        ),
+        (
+            "Een groep wordt pas beoordeeld als haar aantallen de minimale celgrootte "
+            f"({fmt_value(settings.get('min_cell_size'))}) halen.",
+            "A group is judged only when its counts reach the minimum cell size "
+            f"({fmt_value(settings.get('min_cell_size'))}).",
+        ),
+        (
+            "Niets gezegd over groepen: niet in gebruik nemen op grond van deze toets; evalueer op meer gegevens.",
+            "Nothing is said about groups: this audit is no ground for use; evaluate on more data.",
+        ),
+    )
+
+
 def _fairness_verdict(
     result: EvaluationResult,
     band: str,
@@ -421,26 +448,7 @@ def _fairness_verdict(
     allowed = int(g.get("max_outside", 0))
     status = "fail" if len(failing) > allowed else ("attention" if n_uncertain else "pass")
     if status != "fail" and n_groups == 0:  # every gated group too few: nothing judged, nothing passed
-        return Verdict(
-            "fairness",
-            title,
-            "too_few",
-            tested,
-            (
-                f"Geen enkele groep had genoeg personen voor een oordeel ({n_few} groepen te weinig).",
-                f"No group had enough persons to judge ({n_few} groups too few).",
-            ),
-            (
-                "Een groep wordt pas beoordeeld als haar aantallen de minimale celgrootte "
-                f"({fmt_value(settings.get('min_cell_size'))}) halen.",
-                "A group is judged only when its counts reach the minimum cell size "
-                f"({fmt_value(settings.get('min_cell_size'))}).",
-            ),
-            (
-                "Niets gezegd over groepen: niet in gebruik nemen op grond van deze toets; evalueer op meer gegevens.",
-                "Nothing is said about groups: this audit is no ground for use; evaluate on more data.",
-            ),
-        )
+        return _fairness_too_few(title, tested, n_few, settings)
     if failing:
         shown = "; ".join(fail_txt[:4]) + (f" (+{len(fail_txt) - 4})" if len(fail_txt) > 4 else "")
         found_en = f"Calibration differs clearly for {len(failing)} of {n_groups} groups: {shown}."

@@ -155,6 +155,27 @@ def pruning_callback(trial: optuna.Trial, *, report_every: int, metric: str = "a
     return callback
 
 
+def _open_study(tuning: TuningConfig, seed: int, name: str) -> optuna.Study:
+    """A new study, or with a shared ``tuning.storage`` the existing one of ``name`` joined:
+    TPE sampler seeded ``seed + tuning.worker``, median pruning when ``tuning.pruning``."""
+    pruner: optuna.pruners.BasePruner = (
+        optuna.pruners.MedianPruner(
+            n_startup_trials=tuning.n_startup_trials,
+            n_warmup_steps=tuning.pruning_warmup_rounds,
+        )
+        if tuning.pruning
+        else optuna.pruners.NopPruner()
+    )
+    return optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed + tuning.worker, n_startup_trials=tuning.n_startup_trials),
+        pruner=pruner,
+        storage=open_storage(tuning.storage),
+        study_name=name,
+        load_if_exists=bool(tuning.storage),
+    )
+
+
 def tune_lightgbm(
     X_train: Any,
     y_train: Any,
@@ -216,22 +237,7 @@ def tune_lightgbm(
             errors.append(f"a tuning-date AUC of {auc}")
         return auc
 
-    pruner: optuna.pruners.BasePruner = (
-        optuna.pruners.MedianPruner(
-            n_startup_trials=tuning.n_startup_trials,
-            n_warmup_steps=tuning.pruning_warmup_rounds,
-        )
-        if tuning.pruning
-        else optuna.pruners.NopPruner()
-    )
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed + tuning.worker, n_startup_trials=tuning.n_startup_trials),
-        pruner=pruner,
-        storage=open_storage(tuning.storage),
-        study_name=study_name or tuning.study_name,
-        load_if_exists=bool(tuning.storage),
-    )
+    study = _open_study(tuning, seed, study_name or tuning.study_name)
     defaults = _defaults_in_space(lightgbm, tuning.search)
     if defaults is not None and tuning.worker == 0 and not study.trials:
         study.enqueue_trial(defaults)

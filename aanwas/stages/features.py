@@ -97,6 +97,20 @@ def _pandas_chunks(cfg: AppConfig, delivery: Delivery) -> Iterator[tuple[pd.Data
         yield chunk, build_audit_frame(audit, chunk)
 
 
+def _built_chunks(
+    cfg: AppConfig, data: Path, delivery: Delivery | None, scratch: Path | None
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(features, audit) chunks of the build: from the read ``delivery`` (pandas engine) or,
+    without one, part by part through ``scratch`` (the dask engine, ``features.build``)."""
+    if delivery is not None:
+        return _pandas_chunks(cfg, delivery)
+    if scratch is None:
+        raise ValueError("the dask engine builds part by part through a scratch directory")
+    return iter_partitioned(
+        data, scratch, cfg.features, cfg.contract, cfg.features.build.partitions, scheduler=cfg.compute.scheduler
+    )
+
+
 def run_features(
     cfg: AppConfig,
     data: Path,
@@ -140,19 +154,9 @@ def run_features(
     try:
         t1 = time.perf_counter()
         n_total = 0
-        if delivery is not None:
-            chunks = _pandas_chunks(cfg, delivery)
-        else:
-            scratch = Path(tempfile.mkdtemp(prefix=".partitions-", dir=work))  # person-level: inside WORK
-            chunks = iter_partitioned(
-                Path(data),
-                scratch,
-                cfg.features,
-                cfg.contract,
-                cfg.features.build.partitions,
-                scheduler=cfg.compute.scheduler,
-            )
-        for chunk, audit_chunk in chunks:
+        if delivery is None:  # the dask engine's parts: person-level, so inside WORK
+            scratch = Path(tempfile.mkdtemp(prefix=".partitions-", dir=work))
+        for chunk, audit_chunk in _built_chunks(cfg, Path(data), delivery, scratch):
             feat_writer.write(chunk)
             audit_writer.write(audit_chunk)
             rows += _summary_rows(chunk)

@@ -17,6 +17,7 @@ Person-level data stay in memory and in WORK; MLflow gets aggregates only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import tempfile
@@ -41,6 +42,7 @@ from evaluation.gates import NEXT_STEP_PASSED, Check, GateChecker, GateVerdict
 from evaluation.modelcard import ModelInfo, build_model_card, registered_model_description, version_description
 from features import catalogue
 from training import registry, tracking
+from training.config import TrainingConfig
 from training.criteria import CRITERIA
 from training.fingerprint import build_data_fingerprint
 from training.fit import (
@@ -53,7 +55,7 @@ from training.fit import (
     study_name,
     tune_band,
 )
-from training.splits import build_temporal_splits
+from training.splits import BandSplit, build_temporal_splits
 
 #: Summary of the last training run, written to WORK (ids and metrics only).
 SUMMARY_FILE = "train_summary.json"
@@ -162,6 +164,17 @@ def _band_summary(fitted: FittedBand, decision: Mapping[str, Any]) -> dict[str, 
     }
 
 
+def _band_inputs(
+    frame: pd.DataFrame, tcfg: TrainingConfig
+) -> tuple[Mapping[str, BandSplit], dict[str, tuple[str, ...]], tuple[str, ...] | None]:
+    """Per band: the temporal split and the model inputs; the flag columns of the profile
+    baseline (None: ``training.flag_columns``)."""
+    splits = build_temporal_splits(frame, tcfg.bands, tcfg.split)
+    columns_of, catalogue_flags = catalogue_inputs()
+    features = {band: resolve_features(frame, band, tcfg, columns_of) for band in tcfg.bands}
+    return splits, features, None if tcfg.flag_columns else catalogue_flags
+
+
 def train_and_track(
     cfg: AppConfig,
     frame: pd.DataFrame,
@@ -213,11 +226,7 @@ def train_and_track(
     _check_train_inputs(frame, override, override_reason)
     if tcfg.engine.lightgbm == "dask" and not cfg.compute.scheduler:
         raise ConfigError("training.engine.lightgbm", "'dask' needs compute.scheduler = 'tcp://HOST:PORT'")
-
-    splits = build_temporal_splits(frame, tcfg.bands, tcfg.split)
-    columns_of, catalogue_flags = catalogue_inputs()
-    features = {band: resolve_features(frame, band, tcfg, columns_of) for band in tcfg.bands}
-    flags = None if tcfg.flag_columns else catalogue_flags
+    splits, features, flags = _band_inputs(frame, tcfg)
     fingerprint = build_data_fingerprint(frame)
 
     experiment_id = tracking.configure_tracking(tracking_uri, tcfg.mlflow)
@@ -257,16 +266,8 @@ def train_and_track(
                 if fitted.tuning is not None:
                     tracking.log_trials(band, fitted.tuning.trials)
                 tracking.log_fitted_band(fitted)
-                decisions[band] = _register_and_gate(
-                    cfg,
-                    frame,
-                    fitted,
-                    override=override,
-                    override_reason=override_reason,
-                    override_by=override_by,
-                    gate_check=gate_check,
-                    work=work,
-                )
+                decide = functools.partial(_register_and_gate, override=override, override_reason=override_reason)
+                decisions[band] = decide(cfg, frame, fitted, override_by=override_by, gate_check=gate_check, work=work)
                 summary["bands"][band] = _band_summary(fitted, decisions[band])
         _log_evaluations(cfg, gate_check, summary)
         mlflow.log_dict({b: d for b, d in decisions.items()}, "promotion.json")
@@ -308,6 +309,23 @@ def _log_evaluations(cfg: AppConfig, gate_check: GateChecker | None, summary: di
             )
 
 
+def _log_and_register(tcfg: TrainingConfig, frame: pd.DataFrame, fitted: FittedBand, name: str) -> str:
+    """Log the band's chosen model (the family rule's choice) as a new version of ``name``, the
+    other models beside it when configured; tag the version with the family decision. Returns
+    the version."""
+    band, chosen = fitted.band, fitted.chosen
+    signature = tracking.model_signature(frame[list(fitted.features)].dtypes)
+    info = tracking.log_model(fitted.models[chosen], f"{chosen}-{band}", signature, registered_model_name=name)
+    if tcfg.mlflow.log_baseline_models:
+        for other in MODEL_NAMES:
+            if other != chosen:
+                tracking.log_model(fitted.models[other], f"{other}-{band}", signature)
+    version = str(info.registered_model_version)
+    if fitted.family is not None:
+        registry.tag_version(name, version, fitted.family.tags())
+    return version
+
+
 def _register_and_gate(
     cfg: AppConfig,
     frame: pd.DataFrame,
@@ -322,18 +340,10 @@ def _register_and_gate(
     tcfg = cfg.training
     band = fitted.band
     name = registry.registered_model_name(tcfg.mlflow.model_prefix, band)
-    signature = tracking.model_signature(frame[list(fitted.features)].dtypes)
     champion = registry.champion_version(name)
     chosen = fitted.chosen  # the family rule's choice is the band's model
     model = fitted.models[chosen]
-    info = tracking.log_model(model, f"{chosen}-{band}", signature, registered_model_name=name)
-    if tcfg.mlflow.log_baseline_models:
-        for other in MODEL_NAMES:
-            if other != chosen:
-                tracking.log_model(fitted.models[other], f"{other}-{band}", signature)
-    version = str(info.registered_model_version)
-    if fitted.family is not None:
-        registry.tag_version(name, version, fitted.family.tags())
+    version = _log_and_register(tcfg, frame, fitted, name)
 
     test_rows, y = select_test_part(frame, fitted)
     challenger_auc = float(fitted.metrics[chosen]["auc"])
