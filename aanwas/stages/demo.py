@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from aanwas.common.errors import InputError
 from aanwas.config import AppConfig
 
 #: The demo's lighter defaults (a user's --set wins): a small tuning budget. Areas go down to
@@ -78,6 +79,16 @@ class DemoLayout:
         return self.root / "monitor"
 
 
+def _too_small(err: InputError, scale: float) -> InputError:
+    """A training input error of the demo: when a band lacks an outcome, the cause is the
+    synthetic population's size, so the line says which option to change."""
+    if err.column != "label":
+        return err
+    hint = f"; the demo's population at --scale {scale:g} is too small: use a larger --scale"
+    hint += " (the default trains every band)"
+    return InputError(err.table, err.column, err.n_rows, err.problem + hint)
+
+
 def run_demo(cfg: AppConfig, out: Path, console: Console, log: Console | None = None) -> dict[str, Any]:
     """Run every stage on synthetic data under ``out`` and print where everything is.
 
@@ -110,7 +121,10 @@ def run_demo(cfg: AppConfig, out: Path, console: Console, log: Console | None = 
     step("features")
     run_features(cfg, layout.raw, layout.work, console=log)
     step("train")
-    summary = run_train(cfg, layout.work, mlflow_uri=layout.mlflow_uri, truth_dir=layout.truth, console=log)
+    try:
+        summary = run_train(cfg, layout.work, mlflow_uri=layout.mlflow_uri, truth_dir=layout.truth, console=log)
+    except InputError as err:
+        raise _too_small(err, cfg.synth.scale) from err
     step("report")
     run_report(cfg, run_id=summary["run_id"], out=layout.reports, mlflow_uri=layout.mlflow_uri, console=log)
     step("export")
