@@ -31,7 +31,6 @@ from mlflow.types import ColSpec, Schema, TensorSpec
 from training.config import MlflowConfig
 from training.criteria import criteria_metrics
 from training.fit import MAIN_MODEL, FittedBand
-from training.tuning import TrialCallback
 
 SQLITE_DB = "mlflow.db"
 RUN_ID_ENV = "MLFLOW_RUN_ID"
@@ -235,8 +234,11 @@ def log_fitted_band(fitted: FittedBand) -> None:
     """Split dates, counts, final LightGBM settings, tuning summary, test metrics, the family
     decision (metrics ``family/<band>/...``, tags ``<band>.aanwas.family`` and
     ``<band>.aanwas.family_reason``) and, on synthetic data, the training criteria
-    (``criteria/<band>/<criterion>/{value,threshold,passed}``) of a band."""
+    (``criteria/<band>/<criterion>/{value,threshold,passed}``) of a band; its tuning trials
+    first, as runs nested under the active run (:func:`log_trials`)."""
     band = fitted.band
+    if fitted.tuning is not None:
+        log_trials(band, fitted.tuning.trials)
     params = {f"{band}.split.{k}": v for k, v in fitted.split.describe().items()}
     params.update({f"{band}.lightgbm.{k}": str(v) for k, v in fitted.lightgbm_params.items()})
     params[f"{band}.n_features"] = str(len(fitted.features))
@@ -308,17 +310,6 @@ def _log_trial(band: str, trial: optuna.trial.FrozenTrial) -> None:
         if "best_iteration" in trial.user_attrs:
             metrics["best_iteration"] = float(trial.user_attrs["best_iteration"])
         mlflow.log_metrics({f"tuning/{band}/{k}": v for k, v in metrics.items()})
-
-
-def trial_logger(band: str) -> TrialCallback:
-    """Optuna callback that records each finished trial as a run nested under the active
-    (training) run, in the same experiment; metrics ``tuning/<band>/{tune_auc,
-    last_reported_round,best_iteration}``."""
-
-    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _log_trial(band, trial)
-
-    return callback
 
 
 def model_signature(dtypes: pd.Series) -> ModelSignature:

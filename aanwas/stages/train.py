@@ -17,7 +17,6 @@ Person-level data stay in memory and in WORK; MLflow gets aggregates only.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import tempfile
@@ -135,9 +134,10 @@ def _score_champion(name: str, version: str, test_rows: pd.DataFrame, y: np.ndar
     return float(roc_auc_score(y, model.predict_proba(test_rows.loc[:, cols])[:, 1]))
 
 
-def _check_train_inputs(frame: pd.DataFrame, override: str | None, override_reason: str | None) -> None:
-    """Refuse an unknown override, an override without a reason and a feature table without
-    the required columns; quieten the libraries' own logging."""
+def _check_train_inputs(cfg: AppConfig, frame: pd.DataFrame, override: str | None, override_reason: str | None) -> None:
+    """Refuse an unknown override, an override without a reason, lightgbm's Dask engine without
+    a scheduler and a feature table without the required columns; quieten the libraries' own
+    logging."""
     if override is not None and override not in ("promote", "reject"):
         raise ConfigError("override", f"must be 'promote' or 'reject', got {override!r}")
     if override is not None and not (override_reason or "").strip():
@@ -145,6 +145,8 @@ def _check_train_inputs(frame: pd.DataFrame, override: str | None, override_reas
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError("feature table", missing[0], None, "column missing")
+    if cfg.training.engine.lightgbm == "dask" and not cfg.compute.scheduler:
+        raise ConfigError("training.engine.lightgbm", "'dask' needs compute.scheduler = 'tcp://HOST:PORT'")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # cloudpickle is chosen deliberately (LightGBM boosters are not skops-trusted types)
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
@@ -223,9 +225,7 @@ def train_and_track(
         promotion decision.
     """
     tcfg = cfg.training
-    _check_train_inputs(frame, override, override_reason)
-    if tcfg.engine.lightgbm == "dask" and not cfg.compute.scheduler:
-        raise ConfigError("training.engine.lightgbm", "'dask' needs compute.scheduler = 'tcp://HOST:PORT'")
+    _check_train_inputs(cfg, frame, override, override_reason)
     splits, features, flags = _band_inputs(frame, tcfg)
     fingerprint = build_data_fingerprint(frame)
 
@@ -246,9 +246,7 @@ def train_and_track(
         if truth is not None:
             mlflow.set_tag("aanwas.oracle_note", ORACLE_NOTE)
         decisions = {}
-        # each band's training and test-date evaluation runs where compute.scheduler says
-        # (locally: in this process, one band after the other, as before); logging,
-        # registration and the gates stay here
+        # each band's fit runs where compute.scheduler says; logging, registry and gates stay here
         with executor(cfg.compute) as ex:
             fits = fit_bands(
                 frame,
@@ -262,13 +260,18 @@ def train_and_track(
                 dask_client=dask_client,
             )
             for fitted in fits:
-                band = fitted.band
-                if fitted.tuning is not None:
-                    tracking.log_trials(band, fitted.tuning.trials)
                 tracking.log_fitted_band(fitted)
-                decide = functools.partial(_register_and_gate, override=override, override_reason=override_reason)
-                decisions[band] = decide(cfg, frame, fitted, override_by=override_by, gate_check=gate_check, work=work)
-                summary["bands"][band] = _band_summary(fitted, decisions[band])
+                decisions[fitted.band] = _register_and_gate(
+                    cfg,
+                    frame,
+                    fitted,
+                    override=override,
+                    override_reason=override_reason,
+                    override_by=override_by,
+                    gate_check=gate_check,
+                    work=work,
+                )
+                summary["bands"][fitted.band] = _band_summary(fitted, decisions[fitted.band])
         _log_evaluations(cfg, gate_check, summary)
         mlflow.log_dict({b: d for b, d in decisions.items()}, "promotion.json")
     if console is not None:
