@@ -19,6 +19,16 @@ seconds, LPs, counts certified per system and, per area level, the share of cell
 the confidential area table it came from::
 
     python benchmarks/disclosure_cost.py loss --area /scratch/area.parquet --exports OUT --out loss.json
+
+``mean-bound``: how far the published mean chance pins the elevated count. For every cell whose
+``n_persons`` passes the threshold (so ``risk_mean`` is published, rounded to
+``monitoring.export.decimals``) but whose ``n_elevated`` fails the primary rule (so it would be
+hidden), the interval the elevated count can take given only ``n_persons`` and the rounded mean:
+each elevated young person has a chance of at least the threshold ``t``, every other one less,
+so ``(n m - t n) / (1 - t) < e <= n m / t``. Writes, per level, the share of such cells whose
+interval is narrower than the protection level, and how often it proves ``e = 0``::
+
+    python benchmarks/disclosure_cost.py mean-bound --area /scratch/area.parquet --out bound.json
 """
 
 from __future__ import annotations
@@ -132,6 +142,37 @@ def _export_loss(area_path: Path, exports: Path, out: Path) -> None:
     print(json.dumps(rows[max(rows)], indent=1))
 
 
+def _mean_bound(area_path: Path, out: Path) -> None:
+    from aanwas.config import load_config
+
+    cfg = load_config(None, [])
+    dcfg, thr = cfg.monitoring.disclosure, cfg.monitoring.aggregate.elevated_threshold
+    half = 0.5 * 10.0**-cfg.monitoring.export.decimals  # the published mean's rounding
+    areas = pd.read_parquet(area_path)
+    n = areas["n_persons"].to_numpy(np.float64)
+    e = areas["n_elevated"].to_numpy(np.float64)
+    fails = lambda x: (x < dcfg.min_cell_size) | ((x == 0) & dcfg.zeros_disclosive)  # noqa: E731
+    cand = ~fails(n) & (fails(e) | fails(n - e))  # mean published, elevated count hidden
+    m = np.round(areas["risk_mean_raw"].to_numpy(np.float64), cfg.monitoring.export.decimals)
+    hi = np.minimum(n, np.floor(n * (m + half) / thr + 1e-9))
+    lo = np.maximum(0.0, np.floor((n * (m - half) - thr * n) / (1.0 - thr) + 1e-9) + 1.0)
+    narrow = cand & (hi - lo < dcfg.protection_level)
+    level = areas["area_level"].astype(str).to_numpy()
+    rows = {}
+    for lv in pd.unique(level):
+        at = cand & (level == lv)
+        k = int(at.sum())
+        rows[str(lv)] = {
+            "cells_mean_published_elevated_hidden": k,
+            "share_narrower_than_protection": round(float(narrow[at].sum()) / max(k, 1), 4),
+            "share_proving_zero": round(float((at & (hi < 1)).sum()) / max(k, 1), 4),
+        }
+    decimals = cfg.monitoring.export.decimals
+    result = {"area_table": str(area_path), "threshold": thr, "decimals": decimals, "levels": rows}
+    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(json.dumps(rows, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -148,9 +189,14 @@ def main() -> None:
     lo.add_argument("--area", type=Path, required=True)
     lo.add_argument("--exports", type=Path, required=True)
     lo.add_argument("--out", type=Path, required=True)
+    mb = sub.add_parser("mean-bound")
+    mb.add_argument("--area", type=Path, required=True)
+    mb.add_argument("--out", type=Path, required=True)
     a = parser.parse_args()
     if a.cmd == "table":
         _table(a.bench, a.level, a.area)
+    elif a.cmd == "mean-bound":
+        _mean_bound(a.area, a.out)
     elif a.cmd == "loss":
         _export_loss(a.area, a.exports, a.out)
     else:

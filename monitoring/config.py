@@ -144,6 +144,15 @@ class DisclosureConfig:
         safe is what makes a thin table slow. Its counts are then bounded only by their
         published parents, which protects them by itself (docs/dev/disclosure.md). 0 = publish
         every level of the table.
+    elevated_levels : tuple of str
+        Area levels at which ``n_elevated`` and ``share_elevated`` (young people with an
+        estimated chance at or above ``monitoring.aggregate.elevated_threshold``) are published
+        and protected. Below them the count is left out of the export (blank, like a suppressed
+        one) and is not certified: the published mean chance (``risk_mean``) of an area already
+        bounds how many of its young people can be at or above the threshold (at most
+        ``n_persons x risk_mean / threshold``), so below gemeente the count is hidden in nearly
+        every cell and its interval could not be protected anyway (docs/dev/disclosure.md,
+        "Elevated counts below gemeente"). The levels must include the top of the table.
     """
 
     min_cell_size: int = 10
@@ -159,9 +168,16 @@ class DisclosureConfig:
     audit_group_sizes: tuple[int, ...] = (1, 8, 32, 64)
     audit_jobs: int = 0
     min_level_published: float = 0.25
+    elevated_levels: tuple[str, ...] = ("land", "gemeente")
 
     def __post_init__(self) -> None:
         p = "monitoring.disclosure."
+        levels = tuple(self.elevated_levels)
+        require(
+            set(levels) <= set(AREA_LEVELS) and "land" in levels and len(set(levels)) == len(levels),
+            p + "elevated_levels",
+            f"must be distinct levels of {list(AREA_LEVELS)} including 'land'",
+        )
         require(0.0 <= self.min_level_published <= 1.0, p + "min_level_published", "must be in [0, 1]")
         require(1 <= self.min_cell_size <= 1_000, p + "min_cell_size", "must be 1..1000")
         require(self.rounding_base in (0, 5), p + "rounding_base", "must be 0 (off) or 5")

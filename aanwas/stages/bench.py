@@ -217,9 +217,14 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
         "audit_certified_by": str(checked.report.get("audit_certified_by", "")),
         "levels_not_published": str(checked.report.get("levels_not_published", "")),
         # information loss of the latest period per level: share of cells suppressed by the
-        # primary rule and on top of it (secondary suppression, audit repairs)
+        # primary rule, on top of it (secondary suppression, audit repairs), and not published for
+        # another reason (a level left out; n_elevated below `elevated_levels`)
         "suppressed_latest": {
-            f"{r.area_level} {r.measure}": {"primary": round(r.primary, 4), "secondary": round(r.secondary, 4)}
+            f"{r.area_level} {r.measure}": {
+                "primary": round(r.primary, 4),
+                "secondary": round(r.secondary, 4),
+                "not_published": round(r.not_published, 4),
+            }
             for r in loss[loss["period"] == periods[-1]].itertuples()
         },
     }

@@ -301,6 +301,7 @@ def run_full_export(
         context_offences=context,
         elevated_threshold=cfg.monitoring.aggregate.elevated_threshold,
         rate_per=mcfg.trends.rate_per,
+        elevated_levels=dcfg.elevated_levels,
     )
     written = write_periods(
         cfg.monitoring,

@@ -92,6 +92,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "children_buurt": "Andere buurten in deze wijk",
         "children_none": "Deze export gaat niet dieper dan dit niveau.",
         "observed_only_gm": "Waargenomen registraties staan alleen per gemeente en voor heel Nederland: per wijk of buurt zijn het te weinig om te tonen.",
+        "share_not_here": "Het aandeel jongeren boven de drempel staat niet per {level}: daar zijn het er bijna altijd te weinig om te tonen. De gemiddelde kans staat er wel.",
         "label_reference": "landelijk gemiddelde",
         "legend_note": "Verhoogd of lager alleen als het hele {level}%-interval boven of onder het landelijk gemiddelde ligt.",
         "col_area": "Gebied",
@@ -177,6 +178,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "children_buurt": "Other neighbourhoods in this district",
         "children_none": "This export goes no deeper than this level.",
         "observed_only_gm": "Observed registrations are shown only per municipality and for the whole country: per district or neighbourhood they are too few to show.",
+        "share_not_here": "The share of young people above the threshold is not shown per {level}: there are nearly always too few of them to show. The mean chance is shown.",
         "label_reference": "national mean",
         "legend_note": "Elevated or lower only when the whole {level}% interval lies above or below the national mean.",
         "col_area": "Area",
@@ -655,6 +657,7 @@ def build_dashboard(
     context_offences: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     elevated_threshold: float = _AGGREGATE.elevated_threshold,
     rate_per: int = _TRENDS.rate_per,
+    elevated_levels: Sequence[str] = _DISCLOSURE.elevated_levels,
 ) -> str:
     """Render the dashboard as one self-contained HTML document (a string; nothing is written).
 
@@ -697,6 +700,10 @@ def build_dashboard(
         Model threshold behind the share elevated.
     rate_per : int
         Scale of the calendar-year context series.
+    elevated_levels : sequence of str
+        Levels at which the share above the threshold is published
+        (``monitoring.disclosure.elevated_levels``): elsewhere its chart and table column are
+        left out, with a note saying why.
 
     Returns
     -------
@@ -765,6 +772,7 @@ def build_dashboard(
         "bands": bands_present,
         "default_band": default_band,
         "national_code": national_code,
+        "elevated_levels": list(elevated_levels),
         "names": names,
         "values": values,
         "status": status,

@@ -1104,9 +1104,14 @@ def _certify(
     subtree), then in the next larger one; what no subtree system certifies (a count that can
     only move against other gemeenten, or one in a single-child chain below a hidden parent) goes
     to the whole-table audit (:func:`_audit_arrays`: groups of gemeenten, then the exact LP),
-    whose verdict is exact. ``certified`` (``2 * n_cells``: n_persons then n_elevated) is
-    updated in place. Returns the whole-table report (its ``narrow`` rows are truly narrow) and
-    the number of counts each system certified.
+    whose verdict is exact. Before that, bound propagation over the whole table
+    (:func:`_outer_narrow`, no LP) finds counts that are narrow for certain; if there are any,
+    they are returned as the narrow ones at once (to be repaired) and the whole-table LP waits
+    for a round without them: proving a count narrow with LPs over the whole table costs far
+    more than the repair it leads to. ``certified`` (``2 * n_cells``: n_persons then
+    n_elevated) is updated in place. Returns the report (its ``narrow`` rows are truly narrow;
+    it is empty only when every hidden count is certified) and the number of counts each
+    system certified.
     """
     m = lines.n_cells
     hidden = np.concatenate([h_n, h_e])
@@ -1129,11 +1134,60 @@ def _certify(
             _mark(certified, rep, m, cfg)
             by_system[f"subtrees_below_depth_{s - 1}"] = int(certified.sum()) - before
             n_lp, seconds = n_lp + rep.n_lp, seconds + rep.seconds
+    if (hidden & ~certified).any():
+        t0 = time.perf_counter()
+        sure = _outer_narrow(lines, n, e, h_n, h_e, cfg, certified, None if split is None else split[0])
+        seconds += time.perf_counter() - t0
+        if sure is not None:
+            return dataclasses.replace(sure, n_lp=n_lp + sure.n_lp, seconds=seconds), by_system
     before = int(certified.sum())
     rep = _audit_arrays(lines, n, e, h_n, h_e, cfg, certified, split=split, group=group)
     _mark(certified, rep, m, cfg)
     by_system["whole_table"] = int(certified.sum()) - before
     return dataclasses.replace(rep, n_lp=rep.n_lp + n_lp, seconds=rep.seconds + seconds), by_system
+
+
+def _outer_narrow(
+    lines: _Lines,
+    n: np.ndarray,
+    e: np.ndarray,
+    h_n: np.ndarray,
+    h_e: np.ndarray,
+    cfg: DisclosureConfig,
+    certified: np.ndarray,
+    top: np.ndarray | None = None,
+) -> AuditReport | None:
+    """Hidden counts not yet certified that are narrow for certain, found without an LP over the
+    whole table: first by bound propagation over the whole table (:func:`_outer_bounds`), then,
+    if that finds none and ``top`` (the cells without a parent) is given, by exact LPs over the
+    table with every line through a top cell dropped. Dropping constraints only widens
+    intervals (a relaxation), so a count narrow there is narrow for real; and without the
+    national lines the table falls apart into one small LP per gemeente. None when neither finds
+    a narrow count."""
+    a_eq, b_eq, a_ub, upper, truth, var_cell, var_meas = _lp_system(lines, n, e, h_n, h_e)
+    lo, hi = _outer_bounds(a_eq, b_eq, a_ub, upper)
+    sure = (hi - lo < cfg.protection_level - _TOL) & ~certified[var_meas.astype(np.int64) * lines.n_cells + var_cell]
+    if not sure.any():
+        if top is None or not top.any():
+            return None
+        through_top = np.bincount(lines.line, weights=top[lines.cell], minlength=lines.n_lines) > 0
+        keep = ~through_top[lines.line]
+        relaxed = dataclasses.replace(lines, line=lines.line[keep], cell=lines.cell[keep], parent=lines.parent[keep])
+        local = _audit_core(relaxed, n, e, h_n, h_e, cfg, certified)
+        return None if local.narrow.empty else dataclasses.replace(local, n_lp=local.n_lp, seconds=0.0)
+    measure = np.where(var_meas[sure] == 0, "n_persons", "n_elevated")
+    empty = np.zeros(0)
+    return AuditReport(
+        n_suppressed=truth.size,
+        n_lp=0,
+        seconds=0.0,
+        narrow=pd.DataFrame({"cell": var_cell[sure], "measure": measure, "lo": lo[sure], "hi": hi[sure]}),
+        cell=empty.astype(np.int64),
+        measure=empty.astype(str),
+        lo=empty,
+        hi=empty,
+        exact=empty.astype(bool),
+    )
 
 
 def _protect(
@@ -1145,18 +1199,26 @@ def _protect(
     split: tuple[np.ndarray, np.ndarray] | None = None,
     group: np.ndarray | None = None,
     tree: _Tree | None = None,
+    unpublished_e: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
-    """Primary + secondary suppression + certification/repair for one additive table."""
+    """Primary + secondary suppression + certification/repair for one additive table.
+
+    ``unpublished_e`` marks cells whose second count (``n_elevated``) is not published at all:
+    it is left out (hidden) and not certified, but stays a free variable of every certificate
+    and audit (so the other counts' intervals account for it)."""
     h_n = _fails(n, cfg)
     h_e = h_n | _fails(e, cfg)
     if cfg.complement_rule:
         h_e |= _fails(n - e, cfg)
     prim_n, prim_e = h_n.copy(), h_e.copy()
+    free = np.zeros(n.size, bool) if unpublished_e is None else np.asarray(unpublished_e, bool)
+    h_e |= free
     _secondary(lines, n, e, h_n, h_e, cfg)
     report = None
     if cfg.audit:
         m = lines.n_cells
         certified = np.zeros(2 * m, bool)
+        certified[m:] = free  # not published: needs no certificate
         reports = []
         by_system: dict[str, int] = {}
         for _ in range(cfg.max_repair_rounds + 1):
@@ -1172,13 +1234,14 @@ def _protect(
         assert report is not None
         report = dataclasses.replace(
             report,
-            n_suppressed=int(h_n.sum() + h_e.sum()),
+            n_suppressed=int(h_n.sum() + (h_e & ~free).sum()),
             n_lp=sum(r.n_lp for r in reports),
             seconds=sum(r.seconds for r in reports),
             certified_by=types.MappingProxyType(by_system),
         )
         if report.passed and cfg.exact_audit:
-            check = _audit_arrays(lines, n, e, h_n, h_e, cfg, split=split, group=group)
+            skip = np.concatenate([np.zeros(m, bool), free])
+            check = _audit_arrays(lines, n, e, h_n, h_e, cfg, skip, split=split, group=group)
             if not check.passed:  # pragma: no cover - would be a bug in the certificates
                 raise DisclosureError(
                     f"disclosure audit failed: the exact whole-table audit finds {len(check.narrow)} suppressed "
@@ -1245,36 +1308,62 @@ def _counts(frame: pd.DataFrame, col: str, table: str) -> np.ndarray:
     return v.to_numpy(dtype=np.int64)
 
 
+def _unpublished_second(cells: pd.DataFrame, second_levels: Sequence[str] | None) -> np.ndarray:
+    """Cells whose second count (``n_elevated``) is not published: their level is not in
+    ``second_levels`` (None: published at every level)."""
+    if second_levels is None:
+        return np.zeros(len(cells), bool)
+    return ~cells["area_level"].astype(str).isin(list(second_levels)).to_numpy()
+
+
 def _protect_period(
-    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, lines: _Lines, cfg: DisclosureConfig, total_band: str | None
+    cells: pd.DataFrame,
+    n: np.ndarray,
+    e: np.ndarray,
+    lines: _Lines,
+    cfg: DisclosureConfig,
+    total_band: str | None,
+    second_levels: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
     """:func:`_protect` for one period's validated area table (a unit of parallel work)."""
     split, group = _split_and_group(cells)
     tree = _tree(cells, total_band)
-    return _protect(lines, n, e, cfg, cells[["period", "area_code", "age_band"]], split, group, tree)
+    where = cells[["period", "area_code", "age_band"]]
+    return _protect(lines, n, e, cfg, where, split, group, tree, _unpublished_second(cells, second_levels))
 
 
 def _protect_task(
-    period: tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines], *, cfg: DisclosureConfig, total_band: str | None
+    period: tuple[pd.DataFrame, np.ndarray, np.ndarray, _Lines],
+    *,
+    cfg: DisclosureConfig,
+    total_band: str | None,
+    second_levels: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]:
     """One period as a task for an :class:`~aanwas.common.compute.Executor` (picklable)."""
-    return _protect_period(*period, cfg, total_band)
+    return _protect_period(*period, cfg, total_band, second_levels)
 
 
 #: Bump when the suppression or certification changes what a period's result is: stored
 #: results of earlier code are then never reused.
-_RESULT_FORMAT = "aanwas-disclosure-period/1"
+_RESULT_FORMAT = "aanwas-disclosure-period/2"
 _RESULT_KEY_SKIP = ("audit_jobs",)  # settings that do not change a period's result
 
 
 def _period_key(
-    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, cfg: DisclosureConfig, total_band: str | None
+    cells: pd.DataFrame,
+    n: np.ndarray,
+    e: np.ndarray,
+    cfg: DisclosureConfig,
+    total_band: str | None,
+    second_levels: Sequence[str] | None = None,
 ) -> str:
     """sha256 of everything a period's suppression pattern depends on: the table's structure
-    (area, parent, band per row, in order), its two counts, the rules and the band total."""
+    (area, parent, band per row, in order), its two counts, the rules, the band total and the
+    levels at which the second count is published."""
     h = hashlib.sha256()
     rules = {k: v for k, v in as_plain(cfg).items() if k not in _RESULT_KEY_SKIP}
-    h.update(repr((_RESULT_FORMAT, sorted(rules.items()), total_band, len(cells))).encode())
+    levels = None if second_levels is None else sorted(second_levels)
+    h.update(repr((_RESULT_FORMAT, sorted(rules.items()), total_band, levels, len(cells))).encode())
     for col in ("period", "area_code", "parent_code", "age_band"):
         h.update(pd.util.hash_pandas_object(cells[col].astype(str), index=False).to_numpy().tobytes())
     h.update(np.ascontiguousarray(n, dtype=np.int64).tobytes())
@@ -1301,7 +1390,7 @@ def _result_bytes(result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
 
 
 def _result_from_bytes(
-    data: bytes, lines: _Lines, n: np.ndarray, e: np.ndarray, cfg: DisclosureConfig
+    data: bytes, lines: _Lines, n: np.ndarray, e: np.ndarray, cfg: DisclosureConfig, unpublished_e: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None] | None:
     """A stored period result, or None when it does not fit this table: the masks are checked
     again against the primary and secondary rules (cheap); the certificates are not redone."""
@@ -1318,7 +1407,7 @@ def _result_from_bytes(
     want_e = want_n | _fails(e, cfg) | (_fails(n - e, cfg) if cfg.complement_rule else False)
     if not (np.array_equal(prim_n, want_n) and np.array_equal(prim_e, want_e)):
         return None
-    if (prim_n & ~h_n).any() or (prim_e & ~h_e).any() or (h_n & ~h_e).any():
+    if (prim_n & ~h_n).any() or (prim_e & ~h_e).any() or (h_n & ~h_e).any() or (unpublished_e & ~h_e).any():
         return None
     c_n, c_e = h_n.copy(), h_e.copy()
     _secondary(lines, n, e, c_n, c_e, cfg)
@@ -1350,6 +1439,7 @@ def _protect_periods(
     total_band: str | None = None,
     store: MutableMapping[str, bytes] | None = None,
     executor: Executor | None = None,
+    second_levels: Sequence[str] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]]:
     """Protect each period's table; periods are independent, so they run as tasks of
     ``executor`` (default: ``audit_jobs`` local worker processes; a Dask cluster when the
@@ -1361,19 +1451,20 @@ def _protect_periods(
     rules are unchanged (a refresh that adds a period) reuses it instead of being certified
     again, after its masks pass the primary and secondary rules again. The result is the one
     a fresh run gives, so the export stays byte-identical."""
-    keys = [_period_key(c, n, e, cfg, total_band) for c, n, e, _ in periods] if store is not None else []
+    keys = [_period_key(c, n, e, cfg, total_band, second_levels) for c, n, e, _ in periods] if store is not None else []
     out: list[Any] = [None] * len(periods)
     todo = []
-    for i, (_, n, e, lines) in enumerate(periods):
+    for i, (cells, n, e, lines) in enumerate(periods):
         data = store.get(keys[i]) if store is not None else None
-        out[i] = None if data is None else _result_from_bytes(data, lines, n, e, cfg)
+        free = _unpublished_second(cells, second_levels)
+        out[i] = None if data is None else _result_from_bytes(data, lines, n, e, cfg, free)
         if out[i] is None:
             todo.append(i)
     if not cfg.audit:  # suppression alone is cheap: no tasks to ship
         executor = LocalExecutor(1)
     elif executor is None:
         executor = LocalExecutor(cfg.audit_jobs)
-    task = functools.partial(_protect_task, cfg=cfg, total_band=total_band)
+    task = functools.partial(_protect_task, cfg=cfg, total_band=total_band, second_levels=second_levels)
     results = executor.map(task, [periods[i] for i in todo])
     for done, (i, result) in enumerate(zip(todo, results, strict=True), start=1):
         out[i] = result
@@ -1451,7 +1542,8 @@ def suppress_area_table(
         ``levels_not_published`` names it and why). Suppressed
         values are missing; ``status`` is ``suppressed`` when the row's ``n_persons`` is (then
         every value of the row is missing) and ``published`` otherwise, in which case
-        ``n_elevated``/``share_elevated`` may still be missing on their own.
+        ``n_elevated``/``share_elevated`` may still be missing on their own; they are missing
+        in every row of a level not in ``cfg.elevated_levels`` (not published there).
 
     Raises
     ------
@@ -1467,12 +1559,30 @@ def suppress_area_table(
     ...     "area_code": ["W", "B1", "B2"], "area_name": ["W", "B1", "B2"], "parent_code": [None, "W", "W"],
     ...     "age_band": "8-12", "n_persons": [60, 50, 10], "n_elevated": [20, 17, 3],
     ...     "risk_mean": 0.1, "risk_lo": 0.05, "risk_hi": 0.2})
-    >>> out = suppress_area_table(t, DisclosureConfig(), total_band=None).table
+    >>> cfg = DisclosureConfig(elevated_levels=("land", "wijk", "buurt"))
+    >>> out = suppress_area_table(t, cfg, total_band=None).table
     >>> out["status"].tolist()
     ['published', 'published', 'published']
     >>> out["n_elevated"].isna().tolist()  # B2 fails (3 < 10), B1 goes with it
     [False, True, True]
+    >>> cfg = DisclosureConfig(elevated_levels=("land", "wijk"))
+    >>> suppress_area_table(t, cfg, total_band=None).table["n_elevated"].isna().tolist()  # buurt: not published
+    [False, True, True]
     """
+    return _suppress_table(area_table, cfg, total_band, progress, store, executor, cfg.elevated_levels)
+
+
+def _suppress_table(
+    area_table: pd.DataFrame,
+    cfg: DisclosureConfig,
+    total_band: str | None,
+    progress: Callable[[str, float], None] | None,
+    store: MutableMapping[str, bytes] | None,
+    executor: Executor | None,
+    second_levels: Sequence[str] | None,
+) -> DisclosureChecked:
+    """:func:`suppress_area_table` with the levels at which the second count is published
+    (None: every level, as for the observed registrations)."""
     missing = [c for c in _AREA_REQUIRED if c not in area_table.columns]
     if missing:
         raise InputError("area_table", missing[0], None, "required column is missing")
@@ -1493,13 +1603,16 @@ def suppress_area_table(
     certified_by: dict[str, int] = {}
     periods = _area_periods(area_table, total_band)
     for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
-        periods, _protect_periods(periods, cfg, progress, total_band, store, executor), strict=True
+        periods, _protect_periods(periods, cfg, progress, total_band, store, executor, second_levels), strict=True
     ):
         pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
         _add_period_stats(stats, certified_by, len(cells), h_n, h_e, prim_n, prim_e, report)
     stats["levels_not_published"] = ", ".join(
         f"{lv} ({share:.1%} of its n_persons cells pass the primary rule)" for lv, share in thin.items()
     )
+    if second_levels is not None:
+        levels = pd.unique(area_table["area_level"].astype(str))
+        stats["elevated_not_published_at"] = ", ".join(lv for lv in levels if lv not in second_levels)
     stats["audit"] = "passed" if cfg.audit else "skipped"
     stats["audit_certified_by"] = ", ".join(f"{k} {v}" for k, v in certified_by.items())
     if not pieces:
@@ -1578,9 +1691,11 @@ def _publish_area(
 
 def suppression_by_level(area_table: pd.DataFrame, published: DisclosureChecked) -> pd.DataFrame:
     """Information loss of a checked area table: per period, area level and measure, the
-    share of cells suppressed by the primary rule and the share hidden on top of it
-    (secondary suppression, audit repairs, or the whole level left out). Shares only, no cell
-    values. ``area_table`` is the confidential table ``published`` came from.
+    share of cells suppressed by the primary rule, the share hidden on top of it (secondary
+    suppression, audit repairs) and the share not published for another reason on top of the
+    primary rule (the whole level left out, or ``n_elevated`` at a level not in
+    ``elevated_levels``). Shares only, no cell values. ``area_table`` is the confidential table
+    ``published`` came from.
     """
     rules = published.rules
     cfg = DisclosureConfig(
@@ -1588,6 +1703,7 @@ def suppression_by_level(area_table: pd.DataFrame, published: DisclosureChecked)
         zeros_disclosive=rules["zeros_disclosive"],
         complement_rule=rules["complement_rule"],
     )
+    elevated_levels = [str(v) for v in rules.get("elevated_levels", ["land", "gemeente", "wijk", "buurt"])]
     pub = published.table
     rows = []
     for period, cells in area_table.groupby("period", sort=True):
@@ -1604,9 +1720,14 @@ def suppression_by_level(area_table: pd.DataFrame, published: DisclosureChecked)
         hid_n = (pos < 0) | p["n_persons"].isna().to_numpy()[np.maximum(pos, 0)]
         hid_e = (pos < 0) | p["n_elevated"].isna().to_numpy()[np.maximum(pos, 0)]
         level = cells["area_level"].astype(str).to_numpy()
+        gone_n = pos < 0
+        gone_e = gone_n | ~np.isin(level, elevated_levels)
         for lv in pd.unique(level):
             at = level == lv
-            for measure, prim, hid in (("n_persons", prim_n, hid_n), ("n_elevated", prim_e, hid_e)):
+            for measure, prim, hid, gone in (
+                ("n_persons", prim_n, hid_n, gone_n),
+                ("n_elevated", prim_e, hid_e, gone_e),
+            ):
                 rows.append(
                     {
                         "period": str(period),
@@ -1614,7 +1735,8 @@ def suppression_by_level(area_table: pd.DataFrame, published: DisclosureChecked)
                         "measure": measure,
                         "cells": int(at.sum()),
                         "primary": float(prim[at].mean()),
-                        "secondary": float((hid & ~prim)[at].mean()),
+                        "secondary": float((hid & ~prim & ~gone)[at].mean()),
+                        "not_published": float((gone & ~prim)[at].mean()),
                     }
                 )
     return pd.DataFrame(rows)
@@ -1630,8 +1752,9 @@ def audit_area_table(
 ) -> AuditReport:
     """Audit a published area table against the confidential one it came from.
 
-    Every missing ``n_persons`` / ``n_elevated`` in ``published`` is a suppressed count; the
-    LP finds the interval each could take given the published counts, non-negativity,
+    Every missing ``n_persons`` / ``n_elevated`` in ``published`` is a suppressed count
+    (``n_elevated`` at a level not in ``cfg.elevated_levels`` is not published at all: a free
+    variable, not audited); the LP finds the interval each could take given the published counts, non-negativity,
     ``n_elevated <= n_persons`` and additivity. Published counts are taken at their exact
     (unrounded) values, which can only narrow the intervals. With ``exact`` every interval is
     the exact LP minimum and maximum; otherwise counts shown to be wide enough keep an inner
@@ -1659,7 +1782,8 @@ def audit_area_table(
         e = _counts(cells, "n_elevated", "area_table")
         lines = _area_lines(cells, total_band)
         split, group = _split_and_group(cells)
-        reports.append(_audit_arrays(lines, n, e, h_n, h_e, cfg, exact_all=exact, split=split, group=group))
+        skip = np.concatenate([np.zeros(len(cells), bool), _unpublished_second(cells, cfg.elevated_levels) & h_e])
+        reports.append(_audit_arrays(lines, n, e, h_n, h_e, cfg, skip, exact_all=exact, split=split, group=group))
     return reports[0] if len(reports) == 1 else _merge_reports(reports)
 
 
@@ -1823,7 +1947,7 @@ def suppress_observed_counts(
             "risk_hi": np.nan,
         }
     )
-    area = suppress_area_table(table, cfg, total_band=None, store=store, executor=executor)
+    area = _suppress_table(table, cfg, None, None, store, executor, None)
     out = area.table[["period", "area_level", "area_code", "age_band", "n_persons", "n_elevated", "status"]]
     out = out.rename(columns={"n_elevated": "n_registered"})
     return _seal("observed_counts", out, cfg, area.report)

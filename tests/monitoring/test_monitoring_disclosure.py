@@ -44,7 +44,13 @@ def hidden(checked: DisclosureChecked, col: str) -> dict[str, bool]:
     return dict(zip(t["area_code"], t[col].isna(), strict=True))
 
 
-CFG = DisclosureConfig()
+ALL_LEVELS = ("land", "gemeente", "wijk", "buurt")
+# these tests are about the rules for both counts: n_elevated published at every level
+CFG = DisclosureConfig(elevated_levels=ALL_LEVELS)
+
+
+def _rules(**kw: object) -> DisclosureConfig:
+    return DisclosureConfig(elevated_levels=ALL_LEVELS, **kw)  # type: ignore[arg-type]
 
 
 def test_sum_of_suppressed_cells_must_pass_threshold() -> None:
@@ -72,7 +78,7 @@ def test_complement_rule_hides_count_with_small_complement() -> None:
     # without the complement rule B1 still fails (5 < 10): use a case where only C fails
     t = table([("W1", None, 44, 34), ("B1", "W1", 12, 11), ("B2", "W1", 32, 23)])
     assert hidden(suppress_area_table(t, CFG, total_band=None), "n_elevated")["B1"]
-    off = DisclosureConfig(complement_rule=False)
+    off = _rules(complement_rule=False)
     assert not any(hidden(suppress_area_table(t, off, total_band=None), "n_elevated").values())
 
 
@@ -89,7 +95,7 @@ def test_single_child_and_hierarchy_propagation() -> None:
             ("B3", "W2", 30, 10),
         ]
     )
-    out = suppress_area_table(t, DisclosureConfig(complement_rule=False), total_band=None)
+    out = suppress_area_table(t, _rules(complement_rule=False), total_band=None)
     assert hidden(out, "n_persons") == {"G1": False, "W1": True, "B1": True, "W2": True, "B2": True, "B3": False}
     pub = out.table.set_index("area_code")
     assert (pub.loc[["W1", "B1", "W2", "B2"], "status"] == "suppressed").all()
@@ -100,7 +106,7 @@ def test_single_child_and_hierarchy_propagation() -> None:
         .all()
     )
     # LP by hand: BU1 = WK1 = t, WK2 = 65 - t, BU2 = 35 - t, t in [0, 35]
-    rep = audit_area_table(t, out, DisclosureConfig(complement_rule=False), total_band=None, exact=True)
+    rep = audit_area_table(t, out, _rules(complement_rule=False), total_band=None, exact=True)
     assert rep.passed and rep.exact.all()
     n_vars = rep.measure == "n_persons"
     codes = t["area_code"].to_numpy()[rep.cell[n_vars]]
@@ -113,7 +119,7 @@ def test_zero_is_disclosive_and_configurable() -> None:
     assert hidden(suppress_area_table(t, CFG, total_band=None), "n_elevated")["B1"]
     # an empty cell may be published as 0 when zeros are not disclosive
     t = table([("W1", None, 50, 20), ("B1", "W1", 0, 0), ("B2", "W1", 50, 20)])
-    out = suppress_area_table(t, DisclosureConfig(zeros_disclosive=False), total_band=None)
+    out = suppress_area_table(t, _rules(zeros_disclosive=False), total_band=None)
     assert not any(hidden(out, "n_persons").values())
     assert hidden(suppress_area_table(t, CFG, total_band=None), "n_persons")["B1"]
 
@@ -131,7 +137,7 @@ def test_band_total_is_protected_across_bands() -> None:
 
 def test_rounding_to_base_five() -> None:
     t = table([("W1", None, 103, 41), ("B1", "W1", 51, 22), ("B2", "W1", 52, 19)])
-    out = suppress_area_table(t, DisclosureConfig(rounding_base=5), total_band=None).table.set_index("area_code")
+    out = suppress_area_table(t, _rules(rounding_base=5), total_band=None).table.set_index("area_code")
     assert out["n_persons"].tolist() == [105, 50, 50]
     assert out["n_elevated"].tolist() == [40, 20, 20]
     assert out.loc["B1", "share_elevated"] == pytest.approx(20 / 50)  # from the rounded counts
@@ -168,9 +174,12 @@ def test_determinism_same_input_same_pattern() -> None:
 def test_parallel_periods_give_the_serial_result() -> None:
     t = pd.concat([random_hierarchy(s, f"202{s}") for s in range(4)], ignore_index=True)
     calls: list[tuple[str, float]] = []
-    serial = suppress_area_table(t, DisclosureConfig(audit_jobs=1), total_band=None)
+    serial = suppress_area_table(t, _rules(audit_jobs=1), total_band=None)
     parallel = suppress_area_table(
-        t, DisclosureConfig(audit_jobs=2), total_band=None, progress=lambda *a: calls.append(a)
+        t,
+        _rules(audit_jobs=2),
+        total_band=None,
+        progress=lambda *a: calls.append(a),
     )
     assert calls == [("2020", 0.25), ("2021", 0.5), ("2022", 0.75), ("2023", 1.0)]
     pd.testing.assert_frame_equal(serial.table, parallel.table)
@@ -186,7 +195,7 @@ def test_parallel_audit_failure_is_the_same_clear_error() -> None:
     good = table([("W1", None, 300, 100), ("B1", "W1", 150, 50), ("B2", "W1", 150, 50)]).assign(period="2023")
     bad = table([("W1", None, 100, 40), ("B1", "W1", 5, 0), ("B2", "W1", 5, 0), ("B3", "W1", 90, 40)])
     t = pd.concat([good, bad], ignore_index=True)
-    strict = DisclosureConfig(protection_level=50.0, max_repair_rounds=0, audit_jobs=2)
+    strict = _rules(protection_level=50.0, max_repair_rounds=0, audit_jobs=2)
     with pytest.raises(DisclosureError, match="period=2024"):
         suppress_area_table(t, strict, total_band=None)
 
@@ -238,12 +247,12 @@ def test_audit_finds_a_derivable_cell() -> None:
 def test_unprotectable_table_raises() -> None:
     # two hidden buurten of 5 under a published 100: each lies in [0, 10], narrower than 50
     t = table([("W1", None, 100, 40), ("B1", "W1", 5, 0), ("B2", "W1", 5, 0), ("B3", "W1", 90, 40)])
-    strict = DisclosureConfig(protection_level=50.0, max_repair_rounds=0)
+    strict = _rules(protection_level=50.0, max_repair_rounds=0)
     with pytest.raises(DisclosureError, match="protection level") as err:
         suppress_area_table(t, strict, total_band=None)
     assert "[0" not in str(err.value)  # no intervals or counts in the message
     # with repairs, more cells go and it passes
-    out = suppress_area_table(t, DisclosureConfig(protection_level=50.0), total_band=None)
+    out = suppress_area_table(t, _rules(protection_level=50.0), total_band=None)
     assert hidden(out, "n_persons")["B3"]
 
 

@@ -5,7 +5,9 @@ the published table and the public structure (which area lies in which, which ba
 the total). It tries subtraction along every additive line until nothing new follows, then
 linear programming (scipy linprog) for the minimum and maximum of each suppressed count.
 Hypothesis draws random hierarchies and counts; every published count must meet the
-threshold (and its complement), and no suppressed count may be pinned down.
+threshold (and its complement), and no suppressed count may be pinned down. ``n_elevated`` at a
+level where it is not published at all (``DisclosureConfig.elevated_levels``) is no suppressed
+count: the attacker treats it as unknown and does not target it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
@@ -33,6 +35,16 @@ from monitoring.publishing.disclosure import (
 BANDS = ("8-12", "13-19", "20-23")
 TOTAL = "all"
 CFG = DisclosureConfig()
+#: n_elevated published (and protected) at every level: the certificates of both counts
+CFG_ALL_LEVELS = DisclosureConfig(elevated_levels=("land", "gemeente", "wijk", "buurt"))
+
+
+def targets(pub: pd.DataFrame, cfg: DisclosureConfig) -> set[tuple[str, int]]:
+    """The counts an attacker must not pin down: every n_persons, and n_elevated where that
+    level publishes it."""
+    level = pub["area_level"].astype(str).to_numpy()
+    own = np.flatnonzero(np.isin(level, list(cfg.elevated_levels)))
+    return {("n_persons", i) for i in range(len(pub))} | {("n_elevated", int(i)) for i in own}
 
 
 @st.composite
@@ -130,8 +142,8 @@ def subtraction_attack(pub: pd.DataFrame) -> set[tuple[str, int]]:
     return {(m, i) for m in vals for i in np.flatnonzero(known[m] & ~start[m])}
 
 
-def lp_attack(pub: pd.DataFrame) -> list[tuple[str, int, float, float]]:
-    """Min and max of every suppressed count given all published counts (dense LP)."""
+def lp_attack(pub: pd.DataFrame, only: set[tuple[str, int]] | None = None) -> list[tuple[str, int, float, float]]:
+    """Min and max of every suppressed count (of ``only``, if given) given all published counts (dense LP)."""
     vals = published_values(pub)
     m = len(pub)
     var = {}
@@ -168,6 +180,8 @@ def lp_attack(pub: pd.DataFrame) -> list[tuple[str, int, float, float]]:
             bounds[var[n_key]] = (vals["n_elevated"][i], None)
     out = []
     for (name, i), j in var.items():
+        if only is not None and (name, i) not in only:
+            continue
         ends = []
         for sign in (1.0, -1.0):
             c = np.zeros(len(var))
@@ -206,17 +220,21 @@ def check_rules(pub: pd.DataFrame, cfg: DisclosureConfig) -> None:
     assert ((pub["status"] == "suppressed").to_numpy() == np.isnan(n)).all()
 
 
-@settings(max_examples=40)
-@given(area_tables())
-def test_published_counts_meet_threshold_and_nothing_is_recoverable(area: pd.DataFrame) -> None:
-    checked = suppress_area_table(area, CFG, total_band=TOTAL)
+@pytest.mark.parametrize("cfg", [CFG, CFG_ALL_LEVELS], ids=["elevated-land-gemeente", "elevated-every-level"])
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(area=area_tables())
+def test_published_counts_meet_threshold_and_nothing_is_recoverable(area: pd.DataFrame, cfg: DisclosureConfig) -> None:
+    checked = suppress_area_table(area, cfg, total_band=TOTAL)
     pub = checked.table
     # the attacker gets the public structure (which area lies in which), not the counts
     pub = pub.merge(area[["area_code", "age_band", "parent_code"]], on=["area_code", "age_band"], validate="1:1")
-    check_rules(pub, CFG)
-    assert subtraction_attack(pub) == set()
-    for name, i, lo, hi in lp_attack(pub):
-        assert hi - lo >= CFG.protection_level - 1e-6, (name, pub.iloc[i]["area_code"], pub.iloc[i]["age_band"])
+    check_rules(pub, cfg)
+    level = pub["area_level"].astype(str)
+    assert pub.loc[~level.isin(list(cfg.elevated_levels)), "n_elevated"].isna().all()  # not published there
+    aim = targets(pub, cfg)
+    assert subtraction_attack(pub) & aim == set()
+    for name, i, lo, hi in lp_attack(pub, aim):
+        assert hi - lo >= cfg.protection_level - 1e-6, (name, pub.iloc[i]["area_code"], pub.iloc[i]["age_band"])
         truth = area[name].iloc[i]
         assert lo - 1e-6 <= truth <= hi + 1e-6  # the attacker's interval holds the true value
 
@@ -224,7 +242,7 @@ def test_published_counts_meet_threshold_and_nothing_is_recoverable(area: pd.Dat
 @settings(max_examples=12)
 @given(area_tables(), st.sampled_from([2.0, 10.0]))
 def test_other_protection_levels_hold(area: pd.DataFrame, level: float) -> None:
-    cfg = DisclosureConfig(protection_level=level)
+    cfg = DisclosureConfig(protection_level=level, elevated_levels=CFG_ALL_LEVELS.elevated_levels)
     pub = suppress_area_table(area, cfg, total_band=TOTAL).table
     pub = pub.merge(area[["area_code", "age_band", "parent_code"]], on=["area_code", "age_band"], validate="1:1")
     check_rules(pub, cfg)
@@ -287,8 +305,8 @@ def test_fast_audit_agrees_with_the_exact_lp(table: pd.DataFrame, seed: int, sha
     # the fast path (stages on group copies, random-direction rounds, grouped solves) must give
     # the same verdict as exact min/max LPs for every count, and only inner bounds of the intervals
     pub = _random_publication(table, seed, share)
-    fast = audit_area_table(table, pub, CFG, total_band=TOTAL)
-    exact = audit_area_table(table, pub, CFG, total_band=TOTAL, exact=True)
+    fast = audit_area_table(table, pub, CFG_ALL_LEVELS, total_band=TOTAL)
+    exact = audit_area_table(table, pub, CFG_ALL_LEVELS, total_band=TOTAL, exact=True)
     assert fast.passed == exact.passed
     assert exact.exact.all()
     key = lambda r: list(zip(r.cell.tolist(), r.measure.tolist(), strict=True))  # noqa: E731
@@ -313,13 +331,13 @@ def test_group_copies_only_narrow_the_intervals(table: pd.DataFrame, seed: int, 
     # contains the truth; so a count wide enough in a copy is wide enough for real
     pub = _random_publication(table, seed, share)
     cells, n, e, h_n, h_e = _hidden_arrays(table, pub)
-    real = audit_area_table(table, pub, CFG, total_band=TOTAL, exact=True)
+    real = audit_area_table(table, pub, CFG_ALL_LEVELS, total_band=TOTAL, exact=True)
     real_iv = {(c, m): (lo, hi) for c, m, lo, hi in zip(real.cell, real.measure, real.lo, real.hi, strict=True)}
     split, _group = _split_and_group(cells)
     system = _split_system(_area_lines(cells, TOTAL), n, e, h_n, h_e, *split, k)
     assert system is not None
     s_lines, s_n, s_e, s_hn, s_he, origin = system
-    copy = _audit_core(s_lines, s_n, s_e, s_hn, s_he, CFG, exact_all=True)
+    copy = _audit_core(s_lines, s_n, s_e, s_hn, s_he, CFG_ALL_LEVELS, exact_all=True)
     assert copy.exact.all()
     truth = {"n_persons": n, "n_elevated": e}
     for c, m, lo, hi in zip(origin[copy.cell], copy.measure, copy.lo, copy.hi, strict=True):
@@ -339,8 +357,13 @@ def test_group_copies_only_narrow_the_intervals(table: pd.DataFrame, seed: int, 
 )
 def test_staged_audit_gives_the_exact_verdict(table: pd.DataFrame, seed: int, share: float):
     pub = _random_publication(table, seed, share)
-    staged = audit_area_table(table, pub, DisclosureConfig(audit_group_sizes=(1, 2)), total_band=TOTAL)
-    exact = audit_area_table(table, pub, CFG, total_band=TOTAL, exact=True)
+    staged = audit_area_table(
+        table,
+        pub,
+        DisclosureConfig(audit_group_sizes=(1, 2), elevated_levels=CFG_ALL_LEVELS.elevated_levels),
+        total_band=TOTAL,
+    )
+    exact = audit_area_table(table, pub, CFG_ALL_LEVELS, total_band=TOTAL, exact=True)
     assert staged.passed == exact.passed
     narrow = lambda r: set(zip(r.narrow["cell"].tolist(), r.narrow["measure"].tolist(), strict=True))  # noqa: E731
     assert narrow(staged) == narrow(exact)
@@ -367,7 +390,7 @@ def test_outer_bounds_contain_the_exact_intervals(table: pd.DataFrame, seed: int
     lines = _area_lines(cells, TOTAL)
     a_eq, b_eq, a_ub, upper, truth, var_cell, var_meas = _lp_system(lines, n, e, h_n, h_e)
     lo, hi = _outer_bounds(a_eq, b_eq, a_ub, upper)
-    exact = _audit_core(lines, n, e, h_n, h_e, CFG, exact_all=True)
+    exact = _audit_core(lines, n, e, h_n, h_e, CFG_ALL_LEVELS, exact_all=True)
     assert exact.cell.tolist() == var_cell.tolist()
     assert (lo <= exact.lo + 1e-6).all() and (hi >= exact.hi - 1e-6).all()
     assert (lo <= truth).all() and (truth <= hi).all()

@@ -159,12 +159,19 @@ def test_suppression_by_level_by_hand() -> None:
             "risk_hi": 0.2,
         }
     )
-    loss = suppression_by_level(t, suppress_area_table(t, DisclosureConfig(), total_band=None))
-    got = {(r.area_level, r.measure): (r.cells, r.primary, r.secondary) for r in loss.itertuples()}
+    every = DisclosureConfig(elevated_levels=("land", "wijk", "buurt"))
+    loss = suppression_by_level(t, suppress_area_table(t, every, total_band=None))
+    got = {(r.area_level, r.measure): (r.cells, r.primary, r.secondary, r.not_published) for r in loss.itertuples()}
     # B2's 3 elevated fail (primary); B1's are hidden so that W - B1 does not reveal them
     assert got == {
-        ("wijk", "n_persons"): (1, 0.0, 0.0),
-        ("wijk", "n_elevated"): (1, 0.0, 0.0),
-        ("buurt", "n_persons"): (2, 0.0, 0.0),
-        ("buurt", "n_elevated"): (2, 0.5, 0.5),
+        ("wijk", "n_persons"): (1, 0.0, 0.0, 0.0),
+        ("wijk", "n_elevated"): (1, 0.0, 0.0, 0.0),
+        ("buurt", "n_persons"): (2, 0.0, 0.0, 0.0),
+        ("buurt", "n_elevated"): (2, 0.5, 0.5, 0.0),
     }
+    # n_elevated not published at buurt level: B2 fails the rule anyway, B1 is not published
+    wijk_only = DisclosureConfig(elevated_levels=("land", "wijk"))
+    loss = suppression_by_level(t, suppress_area_table(t, wijk_only, total_band=None))
+    got = {(r.area_level, r.measure): (r.primary, r.secondary, r.not_published) for r in loss.itertuples()}
+    assert got[("buurt", "n_elevated")] == (0.5, 0.0, 0.5)
+    assert got[("wijk", "n_elevated")] == (0.0, 0.0, 0.0)

@@ -89,8 +89,8 @@ def test_runner_every_stage_small(tmp_path):
     assert by["export"]["n_periods"] >= 1 and by["export"]["lp_audit"]
     loss = by["export"]["suppressed_latest"]  # information loss per level and measure
     assert {"land n_persons", "gemeente n_elevated"} <= set(loss)
-    assert loss["land n_persons"] == {"primary": 0.0, "secondary": 0.0}
-    assert all(0 <= v["primary"] + v["secondary"] <= 1 for v in loss.values())
+    assert loss["land n_persons"] == {"primary": 0.0, "secondary": 0.0, "not_published": 0.0}
+    assert all(0 <= v["primary"] + v["secondary"] + v["not_published"] <= 1 for v in loss.values())
     assert any((tmp_path / "work" / "disclosure_results").iterdir())  # kept for a refresh
     assert by["monitor"]["with_scores"] and len(by["monitor"]["ref_dates"]) == 2  # drift incl. the champion's scores
     assert {"features", "train", "export", "pipeline", "peak_rss_mb"} <= set(result["targets"])

@@ -202,12 +202,14 @@
   function unitText(u) { return u === '%' ? T.unit_pct : u; }
   function tickUnit(u) { return u === '%' ? '%' : ''; }
   var CHARTS = [['risk_mean', 'trend_risk'], ['share_elevated', 'trend_share'], ['rate_outcome', 'trend_outcome'], ['rate_registered_year', 'trend_context']];
+  function sharePublished(level) { return D.elevated_levels.indexOf(level) >= 0; }
   function renderCharts(code, box) {
     var m = markersFor(code);
     var html = '';
     var observed = false;
     CHARTS.forEach(function (c) {
       var name = c[0], u = D.units[name] || '';
+      if (name === 'share_elevated' && code !== D.national_code && !sharePublished(levelOf(code))) { return; }
       var ref = code === D.national_code || name === 'share_elevated' ? null : seriesFor(D.national_code, name);
       var one = chart(T[c[1]], (D.measures[state.band] || {})[name] || '', seriesFor(code, name), ref, m, 1, tickUnit(u), expectedDates(code, name));
       if (one && (name === 'rate_outcome' || name === 'rate_registered_year')) { observed = true; }
@@ -219,15 +221,16 @@
     var key = '<p class="key"><i></i>' + esc(T.key_area) + '<i class="band"></i>' + esc(T.key_interval) +
       (code === D.national_code ? '' : '<i class="ref"></i>' + esc(T.key_national)) + (m.length ? '<i class="start"></i>' + esc(T.key_start) : '') + '</p>';
     var note = !observed && (levelOf(code) === 'wijk' || levelOf(code) === 'buurt') ? '<p class="note">' + esc(T.observed_only_gm) + '</p>' : '';
+    if (code !== D.national_code && !sharePublished(levelOf(code))) { note += '<p class="note">' + esc(T.share_not_here.replace('{level}', T['level_' + levelOf(code)])) + '</p>'; }
     box.innerHTML = html ? key + html + note : '<p class="note">' + esc(T.trend_none) + '</p>' + note;
   }
 
   // ---- drill-down: Nederland > gemeente > wijk > buurt, the same figures at every level ------
-  function row(a, current) {
+  function row(a, current, withShare) {
     return '<tr class="area' + (current ? ' current' : '') + '" data-code="' + esc(a.code) + '" data-level="' + esc(a.level) + '" tabindex="0"><td>' + esc(a.name) + '<br><span class="note">' + esc(a.code) + '</span></td>' +
       '<td class="num">' + fmtInt(a.n) + '</td>' +
       '<td class="num">' + riskCell(a) + '</td>' +
-      '<td class="num">' + (a.share === null ? T.na : fmtPct(a.share)) + '</td>' +
+      (withShare ? '<td class="num">' + (a.share === null ? T.na : fmtPct(a.share)) + '</td>' : '') +
       '<td>' + labelHtml(a) + '</td></tr>';
   }
   function crumbs(code) {
@@ -254,10 +257,12 @@
     var list = lev === 'buurt' ? children(parentOf(code)) : children(code);
     var title = '<h3>' + esc(T['children_' + lev]) + (lev === 'buurt' ? '' : ' · ' + esc(a.name)) + '</h3>';
     if (!list.length) { tbox.innerHTML = title + '<p class="note">' + esc(T.children_none) + '</p>'; return; }
+    var withShare = sharePublished(list[0].level);
     var h = title + '<table><thead><tr><th>' + esc(T.col_area) + '</th><th>' + esc(T.col_n) + '</th><th>' +
-      esc(T.col_risk) + '</th><th>' + esc(T.col_share) + '</th><th>' + esc(T.col_label) + '</th></tr></thead><tbody>';
-    list.forEach(function (c) { h += row(c, c.code === code); });
-    tbox.innerHTML = h + '</tbody></table>';
+      esc(T.col_risk) + '</th>' + (withShare ? '<th>' + esc(T.col_share) + '</th>' : '') + '<th>' + esc(T.col_label) + '</th></tr></thead><tbody>';
+    list.forEach(function (c) { h += row(c, c.code === code, withShare); });
+    tbox.innerHTML = h + '</tbody></table>' +
+      (withShare ? '' : '<p class="note">' + esc(T.share_not_here.replace('{level}', T['level_' + list[0].level])) + '</p>');
   }
   function fromEvent(ev) {
     var el = ev.target.closest('[data-code]');
