@@ -68,7 +68,7 @@ def main() -> None:
     from fabricated_features import fabricate_feature_table
 
     from models import fit_on_dask
-    from training.fit import _band_parts, fit_band, resolve_features
+    from training.fit import fit_band, resolve_features, select_test_part
     from training.splits import build_temporal_splits
     from training.tuning import build_lightgbm
 
@@ -80,8 +80,10 @@ def main() -> None:
         frame, _ = fabricate_feature_table(args.persons, seed=seed)
         split = build_temporal_splits(frame, ["13-19"], cfg.split)["13-19"]
         features = resolve_features(frame, "13-19", cfg)
-        _, _, (X_te, y_te), (X_all, y_all) = _band_parts(frame, split, features, cfg)
         local = fit_band(frame, split, features, cfg)
+        train, (test, y_te) = split.select(frame, "train"), select_test_part(frame, local)
+        X_all, y_all = train[list(features)], train["label"].astype("bool").to_numpy(dtype=np.int8)
+        X_te = test[list(features)]
         rounds = int(local.lightgbm_params["best_iteration"])
         same_rows = {
             s: roc_auc_score(
