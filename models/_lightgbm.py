@@ -183,7 +183,7 @@ class LightGBMRiskClassifier(ClassifierMixin, BaseEstimator):
 #: boundary) while it builds the dataset, and in distributed training each worker judges that
 #: on its own rows only: a rare indicator set on 300 rows split over two workers (150 each)
 #: was dropped with ``min_child_samples = 200``, though all rows allow the split and the local
-#: fit uses it (band 13-19 of the fabricated table lost 0.05-0.07 test AUC; docs/dev/scale.md).
+#: fit uses it (band 13-19 of the fabricated table lost 0.04-0.09 test AUC; docs/dev/scale.md).
 #: Without the pre-filter the split search still applies ``min_child_samples`` to the rows of
 #: all workers.
 DISTRIBUTED_PARAMS: Mapping[str, Any] = MappingProxyType({"feature_pre_filter": False})
@@ -236,6 +236,9 @@ def _spread(client: Any, X: pd.DataFrame, y: np.ndarray) -> tuple[Any, Any, list
     """``X`` and ``y`` as dask collections of one partition per worker: row ``i`` on worker
     ``i mod k`` (workers in address order), each share scattered to its worker. Interleaved, so
     every share has the mix of the whole (reference dates, outcomes) whatever the row order.
+    The scheduler still decides where lightgbm.dask's part tasks run; with each share on its
+    worker it ran them there in every measured fit (docs/dev/scale.md), and a share moved
+    elsewhere only means fewer LightGBM machines, not another model quality.
     Returns the collections and the scattered futures (to cancel after the fit)."""
     import dask.dataframe as dd
 
