@@ -11,8 +11,10 @@ rounds, counting the LightGBM machines that trained (workers holding rows).
 Runs against whatever ``models`` package is first on the path, so the same script measures
 ``fit_on_dask`` before and after a change::
 
-    PYTHONPATH=$PWD nice -n 10 /work/venv/bin/python benchmarks/dask_lightgbm_gap.py --seeds 10 --starts 2
-    PYTHONPATH=/path/to/old/checkout:$PWD/tests/support ... (the fabricated table comes from tests/support)
+    PYTHONPATH=$PWD nice -n 10 python benchmarks/dask_lightgbm_gap.py --seeds 10 --starts 2
+    PYTHONPATH=/path/to/old/checkout nice -n 10 python benchmarks/dask_lightgbm_gap.py --seeds 10 --starts 2
+
+(the fabricated table and the quick tests' settings come from this checkout's tests/).
 
 Prints one line per fit and a JSON summary: the Dask fit minus the local fit on the same rows
 (``gap_same_rows``), minus the local fit on the sample (``gap_sample``), and LightGBM's own
