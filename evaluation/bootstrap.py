@@ -5,17 +5,29 @@ A bootstrap replicate is a vector of row weights (how often each row was drawn w
 ``(replicates, n)`` and returns one value per replicate (and per group), so one matrix product
 replaces a Python loop over replicates. The point estimate is the same function evaluated with
 all weights equal to one, so point and intervals can never disagree about the definition.
+
+Every replicate has its own seed (replicate ``r`` of seed ``s``: ``SeedSequence(s,
+spawn_key=(r,))``), so a chunk of replicates is the same whichever chunks come before it and
+wherever it is evaluated: :func:`bootstrap` can hand the chunks to an executor
+(:mod:`aanwas.common.compute`, e.g. a Dask cluster) and get the same bits as in this process.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
+
+from aanwas.common.compute import Executor
+
+#: A statistic over replicates: weight matrix ``(r, n)`` -> named arrays of shape ``(r, ...)``.
+Statistic = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,11 +58,43 @@ def percentile_interval(reps: np.ndarray, quantiles: tuple[float, float]) -> tup
     return lo, hi
 
 
-def draw_weights(n: int, reps: int, seed: int, max_cells: int) -> Iterator[np.ndarray]:
-    """Yield bootstrap weight matrices (chunks of replicates) for ``n`` rows.
+def chunk_bounds(n: int, reps: int, max_cells: int) -> list[tuple[int, int]]:
+    """Replicates ``[start, stop)`` of each chunk: at most ``max_cells`` weight cells (at least
+    one replicate) per chunk.
 
-    Each row of a chunk holds the multinomial counts of one classic bootstrap resample
-    (``n`` draws with replacement), generated without a loop over replicates.
+    Examples
+    --------
+    >>> chunk_bounds(5, 7, max_cells=15)
+    [(0, 3), (3, 6), (6, 7)]
+    """
+    chunk = max(1, max_cells // max(n, 1))
+    return [(lo, min(lo + chunk, reps)) for lo in range(0, reps, chunk)]
+
+
+def replicate_weights(n: int, start: int, stop: int, seed: int) -> np.ndarray:
+    """Bootstrap weights of replicates ``start..stop-1`` of ``seed`` for ``n`` rows:
+    ``(stop - start, n)``, each row the multinomial counts of one classic resample (``n``
+    draws with replacement) from the replicate's own generator.
+
+    Examples
+    --------
+    >>> W = replicate_weights(5, 0, 3, seed=0)
+    >>> W.shape, W.sum(axis=1).tolist()
+    ((3, 5), [5.0, 5.0, 5.0])
+    >>> bool((replicate_weights(5, 1, 3, seed=0) == W[1:]).all())
+    True
+    """
+    c = stop - start
+    idx = np.empty((c, n), dtype=np.int64)
+    for i, r in enumerate(range(start, stop)):
+        idx[i] = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r,))).integers(0, n, size=n)
+    idx += (np.arange(c, dtype=np.int64) * n)[:, None]
+    return np.bincount(idx.ravel(), minlength=c * n).reshape(c, n).astype(np.float64)
+
+
+def draw_weights(n: int, reps: int, seed: int, max_cells: int) -> Iterator[np.ndarray]:
+    """Yield bootstrap weight matrices (chunks of :func:`chunk_bounds`) for ``n`` rows: the
+    weights of :func:`replicate_weights`, so the chunking never changes the replicates.
 
     Examples
     --------
@@ -58,14 +102,8 @@ def draw_weights(n: int, reps: int, seed: int, max_cells: int) -> Iterator[np.nd
     >>> W.shape, W.sum(axis=1).tolist()
     ((3, 5), [5.0, 5.0, 5.0])
     """
-    rng = np.random.default_rng(seed)
-    chunk = max(1, max_cells // max(n, 1))
-    done = 0
-    while done < reps:
-        c = min(chunk, reps - done)
-        idx = rng.integers(0, n, size=(c, n)) + (np.arange(c, dtype=np.int64) * n)[:, None]
-        yield np.bincount(idx.ravel(), minlength=c * n).reshape(c, n).astype(np.float64)
-        done += c
+    for start, stop in chunk_bounds(n, reps, max_cells):
+        yield replicate_weights(n, start, stop, seed)
 
 
 def draw_group_weights(counts: np.ndarray, reps: int, seed: int, max_cells: int) -> Iterator[np.ndarray]:
@@ -95,12 +133,13 @@ def draw_group_weights(counts: np.ndarray, reps: int, seed: int, max_cells: int)
 
 
 def bootstrap(
-    stat: Callable[[np.ndarray], Mapping[str, np.ndarray]],
+    stat: Statistic,
     n: int,
     *,
     reps: int,
     seed: int,
     max_cells: int,
+    executor: Executor | None = None,
 ) -> dict[str, Estimate]:
     """Evaluate ``stat`` on the data (unit weights) and on ``reps`` bootstrap replicates.
 
@@ -112,6 +151,11 @@ def bootstrap(
         Number of rows.
     reps, seed, max_cells : int
         Replicates, seed, and the chunk memory cap (weight cells per chunk).
+    executor : Executor, optional
+        Where the chunks of replicates are evaluated (:mod:`aanwas.common.compute`: a Dask
+        cluster gets one task per chunk, ``stat`` and its data travelling with it); default:
+        one after another in this process. Either way the same bits: each chunk draws its own
+        replicates (:func:`replicate_weights`) and runs with one BLAS thread.
 
     Returns
     -------
@@ -125,12 +169,23 @@ def bootstrap(
     0.5
     """
     point = stat(np.ones((1, n)))
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in point}
-    for W in draw_weights(n, reps, seed, max_cells):
-        out = stat(W)
-        for k in parts:
-            parts[k].append(out[k])
-    return {k: Estimate(point=point[k][0], reps=np.concatenate(parts[k], axis=0)) for k in point}
+    task = functools.partial(_replicate_chunk, stat, n, seed)
+    bounds = chunk_bounds(n, reps, max_cells)
+    chunks = list(executor.map(task, bounds) if executor is not None else map(task, bounds))
+    return {k: Estimate(point=point[k][0], reps=np.concatenate([c[k] for c in chunks], axis=0)) for k in point}
+
+
+def _replicate_chunk(stat: Statistic, n: int, seed: int, bounds: tuple[int, int]) -> dict[str, np.ndarray]:
+    """``stat`` on replicates ``bounds`` (a task for an executor: picklable, no side effects).
+    One BLAS thread, so a matrix product sums in the same order on any machine."""
+    with _threadpools().limit(limits=1, user_api="blas"):
+        return {k: np.asarray(v) for k, v in stat(replicate_weights(n, *bounds, seed)).items()}
+
+
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    """The thread pools of this process, found once (a fresh look costs about 0.6 ms a chunk)."""
+    return ThreadpoolController()
 
 
 def divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from aanwas.common.compute import Executor
 from aanwas.common.errors import InputError
 from evaluation import _plots as P
 from evaluation.config import EvaluationConfig
@@ -315,10 +316,13 @@ def _audit_band_performance(
     thr: float,
     baselines: Sequence[str],
     cfg: EvaluationConfig,
+    executor: Executor | None,
 ) -> None:
     """Performance of band ``b``: metrics, comparison with the baselines, calibration (table,
     figure) and the model's metrics for the card."""
-    perf = audit_performance(known, label=label, score=score, threshold=thr, cfg=cfg, baselines=baselines)
+    perf = audit_performance(
+        known, label=label, score=score, threshold=thr, cfg=cfg, baselines=baselines, executor=executor
+    )
     out.tables[f"performance/{b}"] = perf.metrics
     if len(perf.comparison):
         out.tables[f"performance_comparison/{b}"] = perf.comparison
@@ -340,9 +344,10 @@ def _audit_band_fairness(
     score: str,
     thr: float,
     cfg: EvaluationConfig,
+    executor: Executor | None,
 ) -> None:
     """Fairness of band ``b`` over the audit attributes: tables, summary, card and one figure."""
-    fa = audit_fairness(known, label=label, score=score, threshold=thr, groups=attrs, cfg=cfg)
+    fa = audit_fairness(known, label=label, score=score, threshold=thr, groups=attrs, cfg=cfg, executor=executor)
     out.fairness[b] = fa
     out.tables[f"fairness_overall/{b}"] = fa.overall
     out.tables[f"fairness_groups/{b}"] = fa.groups
@@ -371,6 +376,7 @@ def _audit_area_proxy(
     score: str,
     features: Sequence[str],
     cfg: EvaluationConfig,
+    executor: Executor | None,
 ) -> None:
     """Proxy test at one area level: how much of the area mean score the composition explains
     (skipped, with the reason in the summary, without composition attributes or enough areas)."""
@@ -383,7 +389,9 @@ def _audit_area_proxy(
         out.summary["proxy_skipped"][key] = "no composition attributes available"
         return
     try:
-        pr = audit_proxy(sub, area=level, score=score, composition=blocks, features=list(features), cfg=cfg)
+        pr = audit_proxy(
+            sub, area=level, score=score, composition=blocks, features=list(features), cfg=cfg, executor=executor
+        )
     except InputError as err:
         out.summary["proxy_skipped"][key] = err.problem
         return
@@ -409,6 +417,7 @@ def _audit_band_areas(
     alternative: str | None,
     truth_areas: pd.DataFrame | None,
     cfg: EvaluationConfig,
+    executor: Executor | None,
 ) -> None:
     """Stigmatisation audits of band ``b`` per area level: proxy test, label bias (with an
     alternative outcome) and rank uncertainty."""
@@ -419,12 +428,14 @@ def _audit_band_areas(
             continue
         key = f"{b}/{level}"
         keys.append(key)
-        _audit_area_proxy(out, sub, key, level, score=score, features=features, cfg=cfg)
+        _audit_area_proxy(out, sub, key, level, score=score, features=features, cfg=cfg, executor=executor)
         if alternative is not None and alternative in known.columns and has_both:
-            lb = audit_label_bias(known, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
+            lb = audit_label_bias(
+                known, area=level, label=label, alternative=alternative, score=score, cfg=cfg, executor=executor
+            )
             out.label_bias[key] = lb
             _record_label_bias(lb, key, level, f"band {b}", truth_areas, cfg, out.summary, out.tables, out.figures)
-        rk = audit_ranking(sub, area=level, value=score, cfg=cfg)
+        rk = audit_ranking(sub, area=level, value=score, cfg=cfg, executor=executor)
         out.summary["ranking"][key] = rk.summary
         out.figures[f"ranking/{key}"] = P.plot_rank_widths(
             (rk.areas["rank_hi"] - rk.areas["rank_lo"]).to_numpy(),
@@ -435,10 +446,16 @@ def _audit_band_areas(
 
 
 def _explain_band(
-    out: _Collected, sub: pd.DataFrame, b: str, model: Any, cols: list[str], cfg: EvaluationConfig
+    out: _Collected,
+    sub: pd.DataFrame,
+    b: str,
+    model: Any,
+    cols: list[str],
+    cfg: EvaluationConfig,
+    executor: Executor | None,
 ) -> None:
     """SHAP importance and dependence of band ``b``'s model, aggregated (tables and figure)."""
-    sh = aggregate_shap(model, sub[cols], cfg=cfg)
+    sh = aggregate_shap(model, sub[cols], cfg=cfg, executor=executor)
     out.tables[f"shap_importance/{b}"] = sh.importance
     out.tables[f"shap_dependence/{b}"] = sh.dependence
     out.summary["shap"][b] = {"n_persons": sh.n_persons, "scale": sh.scale}
@@ -459,6 +476,7 @@ def _audit_band(
     alternative: str | None,
     truth_areas: pd.DataFrame | None,
     cfg: EvaluationConfig,
+    executor: Executor | None,
 ) -> None:
     """Every audit of one age band: performance, fairness, stigmatisation, explanations."""
     known = _known_outcomes(sub, label)
@@ -468,7 +486,9 @@ def _audit_band(
     out.summary["n_censored"][b] = n_cens if n_cens == 0 or n_cens >= cfg.min_cell_size else TOO_FEW
     has_both = n_known >= cfg.min_cell_size and known[label].nunique() == 2
     if has_both:
-        _audit_band_performance(out, known, b, label=label, score=score, thr=thr, baselines=baselines, cfg=cfg)
+        _audit_band_performance(
+            out, known, b, label=label, score=score, thr=thr, baselines=baselines, cfg=cfg, executor=executor
+        )
     else:
         out.notes.append(f"band {b}: performance and fairness not evaluated (too few persons or only one outcome)")
     attrs = [a for a in cfg.fairness.attributes if a in sub.columns]
@@ -476,7 +496,7 @@ def _audit_band(
     if missing:
         out.notes.append(f"band {b}: audit attributes not available: {', '.join(missing)}")
     if has_both and attrs:
-        _audit_band_fairness(out, known, b, attrs, label=label, score=score, thr=thr, cfg=cfg)
+        _audit_band_fairness(out, known, b, attrs, label=label, score=score, thr=thr, cfg=cfg, executor=executor)
     _audit_band_areas(
         out,
         sub,
@@ -489,9 +509,10 @@ def _audit_band(
         alternative=alternative,
         truth_areas=truth_areas,
         cfg=cfg,
+        executor=executor,
     )
     if models and b in models and features and b in features:
-        _explain_band(out, sub, b, models[b], list(features[b]), cfg)
+        _explain_band(out, sub, b, models[b], list(features[b]), cfg, executor)
 
 
 def _pooled_label_bias(
@@ -503,6 +524,7 @@ def _pooled_label_bias(
     alternative: str,
     truth_areas: pd.DataFrame | None,
     cfg: EvaluationConfig,
+    executor: Executor | None,
 ) -> None:
     """Label bias pooled over the age bands: registration intensity is a property of the area,
     not of a band, and pooling gives the audit more events (its power is low in small areas)."""
@@ -513,7 +535,9 @@ def _pooled_label_bias(
             continue
         key = f"{POOLED}/{level}"
         keys.append(key)
-        lb = audit_label_bias(pooled, area=level, label=label, alternative=alternative, score=score, cfg=cfg)
+        lb = audit_label_bias(
+            pooled, area=level, label=label, alternative=alternative, score=score, cfg=cfg, executor=executor
+        )
         out.label_bias[key] = lb
         _record_label_bias(lb, key, level, "all bands", truth_areas, cfg, out.summary, out.tables, out.figures)
     out.summary["area_keys"][POOLED] = keys
@@ -590,6 +614,7 @@ def evaluate_model(
     model_info: ModelInfo | None = None,
     registrations: pd.DataFrame | None = None,
     registered: str = "registered",
+    executor: Executor | None = None,
 ) -> EvaluationResult:
     """Run every audit per age band and return aggregate tables, figures, card and gate.
 
@@ -626,6 +651,9 @@ def evaluate_model(
         the row's band model). Audited per band present and pooled over bands.
     registered : str
         Column of ``registrations`` with the observed registrations.
+    executor : Executor, optional
+        Where the bootstraps' chunks of replicates run (:mod:`aanwas.common.compute`, e.g. a
+        Dask cluster); default: this process. The same results either way.
 
     Returns
     -------
@@ -651,10 +679,18 @@ def evaluate_model(
             alternative=alternative,
             truth_areas=truth_areas,
             cfg=cfg,
+            executor=executor,
         )
     if alternative is not None and alternative in scored.columns and len(bands) > 1:
         _pooled_label_bias(
-            out, scored, label=label, score=score, alternative=alternative, truth_areas=truth_areas, cfg=cfg
+            out,
+            scored,
+            label=label,
+            score=score,
+            alternative=alternative,
+            truth_areas=truth_areas,
+            cfg=cfg,
+            executor=executor,
         )
     summary, tables = out.summary, out.tables
     if registrations is not None and len(registrations):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aanwas.common.compute import Executor
 from evaluation._cells import enough
 from evaluation.bootstrap import bootstrap, divide, group_sums
 from evaluation.config import EvaluationConfig
@@ -86,7 +87,12 @@ def _bins_for(x: np.ndarray, target_bins: int, min_cell: int) -> tuple[np.ndarra
 
 
 def aggregate_shap_values(
-    shap_values: np.ndarray, X: pd.DataFrame, *, cfg: EvaluationConfig, n_dependence: int | None = None
+    shap_values: np.ndarray,
+    X: pd.DataFrame,
+    *,
+    cfg: EvaluationConfig,
+    n_dependence: int | None = None,
+    executor: Executor | None = None,
 ) -> ShapSummary:
     """Aggregate a per-person SHAP matrix into importance and binned dependence summaries.
 
@@ -100,6 +106,9 @@ def aggregate_shap_values(
         Bootstrap, minimum cell size, bins.
     n_dependence : int, optional
         Number of most important features to summarise (default from config).
+    executor : Executor, optional
+        Where the bootstrap's chunks of replicates run (:func:`evaluation.bootstrap.bootstrap`);
+        default: this process. The same results either way.
 
     Returns
     -------
@@ -137,7 +146,9 @@ def aggregate_shap_values(
             out[f"dep|{j}"] = divide(group_sums(W, codes, k, S[:, j]), group_sums(W, codes, k))
         return out
 
-    est = bootstrap(stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
+    est = bootstrap(
+        stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells, executor=executor
+    )
     lo, hi = est["importance"].interval(cfg.quantiles)
     imp = est["importance"].point
     ok_n = bool(enough(n, cfg.min_cell_size))
@@ -274,7 +285,9 @@ def compute_shap_values(model: Any, X: pd.DataFrame) -> np.ndarray:
     return sv
 
 
-def aggregate_shap(model: Any, X: pd.DataFrame, *, cfg: EvaluationConfig) -> ShapSummary:
+def aggregate_shap(
+    model: Any, X: pd.DataFrame, *, cfg: EvaluationConfig, executor: Executor | None = None
+) -> ShapSummary:
     """Explain ``model`` on a seeded sample of ``X`` and return only binned aggregates.
 
     Parameters
@@ -286,6 +299,9 @@ def aggregate_shap(model: Any, X: pd.DataFrame, *, cfg: EvaluationConfig) -> Sha
         Feature rows of one band, columns in the model's order.
     cfg : EvaluationConfig
         ``shap.max_rows`` (sample size), ``seed``, bins and minimum cell size.
+    executor : Executor, optional
+        Where the bootstrap's chunks of replicates run (:func:`evaluation.bootstrap.bootstrap`);
+        default: this process. The same results either way.
 
     Returns
     -------
@@ -296,6 +312,6 @@ def aggregate_shap(model: Any, X: pd.DataFrame, *, cfg: EvaluationConfig) -> Sha
         idx = np.sort(rng.choice(len(X), size=cfg.shap.max_rows, replace=False))
         X = X.iloc[idx]
     sv = compute_shap_values(model, X)
-    summary = dataclasses.replace(aggregate_shap_values(sv, X, cfg=cfg), scale=shap_scale(model))
+    summary = dataclasses.replace(aggregate_shap_values(sv, X, cfg=cfg, executor=executor), scale=shap_scale(model))
     del sv
     return summary

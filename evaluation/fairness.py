@@ -28,6 +28,7 @@ from fairlearn.metrics import MetricFrame
 from scipy import stats
 from sklearn.metrics import confusion_matrix
 
+from aanwas.common.compute import Executor
 from aanwas.common.errors import InputError
 from evaluation._cells import enough
 from evaluation.bootstrap import Estimate, bootstrap, cell_pair_counts, codes_of, divide, indicator, percentile_interval
@@ -421,6 +422,7 @@ def _bootstrap_groups(
     coded: Mapping[str, tuple[np.ndarray, np.ndarray]],
     names: Sequence[str],
     cfg: EvaluationConfig,
+    executor: Executor | None = None,
 ) -> dict[str, Estimate]:
     """Bootstrap replicates of every metric of every group, keyed ``"attribute|metric"``
     (``"__overall__|metric"`` for the whole table).
@@ -470,7 +472,9 @@ def _bootstrap_groups(
                 out[f"{a}|{key}"] = val
         return out
 
-    return bootstrap(stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
+    return bootstrap(
+        stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells, executor=executor
+    )
 
 
 def _overall_rows(
@@ -648,6 +652,7 @@ def audit_fairness(
     cfg: EvaluationConfig,
     metrics: Sequence[str] = FAIRNESS_METRICS,
     max_order: int | None = None,
+    executor: Executor | None = None,
 ) -> FairnessAudit:
     """Fairness metrics per group with bootstrap intervals, disparities and verdicts.
 
@@ -668,6 +673,9 @@ def audit_fairness(
         ``calibration`` automatically.
     max_order : int, optional
         Largest intersection order (default ``cfg.fairness.max_intersection_order``; 1 = none).
+    executor : Executor, optional
+        Where the bootstrap's chunks of replicates run (:func:`evaluation.bootstrap.bootstrap`);
+        default: this process. The same results either way.
 
     Returns
     -------
@@ -692,7 +700,7 @@ def audit_fairness(
     pred = (s >= threshold).astype(np.float64)
     cols = build_group_columns(frame, groups, order)
     coded = {a: codes_of(c.to_numpy(dtype=object)) for a, c in cols.items()}
-    est = _bootstrap_groups(y, s, pred, coded, names, cfg)
+    est = _bootstrap_groups(y, s, pred, coded, names, cfg, executor)
     overall_rows, ok_all = _overall_rows(est, names, y, s, pred, cfg)
     group_rows: list[dict[str, Any]] = []
     metric_rows: list[dict[str, Any]] = []

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aanwas.common.compute import Executor
 from evaluation._cells import enough
 from evaluation.bootstrap import (
     Estimate,
@@ -221,6 +222,7 @@ def audit_performance(
     threshold: float,
     cfg: EvaluationConfig,
     baselines: Sequence[str] = (),
+    executor: Executor | None = None,
 ) -> PerformanceResult:
     """Performance metrics with bootstrap intervals for ``score`` and each baseline column.
 
@@ -236,6 +238,9 @@ def audit_performance(
         Bootstrap size, seed, alpha, minimum cell size, calibration bins.
     baselines : sequence of str
         Columns holding baseline scores, compared with paired bootstrap differences.
+    executor : Executor, optional
+        Where the bootstrap's chunks of replicates run (:func:`evaluation.bootstrap.bootstrap`);
+        default: this process. The same results either way.
 
     Returns
     -------
@@ -298,7 +303,9 @@ def audit_performance(
         out["cal|obs"] = divide(group_sums(W, cal_codes, nbins, y), wn)
         return out
 
-    est = bootstrap(stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
+    est = bootstrap(
+        stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells, executor=executor
+    )
     metrics = _metric_table(est, y, preds, cfg)
     comparison = _baseline_comparison(est, metrics, baselines, cfg.quantiles)
     calibration = _calibration_table(est, cal_codes, edges, s0, cfg)

@@ -26,6 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import beta, binom, chi2, poisson
 
+from aanwas.common.compute import Executor
 from aanwas.common.errors import InputError
 from evaluation._cells import enough
 from evaluation.bootstrap import Estimate, bootstrap, divide, indicator
@@ -229,6 +230,7 @@ def audit_proxy(
     composition: Mapping[str, pd.DataFrame],
     features: Sequence[str],
     cfg: EvaluationConfig,
+    executor: Executor | None = None,
 ) -> ProxyResult:
     """Share of between-area variance in predicted risk explained by area composition.
 
@@ -250,6 +252,9 @@ def audit_proxy(
     features : sequence of str
         Model input columns (area means are used; NaN ignored).
     cfg : EvaluationConfig
+    executor : Executor, optional
+        Where the bootstrap's chunks of replicates run (:func:`evaluation.bootstrap.bootstrap`);
+        default: this process. The same results either way.
 
     Returns
     -------
@@ -295,7 +300,9 @@ def audit_proxy(
         out[BEYOND] = out[BOTH] - out[FEATURES]
         return out
 
-    est = bootstrap(stat, a, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
+    est = bootstrap(
+        stat, a, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells, executor=executor
+    )
 
     rows = _proxy_rows(est, designs, tuple(composition), a, cfg)
     return ProxyResult(
@@ -312,7 +319,11 @@ def audit_proxy(
 
 
 def _area_bootstrap(
-    frame: pd.DataFrame, area: str, columns: Mapping[str, np.ndarray], cfg: EvaluationConfig
+    frame: pd.DataFrame,
+    area: str,
+    columns: Mapping[str, np.ndarray],
+    cfg: EvaluationConfig,
+    executor: Executor | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Per-area and national means of ``columns`` with replicates (persons resampled)."""
     codes, labels = _area_codes(frame, area)
@@ -332,7 +343,9 @@ def _area_bootstrap(
             out[f"{name}|national"] = divide(W @ v, tot)[:, None]
         return out
 
-    est = bootstrap(stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells)
+    est = bootstrap(
+        stat, n, reps=cfg.bootstrap.reps, seed=cfg.bootstrap.seed, max_cells=cfg.bootstrap.max_cells, executor=executor
+    )
     counts = np.bincount(codes[codes >= 0], minlength=k).astype(np.float64)
     return labels, counts, est
 
@@ -672,6 +685,7 @@ def audit_label_bias(
     alternative: str,
     cfg: EvaluationConfig,
     score: str | None = None,
+    executor: Executor | None = None,
 ) -> LabelBiasResult:
     """Compare area results under the observed label and an intensity-free alternative.
 
@@ -700,6 +714,9 @@ def audit_label_bias(
     cfg : EvaluationConfig
     score : str, optional
         Predicted risk, to see whether the model inherits the registration bias.
+    executor : Executor, optional
+        Where the bootstrap's chunks of replicates run (:func:`evaluation.bootstrap.bootstrap`);
+        default: this process. The same results either way.
 
     Returns
     -------
@@ -723,7 +740,7 @@ def audit_label_bias(
         cols["model"] = frame[score].to_numpy(dtype=np.float64)
     est: dict[str, Any] = {}
     if cols:
-        _, _, est = _area_bootstrap(frame, area, cols, cfg)
+        _, _, est = _area_bootstrap(frame, area, cols, cfg, executor)
     if not binary_alt:
         alo, ahi = est["alt"].interval(q)
         st_alt, _, _ = _status_vs_national(est, "alt", q)
@@ -1227,7 +1244,9 @@ def elevated_status(lo: np.ndarray, hi: np.ndarray, reference: float) -> np.ndar
     return np.where(lo > reference, "elevated", np.where(hi < reference, "lower", "not distinguishable"))
 
 
-def audit_ranking(frame: pd.DataFrame, *, area: str, value: str, cfg: EvaluationConfig) -> RankingResult:
+def audit_ranking(
+    frame: pd.DataFrame, *, area: str, value: str, cfg: EvaluationConfig, executor: Executor | None = None
+) -> RankingResult:
     """Bootstrap intervals for area risk and rank; "elevated" only if the lower bound of the
     area's interval lies above the national level (:func:`elevated_status`, the rule of the
     export); count what a naive list of the ``cfg.stigmatisation.top_n`` highest gets wrong.
@@ -1238,6 +1257,9 @@ def audit_ranking(frame: pd.DataFrame, *, area: str, value: str, cfg: Evaluation
         One row per person with ``area`` and ``value`` (predicted risk or 0/1 label).
     area, value : str
     cfg : EvaluationConfig
+    executor : Executor, optional
+        Where the bootstrap's chunks of replicates run (:func:`evaluation.bootstrap.bootstrap`);
+        default: this process. The same results either way.
 
     Returns
     -------
@@ -1256,7 +1278,7 @@ def audit_ranking(frame: pd.DataFrame, *, area: str, value: str, cfg: Evaluation
     v = frame[value].to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isnan(v).any():
         raise InputError(area, value, int(np.isnan(v).sum()), "missing values")
-    labels, counts, est = _area_bootstrap(frame, area, {"risk": v}, cfg)
+    labels, counts, est = _area_bootstrap(frame, area, {"risk": v}, cfg, executor)
     q = cfg.quantiles
     big = enough(counts, cfg.min_cell_size)
     lo, hi = est["risk"].interval(q)

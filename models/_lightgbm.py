@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import lightgbm as lgb
@@ -177,16 +178,34 @@ class LightGBMRiskClassifier(ClassifierMixin, BaseEstimator):
         return (self.decision_function(X) > 0).astype(int)
 
 
+#: LightGBM parameters of a distributed fit. LightGBM drops a feature that no split could use
+#: (``feature_pre_filter``: fewer than ``min_child_samples`` rows on one side of every bin
+#: boundary) while it builds the dataset, and in distributed training each worker judges that
+#: on its own rows only: a rare indicator set on 300 rows split over two workers (150 each)
+#: was dropped with ``min_child_samples = 200``, though all rows allow the split and the local
+#: fit uses it (band 13-19 of the fabricated table lost 0.04-0.09 test AUC; docs/dev/scale.md).
+#: Without the pre-filter the split search still applies ``min_child_samples`` to the rows of
+#: all workers.
+DISTRIBUTED_PARAMS: Mapping[str, Any] = MappingProxyType({"feature_pre_filter": False})
+
+
 def fit_on_dask(est: LightGBMRiskClassifier, X: Any, y: Any, client: Any, *, n_rounds: int) -> LightGBMRiskClassifier:
     """Grow ``est``'s trees with :mod:`lightgbm.dask` on the cluster of ``client``.
 
-    ``X`` and ``y`` are dask collections (or pandas, then spread over the workers). The
-    rows stay on the workers; only the trees come back, so ``est`` is afterwards an ordinary
-    fitted classifier (local booster: calibration, scoring and saving work as usual).
-    lightgbm.dask has no early stopping over a distributed eval set, so the number of rounds
-    is given (``n_rounds``: e.g. the early-stopped count of a local fit on a sample). The
-    trees are not bit-identical to a local fit on the same rows (each worker bins its own part
-    and the histograms are reduced over the network), only equally good.
+    ``X`` and ``y`` are dask collections (or pandas: then every worker of the cluster gets an
+    equal interleaved share, row ``i`` on worker ``i mod k`` of the ``k`` workers in address
+    order, scattered straight to it, as LightGBM's distributed-learning guide asks: every
+    worker some rows, roughly the same number). The rows stay on the workers; only the trees
+    come back, so ``est`` is afterwards an ordinary fitted classifier (local booster:
+    calibration, scoring and saving work as usual). lightgbm.dask has no early stopping over a
+    distributed eval set, so the number of rounds is given (``n_rounds``: e.g. the
+    early-stopped count of a local fit on a sample).
+
+    Not bit-identical to a local fit on the same rows, and not even to another run on the same
+    cluster: lightgbm.dask numbers the workers (LightGBM's ranks) in an order that varies from
+    run to run, each rank finds the bin boundaries of its own share of the features from its own
+    rows, and bagging draws on each worker's rows. The model is equally good
+    (:data:`DISTRIBUTED_PARAMS`; measured in docs/dev/scale.md).
 
     Returns
     -------
@@ -195,17 +214,38 @@ def fit_on_dask(est: LightGBMRiskClassifier, X: Any, y: Any, client: Any, *, n_r
     import dask.dataframe as dd
     from lightgbm.dask import DaskLGBMClassifier
 
+    scattered: list[Any] = []
     if not isinstance(X, dd.DataFrame):
-        n_parts = max(1, len(client.scheduler_info()["workers"]))
-        X = dd.from_pandas(pd.DataFrame(X).reset_index(drop=True), npartitions=n_parts)
-        y = dd.from_pandas(pd.Series(binary_target(y)), npartitions=n_parts)  # same RangeIndex, same parts
-    first = X.head(1)  # feature names and count, as a local fit records them
-    validate_data(est, first, dtype=np.float32, ensure_all_finite="allow-nan", reset=True)
-    # threads: the workers' own; the metric list only matters for an eval set (none here)
-    params = {k: v for k, v in est._lgb_params().items() if k not in ("metric", "num_threads")}
-    model = DaskLGBMClassifier(client=client, n_estimators=n_rounds, **params)
-    model.fit(X.astype(np.float32), y.astype(np.int8))
+        X, y, scattered = _spread(client, pd.DataFrame(X), binary_target(y))
+    try:
+        first = X.head(1)  # feature names and count, as a local fit records them
+        validate_data(est, first, dtype=np.float32, ensure_all_finite="allow-nan", reset=True)
+        # threads: the workers' own; the metric list only matters for an eval set (none here)
+        params = {k: v for k, v in est._lgb_params().items() if k not in ("metric", "num_threads")}
+        model = DaskLGBMClassifier(client=client, n_estimators=n_rounds, **params, **DISTRIBUTED_PARAMS)
+        model.fit(X.astype(np.float32), y.astype(np.int8))
+    finally:
+        client.cancel(scattered)
     est.classes_ = np.array([0, 1])
     est.booster_ = model.booster_
     est.best_iteration_ = int(est.booster_.current_iteration())
     return est
+
+
+def _spread(client: Any, X: pd.DataFrame, y: np.ndarray) -> tuple[Any, Any, list[Any]]:
+    """``X`` and ``y`` as dask collections of one partition per worker: row ``i`` on worker
+    ``i mod k`` (workers in address order), each share scattered to its worker. Interleaved, so
+    every share has the mix of the whole (reference dates, outcomes) whatever the row order.
+    The scheduler still decides where lightgbm.dask's part tasks run; with each share on its
+    worker it ran them there in every measured fit (docs/dev/scale.md), and a share moved
+    elsewhere only means fewer LightGBM machines, not another model quality.
+    Returns the collections and the scattered futures (to cancel after the fit)."""
+    import dask.dataframe as dd
+
+    workers = sorted(client.scheduler_info()["workers"])[: max(1, len(X))]  # no empty share
+    X = X.reset_index(drop=True).astype(np.float32)
+    y_series = pd.Series(y.astype(np.int8), index=X.index)
+    k = len(workers)
+    xs = [client.scatter(X.iloc[i::k], workers=[w], hash=False) for i, w in enumerate(workers)]
+    ys = [client.scatter(y_series.iloc[i::k], workers=[w], hash=False) for i, w in enumerate(workers)]
+    return dd.from_delayed(xs, meta=X.iloc[:0]), dd.from_delayed(ys, meta=y_series.iloc[:0]), [*xs, *ys]

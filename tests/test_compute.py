@@ -89,3 +89,44 @@ def test_scoring_per_reference_date_on_the_cluster_equals_local(scheduler: str) 
     with executor(ComputeConfig(scheduler=scheduler)) as ex:
         remote = score_bands(bundle, frame, keep, ex)
     pd.testing.assert_frame_equal(remote, score_bands(bundle, frame, keep), check_exact=True)
+
+
+def test_evaluation_gate_bootstrap_on_the_cluster_equals_local(scheduler: str) -> None:
+    from distributed import Client, get_task_stream
+    from fabricated_features import fabricate_feature_table
+    from sklearn.linear_model import LogisticRegression
+
+    from aanwas.stages.evaluate import build_gate_check
+    from evaluation.result import to_artifacts
+
+    table, truth = fabricate_feature_table(1500, seed=3)
+    rows = table[(table["age_band"] == "13-19") & table["label"].notna()]
+    rng = np.random.default_rng(0)
+    audit = rows[["rinpersoon", "ref_date"]].assign(
+        sex=rng.choice(["M", "V"], len(rows)),
+        migration_group=rng.choice(["nederland", "europa", "buiten_europa"], len(rows)),
+        income_group=rng.integers(1, 6, len(rows)),
+    )
+    features = ["age", "ind_halt_ever", "ind_single_parent"]
+    model = LogisticRegression().fit(rows[features].fillna(0), rows["label"].astype(int))
+    risk = truth.reindex(rows.index)
+    settings = [  # 5 replicates per chunk of the rows: 4 chunks per bootstrap over persons
+        "evaluation.bootstrap.reps=20",
+        f"evaluation.bootstrap.max_cells={5 * len(rows)}",
+        'evaluation.stigmatisation.area_levels=["gemeente"]',
+    ]
+    found = {}
+    for where, extra in (("local", []), ("dask", [f'compute.scheduler="{scheduler}"'])):
+        cfg = load_config(None, [*settings, *extra])
+        check = build_gate_check(cfg, audit)
+        with Client(scheduler, set_as_default=False) as client, get_task_stream(client=client) as stream:
+            check("13-19", rows, risk, model=model, features=features)
+        found[where] = to_artifacts(check.results["13-19"], cfg.evaluation.min_cell_size)
+        chunks = [t for t in stream.data if str(t["key"]).startswith("_replicate_chunk")]
+        if where == "local":
+            assert chunks == []
+    assert len({t["worker"] for t in chunks}) == 2  # both workers drew replicates
+    assert len(chunks) >= 4 * 3  # performance, fairness, ranking and SHAP (a sample of the rows); proxy
+    local, remote = found["local"], found["dask"]
+    assert any(k.endswith(".csv") for k in local) and local.keys() == remote.keys()
+    assert [k for k in local if local[k] != remote[k]] == []

@@ -40,8 +40,9 @@ class ComputeConfig:
     scheduler : str
         Empty: local processes, as many as each stage's own setting allows (nothing to start).
         ``"tcp://HOST:PORT"``: the address of a running Dask distributed scheduler; disclosure
-        control per period, training and evaluation per age band and scoring per period run
-        as tasks on its workers, which need the same version of aanwas installed.
+        control per period, training per age band, the evaluation gate's bootstrap replicates
+        (in chunks) and scoring per period run as tasks on its workers, which need the same
+        version of aanwas installed.
     connect_timeout_seconds : float
         How long to wait for the scheduler to answer before the command ends with an error.
     """

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aanwas.common.compute import executor
 from aanwas.common.errors import InputError
 from aanwas.common.io import atomic_dir, atomic_write_bytes
 from aanwas.config import AppConfig
@@ -492,12 +493,17 @@ class EvaluationGateCheck:
 
     ``truth_areas`` (synthetic data only: ``DIR/truth/areas.parquet`` of ``aanwas synth``)
     adds the comparison with the known over-policed areas to the registration-intensity audits.
+
+    With ``compute.scheduler`` set, the chunks of bootstrap replicates of every audit run as
+    tasks on the Dask cluster (:func:`evaluation.bootstrap.bootstrap`; the same results as in
+    this process); the rest of the evaluation stays here.
     """
 
     def __init__(
         self, cfg: AppConfig, audit: pd.DataFrame | None = None, truth_areas: pd.DataFrame | None = None
     ) -> None:
         self.cfg: EvaluationConfig = cfg.evaluation
+        self.compute = cfg.compute
         self.threshold = float(cfg.monitoring.aggregate.elevated_threshold)
         self.audit = audit
         self.truth_areas = truth_areas
@@ -522,15 +528,17 @@ class EvaluationGateCheck:
         """Evaluate the band's model on its test rows; True when the evaluation gates pass."""
         scored = prepare_scored_rows(test_rows, risk, self.cfg, self.audit)
         explain = model is not None and bool(features)
-        result = evaluate_model(
-            scored,
-            cfg=self.cfg,
-            threshold=self.threshold,
-            registrations=self._registrations.get(band),
-            truth_areas=self.truth_areas,
-            models={band: model} if explain else None,
-            features={band: tuple(features)} if explain else None,
-        )
+        with executor(self.compute) as ex:  # local: in this process, nothing to start
+            result = evaluate_model(
+                scored,
+                cfg=self.cfg,
+                threshold=self.threshold,
+                registrations=self._registrations.get(band),
+                truth_areas=self.truth_areas,
+                models={band: model} if explain else None,
+                features={band: tuple(features)} if explain else None,
+                executor=ex,
+            )
         self.results[band] = result
         self.verdicts[band] = GateVerdict.from_dict(result.summary["gate"])  # with the structured checks
         return self.verdicts[band].passed

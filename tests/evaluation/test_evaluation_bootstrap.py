@@ -12,8 +12,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from evaluation.bootstrap import (
     bootstrap,
     cell_pair_counts,
+    chunk_bounds,
     draw_weights,
     percentile_interval,
+    replicate_weights,
     weighted_auc,
     weighted_average_precision,
 )
@@ -82,6 +84,36 @@ def test_chunking_does_not_change_the_replicates():
     small = np.vstack(list(draw_weights(40, 9, seed=5, max_cells=40)))  # one replicate per chunk
     big = np.vstack(list(draw_weights(40, 9, seed=5, max_cells=10_000)))  # all at once
     assert np.array_equal(small, big)
+
+
+class _Backwards:
+    """An executor that evaluates the items last to first (as a cluster may) and returns the
+    results in item order."""
+
+    def __init__(self) -> None:
+        self.items: list[object] = []
+
+    def map(self, fn, items):  # type: ignore[no-untyped-def]
+        todo = list(items)
+        self.items = todo
+        return iter([fn(item) for item in reversed(todo)][::-1])
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 40), reps=st.integers(1, 30), max_cells=st.integers(1, 200))
+def test_chunks_are_the_same_in_any_order_and_any_split(seed, n, reps, max_cells):
+    x = np.random.default_rng(seed).normal(size=n)
+
+    def stat(W):  # type: ignore[no-untyped-def]
+        return {"mean": W @ x / W.sum(axis=1), "w": W}
+
+    ex = _Backwards()
+    here = bootstrap(stat, n, reps=reps, seed=seed, max_cells=max_cells)
+    there = bootstrap(stat, n, reps=reps, seed=seed, max_cells=max_cells, executor=ex)
+    assert ex.items == chunk_bounds(n, reps, max_cells)
+    assert np.array_equal(here["mean"].reps, there["mean"].reps)
+    assert np.array_equal(here["w"].reps, replicate_weights(n, 0, reps, seed))  # one replicate per row
+    r = int(np.random.default_rng(seed + 1).integers(0, reps))
+    assert np.array_equal(replicate_weights(n, r, r + 1, seed)[0], here["w"].reps[r])  # each on its own
 
 
 def test_point_estimate_is_the_unit_weight_statistic():

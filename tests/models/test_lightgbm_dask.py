@@ -2,7 +2,9 @@
 
 Not bit-identical (each worker bins its own rows; histograms are reduced over the network),
 so the test compares AUC on held-out rows with a tolerance, and checks that the tolerance
-catches a real mistake: the same fit with the labels shuffled is far off.
+catches a real mistake: the same fit with the labels shuffled is far off. A rare indicator,
+too rare on each worker's share for a leaf of ``min_child_samples`` rows but not on all rows,
+must still be used (LightGBM's feature pre-filter judges each worker's rows alone).
 """
 
 from __future__ import annotations
@@ -56,3 +58,19 @@ def test_dask_fit_is_as_good_as_local(client):
     assert abs(auc_remote - auc_local) < AUC_TOLERANCE
     shuffled = fit_on_dask(_est(), X, np.random.default_rng(0).permutation(y), client, n_rounds=60)
     assert auc_local - roc_auc_score(y_te, shuffled.predict_proba(X_te)[:, 1]) > 10 * AUC_TOLERANCE
+
+
+def test_a_rare_indicator_too_rare_on_each_worker_is_still_used(client):
+    rng = np.random.default_rng(3)
+    n = 4000
+    rare = (rng.random(n) < 0.075).astype(np.float32)  # set on about 300 rows, about 150 per worker
+    X = pd.DataFrame({"ind_rare": rare, "ind_noise": rng.normal(size=n).astype(np.float32)})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-2.5 + 2.5 * X["ind_rare"].to_numpy())))).astype(int)
+    est = LightGBMRiskClassifier(n_estimators=10, num_leaves=3, min_child_samples=200, random_state=1, n_jobs=1)
+    set_rows = int(X["ind_rare"].sum())
+    assert est.min_child_samples < set_rows < 2 * est.min_child_samples  # each worker's half alone is too few
+    local = est.fit(X, y)
+    remote = fit_on_dask(LightGBMRiskClassifier(**est.get_params()), X, y, client, n_rounds=10)
+    used = dict(zip(X.columns, remote.booster_.feature_importance(), strict=True))
+    assert dict(zip(X.columns, local.booster_.feature_importance(), strict=True))["ind_rare"] > 0
+    assert used["ind_rare"] > 0

@@ -1,24 +1,30 @@
 """training.engine.lightgbm = "dask": LightGBM's trees grown by lightgbm.dask on every training row.
 
-On a two-worker LocalCluster the band's model must be about as good as the local engine's
-(not bit-identical: see models.fit_on_dask) and must have been given all training rows, not
-the ``training.max_train_rows`` sample the local fit uses.
+On a two-worker LocalCluster the band's model must have been given all training rows (not the
+``training.max_train_rows`` sample the local fit uses) and the local fit's round count, and must
+be as good as a local fit on those same rows and rounds (not bit-identical: see
+models.fit_on_dask). Not compared with the local engine's model itself: that one saw a third
+of the rows, and on this small band the rows alone are worth 0.05-0.13 AUC (docs/dev/scale.md).
 """
 
 from __future__ import annotations
 
 import pytest
 from fabricated_features import fabricate_feature_table
+from sklearn.metrics import roc_auc_score
 
 import training.fit as fit_module
 from aanwas.common.errors import ConfigError
-from training.fit import fit_band, resolve_features
+from training.fit import fit_band, resolve_features, select_test_part
 from training.splits import build_temporal_splits
+from training.tuning import build_lightgbm
 
 distributed = pytest.importorskip("distributed")
 
-#: AUC difference allowed between the engines on the test date (a model that learned nothing
-#: is > 0.2 below; the sample-vs-all-rows and binning differences are far smaller).
+#: Test AUC difference allowed between the Dask fit and a local fit on the same rows and
+#: rounds. Measured over 10 fabricated tables x 2 cluster starts (docs/dev/scale.md): from
+#: -0.016 to +0.008 (sd 0.007), about LightGBM's own seed-to-seed spread (0.012); the per-worker
+#: feature pre-filter this guards against cost 0.040-0.095.
 AUC_TOLERANCE = 0.03
 
 
@@ -31,11 +37,7 @@ def client():
         yield c
 
 
-# slow: lightgbm.dask is not deterministic (which rows each worker holds varies), and on this
-# small band the AUC difference to the local fit has reached 0.0995 in CI against the 0.03
-# allowed (0.014 in other runs): flaky in the quick suite until the tolerance is measured
-@pytest.mark.slow
-def test_dask_engine_trains_on_all_rows_and_matches_local_auc(make_cfg, client, monkeypatch):  # type: ignore[no-untyped-def]
+def test_dask_engine_trains_on_all_rows_as_well_as_a_local_fit(make_cfg, client, monkeypatch):  # type: ignore[no-untyped-def]
     frame, _truth = fabricate_feature_table(6000, seed=5)
     settings = ("training.tuning.enabled=false", "training.max_train_rows=2000", "training.lightgbm.n_estimators=200")
     local_cfg = make_cfg(*settings).training
@@ -46,7 +48,7 @@ def test_dask_engine_trains_on_all_rows_and_matches_local_auc(make_cfg, client, 
     real = fit_module.fit_on_dask
 
     def spy(est, X, y, c, *, n_rounds):  # type: ignore[no-untyped-def]
-        seen.append((len(X), n_rounds))
+        seen.append((X, y, n_rounds))
         return real(est, X, y, c, n_rounds=n_rounds)
 
     monkeypatch.setattr(fit_module, "fit_on_dask", spy)
@@ -54,10 +56,14 @@ def test_dask_engine_trains_on_all_rows_and_matches_local_auc(make_cfg, client, 
     remote = fit_band(frame, split, features, dask_cfg, dask_client=client)
     n_train = len(split.select(frame, "train"))
     assert n_train > 2000
-    assert seen == [(n_train, local.lightgbm_params["best_iteration"])]  # all rows, the local round count
-    auc_local, auc_remote = local.metrics["lightgbm"]["auc"], remote.metrics["lightgbm"]["auc"]
-    assert auc_local > 0.6
-    assert abs(auc_remote - auc_local) < AUC_TOLERANCE
+    [(X_all, y_all, n_rounds)] = seen
+    assert (len(X_all), n_rounds) == (n_train, local.lightgbm_params["best_iteration"])  # all rows, local rounds
+    same_rows = build_lightgbm(dask_cfg.lightgbm, dask_cfg.seed, n_estimators=n_rounds, early_stopping_rounds=None)
+    X_te, y_te = select_test_part(frame, remote)
+    auc_same_rows = roc_auc_score(y_te, same_rows.fit(X_all, y_all).predict_proba(X_te[list(features)])[:, 1])
+    auc_remote = remote.metrics["lightgbm"]["auc"]
+    assert auc_same_rows > 0.6
+    assert abs(auc_remote - auc_same_rows) < AUC_TOLERANCE
 
 
 def test_dask_engine_needs_a_client_and_a_known_engine(make_cfg):  # type: ignore[no-untyped-def]
