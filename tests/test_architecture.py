@@ -86,16 +86,28 @@ def test_no_package_imports_another_packages_private_modules():
     assert not bad, bad
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
 def _private_names(path: Path) -> list[str]:
-    """``module.name`` of every underscore name ``path`` imports from our packages."""
+    """``module.name`` of every underscore name ``path`` imports from our packages, or from a
+    private module of theirs (``features._timeline``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [
+    found = [
         f"{node.module}.{a.name}"
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
         if _top(node.module) in {*PACKAGES, COMMON}
         for a in node.names
-        if a.name.startswith("_") and not a.name.startswith("__")
+        if _private(a.name) or any(map(_private, node.module.split(".")))
+    ]
+    return found + [
+        a.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for a in node.names
+        if _top(a.name) in {*PACKAGES, COMMON} and any(map(_private, a.name.split(".")))
     ]
 
 
