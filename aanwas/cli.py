@@ -528,7 +528,10 @@ def report_cmd(
 # --- monitor (drift and the retrain verdict) --------------------------------------------------
 RefDateOpt = Annotated[
     list[str] | None,
-    typer.Option("--ref-date", help="Reference and current date for drift (give twice; default: the last two)."),
+    typer.Option(
+        "--ref-date",
+        help="Reference and current date for drift of inputs and scores (give twice; default: the last two).",
+    ),
 ]
 
 
@@ -547,6 +550,9 @@ def monitor_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Drift between two reference dates and whether to retrain; logged to MLflow.
+
+    Inputs and scores: between the two dates. Outcome share: the newest date with known outcomes
+    against the training dates (the newest date has no known outcome yet).
 
     Writes the drift tables and OUT/drift.json (the verdict). Trends, intervention effects and
     the dashboard are written by 'aanwas export'. With --json: the verdict of drift.json plus

@@ -39,8 +39,7 @@ class DefinitionsConfig:
     ----------
     interval_level : float
         Coverage of every interval the product shows (evaluation bootstraps, area risk intervals,
-        trend and dashboard intervals; the intervention effects are the one exception, at
-        ``monitoring.monitor.interventions.ci_level``: docs/dev/settings.md). Error rates of
+        trend, intervention-effect and dashboard intervals). Error rates of
         choices (the family rule, the promotion gate, drift alarms) are decision levels with
         settings of their own. An area is "elevated" only when the lower bound of its
         interval at this level lies above the reference (the national level of its band).
@@ -81,6 +80,7 @@ DERIVED: Mapping[str, tuple[str, Callable[[Any], Any]]] = {
     "monitoring.aggregate.interval_level": ("interval_level", _same),
     "monitoring.monitor.trends.interval_level": ("interval_level", _same),
     "monitoring.monitor.dashboard.interval_level": ("interval_level", _same),
+    "monitoring.monitor.interventions.interval_level": ("interval_level", _same),
     "evaluation.min_cell_size": ("min_cell_size", _same),
     "monitoring.disclosure.min_cell_size": ("min_cell_size", _same),
     "monitoring.monitor.trends.min_count_observed": ("min_cell_size", _same),
@@ -98,9 +98,13 @@ RENAMED: Mapping[str, str] = {
     "evaluation.calibration_bins": "definitions.calibration_bins",
     "evaluation.calibration_strategy": "definitions.calibration_strategy",
     "training.comparison.confidence": "training.comparison.test_level",
+    "monitoring.monitor.interventions.ci_level": "definitions.interval_level",
 }
 #: What else a user must know when a renamed key also changed its meaning.
-_RENAMED_NOTE: Mapping[str, str] = {"training.comparison.confidence": " (test_level = 1 - confidence, e.g. 0.05)"}
+_RENAMED_NOTE: Mapping[str, str] = {
+    "training.comparison.confidence": " (test_level = 1 - confidence, e.g. 0.05)",
+    "monitoring.monitor.interventions.ci_level": " (the level of every interval shown, effects included; default 0.9)",
+}
 
 
 def _get(obj: Any, dotted: str) -> Any:

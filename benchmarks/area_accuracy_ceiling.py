@@ -44,10 +44,10 @@ from area_accuracy import TRUTH_BASIS, score_feature_table, true_risk_of_rows
 
 from aanwas.config import load_config
 from aanwas.stages.features import load_feature_table
-from features._timeline import NO_DAY, RefDate, build_timeline
 from features.catalogue import feature_columns
 from features.geography import load_geography
 from features.sources.readers import load_mapping, read_delivery
+from features.timeline import NO_DAY, RefDate, build_timeline
 from monitoring.publishing.accuracy import area_risk_accuracy, true_area_risk
 from monitoring.publishing.aggregate import aggregate_areas
 from monitoring.publishing.disclosure import suppress_area_table

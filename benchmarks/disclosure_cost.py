@@ -47,15 +47,16 @@ import pandas as pd
 def _table(bench: Path, level: str, area_path: Path) -> None:
     from aanwas.config import load_config
     from aanwas.stages.bench import ARGS_FILE, bench_mlflow_uri
-    from aanwas.stages.steps import registry_scores
+    from aanwas.stages.steps import registry_area_sums
     from features.geography import load_geography
-    from monitoring.publishing.aggregate import aggregate_areas
+    from monitoring.publishing.aggregate import area_table
 
     args = json.loads((bench / ARGS_FILE).read_text(encoding="utf-8"))
     overrides = [*args["overrides"], f'monitoring.aggregate.finest_level="{level}"']
     cfg = load_config(Path(args["config"]) if args["config"] else None, overrides)
-    score_table, _ = registry_scores(cfg, bench / "work", mlflow_uri=bench_mlflow_uri(bench))
-    areas = aggregate_areas(score_table(), load_geography(), cfg.monitoring.aggregate)
+    geography = load_geography()
+    scored, _ = registry_area_sums(cfg, bench / "work", geography, mlflow_uri=bench_mlflow_uri(bench))
+    areas = area_table(scored.sums, geography, cfg.monitoring.aggregate)
     areas.to_parquet(area_path)
     print(f"{len(areas):,} area cells, {areas['period'].nunique()} periods -> {area_path}")
 

@@ -120,8 +120,9 @@ class InterventionConfig:
         which otherwise dominates the error of registration-rate effects).
     min_pre_periods : int
         Fewest periods before the start to estimate an effect.
-    ci_level : float
-        Coverage of effect intervals.
+    interval_level : float
+        Coverage of effect intervals. A copy of ``definitions.interval_level`` (set that;
+        :mod:`aanwas.config`): the effects are shown beside every other interval.
     n_bootstrap : int
         Cluster-bootstrap replicates (areas resampled within treated cohort / control strata).
     min_treated_did : int
@@ -178,7 +179,7 @@ class InterventionConfig:
     weight: Literal["persons", "equal"] = "persons"
     base_periods: int = 3
     min_pre_periods: int = 3
-    ci_level: float = 0.95
+    interval_level: float = 0.90
     n_bootstrap: int = 999
     min_treated_did: int = 2
     placebo_shift_periods: int = 2
@@ -218,15 +219,15 @@ class InterventionConfig:
         require(1 <= self.min_persons <= 100_000, f"{p}.min_persons", "must be 1..100000")
         require(1 <= self.base_periods <= 10, f"{p}.base_periods", "must be 1..10")
         require(1 <= self.min_pre_periods <= 20, f"{p}.min_pre_periods", "must be 1..20")
-        require(0.5 <= self.ci_level < 1.0, f"{p}.ci_level", "must be in [0.5, 1)")
+        require(0.5 <= self.interval_level < 1.0, f"{p}.interval_level", "must be in [0.5, 1)")
         require(99 <= self.n_bootstrap <= 100_000, f"{p}.n_bootstrap", "must be 99..100000")
         require(1 <= self.min_treated_did <= 1000, f"{p}.min_treated_did", "must be 1..1000")
         require(1 <= self.placebo_shift_periods <= 10, f"{p}.placebo_shift_periods", "must be 1..10")
         require(20 <= self.n_placebo_space <= 100_000, f"{p}.n_placebo_space", "must be 20..100000")
         require(
-            (1.0 - self.ci_level) / 2.0 * (self.n_placebo_space + 1) >= 1.0 - 1e-9,
+            (1.0 - self.interval_level) / 2.0 * (self.n_placebo_space + 1) >= 1.0 - 1e-9,
             f"{p}.n_placebo_space",
-            "too few draws for a randomization test at ci_level (need (1 - ci_level) / 2 * (n + 1) >= 1)",
+            "too few draws for a randomization test at the interval level (need (1 - level) / 2 * (n + 1) >= 1)",
         )
         require(2 <= self.min_clusters_bootstrap <= 10_000, f"{p}.min_clusters_bootstrap", "must be 2..10000")
         require(2 <= self.ri_pool_size <= 10_000, f"{p}.ri_pool_size", "must be 2..10000")

@@ -32,6 +32,11 @@ def _top(module: str) -> str:
 
 
 def _imports(path: Path) -> set[str]:
+    return _all_imports(path) & {*PACKAGES, COMMON}
+
+
+def _all_imports(path: Path) -> set[str]:
+    """Top-level names of every absolute import of ``path`` (ours with aanwas.common apart)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out = set()
     for node in ast.walk(tree):
@@ -39,7 +44,7 @@ def _imports(path: Path) -> set[str]:
             out.update(_top(a.name) for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.add(_top(node.module))
-    return out & {*PACKAGES, COMMON}
+    return out
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -81,16 +86,28 @@ def test_no_package_imports_another_packages_private_modules():
     assert not bad, bad
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
 def _private_names(path: Path) -> list[str]:
-    """``module.name`` of every underscore name ``path`` imports from our packages."""
+    """``module.name`` of every underscore name ``path`` imports from our packages, or from a
+    private module of theirs (``features._timeline``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [
+    found = [
         f"{node.module}.{a.name}"
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
         if _top(node.module) in {*PACKAGES, COMMON}
         for a in node.names
-        if a.name.startswith("_") and not a.name.startswith("__")
+        if _private(a.name) or any(map(_private, node.module.split(".")))
+    ]
+    return found + [
+        a.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for a in node.names
+        if _top(a.name) in {*PACKAGES, COMMON} and any(map(_private, a.name.split(".")))
     ]
 
 
@@ -99,3 +116,36 @@ def test_benchmarks_import_no_private_names():
     scripts = sorted((ROOT / "benchmarks").glob("*.py"))
     bad = {str(p.relative_to(ROOT)): names for p in scripts if (names := _private_names(p))}
     assert not bad, bad
+
+
+def _declared() -> set[str]:
+    """Distributions pyproject.toml declares (base and extras; a package's extras name theirs)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    reqs = [*project["dependencies"], *(r for rs in project["optional-dependencies"].values() for r in rs)]
+    out = set()
+    for r in map(Requirement, reqs):
+        out |= {r.name, *r.extras}
+    return {n.lower().replace("_", "-") for n in out}
+
+
+def test_every_package_the_product_imports_is_declared():
+    """A package used only through another's dependencies (sqlalchemy via optuna, say) can
+    vanish when that package changes its own; whatever the product imports, pyproject.toml
+    names."""
+    import importlib.metadata
+    import sys
+
+    dists = importlib.metadata.packages_distributions()
+    declared = _declared()
+    missing = {}
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            for top in _all_imports(path) - {*PACKAGES, COMMON} - set(sys.stdlib_module_names):
+                names = {d.lower().replace("_", "-") for d in dists.get(top, [top])}
+                if not names & declared:
+                    missing.setdefault(top, str(path.relative_to(ROOT)))
+    assert not missing, missing

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from checked_scores import check_scores
 from loopback import dask_cluster, free_port
 from sklearn.dummy import DummyClassifier
 
 from aanwas.common.compute import ComputeConfig, DaskExecutor, executor
 from aanwas.common.errors import ConfigError
 from aanwas.config import load_config
-from aanwas.stages.steps import check_scores, score_bands, write_periods
+from aanwas.stages.steps import score_bands, write_periods
 from models.bundle import ModelBundle
 from monitoring.config import DisclosureConfig, MonitoringConfig
 

@@ -80,6 +80,16 @@ def test_the_former_confidence_says_how_to_convert_it():
     assert load_config(overrides=["training.comparison.test_level=0.1"]).training.comparison.confidence == 0.9
 
 
+def test_intervention_effects_follow_the_one_interval_level():
+    # the effects table and the dashboard's effects panel showed 95 % intervals beside 90 % ones
+    cfg = load_config(overrides=["definitions.interval_level=0.8"])
+    assert cfg.monitoring.monitor.interventions.interval_level == 0.8
+    assert AppConfig().monitoring.monitor.interventions.interval_level == AppConfig().definitions.interval_level
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=["monitoring.monitor.interventions.ci_level=0.95"])
+    assert "set definitions.interval_level instead" in str(err.value)
+
+
 def test_an_old_key_in_a_config_file_is_one_line_and_exit_code_2(tmp_path):
     cfg = tmp_path / "old.toml"
     cfg.write_text("[evaluation]\nbootstrap_reps = 50\n", encoding="utf-8")

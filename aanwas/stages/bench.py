@@ -13,7 +13,7 @@ hand over through files, as the real commands do:
                the same rows, AUC beside LightGBM's (one thread each);
 ``export``     score with the registered models, aggregate, disclosure control, write the
                area tables of every period (``OUT/exports``);
-``monitor``    drift between the last two reference dates.
+``monitor``    drift between the last two reference dates (outcome share: since the training period).
 
 Person-level data stay under ``OUT/data`` and ``OUT/work``; the result JSON holds timings,
 memory, row counts and AUCs only.

@@ -2,8 +2,9 @@
 
 ``aanwas monitor --work WORK --out DIR`` reads the cached feature table (person-level, work
 directory only), compares the last two reference dates (or the two given with ``--ref-date``)
-per feature, prevalence and score, logs the aggregates and the "retrain recommended" verdict to
-MLflow and writes a small drift report to ``DIR`` (atomically: ``drift_features.csv``,
+per feature and score, and the outcome prevalence of the newest reference date with known
+outcomes against the training period (:func:`training_prevalence`), logs the aggregates and the
+"retrain recommended" verdict to MLflow and writes a small drift report to ``DIR`` (atomically: ``drift_features.csv``,
 ``drift_scores.csv``, ``drift_prevalence.csv``, ``drift.json``). DIR is a report for the team in
 the secure environment, not an export.
 
@@ -31,8 +32,10 @@ from aanwas.common.io import atomic_dir
 from aanwas.config import AppConfig
 from aanwas.stages.steps import registry_bundle, score_bands
 from features.catalogue import feature_columns
-from monitoring.effects.drift import DriftReport, audit_drift
-from monitoring.monitor_config import MonitorConfig
+from monitoring.effects.drift import DriftReport, audit_drift, audit_prevalence
+from monitoring.monitor_config import DriftConfig, MonitorConfig
+from training.config import SplitConfig
+from training.splits import build_temporal_splits
 from training.tracking import configure_tracking, detach_project_run, resolve_tracking_uri
 
 
@@ -48,7 +51,7 @@ class MonitorResult:
 
 
 def run_drift(features: pd.DataFrame, ref_dates: tuple[pd.Timestamp, pd.Timestamp], mcfg: MonitorConfig) -> DriftReport:
-    """Drift between two reference dates of an in-memory feature table (pure).
+    """Drift of features and scores between two reference dates of an in-memory feature table (pure).
 
     Score drift is part of the verdict when ``features`` has a ``score`` column (see
     :func:`champion_scores`).
@@ -57,7 +60,57 @@ def run_drift(features: pd.DataFrame, ref_dates: tuple[pd.Timestamp, pd.Timestam
     cur = features[features["ref_date"] == ref_dates[1]]
     bands = sorted(set(ref["age_band"].astype("str")) & set(cur["age_band"].astype("str")))
     cols = {b: [c for c in feature_columns(b) if c in features.columns] for b in bands}
-    return audit_drift(ref, cur, features=cols, config=mcfg.drift)
+    # the prevalence is not a change between these two dates (the newest has no known outcome):
+    # see training_prevalence
+    return audit_drift(ref, cur, features=cols, config=mcfg.drift, label_column=None)
+
+
+#: ``reason`` of a prevalence row for a band without a training period in the feature table.
+REASON_NO_TRAINING_PERIOD = "too few reference dates with known outcomes for a training period: not measured"
+
+
+def training_prevalence(labels: pd.DataFrame, split: SplitConfig, config: DriftConfig) -> pd.DataFrame:
+    """Outcome prevalence per band: the newest reference date with known outcomes against the
+    band's training dates (pure; the prevalence table of :class:`DriftReport`).
+
+    The dates are those of the temporal split ``aanwas train`` makes of the same feature table
+    (:func:`training.splits.build_temporal_splits`): the training dates are the reference, the
+    newest date whose outcomes are all known (the split's test date) is current. The newest
+    reference date itself never has a known outcome (its horizon has not passed), so comparing
+    the last two dates, like features and scores, would never measure it. ``labels`` has
+    ``rinpersoon`` (in memory only: one person at several training dates is one cluster of the
+    interval), ``ref_date``, ``age_band`` and ``label``. A band with too few dates with known
+    outcomes for a split gets a row without figures and a ``reason``.
+    """
+    bands = sorted(labels["age_band"].astype("str").unique())
+    refs, curs, missing = [], [], []
+    for band in bands:
+        try:
+            s = build_temporal_splits(labels, [band], split)[band]
+        except InputError:
+            missing.append(band)
+            continue
+        in_band = labels["age_band"].astype("str") == band
+        refs.append(labels[in_band & labels["ref_date"].isin(list(s.train_dates))])
+        curs.append(labels[in_band & (labels["ref_date"] == s.test_date)])
+    empty = labels.iloc[:0]
+    table = audit_prevalence(
+        pd.concat(refs or [empty]), pd.concat(curs or [empty]), config=config, cluster_column="rinpersoon"
+    )
+    nan = float("nan")
+    gaps = [
+        {"age_band": b, "reference_dates": "", "current_date": "", "n_ref": 0, "n_cur": 0}
+        | dict.fromkeys(("prevalence_ref", "prevalence_cur", "diff", "diff_lo", "diff_hi"), nan)
+        | {"shifted": False, "reason": REASON_NO_TRAINING_PERIOD}
+        for b in missing
+    ]
+    out = pd.concat([table, pd.DataFrame(gaps, columns=table.columns)], ignore_index=True) if gaps else table
+    return out.sort_values("age_band", kind="stable").reset_index(drop=True)
+
+
+def _read_labels(work: Path) -> pd.DataFrame:
+    """Person, reference date, band and outcome of every row of the feature table (in memory)."""
+    return pd.read_parquet(Path(work) / "features.parquet", columns=["rinpersoon", "ref_date", "age_band", "label"])
 
 
 def _read_features(work: Path, dates: Sequence[str] | None) -> tuple[pd.DataFrame, tuple[pd.Timestamp, pd.Timestamp]]:
@@ -150,6 +203,9 @@ def run_monitor(
         note.print("monitor: no champion model registered yet: score drift left out")
     drift = run_drift(frame, pair, mcfg)
     del frame  # person-level: not kept beyond the drift statistics
+    labels = _read_labels(Path(work))
+    drift = drift.with_prevalence(training_prevalence(labels, cfg.training.split, mcfg.drift))
+    del labels
     verdict = {
         "reference": pair[0].date().isoformat(),
         "current": pair[1].date().isoformat(),

@@ -3,9 +3,11 @@ aggregation with disclosure control, and writing the checked area table of every
 
 ``aanwas export`` (:func:`aanwas.stages.export.run_full_export`), ``aanwas bench``'s export
 stage and ``aanwas monitor`` (scores for score drift) compose these; none of them repeats
-one. The person-level scored frame exists only in memory: :func:`check_scores` aggregates and
-checks it, and only :class:`monitoring.publishing.disclosure.DisclosureChecked` tables reach
-:func:`write_periods` (through :func:`monitoring.publishing.export.write_export`, the one export writer).
+one. The person-level scored frame exists only in memory: :func:`registry_area_sums` sums each
+reference date's scores to areas, :func:`check_sums` applies disclosure control to the area
+table of the sums, and only :class:`monitoring.publishing.disclosure.DisclosureChecked` tables
+reach :func:`write_periods` (through :func:`monitoring.publishing.export.write_export`, the one
+export writer).
 """
 
 from __future__ import annotations
@@ -76,11 +78,6 @@ def combine_fingerprint(parts: Sequence[Mapping[str, Sequence[Any]]]) -> str:
             total = sum(int(f[2]) for f in found) % (1 << 64)
             h.update(f"{col}:{dtype}:{n}:{total}".encode())
     return h.hexdigest()
-
-
-def scores_fingerprint(scores: pd.DataFrame) -> str:
-    """Order-independent sha256 over the scored frame's keys and scores (no values readable)."""
-    return combine_fingerprint([fingerprint_parts(scores)])
 
 
 def _score_rows(rows: pd.DataFrame, *, bundle: ModelBundle) -> np.ndarray:
@@ -201,31 +198,6 @@ def registry_bundle(
             raise NoChampionError(missing[band])
     uri = tracking.resolve_tracking_uri(mlflow_uri, tcfg.mlflow, Path(work))
     return load_bundle(tcfg.mlflow.model_prefix, wanted, alias=alias, uri=uri)
-
-
-def registry_scores(
-    cfg: AppConfig,
-    work: Path,
-    *,
-    mlflow_uri: str | None = None,
-    alias: str = "champion",
-    bands: Sequence[str] | None = None,
-) -> tuple[Callable[[Executor | None], pd.DataFrame], str]:
-    """The scored frame of the cached feature table, from the registry's ``alias`` models.
-
-    Returns a callable (reads the cached feature table from the work directory, scores it in
-    memory with the registered model of each band; an optional executor scores each reference
-    date as a task, see :func:`score_bands`) and the model version label.
-    """
-    bundle = registry_bundle(cfg, work, mlflow_uri=mlflow_uri, alias=alias, bands=bands)
-    version = bundle.version_label
-
-    def score_table(executor: Executor | None = None) -> pd.DataFrame:
-        inputs = sorted({c for b in bundle.bands for c in bundle.features(b)} - set(SCORED_KEYS))
-        frame = load_features(Path(work), columns=SCORED_KEYS + inputs)  # only what scoring and aggregation read
-        return score_bands(bundle, frame, SCORED_KEYS, executor)
-
-    return score_table, version
 
 
 #: Directory in the work directory with the area sums of each reference date (CONFIDENTIAL
@@ -402,21 +374,6 @@ class CheckedAreas:
     def periods(self) -> list[str]:
         """Periods of the checked area table, sorted."""
         return sorted(self.checked.table["period"].astype(str).unique())
-
-
-def check_scores(
-    mon: MonitoringConfig,
-    scores: pd.DataFrame,
-    geography: Geography,
-    progress: Callable[[str, float], None] | None = None,
-    store: MutableMapping[str, bytes] | None = None,
-    executor: Executor | None = None,
-) -> CheckedAreas:
-    """Fingerprint the in-memory scores, aggregate them to the areas of ``geography`` and apply
-    disclosure control (no files): :func:`check_sums` of the scores' sums."""
-    sums = aggregate_sums(scores, geography, mon.aggregate)
-    scored = ScoredSums(sums=sums, fingerprint=scores_fingerprint(scores), n_rows=len(scores))
-    return check_sums(mon, scored, geography, progress, store, executor)
 
 
 def check_sums(

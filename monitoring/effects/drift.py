@@ -1,4 +1,4 @@
-"""Drift between two reference dates or refreshes: features, scores and outcome prevalence.
+"""Drift between two samples (reference dates or refreshes): features, scores and outcome prevalence.
 
 Per age band and feature the population stability index (PSI, reference-quantile bins plus a
 bin for missing values) and the Wasserstein distance (in reference standard deviations) are
@@ -24,7 +24,7 @@ from scipy import stats
 from aanwas.common.errors import InputError
 from monitoring.monitor_config import DriftConfig
 
-__all__ = ["DriftReport", "audit_drift", "psi", "wasserstein_std"]
+__all__ = ["DriftReport", "audit_drift", "audit_prevalence", "psi", "wasserstein_std"]
 
 _ALL = "all"
 
@@ -163,9 +163,12 @@ class DriftReport:
         mean_ref, mean_cur, mean_diff, mean_diff_lo, mean_diff_hi, drifted`` (empty without
         scores).
     prevalence : DataFrame
-        ``age_band, n_ref, n_cur, prevalence_ref, prevalence_cur, diff, diff_lo, diff_hi,
-        shifted, reason``: one row per band; censored labels are left out, and a band without
-        a known label at one of the dates has blank figures and a ``reason``.
+        ``age_band, reference_dates, current_date, n_ref, n_cur, prevalence_ref,
+        prevalence_cur, diff, diff_lo, diff_hi, shifted, reason``: one row per band; censored
+        labels are left out, and a band without a known label at one of the dates has blank
+        figures and a ``reason``. ``aanwas monitor`` replaces it with
+        :func:`audit_prevalence` of the training period against the newest date with known
+        outcomes (:meth:`with_prevalence`).
     retrain_recommended : bool
     reasons : tuple of str
         Plain-language reasons behind the verdict (English, for logs and the run record).
@@ -176,6 +179,19 @@ class DriftReport:
     prevalence: pd.DataFrame
     retrain_recommended: bool
     reasons: tuple[str, ...]
+
+    def with_prevalence(self, prevalence: pd.DataFrame) -> DriftReport:
+        """This report with another prevalence table (e.g. :func:`audit_prevalence`): its shifts
+        replace this table's in the verdict and its reasons."""
+        old = set(_prevalence_reasons(self.prevalence))
+        reasons = [r for r in self.reasons if r not in old] + _prevalence_reasons(prevalence)
+        others = any(r not in old for r in self.reasons)
+        return dataclasses.replace(
+            self,
+            prevalence=prevalence[_PREVALENCE_COLUMNS].reset_index(drop=True),
+            retrain_recommended=bool(others or prevalence["shifted"].any()),
+            reasons=tuple(reasons),
+        )
 
     def metrics(self) -> dict[str, float]:
         """Flat ``name -> value`` mapping of the aggregate statistics (for MLflow metrics), named
@@ -266,6 +282,8 @@ _SCORE_COLUMNS = [
 ]
 _PREVALENCE_COLUMNS = [
     "age_band",
+    "reference_dates",
+    "current_date",
     "n_ref",
     "n_cur",
     "prevalence_ref",
@@ -278,6 +296,33 @@ _PREVALENCE_COLUMNS = [
 ]
 #: ``reason`` of a prevalence row without figures: no known outcome at one of the dates.
 REASON_OUTCOME_UNKNOWN = "outcome not known yet at {which} (its horizon has not passed): not measured"
+
+
+def _prevalence_reasons(table: pd.DataFrame) -> list[str]:
+    return [
+        f"{r.age_band}: outcome prevalence changed from {r.prevalence_ref:.4f} to {r.prevalence_cur:.4f}"
+        for r in table.itertuples(index=False)
+        if r.shifted
+    ]
+
+
+def _dates_text(frame: pd.DataFrame) -> str:
+    """The reference dates of a sample as ISO text (``a,b,...``; empty without a ref_date column)."""
+    if "ref_date" not in frame.columns or frame.empty:
+        return ""
+    return ",".join(pd.Timestamp(d).date().isoformat() for d in sorted(frame["ref_date"].unique()))
+
+
+def _mean_var(y: np.ndarray, clusters: np.ndarray | None) -> float:
+    """Variance of a mean of 0/1 outcomes: binomial, or with ``clusters`` (a person in several
+    reference dates) the cluster-robust ``sum_c (sum_i (y_i - p))^2 / n^2`` times ``c / (c - 1)``,
+    returned as a per-row variance (times n) like ``p (1 - p)``."""
+    p = float(y.mean())
+    if clusters is None:
+        return p * (1 - p)
+    sums = pd.Series(y - p).groupby(clusters).sum().to_numpy()
+    c = len(sums)
+    return float((sums**2).sum() / len(y) * (c / (c - 1) if c > 1 else 1.0))
 
 
 def _band_of_rows(
@@ -322,14 +367,24 @@ def _score_drift(
 
 
 def _prevalence_shift(
-    ref_b: pd.DataFrame, cur_b: pd.DataFrame, label_column: str, band: str, config: DriftConfig
+    ref_b: pd.DataFrame,
+    cur_b: pd.DataFrame,
+    label_column: str,
+    band: str,
+    config: DriftConfig,
+    cluster_column: str | None = None,
 ) -> dict[str, Any]:
-    """Change of one band's outcome prevalence (known labels only): shifted when the interval
-    excludes 0 and the relative change is at least ``config.prevalence_min_relative_change``.
-    Without a known label in a sample the row has no figures and ``reason`` says which date's
-    outcome is not known yet (its horizon has not passed)."""
-    yr = ref_b[label_column].astype("boolean").dropna().to_numpy(dtype=float)
-    yc = cur_b[label_column].astype("boolean").dropna().to_numpy(dtype=float)
+    """Change of one band's outcome prevalence (known labels only): shifted when the
+    ``1 - config.alpha`` interval excludes 0 and the relative change is at least
+    ``config.prevalence_min_relative_change``. Without a known label in a sample the row has no
+    figures and ``reason`` says which date's outcome is not known yet (its horizon has not
+    passed). With ``cluster_column`` a sample's variance allows for one person's rows at several
+    reference dates."""
+    ref_b = ref_b[ref_b[label_column].notna()]
+    cur_b = cur_b[cur_b[label_column].notna()]
+    yr = ref_b[label_column].astype("boolean").to_numpy(dtype=float)
+    yc = cur_b[label_column].astype("boolean").to_numpy(dtype=float)
+    dates = {"reference_dates": _dates_text(ref_b), "current_date": _dates_text(cur_b)}
     if not (len(yr) and len(yc)):
         which = "the reference date" if len(yc) else "the current date"
         if not (len(yr) or len(yc)):
@@ -337,6 +392,7 @@ def _prevalence_shift(
         nan = float("nan")
         return {
             "age_band": band,
+            **dates,
             "n_ref": len(yr),
             "n_cur": len(yc),
             **dict.fromkeys(("prevalence_ref", "prevalence_cur", "diff", "diff_lo", "diff_hi"), nan),
@@ -344,10 +400,13 @@ def _prevalence_shift(
             "reason": REASON_OUTCOME_UNKNOWN.format(which=which),
         }
     p1, p2 = float(yr.mean()), float(yc.mean())
-    d, lo, hi = _diff_ci(p1, p1 * (1 - p1), len(yr), p2, p2 * (1 - p2), len(yc), 1.0 - config.alpha)
+    cr = ref_b[cluster_column].to_numpy() if cluster_column else None
+    cc = cur_b[cluster_column].to_numpy() if cluster_column else None
+    d, lo, hi = _diff_ci(p1, _mean_var(yr, cr), len(yr), p2, _mean_var(yc, cc), len(yc), 1.0 - config.alpha)
     rel = abs(d) / p1 if p1 > 0 else (np.inf if d != 0 else 0.0)
     return {
         "age_band": band,
+        **dates,
         "n_ref": len(yr),
         "n_cur": len(yc),
         "prevalence_ref": p1,
@@ -441,10 +500,7 @@ def audit_drift(
             p_rows.append(p_row)
             if p_row["shifted"]:
                 retrain = True
-                reasons.append(
-                    f"{band}: outcome prevalence changed from {p_row['prevalence_ref']:.4f} "
-                    f"to {p_row['prevalence_cur']:.4f}"
-                )
+                reasons += _prevalence_reasons(pd.DataFrame([p_row]))
     return DriftReport(
         features=pd.DataFrame(f_rows, columns=_FEATURE_COLUMNS),
         scores=pd.DataFrame(s_rows, columns=_SCORE_COLUMNS),
@@ -452,3 +508,38 @@ def audit_drift(
         retrain_recommended=retrain,
         reasons=tuple(reasons),
     )
+
+
+def audit_prevalence(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    config: DriftConfig,
+    label_column: str = "label",
+    band_column: str = "age_band",
+    cluster_column: str | None = None,
+) -> pd.DataFrame:
+    """Outcome prevalence of ``current`` against ``reference`` per age band (the prevalence
+    table of :class:`DriftReport`).
+
+    ``aanwas monitor`` passes the training period's reference dates (pooled) and the newest
+    reference date whose outcomes are known, per band: a model is calibrated to the outcome
+    share of its training period, and the newest reference date itself has no known outcome
+    yet. ``cluster_column`` (the person pseudonym, in memory only) makes the interval allow
+    for one person's rows at several training dates, whose outcome windows overlap.
+
+    Examples
+    --------
+    >>> ref = pd.DataFrame({"age_band": "13-19", "label": pd.array([True] + [False] * 99, dtype="boolean")})
+    >>> cur = pd.DataFrame({"age_band": "13-19", "label": pd.array([True] * 2 + [False] * 98, dtype="boolean")})
+    >>> row = audit_prevalence(ref, cur, config=DriftConfig()).iloc[0]
+    >>> float(row["diff"]), bool(row["shifted"])
+    (0.01, False)
+    """
+    bands_ref, bands_cur = _band_of_rows(reference, current, band_column)
+    rows = []
+    for band in sorted(set(bands_ref.unique()) | set(bands_cur.unique())):
+        ref_b = reference.loc[(bands_ref == band).to_numpy()]
+        cur_b = current.loc[(bands_cur == band).to_numpy()]
+        rows.append(_prevalence_shift(ref_b, cur_b, label_column, band, config, cluster_column))
+    return pd.DataFrame(rows, columns=_PREVALENCE_COLUMNS)

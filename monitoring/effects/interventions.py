@@ -630,14 +630,14 @@ def _did_cohorts(Y: np.ndarray, cohort: np.ndarray) -> tuple[np.ndarray, list[in
 
 
 def _did_tables(
-    cells: Sequence[tuple[int, int, np.ndarray, np.ndarray]], labels: Sequence[Any], n_cl: int, ci_level: float
+    cells: Sequence[tuple[int, int, np.ndarray, np.ndarray]], labels: Sequence[Any], n_cl: int, interval_level: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The group-time effects (cohort x period, sorted by cohort and event time) and the event
     study (weighted mean effect per event time), each with its bootstrap interval."""
     rows: list[dict[str, Any]] = []
     es: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     for g, t, att, tw in cells:
-        clo, chi = _ci(float(att[0]), att[1:], ci_level, n_cl)
+        clo, chi = _ci(float(att[0]), att[1:], interval_level, n_cl)
         rows.append(
             {
                 "cohort": labels[g],
@@ -652,7 +652,7 @@ def _did_tables(
     es_rows = []
     for e in sorted(es):
         a = sum(att * tw for att, tw in es[e]) / sum(tw for _, tw in es[e])
-        elo, ehi = _ci(float(a[0]), a[1:], ci_level, n_cl)
+        elo, ehi = _ci(float(a[0]), a[1:], interval_level, n_cl)
         es_rows.append({"event_time": e, "att": float(a[0]), "ci_low": elo, "ci_high": ehi})
     cell_cols = ["cohort", "period", "event_time", "att", "ci_low", "ci_high"]
     cells_df = pd.DataFrame(rows, columns=cell_cols)
@@ -693,7 +693,7 @@ def estimate_did(
     cohort : ndarray (n_areas,) of int
         Column of the first treated period, ``-1`` for never-treated areas.
     config : InterventionConfig
-        ``base_periods``, ``ci_level``, ``n_bootstrap``, ``seed``.
+        ``base_periods``, ``interval_level``, ``n_bootstrap``, ``seed``.
     cohort_end : ndarray (n_areas,), optional
         Exclusive last column used for each area's cohort (in-time placebos stop at the real
         start); default: all periods.
@@ -741,9 +741,9 @@ def estimate_did(
         Wt.append(M * (weights * members)[None, :])
     simple, cells = _att_core(Y, spec, Wt, Wc, config.base_periods)
     n_cl = len(np.unique(clusters[np.isin(cohort, gs)]))
-    lo, hi = _ci(float(simple[0]), simple[1:], config.ci_level, n_cl)
+    lo, hi = _ci(float(simple[0]), simple[1:], config.interval_level, n_cl)
     labels = list(periods) if periods is not None else list(range(T))
-    cells_df, event_study = _did_tables(cells, labels, n_cl, config.ci_level)
+    cells_df, event_study = _did_tables(cells, labels, n_cl, config.interval_level)
     treated_in = np.isin(cohort, gs)
     return DidResult(
         att=float(simple[0]),
@@ -999,7 +999,7 @@ class ScmResult:
     effect : float
         Mean post-period gap (treated minus synthetic).
     ci_low, ci_high : float
-        ``effect`` minus the central ``ci_level`` range of the donors' placebo effects.
+        ``effect`` minus the central ``interval_level`` range of the donors' placebo effects.
     gaps : DataFrame
         ``period, treated, synthetic, gap`` over all periods used.
     weights : Series
@@ -1088,7 +1088,7 @@ def estimate_synthetic_control(
     periods ``0..g-1`` (after removing each series' pre-period mean if ``config.scm_demean``).
     The effect is the mean gap over periods ``g..end-1``. Every donor is in turn treated as if
     it were treated (the remaining donors as its pool); the interval is the effect minus the
-    central ``config.ci_level`` range of those placebo effects (their spread is the estimator's
+    central ``config.interval_level`` range of those placebo effects (their spread is the estimator's
     noise under no effect).
 
     Parameters
@@ -1131,7 +1131,7 @@ def estimate_synthetic_control(
     # in-space placebos: donor j against all other donors (one batched fit)
     _, pgaps = _scm_fit(X, X, ~np.eye(J, dtype=bool), g, end, config)
     plac = pgaps[g:end].mean(axis=0)
-    a = (1.0 - config.ci_level) / 2.0
+    a = (1.0 - config.interval_level) / 2.0
     q_lo, q_hi = np.quantile(plac, [a, 1.0 - a])
     labels = list(periods)[:end] if periods is not None else list(range(end))
     treated = y[:end] - (y[:g].mean() if config.scm_demean else 0.0)
@@ -1345,7 +1345,7 @@ def finite_intervals(effects: pd.DataFrame) -> pd.DataFrame:
 
     Randomization inference (:func:`_ri_interval`, used with few treated clusters) compares the
     real assignment with placebo assignments of untreated clusters. With fewer than
-    ``2 / (1 - ci_level) - 1`` of them (39 at 95 %) no effect size can be rejected, and with
+    ``2 / (1 - interval_level) - 1`` of them (19 at 90 %) no effect size can be rejected, and with
     few more a side can stay unrejected: that side of the interval is honestly infinite. A file
     cannot hold infinity readably, so such an end is written empty and ``reason`` (blank on
     every other row) names the cause.
@@ -1402,7 +1402,7 @@ def _did_rows(
     use_ri = n_tc < config.min_clusters_bootstrap
     n_c_clusters = K - n_tc
     can_ri = n_c_clusters >= 2 * n_tc and n_c_clusters > n_tc
-    a = (1.0 - config.ci_level) / 2.0
+    a = (1.0 - config.interval_level) / 2.0
 
     def randomization(
         starts: np.ndarray, ends: np.ndarray, placebo: bool = False
@@ -1416,7 +1416,7 @@ def _did_rows(
         (est, se), null, shift, null_se = _did_randomization(
             Y[:, :end], w, local, cc, pairs, config, rng, untreated_draws=placebo and len(pairs) > 1
         )
-        lo, hi = _ri_interval(est, se, null, shift, null_se, config.ci_level)
+        lo, hi = _ri_interval(est, se, null, shift, null_se, config.interval_level)
         return est, lo, hi, null - est * shift
 
     T = Y.shape[1]
@@ -1478,7 +1478,7 @@ def _scm_rows(
         out.append(_row(iv_id, pt.effect, pt.ci_low, pt.ci_high, PLACEBO_TIME + METHOD_SCM, n_t))
     else:
         skipped.append({"intervention_id": iv_id, "reason": "in-time placebo: too few periods before the start"})
-    a = (1.0 - config.ci_level) / 2.0
+    a = (1.0 - config.interval_level) / 2.0
     lo, hi = np.quantile(res.placebo_effects, [a, 1.0 - a])
     out.append(_row(iv_id, float(np.mean(res.placebo_effects)), float(lo), float(hi), PLACEBO_SPACE + METHOD_SCM, 1))
     return out

@@ -212,6 +212,32 @@ def _plus(value: float, var_of: Callable[[np.ndarray], np.ndarray]) -> Callable[
     return lambda c: value + var_of(c)
 
 
+def _direct_error(
+    o: np.ndarray, e: np.ndarray, b: np.ndarray, m: np.ndarray, cfg: AggregateConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labelled cells with a direct estimate of the scores' error, the estimate and its sampling variance.
+
+    ``o``, ``e``, ``b``, ``m``: observed outcomes, expected outcomes (sum of scores), their
+    Bernoulli variance ``sum s (1 - s)`` and the number labelled, of the labelled persons per
+    cell. The direct estimate is ``(o - e) / m`` with variance ``b / m^2`` (relative: ``o / e - 1``
+    and ``b / e^2``). Returns the mask of cells that have one, and the estimates and variances
+    of those cells (same order). A cell has one when its sampling variance is a positive
+    finite float and the estimate finite: not when every score is 0 or 1 (no sampling
+    variance), nor when the scores are so close to 0 that ``b / m^2`` underflows to 0 or,
+    relative, ``o / e`` or ``b / e^2`` overflow (expected counts below about 1e-154).
+    """
+    use = (m > 0) & (b > 0) & (e > 0)
+    o, e, b, m = o[use], e[use], b[use], m[use]
+    with np.errstate(over="ignore", divide="ignore", under="ignore"):
+        if cfg.area_error_scale == "relative":
+            direct, psi = o / e - 1.0, b / e**2
+        else:
+            direct, psi = (o - e) / m, b / m**2
+    ok = np.isfinite(direct) & np.isfinite(psi) & (psi > 0.0)
+    use[use] = ok
+    return use, direct[ok], psi[ok]
+
+
 def _area_error_var(
     no: np.ndarray,
     sl: np.ndarray,
@@ -244,15 +270,11 @@ def _area_error_var(
     than two per period exist).
     """
     sub = (slice(None), idx)
-    o, e, b, m, size = no[sub], sl[sub], sb[sub], nl[sub], s1[sub]
-    use = (m > 0) & (b > 0) & (e > 0)
+    size = s1[sub]
+    use, direct, psi = _direct_error(no[sub], sl[sub], sb[sub], nl[sub], cfg)
     periods = np.nonzero(use)[0]
     if use.sum() < 2 * max(len(np.unique(periods)), 1) + 1:
         return _constant(0.0)
-    if cfg.area_error_scale == "relative":
-        direct, psi = o[use] / e[use] - 1.0, b[use] / e[use] ** 2
-    else:
-        direct, psi = (o[use] - e[use]) / m[use], b[use] / m[use] ** 2
     codes = np.unique(periods, return_inverse=True)[1]
     design = np.zeros((codes.size, int(codes.max()) + 1))
     design[np.arange(codes.size), codes] = 1.0
@@ -281,14 +303,11 @@ def _calibration_error_var(
     ...       np.array([90.0, 90.0]), np.array([1000.0, 1000.0]), cfg), 8)
     0.00031
     """
-    use = (nl > 0) & (sb > 0) & (sl > 0)
+    use, d, psi = _direct_error(no, sl, sb, nl, cfg)
     if not use.any():
         return 0.0
-    if cfg.area_error_scale == "relative":
-        d, psi = no[use] / sl[use] - 1.0, sb[use] / sl[use] ** 2
-    else:
-        d, psi = (no[use] - sl[use]) / nl[use], sb[use] / nl[use] ** 2
-    return max(0.0, float(np.mean(d * d - psi)))
+    with np.errstate(over="ignore"):  # inf: see _shrink
+        return max(0.0, float(np.mean(d * d - psi)))
 
 
 def _shrink(
@@ -325,7 +344,10 @@ def _shrink(
     for lv, var_of in area_var.items():
         at = (level == lv) & (s1 > 0)
         area[at] = var_of(log_size[at])
-    area = area * scale
+    # a relative error variance beyond float range (scores within 1e-154 of 0 whose outcomes
+    # happened) is an unbounded error: the interval is [0, 1] whatever the area's scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        area = np.where(np.isposinf(area), np.inf, area * scale)
     mse = person + area
     weight = np.where(n > 0, 1.0, np.nan)
     return mean, mse, mean.copy(), mse, weight

@@ -120,10 +120,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "key_national": "landelijk",
         "key_start": "start interventie",
         "effects_title": "Effecten van interventies",
-        "effects_note": "Schatting van het effect op waargenomen registraties per 1.000 jongeren per jaar, vergeleken met gebieden zonder interventie, met 95%-interval. Placebo-controles horen geen effect te tonen.",
+        "effects_note": "Schatting van het effect op waargenomen registraties per 1.000 jongeren per jaar, vergeleken met gebieden zonder interventie, met {level}%-interval. Placebo-controles horen geen effect te tonen.",
         "col_intervention": "Interventie",
         "col_method": "Methode",
-        "col_estimate": "Schatting (95%-interval)",
+        "col_estimate": "Schatting ({level}%-interval)",
         "col_areas": "Gebieden",
         "col_reading": "Lezing",
         "method_did_cs": "verschil-in-verschillen",
@@ -206,10 +206,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "key_national": "national",
         "key_start": "intervention start",
         "effects_title": "Intervention effects",
-        "effects_note": "Estimated effect on observed registrations per 1,000 young people per year, against areas without the intervention, with 95% interval. Placebo checks should show no effect.",
+        "effects_note": "Estimated effect on observed registrations per 1,000 young people per year, against areas without the intervention, with {level}% interval. Placebo checks should show no effect.",
         "col_intervention": "Intervention",
         "col_method": "Method",
-        "col_estimate": "Estimate (95% interval)",
+        "col_estimate": "Estimate ({level}% interval)",
         "col_areas": "Areas",
         "col_reading": "Reading",
         "method_did_cs": "difference-in-differences",
@@ -622,7 +622,7 @@ def _page_texts(
     lang = config.language
     texts = dict(TEXTS[lang])
     level_pct = f"{round(100 * config.interval_level):d}"
-    for key in ("legend_note", "col_risk", "key_interval", "about_uncertainty"):
+    for key in ("legend_note", "col_risk", "key_interval", "about_uncertainty", "effects_note", "col_estimate"):
         texts[key] = texts[key].format(level=level_pct)
     texts["reason_small"] = texts["reason_small"].format(min=min_cell_size)
     texts["reason_generic"] = texts["reason_generic"].format(min=min_cell_size)

@@ -43,6 +43,10 @@ __all__ = ["FayHerriotFit", "fay_herriot", "fay_herriot_synthetic"]
 #: Grid points over the slope range before the bounded Brent refinement, and its tolerance.
 _SLOPE_GRID = 17
 _SLOPE_TOL = 1e-4
+#: Smallest sampling variance relative to their median that the fit distinguishes from 0.
+_PSI_FLOOR = float(np.finfo(np.float64).eps)
+#: Largest |log| of an area's variance relative to the variance at the covariate's mean.
+_LOG_SHAPE_LIMIT = float(np.log(1.0 / _PSI_FLOOR))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,6 +304,26 @@ def _prasad_rao_terms(
     return theta_cov, g1, g2, g3
 
 
+def _unit_exponent(psi: np.ndarray) -> int:
+    """``k`` such that the sampling variances in units of ``4**k`` have a median near 1.
+
+    The fit runs in the unit ``2**k`` of the estimates: the REML score has weights up to
+    ``1 / psi**3``, which overflow for ``psi < 1e-103`` (the Bernoulli variance of scores near
+    0 or 1) and underflow for large ones. Scaling by a power of two is exact, so the fit is
+    the same in any unit (``test_equivariant_in_the_unit_of_the_estimates``).
+    """
+    return int(np.round(np.log2(np.median(psi)) / 2.0))
+
+
+def _searched_slope(c: np.ndarray, slope_bound: float) -> float:
+    """Bound of the slope search: ``slope_bound``, and at most what keeps every area's variance
+    within ``1 / eps`` (4.5e15) of the variance at the covariate's mean (``exp(slope c)``
+    overflows for covariates spanning hundreds of units, such as the log of expected counts
+    near 0)."""
+    reach = float(np.abs(c).max()) if c.size else 0.0
+    return min(slope_bound, _LOG_SHAPE_LIMIT / reach) if reach > 0.0 else slope_bound
+
+
 def _fit_area_variance(
     y: np.ndarray, x: np.ndarray, psi: np.ndarray, c: np.ndarray, slope_bound: float, tol: float, max_iter: int
 ) -> tuple[float, float, bool, int]:
@@ -364,7 +388,10 @@ def fay_herriot(
     direct : array (m,)
         Direct estimates of the areas' targets.
     sampling_var : array (m,)
-        Their sampling variances (taken as known, > 0).
+        Their sampling variances (taken as known, > 0; any positive float, subnormal ones
+        too). One below ``eps`` (2.2e-16) times their median is used as that: such an area
+        already carries all the weight of its fixed effects, and the fit is the limit
+        ``psi -> 0`` at float precision.
     design : array (m, p), optional
         Area-level covariates (include a column of ones for an intercept); default: intercept only.
     variance_covariate : array (m,), optional
@@ -375,7 +402,8 @@ def fay_herriot(
         ``sigma2_v`` for every area, the standard model.
     slope_bound : float
         The slope is searched in ``[-slope_bound, slope_bound]`` (``slope_at_bound`` says
-        whether the estimate sits there).
+        whether the estimate sits there), narrowed where needed so that no area's variance
+        differs from the one at the covariate's mean by more than ``1 / eps`` (4.5e15).
     level : float
         Coverage of the normal interval ``eblup +- z sqrt(mse)``.
     tol : float
@@ -402,9 +430,12 @@ def fay_herriot(
     >>> fit.sigma2_v, round(float(fit.eblup[0]), 6), round(float(fit.mse[0]), 6)
     (0.0, 1.0, 1.666667)
     """
-    y, psi, x = _fh_inputs(direct, sampling_var, design, level)
-    centre, c_range, c = _centred_covariate(variance_covariate, y, slope_bound)
-    s2, slope, converged, it = _fit_area_variance(y, x, psi, c, slope_bound, tol, max_iter)
+    direct_in, psi_in, x = _fh_inputs(direct, sampling_var, design, level)
+    centre, c_range, c = _centred_covariate(variance_covariate, direct_in, slope_bound)
+    k = _unit_exponent(psi_in)
+    y, psi = np.ldexp(direct_in, -k), np.maximum(np.ldexp(psi_in, -2 * k), _PSI_FLOOR)
+    bound = _searched_slope(c, slope_bound)
+    s2, slope, converged, it = _fit_area_variance(y, x, psi, c, bound, tol, max_iter)
     shape = np.exp(slope * c)
     sigma2 = s2 * shape
     v = sigma2 + psi
@@ -418,30 +449,31 @@ def fay_herriot(
     mse = g1 + g2 + 2.0 * g3
     eblup = synthetic + gamma * (y - synthetic)
     half = float(norm.ppf(0.5 + level / 2.0)) * np.sqrt(mse)
+    # back from the unit 2**k of the fit (exact)
     return FayHerriotFit(
-        beta=beta,
-        beta_cov=q,
-        sigma2_v=s2,
-        sigma2_v_var=float(theta_cov[0, 0]),
+        beta=np.ldexp(beta, k),
+        beta_cov=np.ldexp(q, 2 * k),
+        sigma2_v=float(np.ldexp(s2, 2 * k)),
+        sigma2_v_var=float(np.ldexp(theta_cov[0, 0], 4 * k)),
         variance_slope=slope,
         variance_slope_var=float(theta_cov[1, 1]) if len(grads) > 1 else 0.0,
-        slope_at_bound=bool(abs(slope) >= slope_bound * (1.0 - _SLOPE_TOL)),
+        slope_at_bound=bool(abs(slope) >= bound * (1.0 - _SLOPE_TOL)),
         variance_centre=centre,
         variance_range=c_range,
         converged=converged,
         iterations=it,
-        direct=y,
-        sampling_var=psi,
-        area_var=sigma2,
-        synthetic=synthetic,
+        direct=direct_in,
+        sampling_var=psi_in,
+        area_var=np.ldexp(sigma2, 2 * k),
+        synthetic=np.ldexp(synthetic, k),
         gamma=gamma,
-        eblup=eblup,
-        g1=g1,
-        g2=g2,
-        g3=g3,
-        mse=mse,
-        lo=eblup - half,
-        hi=eblup + half,
+        eblup=np.ldexp(eblup, k),
+        g1=np.ldexp(g1, 2 * k),
+        g2=np.ldexp(g2, 2 * k),
+        g3=np.ldexp(g3, 2 * k),
+        mse=np.ldexp(mse, 2 * k),
+        lo=np.ldexp(eblup - half, k),
+        hi=np.ldexp(eblup + half, k),
         level=level,
     )
 

@@ -119,8 +119,7 @@ def test_counts_add_up_along_hierarchy_and_bands(scores: pd.DataFrame) -> None:
 def test_sums_of_separate_periods_give_the_table_of_all_periods(scores: pd.DataFrame, labelled: bool) -> None:
     # what a refresh relies on: each period's sums are computed (or read back) on their own,
     # and the table from the joined sums is exactly the table of the whole frame
-    if labelled:  # (scores kept off 0 and 1: the area-error fit needs a sampling variance)
-        scores = scores.assign(score=scores["score"].round(3).clip(0.001, 0.999))
+    if labelled:
         scores = scores.assign(label=pd.array([None, True, False] * len(scores), dtype="boolean")[: len(scores)])
     cfg = AggregateConfig()
     parts = [aggregate_sums(g, GEO, cfg) for _, g in scores.groupby("period", sort=False)][::-1]
@@ -130,6 +129,40 @@ def test_sums_of_separate_periods_give_the_table_of_all_periods(scores: pd.DataF
     for k, v in whole.sums.items():
         assert np.array_equal(joined.sums[k], v), k
     pd.testing.assert_frame_equal(area_table(joined, GEO, cfg), aggregate_areas(scores, GEO, cfg))
+
+
+#: Scores at the edges of [0, 1]: 0 and 1 (no sampling variance), subnormal ones (their
+#: Bernoulli variance is subnormal too) and ones whose squares underflow.
+EDGE_SCORES = [0.0, 1.0, 5e-324, 2e-311, 1e-200, 1e-160, 1.0 - 2.0**-53]
+
+
+@st.composite
+def labelled_frames(draw: st.DrawFn) -> pd.DataFrame:
+    frame = draw(person_frames())
+    n = len(frame)
+    score = st.one_of(st.floats(0, 1), st.sampled_from(EDGE_SCORES))
+    label = st.sampled_from([True, False, None])
+    return frame.assign(
+        score=draw(st.lists(score, min_size=n, max_size=n)),
+        label=pd.array(draw(st.lists(label, min_size=n, max_size=n)), dtype="boolean"),
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    labelled_frames(),
+    st.sampled_from(["absolute", "relative"]),
+    st.sampled_from(["constant", "expected_count"]),
+)
+def test_any_scores_in_0_1_with_labels_give_intervals(scores: pd.DataFrame, scale: str, variance: str) -> None:
+    # Every calibrated score is a probability in [0, 1], subnormal ones included (a score of
+    # 2e-311 with labels used to stop the export with a ValueError from the area-error fit).
+    cfg = AggregateConfig(area_error_scale=scale, area_error_variance=variance)
+    out = aggregate_areas(scores, GEO, cfg)
+    lived = out[out["n_persons"] > 0]
+    for col in ("risk_mean", "risk_lo", "risk_hi"):
+        assert np.isfinite(lived[col]).all() and lived[col].between(0.0, 1.0).all(), col
+    assert (lived["risk_lo"] <= lived["risk_mean"]).all() and (lived["risk_mean"] <= lived["risk_hi"]).all()
 
 
 def test_a_period_in_two_parts_is_refused() -> None:

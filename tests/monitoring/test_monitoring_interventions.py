@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aanwas.common.errors import InputError
+from aanwas.config import AppConfig
 from features.geography import load_geography
 from monitoring.effects.interventions import (
     EFFECT_COLUMNS,
@@ -30,6 +31,15 @@ from monitoring.effects.interventions import (
 from monitoring.monitor_config import InterventionConfig
 
 CFG = InterventionConfig(n_bootstrap=299, n_placebo_space=200)
+#: The level of every interval the product shows (the effects' intervals follow it).
+LEVEL = AppConfig().monitoring.monitor.interventions.interval_level
+
+
+def _binomial_band(p: float, n: int) -> float:
+    """Three binomial standard deviations of a rate ``p`` over ``n`` draws."""
+    return 3.0 * float(np.sqrt(p * (1.0 - p) / n))
+
+
 PANEL_COLUMNS_TEST = ("period", "area_level", "area_code", "age_band", "n_persons", "value")
 
 
@@ -134,12 +144,30 @@ def _staggered(seed: int, effect: float, n: int = 150, T: int = 10) -> tuple[np.
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_did_recovers_injected_staggered_effect(seed):
+    # fixed seeds check recovery and detection with a 95 % interval (at 90 % seeds 12 and 13
+    # miss, as 1 in 10 panels does by design); coverage at the product's level is measured over
+    # 300 panels in test_did_interval_covers_the_injected_effect_at_the_interval_level
     Y, w, cohort = _staggered(seed, effect=-1.5)
-    res = estimate_did(Y, w, cohort, CFG)
+    res = estimate_did(Y, w, cohort, dataclasses.replace(CFG, interval_level=0.95))
     assert res.ci_low <= -1.5 <= res.ci_high
     assert res.ci_high < 0  # clearly detected
     pre = res.event_study[res.event_study["event_time"] < 0]
     assert (pre["ci_low"] <= 0).mean() >= 0.75 and (pre["ci_high"] >= 0).mean() >= 0.75
+
+
+def test_did_interval_covers_the_injected_effect_at_the_interval_level():
+    # 300 simulated staggered panels (90 treated areas: cluster bootstrap) with a known effect
+    # of -1.5: the interval at the product's level (definitions.interval_level, 0.90) covers it
+    # at that rate within binomial error (measured: 0.92 at 0.90, 0.973 at 0.95; 3 s CPU)
+    assert LEVEL == AppConfig().definitions.interval_level
+    cfg = dataclasses.replace(CFG, interval_level=LEVEL)
+    hits = []
+    for seed in range(300):
+        Y, w, cohort = _staggered(1000 + seed, effect=-1.5)
+        res = estimate_did(Y, w, cohort, cfg)
+        assert res.inference == "cluster_bootstrap"
+        hits.append(res.ci_low <= -1.5 <= res.ci_high)
+    assert abs(np.mean(hits) - LEVEL) <= _binomial_band(LEVEL, len(hits)), np.mean(hits)
 
 
 @pytest.mark.parametrize("seed", [21, 22, 23])
@@ -199,7 +227,7 @@ def _big_gemeenten(k: int, skip: int = 0) -> list[str]:
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_registry_effects_recovered_and_placebos_null(seed):
-    # Fixed seeds: 14 intervals at 95% each, so about half of all seeds have one miss somewhere
+    # Fixed seeds: 14 intervals at 90% each, so most seeds have one miss somewhere
     # by design; the slow test below checks coverage and null rates over 40 panels.
     effects = {
         "A": (_big_gemeenten(3, 5), 2019, -4.0),  # few gemeenten: randomization inference
@@ -279,7 +307,9 @@ def _heteroskedastic_panel(
 
 def test_randomization_inference_calibrated_on_fake_interventions():
     """Fake interventions (no effect) in one of 100 gemeenten (wijk panel, so still DiD): the
-    main DiD interval and the in-time placebo exclude 0 at the nominal 5%, within binomial error.
+    main DiD interval and the in-time placebo exclude 0 at the nominal rate (1 - the interval
+    level: 10 % at the product's 0.90), within binomial error. Measured with this seed: 8.7 %
+    (main) and 6.7 % (in-time placebo) at 0.90; 3.7 % and 2.3 % at 0.95.
 
     The session-3 randomization inference (unstudentized, a 20-gemeente reference set without
     the real assignment) rejected 9.3% (main) and 8.3% (in-time placebo) here; this version
@@ -287,7 +317,8 @@ def test_randomization_inference_calibrated_on_fake_interventions():
     in a fast test (real-world fakes: docs/dev/accuracy.md).
     """
     rng = np.random.default_rng(2024)
-    cfg = InterventionConfig(n_bootstrap=99, n_placebo_space=200)
+    cfg = dataclasses.replace(CFG, n_bootstrap=99, interval_level=LEVEL)
+    alpha = 1.0 - LEVEL
     n = 300
     rejects: dict[str, list[bool]] = {"did_cs": [], "placebo_time:did_cs": []}
     for _i in range(n):
@@ -303,14 +334,15 @@ def test_randomization_inference_calibrated_on_fake_interventions():
     both = rejects["did_cs"] + rejects["placebo_time:did_cs"]
     assert len(both) == 2 * n
     rates = {m: float(np.mean(v)) for m, v in rejects.items()}
-    assert abs(np.mean(both) - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / len(both)), rates
+    assert abs(np.mean(both) - alpha) <= _binomial_band(alpha, len(both)), rates
     for m, v in rejects.items():
-        assert abs(np.mean(v) - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / n), (m, rates)
+        assert abs(np.mean(v) - alpha) <= _binomial_band(alpha, n), (m, rates)
 
 
 @pytest.mark.slow
 def test_interval_coverage_and_placebo_null_rate_over_many_panels():
-    """Statistical validity: 95% intervals cover the truth, placebos stay null, over 40 panels."""
+    """Statistical validity: intervals at the product's level cover the truth and placebos stay
+    null at that rate (within binomial error), over 40 panels."""
     hits, nulls = [], []
     for seed in range(40):
         effects = {
@@ -322,15 +354,15 @@ def test_interval_coverage_and_placebo_null_rate_over_many_panels():
             _registry(effects),
             _gemeente_panel(100 + seed, effects),
             load_geography(),
-            dataclasses.replace(CFG, panel_level="gemeente"),
+            dataclasses.replace(CFG, panel_level="gemeente", interval_level=LEVEL),
         )
         eff = res.effects
         main = eff[~eff["method"].str.startswith("placebo")].set_index("intervention_id")
         hits += [main.loc[k, "ci_low"] <= v[2] <= main.loc[k, "ci_high"] for k, v in effects.items()]
         plac = eff[eff["method"].str.startswith("placebo")]
         nulls += ((plac["ci_low"] <= 0) & (plac["ci_high"] >= 0)).tolist()
-    assert np.mean(hits) >= 0.88
-    assert np.mean(nulls) >= 0.9
+    assert np.mean(hits) >= LEVEL - _binomial_band(LEVEL, len(hits)), np.mean(hits)
+    assert np.mean(nulls) >= LEVEL - _binomial_band(LEVEL, len(nulls)), np.mean(nulls)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,11 +375,13 @@ def test_synthetic_control_coverage_over_many_panels():
     hits, nulls = [], []
     for seed in range(40):
         y, donors, g = _factor_panel(1000 + seed, effect=4.0)
-        res = estimate_synthetic_control(y, donors, g, InterventionConfig())
+        cfg = InterventionConfig(interval_level=LEVEL)
+        res = estimate_synthetic_control(y, donors, g, cfg)
         hits.append(res.ci_low <= 4.0 <= res.ci_high)
-        pt = estimate_synthetic_control(y, donors, g - 2, InterventionConfig(), end=g)
+        pt = estimate_synthetic_control(y, donors, g - 2, cfg, end=g)
         nulls.append(pt.ci_low <= 0.0 <= pt.ci_high)
-    assert np.mean(hits) >= 0.88 and np.mean(nulls) >= 0.88
+    band = _binomial_band(LEVEL, len(hits))
+    assert np.mean(hits) >= LEVEL - band and np.mean(nulls) >= LEVEL - band, (np.mean(hits), np.mean(nulls))
 
 
 def _factor_panel(seed: int, effect: float, T: int = 14, g: int = 9, J: int = 40):
@@ -364,7 +398,7 @@ def _factor_panel(seed: int, effect: float, T: int = 14, g: int = 9, J: int = 40
 
 @pytest.mark.parametrize("seed", [4, 5, 6])
 def test_synthetic_control_recovers_single_area_effect(seed):
-    # fixed seeds: the 95% interval misses in about 1 of 20 panels by design (see the slow test)
+    # fixed seeds: the 90% interval misses in about 1 of 10 panels by design (see the slow test)
     y, donors, g = _factor_panel(seed, effect=4.0)
     res = estimate_synthetic_control(y, donors, g, InterventionConfig())
     assert res.effect == pytest.approx(4.0, abs=1.0)

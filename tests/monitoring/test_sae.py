@@ -292,3 +292,77 @@ def test_area_variance_does_not_extrapolate_and_synthetic_needs_the_covariate() 
 def test_bad_variance_covariate_is_one_clear_error(covariate) -> None:
     with pytest.raises(ValueError, match="variance_covariate"):
         fay_herriot(np.arange(4.0), np.ones(4), variance_covariate=covariate)
+
+
+def _rescaled(fit, k: int) -> dict[str, np.ndarray]:
+    """The fit's estimates in a unit ``2**k`` times larger (variances ``4**k``)."""
+    return {
+        "eblup": np.ldexp(fit.eblup, k),
+        "mse": np.ldexp(fit.mse, 2 * k),
+        "sigma2_v": np.ldexp(fit.sigma2_v, 2 * k),
+        "beta": np.ldexp(fit.beta, k),
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(fh_problems(), st.sampled_from([-520, -500, -250, -60, 60, 250]))
+def test_equivariant_in_the_unit_of_the_estimates(problem, k) -> None:
+    # Direct estimates in a unit 2**k times larger (sampling variances 4**k) give the same fit in
+    # that unit, down to sampling variances below the smallest normal float (k = -520 makes
+    # them subnormal, 1e-312 and smaller) and up to 1e150 (the variance of sigma2_v, 1e300).
+    # Weights 1 / psi**3 overflow at psi < 1e-103 unless the fit works in a unit of the data's
+    # own size.
+    y, psi, x = problem
+    a, b = fay_herriot(y, psi, x), fay_herriot(np.ldexp(y, k), np.ldexp(psi, 2 * k), x)
+    assert b.converged
+    # a subnormal keeps fewer significant bits: its relative precision is 5e-324 / psi
+    rtol = 1e-12 + 4.0 * np.finfo(float).smallest_subnormal / np.ldexp(psi, 2 * k).min()
+    for name, value in _rescaled(a, k).items():
+        np.testing.assert_allclose(getattr(b, name), value, rtol=rtol, atol=rtol * np.abs(value).max(), err_msg=name)
+
+
+@settings(max_examples=30, deadline=None)
+@given(fh_problems(), st.sampled_from([1e-200, 1e-310, 5e-324]))
+def test_a_vanishing_sampling_variance_of_one_area_is_its_limit(problem, tiny) -> None:
+    # One area measured almost exactly among ordinary ones: the fit is the limit psi -> 0
+    # (reached, at float precision, long before 1e-30), not an overflow.
+    y, psi, x = problem
+    psi = psi.copy()
+    psi[0] = 1e-30 * psi.mean()
+    limit = fay_herriot(y, psi, x)
+    psi[0] = tiny
+    fit = fay_herriot(y, psi, x)
+    assert fit.converged
+    np.testing.assert_allclose(fit.eblup, limit.eblup, rtol=1e-9, atol=1e-9 * np.abs(y).max())
+    np.testing.assert_allclose(fit.mse, limit.mse, rtol=1e-6, atol=1e-12 * limit.mse.max())
+
+
+@settings(max_examples=10, deadline=None)
+@given(hetero_problems(), st.sampled_from([-12, -6, 6]))
+def test_heteroscedastic_fit_is_equivariant_in_the_unit(problem, k) -> None:
+    # The MSE's g3 inverts the information of (sigma2_v, slope), whose entries differ by
+    # psi**-2 in size: computed in the data's unit (psi ~ 1e-7 at k = -12, the size of rates'
+    # sampling variances) its pseudo-inverse dropped the slope's variance and the MSE came
+    # out up to 5 times too small. In a unit of the data's size it is the same in every unit.
+    y, psi, x, c = problem
+    a = fay_herriot(y, psi, x, variance_covariate=c)
+    b = fay_herriot(np.ldexp(y, k), np.ldexp(psi, 2 * k), x, variance_covariate=c)
+    assert b.variance_slope == pytest.approx(a.variance_slope, abs=1e-9)
+    assert b.variance_slope_var == pytest.approx(a.variance_slope_var, rel=1e-9)
+    for name, value in _rescaled(a, k).items():
+        np.testing.assert_allclose(getattr(b, name), value, rtol=1e-9, atol=1e-9 * np.abs(value).max(), err_msg=name)
+
+
+@settings(max_examples=10, deadline=None)
+@given(hetero_problems(), st.sampled_from([50.0, 400.0]))
+def test_a_covariate_spanning_hundreds_of_units_keeps_the_variances_finite(problem, spread) -> None:
+    # The log of expected counts from 1e-300 to 1e5 spans 700 units: exp(2 * 350) overflows.
+    # The slope is searched only where every area's variance stays within 1 / eps of the centre's.
+    y, psi, x, c = problem
+    c = c.copy()
+    c[0] += spread
+    fit = fay_herriot(y, psi, x, variance_covariate=c)
+    assert fit.converged
+    assert np.isfinite(fit.mse).all() and np.isfinite(fit.area_var).all() and (fit.mse > 0).all()
+    span = np.abs(c - c.mean()).max() * abs(fit.variance_slope)
+    assert span <= np.log(1.0 / np.finfo(float).eps) * (1 + 1e-12)

@@ -102,3 +102,40 @@ def test_monitor_command_bad_input_exit_2_and_nothing_written(tmp_path: Path):
     assert res.exit_code == 2 and "feature table not found" in res.output
     assert len(res.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def _labelled_features(work: Path, n: int = 3000, seed: int = 1) -> None:
+    """Six yearly reference dates of the same young people: outcome share 0.02 up to 2021, 0.06
+    at 2022 (the newest date with known outcomes) and unknown at 2023 (horizon not passed)."""
+    rng = np.random.default_rng(seed)
+    band = rng.choice(["8-12", "13-19", "20-23"], n)
+    frames = []
+    for year in range(2018, 2024):
+        f = pd.DataFrame({"rinpersoon": np.arange(n), "ref_date": pd.Timestamp(f"{year}-01-01"), "age_band": band})
+        f["age"] = np.select([band == "8-12", band == "13-19"], [10, 16], 21).astype("int8")
+        for c in sorted(set(feature_columns("13-19")) - {"age"}):
+            f[c] = (rng.random(n) < 0.05).astype("float32")
+        p = 0.06 if year == 2022 else 0.02
+        f["label"] = pd.array(rng.random(n) < p, dtype="boolean")
+        if year == 2023:
+            f["label"] = pd.array([pd.NA] * n, dtype="boolean")
+        frames.append(f)
+    work.mkdir(parents=True, exist_ok=True)
+    pd.concat(frames, ignore_index=True).to_parquet(work / "features.parquet", index=False)
+
+
+def test_prevalence_is_measured_against_the_training_period(tmp_path: Path):
+    # The newest reference date never has a known outcome, so comparing the newest two dates
+    # never measured the prevalence. It compares the newest date with known outcomes (2022)
+    # with the training period of `aanwas train`'s split (2018-2020; 2021 tunes, 2022 tests).
+    work = tmp_path / "work"
+    _labelled_features(work)
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    res = run_monitor(AppConfig(), tmp_path / "monitor", work=work, mlflow_uri=uri)
+    assert (res.reference, res.current) == (pd.Timestamp("2022-01-01"), pd.Timestamp("2023-01-01"))
+    prev = pd.read_csv(tmp_path / "monitor" / "drift_prevalence.csv", keep_default_na=False)
+    assert list(prev["age_band"]) == ["13-19", "20-23", "8-12"]
+    assert set(prev["reference_dates"]) == {"2018-01-01,2019-01-01,2020-01-01"}
+    assert set(prev["current_date"]) == {"2022-01-01"} and set(prev["reason"]) == {""}
+    assert prev["shifted"].all() and (prev["prevalence_cur"] > prev["prevalence_ref"]).all()
+    assert res.drift.retrain_recommended and any("outcome prevalence changed" in r for r in res.drift.reasons)

@@ -9,17 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from checked_scores import check_scores, scores_fingerprint
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.dummy import DummyClassifier
 
 from aanwas.stages.steps import (
-    check_scores,
     combine_fingerprint,
     fingerprint_parts,
     intervention_registry,
     score_bands,
-    scores_fingerprint,
     write_periods,
 )
 from features.geography import Geography
@@ -146,3 +145,20 @@ def test_a_stored_area_sums_entry_reads_back_and_a_damaged_one_is_a_miss() -> No
     assert back.periods == sums.periods and all(np.array_equal(back.sums[k], v) for k, v in sums.sums.items())
     for damaged in (data[: len(data) // 2], b"x" + data, data.replace(b"n_rows", b"n_rowz")):
         assert _decode_part(damaged) is None  # recomputed, never half-read
+
+
+def test_every_public_step_is_used_by_the_product() -> None:
+    # a step only tests or a benchmark call is a second, older path to the same result
+    # (registry_scores and check_scores were: the stages score and check by area sums)
+    tree = ast.parse((STAGES / "steps.py").read_text(encoding="utf-8"))
+    public = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
+    product = [p.read_text(encoding="utf-8") for p in (STAGES.parent).rglob("*.py")]
+    calls = {
+        n.func.id if isinstance(n.func, ast.Name) else n.func.attr
+        for src in product
+        for n in ast.walk(ast.parse(src))
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name | ast.Attribute)
+    }
+    refs = {n.id for src in product for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
+    unused = [name for name in public if name not in calls | refs]
+    assert not unused, unused
