@@ -313,21 +313,39 @@ def piece_rows(rows: int, partitions: int) -> int:
     return -(-rows // partitions)
 
 
-def _pieces(folder: Path) -> Iterator[Pair]:
-    """The pieces in ``folder`` in order, each file removed once read."""
+def _pieces(folder: Path, dtypes: dict[str, pd.CategoricalDtype]) -> Iterator[Pair]:
+    """The pieces in ``folder`` in order, each file removed once read, their categorical
+    columns on the shared ``dtypes`` (:func:`_shared_categories`)."""
     n = len(list(folder.glob("*.pkl"))) if folder.is_dir() else 0
     for j in range(n):
         path = folder / f"{j}.pkl"
-        piece: Pair = pd.read_pickle(path)
+        feat, audit = pd.read_pickle(path)
         path.unlink()
-        yield piece
+        yield _shared_categories(feat, dtypes), _shared_categories(audit, dtypes)
+
+
+def _shared_categories(df: pd.DataFrame, dtypes: dict[str, pd.CategoricalDtype]) -> pd.DataFrame:
+    """``df`` with each categorical column on the one dtype object kept in ``dtypes`` for its
+    name (when equal): an unpickled piece brings its own copy of every category list (all
+    buurten of the country), and one piece of every partition is held at once. Measured on
+    one reference date of scale 0.1 with P=64: merging and writing took 345 MB with a copy per
+    piece, 191 MB with the shared ones."""
+    out = {}
+    for name in df.columns:
+        dtype = df[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            shared = dtypes.setdefault(name, dtype)
+            if shared is not dtype and shared == dtype:
+                out[name] = pd.Categorical.from_codes(df[name].cat.codes, dtype=shared)
+    return df.assign(**out) if out else df
 
 
 def assemble(out: Path, partitions: int, n_refs: int, rows: int) -> Iterator[Pair]:
     """(features, audit) per reference date in ``rows``-row chunks from every partition's pieces
     (:func:`merge_sorted`)."""
+    dtypes: dict[str, pd.CategoricalDtype] = {}
     for i in range(n_refs):
-        yield from merge_sorted([_pieces(out / str(k) / str(i)) for k in range(partitions)], rows)
+        yield from merge_sorted([_pieces(out / str(k) / str(i), dtypes) for k in range(partitions)], rows)
 
 
 def iter_partitioned(
