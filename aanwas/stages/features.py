@@ -286,9 +286,10 @@ _HASH_BLOCK = 1 << 24
 def feature_chunks(work: Path) -> list[FeatureChunk]:
     """The cached feature table as chunks of whole reference dates, oldest first.
 
-    The features stage writes one reference date after another (row groups of one date
-    each), so each date is a chunk; a table whose row groups mix dates or lack statistics is
-    one chunk. Reads the file's footer and hashes its row groups (no decoding).
+    The features stage writes one reference date after another, each in one or more row
+    groups of that date only (``features.build.row_group_rows``), so each date is a chunk;
+    a table whose row groups mix dates or lack statistics is one chunk. Reads the file's
+    footer and hashes its row groups (no decoding).
     """
     path = _features_path(work)
     md = pq.ParquetFile(path).metadata
