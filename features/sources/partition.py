@@ -3,9 +3,11 @@
 The delivery is split by a stable hash of ``rinpersoon`` into ``P`` partitions with
 dask.dataframe (out of core, one Parquet row group at a time); every partition is then read,
 validated and built by the ordinary pandas code (:func:`features.sources.readers.read_delivery`,
-:func:`features.build.iter_feature_tables`), and the partitions' rows are put back together per
-reference date, sorted as the pandas build sorts them. The result equals the pandas build on
-the whole delivery, by construction:
+:func:`features.build.iter_feature_tables`), once, its rows of each reference date written to
+the work directory in pieces; the pieces of all partitions are then merged per reference date
+in the pandas build's order and cut into the same row groups (:func:`merge_sorted`), holding
+about ``features.build.row_group_rows`` rows at a time, never a whole date. The result equals
+the pandas build on the whole delivery, by construction:
 
 - every builder is a per-person function of the person's own rows (``features._timeline``:
   ``bincount`` and ``maximum.at`` over the person's rows; the result does not depend on row
