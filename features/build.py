@@ -230,6 +230,22 @@ def build_feature_table(
     return pd.concat(parts, ignore_index=True)
 
 
+def row_chunks(features: pd.DataFrame, audit: pd.DataFrame, rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(features, audit) of one reference date in consecutive slices of ``rows`` rows, each with
+    a fresh RangeIndex: the row groups of the files the features stage writes (the last slice
+    holds the rest; a date without rows is one empty slice).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"rinpersoon": [1, 2, 3, 4, 5]})
+    >>> [len(c) for c, _ in row_chunks(f, f, 2)]
+    [2, 2, 1]
+    """
+    for start in range(0, max(len(features), 1), rows):
+        stop = start + rows
+        yield features.iloc[start:stop].reset_index(drop=True), audit.iloc[start:stop].reset_index(drop=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class AuditSource:
     """A delivery's audit attributes per person, prepared once for many feature chunks.
@@ -349,4 +365,5 @@ __all__ = [
     "build_feature_table",
     "iter_feature_tables",
     "reference_dates",
+    "row_chunks",
 ]

@@ -64,14 +64,21 @@ class BuildConfig:
     partitions : int
         Number of person partitions of the ``dask`` engine; peak memory of a part is about the
         pandas build's divided by it.
+    row_group_rows : int
+        Rows per Parquet row group of ``features.parquet`` and ``audit.parquet``: each reference
+        date is cut into groups of this many rows (its last group holds the rest), in the same
+        places by every engine, so the files are byte-identical. What the ``dask`` engine holds
+        at once to write the files is about this many rows (docs/dev/scale.md).
     """
 
     engine: str = "pandas"
     partitions: int = 16
+    row_group_rows: int = 262_144
 
     def __post_init__(self) -> None:
         require(self.engine in BUILD_ENGINES, "features.build.engine", f"must be one of {list(BUILD_ENGINES)}")
         require(1 <= self.partitions <= 100_000, "features.build.partitions", "must be 1..100000")
+        require(1 <= self.row_group_rows <= 2**26, "features.build.row_group_rows", "must be 1..67108864")
 
 
 @dataclasses.dataclass(frozen=True)

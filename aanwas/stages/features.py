@@ -7,11 +7,12 @@ Writes, inside WORK only (person-level data: never an exports directory or MLflo
 - ``features_summary.json``: row, labelled and positive counts per reference date and band,
   the feature config and the build time.
 
-The table is built and written one reference date at a time (bounded memory); with
-``features.build.engine = "dask"`` the delivery is also read and built in person partitions
-(:mod:`features.sources.partition`; same table). Both Parquet
-files are written under temporary names and renamed into place only when everything
-succeeded; on any error nothing new is left behind.
+The table is built one reference date at a time and written in row groups of
+``features.build.row_group_rows`` rows of one date each (a date may span several row groups;
+:func:`feature_chunks` puts them back together); with ``features.build.engine = "dask"`` the
+delivery is also read and built in person partitions (:mod:`features.sources.partition`; the
+same bytes). Both Parquet files are written under temporary names and renamed into place only
+when everything succeeded; on any error nothing new is left behind.
 """
 
 from __future__ import annotations
@@ -37,7 +38,14 @@ from aanwas.common.config import as_plain
 from aanwas.common.errors import InputError
 from aanwas.common.io import atomic_write_bytes
 from aanwas.config import AppConfig
-from features.build import BAND_DTYPE, REF_DTYPE, audit_source, build_audit_frame, iter_feature_tables
+from features.build import (
+    BAND_DTYPE,
+    REF_DTYPE,
+    audit_source,
+    build_audit_frame,
+    iter_feature_tables,
+    row_chunks,
+)
 from features.catalogue import LABEL_COLUMN
 from features.config import AGE_BANDS
 from features.contract import Delivery
@@ -50,7 +58,7 @@ SUMMARY_FILE = "features_summary.json"
 
 
 class _ChunkWriter:
-    """Append frames with one fixed schema to a Parquet file (one row group per frame)."""
+    """Append frames with one fixed schema to a Parquet file (exactly one row group per frame)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -63,11 +71,21 @@ class _ChunkWriter:
         if self.writer is None:
             self.schema = pa.Schema.from_pandas(df, preserve_index=False)
             self.writer = pq.ParquetWriter(self.path, self.schema)
-        self.writer.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False))
+        table = pa.Table.from_pandas(df, schema=self.schema, preserve_index=False)
+        self.writer.write_table(table, row_group_size=max(table.num_rows, 1))
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def _add_summary(counts: dict[tuple[str, str], dict[str, int]], chunk: pd.DataFrame) -> None:
+    """Add the row, labelled and positive counts per (reference date, band) of ``chunk``."""
+    for row in _summary_rows(chunk):
+        key = (row.pop("ref_date"), row.pop("age_band"))
+        into = counts.setdefault(key, dict.fromkeys(row, 0))
+        for name, value in row.items():
+            into[name] += value
 
 
 def _summary_rows(chunk: pd.DataFrame) -> list[dict[str, Any]]:
@@ -94,14 +112,15 @@ def _summary_rows(chunk: pd.DataFrame) -> list[dict[str, Any]]:
 def _pandas_chunks(cfg: AppConfig, delivery: Delivery) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     audit = audit_source(delivery)  # prepared once, not per reference date
     for chunk in iter_feature_tables(delivery, cfg.features):
-        yield chunk, build_audit_frame(audit, chunk)
+        yield from row_chunks(chunk, build_audit_frame(audit, chunk), cfg.features.build.row_group_rows)
 
 
 def _built_chunks(
     cfg: AppConfig, data: Path, delivery: Delivery | None, scratch: Path | None
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(features, audit) chunks of the build: from the read ``delivery`` (pandas engine) or,
-    without one, part by part through ``scratch`` (the dask engine, ``features.build``)."""
+    """(features, audit) chunks of the build, ``features.build.row_group_rows`` rows of one
+    reference date each (a row group of the files): from the read ``delivery`` (pandas
+    engine) or, without one, part by part through ``scratch`` (the dask engine)."""
     if delivery is not None:
         return _pandas_chunks(cfg, delivery)
     if scratch is None:
@@ -149,7 +168,7 @@ def run_features(
         os.close(fd)
         tmp_paths.append(Path(tmp))
     feat_writer, audit_writer = _ChunkWriter(tmp_paths[0]), _ChunkWriter(tmp_paths[1])
-    rows: list[dict[str, Any]] = []
+    counts: dict[tuple[str, str], dict[str, int]] = {}
     scratch: Path | None = None
     try:
         t1 = time.perf_counter()
@@ -159,13 +178,14 @@ def run_features(
         for chunk, audit_chunk in _built_chunks(cfg, Path(data), delivery, scratch):
             feat_writer.write(chunk)
             audit_writer.write(audit_chunk)
-            rows += _summary_rows(chunk)
+            _add_summary(counts, chunk)
             n_total += len(chunk)
         feat_writer.close()
         audit_writer.close()
         if scratch is not None:
             shutil.rmtree(scratch)
         t_build = time.perf_counter() - t1
+        rows = [{"ref_date": d, "age_band": b, **c} for (d, b), c in counts.items()]
         coverage = read_coverage(Path(data))
         summary = {
             "observation_end": observation_end.isoformat(),
@@ -266,9 +286,10 @@ _HASH_BLOCK = 1 << 24
 def feature_chunks(work: Path) -> list[FeatureChunk]:
     """The cached feature table as chunks of whole reference dates, oldest first.
 
-    The features stage writes one reference date after another (row groups of one date
-    each), so each date is a chunk; a table whose row groups mix dates or lack statistics is
-    one chunk. Reads the file's footer and hashes its row groups (no decoding).
+    The features stage writes one reference date after another, each in one or more row
+    groups of that date only (``features.build.row_group_rows``), so each date is a chunk;
+    a table whose row groups mix dates or lack statistics is one chunk. Reads the file's
+    footer and hashes its row groups (no decoding).
     """
     path = _features_path(work)
     md = pq.ParquetFile(path).metadata

@@ -3,9 +3,11 @@
 The delivery is split by a stable hash of ``rinpersoon`` into ``P`` partitions with
 dask.dataframe (out of core, one Parquet row group at a time); every partition is then read,
 validated and built by the ordinary pandas code (:func:`features.sources.readers.read_delivery`,
-:func:`features.build.iter_feature_tables`), and the partitions' rows are put back together per
-reference date, sorted as the pandas build sorts them. The result equals the pandas build on
-the whole delivery, by construction:
+:func:`features.build.iter_feature_tables`), once, its rows of each reference date written to
+the work directory in pieces; the pieces of all partitions are then merged per reference date
+in the pandas build's order and cut into the same row groups (:func:`merge_sorted`), holding
+about ``features.build.row_group_rows`` rows at a time, never a whole date. The result equals
+the pandas build on the whole delivery, by construction:
 
 - every builder is a per-person function of the person's own rows (``features._timeline``:
   ``bincount`` and ``maximum.at`` over the person's rows; the result does not depend on row
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from aanwas.common.errors import ConfigError, InputError
-from features.build import AuditSource, audit_source, build_audit_frame, iter_feature_tables
+from features.build import AuditSource, audit_source, build_audit_frame, iter_feature_tables, row_chunks
 from features.catalogue import INDICATORS
 from features.config import FeatureConfig
 from features.contract import TABLES, ContractConfig
@@ -147,14 +149,84 @@ def home_rows(chunk: pd.DataFrame, k: int, partitions: int) -> pd.DataFrame:
     return chunk.loc[partition_of(chunk["rinpersoon"], partitions) == k].reset_index(drop=True)
 
 
-def merge_parts(parts: Sequence[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(features, audit) of one reference date from its partitions, in the pandas build's order.
+Pair = tuple[pd.DataFrame, pd.DataFrame]
 
-    The pandas build yields each reference date sorted by ``rinpersoon`` (the person order of
-    the timeline) with a fresh RangeIndex; so does this.
+
+def merge_sorted(sources: Sequence[Iterable[Pair]], rows: int) -> Iterator[Pair]:
+    """(features, audit) of one reference date from its partitions, in ``rows``-row chunks.
+
+    Each source yields the pieces of one partition's rows of the date, in order of
+    ``rinpersoon`` (the pandas build's order: the person order of the timeline). The chunks
+    come out in that order across all sources, cut as :func:`features.build.row_chunks` cuts
+    the pandas build's date, so the same row groups are written. Reads a source's next piece
+    only when what is left of its current one is short (under ``rows / (2 * sources)`` rows):
+    what is held at once is about one and a half pieces per source and less than ``rows``
+    rows waiting to be written, never the whole date.
+
+    Examples
+    --------
+    >>> f = lambda *ids: (pd.DataFrame({"rinpersoon": ids}),) * 2
+    >>> [c["rinpersoon"].tolist() for c, _ in merge_sorted([[f(1, 4), f(6)], [f(2, 3, 5)]], 4)]
+    [[1, 2, 3, 4], [5, 6]]
     """
+    its = [iter(s) for s in sources]
+    empty: list[Pair] = []  # an empty piece, kept to yield a date without rows (dtypes intact)
+
+    def pull(k: int) -> Pair | None:
+        for piece in its[k]:
+            if len(piece[0]):
+                return piece
+            empty[:] = empty or [piece]
+        return None
+
+    heads = [pull(k) for k in range(len(its))]
+    low = max(1, rows // (2 * max(len(its), 1)))  # a head shorter than this is topped up
+    waiting: list[Pair] = []
+    n_waiting = n_out = 0
+    while live := [k for k, h in enumerate(heads) if h is not None]:
+        # every row not yet read of a source comes after its current piece, so after the
+        # smallest last pseudonym of the current pieces: rows up to it are complete
+        bound = min(h[0]["rinpersoon"].iat[-1] for h in heads if h is not None)
+        taken = []
+        for k in live:
+            head = heads[k]
+            assert head is not None
+            f, a = head
+            cut = int(np.searchsorted(f["rinpersoon"].to_numpy(), bound, side="right"))
+            if cut:
+                taken.append((f.iloc[:cut], a.iloc[:cut]))
+            if cut == len(f):
+                heads[k] = pull(k)
+            elif len(f) - cut >= low or (more := pull(k)) is None:
+                heads[k] = (f.iloc[cut:], a.iloc[cut:])
+            else:  # topped up: the next round takes a good share of every source, not a sliver
+                heads[k] = _concat([(f.iloc[cut:], a.iloc[cut:]), more])
+        waiting.append(_concat(taken, by_person=True))
+        n_waiting += len(waiting[-1][0])
+        if n_waiting >= rows:
+            f, a = _concat(waiting)  # already in order: each taken block follows the one before
+            start = 0
+            while n_waiting - start >= rows:
+                yield (
+                    f.iloc[start : start + rows].reset_index(drop=True),
+                    a.iloc[start : start + rows].reset_index(drop=True),
+                )
+                start += rows
+                n_out += 1
+            waiting = [(f.iloc[start:], a.iloc[start:])]
+            n_waiting -= start
+    if n_waiting:
+        yield _concat(waiting)
+    elif not n_out and empty:
+        yield empty[0]
+
+
+def _concat(parts: Sequence[Pair], *, by_person: bool = False) -> Pair:
+    """The pieces one after another with a fresh RangeIndex; ``by_person``: sorted by pseudonym."""
     feat = pd.concat([f for f, _ in parts], ignore_index=True)
     audit = pd.concat([a for _, a in parts], ignore_index=True)
+    if not by_person:
+        return feat, audit
     order = np.argsort(feat["rinpersoon"].to_numpy(), kind="stable")
     return feat.take(order).reset_index(drop=True), audit.take(order).reset_index(drop=True)
 
@@ -206,10 +278,12 @@ def build_partition(
     contract: ContractConfig,
     out: Path,
 ) -> int:
-    """Validate and build partition ``k``; its home persons' rows go to ``out/<k>/<i>.pkl``.
+    """Validate and build partition ``k``; its home persons' rows go to ``out/<k>/<i>/<j>.pkl``.
 
-    One pickle of (features, audit) per reference date ``i``; returns the number of rows.
-    Pickle, not Parquet: the frames come back with exactly the dtypes the builder gave them.
+    Piece ``j`` of reference date ``i``: (features, audit) of at most :func:`piece_rows` rows,
+    in the build's person order (at least one piece per date, empty if the date has no home
+    rows); returns the number of rows. Pickle, not Parquet: the frames come back with exactly
+    the dtypes the builder gave them.
     """
     here = out / str(k)
     _part_delivery(split, data, files, k, here / "delivery")
@@ -219,20 +293,61 @@ def build_partition(
     if not (partition_of(persons["rinpersoon"], partitions) == k).any():
         return 0  # no home person: nothing to build (copied parents only)
     src: AuditSource = audit_source(delivery)
+    size = piece_rows(config.build.row_group_rows, partitions)
     n = 0
     for i, chunk in enumerate(iter_feature_tables(delivery, config)):
         home = home_rows(chunk, k, partitions)
-        pd.to_pickle((home, build_audit_frame(src, home)), here / f"{i}.pkl")
+        (here / str(i)).mkdir()
+        for j, piece in enumerate(row_chunks(home, build_audit_frame(src, home), size)):
+            pd.to_pickle(piece, here / str(i) / f"{j}.pkl")
         n += len(home)
     return n
 
 
-def assemble(out: Path, partitions: int, n_refs: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(features, audit) per reference date from the pickles of every partition."""
+def piece_rows(rows: int, partitions: int) -> int:
+    """Rows per piece a partition writes: one piece of every partition adds up to ``rows``.
+
+    Examples
+    --------
+    >>> piece_rows(262_144, 64), piece_rows(100, 3)
+    (4096, 34)
+    """
+    return -(-rows // partitions)
+
+
+def _pieces(folder: Path, dtypes: dict[str, pd.CategoricalDtype]) -> Iterator[Pair]:
+    """The pieces in ``folder`` in order, each file removed once read, their categorical
+    columns on the shared ``dtypes`` (:func:`_shared_categories`)."""
+    n = len(list(folder.glob("*.pkl"))) if folder.is_dir() else 0
+    for j in range(n):
+        path = folder / f"{j}.pkl"
+        feat, audit = pd.read_pickle(path)
+        path.unlink()
+        yield _shared_categories(feat, dtypes), _shared_categories(audit, dtypes)
+
+
+def _shared_categories(df: pd.DataFrame, dtypes: dict[str, pd.CategoricalDtype]) -> pd.DataFrame:
+    """``df`` with each categorical column on the one dtype object kept in ``dtypes`` for its
+    name (when equal): an unpickled piece brings its own copy of every category list (all
+    buurten of the country), and one piece of every partition is held at once. Measured on
+    one reference date of scale 0.1 with P=64: merging and writing took 345 MB with a copy per
+    piece, 191 MB with the shared ones."""
+    out = {}
+    for name in df.columns:
+        dtype = df[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            shared = dtypes.setdefault(name, dtype)
+            if shared is not dtype and shared == dtype:
+                out[name] = pd.Categorical.from_codes(df[name].cat.codes, dtype=shared)
+    return df.assign(**out) if out else df
+
+
+def assemble(out: Path, partitions: int, n_refs: int, rows: int) -> Iterator[Pair]:
+    """(features, audit) per reference date in ``rows``-row chunks from every partition's pieces
+    (:func:`merge_sorted`)."""
+    dtypes: dict[str, pd.CategoricalDtype] = {}
     for i in range(n_refs):
-        parts = [pd.read_pickle(p) for k in range(partitions) if (p := out / str(k) / f"{i}.pkl").is_file()]
-        if parts:
-            yield merge_parts(parts)
+        yield from merge_sorted([_pieces(out / str(k) / str(i), dtypes) for k in range(partitions)], rows)
 
 
 def iter_partitioned(
@@ -244,14 +359,16 @@ def iter_partitioned(
     *,
     mapping: Path | None = None,
     scheduler: str = "",
-) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """The partitioned build of the delivery in ``data``: (features, audit) per reference date.
+) -> Iterator[Pair]:
+    """The partitioned build of the delivery in ``data``: (features, audit) per reference date,
+    in chunks of ``config.build.row_group_rows`` rows.
 
-    Equal to :func:`features.build.iter_feature_tables` with :func:`features.build.build_audit_frame`
-    on the whole delivery. Intermediate files go to ``scratch`` (person-level: inside the work
-    directory; the caller removes it). ``scheduler`` empty: local threads; ``"tcp://HOST:PORT"``:
-    a dask distributed scheduler, whose workers must see ``data`` and ``scratch`` at the same
-    paths.
+    Equal to :func:`features.build.iter_feature_tables` with
+    :func:`features.build.build_audit_frame` on the whole delivery, each date cut by
+    :func:`features.build.row_chunks`. Intermediate files go to ``scratch`` (person-level:
+    inside the work directory; the caller removes it). ``scheduler`` empty: local threads;
+    ``"tcp://HOST:PORT"``: a dask distributed scheduler, whose workers must see ``data`` and
+    ``scratch`` at the same paths.
 
     Raises
     ------
@@ -283,7 +400,8 @@ def iter_partitioned(
     with _scheduler(scheduler) as compute_kwargs:
         split_delivery(files, split, partitions)
         dask.compute(*tasks, **compute_kwargs)
-    yield from assemble(out, partitions, n_refs)
+    shutil.rmtree(split)
+    yield from assemble(out, partitions, n_refs, config.build.row_group_rows)
 
 
 @contextlib.contextmanager
@@ -304,8 +422,9 @@ __all__: Sequence[str] = [
     "build_partition",
     "delivery_files",
     "home_rows",
-    "merge_parts",
+    "merge_sorted",
     "partition_tables",
+    "piece_rows",
     "iter_partitioned",
     "partition_of",
     "split_delivery",

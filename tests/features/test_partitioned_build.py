@@ -12,6 +12,7 @@ import hashlib
 import contract_testdata as td
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,8 +20,8 @@ from hypothesis import strategies as st
 from aanwas.common.errors import ConfigError
 from aanwas.config import load_config
 from aanwas.stages.features import AUDIT_FILE, FEATURES_FILE, run_features
-from features.build import build_audit_frame, iter_feature_tables
-from features.config import FeatureConfig, SynthConfig
+from features.build import build_audit_frame, iter_feature_tables, row_chunks
+from features.config import BuildConfig, FeatureConfig, SynthConfig
 from features.contract import ContractConfig, validate_delivery
 from features.geography import load_geography
 from features.sources import partition as part
@@ -29,6 +30,9 @@ from features.sources.synth import generate
 
 pytest.importorskip("dask.dataframe")
 
+#: rows per row group in these tests: a reference date spans several row groups
+ROWS = 60
+TINY_ROWS = 2  # for the hand-made delivery (2-6 rows per reference date)
 BABY = 100000006  # child of KIDS[4] (aged 17-23 over the reference dates): three generations
 PARENT_INDICATORS = ["ind_parent_debt_recent", "ind_parent_suspect_recent", "ind_single_parent"]
 
@@ -46,16 +50,24 @@ def three_generations() -> dict[str, pd.DataFrame]:
     return t
 
 
-def whole_build(tables, observation_end) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+def whole_build(tables, observation_end, rows: int = ROWS) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The pandas build, each reference date cut into row groups of ``rows`` rows."""
     geo = load_geography()
     d = validate_delivery(tables, ContractConfig(), geo, observation_end=observation_end)
-    return [(c, build_audit_frame(d, c)) for c in iter_feature_tables(d, FeatureConfig(), geography=geo)]
+    return [
+        piece
+        for c in iter_feature_tables(d, FeatureConfig(), geography=geo)
+        for piece in row_chunks(c, build_audit_frame(d, c), rows)
+    ]
 
 
-def in_memory_partitioned(tables, observation_end, partitions: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """What the dask path computes, without dask and files: split, build per part, merge."""
+def in_memory_partitioned(
+    tables, observation_end, partitions: int, rows: int = ROWS
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """What the dask path computes, without dask and files: split, build per part in pieces,
+    merge the pieces of each date."""
     geo = load_geography()
-    per_ref: list[list[tuple[pd.DataFrame, pd.DataFrame]]] = []
+    per_ref: list[list[list[tuple[pd.DataFrame, pd.DataFrame]]]] = []
     for k in range(partitions):
         raw = part.partition_tables(tables, k, partitions)
         if not (part.partition_of(raw["persons"]["rinpersoon"], partitions) == k).any():
@@ -65,15 +77,34 @@ def in_memory_partitioned(tables, observation_end, partitions: int) -> list[tupl
             home = part.home_rows(chunk, k, partitions)
             if len(per_ref) <= i:
                 per_ref.append([])
-            per_ref[i].append((home, build_audit_frame(d, home)))
-    return [part.merge_parts(p) for p in per_ref]
+            per_ref[i].append(list(row_chunks(home, build_audit_frame(d, home), part.piece_rows(rows, partitions))))
+    return [chunk for sources in per_ref for chunk in part.merge_sorted(sources, rows)]
+
+
+def rows_config(rows: int) -> FeatureConfig:
+    return FeatureConfig(build=BuildConfig(row_group_rows=rows))
+
+
+def pandas_chunks(delivery, rows: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """What the pandas engine writes, row group by row group."""
+    return [
+        piece
+        for c in iter_feature_tables(delivery, FeatureConfig())
+        for piece in row_chunks(c, build_audit_frame(delivery, c), rows)
+    ]
 
 
 def assert_same(expected, got) -> None:
-    assert len(expected) == len(got)
-    for (f0, a0), (f1, a1) in zip(expected, got, strict=True):
-        pd.testing.assert_frame_equal(f0, f1, check_exact=True)
-        pd.testing.assert_frame_equal(a0, a1, check_exact=True)
+    """The same chunks (row groups): equal lengths and dates chunk by chunk, equal frames."""
+    assert [(len(f), f["ref_date"].unique().tolist()) for f, _ in expected] == [
+        (len(f), f["ref_date"].unique().tolist()) for f, _ in got
+    ]
+    for i in (0, 1):
+        pd.testing.assert_frame_equal(
+            pd.concat([c[i] for c in expected], ignore_index=True),
+            pd.concat([c[i] for c in got], ignore_index=True),
+            check_exact=True,
+        )
 
 
 def split_links(tables, partitions: int) -> int:
@@ -101,10 +132,10 @@ def small_world():
 
 
 @settings(max_examples=3)
-@given(partitions=st.integers(2, 9), relabel=st.integers(0, 2**32 - 1))
-def test_partitioned_equals_whole_for_any_partition_layout(small_world, partitions, relabel):
+@given(partitions=st.integers(2, 9), relabel=st.integers(0, 2**32 - 1), rows=st.integers(10, 300))
+def test_partitioned_equals_whole_for_any_partition_layout(small_world, partitions, relabel, rows):
     # relabelling the pseudonyms at random moves every person (and so every parent link) to
-    # another partition: the split must not matter for any layout
+    # another partition: the split must not matter for any layout, nor where the dates are cut
     raw, obs_end = small_world
     ids = raw["persons"]["rinpersoon"].to_numpy()
     new = np.random.default_rng(relabel).choice(10**9, size=len(ids), replace=False) + 10**8
@@ -116,7 +147,7 @@ def test_partitioned_equals_whole_for_any_partition_layout(small_world, partitio
                 df[c] = lookup.reindex(df[c].to_numpy()).to_numpy()
     if partitions > 1:
         assert split_links(tables, partitions) > 0
-    assert_same(whole_build(tables, obs_end), in_memory_partitioned(tables, obs_end, partitions))
+    assert_same(whole_build(tables, obs_end, rows), in_memory_partitioned(tables, obs_end, partitions, rows))
 
 
 def test_without_copied_parents_the_parent_indicators_break(small_world, monkeypatch):
@@ -141,24 +172,33 @@ def test_dask_build_equals_pandas_build(tmp_path, partitions):
         baby_part, parent_part = part.partition_of(np.array([BABY, td.KIDS[4]]), partitions)
         assert baby_part != parent_part  # the middle generation is copied without its own parent
     delivery = read_delivery(data, load_mapping(None), ContractConfig())
-    expected = [(c, build_audit_frame(delivery, c)) for c in iter_feature_tables(delivery, FeatureConfig())]
+    expected = pandas_chunks(delivery, TINY_ROWS)
     assert sum(int(f[PARENT_INDICATORS].sum().sum()) for f, _ in expected) > 0  # parents matter here
-    got = list(part.iter_partitioned(data, tmp_path / "scratch", FeatureConfig(), ContractConfig(), partitions))
+    assert len(expected) > len({f["ref_date"].iat[0] for f, _ in expected})  # a date spans several chunks
+    got = list(part.iter_partitioned(data, tmp_path / "scratch", rows_config(TINY_ROWS), ContractConfig(), partitions))
     assert_same(expected, got)
+    assert not any((tmp_path / "scratch").rglob("*.pkl"))  # every piece read once, then removed
 
 
 def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_stage_writes_the_same_bytes_with_either_engine(tmp_path):
+@pytest.mark.parametrize("rows", [TINY_ROWS, 10**6])
+def test_stage_writes_the_same_bytes_with_either_engine(tmp_path, rows):
     data = td.write_delivery(tmp_path / "raw", three_generations())
     for engine in ("pandas", "dask"):
-        cfg = load_config(None, [f"features.build.engine={engine}", "features.build.partitions=3"])
-        run_features(cfg, data, tmp_path / engine)
+        sets = [f"features.build.engine={engine}", "features.build.partitions=3"]
+        run_features(load_config(None, [*sets, f"features.build.row_group_rows={rows}"]), data, tmp_path / engine)
     for name in (FEATURES_FILE, AUDIT_FILE):
         assert _digest(tmp_path / "pandas" / name) == _digest(tmp_path / "dask" / name)
     assert not any(p.name.startswith(".") for p in (tmp_path / "dask").iterdir())  # scratch removed
+    # the row groups: at most `rows` rows of one reference date each, every date cut alike
+    md = pq.ParquetFile(tmp_path / "dask" / FEATURES_FILE).metadata
+    sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+    dates = pd.read_parquet(tmp_path / "dask" / FEATURES_FILE, columns=["ref_date"])["ref_date"]
+    per_date = dates.value_counts(sort=False).sort_index()
+    assert sizes == [min(rows, n - start) for n in per_date for start in range(0, n, rows)]
 
 
 def test_dask_engine_refuses_a_mapped_or_csv_delivery_and_writes_nothing(tmp_path):
@@ -174,6 +214,24 @@ def test_dask_engine_refuses_a_mapped_or_csv_delivery_and_writes_nothing(tmp_pat
     assert not (tmp_path / "w1").exists() and not (tmp_path / "w2").exists()
 
 
+@pytest.mark.parametrize("case_id", ["missing-table", "orphan", "unknown-area-code"])
+def test_dask_engine_bad_delivery_gives_one_line_exit_2_and_writes_nothing(tmp_path, case_id):
+    # the counts in the message are the partition's (docs/dev/scale.md); table and column are named
+    from typer.testing import CliRunner
+
+    from aanwas.cli import app
+
+    case = next(c for c in td.CASES if c.id == case_id)
+    args = case.build(tmp_path / "case")
+    work = tmp_path / "work"
+    dask = ["--set", "features.build.engine=dask", "--set", "features.build.partitions=3"]
+    res = CliRunner().invoke(app, ["features", *args, "--work", str(work), *dask])
+    assert res.exit_code == 2, res.output
+    assert len(res.output.strip().splitlines()) == 1 and case.table in res.output
+    assert case.column is None or case.column in res.output
+    assert not work.exists()  # created by the run, removed with its partitions and temporary files
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("partitions", [3, 7])
 def test_dask_build_equals_pandas_on_a_national_synthetic_sample(tmp_path, partitions):
@@ -182,8 +240,8 @@ def test_dask_build_equals_pandas_on_a_national_synthetic_sample(tmp_path, parti
     write_synth(generate(SynthConfig(scale=0.001, seed=3)), tmp_path / "s")
     data = tmp_path / "s" / "raw"
     delivery = read_delivery(data, load_mapping(None), ContractConfig())
-    expected = [(c, build_audit_frame(delivery, c)) for c in iter_feature_tables(delivery, FeatureConfig())]
-    got = list(part.iter_partitioned(data, tmp_path / "scratch", FeatureConfig(), ContractConfig(), partitions))
+    expected = pandas_chunks(delivery, 500)
+    got = list(part.iter_partitioned(data, tmp_path / "scratch", rows_config(500), ContractConfig(), partitions))
     assert_same(expected, got)
 
 
@@ -192,11 +250,11 @@ def test_dask_build_on_a_distributed_scheduler_equals_pandas(tmp_path):
     tables = three_generations()
     data = td.write_delivery(tmp_path / "raw", tables)
     delivery = read_delivery(data, load_mapping(None), ContractConfig())
-    expected = [(c, build_audit_frame(delivery, c)) for c in iter_feature_tables(delivery, FeatureConfig())]
+    expected = pandas_chunks(delivery, TINY_ROWS)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
         got = list(
             part.iter_partitioned(
-                data, tmp_path / "scratch", FeatureConfig(), ContractConfig(), 3, scheduler=cl.scheduler_address
+                data, tmp_path / "scratch", rows_config(TINY_ROWS), ContractConfig(), 3, scheduler=cl.scheduler_address
             )
         )
     assert_same(expected, got)

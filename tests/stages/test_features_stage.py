@@ -121,3 +121,33 @@ def test_config_error_for_first_ref_date_after_data(synth_dir, tmp_path):
     )
     assert res.exit_code == 2 and "first_ref_date" in res.output
     assert not work.exists()  # the work directory it created is removed again
+
+
+def test_readers_take_a_reference_date_that_spans_several_row_groups(synth_dir, tmp_path):
+    # features.build.row_group_rows cuts every date into several row groups: each reader of
+    # features.parquet still sees whole dates (per-date chunks for scoring and the area-sums
+    # store, the drift pair, the output check's count of young people)
+    import pyarrow.parquet as pq
+
+    from aanwas.stages.check import young_people
+    from aanwas.stages.features import feature_chunks, load_features
+    from aanwas.stages.monitor import _read_features
+
+    rows = 3000
+    work = tmp_path / "work"
+    layout = ["--set", f"features.build.row_group_rows={rows}"]
+    res = runner.invoke(app, ["features", "--data", str(synth_dir / "raw"), "--work", str(work), *layout])
+    assert res.exit_code == 0, res.output
+    ft, _ = load_feature_table(work)
+    per_date = ft.groupby("ref_date").size()
+    md = pq.ParquetFile(work / FEATURES_FILE).metadata
+    assert md.num_row_groups > len(per_date) and max(md.row_group(i).num_rows for i in range(md.num_row_groups)) == rows
+    chunks = feature_chunks(work)
+    assert len(chunks) == len(per_date) and all(len(c.row_groups) > 1 for c in chunks)
+    for chunk, (date, n) in zip(chunks, per_date.items(), strict=True):
+        got = load_features(work, row_groups=chunk.row_groups)
+        pd.testing.assert_frame_equal(got, ft[ft["ref_date"] == date].reset_index(drop=True))
+        assert len(got) == n
+    assert young_people(work) == per_date.max()
+    frame, pair = _read_features(work, None)
+    assert pair == tuple(per_date.index[-2:]) and len(frame) == per_date.iloc[-2:].sum()
