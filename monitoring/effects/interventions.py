@@ -42,6 +42,7 @@ from monitoring.monitor_config import InterventionConfig
 __all__ = [
     "EFFECT_COLUMNS",
     "PANEL_COLUMNS",
+    "PANEL_TABLES",
     "DidResult",
     "EffectsResult",
     "ScmResult",
@@ -206,13 +207,18 @@ def _panel_years(addresses: pd.DataFrame, observation_end: dt.date, config: Inte
     return list(range(first, last + 1))
 
 
+#: The delivery tables :func:`build_outcome_panel` reads, and the columns it needs of each.
+PANEL_COLUMNS_NEEDED: dict[str, tuple[str, ...]] = {
+    "persons": ("rinpersoon", "birth_date"),
+    "addresses": ("rinpersoon", "buurt_code", "date_start", "date_end"),
+    "suspects": ("rinpersoon", "registration_date", "offence"),
+}
+PANEL_TABLES = tuple(PANEL_COLUMNS_NEEDED)
+
+
 def _check_panel_tables(tables: Mapping[str, pd.DataFrame]) -> None:
     """Refuse a delivery without the tables and columns the outcome panel needs."""
-    for name, cols in (
-        ("persons", ("rinpersoon", "birth_date")),
-        ("addresses", ("rinpersoon", "buurt_code", "date_start", "date_end")),
-        ("suspects", ("rinpersoon", "registration_date", "offence")),
-    ):
+    for name, cols in PANEL_COLUMNS_NEEDED.items():
         if name not in tables:
             raise InputError(name, None, None, "table missing (needed for the outcome panel)")
         miss = [c for c in cols if c not in tables[name].columns]
