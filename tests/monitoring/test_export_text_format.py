@@ -21,7 +21,7 @@ def reference(values: list[float | None], decimals: int, trim: bool) -> list[str
     return out
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(
     values=st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)), max_size=30),
     decimals=st.integers(0, 6),
