@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Literal
 
 import numpy as np
@@ -815,6 +815,7 @@ def validate_delivery(
     interventions: pd.DataFrame | None = None,
     observation_end: dt.date | None = None,
     allow_empty: bool = False,
+    only: Collection[str] | None = None,
 ) -> Delivery:
     """Validate every contract table and their links; return a typed :class:`Delivery`.
 
@@ -832,6 +833,10 @@ def validate_delivery(
         The delivery's own data cut-off; replaces ``contract.observation_end``.
     allow_empty : bool
         Accept tables without rows (a person partition of a delivery may have none).
+    only : collection of str, optional
+        Validate these tables only (with ``persons``, for the links), for a caller that knows
+        the rest of the same delivery passed already (see :func:`features.sources.readers.read_delivery`);
+        a required table outside ``only`` may then be absent from ``raw_tables``.
 
     Returns
     -------
@@ -852,7 +857,7 @@ def validate_delivery(
         if name not in TABLES:
             raise InputError(str(name), None, None, f"not a contract table (known: {', '.join(TABLES)})")
     for name, spec in TABLES.items():
-        if spec.required and name not in raw_tables:
+        if spec.required and name not in raw_tables and (only is None or name in only or name == "persons"):
             raise InputError(name, None, None, "table missing from the delivery")
     tables = {
         name: validate_table(raw_tables[name], spec, contract, geo, allow_empty=allow_empty)

@@ -27,14 +27,13 @@ from aanwas.common.compute import executor
 from aanwas.common.config import as_plain
 from aanwas.common.io import FileStore
 from aanwas.config import AppConfig
-from aanwas.stages.features import load_coverage
+from aanwas.stages.features import delivery_digest, load_coverage, validated_delivery
 from aanwas.stages.progress import progress_bar
 from aanwas.stages.steps import (
     area_sums_store,
     check_sums,
     covered_scope,
     disclosure_store,
-    geography_digest,
     intervention_registry,
     registry_area_sums,
     write_periods,
@@ -43,6 +42,7 @@ from features.geography import load_geography
 from features.sources.readers import Coverage, load_mapping, read_delivery
 from monitoring.effects.interventions import (
     EFFECT_COLUMNS,
+    PANEL_TABLES,
     build_outcome_panel,
     estimate_intervention_effects,
     expand_treated_areas,
@@ -221,11 +221,15 @@ def run_full_export(
     # a bad delivery or mapping ends the run before the (slow) scoring and disclosure control;
     # a delivery whose aggregates are stored (same bytes, same rules) is not read again
     kept = delivery_store(work)
-    delivery_key = None if data is None else delivery_aggregates_key(Path(data), mapping, cfg)
+    digest = None if data is None else delivery_digest(Path(data), mapping, cfg.contract)
+    delivery_key = None if digest is None else delivery_aggregates_key(digest, cfg)
     from_delivery = None if delivery_key is None else load_delivery_aggregates(kept, delivery_key)
     delivery = None
     if data is not None and from_delivery is None:
-        delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract)
+        # a delivery the features stage validated whole (same bytes, mapping and contract): only
+        # the tables of the outcome panel are read (and validated again, with their links)
+        only = PANEL_TABLES if digest is not None and digest == validated_delivery(work) else None
+        delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract, only=only)
     # the heavy independent work (scoring per reference date and disclosure control per
     # period) runs where compute.scheduler says: local processes, or a Dask cluster; the
     # result is the same
@@ -440,32 +444,17 @@ def delivery_store(work: Path) -> FileStore:
     return FileStore(Path(work) / DELIVERY_STORE)
 
 
-def delivery_aggregates_key(data: Path, mapping: Path | None, cfg: AppConfig) -> str | None:
-    """sha256 over every file of the delivery directory (names and bytes), the mapping file,
-    the shipped geography and the settings :func:`delivery_aggregates` reads; None when the
-    directory or mapping file is missing (reading the delivery then says what is wrong)."""
-    if not Path(data).is_dir() or (mapping is not None and not Path(mapping).is_file()):
-        return None
-    h = hashlib.sha256()
+def delivery_aggregates_key(digest: str, cfg: AppConfig) -> str:
+    """sha256 over the delivery's :func:`aanwas.stages.features.delivery_digest` (its bytes,
+    mapping, contract and geography) and the settings :func:`delivery_aggregates` reads."""
     rules = {
         "format": DELIVERY_FORMAT,
-        "contract": as_plain(cfg.contract),
+        "delivery": digest,
         "monitor": as_plain(cfg.monitoring.monitor),
         "labels": as_plain(cfg.features.labels),
         "national_code": cfg.monitoring.aggregate.national_code,
-        "geography": geography_digest(load_geography()),
     }
-    h.update(json.dumps(rules, sort_keys=True, default=str).encode())
-    files = [p for p in sorted(Path(data).rglob("*")) if p.is_file()]
-    if mapping is not None:
-        files.append(Path(mapping))
-    for path in files:
-        name = path.relative_to(data) if path.is_relative_to(data) else "mapping"
-        h.update(f"{name}:{path.stat().st_size};".encode())
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 24):
-                h.update(block)
-    return h.hexdigest()
+    return hashlib.sha256(json.dumps(rules, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def load_delivery_aggregates(store: FileStore, key: str) -> DeliveryAggregates | None:

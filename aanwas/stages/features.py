@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,7 +49,8 @@ from features.build import (
 )
 from features.catalogue import LABEL_COLUMN
 from features.config import AGE_BANDS
-from features.contract import Delivery
+from features.contract import ContractConfig, Delivery
+from features.geography import Geography, load_geography
 from features.sources.partition import delivery_files, iter_partitioned
 from features.sources.readers import Coverage, load_mapping, read_coverage, read_delivery, read_observation_end
 
@@ -152,11 +154,13 @@ def run_features(
     work = Path(work)
     t0 = time.perf_counter()
     partitioned = cfg.features.build.engine == "dask"
+    digest = None  # the dask engine validates part by part: no whole-delivery digest recorded
     if partitioned:  # read part by part below; only the layout is checked here
         delivery_files(Path(data), mapping)
         delivery = None
         observation_end = read_observation_end(Path(data), cfg.contract) or cfg.contract.observation_end
     else:
+        digest = delivery_digest(Path(data), mapping, cfg.contract)  # before reading: what was validated
         delivery = read_delivery(Path(data), load_mapping(mapping), cfg.contract)
         observation_end = delivery.observation_end
     t_read = time.perf_counter() - t0
@@ -196,6 +200,7 @@ def run_features(
             "seconds_read": round(t_read, 2),
             "seconds_build": round(t_build, 2),
             "features": as_plain(cfg.features),
+            VALIDATED_DELIVERY: digest,
         }
         os.replace(tmp_paths[0], work / FEATURES_FILE)
         os.replace(tmp_paths[1], work / AUDIT_FILE)
@@ -240,6 +245,50 @@ def load_coverage(work: Path) -> Coverage | None:
         return None
     cov = json.loads(path.read_text(encoding="utf-8")).get("coverage")
     return Coverage(gemeenten=tuple(cov["gemeenten"]), name=str(cov["name"])) if cov else None
+
+
+#: Key of ``features_summary.json`` holding the :func:`delivery_digest` of the delivery the
+#: stage read and validated whole (null for the dask engine, which validates part by part).
+VALIDATED_DELIVERY = "validated_delivery"
+
+
+def validated_delivery(work: Path) -> str | None:
+    """The :func:`delivery_digest` of the delivery whose every table passed validation when the
+    cached feature table was built from it; None when not recorded."""
+    path = Path(work) / SUMMARY_FILE
+    if not path.exists():
+        return None
+    found = json.loads(path.read_text(encoding="utf-8")).get(VALIDATED_DELIVERY)
+    return str(found) if found else None
+
+
+def geography_digest(geography: Geography) -> str:
+    """sha256 of the geography's hierarchy and names (a key part of stored results)."""
+    hashed = pd.util.hash_pandas_object(geography.hierarchy(), index=False).to_numpy(dtype=np.uint64)
+    names = pd.util.hash_pandas_object(pd.Series(geography.names, dtype="object"), index=True).to_numpy(np.uint64)
+    return hashlib.sha256(hashed.tobytes() + names.tobytes()).hexdigest()
+
+
+def delivery_digest(data: Path, mapping: Path | None, contract: ContractConfig) -> str | None:
+    """sha256 of what reading and validating a delivery depends on: every file of the delivery
+    directory (names and bytes), the mapping file, the contract settings and the shipped
+    geography; None when the directory or mapping file is missing (reading it then says what
+    is wrong)."""
+    if not Path(data).is_dir() or (mapping is not None and not Path(mapping).is_file()):
+        return None
+    h = hashlib.sha256()
+    rules = {"contract": as_plain(contract), "geography": geography_digest(load_geography())}
+    h.update(json.dumps(rules, sort_keys=True, default=str).encode())
+    files = [p for p in sorted(Path(data).rglob("*")) if p.is_file()]
+    if mapping is not None:
+        files.append(Path(mapping))
+    for path in files:
+        name = path.relative_to(data) if path.is_relative_to(data) else "mapping"
+        h.update(f"{name}:{path.stat().st_size};".encode())
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 24):
+                h.update(block)
+    return h.hexdigest()
 
 
 def _features_path(work: Path) -> Path:

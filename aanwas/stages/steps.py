@@ -31,7 +31,7 @@ from aanwas.common.compute import Executor
 from aanwas.common.errors import InputError
 from aanwas.common.io import FileStore
 from aanwas.config import AppConfig
-from aanwas.stages.features import feature_chunks, load_features
+from aanwas.stages.features import feature_chunks, geography_digest, load_features
 from features.geography import Geography, load_geography
 from features.sources.readers import Coverage
 from models.bundle import ModelBundle
@@ -233,13 +233,6 @@ def bundle_digest(bundle: ModelBundle) -> str:
         h.update(band.encode())
         h.update(pickle.dumps(bundle.estimators[band], protocol=5))
     return h.hexdigest()
-
-
-def geography_digest(geography: Geography) -> str:
-    """sha256 of the geography's hierarchy and names (a key part of stored results)."""
-    hashed = pd.util.hash_pandas_object(geography.hierarchy(), index=False).to_numpy(dtype=np.uint64)
-    names = pd.util.hash_pandas_object(pd.Series(geography.names, dtype="object"), index=True).to_numpy(np.uint64)
-    return hashlib.sha256(hashed.tobytes() + names.tobytes()).hexdigest()
 
 
 def _encode_part(sums: AreaSums, parts: Mapping[str, Any], n_rows: int) -> bytes:

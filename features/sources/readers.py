@@ -24,7 +24,7 @@ import dataclasses
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -867,8 +867,9 @@ def read_delivery(
     geo: Geography | None = None,
     *,
     allow_empty: bool = False,
+    only: Collection[str] | None = None,
 ) -> Delivery:
-    """Read and validate a whole delivery directory.
+    """Read and validate a whole delivery directory (or some of its tables).
 
     Parameters
     ----------
@@ -883,6 +884,11 @@ def read_delivery(
         Known area codes (default: the shipped 2024 geography).
     allow_empty : bool
         Accept tables without rows (for a person partition of a delivery).
+    only : collection of str, optional
+        Read and validate these contract tables only (``persons`` always, for the links);
+        ONLY for a delivery whose every table is known to have passed this validation with the
+        same bytes, mapping and contract (:func:`aanwas.stages.features.validated_delivery`):
+        the tables read come out exactly as from a whole read.
 
     Returns
     -------
@@ -908,6 +914,8 @@ def read_delivery(
     observation_end = read_observation_end(data_dir, contract)
     raw: dict[str, pd.DataFrame] = {}
     for name, spec in TABLES.items():
+        if only is not None and name not in only and name != "persons":
+            continue
         df = read_table(data_dir, name, mapping)
         if df is None:
             if spec.required:
@@ -926,6 +934,7 @@ def read_delivery(
         interventions=interventions,
         observation_end=observation_end,
         allow_empty=allow_empty,
+        only=only,
     )
     unmatched = {name: int(df.attrs.get("unmatched_dropped", 0)) for name, df in raw.items()}
     delivery.unmatched_dropped = {name: n for name, n in unmatched.items() if n}

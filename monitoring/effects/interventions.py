@@ -42,6 +42,7 @@ from monitoring.monitor_config import InterventionConfig
 __all__ = [
     "EFFECT_COLUMNS",
     "PANEL_COLUMNS",
+    "PANEL_TABLES",
     "DidResult",
     "EffectsResult",
     "ScmResult",
@@ -206,13 +207,18 @@ def _panel_years(addresses: pd.DataFrame, observation_end: dt.date, config: Inte
     return list(range(first, last + 1))
 
 
+#: The delivery tables :func:`build_outcome_panel` reads, and the columns it needs of each.
+PANEL_COLUMNS_NEEDED: dict[str, tuple[str, ...]] = {
+    "persons": ("rinpersoon", "birth_date"),
+    "addresses": ("rinpersoon", "buurt_code", "date_start", "date_end"),
+    "suspects": ("rinpersoon", "registration_date", "offence"),
+}
+PANEL_TABLES = tuple(PANEL_COLUMNS_NEEDED)
+
+
 def _check_panel_tables(tables: Mapping[str, pd.DataFrame]) -> None:
     """Refuse a delivery without the tables and columns the outcome panel needs."""
-    for name, cols in (
-        ("persons", ("rinpersoon", "birth_date")),
-        ("addresses", ("rinpersoon", "buurt_code", "date_start", "date_end")),
-        ("suspects", ("rinpersoon", "registration_date", "offence")),
-    ):
+    for name, cols in PANEL_COLUMNS_NEEDED.items():
         if name not in tables:
             raise InputError(name, None, None, "table missing (needed for the outcome panel)")
         miss = [c for c in cols if c not in tables[name].columns]
@@ -222,16 +228,27 @@ def _check_panel_tables(tables: Mapping[str, pd.DataFrame]) -> None:
 
 def _area_of_addresses(addresses: pd.DataFrame, geography: Geography, level: str) -> tuple[pd.Index, np.ndarray]:
     """The areas of ``level`` (sorted codes) and the position of each address's area among
-    them; refused for buurten unknown to the geography."""
+    them; refused for buurten unknown to the geography.
+
+    Each distinct buurt code is looked up once (a validated delivery's codes are categorical:
+    their categories; otherwise the distinct values), then spread over the rows by position.
+    """
     h = geography.hierarchy()
-    buurt_to_area = pd.Series(h[level].to_numpy(), index=h["buurt"].to_numpy())
-    area_of = buurt_to_area.reindex(addresses["buurt_code"].astype("str").to_numpy())
-    if area_of.isna().any():
-        raise InputError(
-            "addresses", "buurt_code", int(area_of.isna().sum()), "buurt code unknown to the 2024 geography"
-        )
     area_codes = pd.Index(sorted(set(h[level])))
-    a_area = area_codes.get_indexer(area_of.to_numpy())
+    area_of_buurt = pd.Series(area_codes.get_indexer(h[level].to_numpy()), index=h["buurt"].to_numpy())
+    codes = addresses["buurt_code"]
+    if isinstance(codes.dtype, pd.CategoricalDtype):
+        row_code = codes.cat.codes.to_numpy().astype(np.int64)
+        distinct = codes.cat.categories.astype("str")
+    else:
+        row_code, uniques = pd.factorize(codes.astype("str").to_numpy())
+        distinct = pd.Index(uniques)
+    # a missing code (-1) or a buurt the geography lacks: position -1
+    known = area_of_buurt.reindex(distinct.to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
+    a_area = np.append(known, -1)[row_code]
+    unknown = int((a_area < 0).sum())
+    if unknown:
+        raise InputError("addresses", "buurt_code", unknown, "buurt code unknown to the 2024 geography")
     return area_codes, a_area
 
 
@@ -244,18 +261,38 @@ def _band_of_age() -> np.ndarray:
     return band_of_age
 
 
-def _latest_address_on(
-    jan1: int, keep_a: np.ndarray, a_start: np.ndarray, a_end: np.ndarray, a_pos: np.ndarray
-) -> np.ndarray:
-    """Rows of the addresses that hold on day ``jan1``, one per person: the latest started."""
-    m = keep_a & (a_start <= jan1) & (jan1 < a_end)
-    # one address per person on 1 January: the latest started episode wins
-    idx = np.flatnonzero(m)
-    order = np.lexsort((a_start[idx], a_pos[idx]))
-    idx = idx[order]
-    last_of_person = np.r_[a_pos[idx][1:] != a_pos[idx][:-1], True]
-    idx = idx[last_of_person]
-    return idx
+@dataclasses.dataclass(frozen=True)
+class _AddressesByPerson:
+    """The kept address rows (``row``) ordered by person, then start date, ties in row order,
+    with their person position, start and end day in that order."""
+
+    row: np.ndarray
+    pos: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    @classmethod
+    def of(cls, keep_a: np.ndarray, a_start: np.ndarray, a_end: np.ndarray, a_pos: np.ndarray) -> _AddressesByPerson:
+        """Sort once (stable): every year's selection below keeps this order."""
+        kept = np.flatnonzero(keep_a)
+        row = kept[np.lexsort((a_start[kept], a_pos[kept]))]
+        return cls(row=row, pos=a_pos[row], start=a_start[row], end=a_end[row])
+
+
+def _band_at(age: np.ndarray, band_of_age: np.ndarray) -> np.ndarray:
+    """Position of each age's band (:func:`_band_of_age`; -1: none, also for ages outside it)."""
+    inside = (age >= 0) & (age < len(band_of_age))
+    return np.where(inside, band_of_age[np.clip(age, 0, len(band_of_age) - 1)], -1)
+
+
+def _latest_address_on(jan1: int, addresses: _AddressesByPerson) -> np.ndarray:
+    """Rows of the addresses that hold on day ``jan1``, one per person: the latest started
+    (of equal starts, the last row), in order of person and start."""
+    held = np.flatnonzero((addresses.start <= jan1) & (jan1 < addresses.end))
+    pos = addresses.pos[held]
+    last_of_person = np.ones(len(held), dtype=bool)
+    last_of_person[:-1] = pos[1:] != pos[:-1]
+    return addresses.row[held[last_of_person]]
 
 
 def _panel_cells(
@@ -340,7 +377,6 @@ def build_outcome_panel(
     a_start = _days(addresses["date_start"])
     end = pd.to_datetime(addresses["date_end"])
     a_end = np.where(end.isna().to_numpy(), np.iinfo(np.int64).max, _days(end.fillna(pd.Timestamp(0))))
-    keep_a = a_pos >= 0
     offences = outcome_offences(config, band_offences)
     s_pos = pid.get_indexer(suspects["rinpersoon"].to_numpy())
     s_offence = suspects["offence"].astype("str")
@@ -349,14 +385,20 @@ def build_outcome_panel(
     s_ok = {b: (s_pos >= 0) & s_offence.isin(offences[b]).to_numpy() for b in AGE_BANDS}
 
     band_of_age = _band_of_age()
+    # a person in no age band in any panel year is never counted: their addresses are left
+    # out before the sort (about two thirds of a national delivery's address rows)
+    in_some_band = np.zeros(len(pid), dtype=bool)
+    for y in years:
+        in_some_band |= _band_at(y - b_year - 1 + b_jan1, band_of_age) >= 0
+    keep_a = (a_pos >= 0) & in_some_band[a_pos]
+    by_person = _AddressesByPerson.of(keep_a, a_start, a_end, a_pos)
     frames = []
     for y in years:
         jan1 = int(np.datetime64(f"{y}-01-01", "D").astype(np.int64))
         nxt = int(np.datetime64(f"{y + 1}-01-01", "D").astype(np.int64))
-        idx = _latest_address_on(jan1, keep_a, a_start, a_end, a_pos)
+        idx = _latest_address_on(jan1, by_person)
         pos = a_pos[idx]
-        age = y - b_year[pos] - 1 + b_jan1[pos]
-        band = np.where((age >= 0) & (age < len(band_of_age)), band_of_age[np.clip(age, 0, len(band_of_age) - 1)], -1)
+        band = _band_at(y - b_year[pos] - 1 + b_jan1[pos], band_of_age)
         inb = band >= 0
         pos, band, area = pos[inb], band[inb], a_area[idx][inb]
         in_year = (s_day >= jan1) & (s_day < nxt)

@@ -87,10 +87,9 @@ def _fmt(frame: pd.DataFrame, decimals: int, *, trim: bool = False) -> pd.DataFr
         elif pd.api.types.is_integer_dtype(s.dtype):
             vals = s.fillna(0).astype("int64").astype(str).to_numpy(dtype=object)
         elif pd.api.types.is_float_dtype(s.dtype):
-            v = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            vals = np.array([f"{x:.{decimals}f}" for x in v], dtype=object)  # +-inf as inf, -inf
-            if trim:
-                vals = np.array([_trim(x) for x in vals], dtype=object)
+            v = s.to_numpy(dtype=np.float64, na_value=np.nan).tolist()  # Python floats: fast to format
+            text = map(f"{{:.{decimals}f}}".format, v)  # +-inf as inf, -inf
+            vals = np.array(list(map(_trim, text) if trim else text), dtype=object)
         else:
             vals = s.astype(object).to_numpy()
         out[col] = np.where(na, "", vals).astype(object)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -151,3 +152,37 @@ def test_readers_take_a_reference_date_that_spans_several_row_groups(synth_dir, 
     assert young_people(work) == per_date.max()
     frame, pair = _read_features(work, None)
     assert pair == tuple(per_date.index[-2:]) and len(frame) == per_date.iloc[-2:].sum()
+
+
+def test_summary_records_the_validated_delivery_and_a_changed_file_changes_it(synth_dir, tmp_path):
+    from aanwas.stages.features import VALIDATED_DELIVERY, delivery_digest, validated_delivery
+
+    work = tmp_path / "work"
+    assert runner.invoke(app, ["features", "--data", str(synth_dir / "raw"), "--work", str(work)]).exit_code == 0
+    contract = load_config().contract
+    recorded = validated_delivery(work)
+    assert recorded is not None and recorded == delivery_digest(synth_dir / "raw", None, contract)
+    assert json.loads((work / SUMMARY_FILE).read_text())[VALIDATED_DELIVERY] == recorded
+    copy = tmp_path / "raw"
+    copy.mkdir()
+    for f in (synth_dir / "raw").iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    assert delivery_digest(copy, None, contract) == recorded  # same names and bytes elsewhere
+    halt = copy / "halt.parquet"
+    halt.write_bytes(halt.read_bytes()[:-1] + b"\0")  # one byte of one table file
+    assert delivery_digest(copy, None, contract) != recorded
+    assert delivery_digest(synth_dir / "raw", None, dataclasses.replace(contract, max_orphan_share=0.5)) != recorded
+
+
+def test_reading_some_tables_gives_them_exactly_as_a_whole_read(synth_dir):
+    from monitoring.effects.interventions import PANEL_TABLES
+
+    contract = load_config().contract
+    whole = read_delivery(synth_dir / "raw", load_mapping(None), contract)
+    part = read_delivery(synth_dir / "raw", load_mapping(None), contract, only=PANEL_TABLES)
+    assert set(part.tables) == set(PANEL_TABLES) < set(whole.tables)
+    for name in PANEL_TABLES:
+        pd.testing.assert_frame_equal(part.tables[name], whole.tables[name])
+    assert part.observation_end == whole.observation_end
+    if whole.interventions is not None:
+        pd.testing.assert_frame_equal(part.interventions, whole.interventions)
