@@ -45,6 +45,9 @@ _SLOPE_GRID = 17
 _SLOPE_TOL = 1e-4
 #: Smallest sampling variance relative to their median that the fit distinguishes from 0.
 _PSI_FLOOR = float(np.finfo(np.float64).eps)
+#: Largest estimate, in the fit's unit, whose square (the scale of the area variance the REML
+#: search tries, times growth factors) stays far from float64's 1.8e308.
+_MAX_UNIT_EXPONENT = 200
 #: Largest |log| of an area's variance relative to the variance at the covariate's mean.
 _LOG_SHAPE_LIMIT = float(np.log(1.0 / _PSI_FLOOR))
 
@@ -304,15 +307,25 @@ def _prasad_rao_terms(
     return theta_cov, g1, g2, g3
 
 
-def _unit_exponent(psi: np.ndarray) -> int:
-    """``k`` such that the sampling variances in units of ``4**k`` have a median near 1.
+def _unit_exponent(psi: np.ndarray, direct: np.ndarray) -> int:
+    """``k`` such that the sampling variances in units of ``4**k`` have a median near 1, unless
+    the estimates would then be so large that their variance overflows.
 
     The fit runs in the unit ``2**k`` of the estimates: the REML score has weights up to
     ``1 / psi**3``, which overflow for ``psi < 1e-103`` (the Bernoulli variance of scores near
-    0 or 1) and underflow for large ones. Scaling by a power of two is exact, so the fit is
-    the same in any unit (``test_equivariant_in_the_unit_of_the_estimates``).
+    0 or 1) and underflow for large ones. But when the sampling variances are negligible next
+    to the spread of the estimates (scores of 2e-311 beside ordinary ones), that unit makes the
+    estimates about ``1e155`` and the area variance the REML search tries overflows (every
+    weight 0, a singular GLS); then the unit follows the estimates instead (the sampling
+    variances, tiny in it, are floored at ``_PSI_FLOOR``: the limit ``psi -> 0``). Scaling by a
+    power of two is exact, so the fit is the same in any unit
+    (``test_equivariant_in_the_unit_of_the_estimates``).
     """
-    return int(np.round(np.log2(np.median(psi)) / 2.0))
+    k = int(np.round(np.log2(np.median(psi)) / 2.0))
+    top = float(np.max(np.abs(direct))) if direct.size else 0.0
+    if top > 0.0 and np.log2(top) - k > _MAX_UNIT_EXPONENT:
+        k = int(np.ceil(np.log2(top)))
+    return k
 
 
 def _searched_slope(c: np.ndarray, slope_bound: float) -> float:
@@ -432,7 +445,7 @@ def fay_herriot(
     """
     direct_in, psi_in, x = _fh_inputs(direct, sampling_var, design, level)
     centre, c_range, c = _centred_covariate(variance_covariate, direct_in, slope_bound)
-    k = _unit_exponent(psi_in)
+    k = _unit_exponent(psi_in, direct_in)
     y, psi = np.ldexp(direct_in, -k), np.maximum(np.ldexp(psi_in, -2 * k), _PSI_FLOOR)
     bound = _searched_slope(c, slope_bound)
     s2, slope, converged, it = _fit_area_variance(y, x, psi, c, bound, tol, max_iter)
