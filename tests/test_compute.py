@@ -131,3 +131,26 @@ def test_evaluation_gate_bootstrap_on_the_cluster_equals_local(scheduler: str) -
     local, remote = found["local"], found["dask"]
     assert any(k.endswith(".csv") for k in local) and local.keys() == remote.keys()
     assert [k for k in local if local[k] != remote[k]] == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_items_go_to_the_workers_directly_not_through_the_scheduler(scheduler: str) -> None:
+    """A task's rows (a band's training rows, a date's rows) must not pass through the
+    scheduler: relayed, the national bands' rows took the scheduler to 2.5 GB."""
+
+    # nested, so that they travel by value to the scheduler (which cannot import this module)
+    def status_bytes(field: str) -> int:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field + ":"))
+        return int(line.split()[1]) * 1024
+
+    def reset_peak() -> int:  # resident bytes now, after resetting the peak (Linux: clear_refs 5)
+        Path("/proc/self/clear_refs").write_text("5")
+        return status_bytes("VmRSS")
+
+    payload = np.ones(256 * 2**20 // 8)  # 256 MB
+    with executor(ComputeConfig(scheduler=scheduler)) as ex:
+        assert isinstance(ex, DaskExecutor)
+        before = ex.client.run_on_scheduler(reset_peak)
+        assert list(ex.map(len, [payload, payload[:5]])) == [payload.size, 5]
+        peak = ex.client.run_on_scheduler(status_bytes, "VmHWM")
+    assert peak - before < payload.nbytes / 4

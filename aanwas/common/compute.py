@@ -89,7 +89,8 @@ class LocalExecutor:
 
 class DaskExecutor:
     """Tasks on a Dask distributed cluster through ``client``. The items are scattered to the
-    workers first (large tables go straight to a worker, not through the scheduler), all tasks
+    workers first (large tables go straight to a worker, not through the scheduler, when the
+    client was made with ``direct_to_workers=True``, as :func:`executor` does), all tasks
     are submitted at once, and results are gathered in item order (so progress reports stay
     in order)."""
 
@@ -138,7 +139,12 @@ def executor(cfg: ComputeConfig, *, local_workers: int = 1) -> Iterator[Executor
             "compute.scheduler", "needs dask.distributed: install the 'scale' extra (pip install 'aanwas[scale]')"
         ) from None
     try:
-        client = Client(cfg.scheduler, timeout=cfg.connect_timeout_seconds, set_as_default=False)
+        # direct: items and results travel between this process and the workers; through the
+        # scheduler (Dask's default for a client outside the cluster) the national training
+        # bands' rows took the scheduler to 2.5 GB (docs/dev/performance.md)
+        client = Client(
+            cfg.scheduler, timeout=cfg.connect_timeout_seconds, set_as_default=False, direct_to_workers=True
+        )
     except (OSError, TimeoutError) as err:
         raise ConfigError("compute.scheduler", f"no Dask scheduler answers at {cfg.scheduler}: {err}") from None
     with client:

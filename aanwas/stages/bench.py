@@ -170,6 +170,7 @@ def _stage_hgb(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, A
 def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str, Any]:
     import shutil
 
+    from aanwas.common.compute import executor
     from aanwas.stages.features import load_coverage
     from aanwas.stages.steps import (
         AREA_SUMS_STORE,
@@ -189,16 +190,25 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
         shutil.rmtree(paths["work"] / kept, ignore_errors=True)
 
     cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
-    t0, c0 = time.perf_counter(), time.process_time()
-    scored, version = registry_area_sums(
-        cfg, paths["work"], geography, mlflow_uri=bench_mlflow_uri(out), store=area_sums_store(paths["work"])
-    )
-    t1, c1 = time.perf_counter(), time.process_time()
-    found = check_sums(cfg.monitoring, scored, geography, store=disclosure_store(paths["work"]))
-    loss = suppression_by_level(found.areas, found.checked)
-    checked, periods, fingerprint, n_rows = found.checked, found.periods, found.fingerprint, found.n_rows
-    del found  # the confidential area table: only shares per level leave
-    t2, c2 = time.perf_counter(), time.process_time()
+    # where the heavy work runs, as in `aanwas export`: scoring per reference date and disclosure
+    # control per period on the cluster of compute.scheduler, else scoring here and the audits in
+    # monitoring.disclosure.audit_jobs local processes
+    with executor(cfg.compute, local_workers=cfg.monitoring.disclosure.audit_jobs) as ex:
+        t0, c0 = time.perf_counter(), time.process_time()
+        scored, version = registry_area_sums(
+            cfg,
+            paths["work"],
+            geography,
+            mlflow_uri=bench_mlflow_uri(out),
+            store=area_sums_store(paths["work"]),
+            executor=ex if cfg.compute.scheduler else None,
+        )
+        t1, c1 = time.perf_counter(), time.process_time()
+        found = check_sums(cfg.monitoring, scored, geography, store=disclosure_store(paths["work"]), executor=ex)
+        loss = suppression_by_level(found.areas, found.checked)
+        checked, periods, fingerprint, n_rows = found.checked, found.periods, found.fingerprint, found.n_rows
+        del found  # the confidential area table: only shares per level leave
+        t2, c2 = time.perf_counter(), time.process_time()
     write_periods(cfg.monitoring, paths["exports"], periods, checked, version, fingerprint)
     t3, c3 = time.perf_counter(), time.process_time()
     return {
@@ -210,7 +220,8 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
         "seconds_score": round(t1 - t0, 2),
         "seconds_aggregate_disclosure": round(t2 - t1, 2),
         "seconds_write": round(t3 - t2, 2),
-        # CPU of this process only (the disclosure audit's worker processes are not in it)
+        # CPU of this process only (the disclosure audit's worker processes, local or on the
+        # cluster, are not in it)
         "cpu_seconds_score": round(c1 - c0, 2),
         "cpu_seconds_aggregate_disclosure": round(c2 - c1, 2),
         "cpu_seconds_write": round(c3 - c2, 2),

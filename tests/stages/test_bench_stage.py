@@ -94,3 +94,27 @@ def test_runner_every_stage_small(tmp_path):
     assert any((tmp_path / "work" / "disclosure_results").iterdir())  # kept for a refresh
     assert by["monitor"]["with_scores"] and len(by["monitor"]["ref_dates"]) == 2  # drift incl. the champion's scores
     assert {"features", "train", "export", "pipeline", "peak_rss_mb"} <= set(result["targets"])
+
+
+@pytest.mark.slow
+def test_export_stage_runs_on_the_scheduler_and_writes_the_local_bytes(tmp_path):
+    """With compute.scheduler the bench's export stage scores and audits on the cluster, as
+    `aanwas export` does (it ran everything locally before), and writes the local bytes."""
+    from distributed import Client, get_task_stream
+    from loopback import dask_cluster
+
+    out, level = tmp_path / "b", 'monitoring.aggregate.finest_level="gemeente"'
+    first = run_bench(0.005, 1, out, stages=("synth", "features", "train", "export"), overrides=[level])
+    assert all(r["exit_code"] == 0 for r in first["stages"])
+    local = {p.relative_to(out / "exports"): p.read_bytes() for p in (out / "exports").rglob("*") if p.is_file()}
+    (tmp_path / "dask").mkdir()
+    with dask_cluster(tmp_path / "dask") as address, Client(address, set_as_default=False) as client:
+        with get_task_stream(client=client) as stream:
+            cluster = [level, f'compute.scheduler="{address}"']
+            again = run_bench(0.005, 1, out, data=out / "data", stages=("export",), overrides=cluster)
+    assert again["stages"][0]["exit_code"] == 0
+    ran = {str(t["key"]).split("-")[0] for t in stream.data}
+    assert {"_chunk_sums", "_protect_task"} <= ran  # scoring per date and disclosure control per period
+    remote = {p.relative_to(out / "exports"): p.read_bytes() for p in (out / "exports").rglob("*") if p.is_file()}
+    assert local.keys() == remote.keys() and any(k.suffix == ".csv" for k in local)
+    assert [k for k in local if local[k] != remote[k]] == []
