@@ -9,7 +9,10 @@ search further); a failure it finds prints the blob to reproduce it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -20,3 +23,14 @@ settings.register_profile(
     derandomize=os.environ.get("AANWAS_HYPOTHESIS_EXPLORE", "") not in ("1", "true", "yes"),
 )
 settings.load_profile("ci")
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """A two-worker in-process Dask cluster (one thread each) and its client, per test module."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c

@@ -42,7 +42,7 @@ from scipy.sparse.csgraph import connected_components
 from aanwas.common.compute import Executor, LocalExecutor
 from aanwas.common.config import as_plain
 from aanwas.common.errors import AanwasError, InputError
-from monitoring.config import DisclosureConfig
+from monitoring.config import AREA_LEVELS, DisclosureConfig
 
 __all__ = [
     "AREA_EXPORT_COLUMNS",
@@ -1174,7 +1174,7 @@ def _outer_narrow(
         keep = ~through_top[lines.line]
         relaxed = dataclasses.replace(lines, line=lines.line[keep], cell=lines.cell[keep], parent=lines.parent[keep])
         local = _audit_core(relaxed, n, e, h_n, h_e, cfg, certified)
-        return None if local.narrow.empty else dataclasses.replace(local, n_lp=local.n_lp, seconds=0.0)
+        return None if local.narrow.empty else local
     measure = np.where(var_meas[sure] == 0, "n_persons", "n_elevated")
     empty = np.zeros(0)
     return AuditReport(
@@ -1703,7 +1703,7 @@ def suppression_by_level(area_table: pd.DataFrame, published: DisclosureChecked)
         zeros_disclosive=rules["zeros_disclosive"],
         complement_rule=rules["complement_rule"],
     )
-    elevated_levels = [str(v) for v in rules.get("elevated_levels", ["land", "gemeente", "wijk", "buurt"])]
+    elevated_levels = [str(v) for v in rules.get("elevated_levels", AREA_LEVELS)]
     pub = published.table
     rows = []
     for period, cells in area_table.groupby("period", sort=True):

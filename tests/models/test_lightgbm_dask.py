@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 from models import LightGBMRiskClassifier, fit_on_dask
 
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")
 
 #: AUC difference a distributed fit may have from the local one on the same rows (measured
 #: about 0.002 here); a model that learned nothing is ~0.25 below.
@@ -30,15 +30,6 @@ def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     logit = -2.0 + 1.2 * X["ind_a"] - 0.8 * X["ind_b"] + 0.6 * X["ind_a"] * X["ind_d"]
     y = (rng.random(n) < 1 / (1 + np.exp(-logit.to_numpy()))).astype(int)
     return X, y
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
 
 
 def _est() -> LightGBMRiskClassifier:

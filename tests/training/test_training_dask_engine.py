@@ -19,22 +19,13 @@ from training.fit import fit_band, resolve_features, select_test_part
 from training.splits import build_temporal_splits
 from training.tuning import build_lightgbm
 
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")
 
 #: Test AUC difference allowed between the Dask fit and a local fit on the same rows and
 #: rounds. Measured over 10 fabricated tables x 2 cluster starts (docs/dev/scale.md): from
 #: -0.016 to +0.008 (sd 0.007), about LightGBM's own seed-to-seed spread (0.012); the per-worker
 #: feature pre-filter this guards against cost 0.040-0.095.
 AUC_TOLERANCE = 0.03
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
 
 
 def test_dask_engine_trains_on_all_rows_as_well_as_a_local_fit(make_cfg, client, monkeypatch):  # type: ignore[no-untyped-def]
