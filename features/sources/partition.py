@@ -231,8 +231,9 @@ def _concat(parts: Sequence[Pair], *, by_person: bool = False) -> Pair:
     return feat.take(order).reset_index(drop=True), audit.take(order).reset_index(drop=True)
 
 
-def split_delivery(files: dict[str, Path], out: Path, partitions: int) -> None:
-    """Write each table of ``files`` to ``out/<table>/_part=<k>/`` with dask.dataframe.
+def split_delivery(files: dict[str, Path], out: Path, partitions: int) -> list[Any]:
+    """The writes of each table of ``files`` to ``out/<table>/_part=<k>/`` with dask.dataframe,
+    as dask objects for :func:`compute_all` (nothing is written before).
 
     ``parent_child`` goes to the child's partition; the tables in :data:`PARENT_TABLES` also
     send a parent's rows to each other partition holding one of their children.
@@ -245,6 +246,7 @@ def split_delivery(files: dict[str, Path], out: Path, partitions: int) -> None:
     # merges below broadcast it to every row group instead of shuffling the tables in memory
     pairs = links.map_partitions(_parent_partitions, partitions, meta=pairs_meta).drop_duplicates(split_out=1)
     pairs = pairs.repartition(npartitions=1).persist()
+    writes = []
     for name, path in files.items():
         ddf = dd.read_parquet(path, split_row_groups=True)  # one row group at a time
         key = "rinpersoon"
@@ -254,7 +256,8 @@ def split_delivery(files: dict[str, Path], out: Path, partitions: int) -> None:
             plain = ddf.map_partitions(_plain, meta=_plain(ddf._meta))
             copies = plain.merge(pairs, on="rinpersoon", how="inner", broadcast=True)[list(meta.columns)]
             home = dd.concat([home, copies])
-        home.to_parquet(out / name, partition_on=[_PART], write_index=False)
+        writes.append(home.to_parquet(out / name, partition_on=[_PART], write_index=False, compute=False))
+    return writes
 
 
 def _part_delivery(split: Path, data: Path, files: dict[str, Path], k: int, dest: Path) -> None:
@@ -377,7 +380,6 @@ def iter_partitioned(
     ConfigError
         If the delivery is not Parquet in the contract layout, or no reference date lies in it.
     """
-    import dask
     from dask import delayed
 
     from features.build import reference_dates
@@ -397,23 +399,53 @@ def iter_partitioned(
     tasks = [
         delayed(build_partition)(split, data, files, k, partitions, config, contract, out) for k in range(partitions)
     ]
-    with _scheduler(scheduler) as compute_kwargs:
-        split_delivery(files, split, partitions)
-        dask.compute(*tasks, **compute_kwargs)
+    with _scheduler(scheduler) as client:
+        compute_all(split_delivery(files, split, partitions), client)
+        compute_all(tasks, client)
     shutil.rmtree(split)
     yield from assemble(out, partitions, n_refs, config.build.row_group_rows)
 
 
 @contextlib.contextmanager
-def _scheduler(address: str) -> Iterator[dict[str, Any]]:
-    """``dask.compute`` keywords for the configured scheduler (a distributed client when set)."""
+def _scheduler(address: str) -> Iterator[Any]:
+    """The configured scheduler for :func:`compute_all`: None for local threads (a pool of
+    our own, the default scheduler while open, whose exit waits for every running task), else
+    a distributed client (the default scheduler while open)."""
+    import dask
+
     if not address:
-        yield {"scheduler": "threads"}
+        from concurrent.futures import ThreadPoolExecutor
+
+        from dask.system import CPU_COUNT
+
+        with ThreadPoolExecutor(CPU_COUNT) as pool, dask.config.set(scheduler="threads", pool=pool):
+            yield None
         return
     from distributed import Client
 
-    with Client(address):  # the default scheduler while open, for the split's writes too
-        yield {}
+    with Client(address) as client:
+        yield client
+
+
+def compute_all(tasks: Sequence[Any], client: Any) -> list[Any]:
+    """Compute ``tasks`` (on ``client``, or on the local threads of :func:`_scheduler`); when one
+    fails, raise its error only once no other task still runs.
+
+    The tasks write into the scratch directory, which the caller removes on failure; a task
+    still running after that would write into it again (and recreate the work directory a
+    failed run must not leave behind). Locally the pool's exit waits for the running tasks
+    (the threaded scheduler submits no more than it has threads); on a cluster every task is
+    waited for before the first error is raised.
+    """
+    import dask
+
+    if client is None:
+        return list(dask.compute(*tasks))
+    from distributed import wait
+
+    futures = client.compute(list(tasks))
+    wait(futures)  # all finished or failed, none running
+    return list(client.gather(futures))
 
 
 __all__: Sequence[str] = [

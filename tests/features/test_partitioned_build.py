@@ -7,7 +7,10 @@ partitions, and the stage writing byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
+import time
 
 import contract_testdata as td
 import numpy as np
@@ -17,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aanwas.common.errors import ConfigError
+from aanwas.common.errors import ConfigError, InputError
 from aanwas.config import load_config
 from aanwas.stages.features import AUDIT_FILE, FEATURES_FILE, run_features
 from features.build import build_audit_frame, iter_feature_tables, row_chunks
@@ -230,6 +233,50 @@ def test_dask_engine_bad_delivery_gives_one_line_exit_2_and_writes_nothing(tmp_p
     assert len(res.output.strip().splitlines()) == 1 and case.table in res.output
     assert case.column is None or case.column in res.output
     assert not work.exists()  # created by the run, removed with its partitions and temporary files
+
+
+_REAL_BUILD = part.build_partition
+_TASKS = {"running": 0, "started": 0}
+_TASKS_LOCK = threading.Lock()
+
+
+def _first_fails_others_slow(split, data, files, k, *args):
+    """build_partition, but the first partition to start fails at once and the others start late."""
+    with _TASKS_LOCK:
+        _TASKS["running"] += 1
+        _TASKS["started"] += 1
+        first = _TASKS["started"] == 1
+    try:
+        if first:
+            raise InputError("persons", None, 1, "made to fail")
+        time.sleep(0.5)
+        return _REAL_BUILD(split, data, files, k, *args)
+    finally:
+        with _TASKS_LOCK:
+            _TASKS["running"] -= 1
+
+
+@pytest.mark.parametrize("on", ["threads", "cluster"])
+def test_a_failed_partition_waits_for_the_running_ones_and_leaves_nothing(tmp_path, monkeypatch, on):
+    # the race behind a CI failure: the error came back while another partition was still
+    # building, the caller removed the work directory, and that partition recreated it
+    data = td.write_delivery(tmp_path / "raw", three_generations())
+    monkeypatch.setattr(part, "build_partition", _first_fails_others_slow)
+    monkeypatch.setitem(_TASKS, "started", 0)
+    sets = ["features.build.engine=dask", "features.build.partitions=3"]
+    with contextlib.ExitStack() as stack:
+        if on == "cluster":  # in-process workers (they see the patched function), on a tcp address
+            distributed = pytest.importorskip("distributed")
+            cluster = distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+            )
+            sets.append(f'compute.scheduler="{stack.enter_context(cluster).scheduler_address}"')
+        with pytest.raises(InputError, match="made to fail"):
+            run_features(load_config(None, sets), data, tmp_path / "work")
+        # checked while the cluster is up: closing it waits for its workers' threads
+        assert _TASKS["started"] >= 2  # another partition was running when the first failed
+        assert _TASKS["running"] == 0  # ... and it had finished before the error came back
+        assert not (tmp_path / "work").exists()
 
 
 @pytest.mark.slow
