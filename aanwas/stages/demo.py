@@ -228,14 +228,18 @@ def _print_where(
 
 
 def published_share(area_table: Any, level: str = "buurt") -> dict[str, float]:
-    """Per age band, the share of ``level`` x band rows whose ``risk_mean`` is published.
+    """Per age band, the share of ``level`` x band rows whose ``risk_mean`` is published (the
+    band total has none: its rows hold counts only).
 
     >>> import pandas as pd
-    >>> t = pd.DataFrame({"area_level": "buurt", "age_band": ["8-12", "8-12", "13-19"], "risk_mean": [0.1, None, 0.2]})
+    >>> t = pd.DataFrame({"area_level": "buurt", "age_band": ["8-12", "8-12", "13-19", "all"],
+    ...     "risk_mean": [0.1, None, 0.2, None]})
     >>> published_share(t)
     {'13-19': 1.0, '8-12': 0.5}
     """
-    rows = area_table[area_table["area_level"] == level]
+    from features.config import AGE_BANDS
+
+    rows = area_table[(area_table["area_level"] == level) & area_table["age_band"].astype("str").isin(AGE_BANDS)]
     shares = rows["risk_mean"].notna().groupby(rows["age_band"].astype("str")).mean()
     return {str(b): float(v) for b, v in shares.sort_index().items()}
 

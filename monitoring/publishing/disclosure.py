@@ -1543,7 +1543,9 @@ def suppress_area_table(
         values are missing; ``status`` is ``suppressed`` when the row's ``n_persons`` is (then
         every value of the row is missing) and ``published`` otherwise, in which case
         ``n_elevated``/``share_elevated`` may still be missing on their own; they are missing
-        in every row of a level not in ``cfg.elevated_levels`` (not published there).
+        in every row of a level not in ``cfg.elevated_levels`` (not published there). The
+        rows of ``total_band`` carry counts only: their risk columns and ``elevated`` are
+        missing (the bands' risks are chances of different outcomes).
 
     Raises
     ------
@@ -1605,7 +1607,7 @@ def _suppress_table(
     for (cells, n, e, _), (h_n, h_e, prim_n, prim_e, report) in zip(
         periods, _protect_periods(periods, cfg, progress, total_band, store, executor, second_levels), strict=True
     ):
-        pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg))
+        pieces.append(_publish_area(cells, n, e, h_n, h_e, cfg, total_band))
         _add_period_stats(stats, certified_by, len(cells), h_n, h_e, prim_n, prim_e, report)
     stats["levels_not_published"] = ", ".join(
         f"{lv} ({share:.1%} of its n_persons cells pass the primary rule)" for lv, share in thin.items()
@@ -1663,9 +1665,19 @@ def _add_period_stats(
 
 
 def _publish_area(
-    cells: pd.DataFrame, n: np.ndarray, e: np.ndarray, h_n: np.ndarray, h_e: np.ndarray, cfg: DisclosureConfig
+    cells: pd.DataFrame,
+    n: np.ndarray,
+    e: np.ndarray,
+    h_n: np.ndarray,
+    h_e: np.ndarray,
+    cfg: DisclosureConfig,
+    total_band: str | None,
 ) -> pd.DataFrame:
+    """The published rows of one period. The band total's risk columns and ``elevated`` flag
+    stay blank: the bands' risks are chances of different outcomes over different horizons,
+    so their mean is no risk of anything (its counts are published: the bands add up to them)."""
     n_pub, e_pub = _round(n, cfg), _round(e, cfg)
+    no_risk = h_n | (cells["age_band"].astype("str").to_numpy() == str(total_band))
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n_pub > 0, e_pub / np.maximum(n_pub, 1), np.nan)
     out = pd.DataFrame(
@@ -1678,11 +1690,11 @@ def _publish_area(
     out["share_elevated"] = pd.array(np.where(h_e, np.nan, share), dtype="Float64")
     for col in ("risk_mean", "risk_lo", "risk_hi"):
         v = pd.to_numeric(cells[col]).to_numpy(dtype=np.float64)
-        out[col] = pd.array(np.where(h_n, np.nan, v), dtype="Float64")
+        out[col] = pd.array(np.where(no_risk, np.nan, v), dtype="Float64")
     out["status"] = pd.array(np.where(h_n, "suppressed", "published"), dtype="str")
     if "elevated" in cells.columns:
         el = pd.array(cells["elevated"].astype(bool).to_numpy(), dtype="boolean")
-        el[h_n] = pd.NA
+        el[no_risk] = pd.NA
         out["elevated"] = el
     else:
         out["elevated"] = pd.array([pd.NA] * len(cells), dtype="boolean")

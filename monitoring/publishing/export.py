@@ -175,7 +175,9 @@ def _manifest_bytes(
         "data_fingerprint": data_fingerprint,
         "columns": {"area_risk": list(AREA_EXPORT_COLUMNS)},
         "notes": {
-            "blank": "a blank value is suppressed by disclosure control",
+            "blank": "a blank value is suppressed by disclosure control, or not published at all: n_elevated "
+            "and share_elevated below the levels in rules.disclosure.elevated_levels, and the risk columns of "
+            "the band total (age_band all: counts only, the bands' risks are chances of different outcomes)",
             "status": "suppressed = the row's n_persons is suppressed (all values blank); in a published row "
             "n_elevated and share_elevated can still be blank on their own",
             "risk": "risk_mean is the mean calibrated probability of the area's young people; risk_lo..risk_hi "

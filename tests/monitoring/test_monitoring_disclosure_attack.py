@@ -215,8 +215,9 @@ def check_rules(pub: pd.DataFrame, cfg: DisclosureConfig) -> None:
     assert np.isnan(e[np.isnan(n)]).all()
     share = pub["share_elevated"].isna().to_numpy()
     assert (share == np.isnan(e)).all()
+    total = (pub["age_band"] == TOTAL).to_numpy()  # the band total: counts only, never a risk
     for col in ("risk_mean", "risk_lo", "risk_hi"):
-        assert (pub[col].isna().to_numpy() == np.isnan(n)).all()
+        assert (pub[col].isna().to_numpy() == (np.isnan(n) | total)).all()
     assert ((pub["status"] == "suppressed").to_numpy() == np.isnan(n)).all()
 
 

@@ -88,7 +88,12 @@ def test_layout_columns_manifest_and_blanks(tmp_path: Path) -> None:
     assert (tiny[["n_persons", "n_elevated", "share_elevated", "risk_mean", "risk_lo", "risk_hi"]] == "").all()
     nl = csv[(csv["area_code"] == "NL00") & (csv["age_band"] == "all")].iloc[0]
     assert nl["status"] == "published" and int(nl["n_persons"]) == 627
-    assert len(nl["risk_mean"].split(".")[1]) == CFG.export.decimals
+    # the band total: counts only, no risk (the bands' risks are chances of different outcomes)
+    all_rows = csv[csv["age_band"] == "all"]
+    assert (all_rows[["risk_mean", "risk_lo", "risk_hi"]] == "").all().all()
+    assert (all_rows["status"] == "published").any()
+    nl_band = csv[(csv["area_code"] == "NL00") & (csv["age_band"] == "13-19")].iloc[0]
+    assert len(nl_band["risk_mean"].split(".")[1]) == CFG.export.decimals
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model_version"] == "aanwas-risk/3" and manifest["data_fingerprint"] == "abc123"
     assert manifest["rules"]["disclosure"]["min_cell_size"] == 10
