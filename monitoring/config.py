@@ -127,7 +127,9 @@ class DisclosureConfig:
     audit_rounds : int
         Random-direction LP rounds per block before the exact per-cell min/max LPs.
     audit_batch_vars : int
-        Independent blocks are stacked into one sparse LP up to this many variables.
+        Independent blocks are stacked into one sparse LP up to this many variables (a larger
+        LP costs more per pivot: 1,000 against 4,000 saves about a third of the audit's CPU on
+        buurt tables; docs/dev/performance.md).
     audit_group_sizes : tuple of int
         Stages of the audit before the exact one: in stage ``k`` the national line of each band is
         cut into groups of ``k`` gemeenten whose sums are taken as known. Knowing more only
@@ -135,8 +137,10 @@ class DisclosureConfig:
         apart into small LPs. What no stage certifies gets the exact LP over the whole table.
     audit_jobs : int
         Worker processes for the audit: the periods of a table are audited in parallel, at most
-        one process per period. 0 = one per CPU core; 1 = no worker processes. The result does
-        not depend on it.
+        one process per period. 0 = automatic: none (this process) for a table of under
+        1,000,000 area cells to certify (every buurt of the country x 4 bands x 7 periods is
+        about 513,000; measured cheaper in CPU and wall time on 2 cores than two processes),
+        else one per CPU core; 1 = no worker processes. The result does not depend on it.
     min_level_published : float
         A level below gemeente (buurt first, then wijk) is left out of the area table when fewer
         than this share of its ``n_persons`` cells, over all periods, pass the primary rule: it
@@ -164,7 +168,7 @@ class DisclosureConfig:
     exact_audit: bool = False
     max_repair_rounds: int = 50
     audit_rounds: int = 6
-    audit_batch_vars: int = 4_000
+    audit_batch_vars: int = 1_000
     audit_group_sizes: tuple[int, ...] = (1, 8, 32, 64)
     audit_jobs: int = 0
     min_level_published: float = 0.25

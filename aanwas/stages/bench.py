@@ -192,7 +192,7 @@ def _stage_export(cfg: AppConfig, out: Path, paths: dict[str, Path]) -> dict[str
     cfg, geography = covered_scope(cfg, load_coverage(paths["work"]))  # a region's export covers it only
     # where the heavy work runs, as in `aanwas export`: scoring per reference date and disclosure
     # control per period on the cluster of compute.scheduler, else scoring here and the audits in
-    # monitoring.disclosure.audit_jobs local processes
+    # monitoring.disclosure.audit_jobs local processes (automatic: this process for tables of every-buurt size)
     with executor(cfg.compute, local_workers=cfg.monitoring.disclosure.audit_jobs) as ex:
         t0, c0 = time.perf_counter(), time.process_time()
         scored, version = registry_area_sums(

@@ -434,6 +434,9 @@ def _outer_bounds(
     return lo, hi
 
 
+_DUAL_SIMPLEX, _PRIMAL_SIMPLEX = 1, 4  # HiGHS option simplex_strategy
+
+
 def _highs_module() -> Any:
     """HiGHS bindings: the ``highspy`` package, else the copy that SciPy ships."""
     try:
@@ -450,7 +453,10 @@ class _Block:
     """One sparse LP over independent components, re-solved with new objectives (warm start).
 
     Primal simplex from the previous optimal basis needs only a few pivots per new objective,
-    which is what makes per-count min/max LPs affordable at national scale.
+    which is what makes per-count min/max LPs affordable at national scale. The first solve
+    starts from the slack basis, where the truth's equality rows are far from satisfied: dual
+    simplex gets there in about half the pivots of primal (a whole 0.02-scale table: 5,500
+    against 10,600, 0.24 against 0.95 CPU s; docs/dev/performance.md).
     """
 
     def __init__(self, a: sp.csc_matrix, row_lo: np.ndarray, row_hi: np.ndarray, upper: np.ndarray):
@@ -460,7 +466,7 @@ class _Block:
         self.h.setOptionValue("output_flag", False)
         self.h.setOptionValue("presolve", "off")
         self.h.setOptionValue("solver", "simplex")
-        self.h.setOptionValue("simplex_strategy", 4)  # primal: keeps the basis feasible across objectives
+        self.h.setOptionValue("simplex_strategy", _PRIMAL_SIMPLEX)  # keeps the basis feasible across objectives
         lp = hs.HighsLp()
         nv = a.shape[1]
         lp.num_col_, lp.num_row_ = nv, a.shape[0]
@@ -485,7 +491,12 @@ class _Block:
                 self.idx.size, self.idx, np.asarray(lower, np.float64), np.asarray(upper, np.float64)
             )
         self.h.changeColsCost(self.idx.size, self.idx, np.asarray(cost, dtype=np.float64))
-        self.h.run()
+        if self.n_solved == 0:  # from the slack basis: dual simplex, then primal from its optimum
+            self.h.setOptionValue("simplex_strategy", _DUAL_SIMPLEX)
+            self.h.run()
+            self.h.setOptionValue("simplex_strategy", _PRIMAL_SIMPLEX)
+        else:
+            self.h.run()
         self.n_solved += 1
         status = self.h.getModelStatus()
         if status != self._hs.HighsModelStatus.kOptimal:
@@ -766,7 +777,8 @@ def _audit_core(
                 width = hi[vs] - lo[vs]
                 flip = u & (width <= prev_width + _TOL) & ~flip
                 prev_width = width
-            block.solve(np.zeros(vs.size), block.lower, block.upper)  # restore bounds
+            if open_().any():  # restore the bounds for the LPs below (none when nothing is open)
+                block.solve(np.zeros(vs.size), block.lower, block.upper)
             # Then one open count per (block, neighbourhood) at a time: counts in different
             # wijken rarely compete for the same slack, so most reach their width together;
             # a count that does not gets its own exact LPs below.
@@ -1346,6 +1358,13 @@ def _protect_task(
 #: Bump when the suppression or certification changes what a period's result is: stored
 #: results of earlier code are then never reused.
 _RESULT_FORMAT = "aanwas-disclosure-period/2"
+#: With ``audit_jobs`` 0, tables with fewer cells to certify (all periods) stay in this process.
+#: Measured on 2 cores (docs/dev/performance.md): the bench's scale-0.1 buurt table (512,680
+#: cells, 7 periods) took 47 CPU s / 57 s wall for the whole export stage with the audit in this
+#: process, against 69 CPU s / 139 s wall with two worker processes (their start, the tables
+#: sent to them, and slower certificates in them: not explained); at 0.02 (104,608 cells) 21
+#: against 28 CPU s. Tables of this size (every buurt, 7 periods, at any scale) stay here.
+_CELLS_PER_AUDIT_PROCESS = 1_000_000
 _RESULT_KEY_SKIP = ("audit_jobs",)  # settings that do not change a period's result
 
 
@@ -1443,8 +1462,10 @@ def _protect_periods(
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, AuditReport | None]]:
     """Protect each period's table; periods are independent, so they run as tasks of
     ``executor`` (default: ``audit_jobs`` local worker processes; a Dask cluster when the
-    stage passes one). The result does not depend on where or how many: each period's
-    suppression and audit are deterministic functions of its table.
+    stage passes one). With ``audit_jobs`` 0 (automatic) and local processes, a table of fewer
+    than ``_CELLS_PER_AUDIT_PROCESS`` cells to certify is certified in this process: starting
+    the workers would cost more CPU than it saves time. The result does not depend on where or
+    how many: each period's suppression and audit are deterministic functions of its table.
 
     ``store`` (key -> bytes, e.g. a directory in the work directory) keeps each passed period's
     result under a hash of its table and rules (:func:`_period_key`); a period whose table and
@@ -1460,7 +1481,9 @@ def _protect_periods(
         out[i] = None if data is None else _result_from_bytes(data, lines, n, e, cfg, free)
         if out[i] is None:
             todo.append(i)
-    if not cfg.audit:  # suppression alone is cheap: no tasks to ship
+    local = executor is None or isinstance(executor, LocalExecutor)
+    small = sum(len(periods[i][0]) for i in todo) < _CELLS_PER_AUDIT_PROCESS
+    if not cfg.audit or (local and cfg.audit_jobs == 0 and small):  # cheaper than starting processes
         executor = LocalExecutor(1)
     elif executor is None:
         executor = LocalExecutor(cfg.audit_jobs)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
 from aanwas.common.errors import InputError
 from monitoring.config import DisclosureConfig
+from monitoring.publishing import disclosure
 from monitoring.publishing.disclosure import (
     AREA_EXPORT_COLUMNS,
     DisclosureChecked,
@@ -188,6 +190,23 @@ def test_parallel_periods_give_the_serial_result() -> None:
         k: v for k, v in parallel.report.items() if k not in drop
     }
     assert serial.report["audit_counts"] > 0  # something was audited in each
+
+
+def test_automatic_jobs_start_no_processes_for_a_small_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Started(Exception):
+        pass
+
+    def no_processes(*_a: object, **_k: object) -> None:
+        raise Started
+
+    t = pd.concat([random_hierarchy(s, f"202{s}") for s in range(3)], ignore_index=True)
+    serial = suppress_area_table(t, _rules(audit_jobs=1), total_band=None)
+    monkeypatch.setattr(joblib, "Parallel", no_processes)
+    auto = suppress_area_table(t, _rules(audit_jobs=0), total_band=None)  # small: in this process
+    pd.testing.assert_frame_equal(serial.table, auto.table)
+    monkeypatch.setattr(disclosure, "_CELLS_PER_AUDIT_PROCESS", len(t))  # as large as the limit: processes
+    with pytest.raises(Started):
+        suppress_area_table(t, _rules(audit_jobs=0), total_band=None)
 
 
 def test_parallel_audit_failure_is_the_same_clear_error() -> None:
