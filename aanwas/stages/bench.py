@@ -42,6 +42,9 @@ FIXED_TRAINING = ("training.tuning.enabled=false", "training.promotion.run_evalu
 #: National-scale targets at scale 1.0 on 2 cores (seconds; memory in MB; benchmarks/README.md).
 TARGET_SECONDS = {"features": 120.0, "train": 480.0, "export": 60.0, "pipeline": 900.0}
 TARGET_PEAK_RSS_MB = 12 * 1024
+#: At every scale: the export stage costs at most this many times the fixed-parameter training
+#: stage of the same run, in wall and in CPU time (issue #15).
+TARGET_EXPORT_PER_TRAIN = 1.5
 ARGS_FILE = "bench_args.json"
 STAGE_DIR = "stages"
 
@@ -362,6 +365,14 @@ def _verdicts(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "target": TARGET_SECONDS["pipeline"],
             "met": total <= TARGET_SECONDS["pipeline"],
         }
+    if "train" in by and "export" in by:
+        wall, cpu = (by["export"][k] / max(by["train"][k], 1e-9) for k in ("wall_s", "cpu_s"))
+        out["export_per_train"] = {
+            "wall": round(wall, 2),
+            "cpu": round(cpu, 2),
+            "target": TARGET_EXPORT_PER_TRAIN,
+            "met": max(wall, cpu) <= TARGET_EXPORT_PER_TRAIN,
+        }
     peak = max((r["peak_rss_mb"] for r in by.values()), default=0.0)
     out["peak_rss_mb"] = {"value": peak, "target": TARGET_PEAK_RSS_MB, "met": peak <= TARGET_PEAK_RSS_MB}
     return out
@@ -400,7 +411,12 @@ def format_table(result: dict[str, Any]) -> str:
     elif result["scale"] != 1.0:
         lines.append(f"(the targets are for scale 1.0; this run is scale {result['scale']})")
     for name, v in result["targets"].items():
-        if name == "peak_rss_mb":
+        if name == "export_per_train":
+            lines.append(
+                f"target export / train <= {v['target']} at any scale (same run): {v['wall']:.2f} wall, "
+                f"{v['cpu']:.2f} CPU, {'met' if v['met'] else 'MISSED'}"
+            )
+        elif name == "peak_rss_mb":
             lines.append(f"target peak RSS <= {v['target']} MB: {v['value']:.0f} MB, {'met' if v['met'] else 'MISSED'}")
         else:
             lines.append(

@@ -40,6 +40,25 @@ def test_verdicts_hand_computed():
         "target": TARGET_PEAK_RSS_MB,
         "met": False,
     }  # synth counts for memory
+    assert v["export_per_train"] == {"wall": 0.06, "cpu": 0.06, "target": 1.5, "met": True}  # 30 / 500
+
+
+def test_export_per_train_is_missed_when_either_time_exceeds_it():
+    train, export = _row("train", 100.0), _row("export", 140.0)
+    export["cpu_s"] = 151.0  # wall 1.4x, CPU 1.51x
+    v = _verdicts([train, export])["export_per_train"]
+    assert (v["wall"], v["cpu"], v["met"]) == (1.4, 1.51, False)
+    text = format_table(
+        {
+            "scale": 0.1,
+            "seed": 1,
+            "machine": {"cpus": 2},
+            "commit": "x",
+            "stages": [],
+            "targets": {"export_per_train": v},
+        }
+    )
+    assert "export / train <= 1.5" in text and "1.40 wall, 1.51 CPU, MISSED" in text
 
 
 def test_verdicts_skip_failed_and_missing_stages():
