@@ -235,13 +235,13 @@ def published_share(area_table: Any, level: str = "buurt") -> dict[str, float]:
     >>> t = pd.DataFrame({"area_level": "buurt", "age_band": ["8-12", "8-12", "13-19", "all"],
     ...     "risk_mean": [0.1, None, 0.2, None]})
     >>> published_share(t)
-    {'13-19': 1.0, '8-12': 0.5}
+    {'8-12': 0.5, '13-19': 1.0}
     """
     from features.config import AGE_BANDS
 
     rows = area_table[(area_table["area_level"] == level) & area_table["age_band"].astype("str").isin(AGE_BANDS)]
     shares = rows["risk_mean"].notna().groupby(rows["age_band"].astype("str")).mean()
-    return {str(b): float(v) for b, v in shares.sort_index().items()}
+    return {b: float(shares[b]) for b in AGE_BANDS if b in shares.index}  # in the bands' order
 
 
 def output_check(layout: DemoLayout) -> list[Any]:
