@@ -94,7 +94,7 @@ def test_scoring_per_reference_date_on_the_cluster_equals_local(scheduler: str) 
 
 def test_evaluation_gate_bootstrap_on_the_cluster_equals_local(scheduler: str) -> None:
     from distributed import Client, get_task_stream
-    from fabricated_features import fabricate_feature_table
+    from fabricated_features import fabricate_audit, fabricate_feature_table
     from sklearn.linear_model import LogisticRegression
 
     from aanwas.stages.evaluate import build_gate_check
@@ -102,12 +102,7 @@ def test_evaluation_gate_bootstrap_on_the_cluster_equals_local(scheduler: str) -
 
     table, truth = fabricate_feature_table(1500, seed=3)
     rows = table[(table["age_band"] == "13-19") & table["label"].notna()]
-    rng = np.random.default_rng(0)
-    audit = rows[["rinpersoon", "ref_date"]].assign(
-        sex=rng.choice(["M", "V"], len(rows)),
-        migration_group=rng.choice(["nederland", "europa", "buiten_europa"], len(rows)),
-        income_group=rng.integers(1, 6, len(rows)),
-    )
+    audit = fabricate_audit(rows)
     features = ["age", "ind_halt_ever", "ind_single_parent"]
     model = LogisticRegression().fit(rows[features].fillna(0), rows["label"].astype(int))
     risk = truth.reindex(rows.index)

@@ -1700,7 +1700,9 @@ def _publish_area(
     stay blank: the bands' risks are chances of different outcomes over different horizons,
     so their mean is no risk of anything (its counts are published: the bands add up to them)."""
     n_pub, e_pub = _round(n, cfg), _round(e, cfg)
-    no_risk = h_n | (cells["age_band"].astype("str").to_numpy() == str(total_band))
+    no_risk = h_n.copy()
+    if total_band is not None:
+        no_risk |= cells["age_band"].astype("str").to_numpy() == total_band
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n_pub > 0, e_pub / np.maximum(n_pub, 1), np.nan)
     out = pd.DataFrame(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from fabricated_features import fabricate_feature_table
+from fabricated_features import fabricate_audit, fabricate_feature_table
 
 from aanwas.config import load_config
 from aanwas.stages.evaluate import build_gate_check, prepare_registration_rows, prepare_scored_rows
@@ -13,12 +13,7 @@ from aanwas.stages.evaluate import build_gate_check, prepare_registration_rows, 
 def test_gate_check_runs_on_feature_table_rows_with_audit_attributes():
     table, risk = fabricate_feature_table(1500, seed=3)
     rows = table[(table["age_band"] == "13-19") & table["label"].notna()]
-    rng = np.random.default_rng(0)
-    audit = rows[["rinpersoon", "ref_date"]].assign(
-        sex=rng.choice(["M", "V"], len(rows)),
-        migration_group=rng.choice(["nederland", "europa", "buiten_europa"], len(rows)),
-        income_group=rng.integers(1, 6, len(rows)),
-    )
+    audit = fabricate_audit(rows)
     cfg = load_config(None, ["evaluation.bootstrap.reps=20", 'evaluation.stigmatisation.area_levels=["gemeente"]'])
     scored = prepare_scored_rows(rows, risk.reindex(rows.index).fillna(0.02), cfg.evaluation, audit)
     assert {"score", "sex", "migration_group", "income_group", "single_parent"} <= set(scored.columns)

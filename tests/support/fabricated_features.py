@@ -124,3 +124,14 @@ def fabricate_feature_table(
         label[late] = pd.NA
     frame["label"] = label
     return frame, pd.Series(risk, index=frame.index, name="risk")
+
+
+def fabricate_audit(rows: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Audit attributes (sex, migration group, income group) drawn at random for ``rows`` of a
+    fabricated feature table, keyed by ``rinpersoon`` and ``ref_date`` as the audit frame is."""
+    rng = np.random.default_rng(seed)
+    return rows[["rinpersoon", "ref_date"]].assign(
+        sex=rng.choice(["M", "V"], len(rows)),
+        migration_group=rng.choice(["nederland", "europa", "buiten_europa"], len(rows)),
+        income_group=rng.integers(1, 6, len(rows)),
+    )

@@ -7,9 +7,8 @@ import io
 
 import mlflow
 import numpy as np
-import pandas as pd
 import pytest
-from fabricated_features import fabricate_feature_table
+from fabricated_features import fabricate_audit, fabricate_feature_table
 from rich.console import Console
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -32,15 +31,6 @@ SETTINGS = (
 )
 
 
-def _audit(table: pd.DataFrame) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    return table[["rinpersoon", "ref_date"]].assign(
-        sex=rng.choice(["M", "V"], len(table)),
-        migration_group=rng.choice(["nederland", "europa", "buiten_europa"], len(table)),
-        income_group=rng.integers(1, 6, len(table)),
-    )
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, new_store, make_cfg):  # type: ignore[no-untyped-def]
     """Version 1: a margin no LightGBM can clear (the logistic regression); version 2: a margin
@@ -48,7 +38,7 @@ def trained(tmp_path_factory, new_store, make_cfg):  # type: ignore[no-untyped-d
     root = tmp_path_factory.mktemp("family")
     store = new_store(root / "mlflow")
     table, risk = fabricate_feature_table(2000, seed=5)
-    audit = _audit(table)
+    audit = fabricate_audit(table)
     out = {}
     for name, gain in (("simple", 0.5), ("complex", -0.5)):
         cfg = make_cfg(*SETTINGS, f"training.family.min_gain={gain}")
